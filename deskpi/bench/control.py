@@ -1,0 +1,127 @@
+"""`deskpi bench control`: stopping accuracy and speed against a naive baseline."""
+from __future__ import annotations
+
+import random
+import statistics
+from dataclasses import dataclass
+
+from deskpi.core.controller import MotionConfig, MotionController
+from deskpi.sim.physics import DeskSpec
+from deskpi.sim.sensor_model import SensorSpec
+from deskpi.sim.virtual import VirtualRig
+
+from .naive import NaiveController
+
+
+@dataclass(frozen=True)
+class BenchParams:
+    moves: int = 200
+    seed: int = 1
+    speed_up: float = 35.0
+    speed_down: float = 38.0
+    coast_mm: float = 7.5
+    noise_mm: float = 2.0
+    outliers: float = 0.01
+    dropouts: float = 0.02
+    load_variation: float = 0.15
+
+    def desk(self) -> DeskSpec:
+        return DeskSpec(speed_up_mm_s=self.speed_up, speed_down_mm_s=self.speed_down,
+                        coast_mm=self.coast_mm, load_variation=self.load_variation)
+
+    def sensor(self) -> SensorSpec:
+        return SensorSpec(noise_mm=self.noise_mm, outliers=self.outliers, dropouts=self.dropouts)
+
+
+def limits_for(desk: DeskSpec) -> tuple[float, float]:
+    """Soft limits a little inside the desk's own end stops, as an installer would set them."""
+    return desk.min_mm + 10.0, desk.max_mm - 10.0
+
+
+def targets(params: BenchParams, lo: float, hi: float) -> list[float]:
+    rng = random.Random(params.seed)
+    return [round(rng.uniform(lo, hi), 1) for _ in range(params.moves)]
+
+
+def summarise(errors: list[float], ratios: list[float], violations: int, faults: int) -> dict:
+    errs = sorted(abs(e) for e in errors)
+
+    def pct(p: float) -> float:
+        if not errs:
+            return float("nan")
+        k = min(len(errs) - 1, max(0, round(p * (len(errs) - 1))))
+        return round(errs[k], 2)
+
+    return {
+        "moves": len(errors),
+        "p50_error_mm": pct(0.50),
+        "p95_error_mm": pct(0.95),
+        "max_error_mm": round(errs[-1], 2) if errs else float("nan"),
+        "median_time_ratio": round(statistics.median(ratios), 3) if ratios else float("nan"),
+        "interlock_violations": violations,
+        "faults": faults,
+    }
+
+
+def run_virtual(params: BenchParams, controller_factory, log=None) -> dict:
+    desk = params.desk()
+    lo, hi = limits_for(desk)
+    ctrl = controller_factory(lo, hi)
+    rig = VirtualRig(ctrl, desk, params.sensor(), seed=params.seed * 7919 + 1, start_mm=(lo + hi) / 2)
+    rig.settle(2.0)
+    errors, ratios, faults = [], [], 0
+    rng = random.Random(params.seed + 17)
+    for target in targets(params, lo, hi):
+        rest = rng.uniform(1.0, 5.0)
+        duty = getattr(ctrl, "duty", None)
+        if duty is not None:
+            need = abs(target - rig.true_height) / min(params.speed_up, params.speed_down) * 1.5 + 2
+            rest = max(rest, duty.ready_at(rig.t, need) - rig.t + 0.5)
+        rig.rest(rest)
+        start_true = rig.true_height
+        t_cmd = rig.t
+        ctrl.move_to(target, rig.t, source="bench")
+        rig.kick()
+        done: list = []
+
+        def finished(r) -> bool:
+            for kind, ev in ctrl.drain_events():
+                if kind in ("move_done", "fault"):
+                    done.append((kind, ev))
+            return bool(done)
+
+        rig.run_until(finished, rig.t + 120.0)
+        # Let the desk come fully to rest before judging where it ended up.
+        rig.run_until(lambda r: r.physics.at_rest and r.t - r.physics.last_motion_t > 0.05, rig.t + 5.0)
+        if not done or done[0][0] == "fault":
+            faults += 1
+            if log is not None:
+                log.append(done[0][1] if done else "timeout")
+            if getattr(ctrl, "fault", None) is not None:
+                ctrl.clear_fault(rig.t)
+            continue
+        errors.append(rig.true_height - target)
+        nominal = params.speed_up if target > start_true else params.speed_down
+        distance = abs(target - start_true)
+        if distance > ctrl_tolerance(ctrl):
+            ratios.append(max(rig.physics.last_motion_t - t_cmd, 0.0) / (distance / nominal))
+            if log is not None:
+                corr = done[0][1].corrections if hasattr(done[0][1], "corrections") else 0
+                log.append((round(distance), round(ratios[-1], 3), round(errors[-1], 2), corr))
+    return summarise(errors, ratios, len(rig.physics.violations), faults)
+
+
+def ctrl_tolerance(ctrl) -> float:
+    cfg = getattr(ctrl, "cfg", None)
+    return cfg.tolerance_mm if cfg is not None else 2.0
+
+
+def deskpi_controller(lo: float, hi: float) -> MotionController:
+    return MotionController(MotionConfig(min_mm=lo, max_mm=hi))
+
+
+def run(params: BenchParams) -> dict:
+    result = run_virtual(params, deskpi_controller)
+    result["baseline"] = run_virtual(params, lambda lo, hi: NaiveController())
+    result["clock"] = "virtual"
+    return result

@@ -1,0 +1,55 @@
+"""Small value types shared by the pure core and its adapters."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Direction(enum.IntEnum):
+    """Direction of travel; the value is the sign of the height change."""
+
+    UP = 1
+    DOWN = -1
+
+    @property
+    def opposite(self) -> "Direction":
+        return Direction.DOWN if self is Direction.UP else Direction.UP
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+class EchoStatus(enum.Enum):
+    """What one ping of the ultrasonic sensor produced.
+
+    OK: an echo pulse of plausible width.
+    LOST: the sensor answered with its timeout pulse (no echo came back: soft
+    surface, bad angle). Normal now and then.
+    SILENT: no pulse at all, or the echo line never fell (dead, unplugged, or a
+    clone that latched its echo high). A working sensor never does this.
+    """
+
+    OK = "ok"
+    LOST = "lost"
+    SILENT = "silent"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One ping: when it was taken (seconds, monotonic) and the height it gave."""
+
+    t: float
+    height_mm: float | None
+    status: EchoStatus = EchoStatus.OK
+
+    @classmethod
+    def ok(cls, t: float, height_mm: float) -> "Reading":
+        return cls(t, height_mm, EchoStatus.OK)
+
+    @classmethod
+    def lost(cls, t: float) -> "Reading":
+        return cls(t, None, EchoStatus.LOST)
+
+    @classmethod
+    def silent(cls, t: float) -> "Reading":
+        return cls(t, None, EchoStatus.SILENT)

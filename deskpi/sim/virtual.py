@@ -1,0 +1,123 @@
+"""A desk, its sensor and a controller on a virtual clock: thousands of moves a second.
+
+The rig plays the part of the daemon's control loop: it delivers each ping's
+reading when a real reader would have it, wakes the controller when it asked
+to be woken, and passes its motor command through the same interlock a real
+drive uses before the desk physics sees it.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from dataclasses import dataclass
+
+from deskpi.core.interlock import Interlock
+from deskpi.core.types import Direction, Reading
+
+from .physics import DeskPhysics, DeskSpec
+from .sensor_model import LOST_PULSE_S, SensorModel, SensorSpec
+
+SILENT_TIMEOUT_S = 0.05   # how long the reader waits for an echo edge before calling it silent
+
+
+@dataclass
+class Delivery:
+    at: float
+    reading: Reading
+
+
+class VirtualRig:
+    def __init__(self, controller, desk: DeskSpec, sensor: SensorSpec, *, seed: int = 0,
+                 start_mm: float | None = None, t0: float = 0.0) -> None:
+        self.rng = random.Random(seed)
+        self.ctrl = controller
+        start = start_mm if start_mm is not None else (desk.min_mm + desk.max_mm) / 2
+        self.physics = DeskPhysics(desk, random.Random(self.rng.random()), height_mm=start, t=t0,
+                                   last_motion_t=t0 - 10)
+        self.sensor = SensorModel(sensor, random.Random(self.rng.random()))
+        self.sensor_spec = sensor
+        self.relay = Interlock(max(desk.dead_time_s, 0.1))
+        self.t = t0
+        self._next_ping = t0 + self.rng.uniform(0, sensor.ping_interval_s)
+        self._deliveries: list[tuple[float, int, Reading]] = []
+        self._seq = 0
+        self._wake: float | None = None
+        self.drive: Direction | None = None
+        self.on_tick = None          # optional hook(rig, command) after every controller tick
+
+    # -- the loop -----------------------------------------------------------
+    def run_until(self, done, t_max: float) -> bool:
+        """Advance until done(rig) is true after a tick, or until t_max. Returns done."""
+        while self.t < t_max:
+            t_next = min(self._next_ping, self._deliveries[0][0] if self._deliveries else math.inf,
+                         self._wake if self._wake is not None else math.inf, t_max)
+            self.physics.advance(t_next)
+            self.t = t_next
+            if t_next == self._next_ping:
+                self._ping()
+            reading = None
+            if self._deliveries and self._deliveries[0][0] <= self.t:
+                _, _, reading = heapq.heappop(self._deliveries)
+            if self._wake is not None and self._wake <= self.t:
+                self._wake = None
+            self.apply(self.ctrl.tick(self.t, reading))
+            if done(self):
+                return True
+        return done(self)
+
+    def kick(self) -> None:
+        """Tick the controller now, as the daemon does when a request arrives."""
+        self.apply(self.ctrl.tick(self.t))
+
+    def apply(self, cmd) -> None:
+        want = cmd.drive
+        got = self.relay.request(want, self.t)
+        if got != self.drive:
+            self.physics.set_motor(int(got) if got is not None else None, self.t)
+            self.drive = got
+        wake = cmd.wake_at
+        if want is not None and got is None:
+            wake = min(wake or math.inf, self.relay.earliest_on(want, self.t))
+        self._wake = wake if wake is None or wake > self.t else self.t + 1e-4
+
+    def _ping(self) -> None:
+        tp = self._next_ping
+        self._next_ping += self.sensor_spec.ping_interval_s
+        status, dist = self.sensor.ping(self.physics.height_mm)
+        if status == "ok":
+            width = self.sensor.pulse_width_s(dist)
+            # Stamp with the instant the sound met the desk, as the real reader does.
+            reading = Reading.ok(tp + width / 2, dist + self.sensor_spec.mount_offset_mm)
+            at = tp + width + 0.0005
+        elif status == "lost":
+            reading, at = Reading.lost(tp), tp + LOST_PULSE_S
+        else:
+            reading, at = Reading.silent(tp), tp + SILENT_TIMEOUT_S
+        self._seq += 1
+        heapq.heappush(self._deliveries, (at, self._seq, reading))
+
+    # -- conveniences -------------------------------------------------------
+    def settle(self, seconds: float = 1.0) -> None:
+        self.run_until(lambda r: False, self.t + seconds)
+
+    def rest(self, seconds: float, listen_s: float = 1.0) -> None:
+        """Let the desk stand idle; skip the pings of a long rest, then listen again.
+
+        Nothing happens at an idle desk, so a bench that waits out a motor
+        duty cycle need not simulate ten minutes of pings to do it.
+        """
+        skip = seconds - listen_s
+        if skip > 0 and self.drive is None and self.ctrl.tick(self.t).drive is None:
+            self.settle(0.5)
+            self.physics.advance(self.t + skip)
+            self.t += skip
+            self._deliveries.clear()
+            self._next_ping = self.t + self.rng.uniform(0, self.sensor_spec.ping_interval_s)
+            self._wake = None
+            seconds = listen_s
+        self.settle(seconds)
+
+    @property
+    def true_height(self) -> float:
+        return self.physics.height_mm
