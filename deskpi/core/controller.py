@@ -52,7 +52,9 @@ class MotionConfig:
     noise_mm: float = 2.0
     settle_samples: int = 6
     evidence_threshold: float = 15.0
+    collapse_threshold: float = 15.0
     limit_overrun_mm: float = 15.0
+    pause_after_s: float = 0.2
     estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
 
     def __post_init__(self) -> None:
@@ -95,6 +97,8 @@ class _Goal:
     corrections_left: int
     corrections_done: int = 0
     lease_until: float | None = None
+    approaches: int = 0
+    backoff_from: Direction | None = None
 
 
 @dataclass
@@ -118,6 +122,7 @@ class _Settle:
     fit: TrajectoryFit | None
     learnable: bool
     expected: tuple[float, float] | None = None   # where the fit says the desk will stop, and its sd
+    resume: bool = False     # a precautionary pause: carry on towards the goal once settled
     readings: list[float] = field(default_factory=list)
 
 
@@ -137,6 +142,7 @@ class MotionController:
         self._drive: Direction | None = None
         self._rest: tuple[float, float, float] | None = None
         self._scatter: deque[float] = deque(maxlen=120)
+        self._recheck_direction: tuple[float, int] | None = None
         self._now = 0.0
 
     # -- state --------------------------------------------------------------
@@ -230,6 +236,10 @@ class MotionController:
         self.events.append(("fault_cleared", self.fault))
         self.fault = None
 
+    def fail(self, detail: str, now: float) -> None:
+        """Something outside the controller broke: motor off and latch an internal fault."""
+        self._raise_fault(FaultKind.INTERNAL, detail, now, backoff=False)
+
     # -- the loop -----------------------------------------------------------
     def tick(self, now: float, reading: Reading | None = None) -> Command:
         self._now = max(self._now, now)
@@ -287,7 +297,7 @@ class MotionController:
         if r.status is EchoStatus.SILENT and self._approach is not None:
             # A working HC-SR04 always answers a ping; when it does not, stop
             # first and decide later whether it was a glitch or a dead sensor.
-            self._cut(r.t, learnable=False)
+            self._pause(r.t)
             return
         if verdict is not Verdict.ACCEPTED:
             return
@@ -309,12 +319,27 @@ class MotionController:
             kind, detail = finding
             backoff = kind is FaultKind.OBSTRUCTION and self._goal is not None and self._goal.kind != "backoff"
             self._raise_fault(kind, detail, t, backoff=backoff)
+            if kind is FaultKind.STALL:
+                # Early on, "not moving" and "moving the wrong way" look alike; the
+                # settled height tells them apart, and the reason should be right.
+                self._recheck_direction = (fit.x0, fit.d)
             return
         if plausible:
             fit.add(t, y)
             a.cut_at = fit.cut_time(a.target, self.model[a.direction].stop_lag_s)
 
+    def _pause(self, now: float) -> None:
+        """Motor off as a precaution; the goal stands and resumes once the readings do."""
+        self._cut(now, learnable=False)
+        if self._settle is not None:
+            self._settle.resume = True
+
     def _check_health(self, now: float) -> None:
+        last = self.estimator.last_accepted_t
+        if self._approach is not None and last is not None and now - last > self.cfg.pause_after_s:
+            # Do not drive on blind for long: a few lost echoes in a row are
+            # normal on carpet, so pause rather than fault, unless it persists.
+            self._pause(now)
         health = self.estimator.health(now)
         if health is SensorHealth.SILENT and self.fault is None:
             self._raise_fault(FaultKind.SENSOR_DEAD, "the height sensor stopped answering pings", now, backoff=False)
@@ -371,19 +396,34 @@ class MotionController:
                 return  # too close to call: listen a little longer
         self._settle = None
         self._rest = (now, final, se)
+        self._reclassify(final, se)
         self._update_noise(s.readings)
         if s.learnable and s.fit is not None:
             self._learn(s, measured)
         if g is None:
             return
-        if g.kind == "backoff":
+        if g.kind == "backoff" and g.approaches > 0:
             self._goal = None
             return
+        if s.resume or g.kind == "backoff":
+            if g.kind != "goto" or abs(g.target - final) > self.cfg.tolerance_mm:
+                return      # _start carries on from here
         if g.kind == "goto" and abs(g.target - final) > self.cfg.tolerance_mm and g.corrections_left > 0:
             g.corrections_left -= 1
             g.corrections_done += 1
             return  # _start on the next advance runs the correction
         self._finish(g, final, now)
+
+    def _reclassify(self, final: float, se: float) -> None:
+        check, self._recheck_direction = self._recheck_direction, None
+        if check is None or self.fault is None or self.fault.kind is not FaultKind.STALL:
+            return
+        x0, d = check
+        moved = d * (final - x0)
+        if moved < -max(3 * se, 3.0):
+            self.fault = Fault(FaultKind.WRONG_DIRECTION, f"moved {-moved:.0f} mm the wrong way after the motor started",
+                               self.fault.t, self.fault.height_mm)
+            self.events.append(("fault", self.fault))
 
     @staticmethod
     def _combine(measured: float, se_m: float, expected: tuple[float, float] | None) -> tuple[float, float]:
@@ -418,12 +458,15 @@ class MotionController:
         if rest is None:
             return
         here, start_sd = rest
+        if g.kind == "backoff" and g.approaches == 0:
+            g.target = min(max(here - g.backoff_from * self.cfg.backoff_mm, self.cfg.min_mm), self.cfg.max_mm)
         d = Direction.UP if g.target > here else Direction.DOWN
         if g.kind == "goto" and abs(g.target - here) <= self.cfg.tolerance_mm:
             self._finish(g, here, now)
             return
         if self.interlock.earliest_on(d, now) > now:
             return
+        g.approaches += 1
         m = self.model[d]
         fit = TrajectoryFit(direction=d, t_on=now, start_mm=here, start_sd_mm=start_sd,
                             speed_prior=m.speed_mm_s, speed_sd=0.15 * m.speed_mm_s + 30.0 / (m.speed_n + 1),
@@ -434,7 +477,7 @@ class MotionController:
             direction=d, target=g.target, t_on=now, fit=fit,
             startup=StartupCheck(fit=fit, speed=m.speed_mm_s, noise_mm=self.noise_mm, trusted=trusted,
                                  threshold=self.cfg.evidence_threshold, startup_s=m.startup_s),
-            collapse=CollapseCheck(noise_mm=self.noise_mm, threshold=self.cfg.evidence_threshold,
+            collapse=CollapseCheck(noise_mm=self.noise_mm, threshold=self.cfg.collapse_threshold,
                                    steady_after_s=max(m.ramp_s, 0.25) + 0.1),
             stuck=StuckCheck(),
             cut_at=fit.cut_time(g.target, m.stop_lag_s),
@@ -477,8 +520,9 @@ class MotionController:
             self.fault = Fault(kind, detail, now, height)
             self.events.append(("fault", self.fault))
         if backoff and was_moving and direction is not None and self.cfg.backoff_mm > 0 and height is not None:
-            target = min(max(height - direction * self.cfg.backoff_mm, self.cfg.min_mm), self.cfg.max_mm)
-            self._goal = _Goal("backoff", target, "obstruction", now, height, 0)
+            # The target is set once the desk has settled against the obstruction:
+            # the fit's extrapolation at detection time overshoots where it really stopped.
+            self._goal = _Goal("backoff", height, "obstruction", now, height, 0, backoff_from=direction)
 
     def _learn(self, s: _Settle, final: float) -> None:
         fit = s.fit

@@ -35,7 +35,7 @@ class EstimatorConfig:
     window: int = 9
     gate_mm: float = 20.0
     reseed_after: int = 3
-    stale_after_s: float = 0.3
+    stale_after_s: float = 0.5
     silent_limit: int = 2
     plausible_min_mm: float = 200.0
     plausible_max_mm: float = 2500.0

@@ -1,0 +1,54 @@
+"""The full motion stack on a simulated desk: mock pins, drive, reader, controller, loop.
+
+Everything above the pins is the production code; only the pins are simulated.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deskpi.control_loop import ControlLoop
+from deskpi.core.controller import MotionConfig, MotionController
+from deskpi.core.stopmodel import StopModel
+from deskpi.hw.drives import RelayPairDrive
+from deskpi.hw.ultrasonic import Mounting, UltrasonicSensor
+
+from .mockdesk import SimFactory, SimPins, SimulatedDesk
+from .physics import DeskSpec
+from .sensor_model import SensorSpec
+
+
+@dataclass
+class SimStack:
+    factory: SimFactory
+    desk: SimulatedDesk
+    drive: RelayPairDrive
+    sensor: UltrasonicSensor
+    controller: MotionController
+    loop: ControlLoop
+
+    def close(self) -> None:
+        # Motor off first, then the rest; each step runs even if one fails.
+        for step in (self.loop.close, self.sensor.close, self.drive.close, self.desk.close):
+            try:
+                step()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def build_sim_stack(*, desk: DeskSpec = DeskSpec(), sensor: SensorSpec = SensorSpec(),
+                    motion: MotionConfig | None = None, model: StopModel | None = None,
+                    pins: SimPins = SimPins(), seed: int = 0, start_mm: float = 740.0,
+                    active_high: bool = True) -> SimStack:
+    factory = SimFactory()
+    sim = SimulatedDesk(factory, pins=pins, desk=desk, sensor=sensor, seed=seed, start_mm=start_mm,
+                        active_high=active_high)
+    drive = RelayPairDrive(pins.up, pins.down, active_high=active_high, pin_factory=factory)
+    motion = motion or MotionConfig(min_mm=desk.min_mm + 10, max_mm=desk.max_mm - 10)
+    controller = MotionController(motion, model)
+    loop = ControlLoop(controller, drive)
+    reader = UltrasonicSensor(pins.trigger, pins.echo, mounting=Mounting("under_desk", sensor.mount_offset_mm),
+                              temperature_c=sensor.temperature_c, interval_s=sensor.ping_interval_s,
+                              on_reading=loop.feed, pin_factory=factory)
+    loop.start()
+    reader.start()
+    return SimStack(factory, sim, drive, reader, controller, loop)
