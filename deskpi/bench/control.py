@@ -125,3 +125,79 @@ def run(params: BenchParams) -> dict:
     result["baseline"] = run_virtual(params, lambda lo, hi: NaiveController())
     result["clock"] = "virtual"
     return result
+
+
+def run_real_one(params: BenchParams, controller_factory, out: dict, key: str) -> None:
+    """The full stack on a real clock: mock pins, drive, reader thread, control loop thread."""
+    import threading
+    import time
+
+    from deskpi.sim.stack import build_sim_stack
+
+    desk = params.desk()
+    lo, hi = limits_for(desk)
+    stack = build_sim_stack(desk=desk, sensor=params.sensor(), seed=params.seed, start_mm=(lo + hi) / 2)
+    ctrl = controller_factory(lo, hi)
+    stack.loop.ctrl = ctrl
+    done = threading.Event()
+    results: list = []
+
+    def on_event(kind, ev) -> None:
+        if kind in ("move_done", "fault"):
+            results.append((kind, ev))
+            done.set()
+
+    stack.loop.listeners.append(on_event)
+    errors, ratios, faults = [], [], 0
+    try:
+        time.sleep(1.0)       # let the reader fill the window
+        for target in targets(params, lo, hi):
+            done.clear()
+            results.clear()
+            start_true = stack.desk.true_height()
+            t_cmd = time.monotonic()
+            stack.loop.move_to(target, source="bench")
+            if not done.wait(90.0):
+                faults += 1
+                stack.loop.stop_motion("bench timeout")
+                continue
+            deadline = time.monotonic() + 5.0
+            while not stack.desk.at_rest() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.3)
+            if results[0][0] == "fault":
+                faults += 1
+                stack.loop.clear_fault()
+                continue
+            errors.append(stack.desk.true_height() - target)
+            distance = abs(target - start_true)
+            nominal = params.speed_up if target > start_true else params.speed_down
+            if distance > ctrl_tolerance(ctrl):
+                ratios.append(max(stack.desk.physics.last_motion_t - t_cmd, 0.0) / (distance / nominal))
+        result = summarise(errors, ratios, len(stack.desk.violations), faults)
+        lags = sorted(stack.loop.lag_s)
+        if lags:
+            result["loop_lag_p99_ms"] = round(1000 * lags[int(0.99 * (len(lags) - 1))], 2)
+        out[key] = result
+    finally:
+        stack.close()
+
+
+def run_real(params: BenchParams) -> dict:
+    import threading
+
+    # A simulated motor has no thermals: lift the duty cycle so ten moves fit in a minute.
+    def ours(lo: float, hi: float) -> MotionController:
+        return MotionController(MotionConfig(min_mm=lo, max_mm=hi, duty_max_on_s=600.0))
+
+    out: dict = {}
+    threads = [threading.Thread(target=run_real_one, args=(params, ours, out, "deskpi")),
+               threading.Thread(target=run_real_one, args=(params, lambda lo, hi: NaiveController(), out, "baseline"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result = out["deskpi"]
+    result["baseline"] = out["baseline"]
+    result["clock"] = "real"
+    return result

@@ -512,7 +512,8 @@ class MotionController:
 
     def _raise_fault(self, kind: FaultKind, detail: str, now: float, *, backoff: bool) -> None:
         was_moving = self._approach is not None
-        height = self.height_mm()
+        # Where the readings put the desk, not the fit's extrapolation past a failure.
+        height = self.estimator.height()
         self._cut(now, learnable=False)
         direction = self._settle.direction if self._settle else None
         self._goal = None
