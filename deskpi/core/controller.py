@@ -42,7 +42,7 @@ class MotionConfig:
     tolerance_mm: float = 2.0
     hold_lease_s: float = 0.5
     corrections: bool = True
-    max_corrections: int = 2
+    max_corrections: int = 3
     backoff_mm: float = 30.0
     dead_time_s: float = 0.1
     duty_max_on_s: float = 60.0
@@ -105,6 +105,8 @@ class _Goal:
 class _Approach:
     direction: Direction
     target: float
+    aim: float                  # what the cut is timed for: the target, or a gain-corrected one for a short pulse
+    pulse: tuple[float, float, float] | None   # short open-loop pulse: (start, distance wanted, gain used)
     t_on: float
     fit: TrajectoryFit
     startup: StartupCheck
@@ -123,6 +125,8 @@ class _Settle:
     learnable: bool
     expected: tuple[float, float] | None = None   # where the fit says the desk will stop, and its sd
     resume: bool = False     # a precautionary pause: carry on towards the goal once settled
+    verify: tuple[float, float, str, Direction] | None = None   # a suspected collapse to confirm
+    pulse: tuple[float, float, float] | None = None
     readings: list[float] = field(default_factory=list)
 
 
@@ -238,7 +242,7 @@ class MotionController:
 
     def fail(self, detail: str, now: float) -> None:
         """Something outside the controller broke: motor off and latch an internal fault."""
-        self._raise_fault(FaultKind.INTERNAL, detail, now, backoff=False)
+        self._raise_fault(FaultKind.INTERNAL, detail, now)
 
     # -- the loop -----------------------------------------------------------
     def tick(self, now: float, reading: Reading | None = None) -> Command:
@@ -249,7 +253,7 @@ class MotionController:
             self._check_health(now)
             self._advance(now)
         except Exception as exc:  # noqa: BLE001 - any bug on a motion path must stop the motor
-            self._raise_fault(FaultKind.INTERNAL, f"{type(exc).__name__}: {exc}", now, backoff=False)
+            self._raise_fault(FaultKind.INTERNAL, f"{type(exc).__name__}: {exc}", now)
         return Command(self._drive, self._wake_at(now))
 
     # -- internals ------------------------------------------------------------
@@ -284,8 +288,9 @@ class MotionController:
             same_way = Direction.UP if goal.target > a.fit.position(now) else Direction.DOWN
             if same_way is a.direction:
                 # Retarget on the fly: no stop, no settle, same measurements.
-                a.target = goal.target
-                a.cut_at = a.fit.cut_time(a.target, self.model[a.direction].stop_lag_s)
+                a.target = a.aim = goal.target
+                a.pulse = None
+                a.cut_at = a.fit.cut_time(a.aim, self.model[a.direction].stop_lag_s)
                 goal.start_mm = self._goal.start_mm if self._goal else goal.start_mm
                 self._goal = goal
                 return
@@ -317,8 +322,11 @@ class MotionController:
         finding = finding or a.collapse.add(t, y, t_on=a.t_on, d=fit.d, plausible=plausible)
         if finding:
             kind, detail = finding
-            backoff = kind is FaultKind.OBSTRUCTION and self._goal is not None and self._goal.kind != "backoff"
-            self._raise_fault(kind, detail, t, backoff=backoff)
+            in_backoff = self._goal is not None and self._goal.kind == "backoff"
+            if kind is FaultKind.OBSTRUCTION and not in_backoff:
+                self._verify_collapse(a, t, detail)
+                return
+            self._raise_fault(kind, detail, t)
             if kind is FaultKind.STALL:
                 # Early on, "not moving" and "moving the wrong way" look alike; the
                 # settled height tells them apart, and the reason should be right.
@@ -326,7 +334,24 @@ class MotionController:
             return
         if plausible:
             fit.add(t, y)
-            a.cut_at = fit.cut_time(a.target, self.model[a.direction].stop_lag_s)
+            a.cut_at = fit.cut_time(a.aim, self.model[a.direction].stop_lag_s)
+
+    def _verify_collapse(self, a: _Approach, t: float, detail: str) -> None:
+        """Motor off at once; decide obstruction or false alarm once the desk has settled.
+
+        A desk cut while moving freely coasts on by speed x stop lag; a blocked
+        one stopped before the motor did. Comparing the settled height with
+        where a free desk would have stopped separates the two, so a rare
+        statistical false alarm costs a pause instead of a latched fault.
+        """
+        d = a.direction
+        m = self.model[d]
+        ref = a.collapse.predict(t)
+        v = abs(a.collapse.reference[1]) if a.collapse.reference else a.fit.speed(t)
+        expected = (ref if ref is not None else a.fit.position(t)) + d * v * m.stop_lag_s
+        coast_sd = 0.15 * v * m.stop_lag_s
+        self._pause(t)
+        self._settle.verify = (expected, coast_sd, detail, d)
 
     def _pause(self, now: float) -> None:
         """Motor off as a precaution; the goal stands and resumes once the readings do."""
@@ -342,11 +367,10 @@ class MotionController:
             self._pause(now)
         health = self.estimator.health(now)
         if health is SensorHealth.SILENT and self.fault is None:
-            self._raise_fault(FaultKind.SENSOR_DEAD, "the height sensor stopped answering pings", now, backoff=False)
+            self._raise_fault(FaultKind.SENSOR_DEAD, "the height sensor stopped answering pings", now)
         elif health is SensorHealth.STALE and self._motor_wanted() and self.fault is None:
             age = now - (self.estimator.last_accepted_t or now)
-            self._raise_fault(FaultKind.SENSOR_STALE, f"no usable height reading for {age:.2f} s while moving", now,
-                              backoff=False)
+            self._raise_fault(FaultKind.SENSOR_STALE, f"no usable height reading for {age:.2f} s while moving", now)
 
     def _motor_wanted(self) -> bool:
         return self._approach is not None or self._goal is not None
@@ -364,17 +388,16 @@ class MotionController:
             elif now >= a.deadline:
                 self._raise_fault(FaultKind.TRAVEL_TIMEOUT,
                                   f"still moving {now - a.t_on:.0f} s after starting a move that should take "
-                                  f"{a.deadline - a.t_on:.0f} s at most", now, backoff=False)
+                                  f"{a.deadline - a.t_on:.0f} s at most", now)
             elif self.duty.used(now) >= self.cfg.duty_max_on_s:
                 self._raise_fault(FaultKind.DUTY_CYCLE,
                                   f"motor on for {self.cfg.duty_max_on_s:.0f} s in the last "
-                                  f"{self.cfg.duty_window_s / 60:.0f} min", now, backoff=False)
+                                  f"{self.cfg.duty_window_s / 60:.0f} min", now)
             else:
                 pos = a.fit.position(now)
                 over = max(self.cfg.min_mm - pos, pos - self.cfg.max_mm)
                 if over > self.cfg.limit_overrun_mm:
-                    self._raise_fault(FaultKind.OUT_OF_LIMITS, f"{over:.0f} mm past the soft limit", now,
-                                      backoff=False)
+                    self._raise_fault(FaultKind.OUT_OF_LIMITS, f"{over:.0f} mm past the soft limit", now)
             return
         if self._settle is not None:
             self._advance_settle(now)
@@ -387,8 +410,11 @@ class MotionController:
         need = self.cfg.settle_samples
         if len(s.readings) < need:
             return
-        measured = statistics.median(s.readings)
-        final, se = self._combine(measured, 1.25 * self.noise_mm / math.sqrt(len(s.readings)), s.expected)
+        if _still_moving(s.readings, self.estimator.cfg.window, self.noise_mm) and now - s.t_cut < 5.0:
+            del s.readings[: len(s.readings) // 2]   # the desk is still creeping: wait for it
+            return
+        measured, n_used = _robust_mean(s.readings, self.noise_mm)
+        final, se = self._combine(measured, self.noise_mm / math.sqrt(n_used), s.expected)
         g = self._goal
         if g is not None and g.kind == "goto" and g.corrections_left > 0:
             err = abs(g.target - final)
@@ -397,6 +423,8 @@ class MotionController:
         self._settle = None
         self._rest = (now, final, se)
         self._reclassify(final, se)
+        if s.verify is not None and self._confirm_collapse(s.verify, final, se, now):
+            return
         self._update_noise(s.readings)
         if s.learnable and s.fit is not None:
             self._learn(s, measured)
@@ -413,6 +441,17 @@ class MotionController:
             g.corrections_done += 1
             return  # _start on the next advance runs the correction
         self._finish(g, final, now)
+
+    def _confirm_collapse(self, verify, final: float, se: float, now: float) -> bool:
+        expected, coast_sd, detail, d = verify
+        deficit = d * (expected - final)
+        if deficit > max(4.0, 3.0 * math.sqrt(se * se + coast_sd * coast_sd + 1.0)):
+            self._raise_fault(FaultKind.OBSTRUCTION,
+                              f"{detail}, {deficit:.0f} mm short of where a free desk would have stopped", now,
+                              backoff_from=d)
+            return True
+        self.events.append(("collapse_dismissed", {"deficit_mm": round(deficit, 1), "t": now}))
+        return False
 
     def _reclassify(self, final: float, se: float) -> None:
         check, self._recheck_direction = self._recheck_direction, None
@@ -469,18 +508,26 @@ class MotionController:
         g.approaches += 1
         m = self.model[d]
         fit = TrajectoryFit(direction=d, t_on=now, start_mm=here, start_sd_mm=start_sd,
-                            speed_prior=m.speed_mm_s, speed_sd=0.15 * m.speed_mm_s + 30.0 / (m.speed_n + 1),
+                            speed_prior=m.speed_mm_s, speed_sd=0.15 * m.speed_mm_s + 10.0 / (m.speed_n + 1),
                             ramp_s=m.ramp_s, noise_mm=self.noise_mm)
         trusted = m.speed_n >= 3 and m.startup_n >= 3
-        expected = abs(g.target - here) / m.speed_mm_s + m.startup_s
+        distance = abs(g.target - here)
+        expected = distance / m.speed_mm_s + m.startup_s
+        pulse = None
+        aim = g.target
+        if m.on_time_for_travel(distance) < m.ramp_s + 0.5:
+            # Too short for the readings to steer: open loop on the model, scaled by
+            # how far such pulses have really gone on this desk.
+            pulse = (here, distance, m.pulse_gain)
+            aim = here + d * distance / m.pulse_gain
         self._approach = _Approach(
-            direction=d, target=g.target, t_on=now, fit=fit,
+            direction=d, target=g.target, aim=aim, pulse=pulse, t_on=now, fit=fit,
             startup=StartupCheck(fit=fit, speed=m.speed_mm_s, noise_mm=self.noise_mm, trusted=trusted,
                                  threshold=self.cfg.evidence_threshold, startup_s=m.startup_s),
             collapse=CollapseCheck(noise_mm=self.noise_mm, threshold=self.cfg.collapse_threshold,
                                    steady_after_s=max(m.ramp_s, 0.25) + 0.1),
             stuck=StuckCheck(),
-            cut_at=fit.cut_time(g.target, m.stop_lag_s),
+            cut_at=fit.cut_time(aim, m.stop_lag_s),
             deadline=now + 2.0 * expected + 3.0)
         self._energise(d, now)
 
@@ -507,31 +554,41 @@ class MotionController:
             lag_sd = 0.3 / (m.stop_lag_n + 1) + 0.015
             sd = math.hypot(a.fit.position_sd(now), v * lag_sd, 0.05 * v * m.stop_lag_s)
             expected = (a.fit.position(now) + a.direction * v * m.stop_lag_s, sd)
-        self._settle = _Settle(t_cut=now, settle_from=now + max(2.0 * m.stop_lag_s, 0.2) + 0.05,
-                               direction=a.direction, fit=a.fit, learnable=learnable, expected=expected)
+        # A linear coast-down lasts twice the stop lag; until the lag is learned, allow a slow box.
+        wait = 2.0 * m.stop_lag_s if m.stop_lag_n >= 2 else max(2.0 * m.stop_lag_s, 2.0)
+        self._settle = _Settle(t_cut=now, settle_from=now + max(wait, 0.2) + 0.05,
+                               direction=a.direction, fit=a.fit, learnable=learnable, expected=expected,
+                               pulse=a.pulse)
 
-    def _raise_fault(self, kind: FaultKind, detail: str, now: float, *, backoff: bool) -> None:
-        was_moving = self._approach is not None
+    def _raise_fault(self, kind: FaultKind, detail: str, now: float, *,
+                     backoff_from: Direction | None = None) -> None:
         # Where the readings put the desk, not the fit's extrapolation past a failure.
         height = self.estimator.height()
         self._cut(now, learnable=False)
-        direction = self._settle.direction if self._settle else None
         self._goal = None
         if self.fault is None:
             self.fault = Fault(kind, detail, now, height)
             self.events.append(("fault", self.fault))
-        if backoff and was_moving and direction is not None and self.cfg.backoff_mm > 0 and height is not None:
-            # The target is set once the desk has settled against the obstruction:
-            # the fit's extrapolation at detection time overshoots where it really stopped.
-            self._goal = _Goal("backoff", height, "obstruction", now, height, 0, backoff_from=direction)
+        if backoff_from is not None and self.cfg.backoff_mm > 0 and height is not None:
+            # The target is set once the desk has settled against the obstruction.
+            self._goal = _Goal("backoff", height, "obstruction", now, height, 0, backoff_from=backoff_from)
 
     def _learn(self, s: _Settle, final: float) -> None:
         fit = s.fit
         m = self.model[s.direction]
         steady = fit.steady_samples()
         v_cut = fit.speed(s.t_cut)
+        if s.pulse is not None and steady < 5:
+            start, wanted, gain_used = s.pulse
+            modelled = wanted / gain_used
+            if modelled > 0.5:
+                m.learn_pulse_gain((s.direction * (final - start)) / modelled)
         if steady >= 5 and v_cut > 3.0:
             m.learn_stop_lag(s.direction * (final - fit.position(s.t_cut)) / v_cut)
+            other = self.model[s.direction.opposite]
+            if other.stop_lag_n == 0:
+                # Same desk, same control box: a better first guess than the default.
+                other.stop_lag_s = m.stop_lag_s
         if steady >= 8:
             m.learn_speed(fit.fit.v)
             line = fit.steady_line()
@@ -544,13 +601,15 @@ class MotionController:
         if len(readings) < 4:
             return
         med = statistics.median(readings)
-        self._scatter.extend(x - med for x in readings)
+        # Deviations from the group's own median understate the spread by ~sqrt((n-1)/n).
+        k = math.sqrt(len(readings) / (len(readings) - 1))
+        self._scatter.extend(k * (x - med) for x in readings)
         if len(self._scatter) >= 30:
             devs = sorted(abs(x) for x in self._scatter)
             trimmed = devs[: int(len(devs) * 0.95)]          # drop the odd wild echo
             rms = math.sqrt(sum(x * x for x in trimmed) / len(trimmed))
-            # a 5 % trim of a normal sample shrinks its rms by ~18 %; undo that
-            self.noise_mm = max(rms / 0.82, 0.3)
+            # dropping the largest 5 % of a normal sample leaves 87 % of its rms; undo that
+            self.noise_mm = max(rms / 0.872, 0.3)
 
     def _wake_at(self, now: float) -> float | None:
         times = []
@@ -566,3 +625,25 @@ class MotionController:
             times.append(self.estimator.last_accepted_t + self.cfg.estimator.stale_after_s + 1e-3)
         times = [t for t in times if t is not None]
         return max(min(times), now) if times else None
+
+
+def _still_moving(values: list[float], n_recent: int, noise_mm: float) -> bool:
+    """Do evenly spaced readings still trend (a desk coasting longer than expected)?"""
+    ys = values[-n_recent:]
+    n = len(ys)
+    if n < 4:
+        return False
+    mx = (n - 1) / 2
+    sxx = sum((i - mx) ** 2 for i in range(n))
+    my = sum(ys) / n
+    slope = sum((i - mx) * (y - my) for i, y in enumerate(ys)) / sxx   # mm per reading
+    se = max(noise_mm, 0.5) / math.sqrt(sxx)
+    return abs(slope) > max(3.0 * se, 0.2)
+
+
+def _robust_mean(values: list[float], noise_mm: float) -> tuple[float, int]:
+    """Mean of the readings within 3 sigma of their median: as robust as a median
+    to a wild echo, and as precise as a mean for the rest."""
+    med = statistics.median(values)
+    keep = [v for v in values if abs(v - med) <= 3.0 * max(noise_mm, 0.5)] or [med]
+    return sum(keep) / len(keep), len(keep)

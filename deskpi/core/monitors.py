@@ -82,6 +82,14 @@ class CollapseCheck:
         self.threshold = threshold
         self.steady_after_s = steady_after_s
         self._pts: deque[tuple[float, float, bool]] = deque(maxlen=self.LAG + 30)
+        self.reference: tuple[float, float, float] | None = None    # (c, slope, t_ref) of the last test
+
+    def predict(self, t: float) -> float | None:
+        """Where the desk would be at t had it kept its pre-collapse pace."""
+        if self.reference is None:
+            return None
+        c, slope, t_ref = self.reference
+        return c + slope * (t - t_ref)
 
     def add(self, t: float, y: float, *, t_on: float, d: int, plausible: bool) -> Finding | None:
         if t - t_on < self.steady_after_s:
@@ -97,6 +105,7 @@ class CollapseCheck:
         if line is None:
             return None
         c, slope, var_c, var_s, cov, t_ref = line
+        self.reference = (c, slope, t_ref)
         v = d * slope
         if v < 5.0:
             return None
@@ -148,6 +157,8 @@ class StuckCheck:
             return None
         if expected_step_mm < 1.0 or noise_mm < 0.3:
             return None
-        if max(self._last) - min(self._last) < 0.01:
+        # Echo timestamps resolve to well under a nanosecond of pulse (1e-4 mm); a
+        # moving desk seen through real noise does not repeat itself to that.
+        if max(self._last) - min(self._last) < 1e-4:
             return FaultKind.SENSOR_STUCK, f"the sensor reported {y:.0f} mm {len(self._last)} times in a row while moving"
         return None

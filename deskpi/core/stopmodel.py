@@ -27,9 +27,11 @@ class DirectionModel:
     speed_mm_s: float = 30.0
     startup_s: float = 0.15
     stop_lag_s: float = 0.25
+    pulse_gain: float = 1.0      # actual / modelled travel of short, open-loop pulses
     speed_n: int = 0
     startup_n: int = 0
     stop_lag_n: int = 0
+    pulse_n: int = 0
 
     @property
     def ramp_s(self) -> float:
@@ -46,7 +48,7 @@ class DirectionModel:
             self.speed_mm_s += _rate(self.speed_n) * (v - self.speed_mm_s)
 
     def learn_startup(self, s: float) -> None:
-        s = min(max(s, 0.0), 1.5)
+        s = min(max(s, 0.02), 1.5)   # no motor reaches speed instantly
         self.startup_n += 1
         self.startup_s += _rate(self.startup_n) * (s - self.startup_s)
 
@@ -54,6 +56,11 @@ class DirectionModel:
         s = min(max(s, 0.0), 2.0)
         self.stop_lag_n += 1
         self.stop_lag_s += _rate(self.stop_lag_n) * (s - self.stop_lag_s)
+
+    def learn_pulse_gain(self, g: float) -> None:
+        g = min(max(g, 0.3), 3.0)
+        self.pulse_n += 1
+        self.pulse_gain += max(1.0 / self.pulse_n, 0.3) * (g - self.pulse_gain)
 
     def travel_for_on_time(self, on_s: float, speed: float | None = None) -> float:
         """Distance (mm) the desk covers for the motor on for on_s, coast included."""

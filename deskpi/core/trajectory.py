@@ -81,7 +81,8 @@ class TrajectoryFit:
         the learned start-up time can be checked against what happened.
         """
         pts = [(t - self.t_on, y) for t, y in self._samples if t - self.t_on >= self.ramp]
-        if len(pts) < 3:
+        # Extrapolating a line seconds back to the start says more about noise than about start-up.
+        if len(pts) < 3 or not self._anchored:
             return None
         n = len(pts)
         mt = sum(p[0] for p in pts) / n
@@ -134,9 +135,9 @@ class TrajectoryFit:
     def cut_time(self, target_mm: float, stop_lag_s: float) -> float:
         """When to cut so that the desk, coasting v_cut * stop_lag_s, ends on target."""
         f = self.fit
-        v = f.v
-        if v <= 0:
-            return self.t_on
+        # Early in a move a few noisy readings can pull the fitted speed to
+        # nothing; that is no reason to cut. Real failures are the monitors' job.
+        v = max(f.v, 0.5 * self._prior_v[0])
         dist = self.d * (target_mm - f.a)   # still to go from the fitted start
         if dist <= 0:
             return self.t_on
