@@ -41,15 +41,19 @@ class FrozenClock:
 class RecordingDrive:
     """Stands in for RelayPairDrive: records every call and the thread it came from."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
         self.direction: Direction | None = None
         self.calls: list[tuple[Direction | None, str]] = []
+        self.timeline: list[tuple[float, Direction | None]] = []   # (clock time, direction) per call
+        self.clock = clock
         self._lock = threading.Lock()
 
     def set(self, direction, power: float = 1.0):
         with self._lock:
             self.direction = None if direction is None else Direction(direction)
             self.calls.append((self.direction, threading.current_thread().name))
+            if self.clock is not None:
+                self.timeline.append((self.clock(), self.direction))
             return self.direction
 
     def off(self):
@@ -76,7 +80,7 @@ class Events:
 class Rig:
     def __init__(self) -> None:
         self.clock = FrozenClock()
-        self.drive = RecordingDrive()
+        self.drive = RecordingDrive(self.clock)
         self.ctrl = MotionController(MotionConfig())
         self.loop = ControlLoop(self.ctrl, self.drive, clock=self.clock)
         self.events = Events()
@@ -272,3 +276,80 @@ def test_close_turns_the_drive_off_and_joins_the_thread():
     r.loop.close()
     assert not thread.is_alive()
     assert r.drive.direction is None
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: a hold whose lease runs out during a precautionary pause (e.g. one silent ping) is "
+    "re-energised once the pause has settled: MotionController._start() never checks "
+    "_Goal.lease_until (only _advance() does, and only while an approach is active), so the motor "
+    "comes back on for a tick seconds after the person stopped holding the button"))
+def test_hold_whose_lease_expires_during_a_pause_does_not_restart_the_motor(rig):
+    rig.feed_fresh()
+    rig.loop.hold(UP)
+    lease_until = rig.clock.t + rig.ctrl.cfg.hold_lease_s
+    assert rig.drive.direction is UP
+    # One silent ping: the controller pauses (motor off), the hold goal stands.
+    rig.loop.feed(Reading.silent(rig.clock.t))
+    wait_until(lambda: rig.drive.direction is None, 10, "the precautionary pause")
+    # Nobody renews the hold. Readings come back; step up to 10 s of desk time.
+    for _ in range(200):
+        rig.clock.t += 0.05
+        rig.feed_fresh(n=1)
+        with rig.loop.lock:
+            if rig.ctrl.state is State.IDLE:
+                break
+    assert rig.ctrl.state is State.IDLE
+    late = [t for t, d in rig.drive.timeline if d is not None and t >= lease_until]
+    assert late == [], f"motor energised {late[0] - lease_until:.2f} s after the hold's lease ran out"
+
+
+class GatedDrive(RecordingDrive):
+    """Holds the loop thread just before it re-asserts a direction, to force an interleaving."""
+
+    def __init__(self, clock) -> None:
+        super().__init__(clock)
+        self.armed = threading.Event()
+        self.entered = threading.Event()
+        self.proceed = threading.Event()
+
+    def set(self, direction, power: float = 1.0):
+        if (direction is not None and self.armed.is_set()
+                and threading.current_thread().name == "control-loop"):
+            self.armed.clear()
+            self.entered.set()
+            self.proceed.wait(10)
+        return super().set(direction, power)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: race in ControlLoop.stop_motion: its drive.off() runs outside the loop lock, so when it "
+    "lands between the loop thread's ctrl.tick() and drive.set(cmd.drive) in _apply, the loop "
+    "re-energises the motor after the stop, and it stays on for the rest of that _apply "
+    "(listeners, on_tick) until stop_motion gets the lock"))
+def test_stop_is_not_undone_by_a_tick_already_in_flight():
+    r = Rig()
+    r.drive = GatedDrive(r.clock)
+    r.loop.drive = r.drive
+    r.loop.start()
+    stopper = None
+    try:
+        r.feed_fresh()
+        r.loop.hold(UP)
+        assert r.drive.direction is UP
+        r.drive.armed.set()
+        r.loop.feed(Reading.ok(r.clock.t, 800.0))        # the loop ticks and re-asserts UP ...
+        assert r.drive.entered.wait(10)                   # ... and is caught just before the write
+        stopper = threading.Thread(target=r.loop.stop_motion, name="stopper")
+        stopper.start()
+        wait_until(lambda: (None, "stopper") in r.drive.calls, 10, "the stop's own drive.off()")
+        r.drive.proceed.set()
+        stopper.join(10)
+        assert not stopper.is_alive()
+        stop_at = r.drive.calls.index((None, "stopper"))
+        after = [c for c in r.drive.calls[stop_at:] if c[0] is not None]
+        assert after == [], f"the motor was turned back on after stop_motion turned it off: {after}"
+    finally:
+        r.drive.proceed.set()
+        if stopper is not None:
+            stopper.join(10)
+        r.loop.close()

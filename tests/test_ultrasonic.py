@@ -21,7 +21,6 @@ from gpiozero import DigitalOutputDevice, InputDevice
 
 from deskpi.core.types import EchoStatus
 from deskpi.hw.ultrasonic import (
-    ECHO_TIMEOUT_S,
     LOST_WIDTH_S,
     Mounting,
     UltrasonicSensor,
@@ -233,9 +232,7 @@ def test_start_delivers_readings_and_close_stops_the_thread(factory):
         assert [r.t for r in got[:3]] == sorted(r.t for r in got[:3])
     finally:
         sensor.close()
-    assert not thread.is_alive()
-    n = len(got)
-    assert len(got) == n   # nothing arrives after close() returned
+    assert not thread.is_alive() and sensor._thread is None
     # The pins were released: they can be claimed again.
     DigitalOutputDevice(TRIG, pin_factory=factory).close()
     InputDevice(ECHO, pin_factory=factory).close()
@@ -307,7 +304,7 @@ def test_importing_hw_modules_pulls_in_no_pi_library():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
-    assert "LOADED:\n" in proc.stdout or proc.stdout.strip() == "LOADED:", proc.stdout
+    assert proc.stdout.strip() == "LOADED:", proc.stdout
 
 
 # -- timing jitter never becomes height error -----------------------------------------
@@ -344,4 +341,3 @@ def test_thread_jitter_does_not_become_height_error(factory):
     assert len(ok) >= 10, [r.status for r in readings]
     errors = [abs(r.height_mm - truth) for r in ok]
     assert max(errors) <= 0.05, errors
-    assert ECHO_TIMEOUT_S >= 0.03   # sanity: the reader waits longer than a lost pulse

@@ -51,8 +51,8 @@ class MotionConfig:
     speed_down_mm_s: float = 30.0
     noise_mm: float = 2.0
     settle_samples: int = 6
-    evidence_threshold: float = 15.0
-    collapse_threshold: float = 15.0
+    evidence_threshold: float = 10.0
+    collapse_threshold: float = 12.0
     limit_overrun_mm: float = 15.0
     pause_after_s: float = 0.2
     estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
@@ -98,6 +98,7 @@ class _Goal:
     corrections_done: int = 0
     lease_until: float | None = None
     approaches: int = 0
+    dismissed: int = 0
     backoff_from: Direction | None = None
 
 
@@ -116,6 +117,16 @@ class _Approach:
     deadline: float
 
 
+@dataclass(frozen=True)
+class _Suspicion:
+    kind: FaultKind
+    detail: str
+    direction: Direction
+    start_mm: float
+    expected_mm: float       # where a healthy desk would have come to rest
+    spread_mm: float         # how sure that expectation is
+
+
 @dataclass
 class _Settle:
     t_cut: float
@@ -125,7 +136,7 @@ class _Settle:
     learnable: bool
     expected: tuple[float, float] | None = None   # where the fit says the desk will stop, and its sd
     resume: bool = False     # a precautionary pause: carry on towards the goal once settled
-    verify: tuple[float, float, str, Direction] | None = None   # a suspected collapse to confirm
+    suspect: "_Suspicion | None" = None      # a suspected fault to confirm or dismiss once settled
     pulse: tuple[float, float, float] | None = None
     readings: list[float] = field(default_factory=list)
 
@@ -146,7 +157,6 @@ class MotionController:
         self._drive: Direction | None = None
         self._rest: tuple[float, float, float] | None = None
         self._scatter: deque[float] = deque(maxlen=120)
-        self._recheck_direction: tuple[float, int] | None = None
         self._now = 0.0
 
     # -- state --------------------------------------------------------------
@@ -322,36 +332,38 @@ class MotionController:
         finding = finding or a.collapse.add(t, y, t_on=a.t_on, d=fit.d, plausible=plausible)
         if finding:
             kind, detail = finding
-            in_backoff = self._goal is not None and self._goal.kind == "backoff"
-            if kind is FaultKind.OBSTRUCTION and not in_backoff:
-                self._verify_collapse(a, t, detail)
-                return
-            self._raise_fault(kind, detail, t)
-            if kind is FaultKind.STALL:
-                # Early on, "not moving" and "moving the wrong way" look alike; the
-                # settled height tells them apart, and the reason should be right.
-                self._recheck_direction = (fit.x0, fit.d)
+            if self._goal is not None and self._goal.kind == "backoff":
+                self._raise_fault(kind, detail, t)     # already in a fault: just stop
+            else:
+                self._suspect(a, t, kind, detail)
             return
         if plausible:
             fit.add(t, y)
             a.cut_at = fit.cut_time(a.aim, self.model[a.direction].stop_lag_s)
 
-    def _verify_collapse(self, a: _Approach, t: float, detail: str) -> None:
-        """Motor off at once; decide obstruction or false alarm once the desk has settled.
+    def _suspect(self, a: _Approach, t: float, kind: FaultKind, detail: str) -> None:
+        """Motor off at once; once the desk has settled, decide fault or false alarm.
 
-        A desk cut while moving freely coasts on by speed x stop lag; a blocked
-        one stopped before the motor did. Comparing the settled height with
-        where a free desk would have stopped separates the two, so a rare
-        statistical false alarm costs a pause instead of a latched fault.
+        The settled height is far better evidence than the few readings that
+        raised the alarm: a desk cut while moving freely coasts on by speed x
+        stop lag, a blocked one stopped before the motor did, a stalled one
+        never left its start, a reversed one ended on the wrong side of it, and
+        a stuck sensor goes on repeating itself. So the monitors can be quick
+        and a rare statistical false alarm costs a pause, not a latched fault.
         """
         d = a.direction
         m = self.model[d]
-        ref = a.collapse.predict(t)
-        v = abs(a.collapse.reference[1]) if a.collapse.reference else a.fit.speed(t)
-        expected = (ref if ref is not None else a.fit.position(t)) + d * v * m.stop_lag_s
-        coast_sd = 0.15 * v * m.stop_lag_s
+        if kind is FaultKind.OBSTRUCTION:
+            # The whole move's fit, not the collapse test's reference line: a false
+            # alarm is precisely a moment when that short line has been misled.
+            v = a.fit.speed(t)
+            expected = a.fit.position(t) + d * v * m.stop_lag_s
+            spread = math.hypot(a.fit.position_sd(t), 0.15 * v * m.stop_lag_s)
+        else:
+            expected = a.fit.x0 + d * m.travel_for_on_time(t - a.t_on)
+            spread = 0.15 * abs(expected - a.fit.x0)
         self._pause(t)
-        self._settle.verify = (expected, coast_sd, detail, d)
+        self._settle.suspect = _Suspicion(kind, detail, d, a.fit.x0, expected, spread)
 
     def _pause(self, now: float) -> None:
         """Motor off as a precaution; the goal stands and resumes once the readings do."""
@@ -422,8 +434,7 @@ class MotionController:
                 return  # too close to call: listen a little longer
         self._settle = None
         self._rest = (now, final, se)
-        self._reclassify(final, se)
-        if s.verify is not None and self._confirm_collapse(s.verify, final, se, now):
+        if s.suspect is not None and self._judge(s.suspect, s.readings, final, se, now):
             return
         self._update_noise(s.readings)
         if s.learnable and s.fit is not None:
@@ -442,27 +453,35 @@ class MotionController:
             return  # _start on the next advance runs the correction
         self._finish(g, final, now)
 
-    def _confirm_collapse(self, verify, final: float, se: float, now: float) -> bool:
-        expected, coast_sd, detail, d = verify
-        deficit = d * (expected - final)
-        if deficit > max(4.0, 3.0 * math.sqrt(se * se + coast_sd * coast_sd + 1.0)):
-            self._raise_fault(FaultKind.OBSTRUCTION,
-                              f"{detail}, {deficit:.0f} mm short of where a free desk would have stopped", now,
-                              backoff_from=d)
-            return True
-        self.events.append(("collapse_dismissed", {"deficit_mm": round(deficit, 1), "t": now}))
-        return False
-
-    def _reclassify(self, final: float, se: float) -> None:
-        check, self._recheck_direction = self._recheck_direction, None
-        if check is None or self.fault is None or self.fault.kind is not FaultKind.STALL:
-            return
-        x0, d = check
-        moved = d * (final - x0)
-        if moved < -max(3 * se, 3.0):
-            self.fault = Fault(FaultKind.WRONG_DIRECTION, f"moved {-moved:.0f} mm the wrong way after the motor started",
-                               self.fault.t, self.fault.height_mm)
-            self.events.append(("fault", self.fault))
+    def _judge(self, sus: _Suspicion, readings: list[float], final: float, se: float, now: float) -> bool:
+        """Latch the suspected fault if the settled desk confirms it; True if it did."""
+        d = sus.direction
+        moved = d * (final - sus.start_mm)
+        expected = d * (sus.expected_mm - sus.start_mm)
+        margin = max(4.0, 3.0 * math.sqrt(se * se + sus.spread_mm ** 2 + 1.0))
+        verdict = None
+        if sus.kind is FaultKind.SENSOR_STUCK:
+            if max(readings) - min(readings) < 1e-4:
+                verdict = (FaultKind.SENSOR_STUCK, sus.detail)
+        elif sus.kind is FaultKind.OBSTRUCTION:
+            if expected - moved > margin:
+                verdict = (FaultKind.OBSTRUCTION,
+                           f"{sus.detail}, {expected - moved:.0f} mm short of where a free desk would have stopped")
+        elif moved < -max(3.0 * se, 3.0):
+            verdict = (FaultKind.WRONG_DIRECTION, f"moved {-moved:.0f} mm the wrong way after the motor started")
+        elif expected - moved > margin and moved < 0.5 * expected:
+            verdict = (FaultKind.STALL, f"moved {max(moved, 0):.0f} mm of the {expected:.0f} mm expected")
+        g = self._goal
+        if verdict is None and g is not None:
+            g.dismissed += 1
+            if g.dismissed > 2:      # a "false alarm" three times over is not one
+                verdict = (sus.kind, f"{sus.detail} (seen {g.dismissed} times in one move)")
+        if verdict is None:
+            self.events.append(("suspicion_dismissed", {"kind": sus.kind.value, "t": now}))
+            return False
+        self._raise_fault(*verdict, now,
+                          backoff_from=d if verdict[0] is FaultKind.OBSTRUCTION else None)
+        return True
 
     @staticmethod
     def _combine(measured: float, se_m: float, expected: tuple[float, float] | None) -> tuple[float, float]:
@@ -515,7 +534,7 @@ class MotionController:
         expected = distance / m.speed_mm_s + m.startup_s
         pulse = None
         aim = g.target
-        if m.on_time_for_travel(distance) < m.ramp_s + 0.5:
+        if m.on_time_for_travel(distance) < m.ramp_s + 0.25:
             # Too short for the readings to steer: open loop on the model, scaled by
             # how far such pulses have really gone on this desk.
             pulse = (here, distance, m.pulse_gain)

@@ -148,7 +148,7 @@ def _line(pts: list[tuple[float, float]], noise_var: float):
 class StuckCheck:
     """A sensor that repeats one value exactly while the desk should be moving."""
 
-    def __init__(self, repeats: int = 3) -> None:
+    def __init__(self, repeats: int = 2) -> None:
         self._last: deque[float] = deque(maxlen=repeats)
 
     def add(self, y: float, expected_step_mm: float, noise_mm: float) -> Finding | None:

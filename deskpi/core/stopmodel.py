@@ -58,9 +58,9 @@ class DirectionModel:
         self.stop_lag_s += _rate(self.stop_lag_n) * (s - self.stop_lag_s)
 
     def learn_pulse_gain(self, g: float) -> None:
-        g = min(max(g, 0.3), 3.0)
+        g = min(max(g, 0.5), 2.0)
         self.pulse_n += 1
-        self.pulse_gain += max(1.0 / self.pulse_n, 0.3) * (g - self.pulse_gain)
+        self.pulse_gain += max(1.0 / (self.pulse_n + 1), 0.2) * (g - self.pulse_gain)
 
     def travel_for_on_time(self, on_s: float, speed: float | None = None) -> float:
         """Distance (mm) the desk covers for the motor on for on_s, coast included."""

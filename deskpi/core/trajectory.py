@@ -26,6 +26,7 @@ class Fit:
 
 
 class TrajectoryFit:
+    EARLY_S = 2.5
     def __init__(self, *, direction: Direction, t_on: float, start_mm: float, start_sd_mm: float,
                  speed_prior: float, speed_sd: float, ramp_s: float, noise_mm: float,
                  window_s: float = 3.0) -> None:
@@ -38,6 +39,7 @@ class TrajectoryFit:
         self._prior_a = (start_mm, max(start_sd_mm, 0.3))
         self._prior_v = (speed_prior, max(speed_sd, 0.5))
         self._samples: deque[tuple[float, float]] = deque()
+        self._early: list[tuple[float, float]] = []      # the first seconds, kept for learning start-up
         self._anchored = True
         self.fit = self._solve()
 
@@ -60,6 +62,8 @@ class TrajectoryFit:
 
     def add(self, t: float, height_mm: float) -> None:
         self._samples.append((t, height_mm))
+        if t - self.t_on <= self.EARLY_S:
+            self._early.append((t, height_mm))
         while self._samples and t - self._samples[0][0] > self.window_s:
             self._samples.popleft()
             # Once the start is out of the window the start height no longer
@@ -80,9 +84,10 @@ class TrajectoryFit:
         Returns (c, v) with y = c + d * v * (t - t_on); free of the priors, so
         the learned start-up time can be checked against what happened.
         """
-        pts = [(t - self.t_on, y) for t, y in self._samples if t - self.t_on >= self.ramp]
-        # Extrapolating a line seconds back to the start says more about noise than about start-up.
-        if len(pts) < 3 or not self._anchored:
+        # Only the first seconds: extrapolating a line from far into a long move back
+        # to its start says more about noise than about start-up.
+        pts = [(t - self.t_on, y) for t, y in self._early if t - self.t_on >= self.ramp]
+        if len(pts) < 3:
             return None
         n = len(pts)
         mt = sum(p[0] for p in pts) / n

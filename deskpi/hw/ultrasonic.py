@@ -35,6 +35,9 @@ ORIENTATIONS = {
 
 #: A pulse this long is the sensor's "no echo" timeout, not a distance (~5 m).
 LOST_WIDTH_S = 0.030
+#: A working sensor raises its echo line ~0.5 ms after the trigger; silence for
+#: this long means no sensor is answering (the motor is cut on the first one).
+RISE_TIMEOUT_S = 0.025
 #: Longest we wait for the echo line to fall after a trigger.
 ECHO_TIMEOUT_S = 0.1
 
@@ -83,6 +86,7 @@ class UltrasonicSensor:
         self._rise: float | None = None
         self._fall: float | None = None
         self._fallen = threading.Event()
+        self._risen = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.latest: Reading | None = None
@@ -97,20 +101,22 @@ class UltrasonicSensor:
             if state:
                 self._rise = ticks
                 self._fall = None
+                self._risen.set()
             elif self._rise is not None:
                 self._fall = ticks
                 self._fallen.set()
 
     # -- pinging ------------------------------------------------------------
     def ping(self) -> Reading:
-        """One measurement: trigger, wait for the echo, decode. Blocks up to ECHO_TIMEOUT_S."""
+        """One measurement: trigger, wait for the echo, decode. Blocks up to RISE + ECHO_TIMEOUT_S."""
         with self._lock:
             self._rise = self._fall = None
             self._fallen.clear()
+            self._risen.clear()
         t_trigger = self._clock()
         self._trigger.on()
         self._trigger.off()     # the Python call overhead is already > the 10 us the sensor needs
-        got = self._fallen.wait(ECHO_TIMEOUT_S)
+        got = self._risen.wait(RISE_TIMEOUT_S) and self._fallen.wait(ECHO_TIMEOUT_S)
         with self._lock:
             rise, fall = self._rise, self._fall
         if not got or rise is None or fall is None:

@@ -18,7 +18,7 @@ from deskpi.core.types import Direction, Reading
 from .physics import DeskPhysics, DeskSpec
 from .sensor_model import LOST_PULSE_S, SensorModel, SensorSpec
 
-SILENT_TIMEOUT_S = 0.05   # how long the reader waits for an echo edge before calling it silent
+SILENT_TIMEOUT_S = 0.025   # how long the reader waits for the echo to rise before calling it silent
 
 
 @dataclass
