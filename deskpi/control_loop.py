@@ -38,6 +38,10 @@ class ControlLoop:
         self.clock = clock
         self.on_tick = on_tick
         self.lock = threading.RLock()
+        # Guards "may the motor be energised" + the pin write against stop_motion,
+        # held only for the write so a stop never waits for a tick or a listener.
+        self._out_lock = threading.Lock()
+        self._stopping = False
         self._q: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -59,11 +63,20 @@ class ControlLoop:
         return result
 
     def stop_motion(self, reason: str = "stop") -> None:
-        """Stop beats everything: the motor goes off in this thread, now."""
-        self.drive.off()
-        with self.lock:
-            self.ctrl.stop(self.clock(), reason)
-            self._apply(self.ctrl.tick(self.clock()))
+        """Stop beats everything: the motor goes off in this thread, now, and no tick
+        already under way can turn it back on before the controller has heard."""
+        with self._out_lock:
+            self._stopping = True
+            self.drive.off()
+        try:
+            with self.lock:
+                self.ctrl.stop(self.clock(), reason)
+                with self._out_lock:
+                    self._stopping = False
+                self._apply(self.ctrl.tick(self.clock()))
+        finally:
+            with self._out_lock:
+                self._stopping = False
         self._q.put(_WAKE)
 
     # -- the thread -----------------------------------------------------------
@@ -108,7 +121,11 @@ class ControlLoop:
 
     def _apply(self, cmd: Command) -> None:
         self.ticks += 1
-        got = self.drive.set(cmd.drive) if cmd.drive is not None else self.drive.off()
+        with self._out_lock:
+            if cmd.drive is not None and not self._stopping:
+                got = self.drive.set(cmd.drive)
+            else:
+                got = self.drive.off()
         wake = cmd.wake_at
         if cmd.drive is not None and got != cmd.drive:
             wake = min(wake, self.clock() + DRIVE_RETRY_S) if wake is not None else self.clock() + DRIVE_RETRY_S

@@ -278,11 +278,6 @@ def test_close_turns_the_drive_off_and_joins_the_thread():
     assert r.drive.direction is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a hold whose lease runs out during a precautionary pause (e.g. one silent ping) is "
-    "re-energised once the pause has settled: MotionController._start() never checks "
-    "_Goal.lease_until (only _advance() does, and only while an approach is active), so the motor "
-    "comes back on for a tick seconds after the person stopped holding the button"))
 def test_hold_whose_lease_expires_during_a_pause_does_not_restart_the_motor(rig):
     rig.feed_fresh()
     rig.loop.hold(UP)
@@ -321,11 +316,6 @@ class GatedDrive(RecordingDrive):
         return super().set(direction, power)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: race in ControlLoop.stop_motion: its drive.off() runs outside the loop lock, so when it "
-    "lands between the loop thread's ctrl.tick() and drive.set(cmd.drive) in _apply, the loop "
-    "re-energises the motor after the stop, and it stays on for the rest of that _apply "
-    "(listeners, on_tick) until stop_motion gets the lock"))
 def test_stop_is_not_undone_by_a_tick_already_in_flight():
     r = Rig()
     r.drive = GatedDrive(r.clock)

@@ -271,7 +271,9 @@ class MotionController:
         try:
             target = float(target_mm)
         except (TypeError, ValueError):
-            raise MotionRefused(f"target height must be a number of millimetres, got {target_mm!r}") from None
+            raise MotionRefused(
+                f"target height must be a number of millimetres within the desk's limits "
+                f"{self.cfg.min_mm:.0f}-{self.cfg.max_mm:.0f} mm, got {target_mm!r}") from None
         if not math.isfinite(target) or not self.cfg.min_mm <= target <= self.cfg.max_mm:
             raise MotionRefused(
                 f"target {target_mm!r} mm is outside the desk's limits "
@@ -407,10 +409,17 @@ class MotionController:
                                   f"{self.cfg.duty_window_s / 60:.0f} min", now)
             else:
                 pos = a.fit.position(now)
-                over = max(self.cfg.min_mm - pos, pos - self.cfg.max_mm)
+                # Only travel that takes the desk further out counts: a desk left
+                # outside the limits must still be able to come back in.
+                over = pos - self.cfg.max_mm if a.direction is Direction.UP else self.cfg.min_mm - pos
                 if over > self.cfg.limit_overrun_mm:
                     self._raise_fault(FaultKind.OUT_OF_LIMITS, f"{over:.0f} mm past the soft limit", now)
             return
+        g = self._goal
+        if g is not None and g.kind == "hold" and g.lease_until is not None and now >= g.lease_until:
+            # The lease ran out during a pause: nobody is holding the button any more.
+            self._goal = None
+            self.events.append(("hold_expired", now))
         if self._settle is not None:
             self._advance_settle(now)
             return
@@ -467,7 +476,9 @@ class MotionController:
             if expected - moved > margin:
                 verdict = (FaultKind.OBSTRUCTION,
                            f"{sus.detail}, {expected - moved:.0f} mm short of where a free desk would have stopped")
-        elif moved < -max(3.0 * se, 3.0):
+        elif moved < -max(0.4 * expected, margin):
+            # Clearly the wrong way, by a good part of the travel expected: two noisy
+            # rest heights a few millimetres apart are not a reversed motor.
             verdict = (FaultKind.WRONG_DIRECTION, f"moved {-moved:.0f} mm the wrong way after the motor started")
         elif expected - moved > margin and moved < 0.5 * expected:
             verdict = (FaultKind.STALL, f"moved {max(moved, 0):.0f} mm of the {expected:.0f} mm expected")

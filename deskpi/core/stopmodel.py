@@ -80,8 +80,8 @@ class DirectionModel:
             return 0.0
         r, tau = self.ramp_s, self.stop_lag_s
         if r > 0 and distance_mm < self.travel_for_on_time(r, v):
-            return -tau + (tau * tau + 2 * r * distance_mm / v) ** 0.5
-        return distance_mm / v + r / 2 - tau
+            return max(-tau + (tau * tau + 2 * r * distance_mm / v) ** 0.5, 0.0)
+        return max(distance_mm / v + r / 2 - tau, 0.0)
 
 
 def _rate(n: int) -> float:
@@ -104,13 +104,40 @@ class StopModel:
         return {"version": 1, "up": asdict(self.up), "down": asdict(self.down)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "StopModel":
+    def from_dict(cls, data: object) -> "StopModel":
+        """Rebuild a saved model; anything malformed or out of range is a ValueError."""
+        if not isinstance(data, dict):
+            raise ValueError(f"stop model must be a mapping, got {type(data).__name__}")
         if data.get("version") != 1:
             raise ValueError(f"unknown stop model version {data.get('version')!r}; expected 1")
-        fields = set(DirectionModel.__dataclass_fields__)
-        try:
-            up = DirectionModel(**{k: v for k, v in data["up"].items() if k in fields})
-            down = DirectionModel(**{k: v for k, v in data["down"].items() if k in fields})
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"stop model data is incomplete: {exc}") from None
-        return cls(up, down)
+        return cls(_direction_from(data, "up"), _direction_from(data, "down"))
+
+
+#: Plausible ranges for saved values: (min, max) inclusive.
+_RANGES = {
+    "speed_mm_s": (1.0, 200.0),
+    "startup_s": (0.0, 1.5),
+    "stop_lag_s": (0.0, 2.0),
+    "pulse_gain": (0.3, 3.0),
+}
+
+
+def _direction_from(data: dict, key: str) -> DirectionModel:
+    raw = data.get(key)
+    if not isinstance(raw, dict):
+        raise ValueError(f"stop model '{key}' must be a mapping, got {type(raw).__name__}")
+    values: dict = {}
+    for name, (lo, hi) in _RANGES.items():
+        if name not in raw:
+            continue
+        v = raw[name]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+            raise ValueError(f"stop model {key}.{name} must be a number in {lo}..{hi}, got {v!r}")
+        values[name] = float(v)
+    for name in ("speed_n", "startup_n", "stop_lag_n", "pulse_n"):
+        if name in raw:
+            v = raw[name]
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"stop model {key}.{name} must be a count >= 0, got {v!r}")
+            values[name] = v
+    return DirectionModel(**values)
