@@ -155,9 +155,9 @@ def test_bad_motion_config_is_refused(kwargs: dict, message: str) -> None:
     (math.nan, f"target nan mm is outside the desk's limits {LIMITS_TEXT}"),
     (math.inf, f"target inf mm is outside the desk's limits {LIMITS_TEXT}"),
     (-math.inf, f"target -inf mm is outside the desk's limits {LIMITS_TEXT}"),
-    ("abc", "target height must be a number of millimetres, got 'abc'"),
-    (None, "target height must be a number of millimetres, got None"),
-    ([900], "target height must be a number of millimetres, got [900]"),
+    ("abc", f"target height must be a number of millimetres within the desk's limits {LIMITS_TEXT}, got 'abc'"),
+    (None, f"target height must be a number of millimetres within the desk's limits {LIMITS_TEXT}, got None"),
+    ([900], f"target height must be a number of millimetres within the desk's limits {LIMITS_TEXT}, got [900]"),
 ], ids=["below", "above", "just-below", "nan", "inf", "-inf", "abc", "none", "list"])
 def test_targets_outside_the_soft_limits_are_refused(target, message: str) -> None:
     ctrl, t = pure_controller()
@@ -169,11 +169,9 @@ def test_targets_outside_the_soft_limits_are_refused(target, message: str) -> No
     assert cmd.drive is None and ctrl.state is State.IDLE and ctrl.fault is None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (message): a non-numeric target is refused without naming the allowed range; every other "
-    "refusal of a target says 'limits 630-1260 mm'"))
 @pytest.mark.parametrize("target", ["abc", None], ids=["abc", "none"])
 def test_non_numeric_target_refusal_names_the_limits(target) -> None:
+    """Regression: a non-numeric target was refused without naming the allowed range."""
     ctrl, t = pure_controller()
     with pytest.raises(MotionRefused, match=LIMITS_TEXT):
         ctrl.move_to(target, t)
@@ -524,13 +522,11 @@ STALL_NOISE_MOVING = [-2.21, -1.37, -2.34, -0.29, 1.14, -1.85, 0.76, 1.33, -2.94
                       0.41, -5.62, 1.85, -2.0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a stalled desk is reported as WRONG_DIRECTION ('moved 3 mm the wrong way'; advice: swap the "
-    "motor wiring) when the rest readings before the move happened to read ~1 mm high and those after "
-    "~1 mm low: the settled-height reclassification (or StartupCheck) treats a 3 mm difference of two "
-    "noisy estimates as motion. On the rig about 1 in 120 stalls with a learned model (e.g. model "
-    "learned on seed 90, stall on seed 12)"))
 def test_stall_with_a_learned_model_is_diagnosed_as_a_stall() -> None:
+    """Regression: this stall was reported as WRONG_DIRECTION ('moved 3-4 mm the wrong way';
+    advice: swap the motor wiring): the rest readings before the move happened to read ~1 mm
+    high and those after ~1 mm low, and a few mm between two noisy height estimates was taken
+    as reversed motion (about 1 in 120 stalls with a learned model on the rig)."""
     rest = gaussian_noise(12)
 
     def noise(k, t, h):
@@ -788,13 +784,12 @@ def test_no_false_stuck_sensor_from_a_chance_coincidence() -> None:
     assert [k for k, _ in events if k in ("fault", "move_done")] == ["move_done"], events
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a desk that is past a soft limit (moved with the control box's own buttons, or limits "
-    "narrowed in the config) cannot be brought back: move_to/hold towards the valid range is "
-    "accepted, the motor starts, and the next tick raises OUT_OF_LIMITS because the overrun check "
-    "ignores the direction of travel (controller._advance: over = max(min - pos, pos - max))"))
 @pytest.mark.parametrize("request_kind", ["move_to", "hold"])
 def test_a_desk_past_a_limit_can_be_moved_back_inside(request_kind: str) -> None:
+    """Regression: a desk past a soft limit (moved with the control box's own buttons, or the
+    limits narrowed in the config) could not be brought back: the request was accepted, the
+    motor started, and the next tick raised OUT_OF_LIMITS because the overrun check ignored
+    the direction of travel."""
     ctrl, t = pure_controller(HI + 30.0)
     if request_kind == "move_to":
         ctrl.move_to(1200.0, t)

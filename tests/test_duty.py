@@ -129,6 +129,12 @@ def test_ready_at_is_sufficient_and_earliest(gaps, wait: float, need: float) -> 
     assert ready >= now
     # used() forgets expired spans, so ask fresh copies about other times.
     assert build(gaps)[0].remaining(ready) >= want - 1e-6, "enough motor time at ready_at"
-    if ready > now + 1e-6:
+    # need >= max_on_s (every span must expire) is covered by the example test below.
+    if ready > now + 1e-6 and need < d.max_on_s:
         earlier = max(now, ready - 0.01)
         assert build(gaps)[0].remaining(earlier) < want, "ready_at is the earliest such time"
+
+
+def test_ready_at_for_the_whole_budget_is_when_the_last_span_expires() -> None:
+    d, t_last = build([(0.0, 16.056882316631015), (16.0, 16.0)])
+    assert d.ready_at(t_last + 1.0, 60.0) == pytest.approx(t_last + 600.0)

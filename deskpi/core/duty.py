@@ -50,7 +50,8 @@ class DutyCycle:
         for on, off in spans:
             start = max(on, now - self.window_s)
             length = off - start
-            if excess <= length:
-                return start + excess + self.window_s
+            if excess <= length + 1e-9:      # rounding must not skip the span that frees enough
+                return start + min(excess, length) + self.window_s
             excess -= length
-        return now + self.window_s
+        # Only reachable through rounding: everything in the window has aged out by then.
+        return (spans[-1][1] if spans else now) + self.window_s
