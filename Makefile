@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/deskpi demo
+	$(BIN)/deskpi sim --data-dir demo-data
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def _bench_control(args: argparse.Namespace) -> int:
@@ -15,6 +16,13 @@ def _bench_control(args: argparse.Namespace) -> int:
                          dropouts=args.dropouts, load_variation=args.load_variation)
     result = run_real(params) if args.clock == "real" else run(params)
     print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
+def _bench_latency(args: argparse.Namespace) -> int:
+    from deskpi.bench.latency import run
+
+    print(json.dumps(run(quick=args.quick), indent=None if args.json else 2))
     return 0
 
 
@@ -32,9 +40,101 @@ def _demo(args: argparse.Namespace) -> int:
     return run()
 
 
+def _settings(args: argparse.Namespace, *, required: bool):
+    from deskpi.config import DEFAULT_PATH, ConfigError, defaults, load
+
+    path = args.config or (DEFAULT_PATH if required else None)
+    try:
+        settings = load(path) if path is not None else defaults()
+    except ConfigError as exc:
+        print(f"deskpi: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    for w in settings.warnings:
+        print(f"deskpi: warning: {w}", file=sys.stderr)
+    return settings
+
+
+def _sim(args: argparse.Namespace) -> int:
+    import logging
+
+    from deskpi.daemon import Daemon
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(args, required=False)
+    data_dir = Path(args.data_dir or "deskpi-sim-data")
+    daemon = Daemon(settings, sim=True, data_dir=data_dir, web=(args.host, args.port), seed=args.seed)
+    daemon.install_signal_handlers()
+    try:
+        daemon.start()
+    except OSError as exc:
+        daemon.shutdown()
+        print(f"deskpi: cannot serve on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"deskpi simulator running: open {daemon.url}  (Ctrl-C to stop; data in {data_dir})", flush=True)
+    try:
+        while not daemon.stopped.wait(0.5):
+            pass
+    finally:
+        daemon.shutdown()
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import logging
+
+    from deskpi.daemon import Daemon
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = _settings(args, required=True)
+    web = (settings.web.host, settings.web.port)
+    daemon = Daemon(settings, data_dir=Path(args.data_dir) if args.data_dir else None, web=web)
+    try:
+        daemon.build()
+    except Exception as exc:  # noqa: BLE001 - a daemon that cannot build must say why and leave the motor alone
+        daemon.shutdown()
+        print(f"deskpi: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return daemon.run()
+
+
+def _safe_off(args: argparse.Namespace) -> int:
+    from deskpi.daemon import pin_factory_for
+    from deskpi.hw.drives import SafeOffError, safe_off
+
+    settings = _settings(args, required=True)
+    try:
+        done = safe_off(settings.motor_pins(), pin_factory=pin_factory_for(settings))
+    except SafeOffError as exc:
+        print(f"deskpi: safe-off failed on some pins: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001
+        print(f"deskpi: safe-off failed: {exc}", file=sys.stderr)
+        return 1
+    print("motor pins off: " + ", ".join(f"GPIO{p}" for p in done))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="deskpi", description="Raspberry Pi controller for motorised sit-stand desks.")
+    p.add_argument("--config", metavar="PATH", help="config file (default /etc/deskpi/deskpi.toml)")
+    p.add_argument("--data-dir", metavar="D", help="where deskpi keeps its data (default from the config)")
     sub = p.add_subparsers(dest="command", required=True)
+    sm = sub.add_parser("sim", help="run the daemon on a simulated desk with its live page",
+                        description="Example: deskpi sim --port 8080 --data-dir ./demo-data")
+    sm.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    sm.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    sm.add_argument("--data-dir", metavar="D", default=argparse.SUPPRESS)
+    sm.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS)
+    sm.add_argument("--seed", type=int, default=None, help="simulator random seed")
+    sm.set_defaults(func=_sim)
+    r = sub.add_parser("run", help="run the daemon on the real desk (what systemd starts)",
+                       description="Example: deskpi run --config /etc/deskpi/deskpi.toml")
+    r.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS)
+    r.set_defaults(func=_run)
+    so = sub.add_parser("safe-off", help="drive the motor pins to their off level and exit",
+                        description="Example: deskpi safe-off --config /etc/deskpi/deskpi.toml")
+    so.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS)
+    so.set_defaults(func=_safe_off)
     d = sub.add_parser("demo", help="drive a simulated desk from the terminal",
                        description="Example: deskpi demo   (on a terminal: type 1100 to stand, 720 to sit)")
     d.set_defaults(func=_demo)
@@ -61,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--trials", type=int, default=10, help="trials per fault (worst is reported)")
     f.add_argument("--seed", type=int, default=1)
     f.set_defaults(func=_bench_faults)
+    lt = bsub.add_parser("latency", help="button and API stop latency through the simulated pins; idle cost",
+                         description="Example: deskpi bench latency --json")
+    lt.add_argument("--json", action="store_true", help="print one JSON object")
+    lt.add_argument("--quick", action="store_true", help="fewer samples (for tests)")
+    lt.set_defaults(func=_bench_latency)
     return p
 
 

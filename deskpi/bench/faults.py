@@ -113,35 +113,34 @@ def run_trial(name: str, seed: int, desk: DeskSpec = DeskSpec(), sensor: SensorS
     accel = max(desk.speed_up_mm_s, desk.speed_down_mm_s) / desk.soft_start_s
     ramp_to_noise = (2 * sensor.noise_mm / accel) ** 0.5
     observable_from = onset + (desk.relay_delay_s + ramp_to_noise if name in ("stall", "reversed_wiring") else 0.0)
-    observable = rig._next_ping
+    observable = rig.next_ping_at
     while observable < observable_from:
         observable += ping
 
-    state = {"off": None, "peak": 0.0, "away": 0.0, "fault": None}
-
-    def watch(r) -> bool:
-        h = r.true_height
+    off_at = None
+    fault = None
+    peak = 0.0                     # furthest travel past the onset height, in the faulty direction
+    peak_h = h_onset
+    backed = 0.0                   # how far it came back from that furthest point afterwards
+    sign = d
+    while rig.t < onset + 30:
+        rig.run_until(lambda r: True, rig.t + 0.01)
+        h = rig.true_height
         if name == "reversed_wiring":
-            state["peak"] = max(state["peak"], abs(h - h_onset))
-        else:
-            state["peak"] = max(state["peak"], d * (h - h_onset))
-        if state["off"] is None and r.drive is None and r.t >= onset:
-            state["off"] = r.t
-        for kind, ev in r.ctrl.drain_events():
-            if kind == "fault" and state["fault"] is None:
-                state["fault"] = ev
-        if state["off"] is not None:
-            state["away"] = max(state["away"], d * (state["peak_h"] - h) if "peak_h" in state else 0.0)
-            if d * (h - h_onset) >= state["peak"] - 1e-9:
-                state["peak_h"] = h
-        return state["fault"] is not None and r.physics.at_rest and not r.ctrl._goal and r.t - state["off"] > 0.5
-
-    rig.run_until(watch, rig.t + 30)
-    f = state["fault"]
-    off = state["off"] if state["off"] is not None else rig.t
-    return Trial(detected=f is not None, kind=f.kind.value if f else None,
-                 motor_off_ms=max(off - observable, 0.0) * 1000.0, travel_after_mm=state["peak"],
-                 backed_off_mm=state["away"])
+            sign = -d             # the desk runs the other way
+        if sign * (h - h_onset) > peak:
+            peak, peak_h = sign * (h - h_onset), h
+        backed = max(backed, sign * (peak_h - h))
+        if off_at is None and rig.drive is None:
+            off_at = rig.t
+        for kind, ev in rig.ctrl.drain_events():
+            if kind == "fault" and fault is None:
+                fault = ev
+        if fault is not None and rig.physics.at_rest and not rig.ctrl.busy and rig.t - off_at > 0.5:
+            break
+    off = off_at if off_at is not None else rig.t
+    return Trial(detected=fault is not None, kind=fault.kind.value if fault else None,
+                 motor_off_ms=max(off - observable, 0.0) * 1000.0, travel_after_mm=peak, backed_off_mm=backed)
 
 
 def run(trials: int = 10, seed: int = 1) -> dict:

@@ -178,6 +178,11 @@ class MotionController:
         return self._goal.target if self._goal.kind == "goto" else None
 
     @property
+    def busy(self) -> bool:
+        """A request (or a fault's back-off) is still being carried out."""
+        return self._goal is not None or self._approach is not None or self._settle is not None
+
+    @property
     def drive(self) -> Direction | None:
         return self._drive
 

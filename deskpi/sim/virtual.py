@@ -119,5 +119,9 @@ class VirtualRig:
         self.settle(seconds)
 
     @property
+    def next_ping_at(self) -> float:
+        return self._next_ping
+
+    @property
     def true_height(self) -> float:
         return self.physics.height_mm

@@ -1,0 +1,107 @@
+"""The motion arbiter: the one door every request for motion goes through.
+
+Priorities: stop beats everything; a physical button beats a remote request
+(web, CLI, integrations); a remote request beats a scheduled one. A request
+from a lower priority than the motion in progress is refused with a message
+saying who is moving the desk; one from a higher priority takes over. While
+the child lock is on, only stop is accepted.
+"""
+from __future__ import annotations
+
+import enum
+import threading
+
+from deskpi.control_loop import ControlLoop
+from deskpi.core.faults import MotionRefused
+from deskpi.core.types import Direction
+
+
+class Source(enum.IntEnum):
+    """Who asks; higher value wins."""
+
+    SCHEDULE = 1
+    REMOTE = 2
+    BUTTON = 3
+
+    @property
+    def label(self) -> str:
+        return {Source.SCHEDULE: "the schedule", Source.REMOTE: "a remote request",
+                Source.BUTTON: "the desk's buttons"}[self]
+
+
+class MotionArbiter:
+    def __init__(self, loop: ControlLoop) -> None:
+        self.loop = loop
+        self._lock = threading.Lock()
+        self._owner: Source | None = None
+        self._owner_detail = ""
+        self.locked = False
+        loop.listeners.append(self._on_event)
+
+    # -- who is moving the desk ---------------------------------------------
+    @property
+    def owner(self) -> Source | None:
+        with self._lock:
+            return self._owner if self._moving() else None
+
+    def _moving(self) -> bool:
+        return self.loop.ctrl.state.value.startswith("moving")
+
+    def _on_event(self, kind: str, ev: object) -> None:
+        if kind in ("move_done", "fault", "hold_expired"):
+            with self._lock:
+                self._owner = None
+
+    def _claim(self, source: Source, detail: str) -> None:
+        """Take the desk for `source` or raise MotionRefused. Caller holds no lock."""
+        with self._lock:
+            if self.locked:
+                raise MotionRefused("the desk is child-locked; only stop works until it is unlocked "
+                                    "(hold up and down together for 3 s on the desk)")
+            owner = self._owner if self._moving() else None
+            if owner is not None and owner > source:
+                raise MotionRefused(f"the desk is being moved by {owner.label}; "
+                                    f"{source.label} cannot take over (stop always works)")
+            self._owner = source
+            self._owner_detail = detail
+
+    # -- requests ------------------------------------------------------------
+    def stop(self, source: Source | str = "stop") -> None:
+        """Always accepted, from anyone, locked or not."""
+        self.loop.stop_motion(f"stop from {source.label if isinstance(source, Source) else source}")
+        with self._lock:
+            self._owner = None
+
+    def move_to(self, target_mm: float, source: Source, detail: str = "") -> None:
+        self._claim(source, detail)
+        try:
+            self.loop.move_to(target_mm, source=detail or source.name.lower())
+        except MotionRefused:
+            with self._lock:
+                self._owner = None
+            raise
+
+    def hold(self, direction: Direction, source: Source, detail: str = "") -> None:
+        """Move while held: call again within the lease to keep moving."""
+        self._claim(source, detail)
+        try:
+            self.loop.hold(direction, source=detail or source.name.lower())
+        except MotionRefused:
+            with self._lock:
+                self._owner = None
+            raise
+
+    def release(self, source: Source) -> None:
+        with self._lock:
+            owner = self._owner
+        if owner is None or owner <= source:
+            self.loop.release()
+
+    def clear_fault(self) -> None:
+        self.loop.clear_fault()
+
+    def set_locked(self, locked: bool) -> None:
+        if locked:
+            self.stop("child lock")
+        with self._lock:
+            self.locked = locked

@@ -1,0 +1,276 @@
+"""The daemon's configuration: one TOML file parsed into typed, frozen settings.
+
+Every problem is reported with its section, key, the value given and what is
+allowed, all at once rather than one per run. Unknown keys are errors: a typo
+must not silently fall back to a default that moves a desk differently.
+"""
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field, fields, make_dataclass
+from pathlib import Path
+from typing import Any
+
+from deskpi.pinmap import BUS_PINS, DEFAULT_PINS, FIXED_PULL_UP, PULLED_UP_AT_BOOT, VALID_GPIO
+
+DEFAULT_PATH = Path("/etc/deskpi/deskpi.toml")
+
+
+class ConfigError(ValueError):
+    """The config is invalid; `problems` lists every problem found."""
+
+    def __init__(self, problems: list[str], source: str = "config") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__(f"{source}: " + "; ".join(problems) if len(problems) == 1 else
+                         f"{source}: {len(problems)} problems:\n  - " + "\n  - ".join(problems))
+
+
+@dataclass(frozen=True)
+class Opt:
+    """One option: its type, default, and what is allowed."""
+    kind: type | tuple
+    default: Any
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple | None = None
+    optional: bool = False    # None (absent) allowed
+
+
+def _pin(default: int | None, optional: bool = False) -> Opt:
+    return Opt(int, default, 0, 27, optional=optional)
+
+
+SCHEMA: dict[str, dict[str, Opt]] = {
+    "desk": {
+        "min_mm": Opt(float, 640.0, 300, 1500),
+        "max_mm": Opt(float, 1260.0, 400, 2000),
+        "tolerance_mm": Opt(float, 2.0, 0.5, 20),
+        "hold_lease_s": Opt(float, 0.5, 0.1, 2.0),
+        "backoff_mm": Opt(float, 30.0, 0, 100),
+        "corrections": Opt(bool, True),
+        "duty_max_on_s": Opt(float, 60.0, 5, 600),
+        "duty_window_s": Opt(float, 600.0, 60, 3600),
+        "speed_up_mm_s": Opt(float, 30.0, 5, 150),
+        "speed_down_mm_s": Opt(float, 30.0, 5, 150),
+    },
+    "motor": {
+        "driver": Opt(str, "relay", choices=("relay", "hbridge")),
+        "up_pin": _pin(DEFAULT_PINS["motor"]["up_pin"]),
+        "down_pin": _pin(DEFAULT_PINS["motor"]["down_pin"]),
+        "enable_pin": _pin(None, optional=True),
+        "active_high": Opt(bool, True),
+        "dead_time_s": Opt(float, 0.1, 0.1, 2.0),
+        "pwm_frequency": Opt(int, 1000, 50, 40000),
+        "ramp_up_s": Opt(float, 0.3, 0.0, 3.0),
+        "ramp_down_s": Opt(float, 0.15, 0.0, 3.0),
+    },
+    "sensor": {
+        "trigger_pin": _pin(DEFAULT_PINS["sensor"]["trigger_pin"]),
+        "echo_pin": _pin(DEFAULT_PINS["sensor"]["echo_pin"]),
+        "orientation": Opt(str, "under_desk", choices=("under_desk", "floor", "ceiling")),
+        "offset_mm": Opt(float, 30.0, -3000, 3000),
+        "temperature_c": Opt(float, 20.0, -30, 60),
+        "interval_s": Opt(float, 0.06, 0.06, 1.0),
+    },
+    "buttons": {
+        "up_pin": _pin(DEFAULT_PINS["buttons"]["up_pin"], optional=True),
+        "down_pin": _pin(DEFAULT_PINS["buttons"]["down_pin"], optional=True),
+        "preset_pins": Opt(list, list(DEFAULT_PINS["buttons"]["preset_pins"])),
+        "pull_up": Opt(bool, True),
+        "bounce_s": Opt(float, 0.02, 0.0, 0.2),
+        "long_press_s": Opt(float, 2.0, 0.5, 10.0),
+        "hold_to_run_only": Opt(bool, False),
+        "child_lock": Opt(bool, True),
+    },
+    "indicators": {
+        "led_pin": _pin(DEFAULT_PINS["indicators"]["led_pin"], optional=True),
+        "buzzer_pin": _pin(DEFAULT_PINS["indicators"]["buzzer_pin"], optional=True),
+        "led_active_high": Opt(bool, True),
+        "buzzer_active_high": Opt(bool, True),
+    },
+    "daemon": {
+        "data_dir": Opt(str, "/var/lib/deskpi"),
+        "pin_factory": Opt(str, "auto", choices=("auto", "lgpio", "rpigpio", "pigpio", "native", "mock")),
+        "watchdog": Opt(bool, True),
+    },
+    "web": {
+        "host": Opt(str, "127.0.0.1"),
+        "port": Opt(int, 8080, 1, 65535),
+        "max_body_bytes": Opt(int, 4096, 256, 1048576),
+    },
+}
+
+
+def _section_class(name: str, opts: dict[str, Opt]):
+    return make_dataclass(name.capitalize() + "Settings",
+                          [(k, Any, field(default=(tuple(o.default) if isinstance(o.default, list) else o.default)))
+                           for k, o in opts.items()], frozen=True)
+
+
+SECTION_CLASSES = {name: _section_class(name, opts) for name, opts in SCHEMA.items()}
+
+
+@dataclass(frozen=True)
+class Settings:
+    desk: Any
+    motor: Any
+    sensor: Any
+    buttons: Any
+    indicators: Any
+    daemon: Any
+    web: Any
+    warnings: tuple[str, ...] = ()
+    source: str = "defaults"
+
+    def motor_pins(self) -> list[tuple[int, bool]]:
+        """(pin, active_high) of every pin that can move the motor, for safe-off."""
+        pins = [(self.motor.up_pin, self.motor.active_high), (self.motor.down_pin, self.motor.active_high)]
+        if self.motor.driver == "hbridge" and self.motor.enable_pin is not None:
+            pins.append((self.motor.enable_pin, True))
+        return pins
+
+    def as_dict(self) -> dict:
+        return {name: {f.name: getattr(getattr(self, name), f.name) for f in fields(getattr(self, name))}
+                for name in SCHEMA}
+
+
+def _check(section: str, key: str, value: Any, opt: Opt, problems: list[str]) -> Any:
+    where = f"[{section}] {key}"
+    if opt.optional and value is False:
+        return None          # `led_pin = false`: not connected (TOML has no null)
+    if opt.kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            problems.append(f"{where} = {value!r}: must be a number{_range(opt)}")
+            return opt.default
+        value = float(value)
+    elif opt.kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            what = "a GPIO number (BCM)" if key.endswith("_pin") else "a whole number"
+            problems.append(f"{where} = {value!r}: must be {what}{_range(opt)}")
+            return opt.default
+    elif opt.kind is bool:
+        if not isinstance(value, bool):
+            problems.append(f"{where} = {value!r}: must be true or false")
+            return opt.default
+    elif opt.kind is str:
+        if not isinstance(value, str):
+            problems.append(f"{where} = {value!r}: must be a string{_choices(opt)}")
+            return opt.default
+    elif opt.kind is list:
+        if not isinstance(value, list) or len(value) > 4 or any(
+                isinstance(p, bool) or not isinstance(p, int) or p not in VALID_GPIO for p in value):
+            problems.append(f"{where} = {value!r}: must be a list of up to 4 GPIO numbers (0-27)")
+            return tuple(opt.default)
+        return tuple(value)
+    if opt.choices is not None and value not in opt.choices:
+        problems.append(f"{where} = {value!r}: must be one of {', '.join(map(repr, opt.choices))}")
+        return opt.default
+    if opt.lo is not None and not opt.lo <= value <= opt.hi:
+        problems.append(f"{where} = {value!r}: must be{_range(opt)}")
+        return opt.default
+    return value
+
+
+def _range(opt: Opt) -> str:
+    return f" in {opt.lo:g}..{opt.hi:g}" if opt.lo is not None else ""
+
+
+def _choices(opt: Opt) -> str:
+    return f" ({', '.join(map(repr, opt.choices))})" if opt.choices else ""
+
+
+def from_mapping(data: dict, source: str = "config") -> Settings:
+    """Validate a parsed TOML mapping into Settings; raise ConfigError listing every problem."""
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        raise ConfigError([f"top level must be a table of sections, got {type(data).__name__}"], source)
+    for name in data:
+        if name not in SCHEMA:
+            problems.append(f"unknown section [{name}]; sections are {', '.join(SCHEMA)}")
+    built = {}
+    for name, opts in SCHEMA.items():
+        raw = data.get(name, {})
+        if not isinstance(raw, dict):
+            problems.append(f"[{name}] must be a table, got {raw!r}")
+            raw = {}
+        for key in raw:
+            if key not in opts:
+                problems.append(f"[{name}] {key}: unknown key; allowed keys are {', '.join(opts)}")
+        values = {key: _check(name, key, raw[key], opt, problems) if key in raw else
+                  (tuple(opt.default) if isinstance(opt.default, list) else opt.default)
+                  for key, opt in opts.items()}
+        built[name] = SECTION_CLASSES[name](**values)
+    warnings = _cross_checks(built, problems)
+    if problems:
+        raise ConfigError(problems, source)
+    return Settings(**built, warnings=tuple(warnings), source=source)
+
+
+def _cross_checks(s: dict, problems: list[str]) -> list[str]:
+    warnings: list[str] = []
+    desk, motor, sensor, buttons, ind = s["desk"], s["motor"], s["sensor"], s["buttons"], s["indicators"]
+    if desk.min_mm >= desk.max_mm:
+        problems.append(f"[desk] min_mm = {desk.min_mm:g} must be below max_mm = {desk.max_mm:g}")
+    uses: dict[int, list[str]] = {}
+
+    def use(pin, what):
+        if pin is not None:
+            uses.setdefault(pin, []).append(what)
+
+    use(motor.up_pin, "[motor] up_pin")
+    use(motor.down_pin, "[motor] down_pin")
+    if motor.driver == "hbridge":
+        use(motor.enable_pin, "[motor] enable_pin")
+    use(sensor.trigger_pin, "[sensor] trigger_pin")
+    use(sensor.echo_pin, "[sensor] echo_pin")
+    use(buttons.up_pin, "[buttons] up_pin")
+    use(buttons.down_pin, "[buttons] down_pin")
+    for i, p in enumerate(buttons.preset_pins, 1):
+        use(p, f"[buttons] preset_pins[{i}]")
+    use(ind.led_pin, "[indicators] led_pin")
+    use(ind.buzzer_pin, "[indicators] buzzer_pin")
+    for pin, who in sorted(uses.items()):
+        if len(who) > 1:
+            problems.append(f"GPIO{pin} is used twice: {' and '.join(who)}; every pin may have one job")
+        if pin in FIXED_PULL_UP:
+            for w in who:
+                if w.startswith("[motor]") or w.startswith("[sensor] echo"):
+                    problems.append(f"{w} = {pin}: GPIO{pin} has a fixed pull-up ({FIXED_PULL_UP[pin]}); "
+                                    "it cannot hold a motor output low at boot or read an echo cleanly")
+                else:
+                    warnings.append(f"{w} = {pin}: GPIO{pin} has a fixed pull-up ({FIXED_PULL_UP[pin]})")
+        elif pin in BUS_PINS:
+            warnings.append(f"{', '.join(who)} = {pin}: GPIO{pin} is {BUS_PINS[pin]}; "
+                            "fine only if that interface is disabled")
+    if not motor.active_high:
+        for key in ("up_pin", "down_pin"):
+            pin = getattr(motor, key)
+            if pin in PULLED_UP_AT_BOOT:
+                warnings.append(f"[motor] {key} = {pin}: an active-low relay on GPIO{pin}, which is pulled up "
+                                "at boot, is safe only until the Pi resets it; prefer GPIO9-27")
+            else:
+                warnings.append(f"[motor] {key} = {pin}: an active-low relay board on GPIO{pin}, pulled down at "
+                                "boot, switches ON while the Pi boots; use an active-high driver or GPIO0-8")
+    return warnings
+
+
+def load(path: str | Path = DEFAULT_PATH) -> Settings:
+    """Read and validate a config file. Missing file: ConfigError naming it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"no such file; copy deskpi.example.toml there or pass --config PATH"], str(path)) from None
+    except OSError as exc:
+        raise ConfigError([f"cannot read it: {exc.strerror}"], str(path)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], str(path)) from None
+    return from_mapping(data, str(path))
+
+
+def defaults() -> Settings:
+    return from_mapping({}, "defaults")
