@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -92,18 +93,23 @@ def _run(args: argparse.Namespace) -> int:
         daemon.build()
     except Exception as exc:  # noqa: BLE001 - a daemon that cannot build must say why and leave the motor alone
         daemon.shutdown()
-        print(f"deskpi: cannot start: {exc}", file=sys.stderr)
+        from deskpi.daemon import is_raspberry_pi
+        hint = "" if is_raspberry_pi() else " (this is not a Raspberry Pi: try `deskpi sim`)"
+        print(f"deskpi: cannot start: {exc}{hint}", file=sys.stderr)
         return 1
     return daemon.run()
 
 
 def _safe_off(args: argparse.Namespace) -> int:
-    from deskpi.daemon import pin_factory_for
+    from deskpi.daemon import is_raspberry_pi, pin_factory_for
     from deskpi.hw.drives import SafeOffError, safe_off
 
     settings = _settings(args, required=True)
+    if settings.daemon.pin_factory == "auto" and not is_raspberry_pi() and not os.environ.get("GPIOZERO_PIN_FACTORY"):
+        print("deskpi: not a Raspberry Pi: no GPIO here, so nothing can be driven; checking the pin map only",
+              file=sys.stderr)
     try:
-        done = safe_off(settings.motor_pins(), pin_factory=pin_factory_for(settings))
+        done = safe_off(settings.motor_pins(), pin_factory=pin_factory_for(settings, allow_mock_off_pi=True))
     except SafeOffError as exc:
         print(f"deskpi: safe-off failed on some pins: {exc}", file=sys.stderr)
         return 1

@@ -40,10 +40,24 @@ def motion_config(settings: Settings) -> MotionConfig:
                         speed_up_mm_s=d.speed_up_mm_s, speed_down_mm_s=d.speed_down_mm_s)
 
 
-def pin_factory_for(settings: Settings):
-    """The configured gpiozero pin factory; None lets gpiozero choose (GPIOZERO_PIN_FACTORY or its default)."""
+def is_raspberry_pi() -> bool:
+    try:
+        return "raspberry pi" in Path("/proc/device-tree/model").read_text(errors="replace").lower()
+    except OSError:
+        return False
+
+
+def pin_factory_for(settings: Settings, *, allow_mock_off_pi: bool = False):
+    """The configured gpiozero pin factory; None lets gpiozero choose (GPIOZERO_PIN_FACTORY or its default).
+
+    With `auto` on a machine that is not a Raspberry Pi there are no GPIO pins
+    at all; callers that only ever switch things off may ask for a mock factory.
+    """
     name = settings.daemon.pin_factory
     if name == "auto":
+        if allow_mock_off_pi and not os.environ.get("GPIOZERO_PIN_FACTORY") and not is_raspberry_pi():
+            from gpiozero.pins.mock import MockFactory
+            return MockFactory()
         return None
     if name == "mock":
         from deskpi.sim.mockdesk import SimFactory
