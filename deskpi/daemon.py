@@ -168,7 +168,7 @@ class Daemon:
         try:
             from deskpi.buttons import ButtonPanel
             parts.buttons = ButtonPanel(s.buttons, parts.service, pin_factory=parts.factory,
-                                        indicators=parts.indicators)
+                                        indicators=parts.indicators, repeat_s=min(0.15, s.desk.hold_lease_s / 3))
             if self.sim:
                 parts.service.sim_keypad = parts.buttons.press
         except Exception:  # noqa: BLE001
