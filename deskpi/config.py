@@ -197,7 +197,7 @@ def from_mapping(data: dict, source: str = "config") -> Settings:
             raw = {}
         for key in raw:
             if key not in opts:
-                problems.append(f"[{name}] {key}: unknown key; allowed keys are {', '.join(opts)}")
+                problems.append(f"[{name}] {key} = {raw[key]!r}: unknown key; allowed keys are {', '.join(opts)}")
         values = {key: _check(name, key, raw[key], opt, problems) if key in raw else
                   (tuple(opt.default) if isinstance(opt.default, list) else opt.default)
                   for key, opt in opts.items()}
@@ -213,6 +213,20 @@ def _cross_checks(s: dict, problems: list[str]) -> list[str]:
     desk, motor, sensor, buttons, ind = s["desk"], s["motor"], s["sensor"], s["buttons"], s["indicators"]
     if desk.min_mm >= desk.max_mm:
         problems.append(f"[desk] min_mm = {desk.min_mm:g} must be below max_mm = {desk.max_mm:g}")
+    if desk.duty_max_on_s > desk.duty_window_s:
+        problems.append(f"[desk] duty_max_on_s = {desk.duty_max_on_s:g} must not exceed "
+                        f"duty_window_s = {desk.duty_window_s:g} (motor-on seconds within that window)")
+    if motor.driver == "hbridge" and not motor.active_high:
+        problems.append("[motor] active_high = false: H-bridge inputs are driven active-high (PWM duty = power); "
+                        "leave active_high = true with driver = \"hbridge\"")
+    if motor.driver == "relay" and motor.enable_pin is not None:
+        warnings.append(f"[motor] enable_pin = {motor.enable_pin}: ignored with driver = \"relay\"")
+    daemon, web = s["daemon"], s["web"]
+    if not daemon.data_dir.startswith("/"):
+        problems.append(f"[daemon] data_dir = {daemon.data_dir!r}: must be an absolute path "
+                        "(a relative one would follow the service's working directory)")
+    if not web.host.strip():
+        problems.append(f"[web] host = {web.host!r}: must be an address such as \"127.0.0.1\" or \"::1\"")
     uses: dict[int, list[str]] = {}
 
     def use(pin, what):
@@ -261,6 +275,8 @@ def load(path: str | Path = DEFAULT_PATH) -> Settings:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"not UTF-8 text (byte {exc.start}): save it as UTF-8"], str(path)) from None
     except FileNotFoundError:
         raise ConfigError([f"no such file; copy deskpi.example.toml there or pass --config PATH"], str(path)) from None
     except OSError as exc:

@@ -238,7 +238,7 @@ class Daemon:
             self.ready_at = now
             self.notifier.ready(self._status_text())
         # The watchdog is fed only by a loop that is running and can see the desk.
-        wd = self.notifier.watchdog_s
+        wd = self.notifier.watchdog_s if self.settings.daemon.watchdog else None
         if wd and fresh and now - self._last_watchdog >= wd / 3:
             self._last_watchdog = now
             self.notifier.watchdog()
