@@ -298,48 +298,60 @@ def test_hold_whose_lease_expires_during_a_pause_does_not_restart_the_motor(rig)
     assert late == [], f"motor energised {late[0] - lease_until:.2f} s after the hold's lease ran out"
 
 
-class GatedDrive(RecordingDrive):
-    """Holds the loop thread just before it re-asserts a direction, to force an interleaving."""
+class GatedController:
+    """Wraps the controller so the loop thread can be held after it has decided to
+    drive UP but before it writes the pins: the window a stop must not lose."""
 
-    def __init__(self, clock) -> None:
-        super().__init__(clock)
+    def __init__(self, ctrl) -> None:
+        self._ctrl = ctrl
         self.armed = threading.Event()
         self.entered = threading.Event()
         self.proceed = threading.Event()
 
-    def set(self, direction, power: float = 1.0):
-        if (direction is not None and self.armed.is_set()
+    def __getattr__(self, name):
+        return getattr(self._ctrl, name)
+
+    def tick(self, now, reading=None):
+        cmd = self._ctrl.tick(now, reading)
+        if (cmd.drive is not None and self.armed.is_set()
                 and threading.current_thread().name == "control-loop"):
             self.armed.clear()
             self.entered.set()
             self.proceed.wait(10)
-        return super().set(direction, power)
+        return cmd
 
 
 def test_stop_is_not_undone_by_a_tick_already_in_flight():
+    """A tick that decided UP just before stop_motion must not write UP after the stop's own off().
+
+    stop_motion's drive.off() happens without waiting for the tick (it only waits
+    for a pin write in progress, which is microseconds); the tick, when it goes on,
+    sees the stop and leaves the motor off.
+    """
     r = Rig()
-    r.drive = GatedDrive(r.clock)
-    r.loop.drive = r.drive
+    gate = GatedController(r.ctrl)
+    r.loop.ctrl = gate
     r.loop.start()
     stopper = None
     try:
         r.feed_fresh()
         r.loop.hold(UP)
         assert r.drive.direction is UP
-        r.drive.armed.set()
-        r.loop.feed(Reading.ok(r.clock.t, 800.0))        # the loop ticks and re-asserts UP ...
-        assert r.drive.entered.wait(10)                   # ... and is caught just before the write
+        gate.armed.set()
+        r.loop.feed(Reading.ok(r.clock.t, 800.0))        # the loop ticks, decides UP ...
+        assert gate.entered.wait(10)                      # ... and is held before its write
         stopper = threading.Thread(target=r.loop.stop_motion, name="stopper")
         stopper.start()
         wait_until(lambda: (None, "stopper") in r.drive.calls, 10, "the stop's own drive.off()")
-        r.drive.proceed.set()
+        gate.proceed.set()
         stopper.join(10)
         assert not stopper.is_alive()
         stop_at = r.drive.calls.index((None, "stopper"))
         after = [c for c in r.drive.calls[stop_at:] if c[0] is not None]
         assert after == [], f"the motor was turned back on after stop_motion turned it off: {after}"
+        assert r.drive.direction is None
     finally:
-        r.drive.proceed.set()
+        gate.proceed.set()
         if stopper is not None:
             stopper.join(10)
         r.loop.close()
