@@ -73,6 +73,7 @@ SCHEMA: dict[str, dict[str, Opt]] = {
         "offset_mm": Opt(float, 30.0, -3000, 3000),
         "temperature_c": Opt(float, 20.0, -30, 60),
         "interval_s": Opt(float, 0.06, 0.06, 1.0),
+        "idle_interval_s": Opt(float, 0.15, 0.06, 0.16),
     },
     "buttons": {
         "up_pin": _pin(DEFAULT_PINS["buttons"]["up_pin"], optional=True),

@@ -109,6 +109,7 @@ class Daemon:
         self._last_status = 0.0
         self._last_watchdog = 0.0
         self._moves_since_save = 0
+        self._busy_until = 0.0
 
     # -- building -----------------------------------------------------------
     def build(self) -> Parts:
@@ -137,7 +138,8 @@ class Daemon:
         sensor = UltrasonicSensor(s.sensor.trigger_pin, s.sensor.echo_pin,
                                   mounting=Mounting(s.sensor.orientation, s.sensor.offset_mm),
                                   temperature_c=s.sensor.temperature_c, interval_s=s.sensor.interval_s,
-                                  on_reading=loop.feed, pin_factory=factory)
+                                  idle_interval_s=s.sensor.idle_interval_s, on_reading=loop.feed,
+                                  pin_factory=factory)
         arbiter = MotionArbiter(loop)
         presets = PresetStore(self.data_dir / "presets.json", (s.desk.min_mm, s.desk.max_mm))
         service = DeskService(loop, arbiter, presets)
@@ -245,6 +247,9 @@ class Daemon:
         if now - self._last_status >= STATUS_EVERY_S:
             self._last_status = now
             self.notifier.status(self._status_text())
+        if ctrl.busy or cmd.drive is not None:
+            self._busy_until = now + 3.0
+        self.parts.sensor.set_active(now < self._busy_until)
         ind = self.parts.indicators
         if ind is not None:
             st = ctrl.state.value

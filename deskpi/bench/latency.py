@@ -131,9 +131,11 @@ def bench_api_stop(stops: int = 30, load_rps: float = 50.0) -> dict:
         finally:
             stop_load.set()
             elapsed = time.monotonic() - t_load
+            lags = [1000 * x for x in d.parts.loop.lag_s]
             d.shutdown()
     return {"stops": len(lat), "load_rps_achieved": round(served[0] / elapsed, 1),
-            "stop_to_motor_off_ms": {"p50": _pct(lat, .5), "p99": _pct(lat, .99), "max": _pct(lat, 1)}}
+            "stop_to_motor_off_ms": {"p50": _pct(lat, .5), "p99": _pct(lat, .99), "max": _pct(lat, 1)},
+            "control_loop_lag_ms": {"p50": _pct(lags, .5), "p99": _pct(lags, .99), "max": _pct(lags, 1)}}
 
 
 def _post(url: str, body: dict) -> int:
@@ -171,7 +173,11 @@ def bench_idle(seconds: float = 10.0) -> dict:
             rss = _rss_mb(proc.pid)
         finally:
             proc.terminate()
-            proc.wait(10)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
             sock.close()
     return {"ready_s": round(ready_s, 3), "idle_cpu_percent": round(100 * (c1 - c0) / (w1 - w0), 2),
             "rss_mb": round(rss, 1)}

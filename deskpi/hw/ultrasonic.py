@@ -68,7 +68,7 @@ class UltrasonicSensor:
     """Pings an HC-SR04 every `interval_s` on its own thread and hands each Reading to `on_reading`."""
 
     def __init__(self, trigger_pin, echo_pin, *, mounting: Mounting | None = None, temperature_c: float = 20.0,
-                 interval_s: float = 0.06, on_reading: Callable[[Reading], None] | None = None,
+                 interval_s: float = 0.06, idle_interval_s: float | None = None, on_reading: Callable[[Reading], None] | None = None,
                  pin_factory=None, clock: Callable[[], float] = time.monotonic) -> None:
         if not 0.06 <= interval_s <= 1.0:
             raise ValueError(f"ping interval must be 0.06..1.0 s (the HC-SR04 needs 60 ms), got {interval_s}")
@@ -77,6 +77,11 @@ class UltrasonicSensor:
         self.mounting = mounting or Mounting()
         self.c_mm_s = speed_of_sound_m_s(temperature_c) * 1000.0
         self.interval_s = interval_s
+        # At rest nothing needs 16 pings a second; a few keep the height fresh
+        # (three lost echoes in a row still fit inside the staleness bound).
+        self.idle_interval_s = interval_s if idle_interval_s is None else max(idle_interval_s, interval_s)
+        self._active = True
+        self._wake = threading.Event()
         self.on_reading = on_reading
         self._clock = clock
         self._trigger = DigitalOutputDevice(trigger_pin, initial_value=False, pin_factory=pin_factory)
@@ -137,6 +142,7 @@ class UltrasonicSensor:
     def _run(self) -> None:
         next_at = self._clock()
         while not self._stop.is_set():
+            last_ping = self._clock()
             try:
                 reading = self.ping()
             except Exception:   # noqa: BLE001 - a pin error must read as a dead sensor, not kill the thread
@@ -145,11 +151,26 @@ class UltrasonicSensor:
             self.latest = reading
             if self.on_reading is not None:
                 self.on_reading(reading)
-            next_at = max(next_at + self.interval_s, self._clock() + 0.005)
-            self._stop.wait(max(next_at - self._clock(), 0.0))
+            interval = self.interval_s if self._active else self.idle_interval_s
+            next_at = max(next_at + interval, self._clock() + 0.005)
+            if self._wake.wait(max(next_at - self._clock(), 0.0)):
+                self._wake.clear()
+                # Woken early because a move is starting: ping as soon as the
+                # sensor allows (the last ping's echoes must have died away).
+                next_at = max(last_ping + self.interval_s, self._clock())
+                self._stop.wait(max(next_at - self._clock(), 0.0))
+
+    def set_active(self, active: bool) -> None:
+        """Fast pings while the desk moves or is about to; slow ones at rest."""
+        if active and not self._active:
+            self._active = True
+            self._wake.set()          # do not sleep out a slow interval before a move
+        elif not active:
+            self._active = False
 
     def close(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=1.0)
             self._thread = None
