@@ -47,12 +47,13 @@ class ControlLoop:
         self._thread: threading.Thread | None = None
         self._wake_at: float | None = None
         self.lag_s: deque[float] = deque(maxlen=2000)   # how late the loop woke for a timed event
+        self.reading_lag_s: deque[float] = deque(maxlen=2000)   # reading queued -> acted on
         self.listeners: list[Callable[[str, object], None]] = []
         self.ticks = 0
 
     # -- inputs from other threads -----------------------------------------
     def feed(self, reading: Reading) -> None:
-        self._q.put(reading)
+        self._q.put((reading, self.clock()))
 
     def request(self, fn: Callable[[MotionController, float], object]) -> object:
         """Run fn(controller, now) under the loop's lock, then wake the loop. Exceptions propagate."""
@@ -104,11 +105,16 @@ class ControlLoop:
                 except queue.Empty:
                     item = None
                 now = self.clock()
-                if item is None and wake is not None and now >= wake:
-                    self.lag_s.append(now - wake)
+                if wake is not None and now >= wake:
+                    self.lag_s.append(now - wake)     # how late we are for what we asked to be woken for
+                reading = None
+                if isinstance(item, tuple):
+                    reading, queued_at = item
                 with self.lock:
-                    cmd = self.ctrl.tick(now, item if isinstance(item, Reading) else None)
+                    cmd = self.ctrl.tick(now, reading)
                     self._apply(cmd)
+                if reading is not None:
+                    self.reading_lag_s.append(self.clock() - queued_at)
         except BaseException:
             # The motor goes off before anything else is said about the crash.
             self.drive.off()

@@ -219,6 +219,8 @@ class Daemon:
 
         from deskpi.webapp import create_app
         app = create_app(self.parts.service, max_body_bytes=self.settings.web.max_body_bytes)
+        # One log line per request (a phone polls several times a second) would flood the journal.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = make_server(host, port, app, threaded=True)
         self._server_thread = threading.Thread(target=self._server.serve_forever, name="web", daemon=True)
         self._server_thread.start()
