@@ -279,7 +279,7 @@ def load(path: str | Path = DEFAULT_PATH) -> Settings:
     except UnicodeDecodeError as exc:
         raise ConfigError([f"not UTF-8 text (byte {exc.start}): save it as UTF-8"], str(path)) from None
     except FileNotFoundError:
-        raise ConfigError([f"no such file; copy deskpi.example.toml there or pass --config PATH"], str(path)) from None
+        raise ConfigError(["no such file; copy deskpi.example.toml there or pass --config PATH"], str(path)) from None
     except OSError as exc:
         raise ConfigError([f"cannot read it: {exc.strerror}"], str(path)) from None
     try:

@@ -8,11 +8,11 @@ test_sim_stack.py.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
 
+from helpers import wait_until
 from deskpi.control_loop import ControlLoop
 from deskpi.core.controller import MotionConfig, MotionController, State
 from deskpi.core.faults import FaultKind, MotionRefused
@@ -21,13 +21,6 @@ from deskpi.core.types import Direction, Reading
 UP, DOWN = Direction.UP, Direction.DOWN
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll until predicate() is true; the timeout only guards against hangs."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.002)
 
 
 class FrozenClock:

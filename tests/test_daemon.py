@@ -18,17 +18,10 @@ from deskpi.core.faults import MotionRefused
 from deskpi.core.types import Direction
 from deskpi.daemon import Daemon
 from deskpi.sdnotify import Notifier
+from helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def wait_for(pred, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -69,7 +62,7 @@ def daemon(tmp_path, notify_socket):
 
 def test_ready_is_sent_once_the_sensor_is_fresh_with_a_status(daemon):
     d, messages = daemon
-    wait_for(lambda: any("READY=1" in m for m in messages), what="READY=1")
+    wait_until(lambda: any("READY=1" in m for m in messages), what="READY=1")
     ready = next(m for m in messages if "READY=1" in m)
     assert "STATUS=" in ready and " mm, idle" in ready
     assert d.ready_at is not None and d.parts.controller.estimator.is_fresh(time.monotonic())
@@ -77,9 +70,9 @@ def test_ready_is_sent_once_the_sensor_is_fresh_with_a_status(daemon):
 
 def test_watchdog_is_fed_only_while_the_sensor_is_fresh(daemon):
     d, messages = daemon
-    wait_for(lambda: messages.count("WATCHDOG=1") >= 2, what="watchdog pings")
+    wait_until(lambda: messages.count("WATCHDOG=1") >= 2, what="watchdog pings")
     d.parts.sim_desk.inject("sensor_dead")
-    wait_for(lambda: not d.parts.controller.estimator.is_fresh(time.monotonic()), what="sensor to go stale")
+    wait_until(lambda: not d.parts.controller.estimator.is_fresh(time.monotonic()), what="sensor to go stale")
     before = messages.count("WATCHDOG=1")
     # Three watchdog periods (0.2 s each at WATCHDOG_USEC=0.6 s) without a single ping.
     deadline = time.monotonic() + 0.8
@@ -91,15 +84,15 @@ def test_watchdog_is_fed_only_while_the_sensor_is_fresh(daemon):
 
 def test_status_reports_height_and_fault(daemon):
     d, messages = daemon
-    wait_for(lambda: d.ready_at is not None, what="ready")
+    wait_until(lambda: d.ready_at is not None, what="ready")
     d.parts.sim_desk.inject("sensor_dead")
-    wait_for(lambda: any("fault: sensor_dead" in m for m in messages), what="a STATUS naming the fault")
+    wait_until(lambda: any("fault: sensor_dead" in m for m in messages), what="a STATUS naming the fault")
 
 
 def test_shutdown_turns_the_motor_off_first_and_runs_every_step(tmp_path):
     d = Daemon(defaults(), sim=True, data_dir=tmp_path, seed=2)
     d.start()
-    wait_for(lambda: d.ready_at is not None, what="ready")
+    wait_until(lambda: d.ready_at is not None, what="ready")
     order: list[str] = []
     drive_off = d.parts.drive.off
     d.parts.drive.off = lambda: (order.append("drive.off"), drive_off())[1]
@@ -110,7 +103,7 @@ def test_shutdown_turns_the_motor_off_first_and_runs_every_step(tmp_path):
 
     d.parts.sensor.close = broken_close
     d.parts.service.move_to(d.parts.controller.height_mm() + 150)
-    wait_for(lambda: d.parts.drive.direction is not None, what="motor on")
+    wait_until(lambda: d.parts.drive.direction is not None, what="motor on")
     d.shutdown()
     assert order[0] == "drive.off"
     assert "sensor.close" in order
@@ -121,7 +114,7 @@ def test_shutdown_turns_the_motor_off_first_and_runs_every_step(tmp_path):
 def test_learned_model_survives_a_restart(tmp_path):
     d = Daemon(defaults(), sim=True, data_dir=tmp_path, seed=4)
     d.start()
-    wait_for(lambda: d.ready_at is not None, what="ready")
+    wait_until(lambda: d.ready_at is not None, what="ready")
     done = threading.Event()
     d.parts.loop.listeners.append(lambda k, e: done.set() if k == "move_done" else None)
     d.parts.service.move_to(d.parts.controller.height_mm() + 100)
@@ -140,20 +133,20 @@ def test_arbiter_priorities_and_child_lock(tmp_path):
     d = Daemon(defaults(), sim=True, data_dir=tmp_path, seed=6)
     d.start()
     try:
-        wait_for(lambda: d.ready_at is not None, what="ready")
+        wait_until(lambda: d.ready_at is not None, what="ready")
         svc = d.parts.service
         here = d.parts.controller.height_mm()
         svc.move_to(here + 200, Source.BUTTON)
-        wait_for(lambda: d.parts.drive.direction is not None, what="motor on")
+        wait_until(lambda: d.parts.drive.direction is not None, what="motor on")
         with pytest.raises(MotionRefused, match="desk's buttons"):
             svc.move_to(here + 50, Source.REMOTE)
         with pytest.raises(MotionRefused, match="desk's buttons"):
             svc.move_to(here + 50, Source.SCHEDULE)
         svc.stop(Source.SCHEDULE)            # stop beats everything, whoever sends it
         assert d.parts.drive.direction is None
-        wait_for(lambda: d.parts.controller.state.value == "idle", what="idle")
+        wait_until(lambda: d.parts.controller.state.value == "idle", what="idle")
         svc.move_to(here + 200, Source.SCHEDULE)
-        wait_for(lambda: d.parts.drive.direction is not None, what="motor on")
+        wait_until(lambda: d.parts.drive.direction is not None, what="motor on")
         svc.move_to(here + 100, Source.REMOTE)      # a person's request beats the schedule
         assert d.parts.arbiter.owner is Source.REMOTE
         d.parts.arbiter.set_locked(True)
@@ -174,7 +167,7 @@ def test_sim_process_exits_cleanly_on_signal(tmp_path, notify_socket, sig):
                              str(tmp_path / "d")], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
-        wait_for(lambda: any("READY=1" in m for m in messages), timeout=30, what="READY=1 from deskpi sim")
+        wait_until(lambda: any("READY=1" in m for m in messages), timeout=30, what="READY=1 from deskpi sim")
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=20)
     finally:

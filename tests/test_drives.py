@@ -22,6 +22,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import wait_until
 from deskpi.core.types import Direction
 from deskpi.hw.drives import (
     DriveClosed,
@@ -58,13 +59,6 @@ class FakeClock:
         return self.t
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll until predicate() is true; the timeout only guards against hangs."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.001)
 
 
 class Recorder:

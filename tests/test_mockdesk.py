@@ -6,11 +6,11 @@ observed through true_height()/at_rest()/violations and polled with deadlines.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import pytest
 from gpiozero import DigitalOutputDevice
 
+from helpers import wait_until
 from deskpi.sim.mockdesk import SimFactory, SimPins, SimulatedDesk
 from deskpi.sim.physics import DeskSpec
 from deskpi.sim.sensor_model import SensorSpec
@@ -19,13 +19,6 @@ PINS = SimPins()
 QUIET = SensorSpec(noise_mm=0, outliers=0, dropouts=0)
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll until predicate() is true; the timeout only guards against hangs."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.002)
 
 
 class Rig:

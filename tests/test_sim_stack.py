@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
+from helpers import wait_until
 from deskpi.core.faults import FaultKind, MotionRefused
 from deskpi.core.types import Direction
 from deskpi.sim.stack import SimStack, build_sim_stack
@@ -23,13 +23,6 @@ SEED = 7
 MOVE_TIMEOUT_S = 40.0
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll until predicate() is true; the timeout only guards against hangs."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 class Events:

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from http.client import HTTPConnection
 
 import pytest
 from werkzeug.serving import make_server
 
+from helpers import wait_until
 from deskpi.arbiter import MotionArbiter
 from deskpi.core.types import Direction
 from deskpi.presets import PresetStore
@@ -31,13 +30,6 @@ SEED = 11
 MOVE_TIMEOUT_S = 30.0
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll until predicate() is true; the timeout only guards against hangs."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 class LoopEvents:

@@ -12,6 +12,7 @@ from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 
+from .linefit import fit_line
 from .types import EchoStatus, Reading
 
 
@@ -166,10 +167,5 @@ class HeightEstimator:
 
 
 def _slope(items: list[Reading]) -> float:
-    n = len(items)
-    mt = sum(r.t for r in items) / n
-    mh = sum(r.height_mm for r in items) / n
-    sxx = sum((r.t - mt) ** 2 for r in items)
-    if sxx <= 0:
-        return 0.0
-    return sum((r.t - mt) * (r.height_mm - mh) for r in items) / sxx
+    line = fit_line((r.t, r.height_mm) for r in items)
+    return 0.0 if line is None else line.slope

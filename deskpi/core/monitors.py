@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 
 from .faults import FaultKind
+from .linefit import fit_line
 from .trajectory import TrajectoryFit
 
 Finding = tuple[FaultKind, str]
@@ -133,16 +134,11 @@ def _line(pts: list[tuple[float, float]], noise_var: float):
     The variances use the larger of the known sensor noise and the scatter
     seen here, so a lucky quiet stretch cannot make the line overconfident.
     """
-    n = len(pts)
-    mt = sum(p[0] for p in pts) / n
-    my = sum(p[1] for p in pts) / n
-    sxx = sum((p[0] - mt) ** 2 for p in pts)
-    if sxx <= 0:
+    line = fit_line(pts)
+    if line is None:
         return None
-    slope = sum((p[0] - mt) * (p[1] - my) for p in pts) / sxx
-    resid = [p[1] - my - slope * (p[0] - mt) for p in pts]
-    s2 = max(sum(r * r for r in resid) / max(n - 2, 1), noise_var)
-    return my, slope, s2 / n, s2 / sxx, 0.0, mt
+    s2 = max(line.rss / max(line.n - 2, 1), noise_var)
+    return line.y_mean, line.slope, s2 / line.n, s2 / line.sxx, 0.0, line.t_mean
 
 
 class StuckCheck:

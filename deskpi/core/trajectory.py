@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from .linefit import fit_line
 from .types import Direction
 
 
@@ -87,19 +88,13 @@ class TrajectoryFit:
         # Only the first seconds: extrapolating a line from far into a long move back
         # to its start says more about noise than about start-up.
         pts = [(t - self.t_on, y) for t, y in self._early if t - self.t_on >= self.ramp]
-        if len(pts) < 3:
+        line = fit_line(pts) if len(pts) >= 3 else None
+        if line is None:
             return None
-        n = len(pts)
-        mt = sum(p[0] for p in pts) / n
-        my = sum(p[1] for p in pts) / n
-        sxx = sum((p[0] - mt) ** 2 for p in pts)
-        if sxx <= 0:
-            return None
-        slope = sum((p[0] - mt) * (p[1] - my) for p in pts) / sxx
-        v = self.d * slope
+        v = self.d * line.slope
         if v <= 1.0:
             return None
-        return my - slope * mt, v
+        return line.at(0.0), v
 
     def _solve(self) -> Fit:
         w = 1.0 / (self.noise * self.noise)

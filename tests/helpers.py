@@ -1,0 +1,16 @@
+"""Small helpers shared by the tests that run real threads."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition",
+               poll_s: float = 0.002) -> None:
+    """Poll until predicate() is true. The timeout only guards against hangs: no test
+    relies on it for timing, so a slow machine makes a test slower, never wrong."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(poll_s)
