@@ -80,6 +80,7 @@ class ButtonPanel:
                 btn = Button(pins[key], pull_up=self.pull_up, bounce_time=bounce, pin_factory=pin_factory)
                 btn.when_pressed = self._callback("press", key)
                 btn.when_released = self._callback("release", key)
+                _stop_hold_polling(btn)
                 self.buttons[key] = btn
         except Exception:
             self._close_devices()
@@ -276,3 +277,14 @@ class ButtonPanel:
             except Exception:  # noqa: BLE001
                 log.exception("closing a button failed")
         self.buttons = {}
+
+
+def _stop_hold_polling(btn) -> None:
+    """gpiozero gives every Button a thread that wakes ten times a second to
+    time `when_held`; ButtonLogic times long presses itself, so at rest those
+    wake-ups are the daemon's largest idle cost. Stopping the thread is safe:
+    a press then only sets an Event nobody waits on, and close() still works.
+    (Private gpiozero API, pinned to 2.x in pyproject.)"""
+    thread = getattr(btn, "_hold_thread", None)
+    if thread is not None and hasattr(thread, "stop"):
+        thread.stop()
