@@ -1,0 +1,191 @@
+"""Versioned schema migrations for the deskpi database.
+
+Each migration is (version, description, function(db)). `migrate(db)` applies,
+in order, every migration newer than the database, each in its own
+transaction together with its row in `schema_version`, so a migration is
+either fully applied and recorded or not applied at all (a crash or a failing
+migration leaves the database at the previous version). Re-running is a no-op.
+A database written by a newer deskpi is refused with an error naming both
+versions rather than being half-understood.
+
+Rules for writing a migration:
+- never edit a released migration; add a new one;
+- no `executescript` (it commits first, breaking the per-migration transaction)
+  and no `PRAGMA foreign_keys` / `journal_mode` (they are ignored inside a
+  transaction);
+- value lists that may grow (audit sources, reminder kinds...) are validated in
+  Python (deskpi.store), not with CHECK constraints, because SQLite can only
+  change a CHECK by rebuilding the table.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+
+class MigrationError(RuntimeError):
+    """A migration could not be applied; the database stays at the previous version."""
+
+
+class SchemaTooNewError(MigrationError):
+    """The database was written by a newer deskpi than this one."""
+
+    def __init__(self, found: int, known: int, where: str = "the database") -> None:
+        self.found, self.known = found, known
+        super().__init__(f"{where} is at schema version {found}, but this deskpi only knows versions up to "
+                         f"{known}: upgrade deskpi, or restore a backup made by this version")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Database], None]
+
+
+def _v1_base_schema(db: Database) -> None:
+    statements = [
+        # name_key = name.casefold(): SQLite's NOCASE folds ASCII only, and "Ölaf" must clash with "ölaf".
+        """CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL UNIQUE,
+            stature_cm REAL,
+            shoe_mm REAL,
+            seated_mm REAL,
+            standing_mm REAL,
+            units TEXT NOT NULL DEFAULT 'cm',
+            role TEXT NOT NULL DEFAULT 'user',
+            pin_hash TEXT,
+            created_at REAL NOT NULL
+        )""",
+        # Only explicitly saved presets live here; slot 1/2 fall back to the user's seated/standing heights.
+        """CREATE TABLE presets (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            slot INTEGER NOT NULL CHECK (slot BETWEEN 1 AND 4),
+            height_mm REAL NOT NULL,
+            PRIMARY KEY (user_id, slot)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT
+        )""",
+        """CREATE TABLE plans (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            doc TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+        """CREATE TABLE reminders (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            shown_at REAL NOT NULL,
+            outcome TEXT,
+            outcome_at REAL,
+            stretch_id TEXT
+        )""",
+        # Change-only log: a row per change of >= 5 mm / posture class, plus a heartbeat while unchanged.
+        # Whole mm; NULL = height unknown from this row on (stale sensor).
+        """CREATE TABLE height_log (
+            t REAL NOT NULL,
+            height_mm INTEGER,
+            source TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_height_log_t ON height_log (t)",
+        # user is the name as it was (text, not a foreign key): the audit trail outlives users.
+        """CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            t REAL NOT NULL,
+            source TEXT NOT NULL,
+            user TEXT,
+            action TEXT NOT NULL,
+            detail TEXT
+        )""",
+    ]
+    for sql in statements:
+        db.execute(sql)
+
+
+def _v2_audit_remote_and_indexes(db: Database) -> None:
+    db["audit"].add_column("remote", str)          # nullable: buttons, the schedule and the CLI have none
+    db["audit"].create_index(["t"], index_name="idx_audit_t")
+    db["reminders"].create_index(["user_id", "shown_at"], index_name="idx_reminders_user_shown")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "base schema: users, presets, settings, plans, reminders, height log, audit", _v1_base_schema),
+    Migration(2, "audit: remote address column; index audit by time and reminders by user and time",
+              _v2_audit_remote_and_indexes),
+)
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def check_migrations(migrations: Sequence[Migration]) -> None:
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise MigrationError(f"migration versions must be 1, 2, 3... in order, got {versions}")
+
+
+check_migrations(MIGRATIONS)
+
+_SCHEMA_VERSION_SQL = """CREATE TABLE IF NOT EXISTS schema_version (
+    version INTEGER PRIMARY KEY,
+    description TEXT NOT NULL,
+    applied_at REAL NOT NULL
+)"""
+
+
+def current_version(db: Database) -> int:
+    """The highest applied version; 0 for a database without a schema_version table."""
+    exists = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
+    if not exists:
+        return 0
+    row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(db: Database, *, target: int | None = None, migrations: Sequence[Migration] = MIGRATIONS,
+            now: Callable[[], float] = time.time) -> list[int]:
+    """Bring `db` up to `target` (default: the latest version). Returns the versions applied (empty: no-op).
+
+    Each migration runs in a `BEGIN IMMEDIATE` transaction that also re-reads
+    the version, so two processes starting together apply each migration once.
+    """
+    check_migrations(migrations)
+    latest = migrations[-1].version if migrations else 0
+    target = latest if target is None else target
+    if not 0 <= target <= latest:
+        raise MigrationError(f"target version {target} is not between 0 and {latest}")
+    conn = db.conn
+    if conn.in_transaction:
+        raise MigrationError("migrate() must be called outside a transaction (each migration is its own)")
+    found = current_version(db)
+    if found > latest:
+        raise SchemaTooNewError(found, latest)
+    applied: list[int] = []
+    for m in migrations:
+        if m.version <= found or m.version > target:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(_SCHEMA_VERSION_SQL)
+            if current_version(db) >= m.version:     # another process got here first
+                conn.execute("ROLLBACK")
+                continue
+            m.apply(db)
+            db.execute("INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
+                       [m.version, m.description, now()])
+            conn.execute("COMMIT")
+        except BaseException as e:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(e, Exception):
+                raise MigrationError(f"migration v{m.version} ({m.description}) failed and was rolled back; "
+                                     f"the database stays at version {current_version(db)}: {e}") from e
+            raise
+        applied.append(m.version)
+    return applied
