@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import threading
+from collections.abc import Callable
 
 from deskpi.control_loop import ControlLoop
 from deskpi.core.faults import MotionRefused
@@ -24,6 +25,10 @@ class Source(enum.IntEnum):
     BUTTON = 3
 
     @property
+    def audit_name(self) -> str:
+        return {Source.SCHEDULE: "schedule", Source.REMOTE: "web", Source.BUTTON: "button"}[self]
+
+    @property
     def label(self) -> str:
         return {Source.SCHEDULE: "the schedule", Source.REMOTE: "a remote request",
                 Source.BUTTON: "the desk's buttons"}[self]
@@ -36,7 +41,17 @@ class MotionArbiter:
         self._owner: Source | None = None
         self._owner_detail = ""
         self.locked = False
+        # Called as on_request(source, action, detail) for every accepted request:
+        # the audit trail of who moved the desk. Must not block.
+        self.on_request: Callable[[Source | None, str, dict], None] | None = None
         loop.listeners.append(self._on_event)
+
+    def record(self, source: Source | None, action: str, **detail) -> None:
+        if self.on_request is not None:
+            try:
+                self.on_request(source, action, detail)
+            except Exception:  # noqa: BLE001 - bookkeeping never blocks motion
+                pass
 
     # -- who is moving the desk ---------------------------------------------
     @property
@@ -71,6 +86,8 @@ class MotionArbiter:
         self.loop.stop_motion(f"stop from {source.label if isinstance(source, Source) else source}")
         with self._lock:
             self._owner = None
+        if isinstance(source, Source):
+            self.record(source, "stop")
 
     def move_to(self, target_mm: float, source: Source, detail: str = "") -> None:
         self._claim(source, detail)
@@ -80,9 +97,12 @@ class MotionArbiter:
             with self._lock:
                 self._owner = None
             raise
+        self.record(source, "move", target_mm=round(float(target_mm), 1), why=detail or None)
 
     def hold(self, direction: Direction, source: Source, detail: str = "") -> None:
         """Move while held: call again within the lease to keep moving."""
+        with self._lock:
+            renewal = self._owner == source and self._moving()
         self._claim(source, detail)
         try:
             self.loop.hold(direction, source=detail or source.name.lower())
@@ -90,6 +110,8 @@ class MotionArbiter:
             with self._lock:
                 self._owner = None
             raise
+        if not renewal:
+            self.record(source, "hold", direction=str(direction))
 
     def release(self, source: Source) -> None:
         with self._lock:
@@ -97,8 +119,9 @@ class MotionArbiter:
         if owner is None or owner <= source:
             self.loop.release()
 
-    def clear_fault(self) -> None:
+    def clear_fault(self, source: Source = Source.REMOTE) -> None:
         self.loop.clear_fault()
+        self.record(source, "clear_fault")
 
     def set_locked(self, locked: bool) -> None:
         if locked:

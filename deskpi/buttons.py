@@ -215,7 +215,7 @@ class ButtonPanel:
         elif isinstance(action, Recall):
             s.recall_preset(action.slot, Source.BUTTON)
         elif isinstance(action, Save):
-            s.save_preset(action.slot)
+            s.save_preset(action.slot, source=Source.BUTTON)
         elif isinstance(action, SetLock):
             setter = getattr(s, "set_locked", None)
             if setter is None:

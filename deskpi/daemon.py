@@ -23,6 +23,9 @@ from deskpi.core.stopmodel import StopModel
 from deskpi.hw.drives import HBridgeDrive, RelayPairDrive
 from deskpi.hw.ultrasonic import Mounting, UltrasonicSensor
 from deskpi.presets import PresetStore
+from deskpi.recorder import Recorder
+from deskpi.store import Store, db_path
+from deskpi.user_presets import UserPresets
 from deskpi.sdnotify import Notifier
 from deskpi.service import DeskService
 
@@ -88,6 +91,8 @@ class Parts:
     sim_desk: object | None = None
     buttons: object | None = None
     indicators: object | None = None
+    store: Store | None = None
+    recorder: Recorder | None = None
 
 
 class Daemon:
@@ -141,9 +146,19 @@ class Daemon:
                                   idle_interval_s=s.sensor.idle_interval_s, on_reading=loop.feed,
                                   pin_factory=factory)
         arbiter = MotionArbiter(loop)
-        presets = PresetStore(self.data_dir / "presets.json", (s.desk.min_mm, s.desk.max_mm))
-        service = DeskService(loop, arbiter, presets)
-        parts = Parts(factory, drive, sensor, controller, loop, arbiter, service, sim_desk=sim_desk)
+        store = Store.open(db_path(self.data_dir))
+        recorder = Recorder(store)
+        desk_presets = PresetStore(self.data_dir / "presets.json", (s.desk.min_mm, s.desk.max_mm))
+        service = DeskService(loop, arbiter, UserPresets(store, desk_presets))
+
+        def audit(source, action, detail):
+            user = store.get_active_user()
+            recorder.audit(source.audit_name if source is not None else "web", action,
+                           user=None if user is None else user.name, detail={k: v for k, v in detail.items() if v is not None})
+
+        arbiter.on_request = audit
+        parts = Parts(factory, drive, sensor, controller, loop, arbiter, service, sim_desk=sim_desk,
+                      store=store, recorder=recorder)
         self._optional_parts(parts)
         loop.listeners.append(self._on_event)
         self.parts = parts
@@ -249,6 +264,8 @@ class Daemon:
         if now - self._last_status >= STATUS_EVERY_S:
             self._last_status = now
             self.notifier.status(self._status_text())
+        if self.parts.recorder is not None:
+            self.parts.recorder.height(ctrl.height_mm() if fresh else None)
         if ctrl.busy or cmd.drive is not None:
             self._busy_until = now + 3.0
         self.parts.sensor.set_active(now < self._busy_until)
@@ -309,6 +326,10 @@ class Daemon:
         if parts is not None:
             steps += [p.close for p in (parts.buttons, parts.indicators) if p is not None]
             steps += [parts.sensor.close, parts.loop.close, self.save_model, parts.drive.close]
+            if parts.recorder is not None:
+                steps.append(parts.recorder.close)
+            if parts.store is not None:
+                steps.append(parts.store.close)
             if parts.sim_desk is not None:
                 steps.append(parts.sim_desk.close)
         steps.append(self.notifier.close)

@@ -68,8 +68,8 @@ class DeskService:
     def release(self, source: Source = Source.REMOTE) -> None:
         self.arbiter.release(source)
 
-    def clear_fault(self) -> None:
-        self.arbiter.clear_fault()
+    def clear_fault(self, source: Source = Source.REMOTE) -> None:
+        self.arbiter.clear_fault(source)
 
     # -- presets ----------------------------------------------------------------
     def recall_preset(self, slot: int, source: Source = Source.REMOTE) -> float:
@@ -77,15 +77,17 @@ class DeskService:
         if height is None:
             raise MotionRefused(f"preset {slot} is empty; save a height there first (long press on the desk)")
         self.arbiter.move_to(height, source, f"preset {slot}")
+        self.arbiter.record(source, "recall", slot=slot, height_mm=height)
         return height
 
-    def save_preset(self, slot: int, height_mm: float | None = None) -> float:
+    def save_preset(self, slot: int, height_mm: float | None = None, source: Source = Source.REMOTE) -> float:
         if height_mm is None:
             with self.loop.lock:
                 height_mm = self.loop.ctrl.height_mm()
             if height_mm is None:
                 raise MotionRefused("no height reading yet; cannot save the current height")
         saved = self.presets.save(slot, height_mm)
+        self.arbiter.record(source, "save", slot=slot, height_mm=saved)
         if self.indicators is not None:
             self.indicators.show("preset_saved")
         return saved

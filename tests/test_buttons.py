@@ -118,7 +118,7 @@ class FakeService:
         self._call("recall_preset", slot, source)
         return 700.0
 
-    def save_preset(self, slot, height_mm=None):
+    def save_preset(self, slot, height_mm=None, source=None):
         self._call("save_preset", slot)
         if self.indicators is not None:              # as DeskService does
             self.indicators.show("preset_saved")

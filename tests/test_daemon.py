@@ -176,3 +176,31 @@ def test_sim_process_exits_cleanly_on_signal(tmp_path, notify_socket, sig):
     assert proc.returncode == 0, err
     assert "open http://127.0.0.1:" in out
     assert any("STOPPING=1" in m for m in messages)
+
+
+def test_moves_are_audited_heights_logged_and_presets_follow_the_active_user(tmp_path):
+    d = Daemon(defaults(), sim=True, data_dir=tmp_path, seed=9)
+    d.start()
+    try:
+        wait_until(lambda: d.ready_at is not None, what="ready")
+        store = d.parts.store
+        store.add_user("Ada", seated_mm=700, standing_mm=1120)
+        svc = d.parts.service
+        assert svc.snapshot()["presets"][0]["height_mm"] == 720.0     # nobody active: the desk's own
+        store.set_active_user("Ada")
+        assert [p["height_mm"] for p in svc.snapshot()["presets"]][:2] == [700, 1120]
+        done = threading.Event()
+        d.parts.loop.listeners.append(lambda k, e: done.set() if k == "move_done" else None)
+        svc.recall_preset(2, Source.REMOTE)
+        assert done.wait(40)
+        svc.save_preset(3)
+        assert store.get_presets("Ada")[3] is not None
+        wait_until(lambda: len(store.list_audit(user="Ada")) >= 3, what="audit rows")
+        actions = {(e.source, e.action) for e in store.list_audit(user="Ada")}
+        assert {("web", "move"), ("web", "recall"), ("web", "save")} <= actions
+    finally:
+        d.shutdown()
+    from deskpi.store import Store, db_path
+    with Store.open(db_path(tmp_path)) as store:
+        heights = [h.height_mm for h in store.heights_between(0, time.time() + 1)]
+    assert heights and min(heights) < 800 and max(heights) > 1100, "the move is in the height log"
