@@ -172,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--json", action="store_true", help="print one JSON object")
     lt.add_argument("--quick", action="store_true", help="fewer samples (for tests)")
     lt.set_defaults(func=_bench_latency)
+    from deskpi.cli_people import register as register_people   # users, ergonomics, stats, backup
+    register_people(sub)
     return p
 
 
