@@ -41,6 +41,11 @@ class MotionArbiter:
         self._owner: Source | None = None
         self._owner_detail = ""
         self.locked = False
+        self.closing = False        # set (without a lock: from a signal handler) when shutting down
+        # Sources whose hold was cut by a stop, and when they last tried to renew it: a
+        # renewal arriving after a stop is the same finger still down, not a new request.
+        self._holding: dict[Source, float] = {}
+        self._stopped_holds: dict[Source, float] = {}
         # Called as on_request(source, action, detail) for every accepted request:
         # the audit trail of who moved the desk. Must not block.
         self.on_request: Callable[[Source | None, str, dict], None] | None = None
@@ -60,7 +65,8 @@ class MotionArbiter:
             return self._owner if self._moving() else None
 
     def _moving(self) -> bool:
-        return self.loop.ctrl.state.value.startswith("moving")
+        # Busy, not just "moving": a pause or a correction is still someone's move.
+        return self.loop.ctrl.busy and self.loop.ctrl.fault is None
 
     def _on_event(self, kind: str, ev: object) -> None:
         if kind in ("move_done", "fault", "hold_expired"):
@@ -70,6 +76,8 @@ class MotionArbiter:
     def _claim(self, source: Source, detail: str) -> None:
         """Take the desk for `source` or raise MotionRefused. Caller holds no lock."""
         with self._lock:
+            if self.closing:
+                raise MotionRefused("the desk controller is shutting down; only stop works")
             if self.locked:
                 raise MotionRefused("the desk is child-locked; only stop works until it is unlocked "
                                     "(hold up and down together for 3 s on the desk)")
@@ -84,8 +92,13 @@ class MotionArbiter:
     def stop(self, source: Source | str = "stop") -> None:
         """Always accepted, from anyone, locked or not."""
         self.loop.stop_motion(f"stop from {source.label if isinstance(source, Source) else source}")
+        now = self.loop.clock()
         with self._lock:
             self._owner = None
+            for src, seen in self._holding.items():
+                if now - seen < self._renew_window():
+                    self._stopped_holds[src] = now
+            self._holding.clear()
         if isinstance(source, Source):
             self.record(source, "stop")
 
@@ -101,7 +114,14 @@ class MotionArbiter:
 
     def hold(self, direction: Direction, source: Source, detail: str = "") -> None:
         """Move while held: call again within the lease to keep moving."""
+        now = self.loop.clock()
         with self._lock:
+            stopped = self._stopped_holds.get(source)
+            if stopped is not None and now - stopped < self._renew_window():
+                self._stopped_holds[source] = now
+                raise MotionRefused("the desk was stopped while this button was held; "
+                                    "let go and press again to move")
+            self._stopped_holds.pop(source, None)
             renewal = self._owner == source and self._moving()
         self._claim(source, detail)
         try:
@@ -110,12 +130,19 @@ class MotionArbiter:
             with self._lock:
                 self._owner = None
             raise
+        with self._lock:
+            self._holding[source] = now
         if not renewal:
             self.record(source, "hold", direction=str(direction))
+
+    def _renew_window(self) -> float:
+        return 1.5 * self.loop.ctrl.cfg.hold_lease_s
 
     def release(self, source: Source) -> None:
         with self._lock:
             owner = self._owner
+            self._stopped_holds.pop(source, None)
+            self._holding.pop(source, None)
         if owner is None or owner <= source:
             self.loop.release()
 

@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable
 
 from deskpi.arbiter import Source
+from deskpi.core.types import Direction
 from deskpi.button_logic import (BUTTONS, DOWN, UP, Action, Beep, ButtonLogic, Hold, Recall, Release, Save,
                                  SetLock, Stop, preset_key)
 from deskpi.core.faults import MotionRefused
@@ -207,6 +208,17 @@ class ButtonPanel:
     def _do(self, action: Action) -> None:
         s = self.service
         if isinstance(action, Hold):
+            key = "up" if action.direction is Direction.UP else "down"
+            btn = self.buttons.get(key)
+            if btn is not None and not btn.is_pressed:
+                # The release edge was lost (debounce, a noisy line): trust the pin's
+                # level over our memory of it, so a missed edge cannot run the desk.
+                log.warning("button %s reads released while holding; releasing", key)
+                for follow in self.logic.on_release(key, self.clock()):
+                    if not isinstance(follow, Hold):
+                        self._do(follow)
+                s.release(Source.BUTTON)
+                return
             s.hold(action.direction, Source.BUTTON)
         elif isinstance(action, Release):
             s.release(Source.BUTTON)

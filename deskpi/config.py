@@ -64,7 +64,7 @@ SCHEMA: dict[str, dict[str, Opt]] = {
         "dead_time_s": Opt(float, 0.1, 0.1, 2.0),
         "pwm_frequency": Opt(int, 1000, 50, 40000),
         "ramp_up_s": Opt(float, 0.3, 0.0, 3.0),
-        "ramp_down_s": Opt(float, 0.15, 0.0, 3.0),
+        "ramp_down_s": Opt(float, 0.15, 0.0, 0.5),   # a stop that takes longer is not a stop
     },
     "sensor": {
         "trigger_pin": _pin(DEFAULT_PINS["sensor"]["trigger_pin"]),
@@ -72,7 +72,7 @@ SCHEMA: dict[str, dict[str, Opt]] = {
         "orientation": Opt(str, "under_desk", choices=("under_desk", "floor", "ceiling")),
         "offset_mm": Opt(float, 30.0, -3000, 3000),
         "temperature_c": Opt(float, 20.0, -30, 60),
-        "interval_s": Opt(float, 0.06, 0.06, 1.0),
+        "interval_s": Opt(float, 0.06, 0.06, 0.1),   # the controller pauses after 0.2 s without a reading
         "idle_interval_s": Opt(float, 0.15, 0.06, 0.16),
     },
     "buttons": {
@@ -214,8 +214,8 @@ def _cross_checks(s: dict, problems: list[str]) -> list[str]:
     desk, motor, sensor, buttons, ind = s["desk"], s["motor"], s["sensor"], s["buttons"], s["indicators"]
     if desk.min_mm >= desk.max_mm:
         problems.append(f"[desk] min_mm = {desk.min_mm:g} must be below max_mm = {desk.max_mm:g}")
-    if desk.duty_max_on_s > desk.duty_window_s:
-        problems.append(f"[desk] duty_max_on_s = {desk.duty_max_on_s:g} must not exceed "
+    if desk.duty_max_on_s >= desk.duty_window_s:
+        problems.append(f"[desk] duty_max_on_s = {desk.duty_max_on_s:g} must be below "
                         f"duty_window_s = {desk.duty_window_s:g} (motor-on seconds within that window)")
     if motor.driver == "hbridge" and not motor.active_high:
         problems.append("[motor] active_high = false: H-bridge inputs are driven active-high (PWM duty = power); "

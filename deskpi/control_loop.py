@@ -68,7 +68,7 @@ class ControlLoop:
         already under way can turn it back on before the controller has heard."""
         with self._out_lock:
             self._stopping = True
-            self.drive.off()
+            self._hard_off()
         try:
             with self.lock:
                 self.ctrl.stop(self.clock(), reason)
@@ -117,7 +117,7 @@ class ControlLoop:
                     self.reading_lag_s.append(self.clock() - queued_at)
         except BaseException:
             # The motor goes off before anything else is said about the crash.
-            self.drive.off()
+            self._hard_off()
             log.exception("control loop crashed; motor off")
             with self.lock:
                 self.ctrl.fail("the control loop crashed", self.clock())
@@ -130,6 +130,8 @@ class ControlLoop:
         with self._out_lock:
             if cmd.drive is not None and not self._stopping:
                 got = self.drive.set(cmd.drive)
+            elif self.ctrl.fault is not None:
+                got = self._hard_off()      # a fault cuts at once, never through a soft-stop ramp
             else:
                 got = self.drive.off()
         wake = cmd.wake_at
@@ -145,6 +147,10 @@ class ControlLoop:
                     log.exception("event listener failed")
         if self.on_tick is not None:
             self.on_tick(cmd)
+
+    def _hard_off(self) -> None:
+        """Off now: an H-bridge skips its soft-stop ramp (relays are immediate anyway)."""
+        getattr(self.drive, "emergency_off", self.drive.off)()
 
     # -- convenience requests -------------------------------------------------
     def move_to(self, target_mm: float, source: str = "api") -> None:

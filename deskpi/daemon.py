@@ -293,12 +293,11 @@ class Daemon:
 
     def install_signal_handlers(self) -> None:
         def handler(signum, frame):
-            # Motor off first, in the signal handler itself; everything else after.
+            # No locks here: a handler that waits for a lock the interrupted code holds
+            # deadlocks (a second Ctrl-C during shutdown did). Refuse new motion at once;
+            # the main thread wakes immediately and turns the motor off as its first step.
             if self.parts is not None:
-                try:
-                    self.parts.drive.off()
-                except Exception:  # noqa: BLE001
-                    pass
+                self.parts.arbiter.closing = True
             self.stopped.set()
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
@@ -319,7 +318,8 @@ class Daemon:
         parts = self.parts
         steps = []
         if parts is not None:
-            steps.append(parts.drive.off)
+            parts.arbiter.closing = True
+            steps.append(lambda: getattr(parts.drive, "emergency_off", parts.drive.off)())
             steps.append(lambda: parts.loop.stop_motion("shutdown"))
         if self._server is not None:
             steps.append(self._server.shutdown)

@@ -137,6 +137,7 @@ class _Settle:
     expected: tuple[float, float] | None = None   # where the fit says the desk will stop, and its sd
     resume: bool = False     # a precautionary pause: carry on towards the goal once settled
     suspect: "_Suspicion | None" = None      # a suspected fault to confirm or dismiss once settled
+    stopped: bool = False    # a person stopped the desk while it settled: no automatic motion follows
     pulse: tuple[float, float, float] | None = None
     readings: list[float] = field(default_factory=list)
 
@@ -239,6 +240,7 @@ class MotionController:
         if self._goal is not None and self._goal.kind == "hold":
             self._cut(now, learnable=True)
             self._goal = None
+            self._no_motion_after_settle()
 
     def stop(self, now: float, reason: str = "stop") -> None:
         """Stop beats everything, including a fault's own back-off."""
@@ -246,6 +248,15 @@ class MotionController:
         if self._approach is not None:
             self._cut(now, learnable=self._goal is not None and self._goal.kind != "backoff")
         self._goal = None
+        self._no_motion_after_settle()
+
+    def _no_motion_after_settle(self) -> None:
+        """A person said stop: a pause in progress must not resume, and a suspected
+        obstruction may still be recorded once settled, but never backed off from."""
+        s = self._settle
+        if s is not None:
+            s.resume = False
+            s.stopped = True
 
     def clear_fault(self, now: float) -> None:
         if self.fault is None:
@@ -448,7 +459,7 @@ class MotionController:
                 return  # too close to call: listen a little longer
         self._settle = None
         self._rest = (now, final, se)
-        if s.suspect is not None and self._judge(s.suspect, s.readings, final, se, now):
+        if s.suspect is not None and self._judge(s.suspect, s.readings, final, se, now, s.stopped):
             return
         self._update_noise(s.readings)
         if s.learnable and s.fit is not None:
@@ -458,6 +469,8 @@ class MotionController:
         if g.kind == "backoff" and g.approaches > 0:
             self._goal = None
             return
+        if g.kind == "hold":
+            return          # a hold asked for while settling: _start runs it (its lease is checked first)
         if s.resume or g.kind == "backoff":
             if g.kind != "goto" or abs(g.target - final) > self.cfg.tolerance_mm:
                 return      # _start carries on from here
@@ -467,7 +480,8 @@ class MotionController:
             return  # _start on the next advance runs the correction
         self._finish(g, final, now)
 
-    def _judge(self, sus: _Suspicion, readings: list[float], final: float, se: float, now: float) -> bool:
+    def _judge(self, sus: _Suspicion, readings: list[float], final: float, se: float, now: float,
+               stopped: bool = False) -> bool:
         """Latch the suspected fault if the settled desk confirms it; True if it did."""
         d = sus.direction
         moved = d * (final - sus.start_mm)
@@ -495,8 +509,8 @@ class MotionController:
         if verdict is None:
             self.events.append(("suspicion_dismissed", {"kind": sus.kind.value, "t": now}))
             return False
-        self._raise_fault(*verdict, now,
-                          backoff_from=d if verdict[0] is FaultKind.OBSTRUCTION else None)
+        backoff = verdict[0] is FaultKind.OBSTRUCTION and not stopped
+        self._raise_fault(*verdict, now, backoff_from=d if backoff else None)
         return True
 
     @staticmethod
