@@ -27,6 +27,19 @@ def _bench_latency(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_day(args: argparse.Namespace) -> int:
+    from deskpi.core.day_sim import run_day
+
+    if not 0.0 <= args.compliance <= 1.0:
+        print(f"deskpi: --compliance {args.compliance} must be a probability in 0..1", file=sys.stderr)
+        return 2
+    if args.week < 1:
+        print(f"deskpi: --week {args.week} must be 1 or more (the first week of the plan is 1)", file=sys.stderr)
+        return 2
+    print(json.dumps(run_day(args.seed, args.week, args.compliance), indent=None if args.json else 2))
+    return 0
+
+
 def _bench_faults(args: argparse.Namespace) -> int:
     from deskpi.bench.faults import run
 
@@ -172,6 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--json", action="store_true", help="print one JSON object")
     lt.add_argument("--quick", action="store_true", help="fewer samples (for tests)")
     lt.set_defaults(func=_bench_latency)
+    dy = bsub.add_parser("day", help="one simulated working day with the default plan",
+                         description="Example: deskpi bench day --json --week 4 --compliance 0.8 --seed 1")
+    dy.add_argument("--json", action="store_true", help="print one JSON object")
+    dy.add_argument("--seed", type=int, default=1)
+    dy.add_argument("--week", type=int, default=4, help="week of the plan (standing goal ramps up by week)")
+    dy.add_argument("--compliance", type=float, default=0.8, help="probability the person follows a prompt")
+    dy.set_defaults(func=_bench_day)
     from deskpi.cli_people import register as register_people   # users, ergonomics, stats, backup
     register_people(sub)
     return p

@@ -134,3 +134,25 @@ def test_faults_lists_every_fault_with_its_numbers(faults):
 def test_faults_are_all_detected(faults, name):
     entry = next(e for e in faults["faults"] if e["name"] == name)
     assert entry["detected"] is True, entry
+
+
+def test_bench_day_prints_the_contract_keys_with_the_safety_zeros():
+    out = subprocess.run([sys.executable, "-m", "deskpi.cli", "bench", "day", "--json", "--seed", "2", "--week", "4",
+                          "--compliance", "0.8"], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1
+    day = json.loads(lines[0])
+    for key in ("standing_min", "sitting_min", "posture_changes", "reminders", "max_standing_block_min",
+                "auto_moves_without_presence", "moves_outside_working_hours"):
+        assert key in day
+    assert day["auto_moves_without_presence"] == 0 and day["moves_outside_working_hours"] == 0
+    assert day["standing_min"] + day["sitting_min"] > 0
+
+
+@pytest.mark.parametrize("args, fragment", [(["--compliance", "1.5"], "probability"), (["--week", "0"], "week")])
+def test_bench_day_rejects_impossible_arguments(args, fragment):
+    out = subprocess.run([sys.executable, "-m", "deskpi.cli", "bench", "day", "--json", *args], capture_output=True,
+                         text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.returncode == 2 and fragment in out.stderr
