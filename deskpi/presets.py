@@ -20,6 +20,19 @@ class PresetError(ValueError):
     pass
 
 
+def checked_height(height_mm: object, limits: tuple[float, float]) -> float:
+    """A preset height as a float within the desk's limits, or PresetError saying what is allowed."""
+    lo, hi = limits
+    try:
+        h = float(height_mm)
+    except (TypeError, ValueError):
+        raise PresetError(f"preset height must be a number of mm within {lo:.0f}-{hi:.0f}, "
+                          f"got {height_mm!r}") from None
+    if not math.isfinite(h) or not lo <= h <= hi:
+        raise PresetError(f"preset height {height_mm!r} mm is outside the desk's limits {lo:.0f}-{hi:.0f} mm")
+    return h
+
+
 class PresetStore:
     def __init__(self, path: Path | None, limits: tuple[float, float]) -> None:
         self.path = path
@@ -51,14 +64,7 @@ class PresetStore:
 
     def save(self, slot: int, height_mm: float) -> float:
         self._check_slot(slot)
-        lo, hi = self.limits
-        try:
-            h = float(height_mm)
-        except (TypeError, ValueError):
-            raise PresetError(f"preset height must be a number of mm within {lo:.0f}-{hi:.0f}, "
-                              f"got {height_mm!r}") from None
-        if not math.isfinite(h) or not lo <= h <= hi:
-            raise PresetError(f"preset height {height_mm!r} mm is outside the desk's limits {lo:.0f}-{hi:.0f} mm")
+        h = checked_height(height_mm, self.limits)
         with self._lock:
             self._values[slot] = round(h, 1)
             self._write()

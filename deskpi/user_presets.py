@@ -1,9 +1,7 @@
 """Presets of whoever is using the desk: the active user's, or the desk's own when nobody is."""
 from __future__ import annotations
 
-import math
-
-from deskpi.presets import PresetError, PresetStore
+from deskpi.presets import PresetError, PresetStore, checked_height
 from deskpi.store import StoreError
 
 
@@ -20,11 +18,8 @@ class UserPresets:
         return None if user is None else user.name
 
     def get(self, slot: int) -> float | None:
-        return self.all_for_check(slot)[slot]
-
-    def all_for_check(self, slot: int) -> dict[int, float | None]:
         self.fallback._check_slot(slot)
-        return self.all()
+        return self.all()[slot]
 
     def all(self) -> dict[int, float | None]:
         user = self._user()
@@ -36,14 +31,7 @@ class UserPresets:
         user = self._user()
         if user is None:
             return self.fallback.save(slot, height_mm)
-        lo, hi = self.limits
-        try:
-            h = float(height_mm)
-        except (TypeError, ValueError):
-            raise PresetError(f"preset height must be a number of mm within {lo:.0f}-{hi:.0f}, "
-                              f"got {height_mm!r}") from None
-        if not math.isfinite(h) or not lo <= h <= hi:
-            raise PresetError(f"preset height {height_mm!r} mm is outside the desk's limits {lo:.0f}-{hi:.0f} mm")
+        h = checked_height(height_mm, self.limits)
         self.fallback._check_slot(slot)
         try:
             return self.store.set_preset(user, slot, h)

@@ -14,3 +14,20 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(poll_s)
+
+
+class ManualClock:
+    """A monotonic clock that only moves when the test moves it (thread-safe)."""
+
+    def __init__(self, t: float = 1000.0) -> None:
+        import threading
+        self.t = t
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.t
+
+    def advance(self, dt: float) -> None:
+        with self._lock:
+            self.t += dt

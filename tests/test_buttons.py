@@ -16,6 +16,7 @@ import pytest
 from gpiozero import Button
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
+from helpers import ManualClock
 from deskpi.arbiter import MotionArbiter, Source
 from deskpi.buttons import ButtonPanel
 from deskpi.config import defaults
@@ -36,18 +37,8 @@ class Call:
     thread: int
 
 
-class FakeClock:
-    def __init__(self, t: float = 100.0) -> None:
-        self.t = t
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.t
-
-    def advance(self, dt: float) -> None:
-        with self._lock:
-            self.t += dt
+def FakeClock(t: float = 100.0) -> ManualClock:
+    return ManualClock(t)
 
 
 class Recorder:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,32 +21,6 @@ from helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-
-@pytest.fixture
-def notify_socket(tmp_path):
-    path = str(tmp_path / "notify")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(path)
-    sock.settimeout(0.2)
-    messages: list[str] = []
-    stop = threading.Event()
-
-    def pump():
-        while not stop.is_set():
-            try:
-                messages.append(sock.recv(4096).decode())
-            except TimeoutError:
-                pass
-            except OSError:
-                return
-
-    t = threading.Thread(target=pump, daemon=True)
-    t.start()
-    yield path, messages
-    stop.set()
-    t.join(2)
-    sock.close()
 
 
 @pytest.fixture

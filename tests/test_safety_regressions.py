@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -47,7 +46,7 @@ from deskpi.sim.physics import DeskSpec, Obstruction
 from deskpi.sim.sensor_model import SensorSpec
 from deskpi.sim.stack import build_sim_stack
 from deskpi.sim.virtual import VirtualRig
-from helpers import wait_until
+from helpers import ManualClock, wait_until
 
 UP, DOWN = Direction.UP, Direction.DOWN
 # The package under test, wherever it was imported from (subprocesses must run the same code).
@@ -55,22 +54,6 @@ ROOT = Path(deskpi.__file__).resolve().parents[1]
 
 
 # -- shared fakes ----------------------------------------------------------------------------
-
-class ManualClock:
-    """A clock that only moves when the test moves it."""
-
-    def __init__(self, t: float = 1000.0) -> None:
-        self.t = t
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.t
-
-    def advance(self, dt: float) -> None:
-        with self._lock:
-            self.t += dt
-
 
 class RecordingDrive:
     """Stands in for a relay drive: records every direction it is asked for, in order."""
@@ -424,32 +407,6 @@ def test_finding5_a_signal_while_shutdown_holds_the_drive_lock_does_not_deadlock
     assert proc.returncode == 0, f"shutdown hung or failed (rc={proc.returncode}):\n{out}\n{err[-3000:]}"
     assert "shutdown completed" in out
     assert "signals during shutdown: 0" not in out, "the scenario did not put a signal inside shutdown"
-
-
-@pytest.fixture
-def notify_socket(tmp_path):
-    path = str(tmp_path / "notify")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(path)
-    sock.settimeout(0.2)
-    messages: list[str] = []
-    stop = threading.Event()
-
-    def pump():
-        while not stop.is_set():
-            try:
-                messages.append(sock.recv(4096).decode())
-            except TimeoutError:
-                pass
-            except OSError:
-                return
-
-    t = threading.Thread(target=pump, daemon=True)
-    t.start()
-    yield path, messages
-    stop.set()
-    t.join(2)
-    sock.close()
 
 
 def test_finding5_deskpi_sim_exits_cleanly_on_sigint_twice(tmp_path, notify_socket) -> None:
