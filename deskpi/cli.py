@@ -117,12 +117,27 @@ def _safe_off(args: argparse.Namespace) -> int:
     from deskpi.daemon import is_raspberry_pi, pin_factory_for
     from deskpi.hw.drives import SafeOffError, safe_off
 
-    settings = _settings(args, required=True)
+    from deskpi import motor_pins
+    from deskpi.config import DEFAULT_PATH, ConfigError, defaults, load
+
+    # A broken config must not stop safe-off from switching off the pins the daemon used.
+    try:
+        settings = load(args.config or DEFAULT_PATH)
+        configured = settings.motor_pins()
+    except ConfigError as exc:
+        print(f"deskpi: {exc}", file=sys.stderr)
+        settings, configured = defaults(), []
+    data_dir = Path(args.data_dir or settings.daemon.data_dir)
+    pins = motor_pins.merge(motor_pins.recall(data_dir), configured)
+    if not pins:
+        print("deskpi: no valid config and no record of the pins the daemon used: nothing switched off",
+              file=sys.stderr)
+        return 1
     if settings.daemon.pin_factory == "auto" and not is_raspberry_pi() and not os.environ.get("GPIOZERO_PIN_FACTORY"):
         print("deskpi: not a Raspberry Pi: no GPIO here, so nothing can be driven; checking the pin map only",
               file=sys.stderr)
     try:
-        done = safe_off(settings.motor_pins(), pin_factory=pin_factory_for(settings, allow_mock_off_pi=True))
+        done = safe_off(pins, pin_factory=pin_factory_for(settings, allow_mock_off_pi=True))
     except SafeOffError as exc:
         print(f"deskpi: safe-off failed on some pins: {exc}", file=sys.stderr)
         return 1
@@ -130,7 +145,7 @@ def _safe_off(args: argparse.Namespace) -> int:
         print(f"deskpi: safe-off failed: {exc}", file=sys.stderr)
         return 1
     print("motor pins off: " + ", ".join(f"GPIO{p}" for p in done))
-    return 0
+    return 0 if configured else 1      # pins are off, but the config still needs fixing
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from deskpi import motor_pins
 from deskpi.arbiter import MotionArbiter
 from deskpi.config import Settings
 from deskpi.control_loop import ControlLoop
@@ -138,6 +139,8 @@ class Daemon:
         else:
             factory = pin_factory_for(s)
         drive = self._drive(factory)
+        if not self.sim:
+            motor_pins.remember(self.data_dir, s.motor_pins())
         controller = MotionController(motion_config(s), self._load_model())
         loop = ControlLoop(controller, drive, on_tick=self._on_tick)
         sensor = UltrasonicSensor(s.sensor.trigger_pin, s.sensor.echo_pin,
