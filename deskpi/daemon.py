@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deskpi import motor_pins
-from deskpi.arbiter import MotionArbiter
+from deskpi.arbiter import MotionArbiter, Source
 from deskpi.config import Settings
 from deskpi.control_loop import ControlLoop
 from deskpi.core.controller import Command, MotionConfig, MotionController
@@ -94,6 +94,7 @@ class Parts:
     indicators: object | None = None
     store: Store | None = None
     recorder: Recorder | None = None
+    habits: object | None = None
 
 
 class Daemon:
@@ -158,11 +159,15 @@ class Daemon:
             user = store.get_active_user()
             recorder.audit(source.audit_name if source is not None else "web", action,
                            user=None if user is None else user.name, detail={k: v for k, v in detail.items() if v is not None})
+            habits = service.habits
+            if habits is not None and source is not None and source is not Source.SCHEDULE:
+                habits.defer(habits.on_interaction, source.audit_name)
 
         arbiter.on_request = audit
         parts = Parts(factory, drive, sensor, controller, loop, arbiter, service, sim_desk=sim_desk,
                       store=store, recorder=recorder)
         self._optional_parts(parts)
+        self._habits(parts)
         loop.listeners.append(self._on_event)
         self.parts = parts
         return parts
@@ -193,6 +198,19 @@ class Daemon:
                 parts.service.sim_keypad = parts.buttons.press
         except Exception:  # noqa: BLE001
             log.exception("buttons unavailable; carrying on without them")
+
+    def _habits(self, parts: Parts) -> None:
+        """Reminders and sit-stand transitions: optional, like the indicators."""
+        try:
+            from deskpi.habits import HabitService, clock_is_synchronised
+            habits = HabitService(parts.store, parts.service, indicators=parts.indicators,
+                                  clock_synced=(lambda: True) if self.sim else clock_is_synchronised)
+        except Exception:  # noqa: BLE001
+            log.exception("reminders unavailable; carrying on without them")
+            return
+        parts.habits = habits
+        parts.service.habits = habits
+        parts.recorder.listeners.append(habits.on_height)
 
     def _load_model(self) -> StopModel | None:
         path = self.data_dir / MODEL_FILE
@@ -229,6 +247,8 @@ class Daemon:
         parts = self.parts or self.build()
         parts.loop.start()
         parts.sensor.start()
+        if parts.habits is not None:
+            parts.habits.start()
         if self.web_address is not None:
             self._start_web(*self.web_address)
 
@@ -291,8 +311,12 @@ class Daemon:
             if self._moves_since_save >= 5:
                 self._moves_since_save = 0
                 threading.Thread(target=self.save_model, name="save-model", daemon=True).start()
-        elif kind == "fault":
-            log.warning("fault: %s", getattr(ev, "message", ev))
+        elif kind in ("fault", "fault_cleared"):
+            if kind == "fault":
+                log.warning("fault: %s", getattr(ev, "message", ev))
+            habits = self.parts.habits if self.parts is not None else None
+            if habits is not None:
+                habits.defer(habits.on_fault, kind == "fault")
 
     def install_signal_handlers(self) -> None:
         def handler(signum, frame):
@@ -327,7 +351,7 @@ class Daemon:
         if self._server is not None:
             steps.append(self._server.shutdown)
         if parts is not None:
-            steps += [p.close for p in (parts.buttons, parts.indicators) if p is not None]
+            steps += [p.close for p in (parts.habits, parts.buttons, parts.indicators) if p is not None]
             steps += [parts.sensor.close, parts.loop.close, self.save_model, parts.drive.close]
             if parts.recorder is not None:
                 steps.append(parts.recorder.close)

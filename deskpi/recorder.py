@@ -24,6 +24,8 @@ class Recorder:
         self._q: queue.Queue = queue.Queue(maxsize=10000)
         self._last_height: float | None = None
         self._last_push = 0.0
+        # Called on the recorder's thread with each height offered to the store (habits watch posture).
+        self.listeners: list = []
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
 
@@ -61,6 +63,8 @@ class Recorder:
                 if item[0] == "height":
                     _, t, h = item
                     self.store.log_height(t, h, "sensor")
+                    for fn in list(self.listeners):
+                        fn(h)
                 else:
                     _, t, source, action, user, detail, remote = item
                     self.store.append_audit(source, action, user=user, detail=detail, remote=remote, t=t)

@@ -25,6 +25,7 @@ class DeskService:
         self.presets = presets
         self.sim_keypad = sim_keypad
         self.indicators = None          # set by the daemon when present
+        self.habits = None              # the reminder service, when present
 
     @property
     def limits(self) -> tuple[float, float]:

@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 from deskpi.arbiter import Source
 from deskpi.core.faults import MotionRefused
 from deskpi.core.types import Direction
+from deskpi.core.schedule_policy import PolicyError
 from deskpi.presets import SLOTS, PresetError
 
 API = "/api/v1"
@@ -320,6 +321,42 @@ def create_app(service, *, max_body_bytes: int = 4096) -> Flask:
         except (ValueError, RuntimeError) as exc:      # a key not wired, the panel shutting down
             raise ApiError(409, str(exc)) from None
         return jsonify(key=key, pressed=pressed), 200
+
+    # -- habits: the live reminder ----------------------------------------------------
+    def habits():
+        h = getattr(desk(), "habits", None)
+        if h is None:
+            raise ApiError(404, "reminders are not enabled on this desk")
+        return h
+
+    @app.get(f"{API}/reminder")
+    def reminder():
+        return jsonify(habits().snapshot())
+
+    @app.post(f"{API}/reminder/<outcome>")
+    def reminder_outcome(outcome: str):
+        allowed = ("confirm", "acknowledge", "snooze", "skip")
+        if outcome not in allowed:
+            raise ApiError(404, f"unknown reminder action {_show(outcome)}; actions are {', '.join(allowed)}")
+        example = '{"id": "20261127-3"} (or {} for the live reminder)'
+        body = _json_body(example=example)
+        rid = body.get("id")
+        if rid is not None and not isinstance(rid, str):
+            raise ApiError(400, f"'id' must be a reminder id string, got {_type_name(rid)} {_show(rid)}")
+        try:
+            return jsonify(habits().outcome(outcome, rid)), 200
+        except PolicyError as exc:
+            raise ApiError(409, str(exc)) from None
+
+    @app.post(f"{API}/reminders/pause-today")
+    def pause_today():
+        example = '{"paused": true}'
+        body = _json_body(example=example)
+        paused = body.get("paused", True)
+        if not isinstance(paused, bool):
+            raise ApiError(400, f"'paused' must be true or false, got {_type_name(paused)} {_show(paused)}")
+        habits().pause_today(paused)
+        return jsonify(paused=paused), 200
 
     # -- the page -----------------------------------------------------------------
     @app.get("/")

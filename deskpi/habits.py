@@ -1,0 +1,265 @@
+"""The sit-stand habit adapter: APScheduler fires the pure policy; this delivers what it decides.
+
+The policy (deskpi/core/schedule_policy.py) decides when to prompt, what to
+suggest and when a move may happen. This module only: wakes at the time the
+policy asks for (one APScheduler date job, replaced whenever the answer may
+have changed), feeds it what happened (heights, interactions, faults, the
+clock being synchronised), shows prompts (LED/buzzer pattern, the web page),
+carries out confirmed moves through the arbiter, and records every reminder
+and its outcome in the store. State is saved after every change so a restart
+carries on from the same facts.
+
+In the default confirm mode the desk only moves when the person confirms a
+prompt; automatic moves exist only in "auto" mode, only if the admin allowed
+them for this desk, and the policy re-checks presence, working time, faults
+and the clock before each one.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+from deskpi import stretches
+from deskpi.arbiter import Source
+from deskpi.core.faults import MotionRefused
+from deskpi.core.plans import DEFAULT_PLAN, Plan
+from deskpi.core.schedule_policy import EventKind, HabitPolicy, HabitState, PolicyError
+
+log = logging.getLogger(__name__)
+
+STATE_KEY = "habits.state"
+RECHECK_S = 60.0           # wake at least this often: clock sync, day change, a restored state
+_KIND = {"prompt_stand": "stand", "prompt_sit": "sit", "prompt_move": "move", "prompt_stretch": "stretch"}
+_OUTCOME = {"confirmed": "confirmed", "acknowledged": "acknowledged", "skipped": "skipped", "snoozed": "snoozed"}
+
+
+def clock_is_synchronised() -> bool:
+    """True once systemd-timesyncd (or chrony/ntpd through the kernel) says the clock is right."""
+    if os.path.exists("/run/systemd/timesync/synchronized"):
+        return True
+    try:
+        import ctypes
+        import ctypes.util
+
+        class Timex(ctypes.Structure):
+            _fields_ = [("modes", ctypes.c_uint)] + [(f"f{i}", ctypes.c_long) for i in range(40)]
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        tx = Timex()
+        state = libc.adjtimex(ctypes.byref(tx))
+        return state not in (-1, 5)      # 5 = TIME_ERROR: the kernel knows it is not synchronised
+    except (OSError, AttributeError):
+        return False
+
+
+class HabitService:
+    def __init__(self, store, desk, *, scheduler=None, indicators=None, plan: Plan | None = None,
+                 auto_allowed: bool = False, clock_synced: Callable[[], bool] = clock_is_synchronised,
+                 wall: Callable[[], dt.datetime] = dt.datetime.now, mono: Callable[[], float] = time.monotonic,
+                 start_date: dt.date | None = None) -> None:
+        self.store = store
+        self.desk = desk
+        self.indicators = indicators
+        self.clock_synced = clock_synced
+        self.wall = wall
+        self.mono = mono
+        self._lock = threading.RLock()
+        self.policy = HabitPolicy(plan or DEFAULT_PLAN, start_date=start_date or self.wall().date(),
+                                  auto_allowed=auto_allowed)
+        self.state, self._store_ids = self._load()
+        self.current: dict | None = self._restored_prompt()
+        if scheduler is None:
+            from apscheduler.schedulers.background import BackgroundScheduler
+            scheduler = BackgroundScheduler(daemon=True)
+        self.scheduler = scheduler
+        self._started = False
+
+    # -- persistence ----------------------------------------------------------
+    def _load(self) -> tuple[HabitState, dict[str, int]]:
+        raw = self.store.get_setting(STATE_KEY)
+        if raw:
+            try:
+                data = json.loads(raw)
+                return HabitState.from_dict(data["state"]), {k: int(v) for k, v in data["store_ids"].items()}
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("ignoring saved habit state: %s", exc)
+        return self.policy.new_state(), {}
+
+    def _restored_prompt(self) -> dict | None:
+        """After a restart the live reminder is still live: show it again, without recording it twice."""
+        p = self.state.pending
+        if p is None or p.kind not in _KIND:
+            return None
+        return self._prompt_dict(p.id, p.kind, p.target, p.message, p.minutes, p.issued_at, p.stretch_id)
+
+    def _save(self) -> None:
+        self.store.set_setting(STATE_KEY, json.dumps({"state": self.state.to_dict(), "store_ids": self._store_ids}))
+
+    # -- scheduling -----------------------------------------------------------
+    def start(self) -> None:
+        if not self._started:
+            self.scheduler.start()
+            self._started = True
+        self.tick()
+
+    def close(self) -> None:
+        if self._started:
+            self.scheduler.shutdown(wait=False)
+            self._started = False
+        with self._lock:
+            self._save()
+
+    def _reschedule(self, now: dt.datetime) -> None:
+        when, _ = self.policy.next_event(now, self.state, mono=self.mono())
+        latest = now + dt.timedelta(seconds=RECHECK_S)
+        run_at = latest if when is None else min(max(when, now), latest)
+        if self._started:
+            self.scheduler.add_job(self.tick, "date", run_date=run_at, id="habits", replace_existing=True,
+                                   misfire_grace_time=None, coalesce=True)
+        self.next_wake = run_at
+
+    def tick(self) -> None:
+        """Wake-up: tell the policy the time (and whether the clock can be trusted), deliver what is due."""
+        with self._lock:
+            now, mono = self.wall(), self.mono()
+            try:
+                if self.state.clock_synced != bool(self.clock_synced()):
+                    self.policy.on_clock_synced(now, self.state, bool(self.clock_synced()), mono=mono)
+                self._deliver(self.policy.poll(now, self.state, mono=mono), now)
+            except Exception:  # noqa: BLE001 - a habit bug must never take the desk down
+                log.exception("habit policy failed")
+            self._reschedule(now)
+
+    def defer(self, fn, *args) -> None:
+        """Run fn(*args) on the scheduler's thread: callers on the control loop must not wait for the store."""
+        if self._started:
+            self.scheduler.add_job(fn, args=args)
+        else:
+            fn(*args)
+
+    # -- inputs ------------------------------------------------------------------
+    def on_height(self, height_mm: float | None) -> None:
+        if height_mm is None:
+            return
+        self._input(lambda now, mono: self.policy.on_height(now, self.state, height_mm, mono=mono))
+
+    def on_interaction(self, source: str = "button") -> None:
+        self._input(lambda now, mono: self.policy.on_interaction(now, self.state, source=source, mono=mono))
+
+    def on_fault(self, active: bool) -> None:
+        self._input(lambda now, mono: self.policy.on_fault(now, self.state, active, mono=mono))
+
+    def outcome(self, outcome: str, reminder_id: str | None = None) -> dict:
+        """The person answered the live reminder (confirm | acknowledge | snooze | skip)."""
+        with self._lock:
+            now, mono = self.wall(), self.mono()
+            live = self.state.pending.id if self.state.pending is not None else None
+            events = self.policy.on_outcome(now, self.state, outcome, reminder_id, mono=mono)
+            if outcome == "snooze" and live in self._store_ids:
+                self.store.update_reminder(self._store_ids[live], "snoozed", now.timestamp())
+            self._deliver(events, now)
+            self._reschedule(now)
+            return {"outcome": outcome, "reminder": self.current}
+
+    def pause_today(self, paused: bool = True) -> None:
+        with self._lock:
+            now, mono = self.wall(), self.mono()
+            fn = self.policy.pause_today if paused else self.policy.resume_today
+            self._deliver(fn(now, self.state, mono=mono), now)
+            self._reschedule(now)
+
+    def _input(self, fn) -> None:
+        with self._lock:
+            now, mono = self.wall(), self.mono()
+            try:
+                events = fn(now, mono)
+            except PolicyError:
+                log.exception("habit input refused")
+                return
+            if events:
+                self._deliver(events, now)
+                self._reschedule(now)
+
+    # -- outputs ------------------------------------------------------------------
+    def _deliver(self, events, now: dt.datetime) -> None:
+        for ev in events:
+            if ev.is_prompt:
+                self.current = self._prompt(ev, now)
+                self._show("reminder")
+            elif ev.kind is EventKind.WARN:
+                self._set_state("warning_countdown")
+            elif ev.kind in (EventKind.MOVE, EventKind.AUTO_MOVE):
+                self._move(ev)
+                self.current = None
+            elif ev.kind in (EventKind.EXPIRE, EventKind.CANCEL, EventKind.STOP_NAGGING):
+                if self.current is not None and (ev.reminder_id is None or ev.reminder_id == self.current["id"]):
+                    self.current = None
+        self._store_records()
+        self._save()
+
+    def _prompt(self, ev, now: dt.datetime) -> dict:
+        if ev.reminder_id not in self._store_ids:       # a snoozed reminder coming back is the same one
+            user = self.store.get_active_user()
+            self._store_ids[ev.reminder_id] = self.store.record_reminder(
+                None if user is None else user.name, _KIND[ev.kind.value], now.timestamp(),
+                stretch_id=ev.stretch_id)
+        return self._prompt_dict(ev.reminder_id, ev.kind.value, ev.target, ev.message, ev.minutes, now,
+                                 ev.stretch_id)
+
+    def _prompt_dict(self, rid, kind, target, message, minutes, issued_at, stretch_id) -> dict:
+        guidance = None
+        if stretch_id:
+            try:
+                guidance = stretches.get(stretch_id).to_dict()
+            except (KeyError, LookupError, ValueError):
+                guidance = None
+        return {"id": rid, "kind": _KIND[kind], "target": target, "message": message, "minutes": minutes,
+                "issued_at": issued_at.isoformat(timespec="seconds"), "stretch": guidance,
+                "mode": self.policy.effective_mode}
+
+    def _store_records(self) -> None:
+        for rec in self.policy.take_records(self.state):
+            store_id = self._store_ids.pop(rec.get("id"), None)
+            if store_id is None:
+                continue
+            outcome = _OUTCOME.get(rec.get("outcome"), "expired")
+            at = rec.get("outcome_at")
+            t = dt.datetime.fromisoformat(at).timestamp() if at else time.time()
+            try:
+                self.store.update_reminder(store_id, outcome, t)
+            except Exception:  # noqa: BLE001 - bookkeeping must not stop the habits
+                log.exception("could not record the outcome of reminder %s", rec.get("id"))
+
+    def _move(self, ev) -> None:
+        height = self._posture_height(ev.target)
+        if height is None:
+            return
+        # A confirmed prompt is the person's own request; an automatic move is the schedule's.
+        source = Source.SCHEDULE if ev.kind is EventKind.AUTO_MOVE else Source.REMOTE
+        try:
+            self.desk.move_to(height, source, f"habit: {ev.target}")
+        except MotionRefused as exc:
+            log.info("habit move not made: %s", exc)
+
+    def _posture_height(self, posture: str | None) -> float | None:
+        if posture not in ("sit", "stand"):
+            return None
+        presets = self.desk.presets.all()
+        return presets.get(1 if posture == "sit" else 2)
+
+    def _show(self, pattern: str) -> None:
+        if self.indicators is not None:
+            self.indicators.show(pattern)
+
+    def _set_state(self, state: str) -> None:
+        if self.indicators is not None:
+            self.indicators.set_state(state)
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {"reminder": self.current, "status": self.policy.status(self.wall(), self.state)}

@@ -1,0 +1,174 @@
+"""The habit adapter: the pure policy fired on a fake clock, with a real store and a recording desk."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from deskpi.arbiter import Source
+from deskpi.core.schedule_policy import PolicyError
+from deskpi.habits import HabitService
+from deskpi.store import Store
+
+
+class WallClock:
+    def __init__(self, t: dt.datetime) -> None:
+        self.t = t
+        self.mono = 1000.0
+
+    def __call__(self) -> dt.datetime:
+        return self.t
+
+    def advance(self, minutes: float) -> None:
+        self.t += dt.timedelta(minutes=minutes)
+        self.mono += minutes * 60
+
+
+class FakeScheduler:
+    def __init__(self) -> None:
+        self.jobs: list[dict] = []
+
+    def start(self) -> None:
+        pass
+
+    def shutdown(self, wait: bool = False) -> None:
+        pass
+
+    def add_job(self, fn, trigger=None, **kw):
+        self.jobs.append({"fn": fn, "trigger": trigger, **kw})
+        if trigger is None:            # deferred work runs at once in tests
+            fn(*kw.get("args", ()))
+
+
+class Presets:
+    def all(self):
+        return {1: 700.0, 2: 1120.0, 3: None, 4: None}
+
+
+class Desk:
+    def __init__(self) -> None:
+        self.moves: list[tuple[float, Source, str]] = []
+        self.presets = Presets()
+
+    def move_to(self, target, source, detail=""):
+        self.moves.append((target, source, detail))
+
+
+@pytest.fixture
+def rig(tmp_path):
+    store = Store.open(tmp_path / "deskpi.db")
+    store.add_user("Ada", seated_mm=700, standing_mm=1120)
+    store.set_active_user("Ada")
+    clock = WallClock(dt.datetime(2026, 11, 23, 9, 0))         # a Monday
+    synced = {"ok": True}
+    sched = FakeScheduler()
+    desk = Desk()
+
+    def make():
+        return HabitService(store, desk, scheduler=sched, wall=clock, mono=lambda: clock.mono,
+                            clock_synced=lambda: synced["ok"], start_date=dt.date(2026, 10, 19))
+
+    habits = make()
+    habits.start()
+    habits.on_height(700.0)
+    yield habits, clock, desk, store, synced, make, sched
+    habits.close()
+    store.close()
+
+
+def run_until_prompt(habits, clock, limit_min=120):
+    for _ in range(limit_min):
+        clock.advance(1)
+        habits.tick()
+        if habits.current is not None:
+            return habits.current
+    raise AssertionError("no prompt within the limit")
+
+
+def test_a_stand_prompt_is_shown_recorded_and_a_confirm_moves_the_desk(rig):
+    habits, clock, desk, store, *_ = rig
+    prompt = run_until_prompt(habits, clock)
+    assert prompt["kind"] == "stand" and prompt["target"] == "stand"
+    assert [r.kind for r in store.list_reminders(user="Ada")] == ["stand"]
+    habits.outcome("confirm", prompt["id"])
+    assert desk.moves == [(1120.0, Source.REMOTE, "habit: stand")]
+    assert habits.current is None
+    assert store.list_reminders(user="Ada")[0].outcome == "confirmed"
+
+
+def test_snooze_once_then_skip_is_recorded(rig):
+    habits, clock, desk, store, *_ = rig
+    prompt = run_until_prompt(habits, clock)
+    habits.outcome("snooze", prompt["id"])
+    assert habits.current is None
+    again = run_until_prompt(habits, clock, limit_min=10)
+    assert again["id"] == prompt["id"], "the snoozed reminder comes back, not a new one"
+    with pytest.raises(PolicyError, match="one snooze"):
+        habits.outcome("snooze", again["id"])
+    habits.outcome("skip", again["id"])
+    assert desk.moves == []
+    assert store.list_reminders(user="Ada")[0].outcome == "skipped"
+
+
+def test_nothing_is_prompted_before_the_clock_is_synchronised(rig):
+    habits, clock, desk, store, synced, *_ = rig
+    synced["ok"] = False
+    for _ in range(90):
+        clock.advance(1)
+        habits.tick()
+    assert habits.current is None and store.list_reminders() == []
+    synced["ok"] = True
+    assert run_until_prompt(habits, clock)["kind"] == "stand"
+
+
+def test_the_live_reminder_survives_a_restart_without_being_recorded_twice(rig):
+    habits, clock, desk, store, synced, make, _ = rig
+    prompt = run_until_prompt(habits, clock)
+    habits.close()
+    again = make()
+    assert again.current is not None and again.current["id"] == prompt["id"]
+    again.outcome("confirm", prompt["id"])
+    assert len(store.list_reminders(user="Ada")) == 1
+    assert store.list_reminders(user="Ada")[0].outcome == "confirmed"
+
+
+def test_the_scheduler_is_asked_to_wake_at_the_policy_time_at_the_latest_a_minute_on(rig):
+    habits, clock, *_, sched = rig
+    dated = [j for j in sched.jobs if j["trigger"] == "date"]
+    assert dated and dated[-1]["id"] == "habits" and dated[-1]["replace_existing"]
+    assert clock.t <= dated[-1]["run_date"] <= clock.t + dt.timedelta(seconds=60)
+
+
+def test_a_fault_cancels_a_confirmed_move(rig):
+    habits, clock, desk, store, *_ = rig
+    prompt = run_until_prompt(habits, clock)
+    habits.on_fault(True)
+    habits.outcome("confirm", prompt["id"])
+    assert desk.moves == []
+
+
+def test_reminder_api_on_the_simulated_daemon(tmp_path):
+    from deskpi.config import defaults
+    from deskpi.daemon import Daemon
+    from deskpi.webapp import create_app
+    from helpers import wait_until
+
+    d = Daemon(defaults(), sim=True, data_dir=tmp_path, seed=3)
+    d.start()
+    try:
+        wait_until(lambda: d.ready_at is not None, what="ready")
+        client = create_app(d.parts.service).test_client()
+        r = client.get("/api/v1/reminder")
+        assert r.status_code == 200 and r.json["status"]["mode"] == "confirm" and "reminder" in r.json
+        r = client.post("/api/v1/reminder/confirm", json={})
+        assert r.status_code == 409 and "no reminder is live" in r.json["error"]
+        r = client.post("/api/v1/reminder/dance", json={})
+        assert r.status_code == 404 and "confirm, acknowledge, snooze, skip" in r.json["error"]
+        r = client.post("/api/v1/reminder/skip", json={"id": 7})
+        assert r.status_code == 400
+        r = client.post("/api/v1/reminders/pause-today", json={"paused": "yes"})
+        assert r.status_code == 400
+        r = client.post("/api/v1/reminders/pause-today", json={"paused": True})
+        assert r.status_code == 200 and client.get("/api/v1/reminder").json["status"]["paused_today"] is True
+    finally:
+        d.shutdown()
