@@ -22,23 +22,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sqlite3
 import sys
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from deskpi.people import DEFAULT_DAILY_GOAL_MIN, local_zone, stats_report, user_dict
 
 RAW = argparse.RawDescriptionHelpFormatter
 
 #: Standing goal per day when the person's plan sets none: 2 h/day of standing and light activity
 #: (Buckley et al. 2015, DESIGN.md "Ergonomics and habit defaults").
-DEFAULT_DAILY_GOAL_MIN = 120.0
 #: Plan-document keys read as a daily standing goal in minutes (the first one present wins).
-PLAN_GOAL_KEYS = ("daily_goal_min", "daily_standing_goal_min", "standing_goal_min", "goal_min")
-STATS_DAYS = (1, 400)                    # the store keeps 400 days of height log
 SECRET_MAX_BYTES = 4096                  # what --pin-stdin reads at most
 
 
@@ -173,23 +170,6 @@ def _cmd_ergonomics(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------- users
 
-def _user_dict(user: Any, active: Any, owner: Any) -> dict[str, Any]:
-    """What the CLI shows of a user: never the PIN hash, only whether there is one."""
-    return {
-        "name": user.name,
-        "role": user.role,
-        "stature_cm": user.stature_cm,
-        "shoe_mm": user.shoe_mm,
-        "seated_mm": user.seated_mm,
-        "standing_mm": user.standing_mm,
-        "units": user.units,
-        "active": active is not None and active.id == user.id,
-        "owner": owner is not None and owner.id == user.id,
-        "has_pin": user.pin_hash is not None,
-        "created_at": user.created_at,
-    }
-
-
 def _flags(d: dict[str, Any]) -> str:
     return ",".join(f for f, on in (("active", d["active"]), ("owner", d["owner"]), ("admin", d["role"] == "admin"),
                                      ("pin", d["has_pin"])) if on) or "-"
@@ -248,7 +228,7 @@ def _check_against_desk(seated: float | None, standing: float | None, settings: 
 
 def _emit_user(args: argparse.Namespace, verb: str, store: Any, user: Any, notes: list[str],
                extra: dict[str, Any] | None = None) -> None:
-    d = _user_dict(user, store.get_active_user(), store.get_owner())
+    d = user_dict(user, store.get_active_user(), store.get_owner())
     if args.json:
         _json_out({**d, **(extra or {}), "notes": notes})
         return
@@ -292,7 +272,7 @@ def _cmd_user_list(args: argparse.Namespace) -> int:
     if db_path(data_dir).is_file():                 # no database yet: nobody (and nothing created)
         with _open_store(data_dir, create=False) as store:
             active, owner = store.get_active_user(), store.get_owner()
-            users = [_user_dict(u, active, owner) for u in store.list_users()]
+            users = [user_dict(u, active, owner) for u in store.list_users()]
     if args.json:
         _json_out(users)
         return 0
@@ -323,7 +303,7 @@ def _require_user(store: Any, name: str, what: str = "user") -> Any:
 def _cmd_user_show(args: argparse.Namespace) -> int:
     with _open_store(_data_dir(args), create=False) as store:
         user = _require_user(store, args.name)
-        d = _user_dict(user, store.get_active_user(), store.get_owner())
+        d = user_dict(user, store.get_active_user(), store.get_owner())
         presets = store.get_presets(user.name)
         plan = store.get_plan(user.name)
     d["presets"] = {str(k): v for k, v in presets.items()}
@@ -343,7 +323,7 @@ def _cmd_user_show(args: argparse.Namespace) -> int:
 def _cmd_user_remove(args: argparse.Namespace) -> int:
     with _open_store(_data_dir(args), create=False) as store:
         user = _require_user(store, args.name)
-        d = _user_dict(user, store.get_active_user(), store.get_owner())
+        d = user_dict(user, store.get_active_user(), store.get_owner())
         store.remove_user(user.name)
     notes = []
     if d["owner"]:
@@ -418,89 +398,17 @@ def _cmd_user_set(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------- stats
 
-def _plan_goal(plan: Any) -> float | None:
-    """A daily standing goal (minutes) set in a plan document, or None."""
-    if plan is None or not isinstance(plan.doc, dict):
-        return None
-    for key in PLAN_GOAL_KEYS:
-        v = plan.doc.get(key)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 < v <= 1440:
-            return float(v)
-    return None
-
-
-def _local_zone(name: str | None):
-    """The zone to count days in: --tz NAME, else the system's local zone (DST-aware), else UTC."""
-    import os
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise CliError(f"--tz = {name!r}: not a known time zone; use an IANA name such as "
-                           f"'Europe/Berlin' or 'UTC'") from None
-    env = os.environ.get("TZ", "").lstrip(":")
-    candidates = [env] if env else []
-    try:
-        target = os.path.realpath("/etc/localtime")
-        if "zoneinfo/" in target:
-            candidates.append(target.split("zoneinfo/", 1)[1])
-    except OSError:
-        pass
-    for c in candidates:
-        try:
-            return ZoneInfo(c)
-        except (ZoneInfoNotFoundError, ValueError):
-            continue
-    try:
-        with open("/etc/localtime", "rb") as f:
-            return ZoneInfo.from_file(f, key="localtime")
-    except (OSError, ValueError):
-        return ZoneInfo("UTC")
-
-
 @_guarded
 def _cmd_stats(args: argparse.Namespace) -> int:
-    from deskpi.core.posture_stats import daily, day_start, local_date
-
-    lo, hi = STATS_DAYS
-    if not lo <= args.days <= hi:
-        raise CliError(f"--days = {args.days}: must be a whole number of days within {lo}-{hi} "
-                       f"(the height log keeps {hi} days)")
-    if args.now is not None and not (math.isfinite(args.now) and args.now >= 0):
-        raise CliError(f"--now = {args.now}: must be a unix time in seconds (>= 0)")
-    zone = _local_zone(args.tz)
-    now = time.time() if args.now is None else float(args.now)
-    first_day = local_date(now, zone) - timedelta(days=args.days - 1)
-    t0 = max(0.0, day_start(first_day, zone) - 86400.0)      # a day of lead-in: the height at the first midnight
     data_dir = _data_dir(args)
-    with _open_store(data_dir, create=False) as store:
-        users = store.list_users()
-        report = [_require_user(store, args.user, "--user").name] if args.user else [u.name for u in users]
-        active = store.get_active_user()
-        rows = store.heights_between(t0, now + 1.0, include_previous=True)
-        reminders = store.list_reminders(since=t0, until=now + 1.0)
-        goals: dict[str, dict[str, Any]] = {}
-        for u in users:
-            g = _plan_goal(store.get_plan(u.name))
-            goals[u.name] = ({"standing_goal_min": g, "source": "plan"} if g is not None else
-                             {"standing_goal_min": DEFAULT_DAILY_GOAL_MIN, "source": "default"})
-    profiles = {u.name: {"seated_mm": u.seated_mm, "standing_mm": u.standing_mm} for u in users}
-    timeline = [(0.0, active.name)] if active is not None else []
-    result = daily(rows, timeline, profiles, zone, args.days, now, reminders,
-                   {name: g["standing_goal_min"] for name, g in goals.items()}, users=report)
-    notes = [
-        "Who was at the desk: deskpi does not record the active-user history yet, so all measured time in "
-        + (f"this window is counted for the current active user {active.name!r}; other users show no time."
-           if active is not None else "this window is 'unassigned' (there is no active user now)."),
-        (f"Standing goal: {DEFAULT_DAILY_GOAL_MIN:g} min/day by default (2 h/day of standing and light activity, "
-         f"Buckley et al. 2015), unless the user's plan sets one of: {', '.join(PLAN_GOAL_KEYS)}."),
-        ("Sitting/standing come from the measured desk height (between the person's seated and standing "
-         "heights: 'between'); gaps of more than 15 min in the height log (daemon off) count as unknown."),
-    ]
-    result.update({"data_dir": str(data_dir), "days": args.days, "active_user": None if active is None else active.name,
-                   "goals": {name: goals[name] for name in report}, "notes": notes})
+    try:
+        zone = local_zone(args.tz)
+        with _open_store(data_dir, create=False) as store:
+            result = stats_report(store, user=args.user, days=args.days, zone=zone, now=args.now)
+    except (ValueError, LookupError) as exc:
+        raise CliError(str(exc).replace("days = ", "--days = ").replace("tz = ", "--tz = ")
+                       .replace("now = ", "--now = ").replace("user = ", "--user = ")) from None
+    result["data_dir"] = str(data_dir)
     if args.json:
         _json_out(result)
         return 0

@@ -154,6 +154,7 @@ class Daemon:
         recorder = Recorder(store)
         desk_presets = PresetStore(self.data_dir / "presets.json", (s.desk.min_mm, s.desk.max_mm))
         service = DeskService(loop, arbiter, UserPresets(store, desk_presets))
+        service.store = store
 
         def audit(source, action, detail):
             user = store.get_active_user()

@@ -26,6 +26,7 @@ class DeskService:
         self.sim_keypad = sim_keypad
         self.indicators = None          # set by the daemon when present
         self.habits = None              # the reminder service, when present
+        self.store = None               # users, presets, statistics, when present
 
     @property
     def limits(self) -> tuple[float, float]:

@@ -25,6 +25,7 @@ from deskpi.arbiter import Source
 from deskpi.core.faults import MotionRefused
 from deskpi.core.types import Direction
 from deskpi.core.schedule_policy import PolicyError
+from deskpi.people import stats_report, user_dict
 from deskpi.presets import SLOTS, PresetError
 
 API = "/api/v1"
@@ -321,6 +322,71 @@ def create_app(service, *, max_body_bytes: int = 4096) -> Flask:
         except (ValueError, RuntimeError) as exc:      # a key not wired, the panel shutting down
             raise ApiError(409, str(exc)) from None
         return jsonify(key=key, pressed=pressed), 200
+
+    # -- people: users, recommended heights, statistics ------------------------------------
+    def store():
+        st = getattr(desk(), "store", None)
+        if st is None:
+            raise ApiError(404, "this desk keeps no user data")
+        return st
+
+    def user_or_404(name: str):
+        user = store().get_user(name)
+        if user is None:
+            known = ", ".join(u.name for u in store().list_users()) or "none yet"
+            raise ApiError(404, f"no user {_show(name)} (users: {known})")
+        return user
+
+    @app.get(f"{API}/users")
+    def users():
+        st = store()
+        active, owner = st.get_active_user(), st.get_owner()
+        return jsonify([user_dict(u, active, owner) for u in st.list_users()])
+
+    @app.get(f"{API}/users/<name>")
+    def user(name: str):
+        st = store()
+        u = user_or_404(name)
+        d = user_dict(u, st.get_active_user(), st.get_owner())
+        d["presets"] = [{"slot": k, "height_mm": v} for k, v in sorted(st.get_presets(u.name).items())]
+        return jsonify(d)
+
+    @app.post(f"{API}/users/<name>/activate")
+    def activate(name: str):
+        u = user_or_404(name)
+        store().set_active_user(u.name)
+        return jsonify(active=u.name), 200
+
+    @app.get(f"{API}/ergonomics")
+    def ergonomics():
+        from deskpi.core.ergonomics import ErgonomicsError, recommend
+        args = request.args
+        try:
+            stature = float(args["stature_cm"])
+            shoe = float(args["shoe_mm"]) if "shoe_mm" in args else None
+        except KeyError:
+            raise ApiError(400, "missing stature_cm: ask like /api/v1/ergonomics?stature_cm=175") from None
+        except ValueError:
+            raise ApiError(400, f"stature_cm and shoe_mm must be numbers, got {_show(dict(args))}") from None
+        try:
+            rec = recommend(stature, shoe, limits=_limits(desk()))
+        except ErgonomicsError as exc:
+            raise ApiError(422, str(exc)) from None
+        return jsonify(rec.to_dict())
+
+    @app.get(f"{API}/stats")
+    def stats():
+        args = request.args
+        try:
+            days = int(args.get("days", "7"))
+        except ValueError:
+            raise ApiError(400, f"days must be a whole number of days, got {_show(args.get('days'))}") from None
+        try:
+            return jsonify(stats_report(store(), user=args.get("user"), days=days))
+        except LookupError as exc:
+            raise ApiError(404, str(exc)) from None
+        except ValueError as exc:
+            raise ApiError(422, str(exc)) from None
 
     # -- habits: the live reminder ----------------------------------------------------
     def habits():

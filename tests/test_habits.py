@@ -172,3 +172,36 @@ def test_reminder_api_on_the_simulated_daemon(tmp_path):
         assert r.status_code == 200 and client.get("/api/v1/reminder").json["status"]["paused_today"] is True
     finally:
         d.shutdown()
+
+
+def test_people_api_on_the_simulated_daemon(tmp_path):
+    from deskpi.config import defaults
+    from deskpi.daemon import Daemon
+    from deskpi.webapp import create_app
+    from helpers import wait_until
+
+    d = Daemon(defaults(), sim=True, data_dir=tmp_path, seed=4)
+    d.start()
+    try:
+        wait_until(lambda: d.ready_at is not None, what="ready")
+        d.parts.store.add_user("Ada", stature_cm=175, seated_mm=660, standing_mm=1098)
+        d.parts.store.add_user("Bo<b>")
+        client = create_app(d.parts.service).test_client()
+        names = [u["name"] for u in client.get("/api/v1/users").json]
+        assert names == ["Ada", "Bo<b>"] and "pin_hash" not in str(client.get("/api/v1/users").json)
+        assert client.post("/api/v1/users/Ada/activate").status_code == 200
+        ada = client.get("/api/v1/users/Ada").json
+        assert ada["active"] is True and ada["presets"][1]["height_mm"] == 1098
+        assert client.get("/api/v1/users/Nobody").status_code == 404
+        e = client.get("/api/v1/ergonomics?stature_cm=175&shoe_mm=25").json
+        assert (e["sit_mm"], e["stand_mm"]) == (657, 1092)
+        r = client.get("/api/v1/ergonomics?stature_cm=20")
+        assert r.status_code == 422 and "100" in r.json["error"]
+        assert client.get("/api/v1/ergonomics").status_code == 400
+        st = client.get("/api/v1/stats?days=3&user=Ada")
+        assert st.status_code == 200 and "Ada" in st.json["users"]
+        assert client.get("/api/v1/stats?days=0").status_code == 422
+        assert client.get("/api/v1/stats?days=x").status_code == 400
+        assert client.get("/api/v1/stats?user=Nobody").status_code == 404
+    finally:
+        d.shutdown()
