@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deskpi.people import DEFAULT_DAILY_GOAL_MIN, local_zone, stats_report, user_dict
+from deskpi.people import DEFAULT_DAILY_GOAL_MIN, local_zone, plan_for, set_plan, stats_report, user_dict
 
 RAW = argparse.RawDescriptionHelpFormatter
 
@@ -350,6 +350,46 @@ def _cmd_user_use(args: argparse.Namespace) -> int:
 
 
 @_guarded
+def _cmd_plan_show(args: argparse.Namespace) -> int:
+    with _open_store(_data_dir(args), create=False) as store:
+        user = _require_user(store, args.name)
+        plan, source = plan_for(store, user.name)
+    doc = {"user": user.name, "source": source, "plan": plan.to_dict()}
+    if args.json:
+        _json_out(doc)
+    else:
+        p = doc["plan"]
+        print(f"{user.name}: {p['name']} ({source}): sit {p['sit_min']} / stand {p['stand_min']} / "
+              f"move {p['move_min']} min, {p['mode']} mode, {', '.join(p['days'])} {p['start']}-{p['end']}")
+    return 0
+
+
+@_guarded
+def _cmd_plan_set(args: argparse.Namespace) -> int:
+    if args.kind is not None:
+        doc: object = {"kind": args.kind}
+    else:
+        try:
+            text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+            doc = json.loads(text)
+        except OSError as exc:
+            raise CliError(f"--file {args.file!r}: cannot read it ({exc.strerror})") from None
+        except ValueError as exc:
+            raise CliError(f"--file {args.file!r}: not valid JSON ({exc})") from None
+    with _open_store(_data_dir(args), create=False) as store:
+        user = _require_user(store, args.name)
+        try:
+            full = set_plan(store, user.name, doc)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+    if args.json:
+        _json_out({"user": user.name, "plan": full})
+    else:
+        print(f"{user.name}: plan set to {full['name']} ({full['kind']})")
+    return 0
+
+
+@_guarded
 def _cmd_user_set(args: argparse.Namespace) -> int:
     settings = _settings(args)
     changes = [args.stature_cm, args.shoe_mm, args.seated_mm, args.standing_mm, args.units, args.role,
@@ -581,6 +621,26 @@ def register(sub: Any) -> None:
     use.add_argument("name", metavar="NAME")
     _common(use)
     use.set_defaults(func=_cmd_user_use)
+
+    pl = sub.add_parser("plan", help="show or set a person's sit-stand plan",
+                        description="Example: deskpi plan show Ana --json\n"
+                                    "         deskpi plan set Ana --kind cornell", formatter_class=RAW)
+    pls = pl.add_subparsers(dest="plan_command", required=True)
+    show = pls.add_parser("show", help="the plan in force for NAME (the default when none was set)",
+                          description="Example: deskpi plan show Ana --json")
+    show.add_argument("name", metavar="NAME")
+    _common(show)
+    show.set_defaults(func=_cmd_plan_show)
+    pset = pls.add_parser("set", help="choose a preset plan or load a custom one from a JSON file",
+                          description="Example: deskpi plan set Ana --kind cornell\n"
+                                      "         deskpi plan set Ana --file my-plan.json   "
+                                      "(fields as printed by `plan show --json`)", formatter_class=RAW)
+    pset.add_argument("name", metavar="NAME")
+    src = pset.add_mutually_exclusive_group(required=True)
+    src.add_argument("--kind", choices=("default", "cornell"), help="a preset plan")
+    src.add_argument("--file", metavar="F", help="a JSON plan document ('-' for stdin)")
+    _common(pset)
+    pset.set_defaults(func=_cmd_plan_set)
 
     s = sub.add_parser(
         "stats", help="sitting/standing minutes, posture changes, reminders and goal per day and week",

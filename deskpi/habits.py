@@ -69,8 +69,11 @@ class HabitService:
         self.wall = wall
         self.mono = mono
         self._lock = threading.RLock()
-        self.policy = HabitPolicy(plan or DEFAULT_PLAN, start_date=start_date or self.wall().date(),
-                                  auto_allowed=auto_allowed)
+        self.auto_allowed = auto_allowed
+        self._fixed_plan = plan
+        self._start_date = start_date
+        self._plan_key: tuple | None = None
+        self.policy = self._policy_for_active_user()
         self.state, self._store_ids = self._load()
         self.current: dict | None = self._restored_prompt()
         if scheduler is None:
@@ -78,6 +81,28 @@ class HabitService:
             scheduler = BackgroundScheduler(daemon=True)
         self.scheduler = scheduler
         self._started = False
+
+    def _policy_for_active_user(self) -> HabitPolicy:
+        """The active person's own plan, its standing ramp counted from when they joined."""
+        from deskpi.people import plan_for
+
+        user = self.store.get_active_user()
+        stored = None if user is None else self.store.get_plan(user.name)
+        self._plan_key = (None if user is None else user.name, None if stored is None else stored.updated_at)
+        if self._fixed_plan is not None or user is None:
+            plan = self._fixed_plan or DEFAULT_PLAN
+        else:
+            plan, _ = plan_for(self.store, user.name)
+        start = self._start_date or (dt.date.fromtimestamp(user.created_at) if user is not None and user.created_at
+                                     else self.wall().date())
+        return HabitPolicy(plan, start_date=start, auto_allowed=self.auto_allowed)
+
+    def _follow_active_user(self) -> None:
+        user = self.store.get_active_user()
+        stored = None if user is None else self.store.get_plan(user.name)
+        key = (None if user is None else user.name, None if stored is None else stored.updated_at)
+        if key != self._plan_key:
+            self.policy = self._policy_for_active_user()
 
     # -- persistence ----------------------------------------------------------
     def _load(self) -> tuple[HabitState, dict[str, int]]:
@@ -128,6 +153,7 @@ class HabitService:
         with self._lock:
             now, mono = self.wall(), self.mono()
             try:
+                self._follow_active_user()
                 if self.state.clock_synced != bool(self.clock_synced()):
                     self.policy.on_clock_synced(now, self.state, bool(self.clock_synced()), mono=mono)
                 self._deliver(self.policy.poll(now, self.state, mono=mono), now)

@@ -123,3 +123,26 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
     result.update({"days": days, "active_user": None if active is None else active.name,
                    "goals": {name: goals[name] for name in report}, "notes": notes})
     return result
+
+
+def plan_for(store, name: str):
+    """The user's plan (validated), or the default plan when none was set or the stored one is invalid."""
+    from deskpi.core.plans import DEFAULT_PLAN, Plan, PlanError
+
+    stored = store.get_plan(name)
+    if stored is None:
+        return DEFAULT_PLAN, "default"
+    try:
+        return Plan.from_dict(stored.doc), "stored"
+    except PlanError:
+        return DEFAULT_PLAN, "default (the stored plan is invalid)"
+
+
+def set_plan(store, name: str, doc: object):
+    """Validate a plan document (missing fields come from its kind's preset) and store it in full."""
+    from deskpi.core.plans import Plan
+
+    plan = Plan.from_dict(doc)            # PlanError (a ValueError) names every bad field
+    full = plan.to_dict()
+    store.set_plan(name, full, kind=plan.kind)
+    return full

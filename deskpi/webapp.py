@@ -25,7 +25,7 @@ from deskpi.arbiter import Source
 from deskpi.core.faults import MotionRefused
 from deskpi.core.types import Direction
 from deskpi.core.schedule_policy import PolicyError
-from deskpi.people import stats_report, user_dict
+from deskpi.people import plan_for, set_plan, stats_report, user_dict
 from deskpi.presets import SLOTS, PresetError
 
 API = "/api/v1"
@@ -356,6 +356,22 @@ def create_app(service, *, max_body_bytes: int = 4096) -> Flask:
         u = user_or_404(name)
         store().set_active_user(u.name)
         return jsonify(active=u.name), 200
+
+    @app.get(f"{API}/users/<name>/plan")
+    def get_plan(name: str):
+        u = user_or_404(name)
+        plan, source = plan_for(store(), u.name)
+        return jsonify(user=u.name, source=source, plan=plan.to_dict())
+
+    @app.put(f"{API}/users/<name>/plan")
+    def put_plan(name: str):
+        u = user_or_404(name)
+        body = _json_body(example='{"kind": "cornell"} or {"kind": "custom", "sit_min": 40, "stand_min": 20}')
+        try:
+            full = set_plan(store(), u.name, body)
+        except ValueError as exc:
+            raise ApiError(422, str(exc)) from None
+        return jsonify(user=u.name, plan=full), 200
 
     @app.get(f"{API}/ergonomics")
     def ergonomics():

@@ -205,3 +205,49 @@ def test_people_api_on_the_simulated_daemon(tmp_path):
         assert client.get("/api/v1/stats?user=Nobody").status_code == 404
     finally:
         d.shutdown()
+
+
+def test_plans_per_user_through_the_api_and_the_habits_follow_the_active_user(tmp_path):
+    store = Store.open(tmp_path / "deskpi.db")
+    try:
+        store.add_user("Ada", seated_mm=700, standing_mm=1120)
+        store.add_user("Bo", seated_mm=680, standing_mm=1080)
+        store.set_active_user("Ada")
+        from deskpi.people import set_plan
+        set_plan(store, "Bo", {"kind": "cornell"})
+        clock = WallClock(dt.datetime(2026, 11, 23, 9, 0))
+        habits = HabitService(store, Desk(), scheduler=FakeScheduler(), wall=clock, mono=lambda: clock.mono,
+                              clock_synced=lambda: True)
+        assert habits.policy.plan.kind == "default"
+        store.set_active_user("Bo")
+        habits.tick()
+        assert habits.policy.plan.kind == "cornell" and habits.policy.plan.sit_min == 20
+        with pytest.raises(ValueError, match="sit_min"):
+            set_plan(store, "Bo", {"kind": "custom", "sit_min": 0})
+        assert store.get_plan("Bo").kind == "cornell", "an invalid plan writes nothing"
+    finally:
+        store.close()
+
+
+def test_plan_api(tmp_path):
+    from deskpi.config import defaults
+    from deskpi.daemon import Daemon
+    from deskpi.webapp import create_app
+    from helpers import wait_until
+
+    d = Daemon(defaults(), sim=True, data_dir=tmp_path, seed=5)
+    d.start()
+    try:
+        wait_until(lambda: d.ready_at is not None, what="ready")
+        d.parts.store.add_user("Ada")
+        client = create_app(d.parts.service).test_client()
+        r = client.get("/api/v1/users/Ada/plan")
+        assert r.status_code == 200 and r.json["source"] == "default" and r.json["plan"]["sit_min"] == 30
+        r = client.put("/api/v1/users/Ada/plan", json={"kind": "custom", "sit_min": 45, "stand_min": 15})
+        assert r.status_code == 200 and r.json["plan"]["sit_min"] == 45
+        r = client.put("/api/v1/users/Ada/plan", json={"kind": "custom", "stand_min": 600})
+        assert r.status_code == 422 and "stand_min" in r.json["error"]
+        assert client.get("/api/v1/users/Ada/plan").json["plan"]["sit_min"] == 45
+        assert client.put("/api/v1/users/Nobody/plan", json={"kind": "cornell"}).status_code == 404
+    finally:
+        d.shutdown()
