@@ -96,6 +96,11 @@ SCHEMA: dict[str, dict[str, Opt]] = {
         "pin_factory": Opt(str, "auto", choices=("auto", "lgpio", "rpigpio", "pigpio", "native", "mock")),
         "watchdog": Opt(bool, True),
     },
+    "habits": {
+        "enabled": Opt(bool, True),
+        "auto_moves_allowed": Opt(bool, False),
+        "pir_pin": _pin(None, optional=True),
+    },
     "web": {
         "host": Opt(str, "127.0.0.1"),
         "port": Opt(int, 8080, 1, 65535),
@@ -121,6 +126,7 @@ class Settings:
     buttons: Any
     indicators: Any
     daemon: Any
+    habits: Any
     web: Any
     warnings: tuple[str, ...] = ()
     source: str = "defaults"
@@ -246,6 +252,7 @@ def _cross_checks(s: dict, problems: list[str]) -> list[str]:
         use(p, f"[buttons] preset_pins[{i}]")
     use(ind.led_pin, "[indicators] led_pin")
     use(ind.buzzer_pin, "[indicators] buzzer_pin")
+    use(s["habits"].pir_pin, "[habits] pir_pin")
     for pin, who in sorted(uses.items()):
         if len(who) > 1:
             problems.append(f"GPIO{pin} is used twice: {' and '.join(who)}; every pin may have one job")

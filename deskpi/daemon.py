@@ -202,13 +202,27 @@ class Daemon:
 
     def _habits(self, parts: Parts) -> None:
         """Reminders and sit-stand transitions: optional, like the indicators."""
+        h = self.settings.habits
+        if not h.enabled:
+            return
         try:
             from deskpi.habits import HabitService, clock_is_synchronised
             habits = HabitService(parts.store, parts.service, indicators=parts.indicators,
+                                  auto_allowed=h.auto_moves_allowed,
                                   clock_synced=(lambda: True) if self.sim else clock_is_synchronised)
         except Exception:  # noqa: BLE001
             log.exception("reminders unavailable; carrying on without them")
             return
+        if h.pir_pin is not None:
+            try:
+                from gpiozero import MotionSensor
+                pir = MotionSensor(h.pir_pin, pin_factory=parts.factory)
+                # gpiozero runs these in its own thread: hand them over, never block it.
+                pir.when_motion = lambda: habits.defer(habits.on_presence, True)
+                pir.when_no_motion = lambda: habits.defer(habits.on_presence, False)
+                habits.pir = pir
+            except Exception:  # noqa: BLE001
+                log.exception("PIR sensor on GPIO%s unavailable; presence comes from button and web use", h.pir_pin)
         parts.habits = habits
         parts.service.habits = habits
         parts.recorder.listeners.append(habits.on_height)

@@ -81,6 +81,7 @@ class HabitService:
             scheduler = BackgroundScheduler(daemon=True)
         self.scheduler = scheduler
         self._started = False
+        self.pir = None
 
     def _policy_for_active_user(self) -> HabitPolicy:
         """The active person's own plan, its standing ramp counted from when they joined."""
@@ -130,9 +131,14 @@ class HabitService:
         if not self._started:
             self.scheduler.start()
             self._started = True
+        if self.pir is not None:
+            # gpiozero fires no event for the state it finds at start: report it once.
+            self.defer(lambda: self.on_presence(bool(self.pir.motion_detected)))
         self.tick()
 
     def close(self) -> None:
+        if self.pir is not None:
+            self.pir.close()
         if self._started:
             self.scheduler.shutdown(wait=False)
             self._started = False
@@ -176,6 +182,9 @@ class HabitService:
 
     def on_interaction(self, source: str = "button") -> None:
         self._input(lambda now, mono: self.policy.on_interaction(now, self.state, source=source, mono=mono))
+
+    def on_presence(self, present: bool) -> None:
+        self._input(lambda now, mono: self.policy.on_presence(now, self.state, present, mono=mono))
 
     def on_fault(self, active: bool) -> None:
         self._input(lambda now, mono: self.policy.on_fault(now, self.state, active, mono=mono))

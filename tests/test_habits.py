@@ -251,3 +251,30 @@ def test_plan_api(tmp_path):
         assert client.put("/api/v1/users/Nobody/plan", json={"kind": "cornell"}).status_code == 404
     finally:
         d.shutdown()
+
+
+def test_a_pir_sensor_reports_presence_to_the_habits(tmp_path):
+    from deskpi.config import from_mapping
+    from deskpi.daemon import Daemon
+    from helpers import wait_until
+
+    settings = from_mapping({"habits": {"pir_pin": 4, "auto_moves_allowed": True}})
+    d = Daemon(settings, sim=True, data_dir=tmp_path, seed=6)
+    d.start()
+    try:
+        habits = d.parts.habits
+        assert habits.policy.auto_allowed is True
+        pin = d.parts.factory.pin(4)
+        wait_until(lambda: habits.state.pir, what="the PIR's state at start")
+        pin.drive_high()
+        wait_until(lambda: habits.state.present is True, what="presence from the PIR")
+        pin.drive_low()
+        wait_until(lambda: habits.state.present is False, what="absence from the PIR")
+    finally:
+        d.shutdown()
+
+
+def test_the_pir_pin_takes_part_in_the_pin_checks():
+    from deskpi.config import ConfigError, from_mapping
+    with pytest.raises(ConfigError, match="GPIO17 is used twice"):
+        from_mapping({"habits": {"pir_pin": 17}})
