@@ -116,10 +116,18 @@ def _v2_audit_remote_and_indexes(db: Database) -> None:
     db["reminders"].create_index(["user_id", "shown_at"], index_name="idx_reminders_user_shown")
 
 
+def _v3_active_user_log(db: Database) -> None:
+    # Who was at the desk when: statistics attribute measured time to the right person.
+    # Names, not ids: the history must survive a user being removed or renamed later.
+    db["active_user_log"].create({"id": int, "t": float, "user": str}, pk="id", not_null={"t"})
+    db["active_user_log"].create_index(["t"], index_name="idx_active_user_log_t")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "base schema: users, presets, settings, plans, reminders, height log, audit", _v1_base_schema),
     Migration(2, "audit: remote address column; index audit by time and reminders by user and time",
               _v2_audit_remote_and_indexes),
+    Migration(3, "active-user history for statistics", _v3_active_user_log),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

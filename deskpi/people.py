@@ -108,13 +108,19 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
         goals[u.name] = ({"standing_goal_min": g, "source": "plan"} if g is not None else
                          {"standing_goal_min": DEFAULT_DAILY_GOAL_MIN, "source": "default"})
     profiles = {u.name: {"seated_mm": u.seated_mm, "standing_mm": u.standing_mm} for u in users}
-    timeline = [(0.0, active.name)] if active is not None else []
+    timeline = store.active_user_timeline(t0, now + 1.0)
+    recorded = bool(timeline)
+    if not recorded:      # a database from before the history was kept
+        timeline = [(0.0, active.name)] if active is not None else []
     result = daily(rows, timeline, profiles, zone, days, now, reminders,
                    {name: g["standing_goal_min"] for name, g in goals.items()}, users=report)
+    who = ("Who was at the desk comes from the recorded active-user history (`user use`, desk claims)."
+           if recorded else
+           "Who was at the desk: no active-user history is recorded in this window, so all measured time is "
+           + (f"counted for the current active user {active.name!r}." if active is not None
+              else "'unassigned' (there is no active user now)."))
     notes = [
-        "Who was at the desk: deskpi does not record the active-user history yet, so all measured time in "
-        + (f"this window is counted for the current active user {active.name!r}; other users show no time."
-           if active is not None else "this window is 'unassigned' (there is no active user now)."),
+        who,
         (f"Standing goal: {DEFAULT_DAILY_GOAL_MIN:g} min/day by default (2 h/day of standing and light activity, "
          f"Buckley et al. 2015), unless the user's plan sets one of: {', '.join(PLAN_GOAL_KEYS)}."),
         ("Sitting/standing come from the measured desk height (between the person's seated and standing "

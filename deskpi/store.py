@@ -770,9 +770,22 @@ class Store:
     def get_active_user(self) -> User | None:
         return self._user_setting(_ACTIVE_KEY)
 
-    def set_active_user(self, name: str | None) -> User | None:
-        """Who is at the desk now (None: nobody in particular)."""
-        return self._set_user_setting(_ACTIVE_KEY, name, "active_user")
+    def set_active_user(self, name: str | None, *, now: float | None = None) -> User | None:
+        """Who is at the desk now (None: nobody in particular); the change is kept for statistics."""
+        when = time.time() if now is None else _time("now", now)
+        with self._tx() as db:
+            user = self._set_user_setting(_ACTIVE_KEY, name, "active_user")
+            db.execute("INSERT INTO active_user_log (t, user) VALUES (?, ?)", [when, None if user is None else user.name])
+            return user
+
+    def active_user_timeline(self, t0: float, t1: float) -> list[tuple[float, str | None]]:
+        """(t, user) changes in [t0, t1], led by the one in force at t0; [] if never recorded."""
+        with self._read() as conn:
+            before = conn.execute("SELECT t, user FROM active_user_log WHERE t < ? ORDER BY t DESC, id DESC LIMIT 1",
+                                  [t0]).fetchall()
+            rows = conn.execute("SELECT t, user FROM active_user_log WHERE t >= ? AND t <= ? ORDER BY t, id",
+                                [t0, t1]).fetchall()
+        return [(float(t), u) for t, u in before + rows]
 
     def get_owner(self) -> User | None:
         return self._user_setting(_OWNER_KEY)

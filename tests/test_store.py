@@ -751,3 +751,36 @@ def test_two_stores_in_two_connections_share_the_file(tmp_path: Path) -> None:
         daemon.append_audit("button", "stop", t=T0)
         assert len(cli.list_audit()) == 1
     assert not Path(f"{path}-wal").exists() or os.path.getsize(f"{path}-wal") == 0
+
+
+def test_active_user_history_is_kept_for_statistics(tmp_path):
+    from deskpi.store import Store
+    with Store.open(tmp_path / "deskpi.db") as store:
+        store.add_user("Ada")
+        store.add_user("Bo")
+        store.set_active_user("Ada", now=100.0)
+        store.set_active_user("Bo", now=200.0)
+        store.set_active_user(None, now=300.0)
+        assert store.active_user_timeline(150.0, 1000.0) == [(100.0, "Ada"), (200.0, "Bo"), (300.0, None)]
+        assert store.active_user_timeline(0.0, 50.0) == []
+        store.remove_user("Ada")
+        assert store.active_user_timeline(0.0, 150.0)[0] == (100.0, "Ada"), "history outlives the user"
+
+
+def test_statistics_split_time_between_the_people_who_used_the_desk(tmp_path):
+    from deskpi.people import stats_report
+    from deskpi.store import Store
+    from zoneinfo import ZoneInfo
+    day = 1795420800.0            # 2026-11-23 00:00 UTC (a Monday)
+    with Store.open(tmp_path / "deskpi.db") as store:
+        store.add_user("Ada", seated_mm=700, standing_mm=1100)
+        store.add_user("Bo", seated_mm=700, standing_mm=1100)
+        store.set_active_user("Ada", now=day + 9 * 3600)
+        store.set_active_user("Bo", now=day + 10 * 3600)
+        samples = [(day + 9 * 3600 + m * 60, 700.0 if m < 60 else 1100.0, "sensor") for m in range(0, 120, 5)]
+        store.log_heights(samples)
+        report = stats_report(store, days=1, zone=ZoneInfo("UTC"), now=day + 11 * 3600)
+    ada = report["users"]["Ada"]["days"][0]
+    bo = report["users"]["Bo"]["days"][0]
+    assert ada["sitting_min"] == pytest.approx(60, abs=1) and ada["standing_min"] == pytest.approx(0, abs=1)
+    assert bo["standing_min"] == pytest.approx(55, abs=6) and bo["sitting_min"] == pytest.approx(0, abs=1)
