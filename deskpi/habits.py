@@ -35,7 +35,10 @@ log = logging.getLogger(__name__)
 STATE_KEY = "habits.state"
 RECHECK_S = 60.0           # wake at least this often: clock sync, day change, a restored state
 _KIND = {"prompt_stand": "stand", "prompt_sit": "sit", "prompt_move": "move", "prompt_stretch": "stretch"}
-_OUTCOME = {"confirmed": "confirmed", "acknowledged": "acknowledged", "skipped": "skipped", "snoozed": "snoozed"}
+# "followed": the person changed posture with the desk's own buttons or a preset while the prompt
+# was up; that is the button-press confirmation of confirm mode.
+_OUTCOME = {"confirmed": "confirmed", "followed": "confirmed", "acknowledged": "acknowledged",
+            "skipped": "skipped", "snoozed": "snoozed"}
 
 
 def clock_is_synchronised() -> bool:
@@ -216,7 +219,11 @@ class HabitService:
             except PolicyError:
                 log.exception("habit input refused")
                 return
-            if events:
+            pending = self.state.pending
+            stale = self.current is not None and (pending is None or pending.id != self.current["id"])
+            if events or stale or self.state.records:
+                if stale:
+                    self.current = None      # answered by changing posture, not by a tap
                 self._deliver(events, now)
                 self._reschedule(now)
 

@@ -278,3 +278,13 @@ def test_the_pir_pin_takes_part_in_the_pin_checks():
     from deskpi.config import ConfigError, from_mapping
     with pytest.raises(ConfigError, match="GPIO17 is used twice"):
         from_mapping({"habits": {"pir_pin": 17}})
+
+
+def test_changing_posture_with_the_desk_buttons_answers_the_prompt(rig):
+    habits, clock, desk, store, *_ = rig
+    prompt = run_until_prompt(habits, clock)
+    clock.advance(1)
+    habits.on_height(1120.0)                     # the person pressed the stand preset on the desk
+    assert habits.current is None
+    assert store.list_reminders(user="Ada")[0].outcome == "confirmed"
+    assert desk.moves == [], "the desk was moved by the person, not by the reminder"
