@@ -29,7 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deskpi.people import DEFAULT_DAILY_GOAL_MIN, local_zone, plan_for, set_plan, stats_report, user_dict
+from deskpi.people import (DEFAULT_DAILY_GOAL_MIN, add_user, desk_notes, heights_for, local_zone, plan_for,
+                           set_plan, stats_report, user_dict)
 
 RAW = argparse.RawDescriptionHelpFormatter
 
@@ -204,28 +205,6 @@ def _read_secret_hash() -> str:
     return hash_secret(secret)
 
 
-def _heights_from_stature(args: argparse.Namespace, settings: Any, shoe_mm: float | None,
-                          notes: list[str]) -> tuple[float | None, float | None]:
-    """Seated/standing from --stature-cm (explicit --seated-mm/--standing-mm win); adds the notes."""
-    rec = _recommend(args.stature_cm, shoe_mm, args.sex, settings)
-    seated = rec.sit_mm if args.seated_mm is None else args.seated_mm
-    standing = rec.stand_mm if args.standing_mm is None else args.standing_mm
-    notes.extend(rec.notes)
-    if args.standing_mm is None and seated is not None and standing <= seated:
-        notes.append(f"The desk's travel ({_limits(settings)[0]:g}-{_limits(settings)[1]:g} mm) leaves no "
-                     f"standing height above the seated {seated:g} mm: no standing height was set.")
-        standing = None
-    return seated, standing
-
-
-def _check_against_desk(seated: float | None, standing: float | None, settings: Any, notes: list[str]) -> None:
-    lo, hi = _limits(settings)
-    for label, v in (("seated", seated), ("standing", standing)):
-        if v is not None and not lo <= v <= hi:
-            notes.append(f"The {label} height {v:g} mm is outside the desk's travel {lo:g}-{hi:g} mm: "
-                         f"the desk will stop at its limit.")
-
-
 def _emit_user(args: argparse.Namespace, verb: str, store: Any, user: Any, notes: list[str],
                extra: dict[str, Any] | None = None) -> None:
     d = user_dict(user, store.get_active_user(), store.get_owner())
@@ -245,20 +224,10 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
     if args.sex is not None and args.stature_cm is None:
         raise CliError(f"--sex = {args.sex!r}: only used with --stature-cm (it picks the shoe allowance)")
     pin_hash = _read_secret_hash() if args.pin_stdin else None
-    notes: list[str] = []
-    seated, standing = args.seated_mm, args.standing_mm
-    if args.stature_cm is not None:
-        seated, standing = _heights_from_stature(args, settings, args.shoe_mm, notes)
-    _check_against_desk(seated, standing, settings, notes)
     with _open_store(_data_dir(args, settings), create=True) as store:
-        first = not store.list_users()
-        user = store.add_user(args.name, stature_cm=args.stature_cm, shoe_mm=args.shoe_mm, seated_mm=seated,
-                              standing_mm=standing, units=args.units, role="admin" if args.admin else "user",
-                              pin_hash=pin_hash)
-        if first:
-            store.set_owner(user.name)
-            store.set_active_user(user.name)
-            notes.append("The first user: now the desk's owner and the active user.")
+        user, notes = add_user(store, args.name, limits=_limits(settings), stature_cm=args.stature_cm,
+                               shoe_mm=args.shoe_mm, sex=args.sex, seated_mm=args.seated_mm,
+                               standing_mm=args.standing_mm, units=args.units, admin=args.admin, pin_hash=pin_hash)
         _emit_user(args, "added", store, user, notes)
     return 0
 
@@ -412,7 +381,10 @@ def _cmd_user_set(args: argparse.Namespace) -> int:
                 notes.append("Seated and standing heights kept (--keep-heights).")
             else:
                 shoe = args.shoe_mm if args.shoe_mm is not None else user.shoe_mm
-                fields["seated_mm"], fields["standing_mm"] = _heights_from_stature(args, settings, shoe, notes)
+                fields["seated_mm"], fields["standing_mm"], more = heights_for(
+                    args.stature_cm, limits=_limits(settings), shoe_mm=shoe, sex=args.sex,
+                    seated_mm=args.seated_mm, standing_mm=args.standing_mm)
+                notes += more
                 notes.append("Seated and standing heights re-recommended from the new stature "
                              "(--keep-heights keeps the old ones).")
         if args.shoe_mm is not None:
@@ -430,7 +402,7 @@ def _cmd_user_set(args: argparse.Namespace) -> int:
         if args.clear_pin:
             fields["pin_hash"] = None
         if "seated_mm" in fields or "standing_mm" in fields:
-            _check_against_desk(fields.get("seated_mm"), fields.get("standing_mm"), settings, notes)
+            notes += desk_notes(fields.get("seated_mm"), fields.get("standing_mm"), _limits(settings))
         user = store.update_user(user.name, **fields)
         _emit_user(args, "updated", store, user, notes)
     return 0

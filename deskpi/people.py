@@ -152,3 +152,47 @@ def set_plan(store, name: str, doc: object):
     full = plan.to_dict()
     store.set_plan(name, full, kind=plan.kind)
     return full
+
+
+def heights_for(stature_cm: float, *, limits: tuple[float, float], shoe_mm: float | None = None,
+                sex: str | None = None, seated_mm: float | None = None, standing_mm: float | None = None
+                ) -> tuple[float | None, float | None, list[str]]:
+    """Seated/standing heights recommended from stature (explicit ones win), with the advice notes."""
+    from deskpi.core.ergonomics import recommend
+
+    rec = recommend(stature_cm, shoe_mm, sex=sex, limits=limits)
+    notes = list(rec.notes)
+    seated = rec.sit_mm if seated_mm is None else seated_mm
+    standing = rec.stand_mm if standing_mm is None else standing_mm
+    if standing_mm is None and seated is not None and standing <= seated:
+        notes.append(f"The desk's travel ({limits[0]:g}-{limits[1]:g} mm) leaves no standing height above "
+                     f"the seated {seated:g} mm: no standing height was set.")
+        standing = None
+    return seated, standing, notes
+
+
+def desk_notes(seated_mm: float | None, standing_mm: float | None, limits: tuple[float, float]) -> list[str]:
+    lo, hi = limits
+    return [f"The {label} height {v:g} mm is outside the desk's travel {lo:g}-{hi:g} mm: "
+            f"the desk will stop at its limit."
+            for label, v in (("seated", seated_mm), ("standing", standing_mm)) if v is not None and not lo <= v <= hi]
+
+
+def add_user(store, name: str, *, limits: tuple[float, float], stature_cm: float | None = None,
+             shoe_mm: float | None = None, sex: str | None = None, seated_mm: float | None = None,
+             standing_mm: float | None = None, units: str = "cm", admin: bool = False,
+             pin_hash: str | None = None) -> tuple[Any, list[str]]:
+    """Add a person; heights come from stature (explicit ones win). The first person owns the desk."""
+    notes: list[str] = []
+    if stature_cm is not None:
+        seated_mm, standing_mm, notes = heights_for(stature_cm, limits=limits, shoe_mm=shoe_mm, sex=sex,
+                                                    seated_mm=seated_mm, standing_mm=standing_mm)
+    notes += desk_notes(seated_mm, standing_mm, limits)
+    first = not store.list_users()
+    user = store.add_user(name, stature_cm=stature_cm, shoe_mm=shoe_mm, seated_mm=seated_mm,
+                          standing_mm=standing_mm, units=units, role="admin" if admin else "user", pin_hash=pin_hash)
+    if first:
+        store.set_owner(user.name)
+        store.set_active_user(user.name)
+        notes.append("The first user: now the desk's owner and the active user.")
+    return user, notes

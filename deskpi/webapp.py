@@ -25,7 +25,7 @@ from deskpi.arbiter import Source
 from deskpi.core.faults import MotionRefused
 from deskpi.core.types import Direction
 from deskpi.core.schedule_policy import PolicyError
-from deskpi.people import plan_for, set_plan, stats_report, user_dict
+from deskpi.people import add_user, desk_notes, heights_for, plan_for, set_plan, stats_report, user_dict
 from deskpi.presets import SLOTS, PresetError
 
 API = "/api/v1"
@@ -350,6 +350,68 @@ def create_app(service, *, max_body_bytes: int = 4096) -> Flask:
         d = user_dict(u, st.get_active_user(), st.get_owner())
         d["presets"] = [{"slot": k, "height_mm": v} for k, v in sorted(st.get_presets(u.name).items())]
         return jsonify(d)
+
+    @app.post(f"{API}/users")
+    def add_user_route():
+        example = '{"name": "Ada", "stature_cm": 170, "pin": "4711"}'
+        body = _json_body(example=example)
+        allowed = {"name", "stature_cm", "shoe_mm", "seated_mm", "standing_mm", "units", "admin", "pin"}
+        unknown = sorted(set(body) - allowed)
+        if unknown:
+            raise ApiError(400, f"unknown field {_show(unknown[0])}; fields are {', '.join(sorted(allowed))}")
+        if not isinstance(body.get("name"), str):
+            raise ApiError(400, f"'name' must be a string, got {_show(body.get('name'))}; send {example}")
+        pin_hash = None
+        if body.get("pin") is not None:
+            from deskpi.passwords import hash_secret, validate_secret
+            try:
+                validate_secret(body["pin"] if isinstance(body["pin"], str) else "")
+            except ValueError as exc:
+                raise ApiError(422, f"pin: {exc}") from None
+            pin_hash = hash_secret(body["pin"])
+        admin = body.get("admin", False)
+        if not isinstance(admin, bool):
+            raise ApiError(400, f"'admin' must be true or false, got {_show(admin)}")
+        numbers = {}
+        for key in ("stature_cm", "shoe_mm", "seated_mm", "standing_mm"):
+            v = body.get(key)
+            if v is not None and not _is_number(v):
+                raise ApiError(400, f"'{key}' must be a number, got {_type_name(v)} {_show(v)}")
+            numbers[key] = v
+        try:
+            user, notes = add_user(store(), body["name"], limits=_limits(desk()), units=body.get("units", "cm"),
+                                   admin=admin, pin_hash=pin_hash, **numbers)
+        except ValueError as exc:
+            raise ApiError(422, str(exc)) from None
+        st = store()
+        return jsonify({**user_dict(user, st.get_active_user(), st.get_owner()), "notes": notes}), 201
+
+    @app.patch(f"{API}/users/<name>")
+    def update_user_route(name: str):
+        u = user_or_404(name)
+        example = '{"stature_cm": 182} or {"seated_mm": 690, "standing_mm": 1110, "units": "in"}'
+        body = _json_body(example=example)
+        allowed = {"stature_cm", "shoe_mm", "seated_mm", "standing_mm", "units"}
+        unknown = sorted(set(body) - allowed)
+        if unknown or not body:
+            raise ApiError(400, f"send one or more of {', '.join(sorted(allowed))}, like {example}")
+        for key in allowed - {"units"}:
+            if key in body and body[key] is not None and not _is_number(body[key]):
+                raise ApiError(400, f"'{key}' must be a number, got {_type_name(body[key])} {_show(body[key])}")
+        fields = dict(body)
+        notes: list[str] = []
+        try:
+            if body.get("stature_cm") is not None and ("seated_mm" not in body or "standing_mm" not in body):
+                seated, standing, notes = heights_for(
+                    body["stature_cm"], limits=_limits(desk()), shoe_mm=body.get("shoe_mm", u.shoe_mm),
+                    seated_mm=body.get("seated_mm"), standing_mm=body.get("standing_mm"))
+                fields.update(seated_mm=seated, standing_mm=standing)
+            notes += desk_notes(fields.get("seated_mm"), fields.get("standing_mm"), _limits(desk()))
+            user = store().update_user(u.name, **fields)
+        except ValueError as exc:
+            raise ApiError(422, str(exc)) from None
+        st = store()
+        return jsonify({**user_dict(user, st.get_active_user(), st.get_owner()), "notes": notes}), 200
 
     @app.post(f"{API}/users/<name>/activate")
     def activate(name: str):

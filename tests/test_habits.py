@@ -282,9 +282,43 @@ def test_the_pir_pin_takes_part_in_the_pin_checks():
 
 def test_changing_posture_with_the_desk_buttons_answers_the_prompt(rig):
     habits, clock, desk, store, *_ = rig
-    prompt = run_until_prompt(habits, clock)
+    assert run_until_prompt(habits, clock)["target"] == "stand"
     clock.advance(1)
     habits.on_height(1120.0)                     # the person pressed the stand preset on the desk
     assert habits.current is None
     assert store.list_reminders(user="Ada")[0].outcome == "confirmed"
     assert desk.moves == [], "the desk was moved by the person, not by the reminder"
+
+
+def test_people_can_be_added_and_profiles_edited_through_the_api(tmp_path):
+    from deskpi.config import defaults
+    from deskpi.daemon import Daemon
+    from deskpi.passwords import verify_secret
+    from deskpi.webapp import create_app
+    from helpers import wait_until
+
+    d = Daemon(defaults(), sim=True, data_dir=tmp_path, seed=8)
+    d.start()
+    try:
+        wait_until(lambda: d.ready_at is not None, what="ready")
+        client = create_app(d.parts.service).test_client()
+        r = client.post("/api/v1/users", json={"name": "Ada", "stature_cm": 175, "pin": "4711"})
+        assert r.status_code == 201, r.json
+        assert (r.json["seated_mm"], r.json["standing_mm"]) == (660, 1098)
+        assert r.json["owner"] and r.json["active"] and r.json["has_pin"] and "4711" not in str(r.json)
+        assert verify_secret("4711", d.parts.store.get_user("Ada").pin_hash)
+        for body, status, fragment in (({"name": "ada"}, 422, "name"), ({"name": 5}, 400, "name"),
+                                       ({"name": "Cy", "stature_cm": "tall"}, 400, "stature_cm"),
+                                       ({"name": "Cy", "stature_cm": 20}, 422, "100"),
+                                       ({"name": "Cy", "pin": "12"}, 422, "pin"),
+                                       ({"name": "Cy", "colour": "red"}, 400, "colour")):
+            r = client.post("/api/v1/users", json=body)
+            assert r.status_code == status and fragment in r.json["error"], (body, r.json)
+        assert [u["name"] for u in client.get("/api/v1/users").json] == ["Ada"], "refusals wrote nothing"
+        r = client.patch("/api/v1/users/Ada", json={"stature_cm": 182})
+        assert r.status_code == 200 and r.json["standing_mm"] > 1098
+        r = client.patch("/api/v1/users/Ada", json={"seated_mm": 5000})
+        assert r.status_code == 422 and "seated_mm" in r.json["error"]
+        assert client.patch("/api/v1/users/Ada", json={}).status_code == 400
+    finally:
+        d.shutdown()
