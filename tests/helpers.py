@@ -31,3 +31,23 @@ class ManualClock:
     def advance(self, dt: float) -> None:
         with self._lock:
             self.t += dt
+
+
+def running_sim_daemon(data_dir, *, seed: int = 1, settings=None):
+    """A started `deskpi sim` daemon (no web server) that has seen the sensor; shut down on exit."""
+    from contextlib import contextmanager
+
+    from deskpi.config import defaults
+    from deskpi.daemon import Daemon
+
+    @contextmanager
+    def run():
+        d = Daemon(settings or defaults(), sim=True, data_dir=data_dir, seed=seed)
+        d.start()
+        try:
+            wait_until(lambda: d.ready_at is not None, what="the simulated daemon to be ready")
+            yield d
+        finally:
+            d.shutdown()
+
+    return run()

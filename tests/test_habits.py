@@ -9,6 +9,7 @@ from deskpi.arbiter import Source
 from deskpi.core.schedule_policy import PolicyError
 from deskpi.habits import HabitService
 from deskpi.store import Store
+from helpers import running_sim_daemon
 
 
 class WallClock:
@@ -148,15 +149,9 @@ def test_a_fault_cancels_a_confirmed_move(rig):
 
 
 def test_reminder_api_on_the_simulated_daemon(tmp_path):
-    from deskpi.config import defaults
-    from deskpi.daemon import Daemon
     from deskpi.webapp import create_app
-    from helpers import wait_until
 
-    d = Daemon(defaults(), sim=True, data_dir=tmp_path, seed=3)
-    d.start()
-    try:
-        wait_until(lambda: d.ready_at is not None, what="ready")
+    with running_sim_daemon(tmp_path, seed=3) as d:
         client = create_app(d.parts.service).test_client()
         r = client.get("/api/v1/reminder")
         assert r.status_code == 200 and r.json["status"]["mode"] == "confirm" and "reminder" in r.json
@@ -170,20 +165,12 @@ def test_reminder_api_on_the_simulated_daemon(tmp_path):
         assert r.status_code == 400
         r = client.post("/api/v1/reminders/pause-today", json={"paused": True})
         assert r.status_code == 200 and client.get("/api/v1/reminder").json["status"]["paused_today"] is True
-    finally:
-        d.shutdown()
 
 
 def test_people_api_on_the_simulated_daemon(tmp_path):
-    from deskpi.config import defaults
-    from deskpi.daemon import Daemon
     from deskpi.webapp import create_app
-    from helpers import wait_until
 
-    d = Daemon(defaults(), sim=True, data_dir=tmp_path, seed=4)
-    d.start()
-    try:
-        wait_until(lambda: d.ready_at is not None, what="ready")
+    with running_sim_daemon(tmp_path, seed=4) as d:
         d.parts.store.add_user("Ada", stature_cm=175, seated_mm=660, standing_mm=1098)
         d.parts.store.add_user("Bo<b>")
         client = create_app(d.parts.service).test_client()
@@ -203,8 +190,6 @@ def test_people_api_on_the_simulated_daemon(tmp_path):
         assert client.get("/api/v1/stats?days=0").status_code == 422
         assert client.get("/api/v1/stats?days=x").status_code == 400
         assert client.get("/api/v1/stats?user=Nobody").status_code == 404
-    finally:
-        d.shutdown()
 
 
 def test_plans_per_user_through_the_api_and_the_habits_follow_the_active_user(tmp_path):
@@ -230,15 +215,9 @@ def test_plans_per_user_through_the_api_and_the_habits_follow_the_active_user(tm
 
 
 def test_plan_api(tmp_path):
-    from deskpi.config import defaults
-    from deskpi.daemon import Daemon
     from deskpi.webapp import create_app
-    from helpers import wait_until
 
-    d = Daemon(defaults(), sim=True, data_dir=tmp_path, seed=5)
-    d.start()
-    try:
-        wait_until(lambda: d.ready_at is not None, what="ready")
+    with running_sim_daemon(tmp_path, seed=5) as d:
         d.parts.store.add_user("Ada")
         client = create_app(d.parts.service).test_client()
         r = client.get("/api/v1/users/Ada/plan")
@@ -249,8 +228,6 @@ def test_plan_api(tmp_path):
         assert r.status_code == 422 and "stand_min" in r.json["error"]
         assert client.get("/api/v1/users/Ada/plan").json["plan"]["sit_min"] == 45
         assert client.put("/api/v1/users/Nobody/plan", json={"kind": "cornell"}).status_code == 404
-    finally:
-        d.shutdown()
 
 
 def test_a_pir_sensor_reports_presence_to_the_habits(tmp_path):
@@ -291,16 +268,10 @@ def test_changing_posture_with_the_desk_buttons_answers_the_prompt(rig):
 
 
 def test_people_can_be_added_and_profiles_edited_through_the_api(tmp_path):
-    from deskpi.config import defaults
-    from deskpi.daemon import Daemon
     from deskpi.passwords import verify_secret
     from deskpi.webapp import create_app
-    from helpers import wait_until
 
-    d = Daemon(defaults(), sim=True, data_dir=tmp_path, seed=8)
-    d.start()
-    try:
-        wait_until(lambda: d.ready_at is not None, what="ready")
+    with running_sim_daemon(tmp_path, seed=8) as d:
         client = create_app(d.parts.service).test_client()
         r = client.post("/api/v1/users", json={"name": "Ada", "stature_cm": 175, "pin": "4711"})
         assert r.status_code == 201, r.json
@@ -320,5 +291,3 @@ def test_people_can_be_added_and_profiles_edited_through_the_api(tmp_path):
         r = client.patch("/api/v1/users/Ada", json={"seated_mm": 5000})
         assert r.status_code == 422 and "seated_mm" in r.json["error"]
         assert client.patch("/api/v1/users/Ada", json={}).status_code == 400
-    finally:
-        d.shutdown()
