@@ -102,14 +102,18 @@ class MotionArbiter:
         if isinstance(source, Source):
             self.record(source, "stop")
 
-    def move_to(self, target_mm: float, source: Source, detail: str = "") -> None:
+    def _on_behalf(self, source: Source, detail: str, request) -> None:
+        """Claim the desk for `source`, then ask the loop; a refused request gives the claim back."""
         self._claim(source, detail)
         try:
-            self.loop.move_to(target_mm, source=detail or source.name.lower())
+            request(detail or source.name.lower())
         except MotionRefused:
             with self._lock:
                 self._owner = None
             raise
+
+    def move_to(self, target_mm: float, source: Source, detail: str = "") -> None:
+        self._on_behalf(source, detail, lambda why: self.loop.move_to(target_mm, source=why))
         self.record(source, "move", target_mm=round(float(target_mm), 1), why=detail or None)
 
     def hold(self, direction: Direction, source: Source, detail: str = "") -> None:
@@ -123,13 +127,7 @@ class MotionArbiter:
                                     "let go and press again to move")
             self._stopped_holds.pop(source, None)
             renewal = self._owner == source and self._moving()
-        self._claim(source, detail)
-        try:
-            self.loop.hold(direction, source=detail or source.name.lower())
-        except MotionRefused:
-            with self._lock:
-                self._owner = None
-            raise
+        self._on_behalf(source, detail, lambda why: self.loop.hold(direction, source=why))
         with self._lock:
             self._holding[source] = now
         if not renewal:

@@ -115,8 +115,8 @@ def _json_body(*, example: str) -> dict:
 
 
 def _limits(service) -> tuple[float, float]:
-    lim = service.snapshot()["limits"]
-    return float(lim["min_mm"]), float(lim["max_mm"])
+    lo, hi = service.limits
+    return float(lo), float(hi)
 
 
 def _height(body: dict, field: str, service, *, example: str, optional: bool = False) -> float | None:
@@ -304,7 +304,7 @@ def create_app(service, *, max_body_bytes: int = 4096) -> Flask:
     # -- simulator ----------------------------------------------------------------
     @app.post(f"{API}/sim/keys/<key>")
     def sim_key(key: str):
-        if not desk().snapshot().get("sim"):
+        if getattr(desk(), "sim_keypad", None) is None:
             raise ApiError(404, "there is no virtual keypad: this desk is real (sim keys only work in sim mode)")
         if key not in SIM_KEYS:
             raise ApiError(404, f"unknown key {_show(key)}; keys are {', '.join(SIM_KEYS)}")

@@ -73,10 +73,8 @@ def wait_until_at_rest(rig: VirtualRig) -> None:
 
 def wait_for_duty(ctrl: MotionController, rig: VirtualRig, target: float) -> None:
     """Rest the motor (on the virtual clock) if the next move would exceed its duty cycle."""
-    need = abs(target - rig.true_height) / 25.0 + 2.0
-    wait = ctrl.duty.ready_at(rig.t, need) - rig.t
-    if wait > 0:
-        rig.rest(wait + 1.0)
+    assert rig.ctrl is ctrl
+    rig.rest_for_duty(abs(target - rig.true_height) / 25.0 + 2.0)
 
 
 def move(ctrl: MotionController, rig: VirtualRig, target: float, t_max: float = 60.0) -> Recorder:

@@ -46,6 +46,7 @@ class FakeService:
         self.sim_keypad = (lambda key, pressed: None) if sim else None
         self.presets = {1: 720.0, 2: 1100.0, 3: None, 4: None}
         self.crash: Exception | None = None   # raised by move_to, as a bug would be
+        self.limits = LIMITS
 
     def snapshot(self) -> dict:
         return {

@@ -49,10 +49,7 @@ def _warm_rig(seed: int, desk: DeskSpec, sensor: SensorSpec) -> VirtualRig:
 
 
 def _wait_for_duty(rig: VirtualRig, target: float) -> None:
-    need = abs(target - rig.true_height) / 25.0 + 3.0
-    wait = rig.ctrl.duty.ready_at(rig.t, need) - rig.t
-    if wait > 0:
-        rig.rest(wait + 1.0)
+    rig.rest_for_duty(abs(target - rig.true_height) / 25.0 + 3.0)
 
 
 def _move(rig: VirtualRig, target: float) -> list:

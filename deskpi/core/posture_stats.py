@@ -646,12 +646,9 @@ def _progress(standing_s: float, goal_min: float | None) -> float | None:
     return None if not goal_min else round(standing_s / 60.0 / goal_min, 3)
 
 
-def _day_record(d: date, day_s: float, tl: _Tally, longest_s: float, goal: float | None) -> dict[str, Any]:
-    """One person's day. ``day_min`` is the length of the local day so far (23/24/25 h, up to now)."""
+def _totals(tl: _Tally, longest_s: float, goal: float | None) -> dict[str, Any]:
+    """The minutes, changes, reminders and goal a day and a week both report."""
     return {
-        "date": d.isoformat(),
-        "week": _iso_week(d),
-        "day_min": _minutes(day_s),
         "sitting_min": _minutes(tl.secs[SIT]),
         "standing_min": _minutes(tl.secs[STAND]),
         "between_min": _minutes(tl.secs[BETWEEN]),
@@ -662,6 +659,12 @@ def _day_record(d: date, day_s: float, tl: _Tally, longest_s: float, goal: float
         "standing_goal_min": goal,
         "goal_progress": _progress(tl.secs[STAND], goal),
     }
+
+
+def _day_record(d: date, day_s: float, tl: _Tally, longest_s: float, goal: float | None) -> dict[str, Any]:
+    """One person's day. ``day_min`` is the length of the local day so far (23/24/25 h, up to now)."""
+    return {"date": d.isoformat(), "week": _iso_week(d), "day_min": _minutes(day_s),
+            **_totals(tl, longest_s, goal)}
 
 
 def _week_record(week: str, items: list, total: _Tally, longest_s: float, goal: float | None,
@@ -675,15 +678,7 @@ def _week_record(week: str, items: list, total: _Tally, longest_s: float, goal: 
         "last_day": items[-1][0].isoformat(),
         "days": len(items),
         "working_days": working,
-        "sitting_min": _minutes(total.secs[SIT]),
-        "standing_min": _minutes(total.secs[STAND]),
-        "between_min": _minutes(total.secs[BETWEEN]),
-        "unknown_min": _minutes(total.secs[UNKNOWN]),
-        "posture_changes": total.changes,
-        "longest_standing_block_min": _minutes(longest_s),
-        "reminders": dict(total.reminders),
-        "standing_goal_min": goal,
-        "goal_progress": _progress(total.secs[STAND], goal),
+        **_totals(total, longest_s, goal),
         "per_working_day": {
             "sitting_min": avg(total.secs[SIT] / 60.0),
             "standing_min": avg(total.secs[STAND] / 60.0),

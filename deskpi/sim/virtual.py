@@ -101,6 +101,12 @@ class VirtualRig:
     def settle(self, seconds: float = 1.0) -> None:
         self.run_until(lambda r: False, self.t + seconds)
 
+    def rest_for_duty(self, need_s: float) -> None:
+        """Rest (on the virtual clock) until the controller's duty cycle allows need_s of motor time."""
+        wait = self.ctrl.duty.ready_at(self.t, need_s) - self.t
+        if wait > 0:
+            self.rest(wait + 1.0)
+
     def rest(self, seconds: float, listen_s: float = 1.0) -> None:
         """Let the desk stand idle; skip the pings of a long rest, then listen again.
 
