@@ -117,11 +117,14 @@ class Daemon:
         self._last_watchdog = 0.0
         self._moves_since_save = 0
         self._busy_until = 0.0
+        self.control = None             # the control socket (deskpi/control_socket.py)
 
     # -- building -----------------------------------------------------------
     def build(self) -> Parts:
         s = self.settings
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        from deskpi.control_socket import ControlServer
+        self.control = ControlServer(self, self.data_dir)   # refuses a second daemon before any pin is touched
         factory = None
         sim_desk = None
         if self.sim:
@@ -260,6 +263,7 @@ class Daemon:
     # -- running --------------------------------------------------------------
     def start(self) -> None:
         parts = self.parts or self.build()
+        self.control.start()
         parts.loop.start()
         parts.sensor.start()
         if parts.habits is not None:
@@ -363,6 +367,8 @@ class Daemon:
             parts.arbiter.closing = True
             steps.append(lambda: getattr(parts.drive, "emergency_off", parts.drive.off)())
             steps.append(lambda: parts.loop.stop_motion("shutdown"))
+        if self.control is not None:
+            steps.append(self.control.close)
         if self._server is not None:
             steps.append(self._server.shutdown)
         if parts is not None:
