@@ -1099,3 +1099,15 @@ class Store:
             if Path(f"{target}-wal").is_file():
                 shutil.copyfile(f"{target}-wal", f"{bak}-wal")
         return bak
+
+    # ----------------------------------------------------------------- several writes at once (deskpi apply)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Self]:
+        """Run several public methods as one transaction: all of them happen, or (on any exception) none.
+
+        Reads inside see the transaction's own writes; other processes wait for it
+        (BEGIN IMMEDIATE), so a desired state is compared and changed in one step.
+        """
+        with self._tx():
+            yield self

@@ -1,0 +1,335 @@
+"""Reading and changing the config file from a shell: show, get, set, validate.
+
+Facilities staff change desks over SSH, often many at once, so every change
+here is validated against the same rules the daemon applies at start
+(`deskpi.config.from_mapping`: the schema and the pin-map checks) before a
+byte is written, and the file on disk is never half-written:
+
+- the edit keeps the file's comments and layout (tomlkit round-trips them);
+- the new text goes to a temporary file in the same directory, is fsynced and
+  renamed over the old one (rename is atomic), then the directory is fsynced;
+- an exclusive `flock` on `<file>.lock` is held from reading the old text to
+  the rename, so two admins (or two `deskpi apply` runs) never interleave;
+  the second waits up to `LOCK_TIMEOUT_S` and then fails, saying who to wait for.
+
+The daemon reads its config only at start: callers say "restart deskpi".
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import tempfile
+import time
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deskpi.config import SCHEMA, ConfigError, Opt, Settings, from_mapping
+
+try:
+    import fcntl
+except ImportError:                      # pragma: no cover - not a Unix box: no cross-process lock
+    fcntl = None                         # type: ignore[assignment]
+
+LOCK_TIMEOUT_S = 10.0
+RESTART_HINT = "the daemon reads its config only at start: restart deskpi to apply (sudo systemctl restart deskpi)"
+
+
+class EditError(ValueError):
+    """A change was refused; nothing was written. `problems` lists every reason."""
+
+    def __init__(self, problems: list[str], source: str, note: str = "") -> None:
+        self.problems = problems
+        self.source = source
+        note = f"; {note}" if note else ""
+        super().__init__(f"{source}: " + problems[0] + note if len(problems) == 1 else
+                         f"{source}: {len(problems)} problems{note}:\n  - " + "\n  - ".join(problems))
+
+
+class LockTimeout(EditError):
+    """Somebody else held the lock for longer than the timeout."""
+
+
+# ------------------------------------------------------------------------------------ keys, values
+
+def split_key(dotted: str) -> tuple[str, str]:
+    """'desk.min_mm' -> ('desk', 'min_mm'); EditError naming what exists otherwise."""
+    section, sep, key = dotted.partition(".")
+    if not sep or section not in SCHEMA:
+        raise EditError([f"key {dotted!r}: must be SECTION.KEY with SECTION one of {', '.join(SCHEMA)} "
+                         f"(e.g. desk.min_mm)"], "config")
+    if key not in SCHEMA[section]:
+        raise EditError([f"key {dotted!r}: [{section}] has no key {key!r}; its keys are "
+                         f"{', '.join(SCHEMA[section])}"], "config")
+    return section, key
+
+
+def plain(value: Any) -> Any:
+    """A settings value as JSON/TOML-friendly data (tuples become lists)."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+def to_toml_value(value: Any) -> Any:
+    """A settings value as it is written in TOML: `false` for an unconnected optional pin."""
+    return False if value is None else plain(value)
+
+
+def format_value(value: Any) -> str:
+    """A value as TOML would spell it: 640.0, "relay", false, [13, 19]."""
+    import tomlkit
+
+    return tomlkit.item(to_toml_value(value)).as_string()
+
+
+def parse_value(section: str, key: str, text: str) -> Any:
+    """Turn the VALUE of `config set` into the type the schema wants, or raise EditError.
+
+    VALUE is read as a TOML value (`640`, `true`, `"relay"`, `[13, 19]`), so what
+    works in the file works here; a bare word is taken as a string for string keys
+    (`config set motor.driver hbridge`), and `none` clears an optional pin.
+    """
+    opt: Opt = SCHEMA[section][key]
+    where = f"{section}.{key}"
+    raw = text.strip()
+    if opt.optional and raw.lower() in ("none", "false", "off", "-"):
+        return False
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        if opt.kind is str:
+            return raw
+        if opt.kind is list:
+            try:                                   # `13,19,26` as well as `[13, 19, 26]`
+                return [int(p) for p in raw.replace(" ", "").split(",") if p] if raw else []
+            except ValueError:
+                pass
+        raise EditError([f"{where} = {text!r}: {_expected(opt, key)}"], "config") from None
+    if opt.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    return value
+
+
+def _expected(opt: Opt, key: str) -> str:
+    if opt.kind is float:
+        what = "a number"
+    elif opt.kind is int:
+        what = "a GPIO number (BCM)" if key.endswith("_pin") else "a whole number"
+    elif opt.kind is bool:
+        what = "true or false"
+    elif opt.kind is list:
+        what = "a list of up to 4 GPIO numbers, e.g. [13, 19] or 13,19 ([] for none)"
+    else:
+        what = "text"
+    rng = f" in {opt.lo:g}..{opt.hi:g}" if opt.lo is not None else ""
+    choices = f", one of {', '.join(map(repr, opt.choices))}" if opt.choices else ""
+    none = " (or none / false: not connected)" if opt.optional else ""
+    return f"must be {what}{rng}{choices}{none}"
+
+
+# ------------------------------------------------------------------------------------ reading
+
+def read_text(path: Path) -> str | None:
+    """The file's text, None when it does not exist; EditError when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError as exc:
+        raise EditError([f"not UTF-8 text (byte {exc.start}): save it as UTF-8"], str(path)) from None
+    except OSError as exc:
+        raise EditError([f"cannot read it: {exc.strerror}"], str(path)) from None
+
+
+def effective(path: Path, *, missing_ok: bool = True) -> Settings:
+    """The settings the daemon would start with: the file's values over the defaults."""
+    text = read_text(path)
+    if text is None:
+        if not missing_ok:
+            raise EditError(["no such file; copy deskpi.example.toml there or pass --config PATH"], str(path))
+        return from_mapping({}, f"{path} (absent: built-in defaults)")
+    try:
+        return from_mapping(tomllib.loads(text), str(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise EditError([f"not valid TOML: {exc}"], str(path)) from None
+
+
+# ---------------------------------------------------------------------------------- validation
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+    line: int | None = None
+    section: str | None = None
+    key: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "section": self.section, "key": self.key, "message": self.message}
+
+
+_WHERE = re.compile(r"\[(\w+)\] (\w+)")
+_TOML_LINE = re.compile(r"at line (\d+)")
+
+
+def locate(text: str, table: str, key: str | None = None, occurrence: int = 1) -> int | None:
+    """1-based line of `key` in the `occurrence`-th [table] (or [[table]]), or of the header itself.
+
+    A textual scan, good for the files people write (one key per line); it only
+    points a person at a line and never decides anything.
+    """
+    seen = 0
+    inside = False
+    header_line = None
+    for n, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if s.startswith("["):
+            name = s.strip("[]").split("]")[0].strip().strip("[").strip()
+            if inside and key is not None:
+                return header_line
+            if name == table:
+                seen += 1
+                if seen == occurrence:
+                    inside, header_line = True, n
+                    if key is None:
+                        return n
+            continue
+        if inside and key is not None and re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line):
+            return n
+    return header_line if inside else None
+
+
+def validate_text(text: str) -> tuple[list[Problem], list[str]]:
+    """Every problem (with its line where it can be found) and every warning of a config text."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = _TOML_LINE.search(str(exc))
+        return [Problem(f"not valid TOML: {exc}", int(m.group(1)) if m else None)], []
+    try:
+        settings = from_mapping(data)
+    except ConfigError as exc:
+        out = []
+        for msg in exc.problems:
+            m = _WHERE.search(msg)
+            if m and m.group(1) in SCHEMA:
+                out.append(Problem(msg, locate(text, m.group(1), m.group(2)), m.group(1), m.group(2)))
+            else:
+                sec = re.match(r"unknown section \[(\w+)\]", msg)
+                out.append(Problem(msg, locate(text, sec.group(1)) if sec else None))
+        return out, []
+    return [], list(settings.warnings)
+
+
+# ------------------------------------------------------------------------------ locking, writing
+
+@contextlib.contextmanager
+def locked(path: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold an exclusive lock on `<path>.lock` (waiting up to timeout_s); EditError on timeout."""
+    if fcntl is None:                                     # pragma: no cover
+        yield
+        return
+    lock = path.with_name(path.name + ".lock")
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise EditError([f"cannot create the lock file {lock}: {exc.strerror} (run with sudo?)"],
+                        str(path)) from None
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise LockTimeout([f"another admin (or `deskpi apply`) is changing it and held {lock} for "
+                                       f"more than {timeout_s:g} s; nothing was changed, try again"],
+                                      str(path)) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)                                      # closing releases the lock
+
+
+def atomic_write(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """Replace `path` by `text` so a reader (or a power cut) sees the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        st = None
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        # The new file keeps the old one's mode and owner: the service user must still read it.
+        os.chmod(tmp, st.st_mode & 0o7777 if st else mode)
+        if st is not None and os.geteuid() == 0:
+            os.chown(tmp, st.st_uid, st.st_gid)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def edited_text(text: str | None, updates: dict[tuple[str, str], Any]) -> str:
+    """The config text with `updates` ((section, key) -> TOML value) set, comments and layout kept."""
+    import tomlkit
+
+    doc = tomlkit.parse(text) if text is not None else tomlkit.document()
+    for (section, key), value in updates.items():
+        if section not in doc:
+            doc.add(tomlkit.nl())
+            doc.add(section, tomlkit.table())
+        table = doc[section]
+        value = to_toml_value(value)
+        if key in table:
+            table[key] = value                 # tomlkit keeps the line's trailing comment
+        else:
+            table.add(key, value)
+    return tomlkit.dumps(doc)
+
+
+@dataclass(frozen=True)
+class SetResult:
+    path: Path
+    key: str
+    old: Any
+    new: Any
+    changed: bool
+    warnings: tuple[str, ...]
+
+
+def set_value(path: Path, dotted: str, text_value: str, *, timeout_s: float = LOCK_TIMEOUT_S) -> SetResult:
+    """`deskpi config set`: validate the whole resulting file, then write it atomically under the lock."""
+    section, key = split_key(dotted)
+    value = parse_value(section, key, text_value)
+    with locked(path, timeout_s):
+        old_text = read_text(path)
+        old = effective(path) if old_text is not None else from_mapping({}, "defaults")
+        new_text = edited_text(old_text, {(section, key): value})
+        problems, warnings = validate_text(new_text)
+        if problems:
+            raise EditError([p.message for p in problems], str(path), "nothing was written")
+        new = from_mapping(tomllib.loads(new_text), str(path))
+        before, after = getattr(getattr(old, section), key), getattr(getattr(new, section), key)
+        # Setting a key to the value it already has changes nothing; pinning a default explicitly does.
+        explicit = old_text is not None and key in tomllib.loads(old_text).get(section, {})
+        changed = before != after or not explicit
+        if changed:
+            atomic_write(path, new_text)
+    return SetResult(path, dotted, plain(before), plain(after), changed, tuple(warnings))
