@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Debian packages the test suite drives for real (systemd-analyze verifies the unit).
-SYSTEM_TOOLS := systemd-analyze:systemd
+# Debian packages the test suite drives for real (systemd-analyze verifies the unit; the installer,
+# SSH and Ansible tests run sshd, ssh and systemctl --root).
+SYSTEM_TOOLS := systemd-analyze:systemd sshd:openssh-server ssh:openssh-client
 
 .PHONY: demo test bench system-deps clean
 
@@ -19,7 +20,7 @@ $(STAMP): pyproject.toml
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 	  tool=$${pair%%:*}; pkg=$${pair##*:}; \
-	  command -v $$tool >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	  command -v $$tool >/dev/null 2>&1 || [ -x /usr/sbin/$$tool ] || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
