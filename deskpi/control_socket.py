@@ -240,13 +240,16 @@ class Handlers:
 
     def stop(self, req: dict) -> dict:
         _only(req, ())
-        self.parts.service.stop(Source.REMOTE)
+        # A string source stops without recording, so the audit entry can say it came from the CLI.
+        self.parts.arbiter.stop(CLI_DETAIL)
+        self.parts.arbiter.record(Source.REMOTE, "stop", why=CLI_DETAIL)
         return {}
 
     def clear_fault(self, req: dict) -> dict:
         _only(req, ())
         fault = self.parts.controller.fault
-        self.parts.service.clear_fault(Source.REMOTE)
+        self.parts.loop.clear_fault()
+        self.parts.arbiter.record(Source.REMOTE, "clear_fault", why=CLI_DETAIL)
         return {"cleared": None if fault is None else fault.message}
 
     # -- calibration -------------------------------------------------------------------------------
@@ -333,7 +336,7 @@ class Handlers:
                 p.service.stop(Source.REMOTE)
                 raise RequestError(f"the desk did not reach {target:g} mm within {timeout:g} s; stopped it",
                                    exit_codes.TIMEOUT)
-            time.sleep(0.005)       # the motor's on/off times are known to within this
+            time.sleep(0.01)        # the motor's on/off times are known to within this (0.4 mm of coast)
         rest_until = time.monotonic() + rest_s
         while time.monotonic() < rest_until:
             sample()
@@ -410,15 +413,16 @@ class ControlClient:
         self._file = sock.makefile("rb")
         return self
 
-    def request(self, cmd: str, *, timeout_s: float | None = None, **fields: Any) -> dict:
+    def request(self, cmd: str, *, wait_s: float | None = None, **fields: Any) -> dict:
+        """Send one request; wait at most `wait_s` (default: the client's timeout) for its reply."""
         if self._sock is None:
             self.connect()
-        self._sock.settimeout(timeout_s or self.timeout_s)
+        self._sock.settimeout(wait_s or self.timeout_s)
         try:
             self._sock.sendall(_encode({"cmd": cmd, **fields}))
             line = self._file.readline(4 * 1024 * 1024)
         except TimeoutError:
-            raise ControlError(f"the daemon did not answer {cmd!r} within {timeout_s or self.timeout_s:g} s",
+            raise ControlError(f"the daemon did not answer {cmd!r} within {wait_s or self.timeout_s:g} s",
                                exit_codes.TIMEOUT) from None
         except OSError as exc:
             raise ControlError(f"lost the connection to the daemon during {cmd!r}: {exc.strerror or exc}",
