@@ -1,0 +1,138 @@
+/* Profile: recommended heights from stature, fine-tuning, presets, units. */
+"use strict";
+
+(function () {
+  const d = window.deskpi;
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  const userPath = `/users/${encodeURIComponent(d.me || "")}`;
+  const form = $("[data-profile-form]");
+  const units = d.units;
+  const unitName = units === "in" ? "in" : "cm";
+  let rec = null;
+
+  const statureCm = () => {
+    const v = Number(form.elements.stature.value);
+    if (form.elements.stature.value === "" || !isFinite(v)) return null;
+    return units === "in" ? Math.round(v * 2.54 * 10) / 10 : v;
+  };
+  const shoeMm = () => (form.elements.shoe.value === "" ? null : Number(form.elements.shoe.value));
+  const show = (mm) => (mm == null ? "" : d.num(mm, unitName));
+
+  function fillList(list, items) {
+    list.replaceChildren(...(items || []).map((t) => {
+      const li = document.createElement("li");
+      li.textContent = String(t);
+      return li;
+    }));
+  }
+
+  function currentHeight() {
+    const s = d.state;
+    if (!s || typeof s.height_mm !== "number") {
+      d.showMessage("no height reading from the desk yet");
+      return null;
+    }
+    return Math.round(s.height_mm);
+  }
+
+  // -- recommendation ------------------------------------------------------------
+  let recTimer = null;
+  function recommend(quiet) {
+    const cm = statureCm();
+    if (cm === null) {
+      if (!quiet) d.showMessage("enter your height first");
+      return;
+    }
+    const q = new URLSearchParams({ stature_cm: String(cm) });
+    if (shoeMm() !== null) q.set("shoe_mm", String(shoeMm()));
+    d.call("GET", `/ergonomics?${q}`)
+      .then((r) => {
+        if (!r.ok) { if (!quiet) d.showMessage(d.errorText(r)); return; }
+        rec = r.data;
+        $("[data-rec]").hidden = false;
+        $("[data-rec-sit]").textContent = d.height(rec.sit_mm, unitName);
+        $("[data-rec-stand]").textContent = d.height(rec.stand_mm, unitName);
+        fillList($("[data-rec-notes]"), rec.notes);
+        $("[data-use-rec]").hidden = false;
+      })
+      .catch(() => d.showMessage("could not reach the desk"));
+  }
+  $("[data-recommend]").addEventListener("click", () => recommend(false));
+  for (const name of ["stature", "shoe"]) {
+    form.elements[name].addEventListener("input", () => {
+      clearTimeout(recTimer);
+      recTimer = setTimeout(() => recommend(true), 400);
+    });
+  }
+  $("[data-use-rec]").addEventListener("click", () => {
+    if (!rec) return;
+    form.elements.sit.value = show(rec.sit_mm);
+    form.elements.stand.value = show(rec.stand_mm);
+    d.showMessage("recommended heights filled in: save to keep them", "ok");
+  });
+
+  // -- save ------------------------------------------------------------------------
+  function patch(payload, okText) {
+    return d.act("PATCH", userPath, payload, (data) => {
+      const notes = (data && Array.isArray(data.notes) && data.notes.length) ? ` – ${data.notes[0]}` : "";
+      return okText + notes;
+    });
+  }
+
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const payload = {};
+    const cm = statureCm();
+    if (cm !== null) payload.stature_cm = cm;
+    if (shoeMm() !== null) payload.shoe_mm = shoeMm();
+    const sit = d.toMm(form.elements.sit.value, unitName);
+    const stand = d.toMm(form.elements.stand.value, unitName);
+    if (sit !== null) payload.seated_mm = sit;
+    if (stand !== null) payload.standing_mm = stand;
+    if (!Object.keys(payload).length) { d.showMessage("nothing to save yet"); return; }
+    patch(payload, "profile saved").then((r) => {
+      if (r.ok && r.data) {
+        form.elements.sit.value = show(r.data.seated_mm);
+        form.elements.stand.value = show(r.data.standing_mm);
+      }
+    });
+  });
+
+  for (const b of document.querySelectorAll("[data-current]")) {
+    b.addEventListener("click", () => {
+      const mm = currentHeight();
+      if (mm === null) return;
+      const which = b.dataset.current;
+      form.elements[which].value = show(mm);
+      patch(which === "sit" ? { seated_mm: mm } : { standing_mm: mm },
+        `${which === "sit" ? "sitting" : "standing"} height saved: ${d.height(mm, unitName)}`);
+    });
+  }
+
+  // -- presets -----------------------------------------------------------------------
+  function savePreset(slot, mm) {
+    if (mm === null) { d.showMessage(`enter a height for preset ${slot}`); return; }
+    d.act("PUT", `${userPath}/presets/${slot}`, { height_mm: mm },
+      (data) => `preset ${slot} saved at ${d.height(data && typeof data.height_mm === "number" ? data.height_mm : mm, unitName)}`)
+      .then((r) => { if (r.ok) $(`#preset-${slot}`).value = show(r.data && typeof r.data.height_mm === "number" ? r.data.height_mm : mm); });
+  }
+  for (const b of document.querySelectorAll("[data-preset-save]")) {
+    b.addEventListener("click", () => savePreset(b.dataset.presetSave, d.toMm($(`#preset-${b.dataset.presetSave}`).value, unitName)));
+  }
+  for (const b of document.querySelectorAll("[data-preset-current]")) {
+    b.addEventListener("click", () => {
+      const mm = currentHeight();
+      if (mm !== null) savePreset(b.dataset.presetCurrent, mm);
+    });
+  }
+
+  // -- units --------------------------------------------------------------------------
+  for (const b of document.querySelectorAll("[data-units]")) {
+    b.addEventListener("click", () => {
+      if (b.getAttribute("aria-pressed") === "true") return;
+      d.act("PATCH", userPath, { units: b.dataset.units }).then((r) => {
+        if (r.ok) window.location.reload();          // every height on the page in the new unit
+      });
+    });
+  }
+})();
