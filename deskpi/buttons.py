@@ -63,6 +63,7 @@ class ButtonPanel:
         self.logic = ButtonLogic(settings.long_press_s, settings.hold_to_run_only, settings.child_lock,
                                  repeat_s=repeat_s)
         self._q: queue.Queue = queue.Queue()
+        self._swallowed: set[str] = set()       # keys whose press claimed the desk
         self._closed = False
         self._close_lock = threading.Lock()
         pins: dict[str, int | None] = {UP: settings.up_pin, DOWN: settings.down_pin}
@@ -149,7 +150,7 @@ class ButtonPanel:
                 elif kind == "press":
                     self._guarded(lambda: self._pressed(key, t))
                 elif kind == "release":
-                    self._guarded(lambda: self.logic.on_release(key, t))
+                    self._guarded(lambda: self._released(key, t))
             self._guarded(lambda: self.logic.tick(self.clock()))
             for ev in flushed:
                 ev.set()
@@ -164,7 +165,26 @@ class ButtonPanel:
 
     def _pressed(self, key: str, t: float) -> list[Action]:
         moving, locked = self._status()
+        claims = getattr(self.service, "claims", None)
+        if claims is not None:
+            if key.startswith("preset") and not moving:
+                # Someone asked on their phone to claim the desk: this press proves they are here,
+                # and does nothing else (its release is swallowed too).
+                granted = claims.button_pressed()
+                if granted is not None:
+                    log.info("button %s: desk claimed by %s", key, granted)
+                    self._swallowed.add(key)
+                    self._show("preset_saved")
+                    return []
+            else:
+                claims.touch()
         return self.logic.on_press(key, t, moving=moving, locked=locked)
+
+    def _released(self, key: str, t: float) -> list[Action]:
+        if key in self._swallowed:
+            self._swallowed.discard(key)
+            return []
+        return self.logic.on_release(key, t)
 
     def _status(self) -> tuple[bool, bool | None]:
         """(is the desk moving, is it locked) as the service sees it."""

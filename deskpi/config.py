@@ -105,6 +105,10 @@ SCHEMA: dict[str, dict[str, Opt]] = {
         "host": Opt(str, "127.0.0.1"),
         "port": Opt(int, 8080, 1, 65535),
         "max_body_bytes": Opt(int, 4096, 256, 1048576),
+        "require_claim": Opt(bool, True),
+        "claim_idle_min": Opt(float, 30.0, 1, 1440),
+        "self_register": Opt(bool, False),
+        "session_days": Opt(int, 30, 1, 365),
     },
 }
 

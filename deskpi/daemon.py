@@ -112,6 +112,7 @@ class Daemon:
         self.started_at = time.monotonic()
         self.parts: Parts | None = None
         self._server = None
+        self._web_ctx = None
         self._server_thread: threading.Thread | None = None
         self._last_status = 0.0
         self._last_watchdog = 0.0
@@ -274,8 +275,12 @@ class Daemon:
     def _start_web(self, host: str, port: int) -> None:
         from werkzeug.serving import make_server
 
+        from deskpi.auth import session_secret
+        from deskpi.web_context import WebDefaults
         from deskpi.webapp import create_app
-        app = create_app(self.parts.service, max_body_bytes=self.settings.web.max_body_bytes)
+        app = create_app(self.parts.service, max_body_bytes=self.settings.web.max_body_bytes,
+                         defaults=WebDefaults.from_settings(self.settings), secret_key=session_secret(self.data_dir))
+        self._web_ctx = app.extensions["deskpi.web"]
         # One log line per request (a phone polls several times a second) would flood the journal.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = make_server(host, port, app, threaded=True)
@@ -369,6 +374,8 @@ class Daemon:
             steps.append(lambda: parts.loop.stop_motion("shutdown"))
         if self.control is not None:
             steps.append(self.control.close)
+        if self._web_ctx is not None:
+            steps.append(self._web_ctx.live.close)       # ends every live stream, so their threads finish
         if self._server is not None:
             steps.append(self._server.shutdown)
         if parts is not None:

@@ -204,6 +204,33 @@ class HabitService:
             self._reschedule(now)
             return {"outcome": outcome, "reminder": self.current}
 
+    def set_auto_allowed(self, allowed: bool) -> None:
+        """The desk policy changed (admin page): automatic moves on or off from now on."""
+        with self._lock:
+            if allowed != self.auto_allowed:
+                self.auto_allowed = allowed
+                self.policy = self._policy_for_active_user()
+                now = self.wall()
+                self._reschedule(now)
+
+    def skip_to_next(self) -> dict:
+        """Simulator only: move this service's clock ahead to the next reminder and deliver it.
+        LookupError when none can come (the reason says why)."""
+        with self._lock:
+            now, mono = self.wall(), self.mono()
+            if self.current is not None:
+                return self.snapshot()
+            when, ev = self.policy.next_event(now, self.state, mono=mono)
+            if when is None:
+                raise LookupError(f"no reminder can come now: {ev.reason}")
+            ahead = when - now + dt.timedelta(seconds=1)
+            base_wall, base_mono = self.wall, self.mono
+            # Both clocks jump together: a wall clock that moved alone would be taken for a clock step.
+            self.wall = lambda: base_wall() + ahead
+            self.mono = lambda: base_mono() + ahead.total_seconds()
+        self.tick()
+        return self.snapshot()
+
     def pause_today(self, paused: bool = True) -> None:
         with self._lock:
             now, mono = self.wall(), self.mono()

@@ -123,11 +123,25 @@ def _v3_active_user_log(db: Database) -> None:
     db["active_user_log"].create_index(["t"], index_name="idx_active_user_log_t")
 
 
+def _v4_api_tokens(db: Database) -> None:
+    # Only a hash of each token is kept: a copied database must not let anyone in.
+    db.execute("""CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        label TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        last_used_at REAL
+    )""")
+    db["api_tokens"].create_index(["user_id"], index_name="idx_api_tokens_user")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "base schema: users, presets, settings, plans, reminders, height log, audit", _v1_base_schema),
     Migration(2, "audit: remote address column; index audit by time and reminders by user and time",
               _v2_audit_remote_and_indexes),
     Migration(3, "active-user history for statistics", _v3_active_user_log),
+    Migration(4, "API tokens for scripts (hashed)", _v4_api_tokens),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

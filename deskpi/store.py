@@ -26,10 +26,13 @@ swaps the file under a running daemon (or a CLI command).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import math
 import os
 import re
+import secrets
 import shutil
 import sqlite3
 import tempfile
@@ -365,6 +368,15 @@ def posture_edges_for(seated_mm: float | None, standing_mm: float | None) -> tup
 
 
 # ----------------------------------------------------------------------------------- file helpers
+
+TOKEN_PREFIX = "dpi_"
+_TOKEN_RE = re.compile(r"dpi_([0-9]{1,12})_([A-Za-z0-9_-]{20,100})")
+
+
+def _token_hash(secret: str) -> str:
+    # Tokens carry 256 random bits, so a plain hash is enough (a slow KDF is for guessable PINs).
+    return hashlib.sha256(secret.encode("ascii")).hexdigest()
+
 
 def db_path(data_dir: str | os.PathLike[str]) -> Path:
     """Where the database lives in a data directory."""
@@ -1027,6 +1039,61 @@ class Store:
         with self._read() as conn:
             rows = conn.execute(sql, args).fetchall()
         return [AuditEntry(i, t, s, u, a, None if d is None else json.loads(d), r) for i, t, s, u, a, d, r in rows]
+
+    # ---------------------------------------------------------------------------------- API tokens
+
+    def create_token(self, user: str, label: str = "", *, now: float | None = None) -> tuple[int, str]:
+        """A new API token for `user`: (id, the token). The token itself is shown once and never stored."""
+        label = _text("label", label, 64) or ""
+        created = time.time() if now is None else _time("now", now)
+        secret = secrets.token_urlsafe(32)
+        with self._tx() as db:
+            row = self._require_user(user)
+            cur = db.execute("INSERT INTO api_tokens (user_id, label, hash, created_at) VALUES (?, ?, ?, ?)",
+                             [row["id"], label, _token_hash(secret), created])
+            token_id = int(cur.lastrowid)
+        return token_id, f"{TOKEN_PREFIX}{token_id}_{secret}"
+
+    def user_for_token(self, token: Any, *, now: float | None = None) -> User | None:
+        """The user a token belongs to, or None for anything that is not a live token."""
+        if not isinstance(token, str) or len(token) > 200:
+            return None
+        m = _TOKEN_RE.fullmatch(token)
+        if m is None:
+            return None
+        token_id, secret = int(m.group(1)), m.group(2)
+        with self._read() as conn:
+            row = conn.execute("SELECT user_id, hash, last_used_at FROM api_tokens WHERE id = ?",
+                               [token_id]).fetchone()
+            if row is None or not hmac.compare_digest(row[1], _token_hash(secret)):
+                return None
+            cur = conn.execute("SELECT * FROM users WHERE id = ?", [row[0]])
+            found = cur.fetchone()
+            user = None if found is None else self._user(dict(zip([d[0] for d in cur.description], found)))
+        t = time.time() if now is None else now
+        if row[2] is None or t - row[2] >= 60:       # a script polling many times a second must not fsync each time
+            with self._tx() as db:
+                db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [t, token_id])
+        return user
+
+    def list_tokens(self, user: str) -> list[dict[str, Any]]:
+        with self._read():
+            row = self._require_user(user)
+            cur = self._conn.execute("SELECT id, label, created_at, last_used_at FROM api_tokens "
+                                     "WHERE user_id = ? ORDER BY id", [row["id"]])
+            return [dict(zip(("id", "label", "created_at", "last_used_at"), r)) for r in cur.fetchall()]
+
+    def revoke_token(self, token_id: Any, *, user: str | None = None) -> bool:
+        """Delete a token (only `user`'s, when given). True if one was deleted."""
+        if not isinstance(token_id, int) or isinstance(token_id, bool):
+            raise _fail("token id", token_id, "a whole number from `deskpi token list`")
+        with self._tx() as db:
+            if user is None:
+                cur = db.execute("DELETE FROM api_tokens WHERE id = ?", [token_id])
+            else:
+                row = self._require_user(user)
+                cur = db.execute("DELETE FROM api_tokens WHERE id = ? AND user_id = ?", [token_id, row["id"]])
+            return cur.rowcount > 0
 
     # ---------------------------------------------------------------------------- backup/restore
 

@@ -51,3 +51,24 @@ def running_sim_daemon(data_dir, *, seed: int = 1, settings=None):
             d.shutdown()
 
     return run()
+
+
+def signed_in(app, *, name: str = "ada", pin: str = "4711", admin: bool = True, claim: bool = True):
+    """A test client signed in as `name` (added first if needed), sending the CSRF token on every
+    change, and holding the desk's claim unless claim=False (as if they pressed a desk button)."""
+    from deskpi.passwords import hash_secret
+    from deskpi.people import add_user
+
+    service = app.extensions["deskpi"]
+    store = service.store
+    if store.get_user(name) is None:
+        add_user(store, name, limits=tuple(service.limits), admin=admin, pin_hash=hash_secret(pin))
+    client = app.test_client()
+    resp = client.post("/api/v1/session", json={"name": name, "pin": pin})
+    assert resp.status_code == 200, resp.get_json()
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = resp.get_json()["csrf_token"]
+    if claim:
+        claims = app.extensions["deskpi.web"].claims
+        claims.request(name)
+        assert claims.button_pressed() == name
+    return client

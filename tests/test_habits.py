@@ -9,7 +9,7 @@ from deskpi.arbiter import Source
 from deskpi.core.schedule_policy import PolicyError
 from deskpi.habits import HabitService
 from deskpi.store import Store
-from helpers import running_sim_daemon
+from helpers import signed_in, running_sim_daemon
 
 
 class WallClock:
@@ -152,7 +152,7 @@ def test_reminder_api_on_the_simulated_daemon(tmp_path):
     from deskpi.webapp import create_app
 
     with running_sim_daemon(tmp_path, seed=3) as d:
-        client = create_app(d.parts.service).test_client()
+        client = signed_in(create_app(d.parts.service), name="Facilities")
         r = client.get("/api/v1/reminder")
         assert r.status_code == 200 and r.json["status"]["mode"] == "confirm" and "reminder" in r.json
         r = client.post("/api/v1/reminder/confirm", json={})
@@ -173,9 +173,9 @@ def test_people_api_on_the_simulated_daemon(tmp_path):
     with running_sim_daemon(tmp_path, seed=4) as d:
         d.parts.store.add_user("Ada", stature_cm=175, seated_mm=660, standing_mm=1098)
         d.parts.store.add_user("Bo<b>")
-        client = create_app(d.parts.service).test_client()
+        client = signed_in(create_app(d.parts.service), name="Facilities")
         names = [u["name"] for u in client.get("/api/v1/users").json]
-        assert names == ["Ada", "Bo<b>"] and "pin_hash" not in str(client.get("/api/v1/users").json)
+        assert names == ["Ada", "Bo<b>", "Facilities"] and "pin_hash" not in str(client.get("/api/v1/users").json)
         assert client.post("/api/v1/users/Ada/activate").status_code == 200
         ada = client.get("/api/v1/users/Ada").json
         assert ada["active"] is True and ada["presets"][1]["height_mm"] == 1098
@@ -219,7 +219,7 @@ def test_plan_api(tmp_path):
 
     with running_sim_daemon(tmp_path, seed=5) as d:
         d.parts.store.add_user("Ada")
-        client = create_app(d.parts.service).test_client()
+        client = signed_in(create_app(d.parts.service), name="Facilities")
         r = client.get("/api/v1/users/Ada/plan")
         assert r.status_code == 200 and r.json["source"] == "default" and r.json["plan"]["sit_min"] == 30
         r = client.put("/api/v1/users/Ada/plan", json={"kind": "custom", "sit_min": 45, "stand_min": 15})
@@ -272,11 +272,11 @@ def test_people_can_be_added_and_profiles_edited_through_the_api(tmp_path):
     from deskpi.webapp import create_app
 
     with running_sim_daemon(tmp_path, seed=8) as d:
-        client = create_app(d.parts.service).test_client()
+        client = signed_in(create_app(d.parts.service), name="Facilities")
         r = client.post("/api/v1/users", json={"name": "Ada", "stature_cm": 175, "pin": "4711"})
         assert r.status_code == 201, r.json
         assert (r.json["seated_mm"], r.json["standing_mm"]) == (660, 1098)
-        assert r.json["owner"] and r.json["active"] and r.json["has_pin"] and "4711" not in str(r.json)
+        assert not r.json["owner"] and r.json["has_pin"] and "4711" not in str(r.json)   # Facilities came first
         assert verify_secret("4711", d.parts.store.get_user("Ada").pin_hash)
         for body, status, fragment in (({"name": "ada"}, 422, "name"), ({"name": 5}, 400, "name"),
                                        ({"name": "Cy", "stature_cm": "tall"}, 400, "stature_cm"),
@@ -285,7 +285,7 @@ def test_people_can_be_added_and_profiles_edited_through_the_api(tmp_path):
                                        ({"name": "Cy", "colour": "red"}, 400, "colour")):
             r = client.post("/api/v1/users", json=body)
             assert r.status_code == status and fragment in r.json["error"], (body, r.json)
-        assert [u["name"] for u in client.get("/api/v1/users").json] == ["Ada"], "refusals wrote nothing"
+        assert [u["name"] for u in client.get("/api/v1/users").json] == ["Ada", "Facilities"], "refusals wrote nothing"
         r = client.patch("/api/v1/users/Ada", json={"stature_cm": 182})
         assert r.status_code == 200 and r.json["standing_mm"] > 1098
         r = client.patch("/api/v1/users/Ada", json={"seated_mm": 5000})

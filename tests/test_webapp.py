@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
+from pathlib import Path
 from html.parser import HTMLParser
 
 import pytest
@@ -19,7 +21,9 @@ from deskpi.arbiter import Source
 from deskpi.core.faults import MotionRefused
 from deskpi.core.types import Direction
 from deskpi.presets import PresetError
+from deskpi.store import Store
 from deskpi.webapp import create_app
+from helpers import signed_in
 
 LIMITS = (640.0, 1260.0)
 RANGE_TEXT = "640-1260"
@@ -107,21 +111,26 @@ class FakeService:
 
 
 @pytest.fixture
-def service():
-    return FakeService()
+def service(tmp_path):
+    s = FakeService()
+    s.store = Store.open(tmp_path / "deskpi.db")
+    yield s
+    s.store.close()
 
 
 @pytest.fixture
 def client(service):
-    app = create_app(service, max_body_bytes=MAX_BODY)
-    app.testing = True
-    return app.test_client()
+    return make_client(service, max_body_bytes=MAX_BODY)
 
 
-def make_client(service: FakeService, **kw):
+def make_client(service: FakeService, *, claim: bool = True, **kw):
+    """Signed in as an admin holding the desk's claim: these tests are about what the API does with a
+    request; who may send one is tested in tests/test_web_auth.py."""
+    if getattr(service, "store", None) is None:
+        service.store = Store.open(Path(tempfile.mkdtemp(prefix="deskpi-web-")) / "deskpi.db")
     app = create_app(service, **kw)
     app.testing = True
-    return app.test_client()
+    return signed_in(app, claim=claim)
 
 
 def send(client, method: str, url: str, body=None, *, raw: bytes | str | None = None,
@@ -148,7 +157,8 @@ def test_state_is_the_service_snapshot(client, service):
     resp = client.get("/api/v1/state")
     assert resp.status_code == 200 and resp.is_json
     body = resp.get_json()
-    assert body == service.snapshot()
+    assert {k: v for k, v in body.items() if k not in ("claim", "active_user")} == service.snapshot()
+    assert body["claim"]["state"] == "claimed" and body["claim"]["mine"] and body["active_user"] == "ada"
     assert isinstance(body["height_mm"], (int, float))
     assert body["state"] in ("idle", "moving", "settling", "fault")
     assert body["target_mm"] is None and body["fault"] is None
@@ -559,7 +569,7 @@ def test_the_page_has_no_inline_script_or_style_and_loads_nothing_from_elsewhere
     assert page.inline_handlers == []
     assert page.style_attrs == [] and page.style_tags == 0
     for link in page.links:
-        assert link["href"].startswith("/static/"), link
+        assert link["href"].startswith("/static/") or link["href"] == "/manifest.webmanifest", link
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), "nothing from another origin"
 
 

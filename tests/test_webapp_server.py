@@ -24,6 +24,8 @@ from deskpi.core.types import Direction
 from deskpi.presets import PresetStore
 from deskpi.service import DeskService
 from deskpi.sim.stack import SimStack, build_sim_stack
+from deskpi.people import add_user
+from deskpi.store import Store
 from deskpi.webapp import create_app
 
 SEED = 11
@@ -82,9 +84,21 @@ def service(stack):
     return DeskService(stack.loop, arbiter, presets)
 
 
+#: Authorization header for http(): a real API token of a user holding the desk's claim.
+_AUTH: dict[str, str] = {}
+
+
 @pytest.fixture
-def base_url(service):
-    server = make_server("127.0.0.1", 0, create_app(service), threaded=True)
+def base_url(service, tmp_path):
+    service.store = Store.open(tmp_path / "deskpi.db")
+    add_user(service.store, "ada", limits=service.limits)
+    _token_id, token = service.store.create_token("ada", "tests")
+    _AUTH["Authorization"] = f"Bearer {token}"
+    app = create_app(service)
+    claims = app.extensions["deskpi.web"].claims
+    claims.request("ada")
+    claims.button_pressed()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="test-web",
                               daemon=True)
     thread.start()
@@ -94,6 +108,7 @@ def base_url(service):
         server.shutdown()
         thread.join(timeout=5)
         server.server_close()
+        service.store.close()
 
 
 @pytest.fixture
@@ -104,7 +119,7 @@ def events(stack):
 def http(method: str, url: str, body: object = None) -> tuple[int, dict, dict]:
     """(status, JSON body, headers); 4xx/5xx are returned, not raised."""
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method)
+    req = urllib.request.Request(url, data=data, method=method, headers=dict(_AUTH))
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
@@ -186,7 +201,7 @@ def test_an_oversized_body_is_413_and_nothing_moves(stack, base_url, chunked):
     conn = HTTPConnection(host, int(port), timeout=10)
     try:
         conn.request("POST", "/api/v1/move", body=iter([body]) if chunked else body,
-                     headers={"Content-Type": "application/json"}, encode_chunked=chunked)
+                     headers={"Content-Type": "application/json", **_AUTH}, encode_chunked=chunked)
         resp = conn.getresponse()
         status, answer = resp.status, json.loads(resp.read())
     finally:
