@@ -4,8 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Debian packages the test suite drives for real (systemd-analyze verifies the unit; the installer,
-# SSH and Ansible tests run sshd, ssh and systemctl --root).
-SYSTEM_TOOLS := systemd-analyze:systemd sshd:openssh-server ssh:openssh-client
+# SSH and Ansible tests run sshd, ssh and systemctl --root; the browser tests drive Debian's Chromium
+# through Playwright, which never downloads a browser of its own).
+SYSTEM_TOOLS := systemd-analyze:systemd sshd:openssh-server ssh:openssh-client chromium:chromium
 
 .PHONY: demo test bench system-deps clean
 
