@@ -184,11 +184,10 @@ def _cmd_apply(args: argparse.Namespace) -> int:
               "restart_needed": restart and not args.dry_run, "file": str(args.file), "config": str(config),
               "data_dir": str(data_dir)})
         return exit_codes.OK
-    verb = "would change" if args.dry_run else "changed"
     for line in changes_text(changes):
         print(("would " if args.dry_run else "") + line)
     if not changes:
-        print(f"{args.file}: the desk already matches; nothing {verb.split()[-1]}")
+        print(f"{args.file}: the desk already matches; nothing {'would change' if args.dry_run else 'changed'}")
     else:
         print(f"{len(changes)} change(s) {'due' if args.dry_run else 'made'}")
         if restart and not args.dry_run:
@@ -298,8 +297,9 @@ def register(sub: Any) -> None:
                                    "what `deskpi export` writes; see deskpi/desired_state.py.\n\n"
                                    "Examples:\n"
                                    "  sudo deskpi apply desk-042.toml --dry-run\n"
-                                   "  sudo deskpi --data-dir /var/lib/deskpi apply desk-042.toml --json")
-    a.add_argument("file", metavar="FILE")
+                                   "  sudo deskpi --data-dir /var/lib/deskpi apply desk-042.toml --json\n"
+                                   "  ssh desk-042 sudo deskpi apply - --json < desk-042.toml")
+    a.add_argument("file", metavar="FILE", help="the desired-state TOML file ('-': standard input)")
     a.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
     a.add_argument("--prune", action="store_true", help="remove users that FILE does not list")
     a.add_argument("--lock-timeout", type=float, default=10.0, metavar="S",

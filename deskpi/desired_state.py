@@ -103,7 +103,13 @@ def load(path: str | os.PathLike[str], config_path: Path) -> Desired:
     """Parse and validate a desired-state file against the current config; ApplyError lists every problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if str(path) == "-":                 # `ssh desk deskpi apply - < desk.toml`: no copy needed
+            import sys
+
+            text = sys.stdin.read()
+            path = Path("<stdin>")
+        else:
+            text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ApplyError([{"key": None, "line": None, "message": "no such file"}], str(path)) from None
     except UnicodeDecodeError as exc:
@@ -126,7 +132,8 @@ def load(path: str | os.PathLike[str], config_path: Path) -> Desired:
             probs.add(key, f"unknown top-level key; allowed: {', '.join(TOP_KEYS)} "
                            f"(config sections go under [settings.SECTION])")
     settings, merged = _load_settings(data.get("settings", {}), config_path, probs)
-    users = _load_users(data["users"], path.parent, merged, probs) if "users" in data else None
+    base = Path.cwd() if str(path) == "<stdin>" else path.parent       # pin_file paths are relative to it
+    users = _load_users(data["users"], base, merged, probs) if "users" in data else None
     owner: Any = ...
     if "owner" in data:
         owner = data["owner"]
@@ -615,7 +622,9 @@ def _toml_clean(doc: dict[str, Any]) -> dict[str, Any]:
 def changes_text(changes: Iterable[dict[str, Any]]) -> list[str]:
     out = []
     for c in changes:
-        if c["action"] in ("add", "remove"):
+        if c["target"] == c["kind"]:                          # owner, active_user
+            out.append(f"{c['action']} {c['kind']}: {_show(c['from'])} -> {_show(c['to'])}")
+        elif c["action"] in ("add", "remove"):
             out.append(f"{c['action']} {c['kind']} {c['target']}")
         else:
             out.append(f"{c['action']} {c['kind']} {c['target']}: {_show(c['from'])} -> {_show(c['to'])}")

@@ -99,6 +99,8 @@ systemctl_() {
     if [ "$STAGING" = 1 ]; then systemctl --root="$P" "$@"; else systemctl "$@"; fi
 }
 has_systemctl() { command -v systemctl >/dev/null 2>&1; }
+# systemd running as init (not a container, chroot or staging tree): only then reload, start, stop.
+systemd_up() { [ "$STAGING" = 0 ] && has_systemctl && [ -d /run/systemd/system ]; }
 # Staging: user commands act on DIR/etc/passwd (useradd --root), and only when the tree has one.
 users_here() { [ "$STAGING" = 0 ] || [ -f "$P/etc/passwd" ]; }
 root_opt() { if [ "$STAGING" = 1 ]; then echo "--root $P"; fi; }
@@ -113,17 +115,17 @@ uid_gid() {      # "uid:gid" of the deskpi user in the target system
     if [ "$STAGING" = 1 ]; then awk -F: '$1 == "deskpi" {print $3 ":" $4}' "$P/etc/passwd"
     else echo "$(id -u deskpi):$(id -g deskpi)"; fi
 }
-service_active() { [ "$STAGING" = 0 ] && has_systemctl && systemctl is-active --quiet deskpi 2>/dev/null; }
+service_active() { systemd_up && systemctl is-active --quiet deskpi 2>/dev/null; }
 
 # ------------------------------------------------------------------------------------ uninstall
 if [ "$UNINSTALL" = 1 ]; then
     if [ -f "$UNIT" ] && has_systemctl; then
-        if [ "$STAGING" = 0 ]; then systemctl disable --now deskpi >/dev/null 2>&1 || true
+        if systemd_up; then systemctl disable --now deskpi >/dev/null 2>&1 || true
         else systemctl_ disable deskpi >/dev/null 2>&1 || true; fi
     fi
     if [ -e "$UNIT" ]; then
         rm -f "$UNIT"
-        [ "$STAGING" = 1 ] || ! has_systemctl || systemctl daemon-reload
+        ! systemd_up || systemctl daemon-reload
         changed "unit" "removed $UNIT"
     fi
     rm -f "$P/etc/systemd/system/multi-user.target.wants/deskpi.service"
@@ -306,12 +308,13 @@ if cmp -s "$UNIT_SRC" "$UNIT"; then
 else
     install -D -m 0644 "$UNIT_SRC" "$UNIT"
     UNIT_CHANGED=1
-    [ "$STAGING" = 1 ] || ! has_systemctl || systemctl daemon-reload
+    ! systemd_up || systemctl daemon-reload
     changed "unit" "$UNIT installed"
 fi
 if ! has_systemctl; then
     say "warning: systemctl not found: enable the unit by hand (ln -s $UNIT $P/etc/systemd/system/multi-user.target.wants/)"
 elif [ "$(systemctl_ is-enabled deskpi 2>/dev/null || true)" = enabled ]; then
+    # (systemctl enable works without a running systemd, so containers and staging trees get the link too)
     same "service" "enabled"
 else
     systemctl_ enable deskpi >/dev/null 2>&1 || die "systemctl${P:+ --root $P} enable deskpi failed"
@@ -319,7 +322,7 @@ else
 fi
 
 # ------------------------------------------------------------------------------ start, restart
-if [ "$STAGING" = 0 ] && has_systemctl; then
+if systemd_up; then
     if service_active || { [ "${WAS_ACTIVE:-0}" = 1 ] || [ "$START" = 1 ]; }; then
         if [ "$UPGRADED" = 1 ] || [ "$UNIT_CHANGED" = 1 ] || ! service_active; then
             systemctl restart deskpi && changed "service" "(re)started"
