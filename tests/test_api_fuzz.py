@@ -97,7 +97,7 @@ def _url(path: str, values: list[str]) -> str:
 
 def _check(service, app, resp, method: str, url: str, before: int) -> None:
     assert resp.status_code < 500, f"{method.upper()} {url} -> {resp.status_code}: {resp.get_data(as_text=True)[:300]}"
-    if resp.status_code >= 400:
+    if resp.status_code >= 400 and resp.status_code != 409:    # 409: the desk itself said no, and did not move
         moved = [c for c in service.calls[before:] if c[0] in MOTION]
         assert not moved, f"{method.upper()} {url} was refused ({resp.status_code}) but reached the desk: {moved}"
         if resp.is_json:
