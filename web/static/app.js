@@ -23,6 +23,7 @@
   const POLL_MS = 200;               // state poll while a hold is down and live updates are lost
   const FALLBACK_POLL_MS = 1000;     // state poll while live updates are lost
   const LOST_AFTER_MS = 1500;        // a normal SSE reconnect takes ~1 s; longer is an outage
+  const WATCHDOG_MS = 10000;         // a live stream this quiet gets a check
   const REQUEST_TIMEOUT_MS = 3000;
   const MESSAGE_MS = 6000;
 
@@ -74,7 +75,13 @@
       if (payload !== undefined) opts.body = JSON.stringify(payload);
     }
     try {
-      const resp = await fetch(API + path, opts);
+      let resp;
+      try {
+        resp = await fetch(API + path, opts);
+      } catch (err) {
+        if (!keepalive) live.suspect();          // the link may be gone although the stream looks open
+        throw err;
+      }
       let data = null;
       try {
         data = await resp.json();
@@ -200,6 +207,7 @@
     let lostTimer = null;
     let ticks = 0;
     let retryTimer = null;
+    let lastEventAt = 0;
 
     function banner() {
       const lost = !sseUp && !document.hidden;
@@ -235,9 +243,10 @@
       if (es || document.hidden || !liveWanted) return;
       if (!("EventSource" in window)) { down(); return; }
       es = new EventSource(API + "/events");
-      es.addEventListener("open", () => { sseUp = true; stopPolling(); banner(); });
-      es.addEventListener("state", (e) => { sseUp = true; parse(e, renderState); });
-      es.addEventListener("reminder", (e) => parse(e, renderReminder));
+      lastEventAt = performance.now();
+      es.addEventListener("open", () => { sseUp = true; lastPollOk = true; lastEventAt = performance.now(); stopPolling(); banner(); });
+      es.addEventListener("state", (e) => { sseUp = true; lastEventAt = performance.now(); parse(e, renderState); });
+      es.addEventListener("reminder", (e) => { lastEventAt = performance.now(); parse(e, renderReminder); });
       es.addEventListener("session", (e) => parse(e, (d) => { if (d && d.signed_in === false) signedOut(); }));
       es.addEventListener("error", () => {
         // EventSource retries by itself (the server sends retry: 1000) unless the
@@ -256,6 +265,23 @@
       startPolling();
       banner();
     }
+
+    /** A request failed: the stream may be dead without knowing it (Wi-Fi gone, TCP not yet timed out). */
+    function suspect() {
+      if (document.hidden || !liveWanted) return;
+      lastPollOk = false;
+      if (es) { es.close(); es = null; }
+      down();
+    }
+
+    // A stream can die silently (the server's keep-alives are comments, invisible here):
+    // after a quiet spell, ask once; a failed request marks the link down.
+    setInterval(() => {
+      if (sseUp && !document.hidden && performance.now() - lastEventAt > WATCHDOG_MS) {
+        lastEventAt = performance.now();
+        call("GET", "/state").then((r) => { if (r.ok) renderState(r.data); }).catch(() => {});
+      }
+    }, WATCHDOG_MS / 2);
 
     function disconnect() {
       clearTimeout(retryTimer);
@@ -286,6 +312,7 @@
         if (!r.ok || !r.data) throw new Error(`HTTP ${r.status}`);
         renderState(r.data);
         lastPollOk = true;
+        if (!es && !sseUp) connect();            // the link is back: try live updates again
         if (ticks++ % 5 === 0 && wantsReminder) refreshReminder();
       } catch (_) {
         lastPollOk = false;
@@ -301,6 +328,7 @@
     return {
       connect,
       disconnect,
+      suspect,
       /** Ask for the state now (after an action), unless live updates will bring it anyway. */
       refresh() {
         if (sseUp || inflight) return;
@@ -497,7 +525,14 @@
             end();
           }
         })
-        .catch(() => { /* silence stops the desk: nothing to do */ })
+        .catch(() => {
+          // The desk stops by itself when renewals stop; a hold must not come back to life
+          // when the link does, so this one is over: let go and press again.
+          if (active) {
+            showMessage("connection lost – the desk stopped by itself; let go and press again");
+            end();
+          }
+        })
         .finally(() => {
           inflight = false;
           // A renewal still on its way when the button was let go may arrive after the

@@ -71,6 +71,8 @@
     d.showMessage("recommended heights filled in: save to keep them", "ok");
   });
 
+  if (statureCm() !== null) recommend(true);      // show why the saved heights are what they are
+
   // -- save ------------------------------------------------------------------------
   function patch(payload, okText) {
     return d.act("PATCH", userPath, payload, (data) => {
@@ -127,10 +129,10 @@
   }
 
   // -- units --------------------------------------------------------------------------
-  for (const b of document.querySelectorAll("[data-units]")) {
+  for (const b of document.querySelectorAll("[data-set-units]")) {
     b.addEventListener("click", () => {
       if (b.getAttribute("aria-pressed") === "true") return;
-      d.act("PATCH", userPath, { units: b.dataset.units }).then((r) => {
+      d.act("PATCH", userPath, { units: b.dataset.setUnits }).then((r) => {
         if (r.ok) window.location.reload();          // every height on the page in the new unit
       });
     });

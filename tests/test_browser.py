@@ -1,0 +1,290 @@
+"""The phone pages in a real browser against a real `deskpi sim` process.
+
+Headless Chromium (the system's /usr/bin/chromium, or DESKPI_CHROMIUM; never a
+downloaded one) with a phone viewport, driven by Playwright. One simulated desk
+for the whole module; the tests run in file order and build on each other
+(sign in and claim, move, profile, reminder, statistics, a lost link, someone
+without the claim). Every wait is a Playwright expectation or a bounded poll of
+the desk's public state: no bare sleeps.
+
+Under CI=true nothing here may skip: a missing browser or Playwright fails.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+CHROMIUM = os.environ.get("DESKPI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+PHONE = {"width": 390, "height": 844}
+ADA_PIN, BOB_PIN = "4711", "2580"
+LEASE_S = 0.5                         # the server stops a hold this long after the last renewal
+
+
+def _unavailable(reason: str):
+    if CI:
+        pytest.fail(f"browser tests cannot run under CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:                                          # pragma: no cover - depends on the machine
+    sync_playwright = expect = None
+
+
+def _deskpi(*args: str, stdin: str | None = None, data_dir: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, "-m", "deskpi.cli", "--data-dir", str(data_dir), *args], input=stdin,
+                   text=True, check=True, capture_output=True, env=env, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory):
+    """A running `deskpi sim` with Ada (admin) and Bob; yields its base URL."""
+    if sync_playwright is None:
+        _unavailable("Python Playwright is not installed")
+    if not os.path.exists(CHROMIUM):
+        _unavailable(f"no Chromium at {CHROMIUM} (set DESKPI_CHROMIUM)")
+    data = tmp_path_factory.mktemp("browser-desk")
+    _deskpi("user", "add", "Ada", "--stature-cm", "170", "--admin", "--pin-stdin", stdin=ADA_PIN + "\n", data_dir=data)
+    _deskpi("user", "add", "Bob", "--stature-cm", "185", "--pin-stdin", stdin=BOB_PIN + "\n", data_dir=data)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "deskpi.cli", "sim", "--host", "127.0.0.1", "--port", "0",
+                             "--data-dir", str(data), "--seed", "3"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = _read_url(proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _read_url(proc: subprocess.Popen, timeout: float = 30.0) -> str:
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not sel.select(timeout=deadline - time.monotonic()):
+            break
+        line = proc.stdout.readline()
+        if not line:
+            break
+        found = re.search(r"open (http://\S+?)/?\s", line)
+        if found:
+            return found.group(1)
+    raise AssertionError(f"deskpi sim printed no URL; stderr: {proc.stderr.read() if proc.poll() is not None else ''}")
+
+
+@pytest.fixture(scope="module")
+def browser(desk):
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+def _phone(browser):
+    ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    ctx.set_default_timeout(10_000)
+    return ctx
+
+
+def _state(url: str) -> dict:
+    with urllib.request.urlopen(f"{url}/api/v1/state", timeout=2) as resp:
+        return json.load(resp)
+
+
+def _poll(what: str, fn, timeout: float):
+    """fn() until it returns something truthy (bounded; a wait, not a sleep)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def _height(page) -> float:
+    return float(page.get_by_test_id("height").inner_text())
+
+
+def _sign_in(page, url: str, name: str, pin: str, path: str = "/") -> None:
+    page.goto(url + path)
+    page.get_by_test_id("login-name").fill(name)
+    page.get_by_test_id("login-pin").fill(pin)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("sign-out")).to_be_visible()
+
+
+def _press(page, testid: str):
+    """Put a finger (the mouse) down on a button and keep it there."""
+    button = page.get_by_test_id(testid)
+    button.scroll_into_view_if_needed()
+    box = button.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+
+
+def _api(page, url: str, method: str, path: str, body=None):
+    """A request with the page's session cookie and CSRF token, as the page's own script sends it."""
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    return page.request.fetch(f"{url}/api/v1{path}", method=method, data=json.dumps(body or {}),
+                              headers={"Content-Type": "application/json", "X-CSRF-Token": token})
+
+
+@pytest.fixture(scope="module")
+def ada(browser, desk):
+    ctx = _phone(browser)
+    page = ctx.new_page()
+    yield page
+    ctx.close()
+
+
+def test_sign_in_and_claim_with_the_desk_keypad(ada, desk):
+    page = ada
+    page.goto(desk + "/")
+    expect(page.get_by_test_id("login-pin")).to_have_attribute("inputmode", "numeric")
+    page.get_by_test_id("login-name").fill("Ada")
+    page.get_by_test_id("login-pin").fill("0000")
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("message")).to_contain_text("wrong name or PIN")
+    _sign_in(page, desk, "Ada", ADA_PIN)
+    expect(page.get_by_test_id("height")).to_have_text(re.compile(r"^\d+\.\d$"))      # cm, one decimal
+    status = page.get_by_test_id("claim-status")
+    expect(status).to_have_text("Not claimed")
+    expect(page.get_by_test_id("btn-up")).to_have_attribute("aria-disabled", "true")
+    page.get_by_test_id("claim").click()
+    expect(status).to_have_text(re.compile(r"Press any preset button on the desk within \d+ s"))
+    page.get_by_test_id("sim-key-preset-1").click()            # the person at the desk confirms
+    expect(status).to_have_text("Claimed by you")
+    expect(page.get_by_test_id("btn-up")).not_to_have_attribute("aria-disabled", "true")
+    expect(page.get_by_test_id("state")).to_have_text("idle")  # the confirming press moved nothing
+
+
+def test_hold_up_rises_and_release_stops(ada, desk):
+    page = ada
+    start = _height(page)
+    _press(page, "btn-up")
+    expect(page.get_by_test_id("state")).to_have_text("moving")
+    page.wait_for_function("h => parseFloat(document.querySelector('[data-testid=height]').textContent) > h + 1",
+                           arg=start)
+    page.mouse.up()
+    expect(page.get_by_test_id("state")).to_have_text("idle")
+    after = _height(page)
+    assert after > start + 1
+    # Stopped for good: the desk's own state agrees, and the height no longer climbs.
+    _poll("the desk at rest", lambda: _state(desk)["state"] == "idle", 3)
+    assert abs(_state(desk)["height_mm"] / 10 - after) < 1.5
+
+
+def test_recall_a_preset(ada, desk):
+    page = ada
+    sit_cm = float(page.get_by_test_id("preset-1-height").inner_text().split()[0])
+    page.get_by_test_id("preset-1").click()
+    expect(page.get_by_test_id("state")).to_have_text("moving")
+    expect(page.get_by_test_id("state")).to_have_text("idle", timeout=20_000)
+    assert abs(_height(page) - sit_cm) <= 1.0
+
+
+def test_profile_from_stature(ada, desk):
+    page = ada
+    page.goto(desk + "/profile")
+    page.get_by_test_id("profile-stature").fill("180")
+    page.get_by_test_id("profile-recommend").click()
+    page.get_by_test_id("profile-use-rec").click()
+    sit = float(page.get_by_test_id("profile-sit").input_value())
+    stand = float(page.get_by_test_id("profile-stand").input_value())
+    assert 60 < sit < stand < 126                     # cm, within the desk
+    page.get_by_test_id("profile-save").click()
+    expect(page.get_by_test_id("message")).to_contain_text("profile saved")
+    me = page.request.get(desk + "/api/v1/users/Ada").json()
+    assert me["stature_cm"] == 180
+    assert abs(me["seated_mm"] - sit * 10) <= 1 and abs(me["standing_mm"] - stand * 10) <= 1
+
+
+def test_confirm_a_reminder(ada, desk):
+    page = ada
+    page.goto(desk + "/reminders")
+    expect(page.get_by_test_id("reminder")).to_be_hidden()
+    resp = _api(page, desk, "POST", "/sim/next-reminder")
+    assert resp.ok, resp.text()
+    box = page.get_by_test_id("reminder")
+    expect(box).to_be_visible()                        # pushed by the live feed
+    page.get_by_test_id("reminder-confirm").click()
+    expect(box).to_be_hidden()
+    expect(page.get_by_test_id("message")).to_contain_text("done")
+    page.get_by_test_id("btn-stop").click()            # a confirmed stand prompt moves the desk: stop it
+    expect(page.get_by_test_id("btn-stop")).to_be_visible()
+
+
+def test_statistics_show_charts(ada, desk):
+    page = ada
+    page.goto(desk + "/stats")
+    chart = page.locator('[data-testid="stats-chart"] svg')
+    expect(chart).to_be_visible()
+    expect(chart.locator("rect").first).to_be_attached()
+    expect(page.locator('[data-testid="stats-weeks"] svg')).to_be_visible()
+
+
+def test_losing_the_connection_mid_hold_stops_the_desk(ada, desk):
+    page = ada
+    page.goto(desk + "/")
+    expect(page.get_by_test_id("claim-status")).to_have_text("Claimed by you")
+    expect(page.get_by_test_id("state")).to_have_text("idle", timeout=30_000)
+    _press(page, "btn-up")
+    expect(page.get_by_test_id("state")).to_have_text("moving")
+    page.context.set_offline(True)
+    cut = time.monotonic()
+    try:
+        _poll("the desk to stop by itself", lambda: _state(desk)["state"] != "moving", LEASE_S + 1.0)
+        stopped_after = time.monotonic() - cut
+        expect(page.get_by_test_id("connection-lost")).to_be_visible()
+    finally:
+        page.mouse.up()
+        page.context.set_offline(False)
+    assert stopped_after <= LEASE_S + 1.0
+    expect(page.get_by_test_id("connection-lost")).to_be_hidden(timeout=15_000)
+    assert _state(desk)["state"] != "moving"          # coming back online did not restart the hold
+
+
+def test_someone_without_the_claim_cannot_move_the_desk(browser, desk):
+    ctx = _phone(browser)
+    page = ctx.new_page()
+    try:
+        _sign_in(page, desk, "Bob", BOB_PIN)
+        expect(page.get_by_test_id("claim-status")).to_have_text("In use by Ada")
+        up = page.get_by_test_id("btn-up")
+        expect(up).to_have_attribute("aria-disabled", "true")
+        expect(up).to_be_disabled()                                     # as assistive technology sees it
+        expect(page.get_by_test_id("preset-2")).to_be_disabled()
+        before = _state(desk)
+        _press(page, "btn-up")
+        expect(page.get_by_test_id("message")).to_contain_text("claim the desk first")
+        page.mouse.up()
+        page.get_by_test_id("preset-2").click(force=True)          # dimmed, but the server decides
+        expect(page.get_by_test_id("message")).to_contain_text("claim the desk first")
+        after = _state(desk)
+        assert after["state"] == "idle" and abs(after["height_mm"] - before["height_mm"]) < 5
+        expect(page.get_by_test_id("btn-stop")).to_be_enabled()          # stop always works
+    finally:
+        ctx.close()
