@@ -209,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     dy.set_defaults(func=_bench_day)
     from deskpi.cli_people import register as register_people   # users, ergonomics, stats, backup
     register_people(sub)
+    from deskpi.cli_admin import register as register_admin; register_admin(sub)   # status, move, calibrate, doctor
     from deskpi.cli_tokens import register as register_tokens   # API tokens for scripts
     register_tokens(sub)
     from deskpi.cli_fleet import register as register_fleet; register_fleet(sub)   # config, apply, export

@@ -64,6 +64,17 @@ def at_rest(d) -> bool:
     return not d.parts.controller.busy and d.parts.sim_desk.at_rest()
 
 
+def calm(d) -> None:
+    """At rest, no fault, fresh readings. On a loaded 2-core machine the simulated HC-SR04 now and then
+    misses its 25 ms echo deadline twice and the daemon latches sensor_dead: the simulator's timing,
+    not what these tests are about, so such a fault is cleared before the next step."""
+    wait_until(lambda: not d.parts.controller.busy, 30, "the desk to finish")
+    if d.parts.controller.fault is not None:
+        d.parts.loop.clear_fault()
+    wait_until(lambda: at_rest(d) and d.parts.controller.estimator.is_fresh(time.monotonic()), 30,
+               "the desk at rest with fresh readings")
+
+
 def test_status_has_the_live_desk(client, daemon):
     st = client.request("status")
     assert st["ok"] is True and st["state"] == "idle" and st["fault"] is None
@@ -97,7 +108,7 @@ GARBAGE = [
 
 
 def test_garbage_never_moves_the_desk_nor_crashes_the_daemon(daemon):
-    wait_until(lambda: at_rest(daemon), 30, "the desk at rest")
+    calm(daemon)
     before = daemon.parts.sim_desk.true_height()
     moves_before = len(daemon.parts.store.list_audit(action="move", limit=1000))
     raw = Raw(daemon.data_dir / SOCKET_NAME)
@@ -156,7 +167,7 @@ def test_a_slow_request_does_not_hold_up_others_or_the_control_loop(daemon):
 
 
 def test_move_goes_through_the_arbiter_and_is_audited_as_cli(client, daemon):
-    wait_until(lambda: at_rest(daemon), 30, "the desk at rest")
+    calm(daemon)
     here = daemon.parts.sim_desk.true_height()
     target = here + 60 if here < 1100 else here - 60
     assert client.request("move", target_mm=target)["target_mm"] == target
@@ -167,7 +178,7 @@ def test_move_goes_through_the_arbiter_and_is_audited_as_cli(client, daemon):
 
 
 def test_a_fault_refuses_motion_with_code_4_until_cleared(client, daemon):
-    wait_until(lambda: at_rest(daemon), 30, "the desk at rest")
+    calm(daemon)
     daemon.parts.loop.request(lambda c, now: c.fail("injected by the test", now))
     try:
         with pytest.raises(ControlError) as err:
@@ -184,13 +195,13 @@ def test_a_fault_refuses_motion_with_code_4_until_cleared(client, daemon):
 
 
 def test_stop_stops_a_move(client, daemon):
-    wait_until(lambda: at_rest(daemon), 30, "the desk at rest")
+    calm(daemon)
     here = daemon.parts.sim_desk.true_height()
     client.request("move", target_mm=1200 if here < 950 else 700)
     wait_until(lambda: daemon.parts.controller.drive is not None, 10, "the motor on")
     client.request("stop")
     assert daemon.parts.controller.drive is None
-    wait_until(lambda: at_rest(daemon), 30, "the desk at rest")
+    calm(daemon)
     assert abs(daemon.parts.sim_desk.true_height() - here) < 300
     assert daemon.parts.store.list_audit(action="stop", limit=1)[0].detail == {"why": "cli"}
 
