@@ -154,7 +154,7 @@ if [ -d "$SOURCE" ]; then
         die "--source '$SOURCE': not a deskpi source tree (no pyproject.toml and deskpi/ there)"
     SOURCE=$(cd "$SOURCE" && pwd)
 elif [ -f "$SOURCE" ]; then
-    case "$SOURCE" in *.whl) ;; *) die "--source '$SOURCE': must be a source directory or a .whl file" ;; esac
+    case "$(basename "$SOURCE")" in deskpi-*.whl) ;; *) die "--source '$SOURCE': must be a deskpi source directory or a deskpi-*.whl file" ;; esac
 else
     die "--source '$SOURCE': no such file or directory"
 fi
@@ -253,6 +253,12 @@ else
     # shellcheck disable=SC2086
     "$PREFIX/bin/python" -m pip install --disable-pip-version-check --no-input --quiet --upgrade $PIP_ARGS \
         "$TARGET$extra" || die "pip could not install deskpi into $PREFIX (see above); nothing else was changed"
+    if [ -f "$TARGET" ]; then
+        # pip keeps an installed version equal to the wheel's: a rebuilt wheel must still replace it.
+        # shellcheck disable=SC2086
+        "$PREFIX/bin/python" -m pip install --disable-pip-version-check --no-input --quiet --force-reinstall \
+            --no-deps $PIP_ARGS "$TARGET" || die "pip could not install $TARGET into $PREFIX (see above)"
+    fi
     echo "$FINGERPRINT" > "$STAMP"
     UPGRADED=1
     changed "deskpi" "$("$PREFIX/bin/python" -c 'from importlib.metadata import version; print("version", version("deskpi"))') installed in $PREFIX"
