@@ -103,3 +103,21 @@ def test_two_admins_applying_at_once_over_ssh(sshd, desk):
     assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
     cp = remote(sshd, desk, "config", "get", "desk.max_mm", "--json")
     assert json.loads(cp.stdout)["value"] in (1250.0, 1200.0)
+
+
+def test_status_and_doctor_of_a_running_simulated_desk_over_ssh(sshd, desk):
+    from helpers import running_sim_daemon
+
+    config, data = desk
+    with running_sim_daemon(data, seed=3):
+        cp = remote(sshd, desk, "status", "--json")
+        assert cp.returncode == 0, cp.stderr
+        st = json.loads(cp.stdout)
+        assert 600 <= st["height_mm"] <= 1300 and st["state"] == "idle"
+        cp = remote(sshd, desk, "doctor", "--json")
+        report = json.loads(cp.stdout)
+        assert cp.returncode == (1 if any(c["status"] == "fail" for c in report["checks"]) else 0)
+        daemon = next(c for c in report["checks"] if c["name"] == "daemon")
+        assert daemon["status"] == "pass", daemon
+    cp = remote(sshd, desk, "status", "--json")           # the daemon is gone: exit 3, said in JSON
+    assert cp.returncode == 3 and "error" in json.loads(cp.stdout)
