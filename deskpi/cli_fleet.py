@@ -211,9 +211,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 @_guarded
 def _cmd_hash_pin(args: argparse.Namespace) -> int:
-    from deskpi.cli_people import _read_secret_hash
+    from deskpi.cli_people import CliError, _read_secret_hash
 
-    print(_read_secret_hash())
+    try:
+        print(_read_secret_hash())
+    except CliError as exc:
+        return _fail(args, str(exc).replace("--pin-stdin: ", "hash-pin: ", 1))
     return exit_codes.OK
 
 

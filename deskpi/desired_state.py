@@ -362,8 +362,13 @@ def apply(desired: Desired, config_path: Path, data_dir: Path, *, dry_run: bool 
     """Converge the config file and the database to `desired`; return the changes (made, or due if dry_run)."""
     from deskpi.store import Store, db_path
 
+    import contextlib
+
     out = Changes()
-    with locked(config_path, lock_timeout_s):
+    # The config lock serialises writers of the config file; a dry run only reads it (writes are atomic
+    # renames), and the database needs no file lock: its transaction reads, compares and writes at once.
+    guard = locked(config_path, lock_timeout_s) if desired.settings and not dry_run else contextlib.nullcontext()
+    with guard:
         old_text = read_text(config_path)
         updates = _setting_changes(desired, old_text, out)
         new_text = edited_text(old_text, updates) if updates else None

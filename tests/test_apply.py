@@ -239,3 +239,22 @@ def test_two_admins_applying_at_once_never_half_write(desk):
     with desk.store() as s:
         seated = s.get_user("Ben").seated_mm
     assert (max_mm, seated) in {(1250.0, 720.0), (1200.0, 730.0)}
+
+
+def test_hash_pin_reads_standard_input(monkeypatch, capsys):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"4711\n")))
+    assert main(["hash-pin"]) == 0
+    assert verify_secret("4711", capsys.readouterr().out.strip())
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"12\n")))
+    assert main(["hash-pin"]) == 1
+    assert "PIN" in capsys.readouterr().err
+
+
+def test_a_users_only_file_needs_no_config_lock(desk, tmp_path):
+    """Without settings the config file is not locked (nor created): a non-root admin with a data dir can apply."""
+    users_only = "[[users]]\nname = \"Eve\"\n"
+    desk.config = tmp_path / "readonly" / "deskpi.toml"        # a directory that does not exist
+    rc, doc = desk.apply(users_only)
+    assert rc == 0 and doc["changed"] is True and not desk.config.parent.exists()
