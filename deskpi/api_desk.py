@@ -37,7 +37,7 @@ def height_schema(lo: float, hi: float, example: float, *, nullable: bool = Fals
 def state_dict(ctx: WebContext, user) -> dict:
     snap = dict(ctx.service.snapshot())
     snap["claim"] = ctx.claim_view(user)
-    active = ctx.store.get_active_user() if ctx.has_store else None
+    active = ctx.active_user()
     snap["active_user"] = None if active is None or user is None else active.name
     return snap
 

@@ -97,6 +97,7 @@ def register(api: Api, ctx: WebContext) -> None:
                 fields.update(seated_mm=seated, standing_mm=standing)
             notes += desk_notes(fields.get("seated_mm"), fields.get("standing_mm"), (lo, hi))
             updated = ctx.store.update_user(u.name, **fields)
+            ctx.invalidate()
         except ValueError as exc:
             raise ApiError(422, str(exc)) from None
         return jsonify({**described(updated), "notes": notes}), 200
@@ -108,6 +109,7 @@ def register(api: Api, ctx: WebContext) -> None:
         if ctx.is_admin(u) and sum(ctx.is_admin(x) for x in ctx.store.list_users()) <= 1:
             raise ApiError(409, f"{u.name!r} is the last admin; make someone else an admin first")
         ctx.store.remove_user(u.name)
+        ctx.invalidate()
         ctx.claims.forget(u.name)
         return jsonify(removed=u.name), 200
 
@@ -116,6 +118,7 @@ def register(api: Api, ctx: WebContext) -> None:
     def activate(name: str):
         u = user_or_404(name)
         ctx.store.set_active_user(u.name)
+        ctx.invalidate()
         return jsonify(active=u.name), 200
 
     @api.op("PUT", "/users/<name>/presets/<slot>", summary="Save one of a person's presets", tag="people",

@@ -128,6 +128,7 @@ def register(api: Api, ctx: WebContext) -> None:
         user = ctx.user()
         if not ctx.store.revoke_token(int(token_id), user=None if ctx.is_admin(user) else user.name):
             raise ApiError(404, f"no token {token_id} of yours")
+        ctx.invalidate()
         return jsonify(revoked=int(token_id)), 200
 
     # -- the desk policy (admins) ----------------------------------------------------------------------

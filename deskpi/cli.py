@@ -27,6 +27,13 @@ def _bench_latency(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_web(args: argparse.Namespace) -> int:
+    from deskpi.bench.web import run
+
+    print(json.dumps(run(quick=args.quick, sse_clients=args.clients, rps=args.rps), indent=None if args.json else 2))
+    return 0
+
+
 def _bench_day(args: argparse.Namespace) -> int:
     from deskpi.core.day_sim import run_day
 
@@ -200,6 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--json", action="store_true", help="print one JSON object")
     lt.add_argument("--quick", action="store_true", help="fewer samples (for tests)")
     lt.set_defaults(func=_bench_latency)
+    wb = bsub.add_parser("web", help="phone page weight, API latency under live-page load, browser timing",
+                         description="Example: deskpi bench web --json --clients 20 --rps 50")
+    wb.add_argument("--json", action="store_true", help="print one JSON object")
+    wb.add_argument("--quick", action="store_true", help="a 4 s load instead of 20 s (for tests)")
+    wb.add_argument("--clients", type=int, default=20, help="live-update (SSE) clients kept connected")
+    wb.add_argument("--rps", type=float, default=50.0, help="GET /api/v1/state requests per second")
+    wb.set_defaults(func=_bench_web)
     dy = bsub.add_parser("day", help="one simulated working day with the default plan",
                          description="Example: deskpi bench day --json --week 4 --compliance 0.8 --seed 1")
     dy.add_argument("--json", action="store_true", help="print one JSON object")

@@ -1044,7 +1044,7 @@ class Store:
 
     def create_token(self, user: str, label: str = "", *, now: float | None = None) -> tuple[int, str]:
         """A new API token for `user`: (id, the token). The token itself is shown once and never stored."""
-        label = _text("label", label, 64) or ""
+        label = _text("label", label or None, 64) or ""
         created = time.time() if now is None else _time("now", now)
         secret = secrets.token_urlsafe(32)
         with self._tx() as db:

@@ -6,6 +6,7 @@ page, and that choice is kept in the database so it survives a restart.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from flask import g
@@ -42,6 +43,7 @@ class WebContext:
     defaults: WebDefaults = field(default_factory=WebDefaults)
     signin: SignIn | None = None
     live: object | None = None
+    _cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def store(self):
@@ -65,8 +67,31 @@ class WebContext:
         lo, hi = self.service.limits
         return float(lo), float(hi)
 
+    def cached(self, key: str, ttl_s: float, read):
+        """A value read from the store at most every ttl_s: the store's one connection waits behind
+        the height log's fsyncs, and a page's poll must not."""
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < ttl_s:
+            return hit[1]
+        value = read()
+        if len(self._cache) > 1000:            # keys include names and tokens from clients: stay bounded
+            self._cache.clear()
+        self._cache[key] = (now, value)
+        return value
+
+    def invalidate(self) -> None:
+        """Something changed through this app (a user, a PIN, a token, the active user): read afresh."""
+        self._cache.clear()
+
+    def active_user(self):
+        return self.cached("active", 0.5, self.store.get_active_user) if self.has_store else None
+
     # -- the desk policy ------------------------------------------------------------
     def policy(self) -> dict:
+        return dict(self.cached("policy", 2.0, self._read_policy))
+
+    def _read_policy(self) -> dict:
         out = {}
         for key, (kind, _lo, _hi) in POLICY.items():
             value = getattr(self.defaults, key)
@@ -88,6 +113,7 @@ class WebContext:
         for key, value in changes.items():
             self.store.set_setting(f"policy.{key}", ("true" if value else "false") if isinstance(value, bool)
                                    else repr(float(value)))
+        self._cache.pop("policy", None)
         policy = self.policy()
         self.apply_policy(policy)
         return policy

@@ -75,7 +75,7 @@ def _live_sources(ctx: WebContext) -> dict:
         snap.pop("loop_lag_p99_ms", None)
         view = ctx.claims.view()
         snap["claim"] = {"state": view.state, "user": view.user}
-        active = ctx.store.get_active_user() if ctx.has_store else None
+        active = ctx.active_user()
         snap["active_user"] = None if active is None else active.name
         return snap
 
@@ -111,10 +111,14 @@ def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | N
     if claims is None:
         claims = getattr(service, "claims", None)
     if claims is None:
-        claims = ClaimBook(idle_s=60 * defaults.claim_idle_min,
-                           on_grant=store.set_active_user if store is not None else None)
+        claims = ClaimBook(idle_s=60 * defaults.claim_idle_min)
     service.claims = claims                  # the buttons look for it there
     ctx = WebContext(service, claims, defaults, SignIn(store) if store is not None else None)
+    if claims.on_grant is None and store is not None:
+        def granted(name: str) -> None:
+            store.set_active_user(name)         # the claimant is now the person at the desk
+            ctx.invalidate()
+        claims.on_grant = granted
     ctx.live = LiveFeed(_live_sources(ctx))
     ctx.apply_policy()
     app.extensions["deskpi.web"] = ctx
@@ -159,7 +163,8 @@ def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | N
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise ApiError(401, f"Authorization must be 'Bearer <token>', got a {show(scheme)} header")
-            user = store.user_for_token(token.strip()) if store is not None else None
+            token = token.strip()
+            user = None if store is None else ctx.cached(f"token:{token}", 1.0, lambda: store.user_for_token(token))
             if user is None:
                 raise ApiError(401, "that API token is not valid (revoked, or its user was removed); "
                                     "make a new one with `deskpi token create NAME`")
@@ -167,7 +172,7 @@ def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | N
             return None
         name = session.get("u")
         if name is not None and store is not None:
-            user = store.get_user(name)
+            user = ctx.cached(f"user:{name}", 1.0, lambda: store.get_user(name))
             if user is not None and session.get("f") == api_session.pin_fingerprint(user):
                 g.user, g.via = user, "session"
             else:

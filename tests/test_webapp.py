@@ -587,7 +587,7 @@ def test_the_page_shows_the_state_and_escapes_what_it_shows():
     _, html = parse_page(service)
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(" in html and "&amp; more" in html
-    assert re.search(r'data-testid="height"[^>]*>812<', html)
+    assert re.search(r'data-testid="height"[^>]*>81\.2<', html)   # ada's units: cm
     assert re.search(r'data-testid="state"[^>]*>fault<', html)
 
 
