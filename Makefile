@@ -32,7 +32,11 @@ system-deps:
 	  fi; \
 	fi
 
+# The demo signs in as "demo" with PIN 1234 (made on first run; the simulator only listens on 127.0.0.1).
 demo: $(STAMP)
+	@$(BIN)/deskpi --data-dir demo-data user list --json | grep -q '"name"' || \
+	  (echo 1234 | $(BIN)/deskpi --data-dir demo-data user add demo --admin --stature-cm 175 --pin-stdin >/dev/null && \
+	   echo "demo user created: sign in as demo, PIN 1234")
 	$(BIN)/deskpi sim --data-dir demo-data
 
 test: $(STAMP) system-deps
