@@ -288,7 +288,7 @@ def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | N
 
 def _gzip(resp: Response) -> Response:
     """Compress text for a phone on slow Wi-Fi (the page budget counts gzip bytes)."""
-    if (resp.status_code < 200 or resp.status_code >= 300 or resp.is_streamed and not resp.direct_passthrough
+    if (resp.status_code != 200 or resp.is_streamed and not resp.direct_passthrough
             or "gzip" not in request.headers.get("Accept-Encoding", "") or "Content-Encoding" in resp.headers
             or not (resp.mimetype or "").startswith(_GZIP_TYPES) or resp.mimetype == "text/event-stream"):
         return resp

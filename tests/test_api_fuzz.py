@@ -159,6 +159,8 @@ def test_every_api_route_is_documented():
         for m in rule.methods - {"HEAD", "OPTIONS"}:
             assert (m, path) in documented, f"{m} {path} is served but not in /openapi.json"
     assert doc["openapi"].startswith("3.") and doc["info"]["title"] == "deskpi"
+    ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
     for path, ops in doc["paths"].items():
         for m, op in ops.items():
             assert op["responses"] and op["summary"], (m, path)
