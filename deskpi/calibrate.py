@@ -346,14 +346,15 @@ class Calibration:
 
     def _limits(self, lo: float, hi: float, correction: float) -> None:
         r = self.result
-        home = self.request("status")["height_mm"]
+        home = self.request("status")["height_mm"] or r.start_mm
         for name, limit, sign in (("max_mm", hi, 1), ("min_mm", lo, -1)):
             found = None
             here = self.request("status")["height_mm"]
             for target in limit_targets(here, limit, sign):
                 out = self._move(target)
                 if out.get("fault_kind") in END_STOP_FAULTS:
-                    found = out.get("final_mm")
+                    # Where the readings put the desk when it stalled, before any back-off.
+                    found = out.get("fault_height_mm") or out.get("final_mm")
                     self.request("clear-fault")
                     break
                 if out.get("fault"):

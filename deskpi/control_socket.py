@@ -347,7 +347,8 @@ class Handlers:
         return {"target_mm": target, "readings": sorted([t, h] for t, h in readings.items()),
                 "drive": drive, "final_mm": None if final is None else round(final, 1),
                 "fault": None if fault is None else fault.message,
-                "fault_kind": None if fault is None else fault.kind.value}
+                "fault_kind": None if fault is None else fault.kind.value,
+                "fault_height_mm": None if fault is None or fault.height_mm is None else round(fault.height_mm, 1)}
 
 
 COMMANDS = {

@@ -9,6 +9,7 @@ import random
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from deskpi.calibrate import (Calibration, CalibrationError, MoveMeasurement, analyse_move, direction_verdict,
                               limit_targets, offset_correction, rest_height, speed_moves, summarise, write_config)
 from deskpi.config import defaults, load
-from helpers import running_sim_daemon
+from helpers import running_sim_daemon, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "deskpi.example.toml"
@@ -171,13 +172,16 @@ def test_a_missing_config_file_is_created_with_only_the_calibrated_keys(tmp_path
 class FakeDaemon:
     """Answers the socket's calibration requests from synthetic moves; records what was asked."""
 
-    def __init__(self, *, reversed_wiring=False, height=740.0) -> None:
+    def __init__(self, *, reversed_wiring=False, height=740.0, end_stop_mm=None) -> None:
         self.height = height
         self.reversed = reversed_wiring
+        self.end_stop = end_stop_mm
         self.asked: list[tuple] = []
 
     def __call__(self, cmd, wait_s=None, **fields):
         self.asked.append((cmd, fields))
+        if cmd == "clear-fault":
+            return {"ok": True, "cleared": "stall: ..."}
         if cmd == "status":
             return {"ok": True, "height_mm": self.height, "limits": {"min_mm": 640.0, "max_mm": 1260.0}}
         if cmd == "calibrate" and fields["step"] == "measure":
@@ -188,6 +192,10 @@ class FakeDaemon:
             if self.reversed:
                 return {"ok": True, "final_mm": self.height - 4, "fault_kind": "wrong_direction",
                         "fault": "wrong_direction: ...", "readings": [], "drive": []}
+            if self.end_stop is not None and target > self.end_stop:
+                self.height = self.end_stop
+                return {"ok": True, "final_mm": self.end_stop - 3, "fault_kind": "stall", "fault": "stall: ...",
+                        "fault_height_mm": self.end_stop, "readings": [], "drive": []}
             sign = 1 if target > self.height else -1
             speed = 35.0 if sign > 0 else 38.0
             cut = abs(target - self.height) / speed
@@ -220,11 +228,43 @@ def test_reversed_wiring_swaps_the_pins_and_stops_there():
     assert any("restart" in n for n in r.notes)
 
 
+def test_limits_pull_in_to_an_end_stop_and_keep_a_reachable_limit():
+    fake = FakeDaemon(end_stop_mm=1150.0)
+    r = Calibration(fake, defaults()).run(measured_mm=760.0, moves_per_direction=0, distance_mm=150,
+                                          limits=True, check_direction=False)
+    # Found at 1150 mm as the sensor reads now; the offset correction (+20 mm) applies to the new limit too.
+    assert r.limits["max_mm"] == {"configured": 1260.0, "end_stop_mm": 1150.0, "new": 1160.0}
+    assert r.changes[("desk", "max_mm")] == 1160.0
+    assert r.limits["min_mm"] == {"configured": 640.0, "end_stop_mm": None}
+    assert ("desk", "min_mm") not in r.changes
+    moves = [f["target_mm"] for cmd, f in fake.asked if cmd == "calibrate" and f["step"] == "move"]
+    assert moves[0] == 1200.0 and moves[-1] == 740.0 and all(640.0 <= m <= 1260.0 for m in moves)
+    assert ("clear-fault", {}) in fake.asked
+
+
 # ------------------------------------------------------------------------ end to end, on the sim
 
 def deskpi(*args, timeout=120):
     return subprocess.run([sys.executable, "-m", "deskpi.cli", *args], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=timeout, cwd=ROOT)
+
+
+def calibrate_on(d, make_args):
+    """Run `deskpi calibrate`; once more if the simulated sensor timed out under load.
+
+    On a busy 2-core machine the simulated HC-SR04 now and then misses its 25 ms echo deadline twice
+    and the daemon (rightly) latches sensor_dead, which ends a calibration. That is the simulator's
+    timing, not calibration: clear it and try again, once.
+    """
+    for attempt in range(2):
+        wait_until(lambda: not d.parts.controller.busy, 30, "the desk at rest")
+        p = deskpi(*make_args())
+        fault = d.parts.controller.fault
+        if p.returncode == 0 or attempt == 1 or fault is None or fault.kind.value != "sensor_dead":
+            return p
+        d.parts.loop.clear_fault()
+        wait_until(lambda: d.parts.controller.estimator.is_fresh(time.monotonic()), 30, "fresh readings")
+    return p
 
 
 def test_calibrate_against_the_simulated_desk_corrects_the_offset_and_measures_speeds(tmp_path):
@@ -235,9 +275,14 @@ def test_calibrate_against_the_simulated_desk_corrects_the_offset_and_measures_s
         desk = d.parts.sim_desk
         # The sensor really sits 50 mm below the desktop, the config still says 30: heights read 20 mm low.
         desk.sensor.spec = dataclasses.replace(desk.sensor.spec, mount_offset_mm=50.0)
-        true = desk.true_height()
-        p = deskpi("--data-dir", str(data), "--config", str(config), "calibrate", "--measured-mm",
-                   f"{true:.1f}", "--moves", "1", "--distance-mm", "100", "--skip-direction", "--json")
+        start = {}
+
+        def args():
+            start["true"] = true = desk.true_height()
+            return ("--data-dir", str(data), "--config", str(config), "calibrate", "--measured-mm", f"{true:.1f}",
+                    "--moves", "1", "--distance-mm", "100", "--skip-direction", "--json")
+        p = calibrate_on(d, args)
+        true = start["true"]
         assert p.returncode == 0, p.stdout + p.stderr
         out = json.loads(p.stdout)
         assert out["written"] is True and out["direction"] is None     # checked in the next test
@@ -258,7 +303,8 @@ def test_calibrate_finds_reversed_wiring_on_the_simulated_desk_and_dry_run_write
     before = config.read_text()
     with running_sim_daemon(data, seed=4) as d:
         d.parts.sim_desk.inject("reversed_wiring")
-        p = deskpi("--data-dir", str(data), "--config", str(config), "calibrate", "--dry-run", "--json")
+        p = calibrate_on(d, lambda: ("--data-dir", str(data), "--config", str(config), "calibrate", "--dry-run",
+                                     "--json"))
         assert p.returncode == 0, p.stdout + p.stderr
         out = json.loads(p.stdout)
         assert out["direction"] == "reversed" and out["dry_run"] is True and out["written"] is False
