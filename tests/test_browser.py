@@ -284,7 +284,7 @@ def test_someone_without_the_claim_cannot_move_the_desk(browser, desk):
         page.get_by_test_id("preset-2").click(force=True)          # dimmed, but the server decides
         expect(page.get_by_test_id("message")).to_contain_text("claim the desk first")
         after = _state(desk)
-        assert after["state"] == "idle" and abs(after["height_mm"] - before["height_mm"]) < 5
+        assert after["state"] != "moving" and abs(after["height_mm"] - before["height_mm"]) < 5, after
         expect(page.get_by_test_id("btn-stop")).to_be_enabled()          # stop always works
     finally:
         ctx.close()
