@@ -316,7 +316,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise CliError(f"no deskpi database at {path}: the daemon has not run with this data dir yet; check "
                        f"--data-dir (or [daemon] data_dir in the config)")
-    with Store.open(path) as store:
+    from deskpi.doctor import files_kept_owned
+
+    with files_kept_owned(path.parent), Store.open(path) as store:
         entries = store.list_audit(since=since, user=args.user, limit=args.limit)
     rows = [{"id": e.id, "t": e.t, "time": dt.datetime.fromtimestamp(e.t).astimezone().isoformat(timespec="seconds"),
              "source": e.source, "user": e.user, "action": e.action, "detail": e.detail, "remote": e.remote}

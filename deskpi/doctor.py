@@ -8,11 +8,11 @@ a daemon those checks fail or warn saying so. The desk moves only with --move.
 """
 from __future__ import annotations
 
+import contextlib
 import os
-import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,26 @@ def _run(cmd: list[str], timeout: float = 5.0) -> tuple[int, str]:
     except (OSError, subprocess.TimeoutExpired) as exc:
         return 127, str(exc)
     return p.returncode, (p.stdout or p.stderr).strip()
+
+
+@contextlib.contextmanager
+def files_kept_owned(data_dir: Path) -> Iterator[None]:
+    """Run as root, files SQLite creates in the data dir (-wal, -shm, lock files) go to the dir's owner.
+
+    Otherwise `sudo deskpi doctor` with the daemon stopped leaves root-owned
+    files the deskpi service cannot open, and the desk does not start.
+    """
+    before = set(os.listdir(data_dir)) if os.geteuid() == 0 and data_dir.is_dir() else None
+    try:
+        yield
+    finally:
+        if before is not None:
+            st = data_dir.stat()
+            for name in set(os.listdir(data_dir)) - before:
+                try:
+                    os.chown(data_dir / name, st.st_uid, st.st_gid)
+                except OSError:
+                    pass
 
 
 def _on_systemd() -> bool:
@@ -155,9 +175,11 @@ class Doctor:
                                                                  self.settings.sensor.echo_pin}
         found = []
         for line in text.splitlines():
-            mm = re.search(r"line\s+(\d+):.*?(\"[^\"]*\"|consumer=\S+)?\s.*(\[used\]|consumer=)", line)
-            if mm and int(mm.group(1)) in wanted:
-                found.append(f"GPIO{mm.group(1)}")
+            # libgpiod 1: 'line  17: "GPIO17" "lg" output active-high [used]'; 2: '... consumer="lg"'
+            head, _, rest = line.strip().partition(":")
+            num = head.removeprefix("line").strip()
+            if num.isdigit() and int(num) in wanted and ("[used]" in rest or "consumer=" in rest):
+                found.append(f"GPIO{num}")
         return found
 
     def check_pin_factory(self) -> Check:
@@ -306,7 +328,7 @@ class Doctor:
             return Check("database", "warn", f"no database at {path} yet (the daemon creates it when it starts)",
                          "start the daemon, or check --data-dir / [daemon] data_dir")
         try:
-            with Store.open(path, timeout_s=2.0) as store:
+            with files_kept_owned(path.parent), Store.open(path, timeout_s=2.0) as store:
                 result, version = store.integrity_check(), store.schema_version
         except PermissionError:
             return Check("database", "fail", f"{path}: permission denied",

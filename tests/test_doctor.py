@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -86,3 +87,20 @@ def test_against_a_running_simulated_desk(tmp_path, config):
         p, report = doctor("--data-dir", str(data), "--config", str(config), "doctor", "--move")
         assert p.returncode == 1
         assert "[FAIL] motor: the desk moved the wrong way" in p.stdout and "fix: swap [motor] up_pin" in p.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give files to another user")
+def test_sudo_doctor_leaves_no_root_owned_files_the_service_could_not_open(tmp_path, config):
+    from deskpi.store import Store, db_path
+
+    data = tmp_path / "data"
+    Store.open(db_path(data)).close()
+    for f in data.iterdir():
+        if f.name != "deskpi.db":
+            f.unlink()                    # as after the service stopped: only the database itself is left
+    for f in (data, *data.iterdir()):
+        os.chown(f, 4321, 4321)
+    p, report = doctor("--data-dir", str(data), "--config", str(config), "doctor", "--json")
+    assert by_name(report)["database"]["status"] == "pass"
+    assert {f.name: f.stat().st_uid for f in data.iterdir()} == {f.name: 4321 for f in data.iterdir()}
+    assert len(list(data.iterdir())) >= 2          # the lock file at least was created, and given away
