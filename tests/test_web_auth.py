@@ -1,0 +1,904 @@
+"""Issue 5's security contract for the web app: who may do what, checked from outside.
+
+- The contract: POST /api/v1/move is 401 / 409 / 422 / 202; POST /api/v1/stop is 200 for anyone signed
+  in whatever else is wrong; /openapi.json documents every route; `deskpi token create` prints a token
+  that works as Bearer on a real `deskpi sim`, and stops working once revoked.
+- Sign-in (name + PIN): the cookie's flags, one message for every wrong name or PIN, lock-out per name
+  and per address (on a ManualClock).
+- CSRF: every cookie-authenticated change needs X-CSRF-Token (nothing changes without it); bearer
+  tokens need none; stop and release need none; a cross-site request is refused, sign-in included.
+- Sessions: a PIN change or removal signs a person out; sign-out.
+- Authorisation: people see and change only their own things (403 even for names that do not exist);
+  admins and the desk's owner manage everyone; the last admin stays.
+- Self-registration, and names escaped on every page.
+
+The users (and their PIN hashes, ~50 ms of scrypt each) are made once per module and signed in once;
+each test gets a fresh app (fresh claim, lock-outs and live feed) on that store, with the module's
+session cookies (same secret key). Tests that change a person use their own throwaway users.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from deskpi.arbiter import Source
+from deskpi.auth import RateLimiter, SignIn
+from deskpi.passwords import hash_secret
+from deskpi.people import add_user, plan_for
+from deskpi.store import Store, db_path
+from deskpi.web_context import POLICY
+from deskpi.webapp import create_app
+from helpers import ManualClock, wait_until
+from test_webapp import FakeService
+
+ROOT = Path(__file__).resolve().parent.parent
+API = "/api/v1"
+PIN = "4711"
+SECRET = b"test-secret-key-for-the-module!!"
+LIMITS = FakeService().limits                        # (640, 1260)
+XSS = "<img src=x onerror=alert(1)>"
+XSS_ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
+#: Olive was added first: the desk's owner (counts as an admin) with the role "user".
+PEOPLE = {"Olive": False, "Ada": True, "Bob": False, "Cy": False, XSS: True}
+WRONG_PIN = "wrong name or PIN"
+
+
+class People:
+    def __init__(self, store: Store, pin_hash: str) -> None:
+        self.store = store
+        self.pin_hash = pin_hash
+        self.cookies: dict[str, tuple[str, str]] = {}     # name -> (session cookie, CSRF token)
+        self.ada_token = ""
+
+
+@pytest.fixture(scope="module")
+def people(tmp_path_factory):
+    store = Store.open(tmp_path_factory.mktemp("web-auth") / "deskpi.db")
+    p = People(store, hash_secret(PIN))
+    for name, admin in PEOPLE.items():
+        add_user(store, name, limits=LIMITS, admin=admin, pin_hash=p.pin_hash)
+    assert store.get_owner().name == "Olive" and store.get_user("Olive").is_admin is False
+    app = make_app(store)
+    for name in PEOPLE:
+        c = app.test_client()
+        resp = c.post(f"{API}/session", json={"name": name, "pin": PIN})
+        assert resp.status_code == 200, resp.get_json()
+        p.cookies[name] = (c.get_cookie("deskpi_session").value, resp.get_json()["csrf_token"])
+    _id, p.ada_token = store.create_token("Ada", "module")
+    yield p
+    store.close()
+
+
+def make_app(store: Store, service: FakeService | None = None, **kw):
+    service = service or FakeService()
+    service.store = store
+    app = create_app(service, secret_key=SECRET, **kw)
+    app.testing = True
+    return app
+
+
+class Desk:
+    def __init__(self, app, service: FakeService, people: People) -> None:
+        self.app, self.service, self.people = app, service, people
+        self.ctx = app.extensions["deskpi.web"]
+        self.store = people.store
+
+    def client(self, name: str | None = None, *, csrf: bool = True, addr: str | None = None, https: bool = False):
+        c = self.app.test_client()
+        if https:
+            c.environ_base["wsgi.url_scheme"] = "https"
+        if addr is not None:
+            c.environ_base["REMOTE_ADDR"] = addr
+        if name is not None:
+            cookie, token = self.people.cookies[name]
+            c.set_cookie("deskpi_session", cookie)
+            if csrf:
+                c.environ_base["HTTP_X_CSRF_TOKEN"] = token
+        return c
+
+    def bearer(self, token: str | None = None) -> dict:
+        return {"Authorization": f"Bearer {token or self.people.ada_token}"}
+
+    def grant(self, name: str) -> None:
+        self.ctx.claims.request(name)
+        assert self.ctx.claims.button_pressed() == name
+
+    def user(self, name: str, *, admin: bool = False):
+        """A throwaway user with PIN (sharing the module's hash: no scrypt)."""
+        return self.store.add_user(name, role="admin" if admin else "user", pin_hash=self.people.pin_hash)
+
+    def sign_in(self, name: str, pin: str = PIN, **kw):
+        c = self.client(**kw)
+        resp = c.post(f"{API}/session", json={"name": name, "pin": pin})
+        assert resp.status_code == 200, resp.get_json()
+        c.environ_base["HTTP_X_CSRF_TOKEN"] = resp.get_json()["csrf_token"]
+        return c
+
+
+@pytest.fixture
+def desk(people):
+    service = FakeService()
+    app = make_app(people.store, service)
+    d = Desk(app, service, people)
+    yield d
+    for key in POLICY:
+        people.store.set_setting(f"policy.{key}", None)
+    d.ctx.live.close()
+
+
+def error_of(resp) -> str:
+    body = resp.get_json()
+    assert isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"], resp.data[:300]
+    return body["error"]
+
+
+def signed_in_as(client) -> str | None:
+    user = client.get(f"{API}/session").get_json()["user"]
+    return None if user is None else user["name"]
+
+
+# ====================================================================================================
+# The contract
+# ====================================================================================================
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer dpi_1_notarealtokennotarealtoken"},
+                                     {"Authorization": "Basic YWRhOjQ3MTE="}, {"Authorization": "Bearer "}],
+                         ids=["nothing", "bad-token", "basic", "empty-bearer"])
+def test_move_without_credentials_is_401(desk, headers):
+    resp = desk.client().post(f"{API}/move", json={"target_mm": 900}, headers=headers)
+    assert resp.status_code == 401
+    assert error_of(resp)
+    assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+    assert desk.service.calls == []
+
+
+def test_move_without_the_claim_is_409_with_a_message(desk):
+    resp = desk.client("Bob").post(f"{API}/move", json={"target_mm": 900})
+    assert resp.status_code == 409
+    message = error_of(resp)
+    assert "claim the desk first" in message and "POST /api/v1/claim" in message
+    desk.grant("Ada")
+    message = error_of(desk.client("Bob").post(f"{API}/move", json={"target_mm": 900}))
+    assert "Ada is using it" in message
+    assert desk.service.calls == []
+
+
+@pytest.mark.parametrize("target", [2000, 100, 639.9, 1260.5, -1])
+def test_move_out_of_range_names_the_limits(desk, target):
+    desk.grant("Bob")
+    resp = desk.client("Bob").post(f"{API}/move", json={"target_mm": target})
+    assert resp.status_code in (400, 422)
+    message = error_of(resp)
+    assert "640" in message and "1260" in message and str(target) in message
+    assert desk.service.calls == []
+
+
+def test_move_accepted_is_202(desk):
+    desk.grant("Bob")
+    resp = desk.client("Bob").post(f"{API}/move", json={"target_mm": 900})
+    assert resp.status_code == 202 and resp.get_json() == {"target_mm": 900}
+    assert desk.service.calls == [("move_to", 900.0, Source.REMOTE)]
+    resp = desk.client().post(f"{API}/move", json={"target_mm": 900}, headers=desk.bearer())
+    assert resp.status_code == 409, "Ada's token does not carry Bob's claim"
+
+
+STOP_CASES = {
+    "no-claim": dict(),
+    "no-csrf-token": dict(csrf=False),
+    "garbage-body": dict(data=b"\xff\x00{{not json", content_type="text/plain"),
+    "json-garbage": dict(data="[1, 2", content_type="application/json"),
+    "during-fault": dict(fault=True),
+    "everything-wrong": dict(csrf=False, data="stop!!", content_type="application/x-www-form-urlencoded",
+                             fault=True),
+    "cross-site": dict(csrf=False, headers={"Sec-Fetch-Site": "cross-site"}),
+    "bearer": dict(bearer=True, data="junk", content_type="text/plain"),
+}
+
+
+@pytest.mark.parametrize("case", list(STOP_CASES), ids=list(STOP_CASES))
+@pytest.mark.parametrize("path", ["stop", "release"])
+def test_stop_and_release_are_200_for_anyone_signed_in(people, case, path):
+    opts = dict(STOP_CASES[case])
+    service = FakeService(fault="stall: the desk did not move" if opts.pop("fault", False) else None)
+    desk = Desk(make_app(people.store, service), service, people)
+    csrf = opts.pop("csrf", True)
+    if opts.pop("bearer", False):
+        client = desk.client()
+        opts.setdefault("headers", {}).update(desk.bearer())
+    else:
+        client = desk.client("Bob", csrf=csrf)      # Bob holds no claim
+    resp = client.post(f"{API}/{path}", **opts)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert service.calls == [(path, Source.REMOTE)]
+
+
+def test_stop_without_credentials_is_401_and_does_nothing(desk):
+    assert desk.client().post(f"{API}/stop").status_code == 401
+    assert desk.service.calls == []
+
+
+def _schemas(node):
+    if isinstance(node, dict):
+        yield node
+        for v in node.values():
+            yield from _schemas(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _schemas(v)
+
+
+def test_openapi_is_a_valid_openapi_3_document_covering_every_route(desk):
+    resp = desk.client().get("/openapi.json")
+    assert resp.status_code == 200 and resp.is_json
+    doc = resp.get_json()
+    assert re.fullmatch(r"3\.\d+\.\d+", doc["openapi"])
+    assert doc["info"]["title"] and isinstance(doc["info"]["version"], str) and doc["info"]["version"]
+    schemes = doc["components"]["securitySchemes"]
+    for requirement in doc.get("security", []):
+        assert set(requirement) <= set(schemes)
+    op_ids = []
+    for path, ops in doc["paths"].items():
+        assert path.startswith(f"{API}/")
+        declared = set(re.findall(r"\{([^}]+)\}", path))
+        for method, op in ops.items():
+            assert method in ("get", "post", "put", "patch", "delete"), (path, method)
+            assert op["responses"], (path, method)
+            for code, r in op["responses"].items():
+                assert re.fullmatch(r"[1-5][0-9][0-9]", code) and r["description"], (path, method, code)
+            params = [p for p in op.get("parameters", []) if p["in"] == "path"]
+            assert {p["name"] for p in params} == declared and all(p["required"] for p in params), (path, method)
+            for p in op.get("parameters", []):
+                assert p["in"] in ("path", "query") and "schema" in p
+            if "requestBody" in op:
+                assert "application/json" in op["requestBody"]["content"]
+            if op.get("security") != []:
+                assert {401} <= {int(c) for c in op["responses"]}, (path, method)
+            op_ids.append(op["operationId"])
+    assert len(op_ids) == len(set(op_ids)), "operationIds are unique"
+    for node in _schemas(doc):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            assert ref.startswith("#/components/schemas/") and ref.rsplit("/", 1)[1] in doc["components"]["schemas"]
+        if "type" in node and not isinstance(node["type"], dict):
+            assert isinstance(node["type"], str), f"OpenAPI 3.0 has no type lists: {node}"
+    # Every route of the app under /api/v1 is documented, and nothing else is.
+    routes = set()
+    for rule in desk.app.url_map.iter_rules():
+        if rule.rule.startswith(f"{API}/"):
+            path = re.sub(r"<(?:[a-z_]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+            routes |= {(path, m.lower()) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    documented = {(p, m) for p, ops in doc["paths"].items() for m in ops}
+    assert routes == documented
+    move = doc["paths"][f"{API}/move"]["post"]
+    assert {"202", "401", "409", "422"} <= set(move["responses"])
+    target = move["requestBody"]["content"]["application/json"]["schema"]["properties"]["target_mm"]
+    assert (target["minimum"], target["maximum"]) == LIMITS
+    assert {"200", "401"} <= set(doc["paths"][f"{API}/stop"]["post"]["responses"])
+
+
+def test_openapi_passes_openapi_spec_validator_if_installed(desk):
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(desk.client().get("/openapi.json").get_json())
+
+
+# -- a CLI token on a real `deskpi sim` ----------------------------------------------------------------
+def _deskpi(*args: str, data: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "deskpi.cli", "--data-dir", str(data), *args],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=60)
+
+
+def _read_url(proc: subprocess.Popen, timeout: float = 30.0) -> str:
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+            break
+        line = proc.stdout.readline()
+        if not line:
+            break
+        found = re.search(r"open (http://\S+?)/?\s", line)
+        if found:
+            return found.group(1)
+    raise AssertionError("deskpi sim printed no URL")
+
+
+def _http(method: str, url: str, body=None, token: str | None = None) -> tuple[int, dict]:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def test_a_token_from_the_cli_works_on_a_real_sim_until_revoked(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    with Store.open(db_path(data)) as st:
+        add_user(st, "Ada", limits=LIMITS)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    with open(tmp_path / "sim.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "deskpi.cli", "sim", "--host", "127.0.0.1", "--port", "0",
+                                 "--data-dir", str(data), "--seed", "3"],
+                                env=env, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True)
+        try:
+            base = _read_url(proc) + API
+            made = _deskpi("token", "create", "Ada", data=data)
+            assert made.returncode == 0, made.stderr
+            token = made.stdout.strip()
+            assert made.stdout == token + "\n", "the token alone on stdout"
+            assert re.fullmatch(r"dpi_[0-9]+_[A-Za-z0-9_-]{20,}", token), token
+
+            status, body = _http("GET", f"{base}/session", token=token)
+            assert status == 200 and body["user"]["name"] == "Ada"
+            assert _http("GET", f"{base}/tokens")[0] == 401
+            status, body = _http("GET", f"{base}/tokens", token=token)
+            assert status == 200 and len(body["tokens"]) == 1
+            status, body = _http("POST", f"{base}/move", {"target_mm": 1000}, token=token)
+            assert status == 409 and "claim" in body["error"], body      # signed in, but no claim
+            assert _http("POST", f"{base}/stop", token=token)[0] == 200
+            status, body = _http("POST", f"{base}/move", {"target_mm": 5000}, token=token)
+            assert status == 422
+
+            listed = _deskpi("token", "list", "Ada", "--json", data=data)
+            token_id = json.loads(listed.stdout)["tokens"][0]["id"]
+            assert token.startswith(f"dpi_{token_id}_")
+            revoked = _deskpi("token", "revoke", str(token_id), data=data)
+            assert revoked.returncode == 0, revoked.stderr
+            # Mostly the very next request is refused, but not always: see the report (a stale read in the
+            # daemon right after the CLI's commit). What must hold is that the token stops working.
+            answers = []
+            wait_until(lambda: answers.append(_http("GET", f"{base}/tokens", token=token)) or answers[-1][0] == 401,
+                       timeout=10, what="the revoked token to be refused")
+            assert "not valid" in answers[-1][1]["error"]
+            assert all(body == {"tokens": []} for status, body in answers if status == 200), answers
+            assert _http("POST", f"{base}/stop", token=token)[0] == 401
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+# ====================================================================================================
+# Sign-in
+# ====================================================================================================
+def _cookie_header(resp) -> str:
+    cookies = [v for k, v in resp.headers.items() if k.lower() == "set-cookie" and v.startswith("deskpi_session=")]
+    assert len(cookies) == 1, resp.headers
+    return cookies[0]
+
+
+def test_the_right_pin_signs_in_with_an_httponly_lax_cookie(desk):
+    c = desk.client()
+    resp = c.post(f"{API}/session", json={"name": "bob", "pin": PIN})      # names are not case-sensitive
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["user"]["name"] == "Bob" and body["user"]["admin"] is False and body["csrf_token"]
+    flags = [f.strip().lower() for f in _cookie_header(resp).split(";")]
+    assert "httponly" in flags and "samesite=lax" in flags and "secure" not in flags
+    assert signed_in_as(c) == "Bob"
+
+
+def test_over_https_the_cookie_is_secure(desk):
+    c = desk.app.test_client()
+    resp = c.post(f"{API}/session", json={"name": "Bob", "pin": PIN}, base_url="https://localhost")
+    assert resp.status_code == 200
+    flags = [f.strip().lower() for f in _cookie_header(resp).split(";")]
+    assert {"secure", "httponly", "samesite=lax"} <= set(flags)
+
+
+def test_a_wrong_pin_and_an_unknown_name_get_the_same_401(desk):
+    desk.store.add_user("NoPin")                      # a user without a PIN cannot sign in either
+    try:
+        answers = []
+        for name, pin in (("Bob", "0000"), ("Nobody", "0000"), ("Nobody", PIN), ("NoPin", PIN), ("", PIN)):
+            resp = desk.client(addr="10.1.0.1").post(f"{API}/session", json={"name": name, "pin": pin})
+            assert resp.status_code == 401, (name, resp.get_json())
+            assert "deskpi_session=" not in resp.headers.get("Set-Cookie", "")
+            answers.append(error_of(resp))
+        assert len(set(answers)) == 1 and WRONG_PIN in answers[0], answers
+        assert "Bob" not in answers[0] and "Nobody" not in answers[0]
+    finally:
+        desk.store.remove_user("NoPin")
+
+
+def test_the_rate_limiter_on_a_fake_clock():
+    clock = ManualClock()
+    rl = RateLimiter(free=3, base_s=10, max_s=25, clock=clock)
+    for _ in range(3):
+        rl.failed("k")
+        assert rl.retry_after("k") == 0
+    rl.failed("k")
+    assert rl.retry_after("k") == 10
+    clock.advance(4)
+    assert rl.retry_after("k") == 6
+    assert rl.retry_after("other") == 0
+    clock.advance(6)
+    assert rl.retry_after("k") == 0
+    rl.failed("k")
+    assert rl.retry_after("k") == 20                 # doubling ...
+    rl.failed("k")
+    assert rl.retry_after("k") == 25                 # ... up to max_s
+    rl.succeeded("k")
+    assert rl.retry_after("k") == 0
+    small = RateLimiter(free=0, max_keys=2, clock=clock)
+    for key in "abc":
+        small.failed(key)
+    assert small.retry_after("a") == 0 and small.retry_after("c") > 0, "the oldest key is dropped"
+
+
+def _fake_clock_signin(desk) -> ManualClock:
+    clock = ManualClock()
+    desk.ctx.signin = SignIn(desk.store, clock=clock)
+    return clock
+
+
+def _try(desk, name: str, pin: str, addr: str):
+    return desk.client(addr=addr).post(f"{API}/session", json={"name": name, "pin": pin})
+
+
+def test_wrong_pins_lock_the_name_even_for_the_right_pin_until_the_lock_expires(desk):
+    clock = _fake_clock_signin(desk)
+    addr = "10.2.0.1"
+    for _ in range(6):
+        assert _try(desk, "Bob", "0000", addr).status_code == 401
+    for name, pin in (("Bob", PIN), ("BOB", PIN), ("Bob", "0000")):
+        resp = _try(desk, name, pin, "10.2.0.2")      # another phone: the lock is on the name
+        assert resp.status_code == 429, (name, resp.get_json())
+        body = resp.get_json()
+        assert body["retry_after_s"] == 30 and resp.headers["Retry-After"] == "30"
+        assert "try again in 30 s" in body["error"]
+    clock.advance(10)
+    resp = _try(desk, "Bob", PIN, addr)
+    assert resp.status_code == 429 and resp.get_json()["retry_after_s"] == 20
+    assert resp.headers["Retry-After"] == "20"
+    clock.advance(20)
+    assert _try(desk, "Bob", PIN, addr).status_code == 200
+
+
+def test_an_unknown_name_locks_the_same_way(desk):
+    _fake_clock_signin(desk)
+    for _ in range(6):
+        assert _try(desk, "Nobody", "0000", "10.3.0.1").status_code == 401
+    resp = _try(desk, "Nobody", "0000", "10.3.0.1")
+    assert resp.status_code == 429 and resp.get_json()["retry_after_s"] == 30
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: RateLimiter(free=5) locks only on the 6th failure, so after 5 wrong "
+                                       "PINs the right PIN still signs in (the 401 message itself promises a lock "
+                                       "'after 5 wrong tries')")
+def test_five_wrong_pins_lock_the_name(desk):
+    _fake_clock_signin(desk)
+    for _ in range(5):
+        assert _try(desk, "Bob", "0000", "10.4.0.1").status_code == 401
+    assert _try(desk, "Bob", PIN, "10.4.0.1").status_code == 429
+
+
+def test_an_address_that_fails_on_many_names_is_locked_out(desk):
+    clock = _fake_clock_signin(desk)
+    addr = "10.5.0.1"
+    for i in range(21):
+        assert _try(desk, f"guess{i}", "0000", addr).status_code == 401
+    resp = _try(desk, "Bob", PIN, addr)
+    assert resp.status_code == 429 and "this device" in error_of(resp)
+    assert resp.headers["Retry-After"] == "30"
+    assert _try(desk, "Bob", PIN, "10.5.0.2").status_code == 200, "other phones are not locked out"
+    clock.advance(30)
+    assert _try(desk, "Bob", PIN, addr).status_code == 200
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: RateLimiter(free=20) locks the address only on the 21st failure; "
+                                       "after 20 failures across names the next sign-in is still tried")
+def test_twenty_failures_across_names_lock_the_address(desk):
+    _fake_clock_signin(desk)
+    for i in range(20):
+        assert _try(desk, f"guess{i}", "0000", "10.6.0.1").status_code == 401
+    assert _try(desk, "Bob", PIN, "10.6.0.1").status_code == 429
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a successful sign-in clears the per-address counter "
+                                       "(SignIn.check calls per_address.succeeded), so anyone with an account "
+                                       "guesses other people's PINs without limit by signing in as themselves "
+                                       "every few failures")
+def test_signing_in_as_yourself_does_not_reset_the_address_lock_out(desk):
+    _fake_clock_signin(desk)
+    addr = "10.7.0.1"
+    for i in range(24):                              # 21 failures in all, more than the 20 allowed
+        if i % 8 == 7:
+            assert _try(desk, "Bob", PIN, addr).status_code in (200, 429)   # Bob's own account, between guesses
+        else:
+            assert _try(desk, f"victim{i}", "0000", addr).status_code == 401
+    assert _try(desk, "victim-last", "0000", addr).status_code == 429
+
+
+# ====================================================================================================
+# CSRF and cross-site requests
+# ====================================================================================================
+def world(desk) -> dict:
+    """Everything a change could touch."""
+    st = desk.store
+    return {
+        "users": [(u.name, u.role, u.units, u.stature_cm) for u in st.list_users()],
+        "presets": {u.name: st.get_presets(u.name) for u in st.list_users()},
+        "plan": plan_for(st, "Bob")[0].to_dict(),
+        "tokens": [t["id"] for t in st.list_tokens("Ada")],
+        "policy": desk.ctx.policy(),
+        "claim": (desk.ctx.claims.view().state, desk.ctx.claims.view().user),
+        "active": st.get_active_user().name if st.get_active_user() else None,
+        "calls": list(desk.service.calls),
+    }
+
+
+CHANGES = [
+    ("POST", "/move", {"target_mm": 900}),
+    ("POST", "/hold", {"direction": "up"}),
+    ("POST", "/presets/2/recall", None),
+    ("PUT", "/presets/1", {"height_mm": 900}),
+    ("POST", "/clear-fault", None),
+    ("POST", "/claim", None),
+    ("DELETE", "/claim", None),
+    ("DELETE", "/session", None),
+    ("POST", "/tokens", {"label": "x"}),
+    ("PATCH", "/users/Bob", {"units": "in"}),
+    ("PUT", "/users/Bob/presets/3", {"height_mm": 900}),
+    ("DELETE", "/users/Olive/presets/1", None),
+    ("PUT", "/users/Bob/plan", {"kind": "custom", "sit_min": 40, "stand_min": 20}),
+    ("POST", "/users", {"name": "Mallory"}),
+    ("DELETE", "/users/Cy", None),
+    ("POST", "/users/Cy/activate", None),
+    ("PATCH", "/admin/settings", {"require_claim": False}),
+    ("POST", "/sim/keys/up", {"pressed": True}),
+]
+
+
+@pytest.mark.parametrize("token", [None, "wrong", ""], ids=["missing", "wrong", "empty"])
+@pytest.mark.parametrize("method, path, body", CHANGES, ids=[f"{m} {p}" for m, p, _ in CHANGES])
+def test_a_cookie_change_without_the_csrf_token_is_403_and_changes_nothing(desk, method, path, body, token):
+    desk.grant("Ada")                                 # an admin holding the claim: only the token is missing
+    before = world(desk)
+    c = desk.client("Ada", csrf=False)
+    if token is not None:
+        c.environ_base["HTTP_X_CSRF_TOKEN"] = token
+    kwargs = {} if body is None else {"json": body}
+    resp = c.open(f"{API}{path}", method=method, **kwargs)
+    assert resp.status_code == 403, resp.get_json()
+    assert "X-CSRF-Token" in error_of(resp)
+    assert world(desk) == before
+    assert signed_in_as(c) == "Ada"
+
+
+def test_the_same_changes_with_the_token_go_through(desk):
+    """The control for the test above: the CSRF token is the only thing those requests lacked."""
+    desk.grant("Ada")
+    c = desk.client("Ada")
+    for method, path, body in CHANGES:
+        if path in ("/session", "/users/Cy", "/sim/keys/up"):
+            continue                                   # sign-out, removal: tested elsewhere; not a sim
+        kwargs = {} if body is None else {"json": body}
+        resp = c.open(f"{API}{path}", method=method, **kwargs)
+        assert resp.status_code < 400, (method, path, resp.status_code, resp.get_json())
+        if path == "/claim":
+            desk.grant("Ada")
+    desk.store.update_user("Bob", units="cm")
+    desk.store.remove_user("Mallory")
+    desk.store.clear_preset("Bob", 3)
+    for t in desk.store.list_tokens("Ada")[1:]:
+        desk.store.revoke_token(t["id"])
+
+
+def test_bearer_requests_need_no_csrf_token(desk):
+    desk.grant("Ada")
+    c = desk.client()
+    resp = c.post(f"{API}/move", json={"target_mm": 900}, headers=desk.bearer())
+    assert resp.status_code == 202
+    resp = c.patch(f"{API}/users/Bob", json={"units": "cm"}, headers=desk.bearer())
+    assert resp.status_code == 200
+    assert desk.service.calls == [("move_to", 900.0, Source.REMOTE)]
+
+
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+def test_a_cross_site_request_is_refused_even_for_sign_in(desk, site):
+    c = desk.client()
+    resp = c.post(f"{API}/session", json={"name": "Bob", "pin": PIN}, headers={"Sec-Fetch-Site": site})
+    assert resp.status_code == 403 and "another site" in error_of(resp)
+    assert "deskpi_session=" not in resp.headers.get("Set-Cookie", "")
+    assert signed_in_as(c) is None
+    desk.grant("Ada")
+    resp = desk.client().post(f"{API}/move", json={"target_mm": 900}, headers={**desk.bearer(), "Sec-Fetch-Site": site})
+    assert resp.status_code == 403
+    resp = desk.client("Ada").post(f"{API}/move", json={"target_mm": 900}, headers={"Sec-Fetch-Site": site})
+    assert resp.status_code == 403
+    assert desk.service.calls == []
+
+
+@pytest.mark.parametrize("site", ["same-origin", "none"])
+def test_same_origin_and_typed_in_requests_are_fine(desk, site):
+    resp = desk.client().post(f"{API}/session", json={"name": "Bob", "pin": PIN}, headers={"Sec-Fetch-Site": site})
+    assert resp.status_code == 200
+
+
+# ====================================================================================================
+# Sessions
+# ====================================================================================================
+def test_a_pin_changed_by_an_admin_signs_the_person_out_everywhere(desk):
+    desk.user("Tim")
+    try:
+        phone, laptop = desk.sign_in("Tim"), desk.sign_in("Tim")
+        assert signed_in_as(phone) == "Tim"
+        resp = desk.client("Ada").patch(f"{API}/users/Tim", json={"pin": "24682468"})
+        assert resp.status_code == 200
+        for c in (phone, laptop):
+            assert c.get(f"{API}/users").status_code == 401
+            assert signed_in_as(c) is None
+        assert _try(desk, "Tim", PIN, "10.8.0.1").status_code == 401
+        assert _try(desk, "Tim", "24682468", "10.8.0.1").status_code == 200
+    finally:
+        desk.store.remove_user("Tim")
+
+
+def test_changing_your_own_pin_signs_out_your_other_sessions(desk):
+    desk.user("Tam")
+    try:
+        phone, laptop = desk.sign_in("Tam"), desk.sign_in("Tam")
+        assert phone.patch(f"{API}/users/Tam", json={"pin": "13571357"}).status_code == 200
+        assert laptop.get(f"{API}/users").status_code == 401
+    finally:
+        desk.store.remove_user("Tam")
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: PATCH /users/<me> {pin} does not re-sign the session that made the "
+                                       "change, so its own next request is 401 (the phone that just changed the "
+                                       "PIN is thrown out with the others)")
+def test_changing_your_own_pin_keeps_that_session(desk):
+    desk.user("Tom")
+    try:
+        phone = desk.sign_in("Tom")
+        assert phone.patch(f"{API}/users/Tom", json={"pin": "97539753"}).status_code == 200
+        assert phone.get(f"{API}/users").status_code == 200
+    finally:
+        desk.store.remove_user("Tom")
+
+
+def test_a_pin_changed_in_the_store_signs_the_person_out(desk):
+    desk.user("Tia")
+    try:
+        phone = desk.sign_in("Tia")
+        desk.store.update_user("Tia", pin_hash=hash_secret("86428642"))
+        assert phone.get(f"{API}/users").status_code == 401
+    finally:
+        desk.store.remove_user("Tia")
+
+
+def test_removing_a_person_ends_their_sessions_tokens_and_claim(desk):
+    desk.user("Rex")
+    phone = desk.sign_in("Rex")
+    _id, token = desk.store.create_token("Rex", "script")
+    assert desk.client().get(f"{API}/users", headers=desk.bearer(token)).status_code == 200
+    desk.grant("Rex")
+    resp = desk.client("Ada").delete(f"{API}/users/Rex")
+    assert resp.status_code == 200
+    assert phone.get(f"{API}/users").status_code == 401 and signed_in_as(phone) is None
+    resp = desk.client().get(f"{API}/users", headers=desk.bearer(token))
+    assert resp.status_code == 401
+    assert desk.ctx.claims.holder() is None
+    assert phone.post(f"{API}/stop").status_code == 401
+
+
+def test_sign_out(desk):
+    c = desk.sign_in("Cy")
+    resp = c.delete(f"{API}/session")
+    assert resp.status_code == 200 and resp.get_json() == {"signed_out": True}
+    assert signed_in_as(c) is None
+    assert c.get(f"{API}/users").status_code == 401
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: sessions live only in the signed cookie, so sign-out cannot revoke "
+                                       "one: a copy of the cookie taken before sign-out still works for the whole "
+                                       "session lifetime (30 days)")
+def test_a_copied_cookie_stops_working_after_sign_out(desk):
+    c = desk.sign_in("Cy")
+    stolen = c.get_cookie("deskpi_session").value
+    assert c.delete(f"{API}/session").status_code == 200
+    thief = desk.app.test_client()
+    thief.set_cookie("deskpi_session", stolen)
+    assert thief.get(f"{API}/users").status_code == 401
+
+
+# ====================================================================================================
+# Authorisation
+# ====================================================================================================
+FORBIDDEN = [
+    ("GET", "/users/Cy", None),
+    ("GET", "/users/Nobody", None),
+    ("PATCH", "/users/Cy", {"units": "in"}),
+    ("PATCH", "/users/Nobody", {"units": "in"}),
+    ("GET", "/users/Cy/plan", None),
+    ("GET", "/users/Nobody/plan", None),
+    ("PUT", "/users/Cy/plan", {"kind": "custom", "sit_min": 40, "stand_min": 20}),
+    ("PUT", "/users/Cy/presets/1", {"height_mm": 900}),
+    ("DELETE", "/users/Cy/presets/1", None),
+    ("PUT", "/users/Nobody/presets/1", {"height_mm": 900}),
+    ("GET", "/stats?user=Cy", None),
+    ("GET", "/stats?user=Nobody", None),
+    ("POST", "/users", {"name": "Mallory"}),
+    ("POST", "/users", {"name": "Mallory", "admin": True}),
+    ("DELETE", "/users/Cy", None),
+    ("DELETE", "/users/Nobody", None),
+    ("POST", "/users/Cy/activate", None),
+    ("POST", "/users/Bob/activate", None),
+    ("GET", "/admin/settings", None),
+    ("PATCH", "/admin/settings", {"require_claim": False}),
+    ("PATCH", "/users/Bob", {"admin": True}),
+    ("PATCH", "/users/Bob", {"admin": True, "units": "in"}),
+]
+
+
+@pytest.mark.parametrize("method, path, body", FORBIDDEN, ids=[f"{m} {p} {b}" for m, p, b in FORBIDDEN])
+def test_a_non_admin_may_not_touch_other_people_or_the_desk_policy(desk, method, path, body):
+    before = world(desk)
+    kwargs = {} if body is None else {"json": body}
+    resp = desk.client("Bob").open(f"{API}{path}", method=method, **kwargs)
+    assert resp.status_code == 403, resp.get_json()
+    assert error_of(resp)
+    assert world(desk) == before
+
+
+def test_the_admin_page_is_refused_to_a_non_admin(desk):
+    assert desk.client("Bob").get("/admin").status_code == 403
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: for another person's profile the 403 names them ('Cy''s is for them "
+                                       "or an admin', with their stored spelling) while a nonexistent name gets a "
+                                       "shorter 403, so the message still tells a non-admin which names exist")
+def test_403_for_someone_else_reads_the_same_as_for_nobody(desk):
+    bob = desk.client("Bob")
+    assert error_of(bob.get(f"{API}/users/cy")) == error_of(bob.get(f"{API}/users/nobody"))
+
+
+def test_a_user_may_read_and_change_their_own_things(desk):
+    bob = desk.client("Bob")
+    assert bob.get(f"{API}/users/bob").get_json()["name"] == "Bob"
+    try:
+        resp = bob.patch(f"{API}/users/Bob", json={"units": "in"})
+        assert resp.status_code == 200 and desk.store.get_user("Bob").units == "in"
+        assert bob.get(f"{API}/users/Bob/plan").status_code == 200
+        resp = bob.put(f"{API}/users/Bob/plan", json={"kind": "custom", "sit_min": 40, "stand_min": 20})
+        assert resp.status_code == 200, resp.get_json()
+        assert bob.put(f"{API}/users/Bob/presets/3", json={"height_mm": 900}).status_code == 200
+        assert desk.store.get_presets("Bob")[3] == 900
+        assert bob.delete(f"{API}/users/Bob/presets/3").status_code == 200
+        assert bob.get(f"{API}/stats?days=2").status_code == 200
+        assert bob.get(f"{API}/stats?days=2&user=bob").status_code == 200
+        assert bob.get(f"{API}/users").status_code == 200
+        for page in ("/", "/profile", "/plan", "/stats"):
+            assert bob.get(page).status_code == 200, page
+    finally:
+        desk.store.update_user("Bob", units="cm")
+        desk.store.clear_preset("Bob", 3)
+    assert desk.store.get_user("Bob").role == "user"
+
+
+@pytest.mark.parametrize("admin", ["Ada", "Olive"], ids=["admin", "owner"])
+def test_an_admin_or_the_owner_manages_everyone(desk, admin):
+    c = desk.client(admin)
+    assert c.get(f"{API}/session").get_json()["user"]["admin"] is True
+    assert c.get(f"{API}/users/Bob").status_code == 200
+    assert c.get(f"{API}/users/Nobody").status_code == 404
+    assert c.get(f"{API}/users/Bob/plan").status_code == 200
+    assert c.get(f"{API}/stats?user=Bob").status_code == 200
+    assert c.get(f"{API}/admin/settings").status_code == 200
+    assert c.get("/admin").status_code == 200
+    name = f"Dee{admin}"
+    try:
+        resp = c.post(f"{API}/users", json={"name": name, "stature_cm": 170})
+        assert resp.status_code == 201, resp.get_json()
+        assert c.patch(f"{API}/users/{name}", json={"units": "in"}).status_code == 200
+        assert c.put(f"{API}/users/{name}/presets/1", json={"height_mm": 700}).status_code == 200
+        resp = c.patch(f"{API}/users/{name}", json={"admin": True})
+        assert resp.status_code == 200 and desk.store.get_user(name).role == "admin"
+        resp = c.patch(f"{API}/users/{name}", json={"admin": False})
+        assert resp.status_code == 200 and desk.store.get_user(name).role == "user"
+        resp = c.patch(f"{API}/admin/settings", json={"self_register": True})
+        assert resp.status_code == 200 and resp.get_json()["self_register"] is True
+        assert c.delete(f"{API}/users/{name}").status_code == 200
+        assert desk.store.get_user(name) is None
+    finally:
+        if desk.store.get_user(name) is not None:
+            desk.store.remove_user(name)
+
+
+@pytest.mark.parametrize("admin", ["Ada", pytest.param("Olive", marks=pytest.mark.xfail(
+    strict=True, reason="BUG: DELETE /api/v1/claim?force=1 checks user.is_admin (the role) instead of "
+                        "ctx.is_admin, so the desk's owner, who counts as an admin everywhere else, "
+                        "cannot take the desk back"))], ids=["admin", "owner"])
+def test_an_admin_may_force_release_someone_elses_claim(desk, admin):
+    desk.grant("Bob")
+    resp = desk.client("Cy").delete(f"{API}/claim?force=1")
+    assert resp.status_code == 200 and resp.get_json()["released"] is False
+    assert desk.ctx.claims.holds("Bob")
+    resp = desk.client(admin).delete(f"{API}/claim?force=1")
+    assert resp.status_code == 200 and resp.get_json()["released"] is True
+    assert desk.ctx.claims.holder() is None
+
+
+def test_the_last_admin_cannot_be_removed_or_demoted(tmp_path, people):
+    with Store.open(tmp_path / "deskpi.db") as st:
+        add_user(st, "Solo", limits=LIMITS, admin=True, pin_hash=people.pin_hash)   # admin and owner
+        st.add_user("Pat", pin_hash=people.pin_hash)
+        desk = Desk(make_app(st), FakeService(), people)
+        solo = desk.sign_in("Solo")
+        resp = solo.delete(f"{API}/users/Solo")
+        assert resp.status_code == 409 and "last admin" in error_of(resp)
+        resp = solo.patch(f"{API}/users/Solo", json={"admin": False})
+        assert resp.status_code == 409 and "last admin" in error_of(resp)
+        assert st.get_user("Solo").role == "admin"
+        assert solo.patch(f"{API}/users/Pat", json={"admin": True}).status_code == 200
+        assert solo.patch(f"{API}/users/Solo", json={"admin": False}).status_code == 200
+        pat = desk.sign_in("Pat")
+        resp = pat.patch(f"{API}/users/Pat", json={"admin": False})
+        assert resp.status_code == 409, "Pat is the last admin by role"
+        resp = pat.delete(f"{API}/users/Solo")
+        assert resp.status_code == 200
+        resp = pat.delete(f"{API}/users/Pat")
+        assert resp.status_code == 409
+        desk.ctx.live.close()
+
+
+# ====================================================================================================
+# Self-registration
+# ====================================================================================================
+def test_registering_is_refused_unless_the_desk_allows_it(desk):
+    resp = desk.client().post(f"{API}/register", json={"name": "Newbie", "pin": "13579"})
+    assert resp.status_code == 403 and "self-registration is off" in error_of(resp)
+    assert desk.store.get_user("Newbie") is None
+    assert desk.client("Ada").patch(f"{API}/admin/settings", json={"self_register": True}).status_code == 200
+    c = desk.client()
+    try:
+        resp = c.post(f"{API}/register", json={"name": "Newbie", "pin": "13579", "stature_cm": 170})
+        assert resp.status_code == 201, resp.get_json()
+        assert resp.get_json()["user"]["name"] == "Newbie" and resp.get_json()["user"]["admin"] is False
+        assert "httponly" in _cookie_header(resp).lower()
+        assert signed_in_as(c) == "Newbie"
+        assert desk.store.get_user("Newbie").role == "user"
+        assert c.get(f"{API}/users/Cy").status_code == 403
+        resp = desk.client().post(f"{API}/register", json={"name": "newbie", "pin": "13579"})
+        assert resp.status_code == 422
+        resp = desk.client().post(f"{API}/register", json={"name": "Other", "pin": "1"})
+        assert resp.status_code == 422 and desk.store.get_user("Other") is None
+        resp = desk.client().post(f"{API}/register", json={"name": "Other", "pin": "13579"},
+                                  headers={"Sec-Fetch-Site": "cross-site"})
+        assert resp.status_code == 403 and desk.store.get_user("Other") is None
+    finally:
+        if desk.store.get_user("Newbie") is not None:
+            desk.store.remove_user("Newbie")
+
+
+# ====================================================================================================
+# Escaping
+# ====================================================================================================
+@pytest.mark.parametrize("page", ["/", "/profile", "/plan", "/reminders", "/stats", "/admin"])
+def test_a_name_with_html_is_escaped_on_every_page(desk, page):
+    resp = desk.client(XSS).get(page)
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert "<img src=x" not in html and "onerror=alert(1)>" not in html
+    assert XSS_ESCAPED in html, "the name is shown (escaped)"
