@@ -361,8 +361,8 @@ def test_a_token_from_the_cli_works_on_a_real_sim_until_revoked(tmp_path):
             assert token.startswith(f"dpi_{token_id}_")
             revoked = _deskpi("token", "revoke", str(token_id), data=data)
             assert revoked.returncode == 0, revoked.stderr
-            # Mostly the very next request is refused, but not always: see the report (a stale read in the
-            # daemon right after the CLI's commit). What must hold is that the token stops working.
+            # The web app caches token lookups for up to 1 s (see the xfail on that cache below), so the very
+            # next request may still pass; what must hold is that the token stops working.
             answers = []
             wait_until(lambda: answers.append(_http("GET", f"{base}/tokens", token=token)) or answers[-1][0] == 401,
                        timeout=10, what="the revoked token to be refused")
@@ -446,9 +446,15 @@ def test_the_rate_limiter_on_a_fake_clock():
     assert small.retry_after("a") == 0 and small.retry_after("c") > 0, "the oldest key is dropped"
 
 
-def _fake_clock_signin(desk) -> ManualClock:
+def _fake_clock_signin(desk, monkeypatch=None) -> ManualClock:
+    """A SignIn on a ManualClock; with monkeypatch, PINs are checked without scrypt (the lock-out
+    logic does not depend on the hash, and these tests try dozens of PINs)."""
     clock = ManualClock()
     desk.ctx.signin = SignIn(desk.store, clock=clock)
+    if monkeypatch is not None:
+        from deskpi import auth
+        real_hash = desk.people.pin_hash
+        monkeypatch.setattr(auth, "verify_secret", lambda pin, encoded: encoded == real_hash and pin == PIN)
     return clock
 
 
@@ -456,8 +462,8 @@ def _try(desk, name: str, pin: str, addr: str):
     return desk.client(addr=addr).post(f"{API}/session", json={"name": name, "pin": pin})
 
 
-def test_wrong_pins_lock_the_name_even_for_the_right_pin_until_the_lock_expires(desk):
-    clock = _fake_clock_signin(desk)
+def test_wrong_pins_lock_the_name_even_for_the_right_pin_until_the_lock_expires(desk, monkeypatch):
+    clock = _fake_clock_signin(desk, monkeypatch)
     addr = "10.2.0.1"
     for _ in range(6):
         assert _try(desk, "Bob", "0000", addr).status_code == 401
@@ -475,8 +481,8 @@ def test_wrong_pins_lock_the_name_even_for_the_right_pin_until_the_lock_expires(
     assert _try(desk, "Bob", PIN, addr).status_code == 200
 
 
-def test_an_unknown_name_locks_the_same_way(desk):
-    _fake_clock_signin(desk)
+def test_an_unknown_name_locks_the_same_way(desk, monkeypatch):
+    _fake_clock_signin(desk, monkeypatch)
     for _ in range(6):
         assert _try(desk, "Nobody", "0000", "10.3.0.1").status_code == 401
     resp = _try(desk, "Nobody", "0000", "10.3.0.1")
@@ -486,15 +492,15 @@ def test_an_unknown_name_locks_the_same_way(desk):
 @pytest.mark.xfail(strict=True, reason="BUG: RateLimiter(free=5) locks only on the 6th failure, so after 5 wrong "
                                        "PINs the right PIN still signs in (the 401 message itself promises a lock "
                                        "'after 5 wrong tries')")
-def test_five_wrong_pins_lock_the_name(desk):
-    _fake_clock_signin(desk)
+def test_five_wrong_pins_lock_the_name(desk, monkeypatch):
+    _fake_clock_signin(desk, monkeypatch)
     for _ in range(5):
         assert _try(desk, "Bob", "0000", "10.4.0.1").status_code == 401
     assert _try(desk, "Bob", PIN, "10.4.0.1").status_code == 429
 
 
-def test_an_address_that_fails_on_many_names_is_locked_out(desk):
-    clock = _fake_clock_signin(desk)
+def test_an_address_that_fails_on_many_names_is_locked_out(desk, monkeypatch):
+    clock = _fake_clock_signin(desk, monkeypatch)
     addr = "10.5.0.1"
     for i in range(21):
         assert _try(desk, f"guess{i}", "0000", addr).status_code == 401
@@ -508,8 +514,8 @@ def test_an_address_that_fails_on_many_names_is_locked_out(desk):
 
 @pytest.mark.xfail(strict=True, reason="BUG: RateLimiter(free=20) locks the address only on the 21st failure; "
                                        "after 20 failures across names the next sign-in is still tried")
-def test_twenty_failures_across_names_lock_the_address(desk):
-    _fake_clock_signin(desk)
+def test_twenty_failures_across_names_lock_the_address(desk, monkeypatch):
+    _fake_clock_signin(desk, monkeypatch)
     for i in range(20):
         assert _try(desk, f"guess{i}", "0000", "10.6.0.1").status_code == 401
     assert _try(desk, "Bob", PIN, "10.6.0.1").status_code == 429
@@ -519,8 +525,8 @@ def test_twenty_failures_across_names_lock_the_address(desk):
                                        "(SignIn.check calls per_address.succeeded), so anyone with an account "
                                        "guesses other people's PINs without limit by signing in as themselves "
                                        "every few failures")
-def test_signing_in_as_yourself_does_not_reset_the_address_lock_out(desk):
-    _fake_clock_signin(desk)
+def test_signing_in_as_yourself_does_not_reset_the_address_lock_out(desk, monkeypatch):
+    _fake_clock_signin(desk, monkeypatch)
     addr = "10.7.0.1"
     for i in range(24):                              # 21 failures in all, more than the 20 allowed
         if i % 8 == 7:
@@ -686,6 +692,100 @@ def test_a_pin_changed_in_the_store_signs_the_person_out(desk):
         assert phone.get(f"{API}/users").status_code == 401
     finally:
         desk.store.remove_user("Tia")
+
+
+@pytest.fixture
+def frozen_cache(monkeypatch):
+    """Freeze the clock of the web app's read cache (WebContext.cached): 'the next request' then
+    deterministically comes within the cache's lifetime, however slow the machine."""
+    from types import SimpleNamespace
+
+    from deskpi import web_context
+    clock = ManualClock()
+    monkeypatch.setattr(web_context, "time", SimpleNamespace(monotonic=clock))
+    return clock
+
+
+def _pin_changed(desk, name, token):
+    desk.store.update_user(name, pin_hash=NEW_PIN_HASH[0])
+
+
+def _removed(desk, name, token):
+    desk.store.remove_user(name)
+
+
+def _token_revoked(desk, name, token):
+    assert desk.store.revoke_token(int(token.split("_")[1]))
+
+
+NEW_PIN_HASH: list[str] = []
+OUT_OF_APP = {"pin-changed": _pin_changed, "removed": _removed, "token-revoked": _token_revoked}
+CACHE_BUG = ("BUG: identify() serves users and tokens from WebContext.cached for 1 s and only changes made "
+             "through the web app invalidate it, so a PIN change, removal or token revocation made in the store "
+             "(`deskpi user ...`, `deskpi token revoke`, deskpi apply) still lets the old session/token in "
+             "for up to a second")
+
+
+@pytest.mark.parametrize("change", list(OUT_OF_APP))
+@pytest.mark.xfail(strict=True, reason=CACHE_BUG)
+def test_a_change_made_in_the_store_applies_to_the_very_next_request(desk, frozen_cache, change):
+    if not NEW_PIN_HASH:
+        NEW_PIN_HASH.append(hash_secret("86428642"))
+    name = f"Out{change.split('-')[0]}"
+    desk.user(name)
+    try:
+        phone = desk.sign_in(name)
+        _id, token = desk.store.create_token(name, "script")
+        assert phone.get(f"{API}/users").status_code == 200                     # read (and cached)
+        assert desk.client().get(f"{API}/users", headers=desk.bearer(token)).status_code == 200
+        OUT_OF_APP[change](desk, name, token)
+        if change == "token-revoked":
+            assert desk.client().get(f"{API}/users", headers=desk.bearer(token)).status_code == 401
+        else:
+            assert phone.get(f"{API}/users").status_code == 401
+    finally:
+        if desk.store.get_user(name) is not None:
+            desk.store.remove_user(name)
+
+
+def test_changes_made_in_the_store_apply_once_the_cache_expires(desk, frozen_cache):
+    """What does hold today: at most a second later the old session and token are refused."""
+    desk.user("Late")
+    try:
+        phone = desk.sign_in("Late")
+        _id, token = desk.store.create_token("Late", "script")
+        assert phone.get(f"{API}/users").status_code == 200
+        assert desk.client().get(f"{API}/users", headers=desk.bearer(token)).status_code == 200
+        desk.store.remove_user("Late")
+        frozen_cache.advance(1.0)
+        assert phone.get(f"{API}/users").status_code == 401
+        assert desk.client().get(f"{API}/users", headers=desk.bearer(token)).status_code == 401
+    finally:
+        if desk.store.get_user("Late") is not None:
+            desk.store.remove_user("Late")
+
+
+def test_tokens_are_revoked_by_their_owner_or_an_admin_only(desk):
+    _id, token = desk.store.create_token("Cy", "cy's script")
+    try:
+        assert desk.client().get(f"{API}/users", headers=desk.bearer(token)).status_code == 200
+        assert desk.client("Bob").delete(f"{API}/tokens/{_id}").status_code == 404
+        assert desk.client().get(f"{API}/users", headers=desk.bearer(token)).status_code == 200
+        assert [t["id"] for t in desk.client("Bob").get(f"{API}/tokens").get_json()["tokens"]] == []
+        assert desk.client("Ada").delete(f"{API}/tokens/{_id}").status_code == 200
+        assert desk.client().get(f"{API}/users", headers=desk.bearer(token)).status_code == 401
+    finally:
+        desk.store.revoke_token(_id)
+
+
+def test_strangers_do_not_learn_who_is_at_the_desk(desk):
+    desk.grant("Bob")
+    anon = desk.client()
+    state = anon.get(f"{API}/state").get_json()
+    assert state["active_user"] is None and state["claim"]["user"] is None and state["claim"]["state"] == "claimed"
+    assert anon.get(f"{API}/session").get_json()["claim"]["user"] is None
+    assert anon.get(f"{API}/users").status_code == 401
+    assert desk.client("Cy").get(f"{API}/state").get_json()["claim"]["user"] == "Bob"
 
 
 def test_removing_a_person_ends_their_sessions_tokens_and_claim(desk):
