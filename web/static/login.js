@@ -11,7 +11,7 @@
   /** Only a path on this site: never follow ?next=//elsewhere. */
   function next() {
     const n = box ? box.dataset.next : "/";
-    return /^\/(?![/\\])/.test(n || "") ? n : "/";
+    return /^\/(?![/\\])/.test(n || "") && n !== "/login" ? n : "/";
   }
 
   let lockTimer = null;
