@@ -299,3 +299,23 @@ def test_someone_without_the_claim_cannot_move_the_desk(browser, desk):
         expect(page.get_by_test_id("btn-stop")).to_be_enabled()          # stop always works
     finally:
         ctx.close()
+
+
+def test_too_many_wrong_pins_show_a_lock_out_countdown(browser, desk):
+    ctx = _phone(browser)
+    page = ctx.new_page()
+    try:
+        page.goto(desk + "/")
+        lockout = page.get_by_test_id("login-lockout")
+        for _ in range(8):                       # the desk locks a name after a handful of wrong PINs
+            page.get_by_test_id("login-name").fill("Zed")
+            page.get_by_test_id("login-pin").fill("9999")
+            with page.expect_response(lambda r: r.url.endswith("/api/v1/session")) as answer:
+                page.get_by_test_id("login-submit").click()
+            if answer.value.status == 429:
+                break
+            assert answer.value.status == 401
+        expect(lockout).to_contain_text(re.compile(r"Try again in \d+ s"))
+        expect(page.get_by_test_id("login-submit")).to_be_disabled()
+    finally:
+        ctx.close()

@@ -194,6 +194,7 @@
       setText(el.presetsOwner, s.active_user ? `· ${s.active_user}` : "· the desk's own");
     }
     if ("claim" in s) renderClaim(s.claim);
+    if (reminderSnap && (!previous || previous.active_user !== s.active_user)) renderReminder(reminderSnap);
     emit("state", s);
   }
 
@@ -450,7 +451,9 @@
   function renderReminder(snap) {
     if (!snap || typeof snap !== "object") return;
     reminderSnap = snap;
-    const r = snap.reminder || null;
+    // Reminders are for whoever is at the desk: someone else's is not shown as yours.
+    const atDesk = current && current.active_user;
+    const r = (atDesk && me && atDesk !== me) ? null : (snap.reminder || null);
     setHidden(reminderDot, !r);
     for (const box of reminderBoxes) {
       setHidden(box, !r);

@@ -40,8 +40,13 @@
   });
 
   function render(snap) {
-    const r = snap && snap.reminder;
+    const atDesk = d.state && d.state.active_user;
+    const others = Boolean(atDesk && d.me && atDesk !== d.me);
+    const r = others ? null : snap && snap.reminder;
     $("[data-no-reminder]").hidden = Boolean(r);
+    if (others) {
+      $("[data-next-reminder]").textContent = `${atDesk} is at the desk, so the reminders are theirs. Claim the desk on the home page to get yours.`;
+    }
     if (!r || r.id !== forId) stopTimer();
     forId = r ? r.id : null;
     if (r) {
@@ -51,7 +56,7 @@
       if (endsAt === null) showTimer();
     }
     const s = snap && snap.status;
-    if (!s) return;
+    if (!s || others) return;
     const set = (k, v) => { $(`[data-s="${k}"]`).textContent = v; };
     set("standing", `${Math.round(s.standing_min || 0)} min${typeof s.goal_min === "number" ? ` of ${s.goal_min} min goal` : ""}`);
     set("changes", String(s.posture_changes ?? "–"));
