@@ -205,6 +205,12 @@ def test_hold_up_rises_and_release_stops(ada, desk):
     # Stopped for good: the desk's own state agrees, and the height no longer climbs.
     _poll("the desk at rest", lambda: _state(desk)["state"] == "idle", 3)
     assert abs(_state(desk)["height_mm"] / 10 - after) < 1.5
+    # The keyboard does the same: Space held on the focused button.
+    page.get_by_test_id("btn-down").focus()
+    page.keyboard.down(" ")
+    expect(page.get_by_test_id("state")).to_have_text("moving")
+    page.keyboard.up(" ")
+    expect(page.get_by_test_id("state")).to_have_text("idle")
 
 
 def test_recall_a_preset(ada, desk):

@@ -140,6 +140,8 @@
     });
   });
 
+  add.querySelector("[data-needs-js]").disabled = false;     // disabled until this handler exists
+
   d.call("GET", "/admin/settings")
     .then((r) => {
       if (r.ok) renderSettings(r.data);

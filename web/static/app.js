@@ -31,6 +31,7 @@
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
   const byTestId = (id) => $(`[data-testid="${id}"]`);
   const me = body.dataset.user || null;
+  const samePerson = (a, b) => String(a).toLowerCase() === String(b).toLowerCase();   // names ignore case
   const liveWanted = body.dataset.page !== "login";
   let units = body.dataset.units || "mm";
 
@@ -453,7 +454,7 @@
     reminderSnap = snap;
     // Reminders are for whoever is at the desk: someone else's is not shown as yours.
     const atDesk = current && current.active_user;
-    const r = (atDesk && me && atDesk !== me) ? null : (snap.reminder || null);
+    const r = (atDesk && me && !samePerson(atDesk, me)) ? null : (snap.reminder || null);
     setHidden(reminderDot, !r);
     for (const box of reminderBoxes) {
       setHidden(box, !r);
@@ -752,7 +753,7 @@
 
   // -- for the other pages' scripts --------------------------------------------------------------
   window.deskpi = {
-    API, me, call, act, errorText, showMessage, on, num, height, toMm,
+    API, me, samePerson, call, act, errorText, showMessage, on, num, height, toMm,
     get units() { return units; },
     set units(u) { units = u; },
     get state() { return current; },

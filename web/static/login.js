@@ -83,4 +83,7 @@
         .catch(() => d.showMessage("could not reach the desk; check the connection"));
     });
   }
+
+  // The buttons come disabled: a form sent before this script ran would go nowhere useful.
+  for (const b of document.querySelectorAll("[data-needs-js]")) b.disabled = false;
 })();

@@ -41,7 +41,7 @@
 
   function render(snap) {
     const atDesk = d.state && d.state.active_user;
-    const others = Boolean(atDesk && d.me && atDesk !== d.me);
+    const others = Boolean(atDesk && d.me && !d.samePerson(atDesk, d.me));
     const r = others ? null : snap && snap.reminder;
     $("[data-no-reminder]").hidden = Boolean(r);
     if (others) {
