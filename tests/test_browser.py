@@ -226,17 +226,21 @@ def test_recall_a_preset(ada, desk):
 def test_profile_from_stature(ada, desk):
     page = ada
     page.goto(desk + "/profile")
+    rec = page.request.get(desk + "/api/v1/ergonomics?stature_cm=180").json()
     page.get_by_test_id("profile-stature").fill("180")
-    page.get_by_test_id("profile-recommend").click()
-    page.get_by_test_id("profile-use-rec").click()
-    sit = float(page.get_by_test_id("profile-sit").input_value())
-    stand = float(page.get_by_test_id("profile-stand").input_value())
-    assert 60 < sit < stand < 126                     # cm, within the desk
+    page.get_by_test_id("profile-save").click()                # saved at once: the desk recomputes
+    expect(page.get_by_test_id("message")).to_contain_text("profile saved")
+    expect(page.get_by_test_id("profile-sit")).to_have_value(f"{rec['sit_mm'] / 10:.1f}")
+    expect(page.get_by_test_id("profile-stand")).to_have_value(f"{rec['stand_mm'] / 10:.1f}")
+    me = page.request.get(desk + "/api/v1/users/Ada").json()
+    assert (me["stature_cm"], me["seated_mm"], me["standing_mm"]) == (180, rec["sit_mm"], rec["stand_mm"])
+    # Fine-tune one height; the explanation is on the page.
+    expect(page.locator("[data-rec-notes] li").first).to_be_visible()
+    page.get_by_test_id("profile-sit").fill("70.5")
     page.get_by_test_id("profile-save").click()
     expect(page.get_by_test_id("message")).to_contain_text("profile saved")
     me = page.request.get(desk + "/api/v1/users/Ada").json()
-    assert me["stature_cm"] == 180
-    assert abs(me["seated_mm"] - sit * 10) <= 1 and abs(me["standing_mm"] - stand * 10) <= 1
+    assert (me["seated_mm"], me["standing_mm"]) == (705, rec["stand_mm"])
 
 
 def test_confirm_a_reminder(ada, desk):

@@ -37,7 +37,21 @@
 
   // -- recommendation ------------------------------------------------------------
   let recTimer = null;
-  function recommend(quiet) {
+  // Sit and stand follow a new stature until the person types them; `basis` is the stature
+  // (and shoes) the two fields now stand for, so saving never pairs a new stature with old heights.
+  const saved = () => `${statureCm()}|${shoeMm()}`;
+  let basis = saved();
+  const typed = { sit: false, stand: false };
+
+  function useRec(which) {
+    for (const k of which) {
+      form.elements[k].value = show(k === "sit" ? rec.sit_mm : rec.stand_mm);
+      typed[k] = false;
+    }
+    basis = `${rec.stature_cm}|${form.elements.shoe.value === "" ? null : rec.shoe_mm}`;
+  }
+
+  function recommend(quiet, fill) {
     const cm = statureCm();
     if (cm === null) {
       if (!quiet) d.showMessage("enter your height first");
@@ -54,20 +68,21 @@
         $("[data-rec-stand]").textContent = d.height(rec.stand_mm, unitName);
         fillList($("[data-rec-notes]"), rec.notes);
         $("[data-use-rec]").hidden = false;
+        if (fill) useRec(["sit", "stand"].filter((k) => !typed[k]));
       })
       .catch(() => d.showMessage("could not reach the desk"));
   }
-  $("[data-recommend]").addEventListener("click", () => recommend(false));
+  $("[data-recommend]").addEventListener("click", () => recommend(false, true));
   for (const name of ["stature", "shoe"]) {
     form.elements[name].addEventListener("input", () => {
       clearTimeout(recTimer);
-      recTimer = setTimeout(() => recommend(true), 400);
+      recTimer = setTimeout(() => recommend(true, true), 400);
     });
   }
+  for (const k of ["sit", "stand"]) form.elements[k].addEventListener("input", () => { typed[k] = true; });
   $("[data-use-rec]").addEventListener("click", () => {
     if (!rec) return;
-    form.elements.sit.value = show(rec.sit_mm);
-    form.elements.stand.value = show(rec.stand_mm);
+    useRec(["sit", "stand"]);
     d.showMessage("recommended heights filled in: save to keep them", "ok");
   });
 
@@ -87,15 +102,20 @@
     const cm = statureCm();
     if (cm !== null) payload.stature_cm = cm;
     if (shoeMm() !== null) payload.shoe_mm = shoeMm();
+    // Heights the person typed, or ones that belong to this stature; otherwise the desk
+    // recomputes them from the stature (a new stature was typed and saved at once).
+    const current = saved() === basis;
     const sit = d.toMm(form.elements.sit.value, unitName);
     const stand = d.toMm(form.elements.stand.value, unitName);
-    if (sit !== null) payload.seated_mm = sit;
-    if (stand !== null) payload.standing_mm = stand;
+    if (sit !== null && (typed.sit || current)) payload.seated_mm = sit;
+    if (stand !== null && (typed.stand || current)) payload.standing_mm = stand;
     if (!Object.keys(payload).length) { d.showMessage("nothing to save yet"); return; }
     patch(payload, "profile saved").then((r) => {
       if (r.ok && r.data) {
         form.elements.sit.value = show(r.data.seated_mm);
         form.elements.stand.value = show(r.data.standing_mm);
+        typed.sit = typed.stand = false;
+        basis = saved();
       }
     });
   });
