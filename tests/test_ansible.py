@@ -53,7 +53,7 @@ class Fleet:
                     "ANSIBLE_REMOTE_TEMP": str(base / "remote-tmp"), "ANSIBLE_HOST_KEY_CHECKING": "False",
                     "ANSIBLE_PIPELINING": "True", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
                     "ANSIBLE_RETRY_FILES_ENABLED": "False", "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8",
-                    "ANSIBLE_CONFIG": str(base / "none.cfg")}
+                    "ANSIBLE_CONFIG": str(base / "none.cfg"), "ANSIBLE_SSH_CONTROL_PATH_DIR": str(base / "cp")}
 
     def play(self, *extra: str) -> tuple[dict[str, dict[str, int]], str]:
         cp = subprocess.run([_ansible_playbook(), "-i", str(self.inventory), "-e", f"@{self.extra}",
@@ -93,6 +93,10 @@ def fleet(tmp_path_factory):
     try:
         yield Fleet(base, sshd)
     finally:
+        # Ansible's persistent SSH masters would outlive the test by a minute: close them first.
+        for sock in (base / "cp").glob("*"):
+            subprocess.run([sshd.ssh_bin, "-o", f"ControlPath={sock}", "-O", "exit", "127.0.0.1"],
+                           capture_output=True, timeout=10)
         sshd.stop()
     assert _real_system() == before, "the playbook touched this machine outside its staging trees"
 
