@@ -364,6 +364,11 @@ def apply(desired: Desired, config_path: Path, data_dir: Path, *, dry_run: bool 
 
     import contextlib
 
+    if prune and desired.users is None:
+        raise ApplyError([{"key": "users", "line": None,
+                           "message": "--prune removes the users this file does not list, but it has no users "
+                                      "list; add `users = []` to remove every user, or leave out --prune"}],
+                         str(desired.path))
     out = Changes()
     # The config lock serialises writers of the config file; a dry run only reads it (writes are atomic
     # renames), and the database needs no file lock: its transaction reads, compares and writes at once.

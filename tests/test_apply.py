@@ -258,3 +258,11 @@ def test_a_users_only_file_needs_no_config_lock(desk, tmp_path):
     desk.config = tmp_path / "readonly" / "deskpi.toml"        # a directory that does not exist
     rc, doc = desk.apply(users_only)
     assert rc == 0 and doc["changed"] is True and not desk.config.parent.exists()
+
+
+def test_prune_without_a_users_list_is_refused(desk):
+    desk.apply(DESK)
+    rc, doc = desk.apply('[settings.desk]\nmax_mm = 1250.0\n', "--prune")
+    assert rc == 1 and "users = []" in doc["error"]
+    with desk.store() as s:
+        assert len(s.list_users()) == 2
