@@ -151,3 +151,27 @@ def test_a_failed_write_leaves_the_old_file(cfg, monkeypatch):
 
 def test_edit_error_is_a_value_error():
     assert issubclass(EditError, ValueError)
+
+
+FLEET_COMMANDS = [("config", "show"), ("config", "get"), ("config", "set"), ("config", "validate"), ("apply",),
+                  ("export",), ("hash-pin",), ("migrate",)]
+
+
+def _subparser(parser, path):
+    import argparse
+
+    for name in path:
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = action.choices[name]
+    return parser
+
+
+@pytest.mark.parametrize("path", FLEET_COMMANDS, ids=" ".join)
+def test_every_fleet_command_has_an_example_and_is_in_the_readme(path):
+    from deskpi.cli import build_parser
+
+    sub = _subparser(build_parser(), path)
+    assert "Example" in (sub.description or ""), f"`deskpi {' '.join(path)}` has no example"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"deskpi {' '.join(path)}" in readme or f"] {' '.join(path)} " in readme, \
+        f"`deskpi {' '.join(path)}` is not in README.md"
