@@ -222,7 +222,15 @@ fi
 
 # ------------------------------------------------------------------------------ deskpi package
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+STOPPED=0
+# A failure after the service was stopped for the upgrade must not leave the desk without its daemon.
+on_exit() {
+    rm -rf "$WORK"
+    if [ "$STOPPED" = 1 ] && ! service_active; then
+        systemctl start deskpi >/dev/null 2>&1 && say "started deskpi again (it was running before)" || true
+    fi
+}
+trap on_exit EXIT
 if [ -d "$SOURCE" ]; then
     # Build from a copy of what the package is made of: the source tree stays free of build/ and
     # *.egg-info, and what is built is exactly what was fingerprinted.
@@ -247,6 +255,7 @@ else
     if service_active; then
         WAS_ACTIVE=1
         systemctl stop deskpi     # no old code on new files (or the reverse) while pip replaces them
+        STOPPED=1
     fi
     extra=""
     if [ "$SYSTEM_SITE" = 0 ] && [ -d "$TARGET" ]; then extra="[pi]"; fi

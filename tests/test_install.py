@@ -3,6 +3,7 @@ data kept, database migrated), uninstall (config and data kept), purge. Nothing 
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sqlite3
 import stat
 import subprocess
@@ -130,3 +131,20 @@ def test_uninstall_keeps_config_and_data_then_purge_removes_them(staged):
     run_installer(src, "--root", str(root), "--uninstall", "--purge")
     assert not (root / "etc" / "deskpi").exists() and not (root / "var" / "lib" / "deskpi").exists()
     assert "deskpi:" not in (root / "etc" / "passwd").read_text()
+
+
+def test_install_from_a_wheel(staged, tmp_path):
+    """A release wheel (what a fleet without git gets): installed, and a second run changes nothing."""
+    import sys
+
+    src, _, _ = staged
+    build = tmp_path / "build-src"
+    shutil.copytree(src, build, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--no-index", "-w", str(tmp_path / "dist"), str(build)], check=True, capture_output=True)
+    wheel = next((tmp_path / "dist").glob("deskpi-*.whl"))
+    root = tmp_path / "root"
+    args = ["--root", str(root), "--source", str(wheel), *offline_install_args()]
+    assert "deskpi: changed" in run_installer(src, *args).stdout
+    assert (root / "opt" / "deskpi" / "bin" / "deskpi").exists()
+    assert "nothing changed" in run_installer(src, *args).stdout
