@@ -440,6 +440,7 @@
     return TITLES[r.kind] || "Time to change posture";
   }
 
+  /** A <ul>/<ol> of texts (as text, never HTML). */
   function fillList(list, items) {
     if (!list) return;
     list.replaceChildren(...(items || []).map((text) => {
@@ -759,6 +760,7 @@
     get state() { return current; },
     get reminder() { return reminderSnap; },
     refreshReminder,
+    fillList,
     setText,
     setHidden,
   };

@@ -18,14 +18,6 @@
   const shoeMm = () => (form.elements.shoe.value === "" ? null : Number(form.elements.shoe.value));
   const show = (mm) => (mm == null ? "" : d.num(mm, unitName));
 
-  function fillList(list, items) {
-    list.replaceChildren(...(items || []).map((t) => {
-      const li = document.createElement("li");
-      li.textContent = String(t);
-      return li;
-    }));
-  }
-
   function currentHeight() {
     const s = d.state;
     if (!s || typeof s.height_mm !== "number") {
@@ -66,7 +58,7 @@
         $("[data-rec]").hidden = false;
         $("[data-rec-sit]").textContent = d.height(rec.sit_mm, unitName);
         $("[data-rec-stand]").textContent = d.height(rec.stand_mm, unitName);
-        fillList($("[data-rec-notes]"), rec.notes);
+        d.fillList($("[data-rec-notes]"), rec.notes);
         $("[data-use-rec]").hidden = false;
         if (fill) useRec(["sit", "stand"].filter((k) => !typed[k]));
       })

@@ -123,11 +123,7 @@
       }
       return tr;
     }));
-    $("[data-notes]").replaceChildren(...(report.notes || []).slice(-1).map((t) => {
-      const li = document.createElement("li");
-      li.textContent = String(t);
-      return li;
-    }));
+    d.fillList($("[data-notes]"), (report.notes || []).slice(-1));
   }
 
   function renderMonth(report) {
