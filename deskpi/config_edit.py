@@ -110,6 +110,8 @@ def parse_value(section: str, key: str, text: str) -> Any:
         raise EditError([f"{where} = {text!r}: {_expected(opt, key)}"], "config") from None
     if opt.kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if opt.kind is str and not isinstance(value, str):
+        return raw                                 # `config set web.host 10` means the text "10"
     return value
 
 
