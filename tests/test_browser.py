@@ -311,6 +311,22 @@ def test_someone_without_the_claim_cannot_move_the_desk(browser, desk):
         ctx.close()
 
 
+def test_a_lost_sign_in_goes_back_to_the_sign_in_page(browser, desk):
+    ctx = _phone(browser)
+    page = ctx.new_page()
+    try:
+        _sign_in(page, desk, "Bob", BOB_PIN, "/stats")
+        ctx.clear_cookies()                       # the session is gone (expired, PIN changed, removed)
+        ctx.set_offline(True)                     # the live stream drops and comes back without it
+        page.get_by_test_id("btn-stop").click()   # a request that fails tells the page the link is down
+        expect(page.get_by_test_id("connection-lost")).to_be_visible()
+        ctx.set_offline(False)
+        expect(page.get_by_test_id("login-name")).to_be_visible(timeout=15_000)
+        assert page.url.endswith("/stats")        # and after signing in, back where they were
+    finally:
+        ctx.close()
+
+
 def test_too_many_wrong_pins_show_a_lock_out_countdown(browser, desk):
     ctx = _phone(browser)
     page = ctx.new_page()

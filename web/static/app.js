@@ -80,7 +80,7 @@
       try {
         resp = await fetch(API + path, opts);
       } catch (err) {
-        if (!keepalive) live.suspect();          // the link may be gone although the stream looks open
+        live.suspect();                          // the link may be gone although the stream looks open
         throw err;
       }
       let data = null;
@@ -257,6 +257,11 @@
           es.close();
           es = null;
           retryTimer = setTimeout(connect, 2000);
+          // Refused outright: maybe the sign-in is gone (expired while the phone slept).
+          // /state answers anyone, so ask the session itself.
+          call("GET", "/session")
+            .then((r) => { if (r.status === 401 || (r.ok && r.data && r.data.user === null)) signedOut(); })
+            .catch(() => {});
         }
         down();
       });
