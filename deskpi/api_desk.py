@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Response, jsonify, request
+from flask import Response, g, jsonify, request, session
 
 from deskpi.api_spec import Api, ApiError, show
 from deskpi.arbiter import Source
@@ -62,6 +62,8 @@ def register(api: Api, ctx: WebContext) -> None:
             responses={200: "text/event-stream", 503: "Too many live pages open"})
     def events():
         feed = ctx.live
+        if request.method == "HEAD":            # headers only: no stream, no slot taken
+            return Response(mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
         if feed is None or not feed.try_open():
             raise ApiError(503, "live updates are not available right now (too many pages open); "
                                 "the page falls back to polling /api/v1/state")
@@ -75,8 +77,15 @@ def register(api: Api, ctx: WebContext) -> None:
                 return data
             return value
 
+        sid, token, via = session.get("sid"), request.headers.get("Authorization", ""), g.get("via")
+
         def still_allowed() -> bool:
-            return not ctx.has_store or ctx.store.get_user(name) is not None
+            # Signed out, a PIN changed, a token revoked, the user removed: the stream ends.
+            if not ctx.has_store:
+                return True
+            if via == "token":
+                return ctx.reads.user_for_token(token.partition(" ")[2].strip(), touch=False) is not None
+            return ctx.reads.user_for_session(sid, max_age_s=ctx.defaults.session_days * 86400.0) is not None
 
         resp = Response(feed.stream(render, still_allowed), mimetype="text/event-stream")
         resp.headers["Cache-Control"] = "no-store"
@@ -176,7 +185,7 @@ def register(api: Api, ctx: WebContext) -> None:
             responses={200: "Released"})
     def claim_delete():
         user = ctx.user()
-        released = ctx.claims.release(user.name, force=bool(user.is_admin and request.args.get("force")))
+        released = ctx.claims.release(user.name, force=bool(ctx.is_admin(user) and request.args.get("force")))
         return jsonify({**ctx.claim_view(user), "released": released}), 200
 
     # -- simulator ----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ puts them in with textContent, never as HTML.
 """
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import g, jsonify, request, session
 
 from deskpi.api_desk import height_schema, slot_number
 from deskpi.api_spec import Api, ApiError, show
@@ -34,8 +34,8 @@ def register(api: Api, ctx: WebContext) -> None:
             known = ", ".join(u.name for u in ctx.store.list_users()) or "none yet"
             raise ApiError(404, f"no user {show(name)} (users: {known})")
         if not ctx.is_self_or_admin(user.name):
-            raise ApiError(403, f"you may only see and change your own profile ({ctx.user().name!r}); "
-                                f"{user.name!r}'s is for them or an admin")
+            # The same words as for a name that does not exist: nobody can probe who uses this desk.
+            raise ApiError(403, f"you may only see and change your own profile ({ctx.user().name!r})")
         return user
 
     def described(user) -> dict:
@@ -72,6 +72,8 @@ def register(api: Api, ctx: WebContext) -> None:
             body={"type": "object", "additionalProperties": False,
                   "properties": {"stature_cm": STATURE, "shoe_mm": SHOE, "seated_mm": body_height,
                                  "standing_mm": body_height, "units": UNITS, "pin": PIN,
+                                 "current_pin": {"type": "string", "maxLength": 128,
+                                                 "description": "your present PIN, to change your own"},
                                  "admin": {"type": "boolean"}},
                   "example": {"stature_cm": 182}},
             body_required=True, responses={200: "Changed", 403: "Someone else's profile", 404: "No such user"})
@@ -79,14 +81,20 @@ def register(api: Api, ctx: WebContext) -> None:
         u = user_or_404(name)
         if not body:
             raise ApiError(400, "send one or more of stature_cm, shoe_mm, seated_mm, standing_mm, units, pin, admin")
-        fields = {k: v for k, v in body.items() if k not in ("pin", "admin")}
+        fields = {k: v for k, v in body.items() if k not in ("pin", "current_pin", "admin")}
+        me = ctx.user()
+        own = me.id == u.id
         if "admin" in body:
-            if not ctx.is_admin(ctx.user()):
+            if not ctx.is_admin(me):
                 raise ApiError(403, "only an admin may make someone an admin")
-            if not body["admin"] and u.is_admin and sum(x.is_admin for x in ctx.store.list_users()) <= 1:
+            if not body["admin"] and u.is_admin and sum(ctx.is_admin(x) for x in ctx.store.list_users()) <= 1:
                 raise ApiError(409, f"{u.name!r} is the last admin; make someone else an admin first")
             fields["role"] = "admin" if body["admin"] else "user"
         if "pin" in body:
+            if own and u.pin_hash:
+                from deskpi.passwords import verify_secret
+                if not verify_secret(body.get("current_pin"), u.pin_hash):
+                    raise ApiError(403, "to change your own PIN, send your present one as current_pin")
             fields["pin_hash"] = checked_pin_hash(body["pin"])
         notes: list[str] = []
         try:
@@ -96,10 +104,12 @@ def register(api: Api, ctx: WebContext) -> None:
                     seated_mm=body.get("seated_mm"), standing_mm=body.get("standing_mm"))
                 fields.update(seated_mm=seated, standing_mm=standing)
             notes += desk_notes(fields.get("seated_mm"), fields.get("standing_mm"), (lo, hi))
-            updated = ctx.store.update_user(u.name, **fields)
-            ctx.invalidate()
+            updated = ctx.store.update_user(u.name, **fields)     # a new PIN ends all their sessions
         except ValueError as exc:
             raise ApiError(422, str(exc)) from None
+        if "pin" in body and own and g.get("via") == "session":
+            from deskpi.api_session import sign_in
+            sign_in(ctx.store, updated, csrf=session.get("csrf"))   # ...but this one, where it was changed
         return jsonify({**described(updated), "notes": notes}), 200
 
     @api.op("DELETE", "/users/<name>", auth="admin", summary="Remove a person and their data (admins)",
@@ -109,7 +119,6 @@ def register(api: Api, ctx: WebContext) -> None:
         if ctx.is_admin(u) and sum(ctx.is_admin(x) for x in ctx.store.list_users()) <= 1:
             raise ApiError(409, f"{u.name!r} is the last admin; make someone else an admin first")
         ctx.store.remove_user(u.name)
-        ctx.invalidate()
         ctx.claims.forget(u.name)
         return jsonify(removed=u.name), 200
 
@@ -118,7 +127,6 @@ def register(api: Api, ctx: WebContext) -> None:
     def activate(name: str):
         u = user_or_404(name)
         ctx.store.set_active_user(u.name)
-        ctx.invalidate()
         return jsonify(active=u.name), 200
 
     @api.op("PUT", "/users/<name>/presets/<slot>", summary="Save one of a person's presets", tag="people",

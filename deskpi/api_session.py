@@ -6,11 +6,12 @@ PIN signs that person out everywhere.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
+import re
 import secrets
+import time
 
-from flask import jsonify, request, session
+from flask import g, jsonify, request, session
 
 from deskpi.api_people import NAME, PIN, STATURE, create_user
 from deskpi.api_spec import Api, ApiError
@@ -19,18 +20,42 @@ from deskpi.people import user_dict
 from deskpi.web_context import POLICY, WebContext
 
 
-def pin_fingerprint(user) -> str:
-    return hashlib.sha256((user.pin_hash or "").encode()).hexdigest()[:16]
-
-
-def sign_in(user) -> str:
-    session.clear()
+def sign_in(store, user, *, csrf: str | None = None) -> str:
+    """Start a server-side session for `user` in this browser; returns its CSRF token."""
+    sid = store.create_session(user.name)
+    session.clear()                  # never keep a session id chosen before signing in
     session.permanent = True
-    session["u"] = user.name
-    session["f"] = pin_fingerprint(user)
-    token = secrets.token_urlsafe(24)
+    session["sid"] = sid
+    token = csrf or secrets.token_urlsafe(24)
     session["csrf"] = token
     return token
+
+
+def sign_out(store) -> None:
+    sid = session.get("sid")
+    if sid is not None:
+        store.end_session(sid)
+    session.clear()
+
+
+#: token -> when its last use was written: the write waits for an fsync, so at most once a minute.
+_TOKEN_TOUCH_S = 60.0
+
+
+def user_for_token(ctx: WebContext, token: str):
+    """The token's user, read without waiting behind the store's writer."""
+    if not ctx.has_store:
+        return None
+    user = ctx.reads.user_for_token(token, touch=False)
+    if user is not None:
+        now = time.monotonic()
+        touched = ctx.token_touched.get(token)
+        if touched is None or now - touched >= _TOKEN_TOUCH_S:
+            if len(ctx.token_touched) > 1000:
+                ctx.token_touched.clear()
+            ctx.token_touched[token] = now
+            ctx.store.user_for_token(token)          # records when it was last used
+    return user
 
 
 def csrf_ok() -> bool:
@@ -78,14 +103,13 @@ def register(api: Api, ctx: WebContext) -> None:
         if user is None:
             raise ApiError(401, "wrong name or PIN (names are not case-sensitive; after 5 wrong tries "
                                 "the name is locked for a while)")
-        sign_in(user)
-        from flask import g
+        sign_in(ctx.store, user)
         g.user = user
         return jsonify(session_view()), 200
 
     @api.op("DELETE", "/session", summary="Sign out", tag="session", responses={200: "Signed out"})
     def delete_session():
-        session.clear()
+        sign_out(ctx.store)
         return jsonify(signed_out=True), 200
 
     @api.op("POST", "/register", auth="public", summary="Create your own account (only if the desk allows it)",
@@ -99,8 +123,7 @@ def register(api: Api, ctx: WebContext) -> None:
             raise ApiError(403, "self-registration is off on this desk: ask facilities to add you "
                                 "(`deskpi user add NAME` on the desk)")
         user, notes = create_user(ctx, body, admin=False)
-        sign_in(user)
-        from flask import g
+        sign_in(ctx.store, user)
         g.user = user
         return jsonify({**session_view(), "notes": notes}), 201
 
@@ -123,12 +146,11 @@ def register(api: Api, ctx: WebContext) -> None:
     @api.op("DELETE", "/tokens/<token_id>", summary="Revoke one of your tokens", tag="session",
             responses={200: "Revoked", 404: "No such token of yours"})
     def revoke_token(token_id: str):
-        if not token_id.isdigit() or len(token_id) > 12:
+        if not re.fullmatch(r"[0-9]{1,12}", token_id):
             raise ApiError(404, f"no token {token_id!r}: ids are whole numbers from GET /api/v1/tokens")
         user = ctx.user()
         if not ctx.store.revoke_token(int(token_id), user=None if ctx.is_admin(user) else user.name):
             raise ApiError(404, f"no token {token_id} of yours")
-        ctx.invalidate()
         return jsonify(revoked=int(token_id)), 200
 
     # -- the desk policy (admins) ----------------------------------------------------------------------

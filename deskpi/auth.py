@@ -11,7 +11,8 @@ import os
 import secrets
 import threading
 import time
-from collections import OrderedDict
+import unicodedata
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,28 +41,40 @@ class LockedOut(Exception):
 
 
 class RateLimiter:
-    """Consecutive failures per key; after `free` of them each further one locks the key for
-    `base_s`, doubling up to `max_s`. A success clears the key. Bounded memory."""
+    """Failures per key: the `limit`-th locks the key for `base_s`, each further one for twice as
+    long, up to `max_s`. A success clears the key (when the caller says so); failures older than
+    `forget_s` are forgotten. Bounded memory."""
 
-    def __init__(self, *, free: int = 5, base_s: float = 30.0, max_s: float = 900.0, max_keys: int = 10000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.free, self.base_s, self.max_s, self.max_keys = free, base_s, max_s, max_keys
+    def __init__(self, *, limit: int = 5, base_s: float = 30.0, max_s: float = 900.0, forget_s: float = 3600.0,
+                 max_keys: int = 10000, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.base_s, self.max_s, self.forget_s, self.max_keys = limit, base_s, max_s, forget_s, max_keys
         self.clock = clock
         self._lock = threading.Lock()
-        self._keys: OrderedDict[str, tuple[int, float]] = OrderedDict()   # key -> (failures, locked until)
+        self._keys: OrderedDict[str, tuple[deque, float]] = OrderedDict()   # key -> (failure times, locked until)
 
     def retry_after(self, key: str) -> float:
         with self._lock:
             entry = self._keys.get(key)
             return 0.0 if entry is None else max(0.0, entry[1] - self.clock())
 
+    def _recent(self, times: deque, now: float) -> deque:
+        while times and now - times[0] > self.forget_s:     # each failure is forgotten on its own
+            times.popleft()
+        return times
+
+    def failures(self, key: str) -> int:
+        with self._lock:
+            entry = self._keys.get(key)
+            return 0 if entry is None else len(self._recent(entry[0], self.clock()))
+
     def failed(self, key: str) -> None:
         with self._lock:
-            failures, _ = self._keys.pop(key, (0, 0.0))
-            failures += 1
-            over = failures - self.free
-            until = self.clock() + min(self.max_s, self.base_s * 2 ** (over - 1)) if over > 0 else 0.0
-            self._keys[key] = (failures, until)
+            now = self.clock()
+            times, _until = self._keys.pop(key, (deque(maxlen=self.limit + 32), 0.0))
+            self._recent(times, now).append(now)
+            over = len(times) - self.limit          # 0 on the limit-th failure: locked from then on
+            until = now + min(self.max_s, self.base_s * 2 ** over) if over >= 0 else 0.0
+            self._keys[key] = (times, until)
             while len(self._keys) > self.max_keys:
                 self._keys.popitem(last=False)
 
@@ -75,12 +88,16 @@ class SignIn:
 
     def __init__(self, store, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
-        self.per_name = RateLimiter(free=5, clock=clock)
-        self.per_address = RateLimiter(free=20, clock=clock)    # one phone guessing many names
+        self.per_name = RateLimiter(limit=5, clock=clock)
+        # One device guessing many names. Never cleared by a success: signing in as yourself now
+        # and then must not buy more guesses at other people's PINs.
+        self.per_address = RateLimiter(limit=20, clock=clock)
 
     def check(self, name: object, pin: object, address: str | None) -> object | None:
         """The user, or None for a wrong name or PIN. Raises LockedOut while a lock-out lasts."""
-        name_key = f"name:{name.casefold() if isinstance(name, str) else name!r}"
+        # The store's own spelling of a name (trimmed, NFC, case-folded): "Bob " is Bob, locked or not.
+        name_key = (f"name:{unicodedata.normalize('NFC', name.strip()).casefold()}" if isinstance(name, str)
+                    else f"name:{name!r}")
         addr_key = f"addr:{address or '?'}"
         for key, what in ((name_key, f"the name {name!r}"), (addr_key, "this device")):
             wait = (self.per_name if key is name_key else self.per_address).retry_after(key)
@@ -91,7 +108,6 @@ class SignIn:
         ok = verify_secret(pin, encoded) and user is not None and bool(user.pin_hash)
         if ok:
             self.per_name.succeeded(name_key)
-            self.per_address.succeeded(addr_key)
             return user
         self.per_name.failed(name_key)
         self.per_address.failed(addr_key)

@@ -22,15 +22,35 @@ WINDOW_S = 30.0
 
 @dataclass(frozen=True)
 class ClaimView:
-    state: str                      # "none" | "pending" | "claimed"
-    user: str | None
-    expires_in_s: float | None      # pending: time left to press a button; claimed: until the idle release
+    holder: str | None
+    idle_left_s: float | None       # until the holder's claim ends by itself
+    pending: str | None
+    window_left_s: float | None     # to press a button for the pending request
+
+    @property
+    def state(self) -> str:
+        return "claimed" if self.holder is not None else "pending" if self.pending is not None else "none"
+
+    @property
+    def user(self) -> str | None:
+        return self.holder if self.holder is not None else self.pending
 
     def for_user(self, name: str | None, *, required: bool) -> dict:
-        return {"state": self.state, "user": self.user,
-                "mine": name is not None and self.user is not None and self.user.casefold() == name.casefold(),
-                "expires_in_s": None if self.expires_in_s is None else round(self.expires_in_s, 1),
-                "required": required}
+        """What `name` should see: their own claim or request first, else whoever holds or waits."""
+        def same(other):
+            return name is not None and other is not None and other.casefold() == name.casefold()
+        if same(self.holder):
+            state, user, mine, left = "claimed", self.holder, True, self.idle_left_s
+        elif same(self.pending):
+            state, user, mine, left = "pending", self.pending, True, self.window_left_s
+        elif self.holder is not None:
+            state, user, mine, left = "claimed", self.holder, False, self.idle_left_s
+        elif self.pending is not None:
+            state, user, mine, left = "pending", self.pending, False, self.window_left_s
+        else:
+            state, user, mine, left = "none", None, False, None
+        return {"state": state, "user": user, "mine": mine,
+                "expires_in_s": None if left is None else round(left, 1), "required": required}
 
 
 class ClaimBook:
@@ -59,11 +79,8 @@ class ClaimBook:
         with self._lock:
             now = self.clock()
             self._expire(now)
-            if self._pending is not None:
-                return ClaimView("pending", self._pending, self._pending_until - now)
-            if self._holder is not None:
-                return ClaimView("claimed", self._holder, self._last_use + self.idle_s - now)
-            return ClaimView("none", None, None)
+            return ClaimView(self._holder, None if self._holder is None else self._last_use + self.idle_s - now,
+                             self._pending, None if self._pending is None else self._pending_until - now)
 
     def holder(self) -> str | None:
         with self._lock:

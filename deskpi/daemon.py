@@ -378,6 +378,8 @@ class Daemon:
             steps.append(self._web_ctx.live.close)       # ends every live stream, so their threads finish
         if self._server is not None:
             steps.append(self._server.shutdown)
+        if self._web_ctx is not None and self._web_ctx.reader is not None:
+            steps.append(self._web_ctx.reader.close)
         if parts is not None:
             steps += [p.close for p in (parts.habits, parts.buttons, parts.indicators) if p is not None]
             steps += [parts.sensor.close, parts.loop.close, self.save_model, parts.drive.close]

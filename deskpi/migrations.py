@@ -136,12 +136,24 @@ def _v4_api_tokens(db: Database) -> None:
     db["api_tokens"].create_index(["user_id"], index_name="idx_api_tokens_user")
 
 
+def _v5_web_sessions(db: Database) -> None:
+    # Server-side sessions, so signing out (or a PIN change) ends a session even where its cookie was copied.
+    db.execute("""CREATE TABLE web_sessions (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        sid_hash TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL
+    )""")
+    db["web_sessions"].create_index(["user_id"], index_name="idx_web_sessions_user")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "base schema: users, presets, settings, plans, reminders, height log, audit", _v1_base_schema),
     Migration(2, "audit: remote address column; index audit by time and reminders by user and time",
               _v2_audit_remote_and_indexes),
     Migration(3, "active-user history for statistics", _v3_active_user_log),
     Migration(4, "API tokens for scripts (hashed)", _v4_api_tokens),
+    Migration(5, "web sign-in sessions (hashed ids)", _v5_web_sessions),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

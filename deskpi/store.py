@@ -711,6 +711,8 @@ class Store:
             _check_sit_below_stand(merged["seated_mm"], merged["standing_mm"])
             if values:
                 db["users"].update(row["id"], values)
+            if "pin_hash" in values:         # a new PIN signs that person out everywhere
+                db.execute("DELETE FROM web_sessions WHERE user_id = ?", [row["id"]])
             self._edges_dirty = True
             return self._user(self._require_user(name))
 
@@ -1054,7 +1056,7 @@ class Store:
             token_id = int(cur.lastrowid)
         return token_id, f"{TOKEN_PREFIX}{token_id}_{secret}"
 
-    def user_for_token(self, token: Any, *, now: float | None = None) -> User | None:
+    def user_for_token(self, token: Any, *, now: float | None = None, touch: bool = True) -> User | None:
         """The user a token belongs to, or None for anything that is not a live token."""
         if not isinstance(token, str) or len(token) > 200:
             return None
@@ -1071,7 +1073,7 @@ class Store:
             found = cur.fetchone()
             user = None if found is None else self._user(dict(zip([d[0] for d in cur.description], found)))
         t = time.time() if now is None else now
-        if row[2] is None or t - row[2] >= 60:       # a script polling many times a second must not fsync each time
+        if touch and (row[2] is None or t - row[2] >= 60):   # a script polling many times a second must not fsync each time
             with self._tx() as db:
                 db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [t, token_id])
         return user
@@ -1094,6 +1096,58 @@ class Store:
                 row = self._require_user(user)
                 cur = db.execute("DELETE FROM api_tokens WHERE id = ? AND user_id = ?", [token_id, row["id"]])
             return cur.rowcount > 0
+
+    # ------------------------------------------------------------------------------ web sessions
+
+    def create_session(self, user: str, *, now: float | None = None) -> str:
+        """A new sign-in session for `user`; returns its id (only a hash of it is stored)."""
+        sid = secrets.token_urlsafe(32)
+        with self._tx() as db:
+            row = self._require_user(user)
+            db.execute("INSERT INTO web_sessions (user_id, sid_hash, created_at) VALUES (?, ?, ?)",
+                       [row["id"], _token_hash(sid), time.time() if now is None else now])
+        return sid
+
+    def user_for_session(self, sid: Any, *, max_age_s: float, now: float | None = None) -> User | None:
+        """The user of a live session no older than max_age_s, or None."""
+        if not isinstance(sid, str) or not 20 <= len(sid) <= 100:
+            return None
+        t = time.time() if now is None else now
+        with self._read() as conn:
+            cur = conn.execute("SELECT u.* FROM web_sessions s JOIN users u ON u.id = s.user_id "
+                               "WHERE s.sid_hash = ? AND s.created_at > ?", [_token_hash(sid), t - max_age_s])
+            found = cur.fetchone()
+            return None if found is None else self._user(dict(zip([d[0] for d in cur.description], found)))
+
+    def end_session(self, sid: Any) -> None:
+        if isinstance(sid, str) and len(sid) <= 100:
+            with self._tx() as db:
+                db.execute("DELETE FROM web_sessions WHERE sid_hash = ?", [_token_hash(sid)])
+
+    def end_sessions(self, user: str, *, older_than: float | None = None) -> int:
+        """End every session of `user` (or only those created before `older_than`). Returns how many."""
+        with self._tx() as db:
+            row = self._require_user(user)
+            if older_than is None:
+                cur = db.execute("DELETE FROM web_sessions WHERE user_id = ?", [row["id"]])
+            else:
+                cur = db.execute("DELETE FROM web_sessions WHERE user_id = ? AND created_at < ?",
+                                 [row["id"], older_than])
+            return cur.rowcount
+
+    def reader(self) -> "Store":
+        """A second, read-only connection for hot read paths (a web request checking who is asking):
+        in WAL mode it reads the last commit without waiting behind a writer's fsync."""
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=self._timeout_s,
+                               check_same_thread=False)
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout_s * 1000)}")
+            conn.create_function("deskpi_casefold", 1, _casefold, deterministic=True)
+            return Store(Database(conn, execute_plugins=False), self.path, None, timeout_s=self._timeout_s)
+        except BaseException:
+            conn.close()
+            raise
 
     # ---------------------------------------------------------------------------- backup/restore
 

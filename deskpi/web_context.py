@@ -6,7 +6,6 @@ page, and that choice is kept in the database so it survives a restart.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from flask import g
@@ -43,7 +42,8 @@ class WebContext:
     defaults: WebDefaults = field(default_factory=WebDefaults)
     signin: SignIn | None = None
     live: object | None = None
-    _cache: dict = field(default_factory=dict, repr=False)
+    reader: object | None = None
+    token_touched: dict = field(default_factory=dict, repr=False)
 
     @property
     def store(self):
@@ -67,36 +67,27 @@ class WebContext:
         lo, hi = self.service.limits
         return float(lo), float(hi)
 
-    def cached(self, key: str, ttl_s: float, read):
-        """A value read from the store at most every ttl_s: the store's one connection waits behind
-        the height log's fsyncs, and a page's poll must not."""
-        now = time.monotonic()
-        hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < ttl_s:
-            return hit[1]
-        value = read()
-        if len(self._cache) > 1000:            # keys include names and tokens from clients: stay bounded
-            self._cache.clear()
-        self._cache[key] = (now, value)
-        return value
-
-    def invalidate(self) -> None:
-        """Something changed through this app (a user, a PIN, a token, the active user): read afresh."""
-        self._cache.clear()
+    @property
+    def reads(self):
+        """The store for reads on every request: its own read-only connection when there is one."""
+        return self.reader if self.reader is not None else self.store
 
     def active_user(self):
-        return self.cached("active", 0.5, self.store.get_active_user) if self.has_store else None
+        return self.reads.get_active_user() if self.has_store else None
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.close()
+        if self.reader is not None:
+            self.reader.close()
 
     # -- the desk policy ------------------------------------------------------------
     def policy(self) -> dict:
-        return dict(self.cached("policy", 2.0, self._read_policy))
-
-    def _read_policy(self) -> dict:
         out = {}
         for key, (kind, _lo, _hi) in POLICY.items():
             value = getattr(self.defaults, key)
             if self.has_store:
-                stored = self.store.get_setting(f"policy.{key}")
+                stored = self.reads.get_setting(f"policy.{key}")
                 if stored is not None:
                     try:
                         value = (stored == "true") if kind is bool else kind(stored)
@@ -113,7 +104,6 @@ class WebContext:
         for key, value in changes.items():
             self.store.set_setting(f"policy.{key}", ("true" if value else "false") if isinstance(value, bool)
                                    else repr(float(value)))
-        self._cache.pop("policy", None)
         policy = self.policy()
         self.apply_policy(policy)
         return policy
@@ -146,7 +136,7 @@ class WebContext:
             return False
         if user.is_admin:
             return True
-        owner = self.store.get_owner() if self.has_store else None
+        owner = self.reads.get_owner() if self.has_store else None
         return owner is not None and owner.id == user.id
 
     def is_self_or_admin(self, name: str) -> bool:

@@ -18,6 +18,7 @@ import gzip
 import importlib.resources
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, g, jsonify, render_template, request, send_from_directory, session
 from flask.sessions import SecureCookieSessionInterface
@@ -74,7 +75,7 @@ def _live_sources(ctx: WebContext) -> dict:
         snap = dict(ctx.service.snapshot())
         snap.pop("loop_lag_p99_ms", None)
         view = ctx.claims.view()
-        snap["claim"] = {"state": view.state, "user": view.user}
+        snap["claim"] = {"holder": view.holder, "pending": view.pending}
         active = ctx.active_user()
         snap["active_user"] = None if active is None else active.name
         return snap
@@ -113,12 +114,10 @@ def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | N
     if claims is None:
         claims = ClaimBook(idle_s=60 * defaults.claim_idle_min)
     service.claims = claims                  # the buttons look for it there
-    ctx = WebContext(service, claims, defaults, SignIn(store) if store is not None else None)
+    ctx = WebContext(service, claims, defaults, SignIn(store) if store is not None else None,
+                     reader=store.reader() if store is not None else None)
     if claims.on_grant is None and store is not None:
-        def granted(name: str) -> None:
-            store.set_active_user(name)         # the claimant is now the person at the desk
-            ctx.invalidate()
-        claims.on_grant = granted
+        claims.on_grant = store.set_active_user       # the claimant is now the person at the desk
     ctx.live = LiveFeed(_live_sources(ctx))
     ctx.apply_policy()
     app.extensions["deskpi.web"] = ctx
@@ -163,20 +162,19 @@ def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | N
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise ApiError(401, f"Authorization must be 'Bearer <token>', got a {show(scheme)} header")
-            token = token.strip()
-            user = None if store is None else ctx.cached(f"token:{token}", 1.0, lambda: store.user_for_token(token))
+            user = api_session.user_for_token(ctx, token.strip())
             if user is None:
                 raise ApiError(401, "that API token is not valid (revoked, or its user was removed); "
                                     "make a new one with `deskpi token create NAME`")
             g.user, g.via = user, "token"
             return None
-        name = session.get("u")
-        if name is not None and store is not None:
-            user = ctx.cached(f"user:{name}", 1.0, lambda: store.get_user(name))
-            if user is not None and session.get("f") == api_session.pin_fingerprint(user):
+        sid = session.get("sid")
+        if sid is not None and store is not None:
+            user = ctx.reads.user_for_session(sid, max_age_s=defaults.session_days * 86400.0)
+            if user is not None:
                 g.user, g.via = user, "session"
             else:
-                session.clear()          # removed, or the PIN changed: signed out everywhere
+                session.clear()          # signed out, expired, removed, or the PIN changed
         return None
 
     @app.before_request
@@ -189,6 +187,11 @@ def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | N
         if site in ("cross-site", "same-site"):
             raise ApiError(403, f"requests from another site may not control the desk "
                                 f"(Sec-Fetch-Site: {site}); use this desk's own page")
+        origin = request.headers.get("Origin")
+        if site is None and origin is not None and urlsplit(origin).netloc != request.host:
+            # An older browser without Sec-Fetch-Site still names the page that sent the request.
+            raise ApiError(403, f"requests from another site may not control the desk "
+                                f"(Origin: {show(origin)}); use this desk's own page")
         return None
 
     @app.after_request

@@ -60,15 +60,17 @@ def test_nobody_holds_a_new_desk_and_a_press_does_its_normal_job(book, grants):
 def test_a_request_waits_30_s_for_a_press_which_grants_and_is_consumed(book, clock, grants):
     assert WINDOW_S == 30.0
     view = book.request("Ada")
-    assert (view.state, view.user, view.expires_in_s) == ("pending", "Ada", 30.0)
+    assert (view.state, view.user, view.window_left_s) == ("pending", "Ada", 30.0)
+    assert (view.holder, view.pending, view.idle_left_s) == (None, "Ada", None)
     assert not book.holds("Ada") and grants == []
     clock.advance(29.9)
-    assert book.view().expires_in_s == pytest.approx(0.1)
+    assert book.view().window_left_s == pytest.approx(0.1)
     assert book.button_pressed() == "Ada"          # consumed: the caller swallows this press
     assert grants == ["Ada"]
     assert book.holds("Ada") and book.holds("ADA")
     view = book.view()
-    assert (view.state, view.user, view.expires_in_s) == ("claimed", "Ada", IDLE_S)
+    assert (view.state, view.user, view.idle_left_s) == ("claimed", "Ada", IDLE_S)
+    assert (view.pending, view.window_left_s) == (None, None)
     assert book.button_pressed() is None          # the next press is a normal press again
     assert grants == ["Ada"]
 
@@ -85,7 +87,7 @@ def test_a_newer_request_replaces_an_older_one(book, clock, grants):
     book.request("Ada")
     clock.advance(20)
     view = book.request("Bob")
-    assert (view.state, view.user, view.expires_in_s) == ("pending", "Bob", 30.0)
+    assert (view.state, view.user, view.pending, view.window_left_s) == ("pending", "Bob", "Bob", 30.0)
     clock.advance(15)                             # Ada's window would be over, Bob's is not
     assert book.button_pressed() == "Bob"
     assert grants == ["Bob"] and book.holds("Bob") and not book.holds("Ada")
@@ -152,7 +154,10 @@ def test_someone_elses_request_and_press_take_over(book, grants):
     book.button_pressed()
     book.request("Bob")
     assert book.holds("Ada"), "a mere request does not take the desk away"
-    assert book.view().state == "pending" and book.view().user == "Bob"
+    view = book.view()
+    assert (view.state, view.user, view.holder, view.pending) == ("claimed", "Ada", "Ada", "Bob")
+    assert view.for_user("Ada", required=True)["state"] == "claimed"
+    assert view.for_user("Bob", required=True)["state"] == "pending"
     assert book.button_pressed() == "Bob"
     assert book.holds("Bob") and not book.holds("Ada")
     assert grants == ["Ada", "Bob"]
@@ -175,6 +180,16 @@ def test_the_view_for_a_user(book):
     assert mine == {"state": "claimed", "user": "Ada", "mine": True, "expires_in_s": IDLE_S, "required": True}
     assert book.view().for_user("Bob", required=False)["mine"] is False
     assert book.view().for_user(None, required=True)["mine"] is False
+    book.request("Bob")                           # while Bob asks, each sees their own first
+    view = book.view()
+    assert view.for_user("ADA", required=True) == mine
+    assert view.for_user("bob", required=True) == {"state": "pending", "user": "Bob", "mine": True,
+                                                   "expires_in_s": WINDOW_S, "required": True}
+    for other in ("Cy", None):                    # everyone else sees the holder's claim
+        assert view.for_user(other, required=False) == {**mine, "mine": False, "required": False}
+    book.release("Ada")                           # nobody holds it: others see the request
+    assert book.view().for_user("Cy", required=True) == {"state": "pending", "user": "Bob", "mine": False,
+                                                         "expires_in_s": WINDOW_S, "required": True}
 
 
 @pytest.mark.parametrize("kwargs", [dict(idle_s=0), dict(idle_s=-1), dict(idle_s=60, window_s=0)])
@@ -241,7 +256,12 @@ def test_a_desk_button_grants_a_pending_claim_and_does_nothing_else(tmp_path):
         wait_until(lambda: d.parts.drive.direction is None and service.snapshot()["state"] != "moving",
                    what="the press to stop the desk")
         claim = bob.get("/api/v1/claim").get_json()
-        assert claim["state"] == "pending" and claim["user"] == "Cy", "Cy's request still waits"
+        assert claim["state"] == "claimed" and claim["user"] == "Bob" and claim["mine"] is True, \
+            "the holder sees the desk as theirs while Cy's request waits"
+        claim = cy.get("/api/v1/claim").get_json()
+        assert claim["state"] == "pending" and claim["user"] == "Cy" and claim["mine"] is True, \
+            "Cy's request still waits"
+        assert app.extensions["deskpi.web"].claims.view().pending == "Cy"
         assert app.extensions["deskpi.web"].claims.holds("Bob")
         assert store.get_active_user().name == "Bob"
         assert bob.post("/api/v1/move", json={"target_mm": 900}).status_code == 202, "Bob still holds it"
@@ -341,12 +361,6 @@ def test_a_holder_asking_again_is_told_it_is_theirs(db):
         service.store.close()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ClaimBook.view() reports a pending request in preference to the "
-                                       "holder, so while anyone has merely asked for the desk the holder's "
-                                       "GET /api/v1/claim (and /state, the live feed) says pending/mine=false; the page "
-                                       "then shows 'X is claiming this desk', treats the holder as needing a claim "
-                                       "and hides Release, although the holder can still move (any colleague can "
-                                       "do this to the holder every 30 s from anywhere)")
 def test_the_holder_still_sees_the_desk_as_theirs_while_someone_else_asks(db):
     app, service = app_on(db)
     try:
@@ -356,5 +370,8 @@ def test_the_holder_still_sees_the_desk_as_theirs_while_someone_else_asks(db):
         assert bob.post("/api/v1/move", json={"target_mm": 900}).status_code == 202   # the server agrees: Bob's
         view = bob.get("/api/v1/claim").get_json()
         assert view["state"] == "claimed" and view["user"] == "Bob" and view["mine"] is True, view
+        view = ada.get("/api/v1/claim").get_json()
+        assert view["state"] == "pending" and view["user"] == "Ada" and view["mine"] is True, view
+        assert ada.post("/api/v1/move", json={"target_mm": 900}).status_code == 409, "asking is not holding"
     finally:
         service.store.close()

@@ -194,7 +194,7 @@ def app(tmp_path):
     a = create_app(service)
     a.testing = True
     yield a
-    a.extensions["deskpi.web"].live.close()
+    a.extensions["deskpi.web"].close()
     service.store.close()
 
 
@@ -227,18 +227,17 @@ def test_events_stream_the_state_to_a_signed_in_user(app):
     assert app.extensions["deskpi.web"].live.streams == 0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: HEAD /api/v1/events (Flask answers HEAD for every GET route) runs the "
-                                       "view, so try_open() takes a stream slot, but the body generator is never "
-                                       "started, so its finally never gives the slot back; max_streams HEADs (64) "
-                                       "leave every phone with 503 and polling until the daemon restarts")
 def test_head_requests_do_not_use_up_the_live_streams(app):
     live = app.extensions["deskpi.web"].live
     live.max_streams = 2
     client = signed_in(app, claim=False)
-    for _ in range(2):
+    for _ in range(3):
         resp = client.head("/api/v1/events")
-        assert resp.status_code == 200
+        assert resp.status_code == 200 and resp.mimetype == "text/event-stream"
+        assert resp.headers["Cache-Control"] == "no-store" and resp.data == b""
         resp.close()
+    assert live.streams == 0, "a HEAD took a stream slot"
+    assert app.test_client().head("/api/v1/events").status_code == 401, "HEAD still needs sign-in"
     resp = client.get("/api/v1/events", buffered=False)
     try:
         assert resp.status_code == 200, resp.get_json()

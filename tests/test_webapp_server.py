@@ -247,7 +247,8 @@ def test_the_page_and_its_assets_are_served(base_url):
     with urllib.request.urlopen(f"{base_url}/", timeout=10) as resp:
         html = resp.read().decode()
         assert resp.headers["Content-Type"].startswith("text/html")
-    assert 'data-testid="height"' in html and 'data-testid="btn-stop"' in html
+    # Signed out: the sign-in form (the page behind it needs a session).
+    assert 'data-testid="login-name"' in html and 'data-testid="login-pin"' in html
     assert 'data-testid="sim-key-up"' not in html           # a real DeskService without a keypad
     for asset in ("app.js", "app.css"):
         with urllib.request.urlopen(f"{base_url}/static/{asset}", timeout=10) as resp:
