@@ -20,10 +20,10 @@ stay; the result is validated before it is written.
 """
 from __future__ import annotations
 
+import contextlib
+
 import math
-import os
 import statistics
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -180,59 +180,37 @@ def config_changes_text(changes: dict[tuple[str, str], Any]) -> list[str]:
 
 
 def write_config(path: Path, changes: dict[tuple[str, str], Any], *, dry_run: bool = False) -> str:
-    """Apply `changes` to the TOML at `path` keeping its comments; validate; write atomically. Returns the text."""
+    """Apply `changes` to the TOML at `path` keeping its comments; validate; write atomically under the
+    same lock as `deskpi config set` and `deskpi apply`, so no admin's change is lost. Returns the text."""
     import tomlkit
 
     from deskpi.config import ConfigError, from_mapping
+    from deskpi.config_edit import EditError, atomic_write, locked
 
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        text = "# deskpi configuration (written by `deskpi calibrate`; see deskpi.example.toml for every option)\n"
-    doc = tomlkit.parse(text)
-    for (section, key), value in changes.items():
-        if section not in doc:
-            doc.add(section, tomlkit.table())
-        doc[section][key] = value
-    new_text = tomlkit.dumps(doc)
-    try:
-        from_mapping(doc.unwrap(), str(path))
-    except ConfigError as exc:
-        raise CalibrationError(f"the calibrated config would be invalid, so nothing was written: {exc}") from None
-    if not dry_run:
-        _atomic_write(path, new_text)
+        lock = contextlib.nullcontext() if dry_run else locked(path)
+        with lock:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                text = ("# deskpi configuration (written by `deskpi calibrate`; see deskpi.example.toml for "
+                        "every option)\n")
+            doc = tomlkit.parse(text)
+            for (section, key), value in changes.items():
+                if section not in doc:
+                    doc.add(section, tomlkit.table())
+                doc[section][key] = value
+            new_text = tomlkit.dumps(doc)
+            try:
+                from_mapping(doc.unwrap(), str(path))
+            except ConfigError as exc:
+                raise CalibrationError(f"the calibrated config would be invalid, so nothing was written: {exc}"
+                                       ) from None
+            if not dry_run:
+                atomic_write(path, new_text)
+    except EditError as exc:
+        raise CalibrationError(str(exc)) from None
     return new_text
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        st = None
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        if st is not None:
-            os.chmod(tmp, st.st_mode & 0o7777)
-            if os.geteuid() == 0:
-                os.chown(tmp, st.st_uid, st.st_gid)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 # ------------------------------------------------------------------------------- the procedure

@@ -112,7 +112,10 @@ def _open_store(data_dir: Path, *, create: bool):
         raise CliError(f"data dir {str(data_dir)!r}: no deskpi database ({path.name}) there yet; check "
                        f"--data-dir (or [daemon] data_dir in the config), or add a user first with "
                        f"`deskpi user add NAME`")
-    return Store.open(path)
+    store = Store.open(path)
+    from deskpi.desired_state import match_owner
+    match_owner(data_dir)        # run as root over SSH: the service must still own its database files
+    return store
 
 
 def _limits(settings: Any) -> tuple[float, float]:

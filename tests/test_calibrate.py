@@ -146,7 +146,7 @@ def test_write_config_keeps_comments_and_mode_and_is_validated(tmp_path):
     s = load(path)
     assert s.sensor.offset_mm == 52.5 and s.desk.speed_up_mm_s == 34.2 and s.desk.max_mm == 1260.0
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
-    assert [p.name for p in tmp_path.iterdir()] == ["deskpi.toml"]        # no temporary file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deskpi.toml", "deskpi.toml.lock"]   # no temporary file left
 
 
 def test_dry_run_and_an_invalid_result_write_nothing(tmp_path):
