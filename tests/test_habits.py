@@ -155,6 +155,9 @@ def test_reminder_api_on_the_simulated_daemon(tmp_path):
         client = signed_in(create_app(d.parts.service), name="Facilities")
         r = client.get("/api/v1/reminder")
         assert r.status_code == 200 and r.json["status"]["mode"] == "confirm" and "reminder" in r.json
+        if r.json["reminder"] is not None:
+            # The simulator runs on the real clock: in working hours a reminder may already be due.
+            assert client.post("/api/v1/reminder/skip", json={"id": r.json["reminder"]["id"]}).status_code == 200
         r = client.post("/api/v1/reminder/confirm", json={})
         assert r.status_code == 409 and "no reminder is live" in r.json["error"]
         r = client.post("/api/v1/reminder/dance", json={})
