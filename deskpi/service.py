@@ -42,6 +42,7 @@ class DeskService:
             target = c.target_mm
             drive = c.drive
         lags = sorted(self.loop.lag_s)
+        reading_lags = sorted(self.loop.reading_lag_s)
         return {
             "height_mm": None if height is None else round(height, 1),
             "state": _STATE[state],
@@ -55,6 +56,9 @@ class DeskService:
             "presets": [{"slot": k, "height_mm": v} for k, v in sorted(self.presets.all().items())],
             "sim": self.sim_keypad is not None,
             "loop_lag_p99_ms": round(1000 * lags[int(0.99 * (len(lags) - 1))], 2) if lags else None,
+            # sensor reading queued -> acted on by the control loop, over the last 2000 readings
+            "reading_lag_p99_ms": (round(1000 * reading_lags[int(0.99 * (len(reading_lags) - 1))], 2)
+                                   if reading_lags else None),
         }
 
     # -- motion -----------------------------------------------------------------

@@ -74,6 +74,7 @@ def _live_sources(ctx: WebContext) -> dict:
     def state():
         snap = dict(ctx.service.snapshot())
         snap.pop("loop_lag_p99_ms", None)
+        snap.pop("reading_lag_p99_ms", None)
         view = ctx.claims.view()
         snap["claim"] = {"holder": view.holder, "pending": view.pending}
         active = ctx.active_user()

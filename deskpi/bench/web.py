@@ -206,14 +206,15 @@ def api_under_load(server: SimServer, *, sse_clients: int, rps: float, seconds: 
     for t in loaders:
         t.join()
     elapsed = time.monotonic() - t_start
-    loop_lag = server.state().get("loop_lag_p99_ms")
+    final = server.state()
     stop.set()
     move_thread.join(timeout=25)
     return {"sse_clients": sse_clients, "target_rps": rps, "achieved_rps": round(len(lat) / elapsed, 1),
             "requests": len(lat), "errors": errors,
             "state_latency_ms": {"p50": _pct(lat, 0.5), "p99": _pct(lat, 0.99), "max": _pct(lat, 1.0)},
             "sse_events_per_client": {"min": min(events), "max": max(events)},
-            "control_loop_late_wake_p99_ms": loop_lag}
+            "control_loop_late_wake_p99_ms": final.get("loop_lag_p99_ms"),
+            "control_loop_reading_to_output_p99_ms": final.get("reading_lag_p99_ms")}
 
 
 def browser_timing(server: SimServer, cookie: str, profile: str) -> dict:
