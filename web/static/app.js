@@ -624,7 +624,11 @@
   function stopNow() {
     endAllHolds();
     call("POST", "/stop", undefined, { keepalive: true })
-      .then((r) => { if (!r.ok) showMessage(errorText(r)); live.refresh(); })
+      .then((r) => {
+        if (r.status === 401) showMessage("sign in to stop the desk from here – or use the desk's own buttons");
+        else if (!r.ok) showMessage(errorText(r));
+        live.refresh();
+      })
       .catch(() => showMessage("could not reach the desk to stop it; use the desk's own buttons"));
   }
 
