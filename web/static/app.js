@@ -390,7 +390,7 @@
     setText(claimEl.help, locked
       ? (c.state === "pending" && c.mine
         ? "Waiting for you to press a preset button on the desk itself."
-        : "To move the desk from this phone, claim it: you then confirm on the desk itself.")
+        : "To move the desk from here, claim it: you then confirm on the desk itself.")
       : "");
     setHidden(claimEl.claim, Boolean(c.mine && c.state !== "none"));
     setHidden(claimEl.release, !(c.mine && c.state !== "none"));
