@@ -333,3 +333,32 @@ def test_thread_jitter_does_not_become_height_error(factory):
     assert len(ok) >= 10, [r.status for r in readings]
     errors = [abs(r.height_mm - truth) for r in ok]
     assert max(errors) <= 0.05, errors
+
+
+def test_an_echo_delivered_late_still_counts_by_its_own_timestamp(make_sensor):
+    """A busy machine may hand over a good echo's edges 40 ms late: the stamps say it was on time."""
+    sensor, hand = make_sensor(mounting=Mounting("floor", 0.0))
+    echo = hand.echo
+
+    def late(pin, value, ticks):
+        if value:
+            return
+        rise = ticks + BURST_S
+        threading.Timer(0.04, lambda: (echo.emit(True, rise), echo.emit(False, rise + width_for(800.0)))).start()
+
+    hand.factory.listeners[hand.factory.pin(TRIG).info.name] = late
+    r = sensor.ping()
+    assert r.status is EchoStatus.OK and r.height_mm == pytest.approx(800.0, abs=1e-6)
+
+
+def test_an_echo_that_rose_too_late_by_its_timestamp_is_silent(make_sensor):
+    sensor, hand = make_sensor()
+    echo = hand.echo
+
+    def stale(pin, value, ticks):
+        if not value:
+            echo.emit(True, ticks + 0.05)          # 50 ms after the trigger: not this ping's echo
+            echo.emit(False, ticks + 0.05 + width_for(800.0))
+
+    hand.factory.listeners[hand.factory.pin(TRIG).info.name] = stale
+    assert sensor.ping().status is EchoStatus.SILENT

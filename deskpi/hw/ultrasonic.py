@@ -40,6 +40,10 @@ LOST_WIDTH_S = 0.030
 RISE_TIMEOUT_S = 0.025
 #: Longest we wait for the echo line to fall after a trigger.
 ECHO_TIMEOUT_S = 0.1
+#: How long we let the edge callback take to reach us. Whether the sensor answered in time is
+#: judged on the edge's own timestamp (RISE_TIMEOUT_S), so a busy machine that delivers a good
+#: echo late does not turn it into a dead-sensor alarm.
+RISE_DELIVERY_S = 0.1
 
 
 def speed_of_sound_m_s(temperature_c: float) -> float:
@@ -119,14 +123,20 @@ class UltrasonicSensor:
             self._fallen.clear()
             self._risen.clear()
         t_trigger = self._clock()
+        trigger_ticks = self._factory.ticks()
         self._trigger.on()
         self._trigger.off()     # the Python call overhead is already > the 10 us the sensor needs
-        got = self._risen.wait(RISE_TIMEOUT_S) and self._fallen.wait(ECHO_TIMEOUT_S)
+        got = self._risen.wait(RISE_DELIVERY_S) and self._fallen.wait(ECHO_TIMEOUT_S)
         with self._lock:
             rise, fall = self._rise, self._fall
         if not got or rise is None or fall is None:
             # No pulse, or an echo line latched high: a working sensor always answers.
             return Reading.silent(t_trigger)
+        late = self._factory.ticks_diff(rise, trigger_ticks)
+        # Only judged when both stamps plainly share a clock (a factory whose edge stamps used
+        # another clock would make every echo look late, and the desk could never move).
+        if RISE_TIMEOUT_S < late < 1.0:
+            return Reading.silent(t_trigger)      # it rose, but far too late to be this ping's echo
         width = self._factory.ticks_diff(fall, rise)
         if width >= LOST_WIDTH_S or width <= 0:
             return Reading.lost(t_trigger)
