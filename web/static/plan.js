@@ -69,6 +69,7 @@
     form.elements.mode.value = p.mode;
     const auto = form.querySelector('[name="mode"][value="auto"]');
     auto.disabled = !autoAllowed && p.mode !== "auto";
+    auto.closest("label").hidden = auto.disabled;          // offered only where the desk allows it
     $("[data-auto-hint]").textContent = autoAllowed
       ? "Automatic moves only happen while you are at the desk, after a warning; any desk button cancels."
       : "Automatic moves are switched off for this desk by its administrator.";
