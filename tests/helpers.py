@@ -72,3 +72,42 @@ def signed_in(app, *, name: str = "ada", pin: str = "4711", admin: bool = True, 
         claims.request(name)
         assert claims.button_pressed() == name
     return client
+
+
+def desk_at_rest(d) -> bool:
+    """A running sim daemon's desk: no move under way and the simulated desk itself still."""
+    return not d.parts.controller.busy and d.parts.sim_desk.at_rest()
+
+
+def calm(d) -> None:
+    """Wait for a sim daemon's desk to be at rest with fresh readings, clearing a latched fault first:
+    a test that moves the desk step by step starts each step from a known, quiet desk."""
+    import time
+
+    wait_until(lambda: not d.parts.controller.busy, 30, "the desk to finish")
+    if d.parts.controller.fault is not None:
+        d.parts.loop.clear_fault()
+    wait_until(lambda: desk_at_rest(d) and d.parts.controller.estimator.is_fresh(time.monotonic()), 30,
+               "the desk at rest with fresh readings")
+
+
+def sim_url(proc, *, timeout: float = 30.0, log=None) -> str:
+    """The URL a `deskpi sim` subprocess (stdout piped, text mode) prints when it is serving."""
+    import re
+    import selectors
+    import time
+
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+            break
+        line = proc.stdout.readline()
+        if not line:
+            break
+        found = re.search(r"open (http://\S+?)/?\s", line)
+        if found:
+            return found.group(1)
+    tail = f"; its log ends with: {log.read_text()[-2000:]}" if log is not None else ""
+    raise AssertionError(f"deskpi sim printed no URL{tail}")

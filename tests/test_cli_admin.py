@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from deskpi.cli_admin import CliError, parse_since
-from helpers import running_sim_daemon, wait_until
+from helpers import calm, running_sim_daemon, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,19 +28,6 @@ def daemon(tmp_path_factory):
         yield d
 
 
-def at_rest(d) -> bool:
-    return not d.parts.controller.busy and d.parts.sim_desk.at_rest()
-
-
-def calm(d) -> None:
-    """At rest, no fault, fresh readings. On a loaded 2-core machine the simulated HC-SR04 now and then
-    misses its 25 ms echo deadline twice and the daemon latches sensor_dead: the simulator's timing,
-    not what these tests are about, so such a fault is cleared before the next step."""
-    wait_until(lambda: not d.parts.controller.busy, 30, "the desk to finish")
-    if d.parts.controller.fault is not None:
-        d.parts.loop.clear_fault()
-    wait_until(lambda: at_rest(d) and d.parts.controller.estimator.is_fresh(time.monotonic()), 30,
-               "the desk at rest with fresh readings")
 
 
 def test_status_json_is_the_contract(daemon):

@@ -21,7 +21,7 @@ from deskpi.config import defaults
 from deskpi.control_socket import (MAX_LINE_BYTES, SOCKET_NAME, ControlClient, ControlError, DaemonAlreadyRunning,
                                    connectable)
 from deskpi.daemon import Daemon
-from helpers import running_sim_daemon, wait_until
+from helpers import calm, desk_at_rest, running_sim_daemon, wait_until
 
 
 class Raw:
@@ -60,19 +60,6 @@ def client(daemon):
         yield c
 
 
-def at_rest(d) -> bool:
-    return not d.parts.controller.busy and d.parts.sim_desk.at_rest()
-
-
-def calm(d) -> None:
-    """At rest, no fault, fresh readings. On a loaded 2-core machine the simulated HC-SR04 now and then
-    misses its 25 ms echo deadline twice and the daemon latches sensor_dead: the simulator's timing,
-    not what these tests are about, so such a fault is cleared before the next step."""
-    wait_until(lambda: not d.parts.controller.busy, 30, "the desk to finish")
-    if d.parts.controller.fault is not None:
-        d.parts.loop.clear_fault()
-    wait_until(lambda: at_rest(d) and d.parts.controller.estimator.is_fresh(time.monotonic()), 30,
-               "the desk at rest with fresh readings")
 
 
 def test_status_has_the_live_desk(client, daemon):
@@ -171,7 +158,7 @@ def test_move_goes_through_the_arbiter_and_is_audited_as_cli(client, daemon):
     here = daemon.parts.sim_desk.true_height()
     target = here + 60 if here < 1100 else here - 60
     assert client.request("move", target_mm=target)["target_mm"] == target
-    wait_until(lambda: daemon.parts.controller.state.value == "idle" and at_rest(daemon), 30, "the move to end")
+    wait_until(lambda: daemon.parts.controller.state.value == "idle" and desk_at_rest(daemon), 30, "the move to end")
     assert abs(daemon.parts.sim_desk.true_height() - target) < 8
     entry = daemon.parts.store.list_audit(action="move", limit=1)[0]
     assert entry.detail["why"] == "cli" and entry.detail["target_mm"] == round(target, 1)

@@ -23,10 +23,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import selectors
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -40,7 +38,7 @@ from deskpi.people import add_user, plan_for
 from deskpi.store import Store, db_path
 from deskpi.web_context import POLICY
 from deskpi.webapp import create_app
-from helpers import ManualClock
+from helpers import ManualClock, sim_url
 from test_webapp import FakeService
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -299,20 +297,6 @@ def _deskpi(*args: str, data: Path) -> subprocess.CompletedProcess:
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=60)
 
 
-def _read_url(proc: subprocess.Popen, timeout: float = 30.0) -> str:
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
-            break
-        line = proc.stdout.readline()
-        if not line:
-            break
-        found = re.search(r"open (http://\S+?)/?\s", line)
-        if found:
-            return found.group(1)
-    raise AssertionError("deskpi sim printed no URL")
 
 
 def _http(method: str, url: str, body=None, token: str | None = None) -> tuple[int, dict]:
@@ -340,7 +324,7 @@ def test_a_token_from_the_cli_works_on_a_real_sim_until_revoked(tmp_path):
                                  "--data-dir", str(data), "--seed", "3"],
                                 env=env, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True)
         try:
-            base = _read_url(proc) + API
+            base = sim_url(proc) + API
             made = _deskpi("token", "create", "Ada", data=data)
             assert made.returncode == 0, made.stderr
             token = made.stdout.strip()
