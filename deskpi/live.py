@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterator
 log = logging.getLogger(__name__)
 
 RETRY_MS = 1000          # EventSource reconnects after this long
-KEEPALIVE_S = 15.0       # a comment line keeps proxies and phones from closing an idle stream
+#: A `ping` event this often on a quiet stream: it keeps proxies from closing it, and a page that
+#: hears nothing for longer knows its stream is dead even when the socket still looks open.
+KEEPALIVE_S = 5.0
 
 
 class LiveFeed:
@@ -124,7 +126,7 @@ class LiveFeed:
                         yield 'event: session\ndata: {"signed_in":false}\n\n'
                         return
                     if not out:
-                        out.append(": keepalive\n\n")
+                        out.append("event: ping\ndata: {}\n\n")
                 if out:
                     yield "".join(out)
         finally:

@@ -15,6 +15,7 @@ an API token. Remote motion also needs the desk's claim (deskpi.claims).
 from __future__ import annotations
 
 import gzip
+import hashlib
 import importlib.resources
 from datetime import timedelta
 from pathlib import Path
@@ -146,6 +147,17 @@ def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | N
                                     f"preset button on the desk within 30 s")
             ctx.claims.touch(user.name)
 
+    versions: dict[str, tuple[float, str]] = {}
+
+    @app.url_defaults
+    def static_version(endpoint: str, values: dict) -> None:
+        # Every static URL names its content, so a phone may keep it for a year and still never
+        # runs yesterday's JavaScript after an upgrade.
+        if endpoint == "static" and "filename" in values and "v" not in values:
+            version = _asset_version(Path(app.static_folder), values["filename"], versions)
+            if version:
+                values["v"] = version
+
     api = Api(app, API, guard)
     api_desk.register(api, ctx)
     api_people.register(api, ctx)
@@ -201,6 +213,8 @@ def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | N
             resp.headers.setdefault(name, value)
         if request.path.startswith("/api/"):
             resp.headers["Cache-Control"] = "no-store"
+        elif request.endpoint == "static" and request.args.get("v") and resp.status_code == 200:
+            resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
         return _gzip(resp)
 
     @app.errorhandler(ApiError)
@@ -288,6 +302,21 @@ def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | N
     for name in PAGES:
         app.add_url_rule(f"/{name}", f"page_{name}", lambda name=name: page(name))
     return app
+
+
+def _asset_version(folder: Path, name: str, cache: dict) -> str | None:
+    """A short hash of a static file's content (re-read only when its mtime or size changes)."""
+    path = folder / name
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    key = (st.st_mtime_ns, st.st_size)
+    hit = cache.get(name)
+    if hit is None or hit[0] != key:
+        hit = (key, hashlib.sha256(path.read_bytes()).hexdigest()[:10])
+        cache[name] = hit
+    return hit[1]
 
 
 def _gzip(resp: Response) -> Response:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import selectors
 import shutil
 import subprocess
 import sys
@@ -23,6 +22,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from helpers import sim_url
 
 ROOT = Path(__file__).resolve().parent.parent
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -67,7 +68,7 @@ def desk(tmp_path_factory):
                                  "--data-dir", str(data), "--seed", "3"],
                                 env=env, stdout=subprocess.PIPE, stderr=err, text=True)
     try:
-        url = _read_url(proc, log)
+        url = sim_url(proc, log=log)
         yield url
     finally:
         proc.terminate()
@@ -78,20 +79,6 @@ def desk(tmp_path_factory):
         proc.stdout.close()
 
 
-def _read_url(proc: subprocess.Popen, log: Path, timeout: float = 30.0) -> str:
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not sel.select(timeout=deadline - time.monotonic()):
-            break
-        line = proc.stdout.readline()
-        if not line:
-            break
-        found = re.search(r"open (http://\S+?)/?\s", line)
-        if found:
-            return found.group(1)
-    raise AssertionError(f"deskpi sim printed no URL; its log ends with: {log.read_text()[-2000:]}")
 
 
 @pytest.fixture(scope="module")

@@ -80,7 +80,7 @@ def test_a_change_is_delivered_and_an_unchanged_value_is_not(feed, state):
     feed.sample()
     assert events_in(next(gen)) == [("state", {"height_mm": 730})]
     feed.sample()                                  # same value again: nothing new to send
-    assert next(gen) == ": keepalive\n\n"          # after keepalive_s without news
+    assert next(gen) == "event: ping\ndata: {}\n\n"          # after keepalive_s without news
     gen.close()
 
 
@@ -111,7 +111,7 @@ def test_the_key_decides_what_counts_as_a_change(state):
     next(gen)
     state.value = {"height_mm": 700.2}             # sensor noise: same key
     feed.sample()
-    assert next(gen) == ": keepalive\n\n"
+    assert next(gen) == "event: ping\ndata: {}\n\n"
     gen.close()
 
 
@@ -119,7 +119,7 @@ def test_render_may_skip_or_rewrite_per_client(feed, state):
     feed.sample()
     gen = feed.stream(lambda name, v: None, lambda: True, keepalive_s=0.05)
     next(gen)
-    assert next(gen) == ": keepalive\n\n"          # skipped value: only a keepalive comes out
+    assert next(gen) == "event: ping\ndata: {}\n\n"          # skipped value: only a keepalive comes out
     gen.close()
     gen = feed.stream(lambda name, v: {**v, "mine": True}, lambda: True)
     next(gen)

@@ -118,10 +118,11 @@ def page_weight(server: SimServer, cookie: str | None) -> dict:
         raw = resp.read()
         html = gzip.decompress(raw).decode() if resp.getheader("Content-Encoding") == "gzip" else raw.decode()
         files = {"/": len(raw)}
-        for ref in re.findall(r'(?:src|href)="(/[^"#?]+)"', html):
+        for url in re.findall(r'(?:src|href)="(/[^"#]+)"', html):
+            ref = url.split("?")[0]
             if ref in files or not re.search(r"\.(js|css|svg|png|webmanifest)$", ref):
                 continue
-            conn.request("GET", ref, headers=headers)
+            conn.request("GET", url.replace("&amp;", "&"), headers=headers)
             r = conn.getresponse()
             files[ref] = len(r.read())
     finally:

@@ -249,6 +249,7 @@
       es.addEventListener("open", () => { sseUp = true; lastPollOk = true; lastEventAt = performance.now(); stopPolling(); banner(); });
       es.addEventListener("state", (e) => { sseUp = true; lastEventAt = performance.now(); parse(e, renderState); });
       es.addEventListener("reminder", (e) => { lastEventAt = performance.now(); parse(e, renderReminder); });
+      es.addEventListener("ping", () => { lastEventAt = performance.now(); });
       es.addEventListener("session", (e) => parse(e, (d) => { if (d && d.signed_in === false) signedOut(); }));
       es.addEventListener("error", () => {
         // EventSource retries by itself (the server sends retry: 1000) unless the
