@@ -34,3 +34,11 @@ def test_the_api_answers_every_request_while_live_streams_are_open(server):
     assert result["errors"] == 0 and result["requests"] >= 30, result
     assert result["sse_events_per_client"]["min"] >= 1, result
     assert result["state_latency_ms"]["p99"] is not None
+
+
+def test_the_latency_bench_really_stops_the_desk_through_the_signed_in_api():
+    from deskpi.bench.latency import bench_api_stop
+
+    result = bench_api_stop(stops=2, load_rps=10)
+    assert result["stops"] == 2, result          # every move was accepted (token + claim) and stopped
+    assert result["stop_to_motor_off_ms"]["max"] is not None

@@ -90,6 +90,13 @@ def bench_api_stop(stops: int = 30, load_rps: float = 50.0) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         d = _daemon(Path(tmp), web=True)
         base = d.url.rstrip("/")
+        # The API wants a signed-in caller holding the desk's claim, as a phone at the desk would.
+        d.parts.store.add_user("bench")
+        _token_id, token = d.parts.store.create_token("bench", "bench latency")
+        auth = {"Authorization": f"Bearer {token}"}
+        claims = d.parts.service.claims
+        claims.request("bench")
+        claims.button_pressed()
         stop_load = threading.Event()
         served = [0]
 
@@ -98,7 +105,8 @@ def bench_api_stop(stops: int = 30, load_rps: float = 50.0) -> dict:
             nxt = time.monotonic()
             while not stop_load.is_set():
                 try:
-                    with urllib.request.urlopen(base + "/api/v1/state", timeout=2) as r:
+                    with urllib.request.urlopen(urllib.request.Request(base + "/api/v1/state", headers=auth),
+                                                timeout=2) as r:
                         r.read()
                     served[0] += 1
                 except OSError:
@@ -117,13 +125,13 @@ def bench_api_stop(stops: int = 30, load_rps: float = 50.0) -> dict:
                 if d.parts.controller.fault:
                     d.parts.service.clear_fault()
                 target = hi - 50 if d.parts.controller.height_mm() < (lo + hi) / 2 else lo + 50
-                _post(base + "/api/v1/move", {"target_mm": target})
+                _post(base + "/api/v1/move", {"target_mm": target}, auth)
                 if not _wait(lambda: up_pin.state > 0 or down_pin.state > 0, 3):
                     continue
                 time.sleep(0.4)
                 pin = up_pin if up_pin.state > 0 else down_pin
                 t0 = time.monotonic()
-                _post(base + "/api/v1/stop", {})
+                _post(base + "/api/v1/stop", {}, auth)
                 if _wait(lambda: pin.state == 0, 2):
                     lat.append(1000 * (pin._last_change - t0))
                 _wait(lambda: d.parts.controller.state.value == "idle", 5)
@@ -140,9 +148,9 @@ def bench_api_stop(stops: int = 30, load_rps: float = 50.0) -> dict:
                                      "max": _pct(reading_lags, 1)}}
 
 
-def _post(url: str, body: dict) -> int:
+def _post(url: str, body: dict, headers: dict) -> int:
     req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json", **headers})
     try:
         with urllib.request.urlopen(req, timeout=5) as r:
             return r.status
