@@ -47,7 +47,7 @@ SCHEMA: dict[str, dict[str, Opt]] = {
         "min_mm": Opt(float, 640.0, 300, 1500),
         "max_mm": Opt(float, 1260.0, 400, 2000),
         "tolerance_mm": Opt(float, 2.0, 0.5, 20),
-        "hold_lease_s": Opt(float, 0.5, 0.3, 2.0),   # clients renew every 0.15 s
+        "hold_lease_s": Opt(float, 0.4, 0.3, 2.0),   # clients renew every 0.15 s; a lost phone stops the desk < 0.5 s
         "backoff_mm": Opt(float, 30.0, 0, 100),
         "corrections": Opt(bool, True),
         "duty_max_on_s": Opt(float, 60.0, 5, 600),

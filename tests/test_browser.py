@@ -30,7 +30,7 @@ CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CHROMIUM = os.environ.get("DESKPI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
 ADA_PIN, BOB_PIN = "4711", "2580"
-LEASE_S = 0.5                         # the server stops a hold this long after the last renewal
+LEASE_S = 0.4                         # the server stops a hold this long after the last renewal
 
 
 def _unavailable(reason: str):

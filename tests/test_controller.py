@@ -368,7 +368,7 @@ def test_stop_turns_the_drive_off_on_the_same_tick(request_kind: str) -> None:
     else:
         ctrl.hold(UP, rig.t)
     rig.kick()
-    rig.run_until(lambda r: False, rig.t + 0.4)
+    rig.run_until(lambda r: False, rig.t + 0.25)     # inside the hold lease
     assert rig.drive is UP
     t_stop = rig.t
     ctrl.stop(t_stop)

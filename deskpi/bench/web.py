@@ -5,6 +5,7 @@
 - load: GET /api/v1/state latency at a paced rate while N Server-Sent Event
   clients stay connected and the desk moves back and forth; events each
   stream received; the control loop's late-wake p99 meanwhile;
+- dead_man: a client holding ▲ goes silent; how long until the desk stops by itself;
 - browser (when Chromium is there): DOMContentLoaded (deferred scripts run)
   and first live height on a throttled link, in Debian's Chromium via Playwright.
 
@@ -218,6 +219,34 @@ def api_under_load(server: SimServer, *, sse_clients: int, rps: float, seconds: 
             "control_loop_reading_to_output_p99_ms": final.get("reading_lag_p99_ms")}
 
 
+def dead_man(server: SimServer, *, trials: int = 5) -> dict:
+    """Hold-to-run from a client that goes silent mid-hold: time from its last renewal until the
+    desk reports it is no longer moving (polled every 10 ms, so within ~10 ms)."""
+    stopped_ms: list[float] = []
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        for i in range(trials):
+            direction = "up" if server.state().get("height_mm", 0) < 950 else "down"
+            last = time.monotonic()
+            end = last + 1.0
+            while time.monotonic() < end:
+                server.request("POST", "/api/v1/hold", {"direction": direction}, conn=conn)
+                last = time.monotonic()
+                time.sleep(0.15)
+            if server.state().get("state") != "moving":
+                continue
+            while server.state().get("state") == "moving" and time.monotonic() - last < 3:
+                time.sleep(0.01)
+            stopped_ms.append((time.monotonic() - last) * 1000)
+            deadline = time.monotonic() + 10
+            while server.state().get("state") != "idle" and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        conn.close()
+    return {"trials": len(stopped_ms), "last_renewal_to_stopped_ms": {"p50": _pct(stopped_ms, 0.5),
+                                                                        "max": _pct(stopped_ms, 1.0)}}
+
+
 def browser_timing(server: SimServer, cookie: str, profile: str) -> dict:
     rtt, down, up = PROFILES[profile]
     from playwright.sync_api import sync_playwright
@@ -252,7 +281,8 @@ def run(*, quick: bool = False, sse_clients: int = 20, rps: float = 50.0) -> dic
     try:
         cookie = server.session_cookie()
         result = {"page": {"signed_in": page_weight(server, cookie), "sign_in": page_weight(server, None)},
-                  "load": api_under_load(server, sse_clients=sse_clients, rps=rps, seconds=4.0 if quick else 20.0)}
+                  "load": api_under_load(server, sse_clients=sse_clients, rps=rps, seconds=4.0 if quick else 20.0),
+                  "dead_man": dead_man(server, trials=2 if quick else 5)}
         if os.path.exists(CHROMIUM):
             try:
                 result["browser"] = [browser_timing(server, cookie, prof) for prof in PROFILES]

@@ -40,7 +40,7 @@ class MotionConfig:
     min_mm: float = 640.0
     max_mm: float = 1260.0
     tolerance_mm: float = 2.0
-    hold_lease_s: float = 0.5
+    hold_lease_s: float = 0.4
     corrections: bool = True
     max_corrections: int = 3
     backoff_mm: float = 30.0
