@@ -123,7 +123,7 @@ def test_users_not_in_the_file_are_kept_unless_prune(desk):
         assert s.get_user("Cleo") is None
 
 
-BAD = f"""\
+BAD = """\
 owner = "Zed"
 [settings.desk]
 min_mm = 5
