@@ -17,7 +17,7 @@ from deskpi.web_context import WebContext
 NAME = {"type": "string", "minLength": 1, "maxLength": 64, "description": "a person's name", "example": "Ada"}
 PIN = {"type": "string", "minLength": 4, "maxLength": 128,
        "description": "a PIN of 4-12 digits or a password of 8-128 characters"}
-STATURE = {"type": ["number", "null"], "minimum": 100, "maximum": 230, "x-unit": "cm", "example": 170}
+STATURE = {"type": ["number", "null"], "minimum": 100, "maximum": 250, "x-unit": "cm", "example": 170}
 SHOE = {"type": ["number", "null"], "minimum": 0, "maximum": 80, "x-unit": "mm"}
 UNITS = {"type": "string", "enum": ["cm", "in"]}
 
@@ -169,7 +169,7 @@ def register(api: Api, ctx: WebContext) -> None:
         return jsonify(user=u.name, plan=full), 200
 
     @api.op("GET", "/ergonomics", summary="Recommended sit and stand heights from stature, with why",
-            query={"stature_cm": {"type": "number", "minimum": 100, "maximum": 230, "x-required": True},
+            query={"stature_cm": {"type": "number", "minimum": 100, "maximum": 250, "x-required": True},
                    "shoe_mm": {"type": "number", "minimum": 0, "maximum": 80}}, tag="people",
             responses={200: "The recommendation", 400: "Missing or not a number", 422: "Out of range"})
     def ergonomics():

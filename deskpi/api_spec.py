@@ -94,7 +94,8 @@ def validate(value: object, schema: dict, name: str = "body") -> None:
             unit += f" within {schema['minimum']:g}-{schema['maximum']:g}{' ' + schema.get('x-unit', '')}".rstrip()
         if "enum" in schema:
             wanted = " or ".join(map(json.dumps, schema["enum"]))
-        raise ApiError(400, f"{name!r} must be {wanted}{unit}, got {type_name(value)} {show(value)}")
+        given = "null" if value is None else f"{type_name(value)} {show(value)}"
+        raise ApiError(400, f"{name!r} must be {wanted}{unit}, got {given}")
     if value is None:
         return
     if isinstance(value, dict):

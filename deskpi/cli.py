@@ -157,6 +157,8 @@ def _safe_off(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="deskpi", description="Raspberry Pi controller for motorised sit-stand desks.")
+    from deskpi import __version__
+    p.add_argument("--version", action="version", version=f"deskpi {__version__}")
     p.add_argument("--config", metavar="PATH", help="config file (default /etc/deskpi/deskpi.toml)")
     p.add_argument("--data-dir", metavar="D", help="where deskpi keeps its data (default from the config)")
     sub = p.add_subparsers(dest="command", required=True)

@@ -434,6 +434,18 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 # -------------------------------------------------------------------------------------- argparse
 
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse turns the ValueError into exit 2)."""
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0, like 60")
+    return value
+
+
 def register(sub: Any) -> None:
     """Add status, move, stop, clear-fault, audit, logs, calibrate and doctor to the `deskpi` subparsers."""
     st = sub.add_parser("status", help="the live desk: height, state, fault, limits, user, learned speeds",
@@ -449,7 +461,7 @@ def register(sub: Any) -> None:
                                     "Examples: deskpi move 1100\n          deskpi move 720 --no-wait --json")
     mv.add_argument("mm", type=float, metavar="MM", help="target height in mm, within the desk's limits")
     mv.add_argument("--no-wait", action="store_true", help="return as soon as the move has started")
-    mv.add_argument("--timeout", type=float, metavar="S", help="give up (and stop the desk) after S seconds")
+    mv.add_argument("--timeout", type=_seconds, metavar="S", help="give up (and stop the desk) after S seconds")
     _common(mv)
     mv.set_defaults(func=_cmd_move)
 
