@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from deskpi import exit_codes
+from deskpi.cli_admin import _common
 
 RAW = argparse.RawDescriptionHelpFormatter
 
@@ -72,13 +73,6 @@ def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
     return run
 
 
-def _common(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
-    if json_flag:
-        p.add_argument("--json", action="store_true", help="print one JSON object (errors too)")
-    p.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
-                   help="config file (default /etc/deskpi/deskpi.toml)")
-    p.add_argument("--data-dir", metavar="D", default=argparse.SUPPRESS,
-                   help="data directory (default: [daemon] data_dir from the config)")
 
 
 # -------------------------------------------------------------------------------------- config
