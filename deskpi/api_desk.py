@@ -85,7 +85,7 @@ def register(api: Api, ctx: WebContext) -> None:
                 return True
             if via == "token":
                 return ctx.reads.user_for_token(token.partition(" ")[2].strip(), touch=False) is not None
-            return ctx.reads.user_for_session(sid, max_age_s=ctx.defaults.session_days * 86400.0) is not None
+            return ctx.session_user(sid) is not None
 
         resp = Response(feed.stream(render, still_allowed), mimetype="text/event-stream")
         resp.headers["Cache-Control"] = "no-store"

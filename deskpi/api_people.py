@@ -39,11 +39,7 @@ def register(api: Api, ctx: WebContext) -> None:
         return user
 
     def described(user) -> dict:
-        st = ctx.store
-        d = user_dict(user, st.get_active_user(), st.get_owner())
-        d["admin"] = ctx.is_admin(user)
-        d["presets"] = [{"slot": k, "height_mm": v} for k, v in sorted(st.get_presets(user.name).items())]
-        return d
+        return describe_user(ctx, user)
 
     @api.op("GET", "/users", summary="Everyone who uses this desk", tag="people")
     def users():
@@ -247,6 +243,15 @@ def register(api: Api, ctx: WebContext) -> None:
         paused = body.get("paused", True)
         habits.pause_today(paused)
         return jsonify(paused=paused), 200
+
+
+def describe_user(ctx: WebContext, user) -> dict:
+    """A profile as the API and the pages show it: never the PIN hash; with admin flag and presets."""
+    st = ctx.store
+    d = user_dict(user, st.get_active_user(), st.get_owner())
+    d["admin"] = ctx.is_admin(user)
+    d["presets"] = [{"slot": k, "height_mm": v} for k, v in sorted(st.get_presets(user.name).items())]
+    return d
 
 
 def checked_pin_hash(pin: object) -> str:

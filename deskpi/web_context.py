@@ -72,6 +72,10 @@ class WebContext:
         """The store for reads on every request: its own read-only connection when there is one."""
         return self.reader if self.reader is not None else self.store
 
+    def session_user(self, sid):
+        """The user of a live sign-in session no older than the configured days, or None."""
+        return self.reads.user_for_session(sid, max_age_s=self.defaults.session_days * 86400.0)
+
     def active_user(self):
         return self.reads.get_active_user() if self.has_store else None
 

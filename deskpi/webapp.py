@@ -183,7 +183,7 @@ def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | N
             return None
         sid = session.get("sid")
         if sid is not None and store is not None:
-            user = ctx.reads.user_for_session(sid, max_age_s=defaults.session_days * 86400.0)
+            user = ctx.session_user(sid)
             if user is not None:
                 g.user, g.via = user, "session"
             else:
@@ -287,10 +287,7 @@ def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | N
         else:
             if name == "admin" and not ctx.is_admin(user):
                 abort(403, f"the admin page is for admins; {user.name!r} is not one")
-            d = api_people.user_dict(user, store.get_active_user(), store.get_owner())
-            d["admin"] = ctx.is_admin(user)
-            d["presets"] = [{"slot": k, "height_mm": v} for k, v in sorted(store.get_presets(user.name).items())]
-            context.update(user=d, csrf_token=session.get("csrf"))
+            context.update(user=api_people.describe_user(ctx, user), csrf_token=session.get("csrf"))
             template = f"{name}.html"
         try:
             return render_template(template, **context)
