@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
 from typing import Any
 
-from deskpi.pinmap import BUS_PINS, DEFAULT_PINS, FIXED_PULL_UP, PULLED_UP_AT_BOOT, VALID_GPIO
+from deskpi.hw.pinmap import BUS_PINS, DEFAULT_PINS, FIXED_PULL_UP, PULLED_UP_AT_BOOT, VALID_GPIO
 
 DEFAULT_PATH = Path("/etc/deskpi/deskpi.toml")
 

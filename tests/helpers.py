@@ -38,7 +38,7 @@ def running_sim_daemon(data_dir, *, seed: int = 1, settings=None):
     from contextlib import contextmanager
 
     from deskpi.config import defaults
-    from deskpi.daemon import Daemon
+    from deskpi.daemon.root import Daemon
 
     @contextmanager
     def run():
@@ -56,8 +56,8 @@ def running_sim_daemon(data_dir, *, seed: int = 1, settings=None):
 def signed_in(app, *, name: str = "ada", pin: str = "4711", admin: bool = True, claim: bool = True):
     """A test client signed in as `name` (added first if needed), sending the CSRF token on every
     change, and holding the desk's claim unless claim=False (as if they pressed a desk button)."""
-    from deskpi.passwords import hash_secret
-    from deskpi.people import add_user
+    from deskpi.people.passwords import hash_secret
+    from deskpi.people.accounts import add_user
 
     service = app.extensions["deskpi"]
     store = service.store

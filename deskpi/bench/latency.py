@@ -44,7 +44,7 @@ def _motor_pins(daemon):
 
 
 def _daemon(tmp: Path, web: bool):
-    from deskpi.daemon import Daemon
+    from deskpi.daemon.root import Daemon
     d = Daemon(defaults(), sim=True, data_dir=tmp, web=("127.0.0.1", 0) if web else None, seed=5)
     d.start()
     if not _wait(lambda: d.ready_at is not None, 10):

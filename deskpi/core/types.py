@@ -53,3 +53,20 @@ class Reading:
     @classmethod
     def silent(cls, t: float) -> "Reading":
         return cls(t, None, EchoStatus.SILENT)
+
+
+class Source(enum.IntEnum):
+    """Who asks; higher value wins."""
+
+    SCHEDULE = 1
+    REMOTE = 2
+    BUTTON = 3
+
+    @property
+    def audit_name(self) -> str:
+        return {Source.SCHEDULE: "schedule", Source.REMOTE: "web", Source.BUTTON: "button"}[self]
+
+    @property
+    def label(self) -> str:
+        return {Source.SCHEDULE: "the schedule", Source.REMOTE: "a remote request",
+                Source.BUTTON: "the desk's buttons"}[self]

@@ -27,7 +27,7 @@ from typing import Any
 
 from gpiozero import Device, DigitalOutputDevice, PWMOutputDevice
 
-from deskpi.core.interlock import MIN_DEAD_TIME_S, Interlock
+from deskpi.core.motion.interlock import MIN_DEAD_TIME_S, Interlock
 from deskpi.core.types import Direction
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from deskpi.core.interlock import Interlock
+from deskpi.core.motion.interlock import Interlock
 from deskpi.core.types import Direction, Reading
 
 from .physics import DeskPhysics, DeskSpec

@@ -1,0 +1,6 @@
+"""`python -m deskpi.cli`: the same as the `deskpi` command."""
+import sys
+
+from deskpi.cli.main import main
+
+sys.exit(main())

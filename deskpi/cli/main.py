@@ -1,0 +1,241 @@
+"""The `deskpi` command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def _bench_control(args: argparse.Namespace) -> int:
+    from deskpi.bench.control import BenchParams, run, run_real
+
+    moves = args.moves if args.moves is not None else (10 if args.clock == "real" else 1000)
+    params = BenchParams(moves=moves, seed=args.seed, speed_up=args.speed_up, speed_down=args.speed_down,
+                         coast_mm=args.coast_mm, noise_mm=args.noise_mm, outliers=args.outliers,
+                         dropouts=args.dropouts, load_variation=args.load_variation)
+    result = run_real(params) if args.clock == "real" else run(params)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
+def _bench_latency(args: argparse.Namespace) -> int:
+    from deskpi.bench.latency import run
+
+    print(json.dumps(run(quick=args.quick), indent=None if args.json else 2))
+    return 0
+
+
+def _bench_web(args: argparse.Namespace) -> int:
+    from deskpi.bench.web import run
+
+    print(json.dumps(run(quick=args.quick, sse_clients=args.clients, rps=args.rps), indent=None if args.json else 2))
+    return 0
+
+
+def _bench_day(args: argparse.Namespace) -> int:
+    from deskpi.core.habits.day_sim import run_day
+
+    if not 0.0 <= args.compliance <= 1.0:
+        print(f"deskpi: --compliance {args.compliance} must be a probability in 0..1", file=sys.stderr)
+        return 2
+    if args.week < 1:
+        print(f"deskpi: --week {args.week} must be 1 or more (the first week of the plan is 1)", file=sys.stderr)
+        return 2
+    print(json.dumps(run_day(args.seed, args.week, args.compliance), indent=None if args.json else 2))
+    return 0
+
+
+def _bench_faults(args: argparse.Namespace) -> int:
+    from deskpi.bench.faults import run
+
+    result = run(trials=args.trials, seed=args.seed)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from deskpi.sim.demo import run
+
+    return run()
+
+
+def _settings(args: argparse.Namespace, *, required: bool):
+    from deskpi.config import DEFAULT_PATH, ConfigError, defaults, load
+
+    path = args.config or (DEFAULT_PATH if required else None)
+    try:
+        settings = load(path) if path is not None else defaults()
+    except ConfigError as exc:
+        print(f"deskpi: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    for w in settings.warnings:
+        print(f"deskpi: warning: {w}", file=sys.stderr)
+    return settings
+
+
+def _sim(args: argparse.Namespace) -> int:
+    import logging
+
+    from deskpi.daemon.root import Daemon
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(args, required=False)
+    data_dir = Path(args.data_dir or "deskpi-sim-data")
+    daemon = Daemon(settings, sim=True, data_dir=data_dir, web=(args.host, args.port), seed=args.seed)
+    daemon.install_signal_handlers()
+    try:
+        daemon.start()
+    except OSError as exc:
+        daemon.shutdown()
+        print(f"deskpi: cannot serve on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"deskpi simulator running: open {daemon.url}  (Ctrl-C to stop; data in {data_dir})", flush=True)
+    try:
+        while not daemon.stopped.wait(0.5):
+            pass
+    finally:
+        daemon.shutdown()
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import logging
+
+    from deskpi.daemon.root import Daemon
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = _settings(args, required=True)
+    web = (settings.web.host, settings.web.port)
+    daemon = Daemon(settings, data_dir=Path(args.data_dir) if args.data_dir else None, web=web)
+    try:
+        daemon.build()
+    except Exception as exc:  # noqa: BLE001 - a daemon that cannot build must say why and leave the motor alone
+        daemon.shutdown()
+        from deskpi.daemon.root import is_raspberry_pi
+        hint = "" if is_raspberry_pi() else " (this is not a Raspberry Pi: try `deskpi sim`)"
+        print(f"deskpi: cannot start: {exc}{hint}", file=sys.stderr)
+        return 1
+    return daemon.run()
+
+
+def _safe_off(args: argparse.Namespace) -> int:
+    from deskpi.daemon.root import is_raspberry_pi, pin_factory_for
+    from deskpi.hw.drives import SafeOffError, safe_off
+
+    from deskpi.hw import motor_pins
+    from deskpi.config import DEFAULT_PATH, ConfigError, defaults, load
+
+    # A broken config must not stop safe-off from switching off the pins the daemon used.
+    try:
+        settings = load(args.config or DEFAULT_PATH)
+        configured = settings.motor_pins()
+    except ConfigError as exc:
+        print(f"deskpi: {exc}", file=sys.stderr)
+        settings, configured = defaults(), []
+    data_dir = Path(args.data_dir or settings.daemon.data_dir)
+    pins = motor_pins.merge(motor_pins.recall(data_dir), configured)
+    if not pins:
+        print("deskpi: no valid config and no record of the pins the daemon used: nothing switched off",
+              file=sys.stderr)
+        return 1
+    if settings.daemon.pin_factory == "auto" and not is_raspberry_pi() and not os.environ.get("GPIOZERO_PIN_FACTORY"):
+        print("deskpi: not a Raspberry Pi: no GPIO here, so nothing can be driven; checking the pin map only",
+              file=sys.stderr)
+    try:
+        done = safe_off(pins, pin_factory=pin_factory_for(settings, allow_mock_off_pi=True))
+    except SafeOffError as exc:
+        print(f"deskpi: safe-off failed on some pins: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001
+        print(f"deskpi: safe-off failed: {exc}", file=sys.stderr)
+        return 1
+    print("motor pins off: " + ", ".join(f"GPIO{p}" for p in done))
+    return 0 if configured else 1      # pins are off, but the config still needs fixing
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="deskpi", description="Raspberry Pi controller for motorised sit-stand desks.")
+    from deskpi import __version__
+    p.add_argument("--version", action="version", version=f"deskpi {__version__}")
+    p.add_argument("--config", metavar="PATH", help="config file (default /etc/deskpi/deskpi.toml)")
+    p.add_argument("--data-dir", metavar="D", help="where deskpi keeps its data (default from the config)")
+    sub = p.add_subparsers(dest="command", required=True)
+    sm = sub.add_parser("sim", help="run the daemon on a simulated desk with its live page",
+                        description="Example: deskpi sim --port 8080 --data-dir ./demo-data")
+    sm.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    sm.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    sm.add_argument("--data-dir", metavar="D", default=argparse.SUPPRESS)
+    sm.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS)
+    sm.add_argument("--seed", type=int, default=None, help="simulator random seed")
+    sm.set_defaults(func=_sim)
+    r = sub.add_parser("run", help="run the daemon on the real desk (what systemd starts)",
+                       description="Example: deskpi run --config /etc/deskpi/deskpi.toml")
+    r.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS)
+    r.set_defaults(func=_run)
+    so = sub.add_parser("safe-off", help="drive the motor pins to their off level and exit",
+                        description="Example: deskpi safe-off --config /etc/deskpi/deskpi.toml")
+    so.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS)
+    so.set_defaults(func=_safe_off)
+    d = sub.add_parser("demo", help="drive a simulated desk from the terminal",
+                       description="Example: deskpi demo   (on a terminal: type 1100 to stand, 720 to sit)")
+    d.set_defaults(func=_demo)
+    bench = sub.add_parser("bench", help="measure accuracy, fault handling and latency")
+    bsub = bench.add_subparsers(dest="bench", required=True)
+    c = bsub.add_parser("control", help="stopping accuracy and time vs a naive controller",
+                        description="Example: deskpi bench control --json --moves 1000 --seed 3")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.add_argument("--moves", type=int, default=None, help="default 1000 (virtual) or 10 (real)")
+    c.add_argument("--clock", choices=("virtual", "real"), default="virtual",
+                   help="virtual: core + physics + sensor model, fast; real: the full gpiozero stack with threads")
+    c.add_argument("--seed", type=int, default=1)
+    c.add_argument("--speed-up", type=float, default=35.0, metavar="MM_S")
+    c.add_argument("--speed-down", type=float, default=38.0, metavar="MM_S")
+    c.add_argument("--coast-mm", type=float, default=7.5, metavar="MM")
+    c.add_argument("--noise-mm", type=float, default=2.0, metavar="SIGMA")
+    c.add_argument("--outliers", type=float, default=0.01, metavar="P")
+    c.add_argument("--dropouts", type=float, default=0.02, metavar="P")
+    c.add_argument("--load-variation", type=float, default=0.15, metavar="F")
+    c.set_defaults(func=_bench_control)
+    f = bsub.add_parser("faults", help="inject each fault mid-move; detection, reaction time, travel",
+                        description="Example: deskpi bench faults --json --trials 20")
+    f.add_argument("--json", action="store_true", help="print one JSON object")
+    f.add_argument("--trials", type=int, default=10, help="trials per fault (worst is reported)")
+    f.add_argument("--seed", type=int, default=1)
+    f.set_defaults(func=_bench_faults)
+    lt = bsub.add_parser("latency", help="button and API stop latency through the simulated pins; idle cost",
+                         description="Example: deskpi bench latency --json")
+    lt.add_argument("--json", action="store_true", help="print one JSON object")
+    lt.add_argument("--quick", action="store_true", help="fewer samples (for tests)")
+    lt.set_defaults(func=_bench_latency)
+    wb = bsub.add_parser("web", help="phone page weight, API latency under live-page load, browser timing",
+                         description="Example: deskpi bench web --json --clients 20 --rps 50")
+    wb.add_argument("--json", action="store_true", help="print one JSON object")
+    wb.add_argument("--quick", action="store_true", help="a 4 s load instead of 20 s (for tests)")
+    wb.add_argument("--clients", type=int, default=20, help="live-update (SSE) clients kept connected")
+    wb.add_argument("--rps", type=float, default=50.0, help="GET /api/v1/state requests per second")
+    wb.set_defaults(func=_bench_web)
+    dy = bsub.add_parser("day", help="one simulated working day with the default plan",
+                         description="Example: deskpi bench day --json --week 4 --compliance 0.8 --seed 1")
+    dy.add_argument("--json", action="store_true", help="print one JSON object")
+    dy.add_argument("--seed", type=int, default=1)
+    dy.add_argument("--week", type=int, default=4, help="week of the plan (standing goal ramps up by week)")
+    dy.add_argument("--compliance", type=float, default=0.8, help="probability the person follows a prompt")
+    dy.set_defaults(func=_bench_day)
+    from deskpi.cli.people import register as register_people   # users, ergonomics, stats, backup
+    register_people(sub)
+    from deskpi.cli.admin import register as register_admin; register_admin(sub)   # status, move, calibrate, doctor
+    from deskpi.cli.tokens import register as register_tokens   # API tokens for scripts
+    register_tokens(sub)
+    from deskpi.cli.fleet import register as register_fleet; register_fleet(sub)   # config, apply, export
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,654 @@
+"""`deskpi ergonomics | user | stats | backup | restore`: people, their numbers and their data.
+
+Every command here works without the daemon: it opens the SQLite store in the
+data directory (``--data-dir D``, else ``[daemon] data_dir`` from the config)
+directly. SQLite's WAL lets the daemon keep running meanwhile, except for
+``restore``, which is refused while anything has the database open.
+
+Exit codes: 0 done, 1 failed (a bad value, an unknown user, a busy or damaged
+database), 2 usage (argparse). Errors go to stderr naming what was wrong, the
+value and what is allowed; with ``--json`` they are printed to stdout as
+``{"error": "..."}`` (and the exit code is still 1).
+
+PINs and passwords are never taken from the command line (it shows up in
+``ps`` and shell history): ``--pin-stdin`` reads one from standard input, or
+asks twice without echo on a terminal.
+
+The config: ``--config PATH``, else /etc/deskpi/deskpi.toml when it exists,
+else the built-in defaults (the desk limits for the ergonomic heights come
+from it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from deskpi.people.accounts import (DEFAULT_DAILY_GOAL_MIN, add_user, desk_notes, heights_for, local_zone, plan_for,
+                           set_plan, stats_report, user_dict)
+
+RAW = argparse.RawDescriptionHelpFormatter
+
+#: Standing goal per day when the person's plan sets none: 2 h/day of standing and light activity
+#: (Buckley et al. 2015, DESIGN.md "Ergonomics and habit defaults").
+#: Plan-document keys read as a daily standing goal in minutes (the first one present wins).
+SECRET_MAX_BYTES = 4096                  # what --pin-stdin reads at most
+
+
+class CliError(Exception):
+    """A failure to report (exit 1); the message names the value and what is allowed."""
+
+
+# ----------------------------------------------------------------------------------- plumbing
+
+def _json_out(obj: Any) -> None:
+    print(json.dumps(obj, allow_nan=False))
+
+
+def _fail(args: argparse.Namespace, message: str) -> int:
+    if getattr(args, "json", False):
+        _json_out({"error": message})
+    else:
+        print(f"deskpi: {message}", file=sys.stderr)
+    return 1
+
+
+def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn the expected failures into exit 1 with a message (stderr, or {"error"} on stdout with --json)."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except (CliError, ValueError) as exc:      # StoreError, ErgonomicsError, ConfigError are ValueErrors
+            return _fail(args, str(exc))
+        except sqlite3.Error as exc:
+            return _fail(args, f"database error: {exc}")
+        except BrokenPipeError:                    # `deskpi stats --json | head`: the reader left, nothing to say
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        except OSError as exc:
+            msg = f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc.strerror or exc)
+            if isinstance(exc, PermissionError):
+                msg += " (run as the user the deskpi service runs as, e.g. with sudo -u, or pass --data-dir D)"
+            return _fail(args, msg)
+    run.__name__ = fn.__name__
+    run.__doc__ = fn.__doc__
+    return run
+
+
+def _settings(args: argparse.Namespace):
+    from deskpi.config import DEFAULT_PATH, ConfigError, defaults, load
+
+    path = getattr(args, "config", None) or (DEFAULT_PATH if DEFAULT_PATH.is_file() else None)
+    try:
+        settings = load(path) if path is not None else defaults()
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    for w in settings.warnings:
+        print(f"deskpi: warning: {w}", file=sys.stderr)
+    return settings
+
+
+def _data_dir(args: argparse.Namespace, settings: Any = None) -> Path:
+    if getattr(args, "data_dir", None):
+        return Path(args.data_dir)
+    if settings is None:
+        settings = _settings(args)
+    return Path(settings.daemon.data_dir)
+
+
+def _open_store(data_dir: Path, *, create: bool):
+    """The store in `data_dir`; without `create`, a missing database is an error, not a new file."""
+    from deskpi.store import Store, db_path
+
+    path = db_path(data_dir)
+    if not create and not path.is_file():
+        raise CliError(f"data dir {str(data_dir)!r}: no deskpi database ({path.name}) there yet; check "
+                       f"--data-dir (or [daemon] data_dir in the config), or add a user first with "
+                       f"`deskpi user add NAME`")
+    store = Store.open(path)
+    from deskpi.fleet.desired_state import match_owner
+    match_owner(data_dir)        # run as root over SSH: the service must still own its database files
+    return store
+
+
+def _limits(settings: Any) -> tuple[float, float]:
+    return float(settings.desk.min_mm), float(settings.desk.max_mm)
+
+
+def _fmt_mm(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f} mm"
+
+
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:g}"
+
+
+def _common(p: argparse.ArgumentParser, *, json_help: str = "print one JSON object") -> None:
+    """--json, and --data-dir/--config also accepted after the subcommand."""
+    p.add_argument("--json", action="store_true", help=json_help)
+    p.add_argument("--data-dir", metavar="D", default=argparse.SUPPRESS,
+                   help="the data directory (default: [daemon] data_dir from the config)")
+    p.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                   help="config file (default /etc/deskpi/deskpi.toml if it exists, else built-in defaults)")
+
+
+# -------------------------------------------------------------------------------- ergonomics
+
+def _recommend(stature_cm: float, shoe_mm: float | None, sex: str | None, settings: Any):
+    from deskpi.core.ergonomics import recommend
+
+    return recommend(stature_cm, shoe_mm, sex=sex, limits=_limits(settings))
+
+
+def _ergonomics_dict(rec: Any, settings: Any) -> dict[str, Any]:
+    d = rec.to_dict()
+    lo, hi = _limits(settings)
+    d["limits"] = {"min_mm": lo, "max_mm": hi, "source": settings.source}
+    return d
+
+
+@_guarded
+def _cmd_ergonomics(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    rec = _recommend(args.stature_cm, args.shoe_mm, args.sex, settings)
+    if args.json:
+        _json_out(_ergonomics_dict(rec, settings))
+        return 0
+    lo, hi = _limits(settings)
+    print(f"Stature {rec.stature_cm:g} cm + {rec.shoe_mm:g} mm shoes, desk travel {lo:g}-{hi:g} mm "
+          f"({settings.source}):")
+    for label, use, raw in (("seated", rec.sit_mm, rec.sit_raw_mm), ("standing", rec.stand_mm, rec.stand_raw_mm)):
+        extra = f" (formula {raw:.0f} mm, clamped to the desk)" if abs(use - raw) >= 0.5 and rec.clamped else ""
+        print(f"  {label + ':':10s}{use} mm{extra}")
+    for note in rec.notes:
+        print(f"  - {note}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------- users
+
+def _flags(d: dict[str, Any]) -> str:
+    return ",".join(f for f, on in (("active", d["active"]), ("owner", d["owner"]), ("admin", d["role"] == "admin"),
+                                     ("pin", d["has_pin"])) if on) or "-"
+
+
+def _read_secret_hash() -> str:
+    """Read a PIN/password from stdin (or ask twice on a terminal), validate it and return its hash."""
+    from deskpi.people.passwords import hash_secret, strip_stdin_newline, validate_secret
+
+    stdin = sys.stdin
+    if stdin is None:
+        raise CliError("--pin-stdin: there is no standard input to read the PIN/password from")
+    if stdin.isatty():
+        import getpass
+
+        secret = getpass.getpass("PIN or password: ")
+        if getpass.getpass("Again: ") != secret:
+            raise CliError("--pin-stdin: the two entries differ; nothing was changed")
+    else:
+        raw = stdin.buffer.read(SECRET_MAX_BYTES + 1) if hasattr(stdin, "buffer") else stdin.read().encode()
+        if len(raw) > SECRET_MAX_BYTES:
+            raise CliError(f"--pin-stdin: more than {SECRET_MAX_BYTES} bytes on standard input; expected one "
+                           f"PIN or password")
+        try:
+            secret = strip_stdin_newline(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise CliError("--pin-stdin: standard input is not UTF-8 text") from None
+    try:
+        validate_secret(secret)
+    except ValueError as exc:
+        raise CliError(f"--pin-stdin: {exc}") from None
+    return hash_secret(secret)
+
+
+def _emit_user(args: argparse.Namespace, verb: str, store: Any, user: Any, notes: list[str],
+               extra: dict[str, Any] | None = None) -> None:
+    d = user_dict(user, store.get_active_user(), store.get_owner())
+    if args.json:
+        _json_out({**d, **(extra or {}), "notes": notes})
+        return
+    print(f"{verb} user {user.name!r}: role {d['role']}, seated {_fmt_mm(d['seated_mm'])}, "
+          f"standing {_fmt_mm(d['standing_mm'])}, PIN {'set' if d['has_pin'] else 'not set'}"
+          + (", owner" if d["owner"] else "") + (", active" if d["active"] else ""))
+    for note in notes:
+        print(f"  - {note}")
+
+
+@_guarded
+def _cmd_user_add(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.sex is not None and args.stature_cm is None:
+        raise CliError(f"--sex = {args.sex!r}: only used with --stature-cm (it picks the shoe allowance)")
+    pin_hash = _read_secret_hash() if args.pin_stdin else None
+    with _open_store(_data_dir(args, settings), create=True) as store:
+        user, notes = add_user(store, args.name, limits=_limits(settings), stature_cm=args.stature_cm,
+                               shoe_mm=args.shoe_mm, sex=args.sex, seated_mm=args.seated_mm,
+                               standing_mm=args.standing_mm, units=args.units, admin=args.admin, pin_hash=pin_hash)
+        _emit_user(args, "added", store, user, notes)
+    return 0
+
+
+@_guarded
+def _cmd_user_list(args: argparse.Namespace) -> int:
+    from deskpi.store import db_path
+
+    data_dir = _data_dir(args)
+    users: list[dict[str, Any]] = []
+    if db_path(data_dir).is_file():                 # no database yet: nobody (and nothing created)
+        with _open_store(data_dir, create=False) as store:
+            active, owner = store.get_active_user(), store.get_owner()
+            users = [user_dict(u, active, owner) for u in store.list_users()]
+    if args.json:
+        _json_out(users)
+        return 0
+    if not users:
+        print(f"no users in {data_dir} (add one: deskpi user add NAME --stature-cm 175)")
+        return 0
+    width = max(4, *(len(u["name"]) for u in users))
+    print(f"{'NAME':{width}s}  {'ROLE':5s}  {'STATURE':>7s}  {'SEATED':>7s}  {'STANDING':>8s}  UNITS  FLAGS")
+    for u in users:
+        stature = "-" if u["stature_cm"] is None else f"{u['stature_cm']:g} cm"
+        print(f"{u['name']:{width}s}  {u['role']:5s}  {stature:>7s}  {_fmt_mm(u['seated_mm']):>7s}  "
+              f"{_fmt_mm(u['standing_mm']):>8s}  {u['units']:5s}  {_flags(u)}")
+    return 0
+
+
+def _require_user(store: Any, name: str, what: str = "user") -> Any:
+    from deskpi.store import UnknownUserError
+
+    user = store.get_user(name)
+    if user is None:
+        known = [u.name for u in store.list_users()]
+        listing = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "") if known else "none yet"
+        raise UnknownUserError(f"{what} = {name!r}: no such user (users: {listing})")
+    return user
+
+
+@_guarded
+def _cmd_user_show(args: argparse.Namespace) -> int:
+    with _open_store(_data_dir(args), create=False) as store:
+        user = _require_user(store, args.name)
+        d = user_dict(user, store.get_active_user(), store.get_owner())
+        presets = store.get_presets(user.name)
+        plan = store.get_plan(user.name)
+    d["presets"] = {str(k): v for k, v in presets.items()}
+    d["plan"] = None if plan is None else {"kind": plan.kind, "updated_at": plan.updated_at}
+    if args.json:
+        _json_out(d)
+        return 0
+    print(f"{d['name']} ({d['role']}{', ' + _flags(d) if _flags(d) != '-' else ''})")
+    print(f"  stature {_num(d['stature_cm'])} cm, shoe allowance {_num(d['shoe_mm'])} mm, units {d['units']}")
+    print(f"  seated {_fmt_mm(d['seated_mm'])}, standing {_fmt_mm(d['standing_mm'])}")
+    print("  presets " + ", ".join(f"{k}: {_fmt_mm(v)}" for k, v in d["presets"].items()))
+    print(f"  plan {'none' if plan is None else plan.kind}")
+    return 0
+
+
+@_guarded
+def _cmd_user_remove(args: argparse.Namespace) -> int:
+    with _open_store(_data_dir(args), create=False) as store:
+        user = _require_user(store, args.name)
+        d = user_dict(user, store.get_active_user(), store.get_owner())
+        store.remove_user(user.name)
+    notes = []
+    if d["owner"]:
+        notes.append("They were the desk's owner: the desk has no owner now (`deskpi user add` or the web page "
+                     "can assign one).")
+    if d["active"]:
+        notes.append("They were the active user: nobody is active now (`deskpi user use NAME`).")
+    if args.json:
+        _json_out({"removed": user.name, "was_owner": d["owner"], "was_active": d["active"], "notes": notes})
+    else:
+        print(f"removed user {user.name!r} with their presets, plan and reminder history")
+        for note in notes:
+            print(f"  - {note}")
+    return 0
+
+
+@_guarded
+def _cmd_user_use(args: argparse.Namespace) -> int:
+    with _open_store(_data_dir(args), create=False) as store:
+        _require_user(store, args.name)
+        user = store.set_active_user(args.name)
+        _emit_user(args, "active", store, user, [])
+    return 0
+
+
+@_guarded
+def _cmd_plan_show(args: argparse.Namespace) -> int:
+    with _open_store(_data_dir(args), create=False) as store:
+        user = _require_user(store, args.name)
+        plan, source = plan_for(store, user.name)
+    doc = {"user": user.name, "source": source, "plan": plan.to_dict()}
+    if args.json:
+        _json_out(doc)
+    else:
+        p = doc["plan"]
+        print(f"{user.name}: {p['name']} ({source}): sit {p['sit_min']} / stand {p['stand_min']} / "
+              f"move {p['move_min']} min, {p['mode']} mode, {', '.join(p['days'])} {p['start']}-{p['end']}")
+    return 0
+
+
+@_guarded
+def _cmd_plan_set(args: argparse.Namespace) -> int:
+    if args.kind is not None:
+        doc: object = {"kind": args.kind}
+    else:
+        try:
+            text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+            doc = json.loads(text)
+        except OSError as exc:
+            raise CliError(f"--file {args.file!r}: cannot read it ({exc.strerror})") from None
+        except ValueError as exc:
+            raise CliError(f"--file {args.file!r}: not valid JSON ({exc})") from None
+    with _open_store(_data_dir(args), create=False) as store:
+        user = _require_user(store, args.name)
+        try:
+            full = set_plan(store, user.name, doc)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+    if args.json:
+        _json_out({"user": user.name, "plan": full})
+    else:
+        print(f"{user.name}: plan set to {full['name']} ({full['kind']})")
+    return 0
+
+
+@_guarded
+def _cmd_user_set(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    changes = [args.stature_cm, args.shoe_mm, args.seated_mm, args.standing_mm, args.units, args.role,
+               args.pin_stdin or None, args.clear_pin or None]
+    if all(c is None for c in changes):
+        args._parser.error("nothing to change: give at least one of --stature-cm, --shoe-mm, --seated-mm, "
+                           "--standing-mm, --units, --admin/--no-admin, --pin-stdin, --clear-pin")
+    if args.pin_stdin and args.clear_pin:
+        args._parser.error("--pin-stdin and --clear-pin contradict each other: give one")
+    if args.sex is not None and args.stature_cm is None:
+        raise CliError(f"--sex = {args.sex!r}: only used with --stature-cm (it picks the shoe allowance)")
+    pin_hash = _read_secret_hash() if args.pin_stdin else None     # before the store is open: a prompt may wait
+    notes: list[str] = []
+    with _open_store(_data_dir(args, settings), create=False) as store:
+        user = _require_user(store, args.name)
+        fields: dict[str, Any] = {}
+        if args.stature_cm is not None:
+            fields["stature_cm"] = args.stature_cm
+            if args.keep_heights:
+                notes.append("Seated and standing heights kept (--keep-heights).")
+            else:
+                shoe = args.shoe_mm if args.shoe_mm is not None else user.shoe_mm
+                fields["seated_mm"], fields["standing_mm"], more = heights_for(
+                    args.stature_cm, limits=_limits(settings), shoe_mm=shoe, sex=args.sex,
+                    seated_mm=args.seated_mm, standing_mm=args.standing_mm)
+                notes += more
+                notes.append("Seated and standing heights re-recommended from the new stature "
+                             "(--keep-heights keeps the old ones).")
+        if args.shoe_mm is not None:
+            fields["shoe_mm"] = args.shoe_mm
+        if args.seated_mm is not None:
+            fields["seated_mm"] = args.seated_mm
+        if args.standing_mm is not None:
+            fields["standing_mm"] = args.standing_mm
+        if args.units is not None:
+            fields["units"] = args.units
+        if args.role is not None:
+            fields["role"] = args.role
+        if args.pin_stdin:
+            fields["pin_hash"] = pin_hash
+        if args.clear_pin:
+            fields["pin_hash"] = None
+        if "seated_mm" in fields or "standing_mm" in fields:
+            notes += desk_notes(fields.get("seated_mm"), fields.get("standing_mm"), _limits(settings))
+        user = store.update_user(user.name, **fields)
+        _emit_user(args, "updated", store, user, notes)
+    return 0
+
+
+# ------------------------------------------------------------------------------------- stats
+
+@_guarded
+def _cmd_stats(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
+    try:
+        zone = local_zone(args.tz)
+        with _open_store(data_dir, create=False) as store:
+            result = stats_report(store, user=args.user, days=args.days, zone=zone, now=args.now)
+    except (ValueError, LookupError) as exc:
+        raise CliError(str(exc).replace("days = ", "--days = ").replace("tz = ", "--tz = ")
+                       .replace("now = ", "--now = ").replace("user = ", "--user = ")) from None
+    result["data_dir"] = str(data_dir)
+    if args.json:
+        _json_out(result)
+        return 0
+    _print_stats(result)
+    return 0
+
+
+def _print_stats(r: dict[str, Any]) -> None:
+    print(f"Statistics {r['first_day']} .. {r['last_day']} ({r['tz']}), data in {r['data_dir']}")
+
+    def table(name: str, bucket: dict[str, Any]) -> None:
+        print(f"\n{name}")
+        print(f"  {'day':10s} {'sit':>6s} {'stand':>6s} {'betw.':>6s} {'unkn.':>6s} {'changes':>7s} "
+              f"{'reminders':>9s} {'goal':>6s}")
+        for d in bucket["days"]:
+            goal = "-" if d["goal_progress"] is None else f"{100 * d['goal_progress']:.0f}%"
+            print(f"  {d['date']:10s} {d['sitting_min']:6.0f} {d['standing_min']:6.0f} {d['between_min']:6.0f} "
+                  f"{d['unknown_min']:6.0f} {d['posture_changes']:7d} {d['reminders'].get('shown', 0):9d} {goal:>6s}")
+        for w in bucket["weeks"]:
+            goal = "-" if w["goal_progress"] is None else f"{100 * w['goal_progress']:.0f}%"
+            print(f"  {w['week']:10s} {w['sitting_min']:6.0f} {w['standing_min']:6.0f} {w['between_min']:6.0f} "
+                  f"{w['unknown_min']:6.0f} {w['posture_changes']:7d} {w['reminders'].get('shown', 0):9d} "
+                  f"{goal:>6s}  ({w['working_days']} working day(s))")
+
+    for name, bucket in r["users"].items():
+        table(f"{name} (minutes; goal {r['goals'][name]['standing_goal_min']:g} min standing/day, "
+              f"{r['goals'][name]['source']})", bucket)
+    if any(d["day_min"] and (d["sitting_min"] or d["standing_min"] or d["between_min"])
+           for d in r["unassigned"]["days"]):
+        table("unassigned (minutes)", r["unassigned"])
+    for line in r["notes"] + r["warnings"]:
+        print(f"- {line}")
+
+
+# ---------------------------------------------------------------------------- backup, restore
+
+@_guarded
+def _cmd_backup(args: argparse.Namespace) -> int:
+    dest = Path(args.dest)
+    if dest.is_dir():
+        dest = dest / time.strftime("deskpi-%Y%m%dT%H%M%SZ.db", time.gmtime())
+    if dest.exists() and not args.force:
+        raise CliError(f"DEST = {str(dest)!r}: the file exists; choose another name or a directory, or pass "
+                       f"--force to overwrite it")
+    data_dir = _data_dir(args)
+    with _open_store(data_dir, create=False) as store:
+        path = store.backup(dest)
+        version = store.schema_version
+        n_users = len(store.list_users())
+    info = {"backup": str(path), "bytes": path.stat().st_size, "schema_version": version, "users": n_users,
+            "data_dir": str(data_dir)}
+    if args.json:
+        _json_out(info)
+    else:
+        print(f"backed up {data_dir} to {path} ({info['bytes']} bytes, {n_users} user(s), "
+              f"schema version {version})")
+    return 0
+
+
+@_guarded
+def _cmd_restore(args: argparse.Namespace) -> int:
+    from deskpi.store import Store
+
+    data_dir = _data_dir(args)
+    result = Store.restore(args.src, data_dir)       # refused (StoreBusyError) while anything has it open
+    with Store.open(result.path) as store:
+        n_users = len(store.list_users())
+    info = {"restored": str(result.path), "from": str(args.src),
+            "previous": None if result.previous is None else str(result.previous),
+            "schema_version": result.version, "users": n_users}
+    if args.json:
+        _json_out(info)
+    else:
+        kept = f"; the database it replaced is kept as {result.previous}" if result.previous else ""
+        print(f"restored {args.src} into {result.path} ({n_users} user(s), schema version {result.version}){kept}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------- argparse
+
+def register(sub: Any) -> None:
+    """Add ergonomics, user, stats, backup and restore to the `deskpi` subparsers `sub`."""
+    e = sub.add_parser(
+        "ergonomics", help="recommended seated and standing desk heights for a stature", formatter_class=RAW,
+        description="Seated (0.37 x S) and standing (0.615 x S) work-surface heights, S = stature + shoe "
+                    "allowance, clamped to the desk's travel from the config.\n\n"
+                    "Example: deskpi ergonomics --stature-cm 175 --json")
+    e.add_argument("--stature-cm", type=float, required=True, metavar="N", help="body height in cm (100-250)")
+    e.add_argument("--shoe-mm", type=float, metavar="M",
+                   help="shoe allowance in mm (0-100; default 35, or 25 with --sex male, 45 with --sex female)")
+    e.add_argument("--sex", choices=("male", "female"), help="picks the shoe allowance (default: neutral 35 mm)")
+    _common(e)
+    e.set_defaults(func=_cmd_ergonomics)
+
+    u = sub.add_parser(
+        "user", help="add, list, show, change, remove and switch users (people at the desk)", formatter_class=RAW,
+        description="People who use this desk, kept in the store in the data directory; works with or without "
+                    "the daemon running.\n\n"
+                    "Examples:\n"
+                    "  deskpi user add Ana --stature-cm 168 --pin-stdin <<< 4711\n"
+                    "  deskpi user list --json\n"
+                    "  deskpi --data-dir /var/lib/deskpi user use Ana")
+    us = u.add_subparsers(dest="user_command", required=True, metavar="{add,list,show,set,remove,use}")
+
+    a = us.add_parser(
+        "add", help="add a user (the first one becomes owner and active user)", formatter_class=RAW,
+        description="Add a user. With --stature-cm the seated and standing heights (and so presets 1 and 2) "
+                    "are the ergonomic recommendation for the desk; --seated-mm/--standing-mm override them. "
+                    "The PIN/password is read from standard input, never from the command line.\n\n"
+                    "Example: echo 4711 | deskpi user add Ana --stature-cm 168 --admin --pin-stdin")
+    a.add_argument("name", metavar="NAME", help="1-40 characters, case-insensitively unique")
+    a.add_argument("--stature-cm", type=float, metavar="N", help="body height in cm (100-250)")
+    a.add_argument("--shoe-mm", type=float, metavar="M", help="shoe allowance in mm (0-100; default 35)")
+    a.add_argument("--sex", choices=("male", "female"), help="with --stature-cm: shoe allowance 25 / 45 mm")
+    a.add_argument("--seated-mm", type=float, metavar="N", help="seated desk height (300-2000 mm)")
+    a.add_argument("--standing-mm", type=float, metavar="N", help="standing desk height (300-2000 mm)")
+    a.add_argument("--units", choices=("cm", "in"), default="cm", help="units shown to this user (default cm)")
+    a.add_argument("--admin", action="store_true", help="may change settings and other users")
+    a.add_argument("--pin-stdin", action="store_true",
+                   help="read a PIN (4-12 digits) or password (8-128 characters) from standard input")
+    _common(a)
+    a.set_defaults(func=_cmd_user_add)
+
+    ls = us.add_parser("list", help="list the users", formatter_class=RAW,
+                       description="List users with their heights and whether they are active, the owner, an "
+                                   "admin or have a PIN (never the PIN itself).\n\n"
+                                   "Example: deskpi user list --json")
+    _common(ls, json_help="print one JSON list")
+    ls.set_defaults(func=_cmd_user_list)
+
+    sh = us.add_parser("show", help="show one user with presets and plan", formatter_class=RAW,
+                       description="Show one user's profile, presets 1-4 and plan.\n\nExample: deskpi user show Ana")
+    sh.add_argument("name", metavar="NAME")
+    _common(sh)
+    sh.set_defaults(func=_cmd_user_show)
+
+    st = us.add_parser(
+        "set", help="change a user's stature, heights, units, role or PIN", formatter_class=RAW,
+        description="Change a user. A new --stature-cm re-recommends the seated and standing heights unless "
+                    "--keep-heights (explicit --seated-mm/--standing-mm always win).\n\n"
+                    "Examples:\n"
+                    "  deskpi user set Ana --standing-mm 1085\n"
+                    "  deskpi user set Ana --pin-stdin < pin.txt")
+    st.add_argument("name", metavar="NAME")
+    st.add_argument("--stature-cm", type=float, metavar="N", help="body height in cm (100-250)")
+    st.add_argument("--shoe-mm", type=float, metavar="M", help="shoe allowance in mm (0-100)")
+    st.add_argument("--sex", choices=("male", "female"), help="with --stature-cm: shoe allowance 25 / 45 mm")
+    st.add_argument("--keep-heights", action="store_true", help="with --stature-cm: keep seated/standing heights")
+    st.add_argument("--seated-mm", type=float, metavar="N", help="seated desk height (300-2000 mm)")
+    st.add_argument("--standing-mm", type=float, metavar="N", help="standing desk height (300-2000 mm)")
+    st.add_argument("--units", choices=("cm", "in"), help="units shown to this user")
+    role = st.add_mutually_exclusive_group()
+    role.add_argument("--admin", dest="role", action="store_const", const="admin", help="make an admin")
+    role.add_argument("--no-admin", dest="role", action="store_const", const="user", help="make a plain user")
+    st.add_argument("--pin-stdin", action="store_true", help="set a new PIN/password read from standard input")
+    st.add_argument("--clear-pin", action="store_true", help="remove the PIN/password")
+    _common(st)
+    st.set_defaults(func=_cmd_user_set, role=None, _parser=st)
+
+    rm = us.add_parser("remove", help="remove a user with their presets, plan and reminders", formatter_class=RAW,
+                       description="Remove a user with their presets, plan and reminder history (the audit trail "
+                                   "keeps the name).\n\nExample: deskpi user remove Ana")
+    rm.add_argument("name", metavar="NAME")
+    _common(rm)
+    rm.set_defaults(func=_cmd_user_remove)
+
+    use = us.add_parser("use", help="make a user the active one (who is at the desk)", formatter_class=RAW,
+                        description="Make NAME the active user: their presets, plan and statistics apply.\n\n"
+                                    "Example: deskpi user use Ana")
+    use.add_argument("name", metavar="NAME")
+    _common(use)
+    use.set_defaults(func=_cmd_user_use)
+
+    pl = sub.add_parser("plan", help="show or set a person's sit-stand plan",
+                        description="Example: deskpi plan show Ana --json\n"
+                                    "         deskpi plan set Ana --kind cornell", formatter_class=RAW)
+    pls = pl.add_subparsers(dest="plan_command", required=True)
+    show = pls.add_parser("show", help="the plan in force for NAME (the default when none was set)",
+                          description="Example: deskpi plan show Ana --json")
+    show.add_argument("name", metavar="NAME")
+    _common(show)
+    show.set_defaults(func=_cmd_plan_show)
+    pset = pls.add_parser("set", help="choose a preset plan or load a custom one from a JSON file",
+                          description="Example: deskpi plan set Ana --kind cornell\n"
+                                      "         deskpi plan set Ana --file my-plan.json   "
+                                      "(fields as printed by `plan show --json`)", formatter_class=RAW)
+    pset.add_argument("name", metavar="NAME")
+    src = pset.add_mutually_exclusive_group(required=True)
+    src.add_argument("--kind", choices=("default", "cornell"), help="a preset plan")
+    src.add_argument("--file", metavar="F", help="a JSON plan document ('-' for stdin)")
+    _common(pset)
+    pset.set_defaults(func=_cmd_plan_set)
+
+    s = sub.add_parser(
+        "stats", help="sitting/standing minutes, posture changes, reminders and goal per day and week",
+        formatter_class=RAW,
+        description="Statistics from the measured height log, per user per local day and ISO week. Limitation: "
+                    "the active-user history is not recorded yet, so the whole window is counted for the "
+                    f"current active user. Standing goal: {DEFAULT_DAILY_GOAL_MIN:g} min/day unless the user's "
+                    f"plan sets daily_goal_min.\n\n"
+                    "Example: deskpi stats --user Ana --days 14 --json")
+    s.add_argument("--user", metavar="NAME", help="only this user (default: every user)")
+    s.add_argument("--days", type=int, default=7, metavar="N", help="the last N local days incl. today (1-400; 7)")
+    s.add_argument("--tz", metavar="ZONE", help="IANA time zone for the days (default: the system's)")
+    s.add_argument("--now", type=float, metavar="T", help="end of the report as unix seconds (default: now)")
+    _common(s)
+    s.set_defaults(func=_cmd_stats)
+
+    b = sub.add_parser("backup", help="copy the database to a file (safe while the daemon runs)",
+                       formatter_class=RAW,
+                       description="A consistent copy of the live database (SQLite online backup), written "
+                                   "atomically. DEST may be a directory (a dated file is made in it).\n\n"
+                                   "Example: deskpi backup /media/usb/deskpi-$(hostname).db --json")
+    b.add_argument("dest", metavar="DEST", help="backup file, or a directory to put a dated one in")
+    b.add_argument("--force", action="store_true", help="overwrite DEST if it exists")
+    _common(b)
+    b.set_defaults(func=_cmd_backup)
+
+    r = sub.add_parser("restore", help="replace the database by a backup (stop the daemon first)",
+                       formatter_class=RAW,
+                       description="Check SRC (integrity, a deskpi schema no newer than this version), upgrade "
+                                   "it, keep the current database as deskpi.db.<time>.bak and put SRC in its "
+                                   "place. Refused while the daemon has the database open.\n\n"
+                                   "Example: sudo systemctl stop deskpi && deskpi restore /media/usb/deskpi.db "
+                                   "&& sudo systemctl start deskpi")
+    r.add_argument("src", metavar="SRC", help="a backup made by `deskpi backup`")
+    _common(r)
+    r.set_defaults(func=_cmd_restore)

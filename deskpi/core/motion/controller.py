@@ -1,0 +1,698 @@
+"""The motion controller: a pure state machine that decides when the motor runs.
+
+Feed it readings and the time; it answers with the direction the motor should
+be driven in (or None) and when it next needs to be woken. It never sleeps,
+never reads a clock and never touches a pin, so the same code runs on a Pi, in
+the simulator, and thousands of times faster on a virtual clock.
+
+The motor is off unless a live request wants it on: a move with a target, or
+a hold whose lease is still being renewed. Any fault cuts it first and then
+says why; faults latch until `clear_fault`.
+"""
+from __future__ import annotations
+
+import enum
+import math
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+
+from .duty import DutyCycle
+from .estimator import EstimatorConfig, HeightEstimator, SensorHealth, Verdict
+from ..faults import Fault, FaultKind, MotionRefused
+from .interlock import Interlock
+from .monitors import CollapseCheck, StartupCheck, StuckCheck
+from .stopmodel import StopModel
+from .trajectory import TrajectoryFit
+from ..types import Direction, EchoStatus, Reading
+
+
+class State(enum.Enum):
+    IDLE = "idle"
+    MOVING_UP = "moving_up"
+    MOVING_DOWN = "moving_down"
+    SETTLING = "settling"
+    FAULT = "fault"
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    min_mm: float = 640.0
+    max_mm: float = 1260.0
+    tolerance_mm: float = 2.0
+    hold_lease_s: float = 0.4
+    corrections: bool = True
+    max_corrections: int = 3
+    backoff_mm: float = 30.0
+    dead_time_s: float = 0.1
+    duty_max_on_s: float = 60.0
+    duty_window_s: float = 600.0
+    speed_up_mm_s: float = 30.0
+    speed_down_mm_s: float = 30.0
+    noise_mm: float = 2.0
+    settle_samples: int = 6
+    evidence_threshold: float = 10.0
+    collapse_threshold: float = 12.0
+    limit_overrun_mm: float = 15.0
+    pause_after_s: float = 0.2
+    estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.min_mm) and math.isfinite(self.max_mm) and self.min_mm < self.max_mm):
+            raise ValueError(f"soft limits must satisfy min_mm < max_mm, got {self.min_mm}..{self.max_mm} mm")
+        if not 0.1 <= self.hold_lease_s <= 2.0:
+            raise ValueError(f"hold_lease_s must be 0.1..2.0 s, got {self.hold_lease_s}")
+        if not 0.5 <= self.tolerance_mm <= 20:
+            raise ValueError(f"tolerance_mm must be 0.5..20 mm, got {self.tolerance_mm}")
+
+
+@dataclass(frozen=True)
+class Command:
+    drive: Direction | None
+    wake_at: float | None
+
+
+@dataclass(frozen=True)
+class MoveReport:
+    kind: str                 # goto | hold | stop
+    target_mm: float | None
+    start_mm: float
+    final_mm: float
+    corrections: int
+    t_start: float
+    t_end: float
+
+    @property
+    def error_mm(self) -> float | None:
+        return None if self.target_mm is None else self.final_mm - self.target_mm
+
+
+@dataclass
+class _Goal:
+    kind: str                       # goto | hold | backoff
+    target: float
+    source: str
+    t_start: float
+    start_mm: float
+    corrections_left: int
+    corrections_done: int = 0
+    lease_until: float | None = None
+    approaches: int = 0
+    dismissed: int = 0
+    backoff_from: Direction | None = None
+
+
+@dataclass
+class _Approach:
+    direction: Direction
+    target: float
+    aim: float                  # what the cut is timed for: the target, or a gain-corrected one for a short pulse
+    pulse: tuple[float, float, float] | None   # short open-loop pulse: (start, distance wanted, gain used)
+    t_on: float
+    fit: TrajectoryFit
+    startup: StartupCheck
+    collapse: CollapseCheck
+    stuck: StuckCheck
+    cut_at: float
+    deadline: float
+
+
+@dataclass(frozen=True)
+class _Suspicion:
+    kind: FaultKind
+    detail: str
+    direction: Direction
+    start_mm: float
+    expected_mm: float       # where a healthy desk would have come to rest
+    spread_mm: float         # how sure that expectation is
+
+
+@dataclass
+class _Settle:
+    t_cut: float
+    settle_from: float
+    direction: Direction | None
+    fit: TrajectoryFit | None
+    learnable: bool
+    expected: tuple[float, float] | None = None   # where the fit says the desk will stop, and its sd
+    resume: bool = False     # a precautionary pause: carry on towards the goal once settled
+    suspect: "_Suspicion | None" = None      # a suspected fault to confirm or dismiss once settled
+    stopped: bool = False    # a person stopped the desk while it settled: no automatic motion follows
+    pulse: tuple[float, float, float] | None = None
+    readings: list[float] = field(default_factory=list)
+
+
+class MotionController:
+    def __init__(self, config: MotionConfig | None = None, model: StopModel | None = None) -> None:
+        self.cfg = config or MotionConfig()
+        self.model = model or StopModel.initial(self.cfg.speed_up_mm_s, self.cfg.speed_down_mm_s)
+        self.estimator = HeightEstimator(self.cfg.estimator)
+        self.interlock = Interlock(self.cfg.dead_time_s)
+        self.duty = DutyCycle(self.cfg.duty_max_on_s, self.cfg.duty_window_s)
+        self.noise_mm = self.cfg.noise_mm
+        self.fault: Fault | None = None
+        self.events: list[tuple[str, object]] = []
+        self._goal: _Goal | None = None
+        self._approach: _Approach | None = None
+        self._settle: _Settle | None = None
+        self._drive: Direction | None = None
+        self._rest: tuple[float, float, float] | None = None
+        self._scatter: deque[float] = deque(maxlen=120)
+        self._now = 0.0
+
+    # -- state --------------------------------------------------------------
+    @property
+    def state(self) -> State:
+        if self.fault is not None:
+            return State.FAULT
+        if self._approach is not None or (self._goal is not None and self._settle is None):
+            d = self._approach.direction if self._approach else self._goal_direction()
+            return State.MOVING_UP if d is Direction.UP else State.MOVING_DOWN
+        if self._settle is not None:
+            return State.SETTLING
+        return State.IDLE
+
+    @property
+    def target_mm(self) -> float | None:
+        if self._goal is None or self._goal.kind == "backoff":
+            return None
+        return self._goal.target if self._goal.kind == "goto" else None
+
+    @property
+    def busy(self) -> bool:
+        """A request (or a fault's back-off) is still being carried out."""
+        return self._goal is not None or self._approach is not None or self._settle is not None
+
+    @property
+    def drive(self) -> Direction | None:
+        return self._drive
+
+    def height_mm(self) -> float | None:
+        if self._approach is not None:
+            return self._approach.fit.position(self._now)
+        return self.estimator.height()
+
+    def drain_events(self) -> list[tuple[str, object]]:
+        out, self.events = self.events, []
+        return out
+
+    # -- requests -----------------------------------------------------------
+    def move_to(self, target_mm: float, now: float, *, source: str = "api") -> None:
+        self._now = max(self._now, now)
+        target = self._check_target(target_mm)
+        self._check_can_move(now)
+        here = self.height_mm()
+        if self._approach is None and abs(target - here) <= self.cfg.tolerance_mm:
+            self._finish(_Goal("goto", target, source, now, here, 0), here, now)
+            return
+        d = Direction.UP if target > here else Direction.DOWN
+        need = abs(target - here) / self.model[d].speed_mm_s + self.model[d].startup_s
+        if self.duty.remaining(now) < need:
+            wait = self.duty.ready_at(now, need) - now
+            raise MotionRefused(
+                f"the motor is resting to protect it (at most {self.cfg.duty_max_on_s:.0f} s on in any "
+                f"{self.cfg.duty_window_s / 60:.0f} min); this move needs {need:.0f} s, ready in {wait:.0f} s")
+        self._set_goal(_Goal("goto", target, source, now, here, self.cfg.max_corrections if self.cfg.corrections else 0), now)
+
+    def hold(self, direction: Direction, now: float, *, source: str = "button", lease_s: float | None = None) -> None:
+        """Move while held: each call renews a short lease; silence stops the desk."""
+        self._now = max(self._now, now)
+        direction = Direction(direction)
+        lease = self.cfg.hold_lease_s if lease_s is None else min(lease_s, self.cfg.hold_lease_s)
+        g = self._goal
+        if g is not None and g.kind == "hold" and self._goal_direction() is direction:
+            g.lease_until = now + lease
+            return
+        self._check_can_move(now)
+        if self.duty.remaining(now) <= 0.5:
+            raise MotionRefused(
+                f"the motor is resting to protect it (at most {self.cfg.duty_max_on_s:.0f} s on in any "
+                f"{self.cfg.duty_window_s / 60:.0f} min)")
+        limit = self.cfg.max_mm if direction is Direction.UP else self.cfg.min_mm
+        here = self.height_mm()
+        if direction * (limit - here) <= self.cfg.tolerance_mm:
+            raise MotionRefused(
+                f"the desk is already at its {'upper' if direction is Direction.UP else 'lower'} limit "
+                f"({limit:.0f} mm; limits are {self.cfg.min_mm:.0f}-{self.cfg.max_mm:.0f} mm)")
+        self._set_goal(_Goal("hold", limit, source, now, here, 0, lease_until=now + lease), now)
+
+    def release(self, now: float) -> None:
+        if self._goal is not None and self._goal.kind == "hold":
+            self._cut(now, learnable=True)
+            self._goal = None
+            self._no_motion_after_settle()
+
+    def stop(self, now: float, reason: str = "stop") -> None:
+        """Stop beats everything, including a fault's own back-off."""
+        self._now = max(self._now, now)
+        if self._approach is not None:
+            self._cut(now, learnable=self._goal is not None and self._goal.kind != "backoff")
+        self._goal = None
+        self._no_motion_after_settle()
+
+    def _no_motion_after_settle(self) -> None:
+        """A person said stop: a pause in progress must not resume, and a suspected
+        obstruction may still be recorded once settled, but never backed off from."""
+        s = self._settle
+        if s is not None:
+            s.resume = False
+            s.stopped = True
+
+    def clear_fault(self, now: float) -> None:
+        if self.fault is None:
+            return
+        self._cut(now, learnable=False)
+        self._goal = None
+        self.events.append(("fault_cleared", self.fault))
+        self.fault = None
+
+    def fail(self, detail: str, now: float) -> None:
+        """Something outside the controller broke: motor off and latch an internal fault."""
+        self._raise_fault(FaultKind.INTERNAL, detail, now)
+
+    # -- the loop -----------------------------------------------------------
+    def tick(self, now: float, reading: Reading | None = None) -> Command:
+        self._now = max(self._now, now)
+        try:
+            if reading is not None:
+                self._on_reading(reading)
+            self._check_health(now)
+            self._advance(now)
+        except Exception as exc:  # noqa: BLE001 - any bug on a motion path must stop the motor
+            self._raise_fault(FaultKind.INTERNAL, f"{type(exc).__name__}: {exc}", now)
+        return Command(self._drive, self._wake_at(now))
+
+    # -- internals ------------------------------------------------------------
+    def _check_target(self, target_mm) -> float:
+        try:
+            target = float(target_mm)
+        except (TypeError, ValueError):
+            raise MotionRefused(
+                f"target height must be a number of millimetres within the desk's limits "
+                f"{self.cfg.min_mm:.0f}-{self.cfg.max_mm:.0f} mm, got {target_mm!r}") from None
+        if not math.isfinite(target) or not self.cfg.min_mm <= target <= self.cfg.max_mm:
+            raise MotionRefused(
+                f"target {target_mm!r} mm is outside the desk's limits "
+                f"{self.cfg.min_mm:.0f}-{self.cfg.max_mm:.0f} mm")
+        return target
+
+    def _check_can_move(self, now: float) -> None:
+        if self.fault is not None:
+            raise MotionRefused(f"the desk has a fault and will not move until it is cleared: {self.fault.message}")
+        if not self.estimator.is_fresh(now) or self.estimator.height() is None:
+            raise MotionRefused("no fresh height reading from the sensor; the desk will not move blind")
+
+    def _goal_direction(self) -> Direction:
+        here = self._settle_height_guess()
+        return Direction.UP if self._goal.target >= here else Direction.DOWN
+
+    def _settle_height_guess(self) -> float:
+        h = self.estimator.height()
+        return self._goal.start_mm if h is None else h
+
+    def _set_goal(self, goal: _Goal, now: float) -> None:
+        if self._approach is not None:
+            a = self._approach
+            same_way = Direction.UP if goal.target > a.fit.position(now) else Direction.DOWN
+            if same_way is a.direction:
+                # Retarget on the fly: no stop, no settle, same measurements.
+                a.target = a.aim = goal.target
+                a.pulse = None
+                a.cut_at = a.fit.cut_time(a.aim, self.model[a.direction].stop_lag_s)
+                goal.start_mm = self._goal.start_mm if self._goal else goal.start_mm
+                self._goal = goal
+                return
+            self._cut(now, learnable=True)
+        self._goal = goal
+
+    def _on_reading(self, r: Reading) -> None:
+        verdict = self.estimator.add(r)
+        if r.status is EchoStatus.SILENT and self._approach is not None:
+            # A working HC-SR04 always answers a ping; when it does not, stop
+            # first and decide later whether it was a glitch or a dead sensor.
+            self._pause(r.t)
+            return
+        if verdict is not Verdict.ACCEPTED:
+            return
+        y = r.height_mm
+        if self._approach is not None and r.t >= self._approach.t_on:
+            self._track(self._approach, r.t, y)
+        elif self._settle is not None and r.t >= self._settle.settle_from:
+            self._settle.readings.append(y)
+
+    def _track(self, a: _Approach, t: float, y: float) -> None:
+        fit = a.fit
+        pred = fit.position(t)
+        gate = max(4.5 * self.noise_mm, 8.0) + 3 * fit.position_sd(t)
+        plausible = abs(y - pred) <= gate
+        finding = a.stuck.add(y, fit.speed(t) * 0.06, self.noise_mm)
+        finding = finding or a.startup.add(t, y)
+        finding = finding or a.collapse.add(t, y, t_on=a.t_on, d=fit.d, plausible=plausible)
+        if finding:
+            kind, detail = finding
+            if self._goal is not None and self._goal.kind == "backoff":
+                self._raise_fault(kind, detail, t)     # already in a fault: just stop
+            else:
+                self._suspect(a, t, kind, detail)
+            return
+        if plausible:
+            fit.add(t, y)
+            a.cut_at = fit.cut_time(a.aim, self.model[a.direction].stop_lag_s)
+
+    def _suspect(self, a: _Approach, t: float, kind: FaultKind, detail: str) -> None:
+        """Motor off at once; once the desk has settled, decide fault or false alarm.
+
+        The settled height is far better evidence than the few readings that
+        raised the alarm: a desk cut while moving freely coasts on by speed x
+        stop lag, a blocked one stopped before the motor did, a stalled one
+        never left its start, a reversed one ended on the wrong side of it, and
+        a stuck sensor goes on repeating itself. So the monitors can be quick
+        and a rare statistical false alarm costs a pause, not a latched fault.
+        """
+        d = a.direction
+        m = self.model[d]
+        if kind is FaultKind.OBSTRUCTION:
+            # The whole move's fit, not the collapse test's reference line: a false
+            # alarm is precisely a moment when that short line has been misled.
+            v = a.fit.speed(t)
+            expected = a.fit.position(t) + d * v * m.stop_lag_s
+            spread = math.hypot(a.fit.position_sd(t), 0.15 * v * m.stop_lag_s)
+        else:
+            expected = a.fit.x0 + d * m.travel_for_on_time(t - a.t_on)
+            spread = 0.15 * abs(expected - a.fit.x0)
+        self._pause(t)
+        self._settle.suspect = _Suspicion(kind, detail, d, a.fit.x0, expected, spread)
+
+    def _pause(self, now: float) -> None:
+        """Motor off as a precaution; the goal stands and resumes once the readings do."""
+        self._cut(now, learnable=False)
+        if self._settle is not None:
+            self._settle.resume = True
+
+    def _check_health(self, now: float) -> None:
+        last = self.estimator.last_accepted_t
+        if self._approach is not None and last is not None and now - last > self.cfg.pause_after_s:
+            # Do not drive on blind for long: a few lost echoes in a row are
+            # normal on carpet, so pause rather than fault, unless it persists.
+            self._pause(now)
+        health = self.estimator.health(now)
+        if health is SensorHealth.SILENT and self.fault is None:
+            self._raise_fault(FaultKind.SENSOR_DEAD, "the height sensor stopped answering pings", now)
+        elif health is SensorHealth.STALE and self._motor_wanted() and self.fault is None:
+            age = now - (self.estimator.last_accepted_t or now)
+            self._raise_fault(FaultKind.SENSOR_STALE, f"no usable height reading for {age:.2f} s while moving", now)
+
+    def _motor_wanted(self) -> bool:
+        return self._approach is not None or self._goal is not None
+
+    def _advance(self, now: float) -> None:
+        a = self._approach
+        if a is not None:
+            g = self._goal
+            if g is not None and g.kind == "hold" and g.lease_until is not None and now >= g.lease_until:
+                self._cut(now, learnable=True)
+                self._goal = None
+                self.events.append(("hold_expired", now))
+            elif now >= a.cut_at:
+                self._cut(now, learnable=True)
+            elif now >= a.deadline:
+                self._raise_fault(FaultKind.TRAVEL_TIMEOUT,
+                                  f"still moving {now - a.t_on:.0f} s after starting a move that should take "
+                                  f"{a.deadline - a.t_on:.0f} s at most", now)
+            elif self.duty.used(now) >= self.cfg.duty_max_on_s:
+                self._raise_fault(FaultKind.DUTY_CYCLE,
+                                  f"motor on for {self.cfg.duty_max_on_s:.0f} s in the last "
+                                  f"{self.cfg.duty_window_s / 60:.0f} min", now)
+            else:
+                pos = a.fit.position(now)
+                # Only travel that takes the desk further out counts: a desk left
+                # outside the limits must still be able to come back in.
+                over = pos - self.cfg.max_mm if a.direction is Direction.UP else self.cfg.min_mm - pos
+                if over > self.cfg.limit_overrun_mm:
+                    self._raise_fault(FaultKind.OUT_OF_LIMITS, f"{over:.0f} mm past the soft limit", now)
+            return
+        g = self._goal
+        if g is not None and g.kind == "hold" and g.lease_until is not None and now >= g.lease_until:
+            # The lease ran out during a pause: nobody is holding the button any more.
+            self._goal = None
+            self.events.append(("hold_expired", now))
+        if self._settle is not None:
+            self._advance_settle(now)
+            return
+        if self._goal is not None:
+            self._start(now)
+
+    def _advance_settle(self, now: float) -> None:
+        s = self._settle
+        need = self.cfg.settle_samples
+        if len(s.readings) < need:
+            return
+        if _still_moving(s.readings, self.estimator.cfg.window, self.noise_mm) and now - s.t_cut < 5.0:
+            del s.readings[: len(s.readings) // 2]   # the desk is still creeping: wait for it
+            return
+        measured, n_used = _robust_mean(s.readings, self.noise_mm)
+        final, se = self._combine(measured, self.noise_mm / math.sqrt(n_used), s.expected)
+        g = self._goal
+        if g is not None and g.kind == "goto" and g.corrections_left > 0:
+            err = abs(g.target - final)
+            if abs(err - self.cfg.tolerance_mm) < 2 * se and len(s.readings) < 2 * need:
+                return  # too close to call: listen a little longer
+        self._settle = None
+        self._rest = (now, final, se)
+        if s.suspect is not None and self._judge(s.suspect, s.readings, final, se, now, s.stopped):
+            return
+        self._update_noise(s.readings)
+        if s.learnable and s.fit is not None:
+            self._learn(s, measured)
+        if g is None:
+            return
+        if g.kind == "backoff" and g.approaches > 0:
+            self._goal = None
+            return
+        if g.kind == "hold":
+            return          # a hold asked for while settling: _start runs it (its lease is checked first)
+        if s.resume or g.kind == "backoff":
+            if g.kind != "goto" or abs(g.target - final) > self.cfg.tolerance_mm:
+                return      # _start carries on from here
+        if g.kind == "goto" and abs(g.target - final) > self.cfg.tolerance_mm and g.corrections_left > 0:
+            g.corrections_left -= 1
+            g.corrections_done += 1
+            return  # _start on the next advance runs the correction
+        self._finish(g, final, now)
+
+    def _judge(self, sus: _Suspicion, readings: list[float], final: float, se: float, now: float,
+               stopped: bool = False) -> bool:
+        """Latch the suspected fault if the settled desk confirms it; True if it did."""
+        d = sus.direction
+        moved = d * (final - sus.start_mm)
+        expected = d * (sus.expected_mm - sus.start_mm)
+        margin = max(4.0, 3.0 * math.sqrt(se * se + sus.spread_mm ** 2 + 1.0))
+        verdict = None
+        if sus.kind is FaultKind.SENSOR_STUCK:
+            if max(readings) - min(readings) < 1e-4:
+                verdict = (FaultKind.SENSOR_STUCK, sus.detail)
+        elif sus.kind is FaultKind.OBSTRUCTION:
+            if expected - moved > margin:
+                verdict = (FaultKind.OBSTRUCTION,
+                           f"{sus.detail}, {expected - moved:.0f} mm short of where a free desk would have stopped")
+        elif moved < -max(0.4 * expected, margin):
+            # Clearly the wrong way, by a good part of the travel expected: two noisy
+            # rest heights a few millimetres apart are not a reversed motor.
+            verdict = (FaultKind.WRONG_DIRECTION, f"moved {-moved:.0f} mm the wrong way after the motor started")
+        elif expected - moved > margin and moved < 0.5 * expected:
+            verdict = (FaultKind.STALL, f"moved {max(moved, 0):.0f} mm of the {expected:.0f} mm expected")
+        g = self._goal
+        if verdict is None and g is not None:
+            g.dismissed += 1
+            if g.dismissed > 2:      # a "false alarm" three times over is not one
+                verdict = (sus.kind, f"{sus.detail} (seen {g.dismissed} times in one move)")
+        if verdict is None:
+            self.events.append(("suspicion_dismissed", {"kind": sus.kind.value, "t": now}))
+            return False
+        backoff = verdict[0] is FaultKind.OBSTRUCTION and not stopped
+        self._raise_fault(*verdict, now, backoff_from=d if backoff else None)
+        return True
+
+    @staticmethod
+    def _combine(measured: float, se_m: float, expected: tuple[float, float] | None) -> tuple[float, float]:
+        """Weigh the settled readings against where the fit predicted the desk would stop."""
+        if expected is None:
+            return measured, se_m
+        e, se_e = expected
+        if abs(e - measured) > 4 * (se_e + se_m):
+            return measured, se_m     # the prediction was wrong; trust the readings
+        wm, we = 1 / se_m ** 2, 1 / se_e ** 2
+        return (measured * wm + e * we) / (wm + we), (wm + we) ** -0.5
+
+    def _rest_height(self, now: float) -> tuple[float, float] | None:
+        """Height and its sd: the last settle if it is recent and nothing moved since."""
+        if self._rest is not None and now - self._rest[0] < 2.0 and self._drive is None:
+            return self._rest[1], self._rest[2]
+        here = self.estimator.height()
+        if here is None:
+            return None
+        n = len(self.estimator.recent(self.cfg.estimator.window))
+        return here, 1.25 * self.noise_mm / math.sqrt(max(n, 1))
+
+    def _finish(self, g: _Goal, final: float, now: float) -> None:
+        report = MoveReport(g.kind, g.target if g.kind == "goto" else None, g.start_mm, final,
+                            g.corrections_done, g.t_start, now)
+        self.events.append(("move_done", report))
+        self._goal = None
+
+    def _start(self, now: float) -> None:
+        g = self._goal
+        rest = self._rest_height(now)
+        if rest is None:
+            return
+        here, start_sd = rest
+        if g.kind == "backoff" and g.approaches == 0:
+            g.target = min(max(here - g.backoff_from * self.cfg.backoff_mm, self.cfg.min_mm), self.cfg.max_mm)
+        d = Direction.UP if g.target > here else Direction.DOWN
+        if g.kind == "goto" and abs(g.target - here) <= self.cfg.tolerance_mm:
+            self._finish(g, here, now)
+            return
+        if self.interlock.earliest_on(d, now) > now:
+            return
+        g.approaches += 1
+        m = self.model[d]
+        fit = TrajectoryFit(direction=d, t_on=now, start_mm=here, start_sd_mm=start_sd,
+                            speed_prior=m.speed_mm_s, speed_sd=0.15 * m.speed_mm_s + 10.0 / (m.speed_n + 1),
+                            ramp_s=m.ramp_s, noise_mm=self.noise_mm)
+        trusted = m.speed_n >= 3 and m.startup_n >= 3
+        distance = abs(g.target - here)
+        expected = distance / m.speed_mm_s + m.startup_s
+        pulse = None
+        aim = g.target
+        if m.on_time_for_travel(distance) < m.ramp_s + 0.25:
+            # Too short for the readings to steer: open loop on the model, scaled by
+            # how far such pulses have really gone on this desk.
+            pulse = (here, distance, m.pulse_gain)
+            aim = here + d * distance / m.pulse_gain
+        self._approach = _Approach(
+            direction=d, target=g.target, aim=aim, pulse=pulse, t_on=now, fit=fit,
+            startup=StartupCheck(fit=fit, speed=m.speed_mm_s, noise_mm=self.noise_mm, trusted=trusted,
+                                 threshold=self.cfg.evidence_threshold, startup_s=m.startup_s),
+            collapse=CollapseCheck(noise_mm=self.noise_mm, threshold=self.cfg.collapse_threshold,
+                                   steady_after_s=max(m.ramp_s, 0.25) + 0.1),
+            stuck=StuckCheck(),
+            cut_at=fit.cut_time(aim, m.stop_lag_s),
+            deadline=now + 2.0 * expected + 3.0)
+        self._energise(d, now)
+
+    def _energise(self, d: Direction, now: float) -> None:
+        got = self.interlock.request(d, now)
+        self._drive = got
+        if got is not None:
+            self.duty.motor_on(now)
+
+    def _cut(self, now: float, *, learnable: bool) -> None:
+        """Motor off, then watch the desk come to rest."""
+        self.interlock.request(None, now)
+        if self._drive is not None:
+            self.duty.motor_off(now)
+        self._drive = None
+        a = self._approach
+        self._approach = None
+        if a is None:
+            return
+        m = self.model[a.direction]
+        expected = None
+        if learnable and a.fit.steady_samples() >= 5 and m.stop_lag_n >= 3:
+            v = a.fit.speed(now)
+            lag_sd = 0.3 / (m.stop_lag_n + 1) + 0.015
+            sd = math.hypot(a.fit.position_sd(now), v * lag_sd, 0.05 * v * m.stop_lag_s)
+            expected = (a.fit.position(now) + a.direction * v * m.stop_lag_s, sd)
+        # A linear coast-down lasts twice the stop lag; until the lag is learned, allow a slow box.
+        wait = 2.0 * m.stop_lag_s if m.stop_lag_n >= 2 else max(2.0 * m.stop_lag_s, 2.0)
+        self._settle = _Settle(t_cut=now, settle_from=now + max(wait, 0.2) + 0.05,
+                               direction=a.direction, fit=a.fit, learnable=learnable, expected=expected,
+                               pulse=a.pulse)
+
+    def _raise_fault(self, kind: FaultKind, detail: str, now: float, *,
+                     backoff_from: Direction | None = None) -> None:
+        # Where the readings put the desk, not the fit's extrapolation past a failure.
+        height = self.estimator.height()
+        self._cut(now, learnable=False)
+        self._goal = None
+        if self.fault is None:
+            self.fault = Fault(kind, detail, now, height)
+            self.events.append(("fault", self.fault))
+        if backoff_from is not None and self.cfg.backoff_mm > 0 and height is not None:
+            # The target is set once the desk has settled against the obstruction.
+            self._goal = _Goal("backoff", height, "obstruction", now, height, 0, backoff_from=backoff_from)
+
+    def _learn(self, s: _Settle, final: float) -> None:
+        fit = s.fit
+        m = self.model[s.direction]
+        steady = fit.steady_samples()
+        v_cut = fit.speed(s.t_cut)
+        if s.pulse is not None and steady < 5:
+            start, wanted, gain_used = s.pulse
+            modelled = wanted / gain_used
+            if modelled > 0.5:
+                m.learn_pulse_gain((s.direction * (final - start)) / modelled)
+        if steady >= 5 and v_cut > 3.0:
+            m.learn_stop_lag(s.direction * (final - fit.position(s.t_cut)) / v_cut)
+            other = self.model[s.direction.opposite]
+            if other.stop_lag_n == 0:
+                # Same desk, same control box: a better first guess than the default.
+                other.stop_lag_s = m.stop_lag_s
+        if steady >= 8:
+            m.learn_speed(fit.fit.v)
+            line = fit.steady_line()
+            if line is not None:
+                c, v = line   # y = c + d * v * (t - t_on) once up to speed
+                m.learn_startup(s.direction * (fit.x0 - c) / v)
+
+    def _update_noise(self, readings: list[float]) -> None:
+        """Pool the scatter of recent settles: one settle is too few readings to judge noise."""
+        if len(readings) < 4:
+            return
+        med = statistics.median(readings)
+        # Deviations from the group's own median understate the spread by ~sqrt((n-1)/n).
+        k = math.sqrt(len(readings) / (len(readings) - 1))
+        self._scatter.extend(k * (x - med) for x in readings)
+        if len(self._scatter) >= 30:
+            devs = sorted(abs(x) for x in self._scatter)
+            trimmed = devs[: int(len(devs) * 0.95)]          # drop the odd wild echo
+            rms = math.sqrt(sum(x * x for x in trimmed) / len(trimmed))
+            # dropping the largest 5 % of a normal sample leaves 87 % of its rms; undo that
+            self.noise_mm = max(rms / 0.872, 0.3)
+
+    def _wake_at(self, now: float) -> float | None:
+        times = []
+        a = self._approach
+        if a is not None:
+            times += [a.cut_at, a.deadline]
+            if self._goal is not None and self._goal.lease_until is not None:
+                times.append(self._goal.lease_until)
+        elif self._goal is not None and self._settle is None:
+            d = self._goal_direction()
+            times.append(self.interlock.earliest_on(d, now))
+        if self._motor_wanted() and self.estimator.last_accepted_t is not None:
+            times.append(self.estimator.last_accepted_t + self.cfg.estimator.stale_after_s + 1e-3)
+        times = [t for t in times if t is not None]
+        return max(min(times), now) if times else None
+
+
+def _still_moving(values: list[float], n_recent: int, noise_mm: float) -> bool:
+    """Do evenly spaced readings still trend (a desk coasting longer than expected)?"""
+    ys = values[-n_recent:]
+    n = len(ys)
+    if n < 4:
+        return False
+    mx = (n - 1) / 2
+    sxx = sum((i - mx) ** 2 for i in range(n))
+    my = sum(ys) / n
+    slope = sum((i - mx) * (y - my) for i, y in enumerate(ys)) / sxx   # mm per reading
+    se = max(noise_mm, 0.5) / math.sqrt(sxx)
+    return abs(slope) > max(3.0 * se, 0.2)
+
+
+def _robust_mean(values: list[float], noise_mm: float) -> tuple[float, int]:
+    """Mean of the readings within 3 sigma of their median: as robust as a median
+    to a wild echo, and as precise as a mean for the rest."""
+    med = statistics.median(values)
+    keep = [v for v in values if abs(v - med) <= 3.0 * max(noise_mm, 0.5)] or [med]
+    return sum(keep) / len(keep), len(keep)

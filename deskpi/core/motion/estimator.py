@@ -1,0 +1,171 @@
+"""Height estimation from raw ultrasonic pings.
+
+The estimator keeps a short window of accepted readings. It answers three
+questions for everyone else: how high is the desk (a median, robust to the odd
+wild echo), how fast is it moving (least-squares slope over a short window),
+and can the sensor be trusted right now (fresh, answering, plausible).
+"""
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from dataclasses import dataclass
+from enum import Enum
+
+from .linefit import fit_line
+from ..types import EchoStatus, Reading
+
+
+class Verdict(Enum):
+    ACCEPTED = "accepted"
+    OUTLIER = "outlier"
+    IMPLAUSIBLE = "implausible"
+    LOST = "lost"
+    SILENT = "silent"
+
+
+class SensorHealth(Enum):
+    OK = "ok"
+    NO_DATA = "no_data"      # nothing accepted yet since start
+    STALE = "stale"          # answering, but no usable reading for too long
+    SILENT = "silent"        # not answering at all: dead or unplugged
+
+
+@dataclass(frozen=True)
+class EstimatorConfig:
+    window: int = 9
+    gate_mm: float = 20.0
+    reseed_after: int = 3
+    stale_after_s: float = 0.5
+    silent_limit: int = 2
+    plausible_min_mm: float = 200.0
+    plausible_max_mm: float = 2500.0
+    velocity_window_s: float = 0.6
+
+    def __post_init__(self) -> None:
+        if self.window < 3:
+            raise ValueError(f"window must be at least 3 readings, got {self.window}")
+        if not self.plausible_min_mm < self.plausible_max_mm:
+            raise ValueError(
+                f"plausible window is empty: {self.plausible_min_mm}..{self.plausible_max_mm} mm")
+
+
+class HeightEstimator:
+    def __init__(self, config: EstimatorConfig | None = None) -> None:
+        self.cfg = config or EstimatorConfig()
+        self._window: deque[Reading] = deque(maxlen=max(self.cfg.window, 16))
+        self._rejected: list[Reading] = []
+        self._silent_run = 0
+        self.last_accepted_t: float | None = None
+        self.last_ping_t: float | None = None
+        self.counts = {v: 0 for v in Verdict}
+
+    # -- input ------------------------------------------------------------
+    def add(self, r: Reading) -> Verdict:
+        verdict = self._classify(r)
+        self.counts[verdict] += 1
+        self.last_ping_t = r.t
+        if verdict is Verdict.SILENT:
+            self._silent_run += 1
+        else:
+            self._silent_run = 0
+        if verdict is Verdict.ACCEPTED:
+            self._window.append(r)
+            self.last_accepted_t = r.t
+        return verdict
+
+    def _classify(self, r: Reading) -> Verdict:
+        if r.status is EchoStatus.SILENT:
+            return Verdict.SILENT
+        if r.status is EchoStatus.LOST or r.height_mm is None:
+            return Verdict.LOST
+        if not self.cfg.plausible_min_mm <= r.height_mm <= self.cfg.plausible_max_mm:
+            return Verdict.IMPLAUSIBLE
+        if len(self._window) < 3:
+            return Verdict.ACCEPTED
+        expected = self.predict(r.t)
+        if abs(r.height_mm - expected) <= self.cfg.gate_mm:
+            self._rejected.clear()
+            return Verdict.ACCEPTED
+        # A run of rejects that agree with each other means our window was
+        # wrong (it started on an outlier), not that the sensor lies repeatedly.
+        self._rejected.append(r)
+        if len(self._rejected) >= self.cfg.reseed_after:
+            heights = [x.height_mm for x in self._rejected]
+            if max(heights) - min(heights) <= 2 * self.cfg.gate_mm:
+                self._window.clear()
+                self._window.extend(self._rejected[:-1])
+                self._rejected.clear()
+                return Verdict.ACCEPTED
+            self._rejected = self._rejected[-self.cfg.reseed_after + 1:]
+        return Verdict.OUTLIER
+
+    # -- output -----------------------------------------------------------
+    def recent(self, n: int | None = None) -> list[Reading]:
+        items = list(self._window)
+        return items if n is None else items[-n:]
+
+    def height(self) -> float | None:
+        """Median of the last `window` accepted readings (None before any)."""
+        items = self.recent(self.cfg.window)
+        if not items:
+            return None
+        return statistics.median(r.height_mm for r in items)
+
+    def velocity(self, now: float | None = None) -> float:
+        """Least-squares slope (mm/s) of accepted readings in the recent window."""
+        items = self._velocity_items(now)
+        if len(items) < 3:
+            return 0.0
+        return _slope(items)
+
+    def _velocity_items(self, now: float | None) -> list[Reading]:
+        items = self.recent()
+        if not items:
+            return []
+        end = items[-1].t if now is None else now
+        return [r for r in items if end - r.t <= self.cfg.velocity_window_s]
+
+    def predict(self, t: float) -> float:
+        """Where the readings say the desk is at time t (median plus motion since)."""
+        items = self.recent(self.cfg.window)
+        med = statistics.median(r.height_mm for r in items)
+        t_mid = statistics.median(r.t for r in items)
+        v = self.velocity()
+        return med + v * (t - t_mid)
+
+    def health(self, now: float) -> SensorHealth:
+        if self._silent_run >= self.cfg.silent_limit:
+            return SensorHealth.SILENT
+        if self.last_accepted_t is None:
+            if self.last_ping_t is not None and now - self.last_ping_t > self.cfg.stale_after_s:
+                return SensorHealth.STALE
+            return SensorHealth.NO_DATA
+        if now - self.last_accepted_t > self.cfg.stale_after_s:
+            return SensorHealth.STALE
+        return SensorHealth.OK
+
+    def is_fresh(self, now: float) -> bool:
+        return self.health(now) is SensorHealth.OK
+
+    def noise_mm(self) -> float | None:
+        """Robust spread (MAD-based sigma) of the window around its own trend."""
+        items = self.recent()
+        if len(items) < 6:
+            return None
+        slope = _slope(items)
+        t0 = items[0].t
+        resid = [r.height_mm - slope * (r.t - t0) for r in items]
+        med = statistics.median(resid)
+        return 1.4826 * statistics.median(abs(x - med) for x in resid)
+
+    def reset(self) -> None:
+        self._window.clear()
+        self._rejected.clear()
+        self._silent_run = 0
+        self.last_accepted_t = None
+
+
+def _slope(items: list[Reading]) -> float:
+    line = fit_line((r.t, r.height_mm) for r in items)
+    return 0.0 if line is None else line.slope

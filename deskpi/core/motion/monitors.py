@@ -1,0 +1,160 @@
+"""Motion watchdogs: is the desk doing what the motor is telling it to?
+
+Each check returns a (FaultKind, detail) pair when it has seen enough
+evidence, else None. Evidence is weighed as a log-likelihood ratio between
+"moving as expected" and the failure, so a noisier sensor needs a little
+longer but does not cry wolf, and a quieter one reacts sooner.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+from ..faults import FaultKind
+from .linefit import fit_line
+from .trajectory import TrajectoryFit
+
+Finding = tuple[FaultKind, str]
+
+
+class StartupCheck:
+    """Right after the motor starts: wrong direction, or no motion at all.
+
+    Uses the learned model (start height, speed, ramp) as the expectation and
+    a conservative fraction of the learned speed, so a heavily loaded desk is
+    not mistaken for a stalled one.
+    """
+
+    def __init__(self, *, fit: TrajectoryFit, speed: float, noise_mm: float, trusted: bool,
+                 threshold: float, startup_s: float) -> None:
+        self.fit = fit
+        # Under "moving as learned" the stall evidence falls however slow a
+        # loaded desk is (anything above half speed), so no need to discount much.
+        self.v = 0.9 * speed
+        self.sigma2 = max(noise_mm, 1.0) ** 2
+        self.trusted = trusted
+        self.threshold = threshold
+        self.startup_s = startup_s
+        self._sum_gy = 0.0
+        self._sum_gg = 0.0
+        self._recent: deque[float] = deque(maxlen=3)
+
+    def add(self, t: float, y: float) -> Finding | None:
+        d = self.fit.d
+        g = self.fit.g(t)
+        dev = d * (y - self.fit.x0)          # progress in the commanded direction
+        self._recent.append(dev)
+        self._sum_gy += g * dev
+        self._sum_gg += g * g
+        tau = t - self.fit.t_on
+        if self.trusted:
+            llr_wrong = -2.0 * self.v * self._sum_gy / self.sigma2
+            llr_stall = (self.v ** 2 * self._sum_gg - 2.0 * self.v * self._sum_gy) / (2 * self.sigma2)
+            # Not moving as learned: then which failure fits better, not moving or moving the wrong way?
+            llr_wrong_vs_stall = (-2.0 * self.v * self._sum_gy - self.v ** 2 * self._sum_gg) / (2 * self.sigma2)
+            if max(llr_wrong, llr_stall) > self.threshold and tau > self.startup_s:
+                if llr_wrong_vs_stall > 0:
+                    return FaultKind.WRONG_DIRECTION, f"moved {abs(dev):.0f} mm the wrong way after the motor started"
+                return FaultKind.STALL, f"no movement {tau:.1f} s after the motor started"
+        # Gross evidence needs no learned model: it also covers a desk fresh out of the box.
+        if len(self._recent) == 3:
+            med = sorted(self._recent)[1]
+            if med < -max(4.0 * self.sigma2 ** 0.5, 8.0):
+                return FaultKind.WRONG_DIRECTION, f"moved {abs(med):.0f} mm the wrong way after the motor started"
+            if tau > 2 * self.startup_s + 1.2 and max(self._recent) < 4.0:
+                return FaultKind.STALL, f"no movement {tau:.1f} s after the motor started"
+        return None
+
+
+class CollapseCheck:
+    """Mid-move: did the speed collapse (an obstruction, or the motor gave up)?
+
+    Fits a plain straight line through the full-speed readings before the
+    newest few (so the reference has not bent towards a failure and owes
+    nothing to the start-up model), then runs a generalised likelihood-ratio
+    test over the possible onset times among the newest readings. Residuals
+    are clipped so one wild echo cannot pass for a collapse.
+    """
+
+    LAG = 6
+    MIN_REF = 10
+
+    def __init__(self, *, noise_mm: float, threshold: float, steady_after_s: float) -> None:
+        self.sigma = max(noise_mm, 1.0)
+        self.threshold = threshold
+        self.steady_after_s = steady_after_s
+        self._pts: deque[tuple[float, float, bool]] = deque(maxlen=self.LAG + 30)
+        self.reference: tuple[float, float, float] | None = None    # (c, slope, t_ref) of the last test
+
+    def predict(self, t: float) -> float | None:
+        """Where the desk would be at t had it kept its pre-collapse pace."""
+        if self.reference is None:
+            return None
+        c, slope, t_ref = self.reference
+        return c + slope * (t - t_ref)
+
+    def add(self, t: float, y: float, *, t_on: float, d: int, plausible: bool) -> Finding | None:
+        if t - t_on < self.steady_after_s:
+            return None
+        self._pts.append((t, y, plausible))
+        pts = list(self._pts)
+        ref = [(pt, py) for pt, py, ok in pts[:-self.LAG] if ok]
+        if len(ref) < self.MIN_REF:
+            return None
+        if ref[-1][0] - ref[0][0] < 0.5:
+            return None
+        line = _line(ref, self.sigma ** 2)
+        if line is None:
+            return None
+        c, slope, var_c, var_s, cov, t_ref = line
+        self.reference = (c, slope, t_ref)
+        v = d * slope
+        if v < 5.0:
+            return None
+        recent = pts[-self.LAG:]
+        dt_last = recent[-1][0] - t_ref
+        sigma2 = self.sigma ** 2 + max(var_c + 2 * dt_last * cov + dt_last ** 2 * var_s, 0.0)
+        clip = 4.0 * sigma2 ** 0.5
+        resid = [(pt, max(-clip, min(clip, d * (py - (c + slope * (pt - t_ref)))))) for pt, py, _ in recent]
+        best = 0.0
+        for k in range(len(resid)):
+            t_s = resid[k - 1][0] if k else ref[-1][0]
+            llr = 0.0
+            for pt, r in resid[k:]:
+                dx = v * (pt - t_s)
+                llr += (r * r - (r + dx) ** 2) / (2 * sigma2)
+            best = max(best, llr)
+        if best > self.threshold:
+            return FaultKind.OBSTRUCTION, "the desk slowed to a stop while the motor was on"
+        return None
+
+
+def _line(pts: list[tuple[float, float]], noise_var: float):
+    """Least-squares line and its parameter variances, centred at the mean time.
+
+    The variances use the larger of the known sensor noise and the scatter
+    seen here, so a lucky quiet stretch cannot make the line overconfident.
+    """
+    line = fit_line(pts)
+    if line is None:
+        return None
+    s2 = max(line.rss / max(line.n - 2, 1), noise_var)
+    return line.y_mean, line.slope, s2 / line.n, s2 / line.sxx, 0.0, line.t_mean
+
+
+class StuckCheck:
+    """A sensor that repeats one value exactly while the desk should be moving."""
+
+    def __init__(self, repeats: int = 2) -> None:
+        self._last: deque[float] = deque(maxlen=repeats)
+
+    def add(self, y: float, expected_step_mm: float, noise_mm: float) -> Finding | None:
+        self._last.append(y)
+        if len(self._last) < self._last.maxlen:
+            return None
+        if expected_step_mm < 1.0 or noise_mm < 0.3:
+            return None
+        # Echo timestamps resolve to well under a nanosecond of pulse (1e-4 mm); a
+        # moving desk seen through real noise does not repeat itself to that.
+        if max(self._last) - min(self._last) < 1e-4:
+            return FaultKind.SENSOR_STUCK, f"the sensor reported {y:.0f} mm {len(self._last)} times in a row while moving"
+        return None

@@ -1,0 +1,143 @@
+"""What the controller has learned about this desk, per direction.
+
+Three numbers describe a direction well enough to stop on a millimetre:
+
+- speed_mm_s: steady travel speed.
+- startup_s: time lost at the start (relay delay plus half the soft-start
+  ramp): once up to speed the desk is where a desk at full speed from the
+  command would be `startup_s` later.
+- stop_lag_s: after the motor is cut at speed v the desk still travels
+  v * stop_lag_s, as measured by the same filter that timed the cut. This is
+  coast, relay delay and any filter lag in one number; expressing it in time
+  rather than millimetres keeps it right when load changes the speed.
+
+All three start from cautious guesses and are learned from completed moves.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from ..types import Direction
+
+_MIN_RATE = 0.15   # steady-state weight of a new observation (tracks slow drift)
+
+
+@dataclass
+class DirectionModel:
+    speed_mm_s: float = 30.0
+    startup_s: float = 0.15
+    stop_lag_s: float = 0.25
+    pulse_gain: float = 1.0      # actual / modelled travel of short, open-loop pulses
+    speed_n: int = 0
+    startup_n: int = 0
+    stop_lag_n: int = 0
+    pulse_n: int = 0
+
+    @property
+    def ramp_s(self) -> float:
+        """Soft-start ramp length implied by startup_s for a linear ramp."""
+        return 2.0 * self.startup_s
+
+    @property
+    def coast_mm(self) -> float:
+        return self.speed_mm_s * self.stop_lag_s
+
+    def learn_speed(self, v: float) -> None:
+        if 1.0 <= v <= 200.0:
+            self.speed_n += 1
+            self.speed_mm_s += _rate(self.speed_n) * (v - self.speed_mm_s)
+
+    def learn_startup(self, s: float) -> None:
+        s = min(max(s, 0.02), 1.5)   # no motor reaches speed instantly
+        self.startup_n += 1
+        self.startup_s += _rate(self.startup_n) * (s - self.startup_s)
+
+    def learn_stop_lag(self, s: float) -> None:
+        s = min(max(s, 0.0), 2.0)
+        self.stop_lag_n += 1
+        self.stop_lag_s += _rate(self.stop_lag_n) * (s - self.stop_lag_s)
+
+    def learn_pulse_gain(self, g: float) -> None:
+        g = min(max(g, 0.5), 2.0)
+        self.pulse_n += 1
+        self.pulse_gain += max(1.0 / (self.pulse_n + 1), 0.2) * (g - self.pulse_gain)
+
+    def travel_for_on_time(self, on_s: float, speed: float | None = None) -> float:
+        """Distance (mm) the desk covers for the motor on for on_s, coast included."""
+        v = self.speed_mm_s if speed is None else speed
+        r = self.ramp_s
+        if on_s <= 0:
+            return 0.0
+        if r <= 0 or on_s >= r:
+            return v * (on_s - r / 2) + v * self.stop_lag_s
+        v_cut = v * on_s / r
+        return v * on_s * on_s / (2 * r) + v_cut * self.stop_lag_s
+
+    def on_time_for_travel(self, distance_mm: float, speed: float | None = None) -> float:
+        """Inverse of travel_for_on_time: how long to power the motor to cover a distance."""
+        v = self.speed_mm_s if speed is None else speed
+        if distance_mm <= 0 or v <= 0:
+            return 0.0
+        r, tau = self.ramp_s, self.stop_lag_s
+        if r > 0 and distance_mm < self.travel_for_on_time(r, v):
+            return max(-tau + (tau * tau + 2 * r * distance_mm / v) ** 0.5, 0.0)
+        return max(distance_mm / v + r / 2 - tau, 0.0)
+
+
+def _rate(n: int) -> float:
+    return max(1.0 / n, _MIN_RATE)
+
+
+@dataclass
+class StopModel:
+    up: DirectionModel = field(default_factory=DirectionModel)
+    down: DirectionModel = field(default_factory=DirectionModel)
+
+    def __getitem__(self, direction: Direction) -> DirectionModel:
+        return self.up if direction is Direction.UP else self.down
+
+    @classmethod
+    def initial(cls, speed_up_mm_s: float = 30.0, speed_down_mm_s: float = 30.0) -> "StopModel":
+        return cls(DirectionModel(speed_mm_s=speed_up_mm_s), DirectionModel(speed_mm_s=speed_down_mm_s))
+
+    def to_dict(self) -> dict:
+        return {"version": 1, "up": asdict(self.up), "down": asdict(self.down)}
+
+    @classmethod
+    def from_dict(cls, data: object) -> "StopModel":
+        """Rebuild a saved model; anything malformed or out of range is a ValueError."""
+        if not isinstance(data, dict):
+            raise ValueError(f"stop model must be a mapping, got {type(data).__name__}")
+        if data.get("version") != 1:
+            raise ValueError(f"unknown stop model version {data.get('version')!r}; expected 1")
+        return cls(_direction_from(data, "up"), _direction_from(data, "down"))
+
+
+#: Plausible ranges for saved values: (min, max) inclusive.
+_RANGES = {
+    "speed_mm_s": (1.0, 200.0),
+    "startup_s": (0.0, 1.5),
+    "stop_lag_s": (0.0, 2.0),
+    "pulse_gain": (0.3, 3.0),
+}
+
+
+def _direction_from(data: dict, key: str) -> DirectionModel:
+    raw = data.get(key)
+    if not isinstance(raw, dict):
+        raise ValueError(f"stop model '{key}' must be a mapping, got {type(raw).__name__}")
+    values: dict = {}
+    for name, (lo, hi) in _RANGES.items():
+        if name not in raw:
+            continue
+        v = raw[name]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+            raise ValueError(f"stop model {key}.{name} must be a number in {lo}..{hi}, got {v!r}")
+        values[name] = float(v)
+    for name in ("speed_n", "startup_n", "stop_lag_n", "pulse_n"):
+        if name in raw:
+            v = raw[name]
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"stop model {key}.{name} must be a count >= 0, got {v!r}")
+            values[name] = v
+    return DirectionModel(**values)

@@ -1,0 +1,612 @@
+"""The daemon's control socket: how `deskpi status`, `move`, `calibrate` and `doctor` reach the live desk.
+
+A Unix socket at ``<data_dir>/control.sock``. One JSON request per line, one
+JSON reply per line::
+
+    {"cmd": "status"}                    -> {"ok": true, "height_mm": 742.1, "state": "idle", ...}
+    {"cmd": "move", "target_mm": 1100}   -> {"ok": true, "target_mm": 1100.0}
+    {"cmd": "move", "target_mm": "x"}    -> {"ok": false, "error": "...", "code": 2}
+
+Error codes are the CLI's exit codes (deskpi/exit_codes.py). Who may connect is
+decided by the file system: the socket is mode 0660 and, on a real install, sits
+in a data dir owned by the deskpi user and group with mode 0750, so only root
+and members of the deskpi group get through. Anyone who can connect can move
+the desk (as the web page can), so the group is the permission.
+
+One daemon per data dir: the daemon holds an exclusive lock on
+``<data_dir>/daemon.lock`` for its whole life. The kernel drops the lock when
+the process dies, however it dies, so a socket file left behind by a crash is
+known to be stale and is replaced, while a second daemon is refused.
+
+Every request is handled on its connection's own thread, never on the control
+loop; motion goes through the arbiter like any other remote request, so the
+audit trail, priorities, child lock and fault latch apply unchanged.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import math
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from deskpi import __version__, exit_codes
+from deskpi.core.types import Source
+from deskpi.core.faults import MotionRefused
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Linux
+    fcntl = None     # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
+SOCKET_NAME = "control.sock"
+LOCK_NAME = "daemon.lock"
+SOCKET_MODE = 0o660
+MAX_LINE_BYTES = 16 * 1024      # no request is anywhere near this; a longer line is garbage
+IDLE_TIMEOUT_S = 120.0          # a silent client is dropped, so it cannot pin a thread for ever
+MAX_CONNECTIONS = 16
+MOVE_TIMEOUT_S = (1.0, 120.0)
+CLI_DETAIL = "cli"              # the audit trail's "why" for motion asked for over this socket
+
+
+def socket_path(data_dir: str | os.PathLike[str]) -> Path:
+    return Path(data_dir) / SOCKET_NAME
+
+
+def connectable(path: Path) -> tuple[str, int | None]:
+    """An address for `path` that fits AF_UNIX's 108-byte limit, and a directory fd to close afterwards.
+
+    Deep data dirs (and pytest's tmp_path) can be longer than that; the
+    /proc/self/fd/N/ form names the same file through an open directory.
+    """
+    raw = os.fsencode(path)
+    if len(raw) < 100:
+        return str(path), None
+    fd = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    return f"/proc/self/fd/{fd}/{path.name}", fd
+
+
+class DaemonAlreadyRunning(OSError):
+    """Another daemon owns this data dir."""
+
+    def __init__(self, data_dir: Path, pid: str) -> None:
+        who = f" (pid {pid})" if pid else ""
+        super().__init__(errno.EADDRINUSE,
+                         f"another deskpi daemon{who} is already running on data dir {data_dir}; stop it first "
+                         f"(sudo systemctl stop deskpi) or give this one another --data-dir")
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+class RequestError(Exception):
+    def __init__(self, message: str, code: int = exit_codes.USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# ------------------------------------------------------------------------------------ validation
+
+def _only(req: dict, allowed: tuple[str, ...]) -> None:
+    extra = sorted(set(req) - {"cmd", "id", *allowed})
+    if extra:
+        raise RequestError(f"unknown field(s) {', '.join(map(repr, extra))} for {req['cmd']!r}; "
+                           f"allowed: {', '.join(allowed) or 'none'}")
+
+
+def _number(req: dict, key: str, lo: float, hi: float, *, default: float | None = None, unit: str = "") -> float:
+    if key not in req:
+        if default is None:
+            raise RequestError(f"{key!r} is required: a number in {lo:g}..{hi:g}{unit}")
+        return default
+    v = req[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise RequestError(f"{key} = {v!r}: must be a number in {lo:g}..{hi:g}{unit}")
+    if not lo <= v <= hi:
+        raise RequestError(f"{key} = {v!r}: must be in {lo:g}..{hi:g}{unit}")
+    return float(v)
+
+
+def _choice(req: dict, key: str, allowed: tuple[str, ...]) -> str:
+    v = req.get(key)
+    if v not in allowed:
+        raise RequestError(f"{key} = {v!r}: must be one of {', '.join(map(repr, allowed))}")
+    return v
+
+
+# -------------------------------------------------------------------------------------- handlers
+
+class Handlers:
+    """What the socket can ask of the daemon; each method takes the request and returns the reply fields."""
+
+    def __init__(self, daemon) -> None:
+        self.daemon = daemon
+        self._calibrating = threading.Lock()    # one measured move at a time
+
+    @property
+    def parts(self):
+        return self.daemon.parts
+
+    def dispatch(self, req: Any) -> dict:
+        if not isinstance(req, dict):
+            raise RequestError(f"a request is a JSON object such as {{\"cmd\": \"status\"}}, got {type(req).__name__}")
+        cmd = req.get("cmd")
+        fn = COMMANDS.get(cmd) if isinstance(cmd, str) else None
+        if fn is None:
+            raise RequestError(f"cmd = {cmd!r}: unknown command; commands are {', '.join(sorted(COMMANDS))}")
+        if self.parts is None:
+            raise RequestError("the daemon is still starting; try again in a moment", exit_codes.REFUSED)
+        return fn(self, req)
+
+    # -- reading -----------------------------------------------------------------------------------
+    def ping(self, req: dict) -> dict:
+        _only(req, ())
+        return {"version": __version__, "pid": os.getpid()}
+
+    def status(self, req: dict) -> dict:
+        _only(req, ())
+        p, d = self.parts, self.daemon
+        snap = p.service.snapshot()
+        snap.pop("presets", None)
+        with p.loop.lock:
+            model = p.controller.model
+            learned = {str(name): {"speed_mm_s": round(m.speed_mm_s, 2), "stop_lag_s": round(m.stop_lag_s, 3),
+                                   "coast_mm": round(m.coast_mm, 1), "moves_learned_from": m.speed_n}
+                       for name, m in (("up", model.up), ("down", model.down))}
+            fault = p.controller.fault
+        user = None
+        if p.store is not None:
+            try:
+                active = p.store.get_active_user()
+                user = None if active is None else active.name
+            except Exception:  # noqa: BLE001 - a busy database must not hide the desk's state
+                log.exception("status: cannot read the active user")
+        snap.update({
+            "fault_kind": None if fault is None else fault.kind.value,
+            "active_user": user,
+            "uptime_s": round(time.monotonic() - d.started_at, 1),
+            "ready": d.ready_at is not None,
+            "version": __version__,
+            "pid": os.getpid(),
+            "data_dir": str(d.data_dir),
+            "learned": learned,
+            "tolerance_mm": p.controller.cfg.tolerance_mm,
+        })
+        return snap
+
+    def sensor(self, req: dict) -> dict:
+        """Ping statistics over a short window, for `deskpi doctor`: rate, usable share, noise."""
+        _only(req, ("seconds",))
+        seconds = _number(req, "seconds", 0.2, 10.0, default=1.5, unit=" s")
+        p = self.parts
+        est = p.controller.estimator
+        with p.loop.lock:
+            before = {k.value: n for k, n in est.counts.items()}
+        t0 = time.monotonic()
+        time.sleep(seconds)           # this connection's own thread: nothing else waits
+        now = time.monotonic()
+        with p.loop.lock:
+            after = {k.value: n for k, n in est.counts.items()}
+            fresh = est.is_fresh(p.loop.clock())
+            window_noise = est.noise_mm()
+            pooled = p.controller.noise_mm
+            height = p.controller.height_mm()
+        counts = {k: after[k] - before.get(k, 0) for k in after}
+        total = sum(counts.values())
+        s = p.sensor
+        return {
+            "seconds": round(now - t0, 3), "pings": total, "counts": counts,
+            "rate_hz": round(total / (now - t0), 2),
+            "usable": None if total == 0 else round(counts.get("accepted", 0) / total, 3),
+            "expected_rate_hz": {"idle": round(1 / s.idle_interval_s, 2), "moving": round(1 / s.interval_s, 2)},
+            "noise_mm": None if window_noise is None else round(window_noise, 2),
+            "learned_noise_mm": round(pooled, 2),
+            "fresh": fresh, "height_mm": None if height is None else round(height, 1),
+        }
+
+    def watchdog(self, req: dict) -> dict:
+        _only(req, ())
+        d = self.daemon
+        last = d._last_watchdog
+        return {"enabled": bool(d.settings.daemon.watchdog), "systemd": d.notifier.enabled,
+                "interval_s": d.notifier.watchdog_s,
+                "last_fed_s_ago": None if not last else round(time.monotonic() - last, 2),
+                "sim": d.sim}
+
+    # -- motion ------------------------------------------------------------------------------------
+    def _refused(self, exc: MotionRefused) -> RequestError:
+        code = exit_codes.FAULT if self.parts.controller.fault is not None else exit_codes.REFUSED
+        return RequestError(str(exc), code)
+
+    def _target(self, req: dict) -> float:
+        lo, hi = self.parts.service.limits
+        return _number(req, "target_mm", lo, hi, unit=" mm (the desk's limits)")
+
+    def move(self, req: dict) -> dict:
+        _only(req, ("target_mm",))
+        target = self._target(req)
+        try:
+            self.parts.service.move_to(target, Source.REMOTE, CLI_DETAIL)
+        except MotionRefused as exc:
+            raise self._refused(exc) from None
+        return {"target_mm": target}
+
+    def stop(self, req: dict) -> dict:
+        _only(req, ())
+        # A string source stops without recording, so the audit entry can say it came from the CLI.
+        self.parts.arbiter.stop(CLI_DETAIL)
+        self.parts.arbiter.record(Source.REMOTE, "stop", why=CLI_DETAIL)
+        return {}
+
+    def clear_fault(self, req: dict) -> dict:
+        _only(req, ())
+        fault = self.parts.controller.fault
+        self.parts.loop.clear_fault()
+        self.parts.arbiter.record(Source.REMOTE, "clear_fault", why=CLI_DETAIL)
+        return {"cleared": None if fault is None else fault.message}
+
+    # -- calibration -------------------------------------------------------------------------------
+    def calibrate(self, req: dict) -> dict:
+        step = _choice(req, "step", ("measure", "move"))
+        if not self._calibrating.acquire(blocking=False):
+            raise RequestError("a calibration step is already running; wait for it or stop the desk",
+                               exit_codes.REFUSED)
+        try:
+            return self._measure(req) if step == "measure" else self._measured_move(req)
+        finally:
+            self._calibrating.release()
+
+    def _quiet_desk(self) -> None:
+        c = self.parts.controller
+        if c.fault is not None:
+            raise RequestError(f"the desk has a fault: {c.fault.message}; clear it first (deskpi clear-fault)",
+                               exit_codes.FAULT)
+        if c.busy:
+            raise RequestError("the desk is moving; calibrate when it is at rest", exit_codes.REFUSED)
+
+    def _measure(self, req: dict) -> dict:
+        """The resting height from every accepted reading over `seconds` (a tape measurement is compared to it)."""
+        _only(req, ("step", "seconds"))
+        seconds = _number(req, "seconds", 0.5, 10.0, default=2.0, unit=" s")
+        p = self.parts
+        with p.loop.lock:
+            self._quiet_desk()
+        seen: dict[float, float] = {}
+        deadline = time.monotonic() + seconds
+        while True:
+            with p.loop.lock:
+                if p.controller.busy:
+                    raise RequestError("the desk started moving during the measurement; try again at rest",
+                                       exit_codes.REFUSED)
+                seen.update((r.t, r.height_mm) for r in p.controller.estimator.recent())
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+        if len(seen) < 3:
+            raise RequestError(f"only {len(seen)} usable sensor readings in {seconds:g} s; check the sensor "
+                               f"(deskpi doctor)", exit_codes.FAILURE)
+        s = self.daemon.settings.sensor
+        return {"readings": sorted(seen.values()), "offset_mm": s.offset_mm, "orientation": s.orientation}
+
+    def _measured_move(self, req: dict) -> dict:
+        """Move to `target_mm` and record every accepted reading and when the motor was on, for calibrate.py."""
+        _only(req, ("step", "target_mm", "timeout_s", "rest_s"))
+        target = self._target(req)
+        timeout = _number(req, "timeout_s", *MOVE_TIMEOUT_S, default=60.0, unit=" s")
+        rest_s = _number(req, "rest_s", 0.0, 5.0, default=1.0, unit=" s")
+        p = self.parts
+        loop, ctrl = p.loop, p.controller
+        with loop.lock:
+            self._quiet_desk()
+        t0 = loop.clock()
+        readings: dict[float, float] = {}
+        drive: list[list] = []          # [on_at, off_at | None, "up" | "down"], relative to t0
+        faults: list[str] = []
+
+        def sample() -> tuple[bool, bool]:
+            with loop.lock:
+                readings.update((r.t - t0, r.height_mm) for r in ctrl.estimator.recent())
+                now = loop.clock() - t0
+                d = ctrl.drive
+                if drive and drive[-1][1] is None and (d is None or str(d) != drive[-1][2]):
+                    drive[-1][1] = now
+                if d is not None and (not drive or drive[-1][1] is not None):
+                    drive.append([now, None, str(d)])
+                if ctrl.fault is not None and not faults:
+                    faults.append(ctrl.fault.message)
+                return ctrl.busy, ctrl.fault is not None
+
+        try:
+            p.service.move_to(target, Source.REMOTE, CLI_DETAIL + " calibrate")
+        except MotionRefused as exc:
+            raise self._refused(exc) from None
+        deadline = time.monotonic() + timeout
+        while True:
+            busy, faulted = sample()
+            if not busy or faulted:
+                break
+            if time.monotonic() > deadline:
+                p.service.stop(Source.REMOTE)
+                raise RequestError(f"the desk did not reach {target:g} mm within {timeout:g} s; stopped it",
+                                   exit_codes.TIMEOUT)
+            time.sleep(0.01)        # the motor's on/off times are known to within this (0.4 mm of coast)
+        rest_until = time.monotonic() + rest_s
+        while time.monotonic() < rest_until:
+            sample()
+            time.sleep(0.05)
+        with loop.lock:
+            final = ctrl.height_mm()
+            fault = ctrl.fault
+        return {"target_mm": target, "readings": sorted([t, h] for t, h in readings.items()),
+                "drive": drive, "final_mm": None if final is None else round(final, 1),
+                "fault": None if fault is None else fault.message,
+                "fault_kind": None if fault is None else fault.kind.value,
+                "fault_height_mm": None if fault is None or fault.height_mm is None else round(fault.height_mm, 1)}
+
+
+COMMANDS = {
+    "ping": Handlers.ping,
+    "status": Handlers.status,
+    "sensor": Handlers.sensor,
+    "watchdog": Handlers.watchdog,
+    "move": Handlers.move,
+    "stop": Handlers.stop,
+    "clear-fault": Handlers.clear_fault,
+    "calibrate": Handlers.calibrate,
+}
+
+
+# ---------------------------------------------------------------------------------------- client
+
+class ControlError(Exception):
+    """A failed request; `code` is the exit code the CLI should end with."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ControlClient:
+    """One connection to the daemon; `request()` sends a line and returns the reply (raising ControlError)."""
+
+    def __init__(self, data_dir: str | os.PathLike[str], *, timeout_s: float = 10.0) -> None:
+        self.path = socket_path(data_dir)
+        self.timeout_s = timeout_s
+        self._sock: socket.socket | None = None
+        self._file = None
+
+    def connect(self) -> "ControlClient":
+        where = f"{self.path}"
+        if not self.path.parent.exists():
+            raise ControlError(f"data dir {self.path.parent} does not exist, so no daemon uses it; check --data-dir "
+                               f"(or [daemon] data_dir in the config)", exit_codes.DAEMON_NOT_RUNNING)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        sock.settimeout(self.timeout_s)
+        dir_fd = None
+        try:
+            addr, dir_fd = connectable(self.path)
+            sock.connect(addr)
+        except PermissionError:
+            sock.close()
+            raise ControlError(f"permission denied on {where}: run as root or as a member of the deskpi group "
+                               f"(sudo usermod -aG deskpi $USER, then log in again)", exit_codes.PERMISSION) from None
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            sock.close()
+            stale = " (the socket file there is left over from a daemon that stopped)" \
+                if isinstance(exc, ConnectionRefusedError) else ""
+            raise ControlError(f"the deskpi daemon is not running: nothing answers on {where}{stale}; start it "
+                               f"(sudo systemctl start deskpi), see why it stopped (deskpi logs), or check "
+                               f"--data-dir", exit_codes.DAEMON_NOT_RUNNING) from None
+        except OSError as exc:
+            sock.close()
+            raise ControlError(f"cannot connect to {where}: {exc.strerror or exc}", exit_codes.FAILURE) from None
+        finally:
+            if dir_fd is not None:
+                os.close(dir_fd)
+        self._sock = sock
+        self._file = sock.makefile("rb")
+        return self
+
+    def request(self, cmd: str, *, wait_s: float | None = None, **fields: Any) -> dict:
+        """Send one request; wait at most `wait_s` (default: the client's timeout) for its reply."""
+        if self._sock is None:
+            self.connect()
+        self._sock.settimeout(wait_s or self.timeout_s)
+        try:
+            self._sock.sendall(_encode({"cmd": cmd, **fields}))
+            line = self._file.readline(4 * 1024 * 1024)
+        except TimeoutError:
+            raise ControlError(f"the daemon did not answer {cmd!r} within {wait_s or self.timeout_s:g} s",
+                               exit_codes.TIMEOUT) from None
+        except OSError as exc:
+            raise ControlError(f"lost the connection to the daemon during {cmd!r}: {exc.strerror or exc}",
+                               exit_codes.FAILURE) from None
+        if not line:
+            raise ControlError(f"the daemon closed the connection during {cmd!r} (is it shutting down?)",
+                               exit_codes.FAILURE)
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            raise ControlError(f"the daemon's reply to {cmd!r} is not JSON: {line[:120]!r}", exit_codes.FAILURE) from None
+        if not isinstance(reply, dict) or reply.get("ok") is not True:
+            err = reply.get("error", "no reason given") if isinstance(reply, dict) else repr(reply)
+            code = reply.get("code") if isinstance(reply, dict) else None
+            raise ControlError(str(err), code if isinstance(code, int) and code in exit_codes.MEANING
+                               else exit_codes.FAILURE)
+        return reply
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._file.close()
+            self._sock.close()
+            self._sock = None
+
+    def __enter__(self) -> "ControlClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------------------------- server
+
+def _encode(reply: dict) -> bytes:
+    try:
+        return (json.dumps(reply, allow_nan=False) + "\n").encode()
+    except (TypeError, ValueError) as exc:      # a NaN or an odd type must never kill the connection
+        log.error("unencodable control reply %r: %s", reply, exc)
+        return b'{"ok": false, "error": "internal error: the reply could not be encoded", "code": 1}\n'
+
+
+class ControlServer:
+    """Claims the data dir at construction (refusing a second daemon); serves once started."""
+
+    def __init__(self, daemon, data_dir: str | os.PathLike[str]) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = socket_path(self.data_dir)
+        self.handlers = Handlers(daemon)
+        self._lock_fd = self._claim()
+        self._sock: socket.socket | None = None
+        self._inode: int | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+
+    def _claim(self) -> int | None:
+        if fcntl is None:
+            return None
+        lock = self.data_dir / LOCK_NAME
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            os.close(fd)
+            raise DaemonAlreadyRunning(self.data_dir, pid) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return fd
+
+    def start(self) -> None:
+        """Bind under a temporary name, set the mode, then rename over whatever a crashed daemon left."""
+        tmp = self.data_dir / f".{SOCKET_NAME}.{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        addr, dir_fd = connectable(tmp)
+        try:
+            sock.bind(addr)
+            os.chmod(tmp, SOCKET_MODE)   # before it has its public name: never reachable with looser bits
+            os.replace(tmp, self.path)
+            sock.listen(8)
+        except BaseException:
+            sock.close()
+            tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            if dir_fd is not None:
+                os.close(dir_fd)
+        self._inode = os.stat(self.path).st_ino
+        sock.settimeout(0.5)
+        self._sock = sock
+        self._thread = threading.Thread(target=self._accept, name="control-socket", daemon=True)
+        self._thread.start()
+        log.info("control socket at %s", self.path)
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._closed.is_set():
+                    return
+                log.exception("control socket accept failed")
+                time.sleep(0.1)
+                continue
+            if not self._slots.acquire(blocking=False):
+                try:
+                    conn.sendall(_encode({"ok": False, "code": exit_codes.REFUSED,
+                                          "error": f"too many control connections (at most {MAX_CONNECTIONS})"}))
+                finally:
+                    conn.close()
+                continue
+            threading.Thread(target=self._serve, args=(conn,), name="control-conn", daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with self._conns_lock:
+            self._conns.add(conn)
+        try:
+            conn.settimeout(IDLE_TIMEOUT_S)
+            f = conn.makefile("rb")
+            while not self._closed.is_set():
+                line = f.readline(MAX_LINE_BYTES + 1)
+                if not line:
+                    return
+                if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+                    conn.sendall(_encode({"ok": False, "code": exit_codes.USAGE,
+                                          "error": f"request longer than {MAX_LINE_BYTES} bytes; closing"}))
+                    return
+                if not line.strip():
+                    continue
+                conn.sendall(_encode(self.handle_line(line)))
+        except (OSError, ValueError):
+            return          # the client went away or timed out: nothing to tell anyone
+        finally:
+            with self._conns_lock:
+                self._conns.discard(conn)
+            conn.close()
+            self._slots.release()
+
+    def handle_line(self, line: bytes) -> dict:
+        """One request line to one reply; never raises."""
+        req: Any = None
+        try:
+            try:
+                req = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise RequestError(f"not a JSON request ({exc}); send one JSON object per line, "
+                                   f"e.g. {{\"cmd\": \"status\"}}") from None
+            reply = {"ok": True, **self.handlers.dispatch(req)}
+        except RequestError as exc:
+            reply = {"ok": False, "error": str(exc), "code": exc.code}
+        except Exception as exc:  # noqa: BLE001 - a bad request must never take the daemon down
+            log.exception("control request failed: %r", line[:200])
+            reply = {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}", "code": exit_codes.FAILURE}
+        if isinstance(req, dict) and isinstance(req.get("id"), (str, int)) and not isinstance(req.get("id"), bool):
+            reply["id"] = req["id"]
+        return reply
+
+    def close(self) -> None:
+        """Stop listening, drop clients, remove the socket file if it is still ours, release the data dir."""
+        self._closed.set()
+        if self._sock is not None:
+            self._sock.close()
+        with self._conns_lock:
+            conns = list(self._conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
+        try:
+            if self._inode is not None and os.stat(self.path).st_ino == self._inode:
+                self.path.unlink()
+        except OSError:
+            pass
+        self._inode = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)      # closing the only descriptor releases the flock
+            self._lock_fd = None

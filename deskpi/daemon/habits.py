@@ -1,0 +1,334 @@
+"""The sit-stand habit adapter: APScheduler fires the pure policy; this delivers what it decides.
+
+The policy (deskpi/core/habits/schedule_policy.py) decides when to prompt, what to
+suggest and when a move may happen. This module only: wakes at the time the
+policy asks for (one APScheduler date job, replaced whenever the answer may
+have changed), feeds it what happened (heights, interactions, faults, the
+clock being synchronised), shows prompts (LED/buzzer pattern, the web page),
+carries out confirmed moves through the arbiter, and records every reminder
+and its outcome in the store. State is saved after every change so a restart
+carries on from the same facts.
+
+In the default confirm mode the desk only moves when the person confirms a
+prompt; automatic moves exist only in "auto" mode, only if the admin allowed
+them for this desk, and the policy re-checks presence, working time, faults
+and the clock before each one.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+from deskpi.core.habits import stretches
+from deskpi.core.types import Source
+from deskpi.core.faults import MotionRefused
+from deskpi.core.habits.plans import DEFAULT_PLAN, Plan
+from deskpi.core.habits.schedule_policy import EventKind, HabitPolicy, HabitState, PolicyError
+
+log = logging.getLogger(__name__)
+
+STATE_KEY = "habits.state"
+RECHECK_S = 60.0           # wake at least this often: clock sync, day change, a restored state
+_KIND = {"prompt_stand": "stand", "prompt_sit": "sit", "prompt_move": "move", "prompt_stretch": "stretch"}
+# "followed": the person changed posture with the desk's own buttons or a preset while the prompt
+# was up; that is the button-press confirmation of confirm mode.
+_OUTCOME = {"confirmed": "confirmed", "followed": "confirmed", "acknowledged": "acknowledged",
+            "skipped": "skipped", "snoozed": "snoozed"}
+
+
+def clock_is_synchronised() -> bool:
+    """True once systemd-timesyncd (or chrony/ntpd through the kernel) says the clock is right."""
+    if os.path.exists("/run/systemd/timesync/synchronized"):
+        return True
+    try:
+        import ctypes
+        import ctypes.util
+
+        class Timex(ctypes.Structure):
+            _fields_ = [("modes", ctypes.c_uint)] + [(f"f{i}", ctypes.c_long) for i in range(40)]
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        tx = Timex()
+        state = libc.adjtimex(ctypes.byref(tx))
+        return state not in (-1, 5)      # 5 = TIME_ERROR: the kernel knows it is not synchronised
+    except (OSError, AttributeError):
+        return False
+
+
+class HabitService:
+    def __init__(self, store, desk, *, scheduler=None, indicators=None, plan: Plan | None = None,
+                 auto_allowed: bool = False, clock_synced: Callable[[], bool] = clock_is_synchronised,
+                 wall: Callable[[], dt.datetime] = dt.datetime.now, mono: Callable[[], float] = time.monotonic,
+                 start_date: dt.date | None = None) -> None:
+        self.store = store
+        self.desk = desk
+        self.indicators = indicators
+        self.clock_synced = clock_synced
+        self.wall = wall
+        self.mono = mono
+        self._lock = threading.RLock()
+        self.auto_allowed = auto_allowed
+        self._fixed_plan = plan
+        self._start_date = start_date
+        self._plan_key: tuple | None = None
+        self.policy = self._policy_for_active_user()
+        self.state, self._store_ids = self._load()
+        self.current: dict | None = self._restored_prompt()
+        if scheduler is None:
+            from apscheduler.schedulers.background import BackgroundScheduler
+            scheduler = BackgroundScheduler(daemon=True)
+        self.scheduler = scheduler
+        self._started = False
+        self.pir = None
+
+    def _policy_for_active_user(self) -> HabitPolicy:
+        """The active person's own plan, its standing ramp counted from when they joined."""
+        from deskpi.people.accounts import plan_for
+
+        user = self.store.get_active_user()
+        stored = None if user is None else self.store.get_plan(user.name)
+        self._plan_key = (None if user is None else user.name, None if stored is None else stored.updated_at)
+        if self._fixed_plan is not None or user is None:
+            plan = self._fixed_plan or DEFAULT_PLAN
+        else:
+            plan, _ = plan_for(self.store, user.name)
+        start = self._start_date or (dt.date.fromtimestamp(user.created_at) if user is not None and user.created_at
+                                     else self.wall().date())
+        return HabitPolicy(plan, start_date=start, auto_allowed=self.auto_allowed)
+
+    def _follow_active_user(self) -> None:
+        user = self.store.get_active_user()
+        stored = None if user is None else self.store.get_plan(user.name)
+        key = (None if user is None else user.name, None if stored is None else stored.updated_at)
+        if key != self._plan_key:
+            self.policy = self._policy_for_active_user()
+
+    # -- persistence ----------------------------------------------------------
+    def _load(self) -> tuple[HabitState, dict[str, int]]:
+        raw = self.store.get_setting(STATE_KEY)
+        if raw:
+            try:
+                data = json.loads(raw)
+                return HabitState.from_dict(data["state"]), {k: int(v) for k, v in data["store_ids"].items()}
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("ignoring saved habit state: %s", exc)
+        return self.policy.new_state(), {}
+
+    def _restored_prompt(self) -> dict | None:
+        """After a restart the live reminder is still live: show it again, without recording it twice."""
+        p = self.state.pending
+        if p is None or p.kind not in _KIND:
+            return None
+        return self._prompt_dict(p.id, p.kind, p.target, p.message, p.minutes, p.issued_at, p.stretch_id)
+
+    def _save(self) -> None:
+        self.store.set_setting(STATE_KEY, json.dumps({"state": self.state.to_dict(), "store_ids": self._store_ids}))
+
+    # -- scheduling -----------------------------------------------------------
+    def start(self) -> None:
+        if not self._started:
+            self.scheduler.start()
+            self._started = True
+        if self.pir is not None:
+            # gpiozero fires no event for the state it finds at start: report it once.
+            self.defer(lambda: self.on_presence(bool(self.pir.motion_detected)))
+        self.tick()
+
+    def close(self) -> None:
+        if self.pir is not None:
+            self.pir.close()
+        if self._started:
+            self.scheduler.shutdown(wait=False)
+            self._started = False
+        with self._lock:
+            self._save()
+
+    def _reschedule(self, now: dt.datetime) -> None:
+        when, _ = self.policy.next_event(now, self.state, mono=self.mono())
+        latest = now + dt.timedelta(seconds=RECHECK_S)
+        run_at = latest if when is None else min(max(when, now), latest)
+        if self._started:
+            self.scheduler.add_job(self.tick, "date", run_date=run_at, id="habits", replace_existing=True,
+                                   misfire_grace_time=None, coalesce=True)
+        self.next_wake = run_at
+
+    def tick(self) -> None:
+        """Wake-up: tell the policy the time (and whether the clock can be trusted), deliver what is due."""
+        with self._lock:
+            now, mono = self.wall(), self.mono()
+            try:
+                self._follow_active_user()
+                if self.state.clock_synced != bool(self.clock_synced()):
+                    self.policy.on_clock_synced(now, self.state, bool(self.clock_synced()), mono=mono)
+                self._deliver(self.policy.poll(now, self.state, mono=mono), now)
+            except Exception:  # noqa: BLE001 - a habit bug must never take the desk down
+                log.exception("habit policy failed")
+            self._reschedule(now)
+
+    def defer(self, fn, *args) -> None:
+        """Run fn(*args) on the scheduler's thread: callers on the control loop must not wait for the store."""
+        if self._started:
+            self.scheduler.add_job(fn, args=args)
+        else:
+            fn(*args)
+
+    # -- inputs ------------------------------------------------------------------
+    def on_height(self, height_mm: float | None) -> None:
+        if height_mm is None:
+            return
+        self._input(lambda now, mono: self.policy.on_height(now, self.state, height_mm, mono=mono))
+
+    def on_interaction(self, source: str = "button") -> None:
+        self._input(lambda now, mono: self.policy.on_interaction(now, self.state, source=source, mono=mono))
+
+    def on_presence(self, present: bool) -> None:
+        self._input(lambda now, mono: self.policy.on_presence(now, self.state, present, mono=mono))
+
+    def on_fault(self, active: bool) -> None:
+        self._input(lambda now, mono: self.policy.on_fault(now, self.state, active, mono=mono))
+
+    def outcome(self, outcome: str, reminder_id: str | None = None) -> dict:
+        """The person answered the live reminder (confirm | acknowledge | snooze | skip)."""
+        with self._lock:
+            now, mono = self.wall(), self.mono()
+            live = self.state.pending.id if self.state.pending is not None else None
+            events = self.policy.on_outcome(now, self.state, outcome, reminder_id, mono=mono)
+            if outcome == "snooze" and live in self._store_ids:
+                self.store.update_reminder(self._store_ids[live], "snoozed", now.timestamp())
+            self._deliver(events, now)
+            self._reschedule(now)
+            return {"outcome": outcome, "reminder": self.current}
+
+    def set_auto_allowed(self, allowed: bool) -> None:
+        """The desk policy changed (admin page): automatic moves on or off from now on."""
+        with self._lock:
+            if allowed != self.auto_allowed:
+                self.auto_allowed = allowed
+                self.policy = self._policy_for_active_user()
+                now = self.wall()
+                self._reschedule(now)
+
+    def skip_to_next(self) -> dict:
+        """Simulator only: move this service's clock ahead to the next reminder and deliver it.
+        LookupError when none can come (the reason says why)."""
+        with self._lock:
+            now, mono = self.wall(), self.mono()
+            if self.current is not None:
+                return self.snapshot()
+            when, ev = self.policy.next_event(now, self.state, mono=mono)
+            if when is None:
+                raise LookupError(f"no reminder can come now: {ev.reason}")
+            ahead = when - now + dt.timedelta(seconds=1)
+            base_wall, base_mono = self.wall, self.mono
+            # Both clocks jump together: a wall clock that moved alone would be taken for a clock step.
+            self.wall = lambda: base_wall() + ahead
+            self.mono = lambda: base_mono() + ahead.total_seconds()
+        self.tick()
+        return self.snapshot()
+
+    def pause_today(self, paused: bool = True) -> None:
+        with self._lock:
+            now, mono = self.wall(), self.mono()
+            fn = self.policy.pause_today if paused else self.policy.resume_today
+            self._deliver(fn(now, self.state, mono=mono), now)
+            self._reschedule(now)
+
+    def _input(self, fn) -> None:
+        with self._lock:
+            now, mono = self.wall(), self.mono()
+            try:
+                events = fn(now, mono)
+            except PolicyError:
+                log.exception("habit input refused")
+                return
+            pending = self.state.pending
+            stale = self.current is not None and (pending is None or pending.id != self.current["id"])
+            if events or stale or self.state.records:
+                if stale:
+                    self.current = None      # answered by changing posture, not by a tap
+                self._deliver(events, now)
+                self._reschedule(now)
+
+    # -- outputs ------------------------------------------------------------------
+    def _deliver(self, events, now: dt.datetime) -> None:
+        for ev in events:
+            if ev.is_prompt:
+                self.current = self._prompt(ev, now)
+                self._show("reminder")
+            elif ev.kind is EventKind.WARN:
+                self._set_state("warning_countdown")
+            elif ev.kind in (EventKind.MOVE, EventKind.AUTO_MOVE):
+                self._move(ev)
+                self.current = None
+            elif ev.kind in (EventKind.EXPIRE, EventKind.CANCEL, EventKind.STOP_NAGGING):
+                if self.current is not None and (ev.reminder_id is None or ev.reminder_id == self.current["id"]):
+                    self.current = None
+        self._store_records()
+        self._save()
+
+    def _prompt(self, ev, now: dt.datetime) -> dict:
+        if ev.reminder_id not in self._store_ids:       # a snoozed reminder coming back is the same one
+            user = self.store.get_active_user()
+            self._store_ids[ev.reminder_id] = self.store.record_reminder(
+                None if user is None else user.name, _KIND[ev.kind.value], now.timestamp(),
+                stretch_id=ev.stretch_id)
+        return self._prompt_dict(ev.reminder_id, ev.kind.value, ev.target, ev.message, ev.minutes, now,
+                                 ev.stretch_id)
+
+    def _prompt_dict(self, rid, kind, target, message, minutes, issued_at, stretch_id) -> dict:
+        guidance = None
+        if stretch_id:
+            try:
+                guidance = stretches.get(stretch_id).to_dict()
+            except (KeyError, LookupError, ValueError):
+                guidance = None
+        return {"id": rid, "kind": _KIND[kind], "target": target, "message": message, "minutes": minutes,
+                "issued_at": issued_at.isoformat(timespec="seconds"), "stretch": guidance,
+                "mode": self.policy.effective_mode}
+
+    def _store_records(self) -> None:
+        for rec in self.policy.take_records(self.state):
+            store_id = self._store_ids.pop(rec.get("id"), None)
+            if store_id is None:
+                continue
+            outcome = _OUTCOME.get(rec.get("outcome"), "expired")
+            at = rec.get("outcome_at")
+            t = dt.datetime.fromisoformat(at).timestamp() if at else time.time()
+            try:
+                self.store.update_reminder(store_id, outcome, t)
+            except Exception:  # noqa: BLE001 - bookkeeping must not stop the habits
+                log.exception("could not record the outcome of reminder %s", rec.get("id"))
+
+    def _move(self, ev) -> None:
+        height = self._posture_height(ev.target)
+        if height is None:
+            return
+        # A confirmed prompt is the person's own request; an automatic move is the schedule's.
+        source = Source.SCHEDULE if ev.kind is EventKind.AUTO_MOVE else Source.REMOTE
+        try:
+            self.desk.move_to(height, source, f"habit: {ev.target}")
+        except MotionRefused as exc:
+            log.info("habit move not made: %s", exc)
+
+    def _posture_height(self, posture: str | None) -> float | None:
+        if posture not in ("sit", "stand"):
+            return None
+        presets = self.desk.presets.all()
+        return presets.get(1 if posture == "sit" else 2)
+
+    def _show(self, pattern: str) -> None:
+        if self.indicators is not None:
+            self.indicators.show(pattern)
+
+    def _set_state(self, state: str) -> None:
+        if self.indicators is not None:
+            self.indicators.set_state(state)
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {"reminder": self.current, "status": self.policy.status(self.wall(), self.state)}

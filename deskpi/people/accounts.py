@@ -1,0 +1,198 @@
+"""What the CLI and the web API both say about people: users as shown, statistics.
+
+One place for the logic, so `deskpi stats --json` and `GET /api/v1/stats`
+cannot drift apart.
+"""
+from __future__ import annotations
+
+import math
+import time
+from datetime import timedelta
+from typing import Any
+
+DEFAULT_DAILY_GOAL_MIN = 120.0          # 2 h/day of standing and light activity (Buckley et al. 2015)
+#: Plan document keys that may set a daily standing goal (minutes).
+PLAN_GOAL_KEYS = ("daily_goal_min", "daily_standing_goal_min", "standing_goal_min", "goal_min")
+STATS_DAYS = (1, 400)                    # the store keeps 400 days of height log
+
+
+def user_dict(user: Any, active: Any, owner: Any) -> dict[str, Any]:
+    """What is shown of a user: never the PIN hash, only whether there is one."""
+    return {
+        "name": user.name,
+        "role": user.role,
+        "stature_cm": user.stature_cm,
+        "shoe_mm": user.shoe_mm,
+        "seated_mm": user.seated_mm,
+        "standing_mm": user.standing_mm,
+        "units": user.units,
+        "active": active is not None and active.id == user.id,
+        "owner": owner is not None and owner.id == user.id,
+        "has_pin": user.pin_hash is not None,
+        "created_at": user.created_at,
+    }
+
+
+def plan_goal(plan: Any) -> float | None:
+    """A daily standing goal (minutes) set in a plan document, or None."""
+    if plan is None or not isinstance(plan.doc, dict):
+        return None
+    for key in PLAN_GOAL_KEYS:
+        v = plan.doc.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 < v <= 1440:
+            return float(v)
+    return None
+
+
+def local_zone(name: str | None):
+    """The zone to count days in: --tz NAME, else the system's local zone (DST-aware), else UTC."""
+    import os
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"tz = {name!r}: not a known time zone; use an IANA name such as "
+                           f"'Europe/Berlin' or 'UTC'") from None
+    env = os.environ.get("TZ", "").lstrip(":")
+    candidates = [env] if env else []
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    for c in candidates:
+        try:
+            return ZoneInfo(c)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    try:
+        with open("/etc/localtime", "rb") as f:
+            return ZoneInfo.from_file(f, key="localtime")
+    except (OSError, ValueError):
+        return ZoneInfo("UTC")
+
+
+
+def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, now: float | None = None) -> dict:
+    """Sitting/standing statistics from the measured height log; ValueError/LookupError on bad input."""
+    from deskpi.core.habits.posture_stats import daily, day_start, local_date
+
+    lo, hi = STATS_DAYS
+    if isinstance(days, bool) or not isinstance(days, int) or not lo <= days <= hi:
+        raise ValueError(f"days = {days!r}: must be a whole number of days within {lo}-{hi} "
+                         f"(the height log keeps {hi} days)")
+    if now is not None and not (isinstance(now, (int, float)) and math.isfinite(now) and now >= 0):
+        raise ValueError(f"now = {now!r}: must be a unix time in seconds (>= 0)")
+    zone = zone or local_zone(None)
+    now = time.time() if now is None else float(now)
+    first_day = local_date(now, zone) - timedelta(days=days - 1)
+    t0 = max(0.0, day_start(first_day, zone) - 86400.0)      # a day of lead-in: the height at the first midnight
+    users = store.list_users()
+    if user is not None:
+        found = store.get_user(user)
+        if found is None:
+            known = ", ".join(u.name for u in users) or "none yet"
+            raise LookupError(f"user = {user!r}: no such user (users: {known})")
+        report = [found.name]
+    else:
+        report = [u.name for u in users]
+    active = store.get_active_user()
+    rows = store.heights_between(t0, now + 1.0, include_previous=True)
+    reminders = store.list_reminders(since=t0, until=now + 1.0)
+    goals: dict[str, dict[str, Any]] = {}
+    for u in users:
+        g = plan_goal(store.get_plan(u.name))
+        goals[u.name] = ({"standing_goal_min": g, "source": "plan"} if g is not None else
+                         {"standing_goal_min": DEFAULT_DAILY_GOAL_MIN, "source": "default"})
+    profiles = {u.name: {"seated_mm": u.seated_mm, "standing_mm": u.standing_mm} for u in users}
+    timeline = store.active_user_timeline(t0, now + 1.0)
+    recorded = bool(timeline)
+    if not recorded:      # a database from before the history was kept
+        timeline = [(0.0, active.name)] if active is not None else []
+    result = daily(rows, timeline, profiles, zone, days, now, reminders,
+                   {name: g["standing_goal_min"] for name, g in goals.items()}, users=report)
+    who = ("Who was at the desk comes from the recorded active-user history (`user use`, desk claims)."
+           if recorded else
+           "Who was at the desk: no active-user history is recorded in this window, so all measured time is "
+           + (f"counted for the current active user {active.name!r}." if active is not None
+              else "'unassigned' (there is no active user now)."))
+    notes = [
+        who,
+        (f"Standing goal: {DEFAULT_DAILY_GOAL_MIN:g} min/day by default (2 h/day of standing and light activity, "
+         f"Buckley et al. 2015), unless the user's plan sets one of: {', '.join(PLAN_GOAL_KEYS)}."),
+        ("Sitting/standing come from the measured desk height (between the person's seated and standing "
+         "heights: 'between'); gaps of more than 15 min in the height log (daemon off) count as unknown."),
+    ]
+    result.update({"days": days, "active_user": None if active is None else active.name,
+                   "goals": {name: goals[name] for name in report}, "notes": notes})
+    return result
+
+
+def plan_for(store, name: str):
+    """The user's plan (validated), or the default plan when none was set or the stored one is invalid."""
+    from deskpi.core.habits.plans import DEFAULT_PLAN, Plan, PlanError
+
+    stored = store.get_plan(name)
+    if stored is None:
+        return DEFAULT_PLAN, "default"
+    try:
+        return Plan.from_dict(stored.doc), "stored"
+    except PlanError:
+        return DEFAULT_PLAN, "default (the stored plan is invalid)"
+
+
+def set_plan(store, name: str, doc: object):
+    """Validate a plan document (missing fields come from its kind's preset) and store it in full."""
+    from deskpi.core.habits.plans import Plan
+
+    plan = Plan.from_dict(doc)            # PlanError (a ValueError) names every bad field
+    full = plan.to_dict()
+    store.set_plan(name, full, kind=plan.kind)
+    return full
+
+
+def heights_for(stature_cm: float, *, limits: tuple[float, float], shoe_mm: float | None = None,
+                sex: str | None = None, seated_mm: float | None = None, standing_mm: float | None = None
+                ) -> tuple[float | None, float | None, list[str]]:
+    """Seated/standing heights recommended from stature (explicit ones win), with the advice notes."""
+    from deskpi.core.ergonomics import recommend
+
+    rec = recommend(stature_cm, shoe_mm, sex=sex, limits=limits)
+    notes = list(rec.notes)
+    seated = rec.sit_mm if seated_mm is None else seated_mm
+    standing = rec.stand_mm if standing_mm is None else standing_mm
+    if standing_mm is None and seated is not None and standing <= seated:
+        notes.append(f"The desk's travel ({limits[0]:g}-{limits[1]:g} mm) leaves no standing height above "
+                     f"the seated {seated:g} mm: no standing height was set.")
+        standing = None
+    return seated, standing, notes
+
+
+def desk_notes(seated_mm: float | None, standing_mm: float | None, limits: tuple[float, float]) -> list[str]:
+    lo, hi = limits
+    return [f"The {label} height {v:g} mm is outside the desk's travel {lo:g}-{hi:g} mm: "
+            f"the desk will stop at its limit."
+            for label, v in (("seated", seated_mm), ("standing", standing_mm)) if v is not None and not lo <= v <= hi]
+
+
+def add_user(store, name: str, *, limits: tuple[float, float], stature_cm: float | None = None,
+             shoe_mm: float | None = None, sex: str | None = None, seated_mm: float | None = None,
+             standing_mm: float | None = None, units: str = "cm", admin: bool = False,
+             pin_hash: str | None = None) -> tuple[Any, list[str]]:
+    """Add a person; heights come from stature (explicit ones win). The first person owns the desk."""
+    notes: list[str] = []
+    if stature_cm is not None:
+        seated_mm, standing_mm, notes = heights_for(stature_cm, limits=limits, shoe_mm=shoe_mm, sex=sex,
+                                                    seated_mm=seated_mm, standing_mm=standing_mm)
+    notes += desk_notes(seated_mm, standing_mm, limits)
+    first = not store.list_users()
+    user = store.add_user(name, stature_cm=stature_cm, shoe_mm=shoe_mm, seated_mm=seated_mm,
+                          standing_mm=standing_mm, units=units, role="admin" if admin else "user", pin_hash=pin_hash)
+    if first:
+        store.set_owner(user.name)
+        store.set_active_user(user.name)
+        notes.append("The first user: now the desk's owner and the active user.")
+    return user, notes

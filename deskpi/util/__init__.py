@@ -1,0 +1,1 @@
+"""Plumbing shared by every layer, written once: atomic files, file locks, value checks."""

@@ -1,0 +1,79 @@
+"""Checks of one value each, shared by the store, the control socket and the config.
+
+Each returns the value in its canonical form or raises `InvalidValue`, whose
+message always has the same shape: what was wrong, the value given and what is
+allowed (``stature_cm = 400: must be a number of cm within 100-250``). A layer
+translates InvalidValue into its own error at its edge (StoreError, a control
+socket reply, an HTTP 422) without rewording it.
+"""
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+class InvalidValue(ValueError):
+    """A value outside what is allowed; the message names the field, the value and the rule."""
+
+    def __init__(self, field: str, value: Any, allowed: str, *, shown: str | None = None) -> None:
+        self.field, self.value, self.allowed = field, value, allowed
+        super().__init__(f"{field} = {shown if shown is not None else repr(value)}: must be {allowed}")
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float, and not a bool (True is not a height)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def has_control(text: str) -> bool:
+    """Control characters and line/paragraph separators: never allowed in names or labels."""
+    return any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in text)
+
+
+def number(field: str, value: Any, lo: float, hi: float, unit: str = "", *, optional: bool = False) -> float | None:
+    unit_part = f" of {unit}" if unit else ""
+    allowed = f"a number{unit_part} within {lo:g}-{hi:g}" + (" (or None)" if optional else "")
+    if value is None and optional:
+        return None
+    if not is_number(value) or not lo <= value <= hi:
+        raise InvalidValue(field, value, allowed)
+    return float(value)
+
+
+def unix_time(field: str, value: Any, *, optional: bool = False) -> float | None:
+    if value is None and optional:
+        return None
+    if not is_number(value) or value < 0:
+        raise InvalidValue(field, value, "a unix time in seconds (a finite number >= 0)"
+                           + (" or None" if optional else ""))
+    return float(value)
+
+
+def choice(field: str, value: Any, allowed: Iterable[str], *, optional: bool = False) -> str | None:
+    options = tuple(allowed)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or value not in options:
+        raise InvalidValue(field, value, "one of " + ", ".join(repr(a) for a in options)
+                           + (" or None" if optional else ""))
+    return value
+
+
+def text(field: str, value: Any, max_len: int, *, optional: bool = False) -> str | None:
+    allowed = f"text of 1-{max_len} characters without control characters" + (" (or None)" if optional else "")
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= max_len or has_control(value):
+        raise InvalidValue(field, value, allowed)
+    return value
+
+
+def only_keys(where: str, mapping: Mapping[str, Any], allowed: Iterable[str]) -> None:
+    """Refuse keys nobody reads: a typo must not be silently ignored."""
+    known = tuple(allowed)
+    extra = sorted(set(mapping) - set(known))
+    if extra:
+        raise InvalidValue(where, ", ".join(extra), "one of: " + (", ".join(known) or "none"),
+                           shown=", ".join(map(repr, extra)))

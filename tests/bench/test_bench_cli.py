@@ -1,0 +1,158 @@
+"""`deskpi bench control|faults` command-line contract, run as subprocesses.
+
+Only structure and sanity are checked here; the performance targets are what
+the benchmarks measure, not what the test suite asserts.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SUMMARY_KEYS = {"moves", "p50_error_mm", "p95_error_mm", "max_error_mm", "median_time_ratio",
+                "interlock_violations", "faults"}
+REQUIRED_FAULTS = ("sensor_dead", "sensor_stuck", "stall", "obstruction_down", "obstruction_up",
+                   "reversed_wiring")
+
+
+def deskpi(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-m", "deskpi.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO, env=env)
+
+
+def one_json_object(proc: subprocess.CompletedProcess) -> dict:
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, f"--json must print exactly one line, got {len(lines)}:\n{proc.stdout}"
+    obj = json.loads(lines[0])
+    assert isinstance(obj, dict)
+    return obj
+
+
+def check_summary(s: dict, moves_asked: int) -> None:
+    assert SUMMARY_KEYS <= s.keys(), f"missing {SUMMARY_KEYS - s.keys()}"
+    assert isinstance(s["moves"], int) and isinstance(s["faults"], int)
+    assert isinstance(s["interlock_violations"], int)
+    # Every requested move ends either measured or as a fault.
+    assert 0 < s["moves"] <= moves_asked
+    assert s["moves"] + s["faults"] == moves_asked
+    for key in ("p50_error_mm", "p95_error_mm", "max_error_mm", "median_time_ratio"):
+        assert isinstance(s[key], (int, float)) and math.isfinite(s[key]) and s[key] >= 0, (key, s[key])
+    assert s["p50_error_mm"] <= s["p95_error_mm"] <= s["max_error_mm"]
+    assert s["median_time_ratio"] > 0
+
+
+@pytest.fixture(scope="module")
+def control() -> dict:
+    return one_json_object(deskpi("bench", "control", "--json", "--moves", "40", "--seed", "3"))
+
+
+@pytest.fixture(scope="module")
+def faults() -> dict:
+    return one_json_object(deskpi("bench", "faults", "--json", "--trials", "2"))
+
+
+# -- bench control ----------------------------------------------------------------
+
+
+def test_control_prints_summary_and_baseline(control):
+    check_summary(control, 40)
+    assert isinstance(control["baseline"], dict)
+    check_summary(control["baseline"], 40)
+
+
+def test_control_has_no_interlock_violations(control):
+    assert control["interlock_violations"] == 0
+    assert control["baseline"]["interlock_violations"] == 0
+
+
+def test_control_beats_the_naive_baseline_at_p95(control):
+    assert control["p95_error_mm"] < control["baseline"]["p95_error_mm"]
+
+
+def test_control_is_deterministic_for_a_seed(control):
+    again = one_json_object(deskpi("bench", "control", "--json", "--moves", "40", "--seed", "3"))
+    assert again == control
+
+
+def test_control_accepts_every_desk_and_sensor_flag(control):
+    proc = deskpi("bench", "control", "--json", "--moves", "40", "--seed", "3",
+                  "--speed-up", "30", "--speed-down", "32", "--coast-mm", "12", "--noise-mm", "3",
+                  "--outliers", "0.02", "--dropouts", "0.03", "--load-variation", "0.25")
+    out = one_json_object(proc)
+    check_summary(out, 40)
+    check_summary(out["baseline"], 40)
+    assert out["interlock_violations"] == 0
+    # The flags reach the simulation: a different desk gives different numbers.
+    assert out != control
+
+
+@pytest.mark.parametrize("flag", ["--speed-up", "--speed-down", "--coast-mm", "--noise-mm", "--outliers",
+                                  "--dropouts", "--load-variation", "--moves", "--seed"])
+def test_control_rejects_non_numeric_flag_values(flag):
+    proc = deskpi("bench", "control", "--json", flag, "lots")
+    assert proc.returncode == 2
+    assert flag in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_control_help_has_an_example():
+    proc = deskpi("bench", "control", "--help")
+    assert proc.returncode == 0
+    assert "deskpi bench control" in proc.stdout
+    for flag in ("--json", "--moves", "--seed", "--speed-up", "--speed-down", "--coast-mm", "--noise-mm",
+                 "--outliers", "--dropouts", "--load-variation"):
+        assert flag in proc.stdout
+
+
+# -- bench faults -------------------------------------------------------------------
+
+
+def test_faults_lists_every_fault_with_its_numbers(faults):
+    assert isinstance(faults.get("faults"), list)
+    by_name = {}
+    for entry in faults["faults"]:
+        assert {"name", "detected", "motor_off_ms", "travel_after_mm"} <= entry.keys(), entry
+        assert isinstance(entry["detected"], bool)
+        for key in ("motor_off_ms", "travel_after_mm"):
+            assert isinstance(entry[key], (int, float)) and math.isfinite(entry[key]) and entry[key] >= 0, entry
+        assert entry["name"] not in by_name, f"duplicate entry {entry['name']}"
+        by_name[entry["name"]] = entry
+    missing = set(REQUIRED_FAULTS) - by_name.keys()
+    assert not missing, f"missing faults: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", REQUIRED_FAULTS)
+def test_faults_are_all_detected(faults, name):
+    entry = next(e for e in faults["faults"] if e["name"] == name)
+    assert entry["detected"] is True, entry
+
+
+def test_bench_day_prints_the_contract_keys_with_the_safety_zeros():
+    out = subprocess.run([sys.executable, "-m", "deskpi.cli", "bench", "day", "--json", "--seed", "2", "--week", "4",
+                          "--compliance", "0.8"], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1
+    day = json.loads(lines[0])
+    for key in ("standing_min", "sitting_min", "posture_changes", "reminders", "max_standing_block_min",
+                "auto_moves_without_presence", "moves_outside_working_hours"):
+        assert key in day
+    assert day["auto_moves_without_presence"] == 0 and day["moves_outside_working_hours"] == 0
+    assert day["standing_min"] + day["sitting_min"] > 0
+
+
+@pytest.mark.parametrize("args, fragment", [(["--compliance", "1.5"], "probability"), (["--week", "0"], "week")])
+def test_bench_day_rejects_impossible_arguments(args, fragment):
+    out = subprocess.run([sys.executable, "-m", "deskpi.cli", "bench", "day", "--json", *args], capture_output=True,
+                         text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.returncode == 2 and fragment in out.stderr
