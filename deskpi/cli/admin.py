@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from deskpi import exit_codes
-from deskpi.daemon.control_server import ControlClient, ControlError
+from deskpi.daemon.client import ControlClient, ControlError
 
 RAW = argparse.RawDescriptionHelpFormatter
 DEFAULT_DATA_DIR = "/var/lib/deskpi"

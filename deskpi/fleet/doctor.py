@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deskpi.daemon.control_server import ControlClient, ControlError
+from deskpi.daemon.client import ControlClient, ControlError
 
 MIN_FREE_MB = 50
 WARN_FREE_MB = 200

@@ -18,8 +18,8 @@ import pytest
 
 from deskpi import exit_codes
 from deskpi.config import defaults
-from deskpi.daemon.control_server import (MAX_LINE_BYTES, SOCKET_NAME, ControlClient, ControlError, DaemonAlreadyRunning,
-                                   connectable)
+from deskpi.daemon.client import SOCKET_NAME, ControlClient, ControlError, connectable
+from deskpi.daemon.control_server import MAX_LINE_BYTES, DaemonAlreadyRunning
 from deskpi.daemon.root import Daemon
 from helpers import calm, desk_at_rest, running_sim_daemon, wait_until
 
