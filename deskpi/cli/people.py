@@ -35,7 +35,7 @@ from deskpi.people.accounts import (DEFAULT_DAILY_GOAL_MIN, add_user, desk_notes
 RAW = argparse.RawDescriptionHelpFormatter
 
 #: Standing goal per day when the person's plan sets none: 2 h/day of standing and light activity
-#: (Buckley et al. 2015, DESIGN.md "Ergonomics and habit defaults").
+#: (Buckley et al. 2015, docs/ERGONOMICS.md "Statistics").
 #: Plan-document keys read as a daily standing goal in minutes (the first one present wins).
 SECRET_MAX_BYTES = 4096                  # what --pin-stdin reads at most
 

@@ -1,6 +1,6 @@
 """Recommended desk heights from a person's stature (pure, standard library only).
 
-The formulas (DESIGN.md, "Ergonomics and habit defaults"):
+The formulas (docs/ERGONOMICS.md, "Desk height from stature"):
 
 - S = stature + a shoe allowance: 25 mm for men, 45 mm for women, 35 mm when
   the sex is not given (or an explicit ``shoe_mm``, 0 for bare feet);
@@ -26,7 +26,7 @@ SHOE_ALLOWANCE_MM = {"male": 25.0, "female": 45.0, None: 35.0}
 STATURE_RANGE_CM = (100.0, 250.0)
 SHOE_RANGE_MM = (0.0, 100.0)
 LIMITS_RANGE_MM = (300.0, 2000.0)
-#: Typical desk travel (DESIGN.md) when the caller does not pass the desk's own limits.
+#: Typical desk travel (docs/ERGONOMICS.md) when the caller does not pass the desk's own limits.
 DEFAULT_LIMITS_MM = (620.0, 1270.0)
 #: EN 527-1 work-surface ranges for office desks (information, not a rule for one person).
 EN527_SEATED_MM = (650.0, 850.0)

@@ -62,7 +62,7 @@ def files(d: Path) -> dict[str, bytes]:
 
 def test_ergonomics_json_for_175_cm() -> None:
     r = ok_json(deskpi("ergonomics", "--stature-cm", "175", "--shoe-mm", "25", "--json"))
-    assert (r["sit_mm"], r["stand_mm"]) == (657, 1092)           # DESIGN.md: ~657 seated, ~1092 standing
+    assert (r["sit_mm"], r["stand_mm"]) == (657, 1092)           # docs/ERGONOMICS.md: ~657 seated, ~1092 standing
     assert r["sit_raw_mm"] == pytest.approx(656.8, abs=0.1) and r["stand_raw_mm"] == pytest.approx(1091.6, abs=0.1)
     assert r["clamped"] is False and isinstance(r["notes"], list) and r["notes"]
     assert r["limits"] == {"min_mm": 640.0, "max_mm": 1260.0, "source": "defaults"}

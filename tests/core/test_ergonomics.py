@@ -1,4 +1,4 @@
-"""Desk heights from stature (DESIGN.md, "Ergonomics and habit defaults")."""
+"""Desk heights from stature (docs/ERGONOMICS.md, "Desk height from stature")."""
 from __future__ import annotations
 
 import json

@@ -3,7 +3,7 @@
 A plan is data only (frozen dataclasses, standard library). The schedule
 policy (`deskpi.core.habits.schedule_policy`) turns a plan into prompts.
 
-Presets (DESIGN.md, "Ergonomics and habit defaults"):
+Presets (docs/ERGONOMICS.md, "Sit-stand plans"):
 
 - DEFAULT_PLAN: sit 30 min / stand 15 min with a 2 min movement break, standing
   blocks capped at 60 min, and a daily standing goal that ramps by week from

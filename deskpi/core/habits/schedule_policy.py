@@ -42,7 +42,7 @@ checks are made again when the countdown ends. In the default "confirm"
 mode the desk moves only when the person confirms a prompt. Before the clock
 is synchronised nothing is prompted at all: working hours mean nothing yet.
 
-Habits (DESIGN.md, "Ergonomics and habit defaults"): posture changes every
+Habits (docs/ERGONOMICS.md, "Reminders"): posture changes every
 sit block (30 min default); standing blocks sized so the day reaches the
 week's standing goal (the plan's ramp), capped (60 min); a movement or stretch
 break at the end of each standing block; one snooze per reminder (5 min);
