@@ -125,7 +125,7 @@ def client(service):
 
 def make_client(service: FakeService, *, claim: bool = True, **kw):
     """Signed in as an admin holding the desk's claim: these tests are about what the API does with a
-    request; who may send one is tested in tests/test_web_auth.py."""
+    request; who may send one is tested in tests/webapp/test_web_auth.py."""
     if getattr(service, "store", None) is None:
         service.store = Store.open(Path(tempfile.mkdtemp(prefix="deskpi-web-")) / "deskpi.db")
     app = create_app(service, **kw)
