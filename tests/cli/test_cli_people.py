@@ -299,7 +299,7 @@ def _leaf_parsers(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ())
 
 
 def test_every_people_command_has_help_and_an_example() -> None:
-    parser = importlib.import_module(CLI_MODULE).build_parser()
+    parser = importlib.import_module("deskpi.cli.main").build_parser()
     found = {path: (sub, h) for path, sub, h in _leaf_parsers(parser)}
     wanted = [("ergonomics",), ("user",), ("user", "add"), ("user", "list"), ("user", "show"), ("user", "set"),
               ("user", "remove"), ("user", "use"), ("stats",), ("backup",), ("restore",)]
