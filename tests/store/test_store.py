@@ -682,11 +682,9 @@ def test_backup_is_consistent_while_another_thread_writes(tmp_path: Path) -> Non
         i = 0
         try:
             while not stop.is_set():
-                with s._tx() as db:                       # two rows that must always appear together
-                    db.execute("INSERT INTO audit (t, source, action, detail) VALUES (?, 'cli', 'move', ?)",
-                               [T0 + i, f'{{"pair": {i}}}'])
-                    db.execute("INSERT INTO audit (t, source, action, detail) VALUES (?, 'cli', 'stop', ?)",
-                               [T0 + i, f'{{"pair": {i}}}'])
+                with s.transaction():                     # two rows that must always appear together
+                    s.append_audit("cli", "move", detail={"pair": i}, t=T0 + i)
+                    s.append_audit("cli", "stop", detail={"pair": i}, t=T0 + i)
                 i += 1
         except Exception as e:  # noqa: BLE001             # pragma: no cover - reported below
             errors.append(e)
