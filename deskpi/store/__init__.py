@@ -12,12 +12,42 @@ from deskpi.store.access import TOKEN_PREFIX
 from deskpi.store.database import DB_NAME, db_path
 from deskpi.store.facade import Store
 from deskpi.store.fields import valid_name
-from deskpi.store.height_log import (DEFAULT_POSTURE_EDGES_MM, HEARTBEAT_S, MIN_CHANGE_MM, MIN_INTERVAL_S,
-                                     UNKNOWN_STAND_OFFSET_MM, posture_edges_for, should_log_height)
-from deskpi.store.records import (AUDIT_ACTIONS, AUDIT_SOURCES, DETAIL_MAX_BYTES, HEIGHT_MM, LOG_HEIGHT_MM, NAME_MAX,
-                                  PLAN_KINDS, PLAN_MAX_BYTES, REMINDER_KINDS, REMINDER_OUTCOMES, RETENTION_DAYS, ROLES,
-                                  SHOE_MM, SLOTS, STATURE_CM, UNITS, AuditEntry, HeightSample, Plan, Reminder,
-                                  RestoreResult, StoreBusyError, StoreError, UnknownUserError, User)
+from deskpi.store.height_log import (
+    DEFAULT_POSTURE_EDGES_MM,
+    HEARTBEAT_S,
+    MIN_CHANGE_MM,
+    MIN_INTERVAL_S,
+    UNKNOWN_STAND_OFFSET_MM,
+    posture_edges_for,
+    should_log_height,
+)
+from deskpi.store.records import (
+    AUDIT_ACTIONS,
+    AUDIT_SOURCES,
+    DETAIL_MAX_BYTES,
+    HEIGHT_MM,
+    LOG_HEIGHT_MM,
+    NAME_MAX,
+    PLAN_KINDS,
+    PLAN_MAX_BYTES,
+    REMINDER_KINDS,
+    REMINDER_OUTCOMES,
+    RETENTION_DAYS,
+    ROLES,
+    SHOE_MM,
+    SLOTS,
+    STATURE_CM,
+    UNITS,
+    AuditEntry,
+    HeightSample,
+    Plan,
+    Reminder,
+    RestoreResult,
+    StoreBusyError,
+    StoreError,
+    UnknownUserError,
+    User,
+)
 
 __all__ = [
     "AUDIT_ACTIONS", "AUDIT_SOURCES", "DB_NAME", "DEFAULT_POSTURE_EDGES_MM", "DETAIL_MAX_BYTES", "HEARTBEAT_S",

@@ -53,7 +53,8 @@ class AccessMixin(StoreBase):
                 return None
             user = fetch_user(conn.execute("SELECT * FROM users WHERE id = ?", [row[0]]))
         t = time.time() if now is None else now
-        if touch and (row[2] is None or t - row[2] >= 60):   # a script polling many times a second must not fsync each time
+        # A script polling many times a second must not fsync each time.
+        if touch and (row[2] is None or t - row[2] >= 60):
             with self._tx() as db:
                 db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [t, token_id])
         return user
@@ -63,7 +64,7 @@ class AccessMixin(StoreBase):
             row = require_user(self.db, user)
             cur = conn.execute("SELECT id, label, created_at, last_used_at FROM api_tokens "
                                "WHERE user_id = ? ORDER BY id", [row["id"]])
-            return [dict(zip(("id", "label", "created_at", "last_used_at"), r)) for r in cur.fetchall()]
+            return [dict(zip(("id", "label", "created_at", "last_used_at"), r, strict=True)) for r in cur.fetchall()]
 
     def revoke_token(self, token_id: Any, *, user: str | None = None) -> bool:
         """Delete a token (only `user`'s, when given). True if one was deleted."""

@@ -178,7 +178,8 @@ class BackupMixin(StoreBase):
             with file_lock(lock_path(target), timeout_s=timeout_s, busy=lambda: _in_use_error(target)):
                 try:
                     previous = keep_previous(target, time.time() if now is None else now)
-                    _remove_quietly(*_sidecars(target))      # before the rename: an old WAL must never meet the new file
+                    # Before the rename: an old WAL must never meet the new file.
+                    _remove_quietly(*_sidecars(target))
                     if stage_in is None:                     # staged on another filesystem: copy next to target first
                         shutil.copyfile(staged, near)
                         staged = near

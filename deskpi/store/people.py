@@ -33,7 +33,7 @@ def require_user(db: Database, name: Any, field_name: str = "user") -> dict[str,
 def fetch_user(cur: sqlite3.Cursor) -> User | None:
     """The User in the next row of a `SELECT u.* ...` cursor, or None."""
     found = cur.fetchone()
-    return None if found is None else User.from_row(dict(zip([d[0] for d in cur.description], found)))
+    return None if found is None else User.from_row(dict(zip([d[0] for d in cur.description], found, strict=True)))
 
 
 class PeopleMixin(StoreBase):

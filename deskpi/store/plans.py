@@ -8,7 +8,15 @@ from typing import Any
 from deskpi.store import fields
 from deskpi.store.database import StoreBase, time_window
 from deskpi.store.people import require_user
-from deskpi.store.records import PLAN_KINDS, PLAN_MAX_BYTES, REMINDER_KINDS, REMINDER_OUTCOMES, Plan, Reminder, StoreError
+from deskpi.store.records import (
+    PLAN_KINDS,
+    PLAN_MAX_BYTES,
+    REMINDER_KINDS,
+    REMINDER_OUTCOMES,
+    Plan,
+    Reminder,
+    StoreError,
+)
 
 _REMINDER_SQL = ("SELECT r.id, u.name, r.kind, r.shown_at, r.outcome, r.outcome_at, r.stretch_id "
                  "FROM reminders r LEFT JOIN users u ON u.id = r.user_id")
