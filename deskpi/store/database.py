@@ -81,7 +81,10 @@ class StoreBase:
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, timeout_s: float = 5.0,
              posture_edges_mm: Iterable[float] | None = None) -> Self:
-        """Open (creating it and its directory if needed) and migrate the database at `path`."""
+        """Open (creating it and its directory if needed) and migrate the database at `path`.
+
+        posture_edges_mm: fixed posture class edges for the height log (None: from the active user's profile).
+        """
         path = Path(path)
         edges = fields.posture_edges(posture_edges_mm)
         path.parent.mkdir(parents=True, exist_ok=True)
