@@ -24,10 +24,9 @@ from deskpi.core.motion.controller import Command, MotionConfig, MotionControlle
 from deskpi.core.motion.stopmodel import StopModel
 from deskpi.hw.drives import HBridgeDrive, RelayPairDrive
 from deskpi.hw.ultrasonic import Mounting, UltrasonicSensor
-from deskpi.people.presets import PresetStore
+from deskpi.people.presets import PresetStore, UserPresets
 from deskpi.daemon.recorder import Recorder
 from deskpi.store import Store, db_path
-from deskpi.people.user_presets import UserPresets
 from deskpi.daemon.sdnotify import Notifier
 from deskpi.daemon.service import DeskService
 

@@ -1,16 +1,17 @@
-"""Preset heights, kept in a small JSON file written atomically.
+"""Preset heights: the desk's own set in a small JSON file, and the active user's set in their profile.
 
-(Per-user presets in the database arrive with user profiles; until then the
-desk has one set.)
+`PresetStore` keeps the desk's presets (used when nobody in particular is at
+the desk); `UserPresets` has the same interface and reads and saves the
+active user's presets in the store, falling back to the desk's.
 """
 from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import threading
 from pathlib import Path
+
+from deskpi.util.files import atomic_write
 
 SLOTS = (1, 2, 3, 4)
 DEFAULTS = {1: 720.0, 2: 1100.0, 3: None, 4: None}   # 1 = sit, 2 = stand
@@ -33,7 +34,14 @@ def checked_height(height_mm: object, limits: tuple[float, float]) -> float:
     return h
 
 
+def check_slot(slot: int) -> None:
+    if slot not in SLOTS:
+        raise PresetError(f"preset {slot!r} does not exist; presets are 1-4")
+
+
 class PresetStore:
+    """The desk's presets, kept in a JSON file (None: in memory only)."""
+
     def __init__(self, path: Path | None, limits: tuple[float, float]) -> None:
         self.path = path
         self.limits = limits
@@ -54,7 +62,7 @@ class PresetStore:
             return {}      # a damaged file must not stop the desk; defaults stand until the next save
 
     def get(self, slot: int) -> float | None:
-        self._check_slot(slot)
+        check_slot(slot)
         with self._lock:
             return self._values[slot]
 
@@ -63,31 +71,48 @@ class PresetStore:
             return dict(self._values)
 
     def save(self, slot: int, height_mm: float) -> float:
-        self._check_slot(slot)
+        check_slot(slot)
         h = checked_height(height_mm, self.limits)
         with self._lock:
             self._values[slot] = round(h, 1)
-            self._write()
+            if self.path is not None:
+                atomic_write(self.path, json.dumps({str(k): v for k, v in self._values.items()}))
         return round(h, 1)
 
-    def _check_slot(self, slot: int) -> None:
-        if slot not in SLOTS:
-            raise PresetError(f"preset {slot!r} does not exist; presets are 1-4")
 
-    def _write(self) -> None:
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".presets.")
+class UserPresets:
+    """Same interface as PresetStore (get, all, save, limits), backed by the active user's profile."""
+
+    def __init__(self, store, fallback: PresetStore) -> None:
+        self.store = store
+        self.fallback = fallback
+        self.limits = fallback.limits
+
+    def _user(self) -> str | None:
+        user = self.store.get_active_user()
+        return None if user is None else user.name
+
+    def get(self, slot: int) -> float | None:
+        check_slot(slot)
+        return self.all()[slot]
+
+    def all(self) -> dict[int, float | None]:
+        user = self._user()
+        if user is None:
+            return self.fallback.all()
+        return self.store.get_presets(user)
+
+    def save(self, slot: int, height_mm: float) -> float:
+        user = self._user()
+        if user is None:
+            return self.fallback.save(slot, height_mm)
+        h = checked_height(height_mm, self.limits)
+        check_slot(slot)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({str(k): v for k, v in self._values.items()}, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+            return self.store.set_preset(user, slot, h)
+        except ValueError as exc:          # the store's StoreError (not imported: the desk must not need sqlite-utils)
+            raise PresetError(str(exc)) from None
+
+    @property
+    def active_user(self) -> str | None:
+        return self._user()

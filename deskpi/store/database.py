@@ -1,0 +1,221 @@
+"""The connection under the Store: opening and migrating the file, its lock, transactions, settings.
+
+One SQLite file (`deskpi.db` in the data directory) reached through sqlite-utils.
+
+Durability. WAL journal, `synchronous=FULL`: every commit fsyncs the WAL, so
+a killed process *and a power cut* keep every committed transaction (with
+`synchronous=NORMAL`, WAL mode survives a process crash but a power cut can
+roll back the last commits - the issue asks that nothing committed is lost;
+that still relies on the SD card honouring fsync, which cheap cards may not).
+The cost is one fsync per commit, which is why writes are few: the height log
+stores changes, not samples, and bulk writers batch (`log_heights`). Each
+public write method is one transaction (`BEGIN IMMEDIATE`, so two processes
+never deadlock upgrading a read lock); it either happens entirely or not at
+all, and every value is validated before anything is written.
+
+Threads. The daemon's web threads, scheduler and control loop share one
+connection (`check_same_thread=False`) behind one re-entrant lock.
+
+Processes. `Store.open` holds a shared `flock` on `<db>.lock` for as long as
+the store is open; `Store.restore` needs it exclusively, so a restore never
+swaps the file under a running daemon (or a CLI command).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Self
+
+from sqlite_utils import Database
+
+from deskpi.store import fields
+from deskpi.store.migrations import SchemaTooNewError, current_version, migrate
+from deskpi.store.records import ACTIVE_USER_KEY, OWNER_KEY, StoreBusyError, StoreError
+from deskpi.util.files import FileLock, lock_path
+
+DB_NAME = "deskpi.db"
+
+_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+
+
+def db_path(data_dir: str | os.PathLike[str]) -> Path:
+    """Where the database lives in a data directory."""
+    return Path(data_dir) / DB_NAME
+
+
+def casefold(value: Any) -> Any:
+    """SQL function deskpi_casefold: names compare case-insensitively, as Python's casefold does."""
+    return value.casefold() if isinstance(value, str) else value
+
+
+def time_window(column: str, since: float | None, until: float | None) -> tuple[list[str], list[Any]]:
+    """WHERE terms and their arguments for since <= column < until (either end may be open)."""
+    where, args = [], []
+    if since is not None:
+        where.append(f"{column} >= ?")
+        args.append(fields.unix_time("since", since))
+    if until is not None:
+        where.append(f"{column} < ?")
+        args.append(fields.unix_time("until", until))
+    return where, args
+
+
+class StoreBase:
+    """One connection, its lock and its transactions; the per-concern parts of the Store build on it."""
+
+    def __init__(self, db: Database, path: Path, file_lock: FileLock | None, *, timeout_s: float) -> None:
+        self.db = db
+        self.path = path
+        self._conn: sqlite3.Connection = db.conn
+        self._file_lock = file_lock
+        self._timeout_s = timeout_s
+        self._lock = threading.RLock()
+        self._closed = False
+        self._users_changed = False          # set by a write that may change the active user's heights
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, timeout_s: float = 5.0,
+             posture_edges_mm: Iterable[float] | None = None) -> Self:
+        """Open (creating it and its directory if needed) and migrate the database at `path`.
+
+        posture_edges_mm: fixed posture class edges for the height log (None: from the active user's profile).
+        """
+        path = Path(path)
+        edges = fields.posture_edges(posture_edges_mm)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file_lock = FileLock(lock_path(path), shared=True)
+        if not file_lock.acquire(timeout_s):                  # only a restore holds it exclusively
+            raise StoreBusyError(f"{path} is being restored by another process; try again")
+        conn = None
+        try:
+            conn = sqlite3.connect(str(path), timeout=timeout_s, check_same_thread=False)
+            db = Database(conn, execute_plugins=False)
+            if current_version(db) == 0 and db.table_names():
+                raise StoreError(f"{path} holds tables ({', '.join(db.table_names()[:5])}) but no schema_version: "
+                                 f"not a deskpi database; move it away or choose another data directory")
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")     # only takes effect on a new, empty file
+            db.enable_wal()
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+            conn.execute("PRAGMA journal_size_limit = 4194304")  # keep the WAL file small on an SD card
+            conn.create_function("deskpi_casefold", 1, casefold, deterministic=True)
+            try:
+                migrate(db)
+            except SchemaTooNewError as e:
+                raise SchemaTooNewError(e.found, e.known, where=str(path)) from None
+            return cls(db, path, file_lock, timeout_s=timeout_s, posture_edges_mm=edges)
+        except BaseException as e:
+            if conn is not None:
+                conn.close()
+            file_lock.release()
+            if isinstance(e, sqlite3.DatabaseError):
+                raise StoreError(f"{path}: cannot be opened as a deskpi database ({e})") from e
+            raise
+
+    def reader(self) -> Self:
+        """A second, read-only connection for hot read paths (a web request checking who is asking):
+        in WAL mode it reads the last commit without waiting behind a writer's fsync."""
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=self._timeout_s,
+                               check_same_thread=False)
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout_s * 1000)}")
+            conn.create_function("deskpi_casefold", 1, casefold, deterministic=True)
+            return type(self)(Database(conn, execute_plugins=False), self.path, None, timeout_s=self._timeout_s)
+        except BaseException:
+            conn.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection and release the lock. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._conn.close()
+            if self._file_lock is not None:
+                self._file_lock.release()
+                self._file_lock = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"{self.path}: the store is closed")
+            yield self._conn
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[Database]:
+        """One write transaction (nested calls join the outer one)."""
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"{self.path}: the store is closed")
+            conn = self._conn
+            if conn.in_transaction:
+                yield self.db
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            self._users_changed = False
+            try:
+                yield self.db
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            finally:
+                if self._users_changed:               # re-read, committed or not
+                    self._users_changed = False
+                    self._after_users_changed()
+
+    def _after_users_changed(self) -> None:
+        """Called after a transaction that changed users or the active user (the height log re-reads edges)."""
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Self]:
+        """Run several public methods as one transaction: all of them happen, or (on any exception) none.
+
+        Reads inside see the transaction's own writes; other processes wait for it
+        (BEGIN IMMEDIATE), so a desired state is compared and changed in one step.
+        """
+        with self._tx():
+            yield self
+
+    @property
+    def schema_version(self) -> int:
+        with self._read():
+            return current_version(self.db)
+
+    def integrity_check(self) -> str:
+        """'ok', or SQLite's list of problems."""
+        with self._read() as conn:
+            return "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check").fetchall())
+
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+        return default if row is None or row[0] is None else row[0]
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        """Set (or with None delete) a key/value setting."""
+        if not isinstance(key, str) or not _KEY_RE.match(key) or key in (ACTIVE_USER_KEY, OWNER_KEY):
+            raise fields.invalid("key", key, "a setting name (letters, digits, _ . -; at most 64) other than the "
+                                 "reserved active/owner keys")
+        value = fields.text("value", value, 4096)
+        with self._tx() as db:
+            if value is None:
+                db.execute("DELETE FROM settings WHERE key = ?", [key])
+            else:
+                db["settings"].upsert({"key": key, "value": value}, pk="key")

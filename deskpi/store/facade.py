@@ -1,0 +1,20 @@
+"""The Store: one object over the database, its methods grouped by concern in the modules it is built from."""
+from __future__ import annotations
+
+from deskpi.store.access import AccessMixin
+from deskpi.store.audit import AuditMixin
+from deskpi.store.backup import BackupMixin
+from deskpi.store.database import StoreBase
+from deskpi.store.height_log import HeightLogMixin
+from deskpi.store.people import PeopleMixin
+from deskpi.store.plans import PlansMixin
+
+
+class Store(PeopleMixin, PlansMixin, HeightLogMixin, AuditMixin, AccessMixin, BackupMixin, StoreBase):
+    """The deskpi database. Build with `Store.open(path)`; every method is thread-safe.
+
+    people: users, presets, active user, owner - plans: plans, reminders -
+    height_log: the height log and retention - audit: the audit trail -
+    access: API tokens, web sessions - backup: backup, restore -
+    database: open, close, transactions, settings.
+    """

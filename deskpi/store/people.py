@@ -1,0 +1,175 @@
+"""People in the store: users and their profiles, their presets, who is at the desk and who owns it."""
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+from sqlite_utils import Database
+
+from deskpi.store import fields
+from deskpi.store.database import StoreBase
+from deskpi.store.records import ACTIVE_USER_KEY, HEIGHT_MM, OWNER_KEY, SLOTS, StoreError, UnknownUserError, User
+
+
+def find_user(db: Database, name: Any, field_name: str = "user") -> dict[str, Any] | None:
+    """The `users` row of a name (case-insensitive), or None."""
+    if not isinstance(name, str):
+        raise fields.invalid(field_name, name, "a user name")
+    rows = list(db["users"].rows_where("name_key = ?", [fields.name_key(name)], limit=1))
+    return rows[0] if rows else None
+
+
+def require_user(db: Database, name: Any, field_name: str = "user") -> dict[str, Any]:
+    """The `users` row of a name, or UnknownUserError listing who there is."""
+    row = find_user(db, name, field_name)
+    if row is None:
+        known = [r[0] for r in db.execute("SELECT name FROM users ORDER BY name_key LIMIT 11")]
+        listing = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "") if known else "none yet"
+        raise UnknownUserError(f"{field_name} = {name!r}: no such user (users: {listing})")
+    return row
+
+
+def fetch_user(cur: sqlite3.Cursor) -> User | None:
+    """The User in the next row of a `SELECT u.* ...` cursor, or None."""
+    found = cur.fetchone()
+    return None if found is None else User.from_row(dict(zip([d[0] for d in cur.description], found, strict=True)))
+
+
+class PeopleMixin(StoreBase):
+    """Users, presets, the active user and the owner."""
+
+    def add_user(self, name: str, *, stature_cm: float | None = None, shoe_mm: float | None = None,
+                 seated_mm: float | None = None, standing_mm: float | None = None, units: str = "cm",
+                 role: str = "user", pin_hash: str | None = None, now: float | None = None) -> User:
+        name = fields.valid_name(name)
+        values = fields.user_fields({"stature_cm": stature_cm, "shoe_mm": shoe_mm, "seated_mm": seated_mm,
+                                     "standing_mm": standing_mm, "units": units, "role": role,
+                                     "pin_hash": pin_hash})
+        fields.check_sit_below_stand(values["seated_mm"], values["standing_mm"])
+        created = time.time() if now is None else fields.unix_time("now", now)
+        with self._tx() as db:
+            existing = find_user(db, name, "name")
+            if existing is not None:
+                raise StoreError(f"name = {name!r}: already taken by {existing['name']!r} "
+                                 f"(names are case-insensitive)")
+            db["users"].insert(dict(name=name, name_key=fields.name_key(name), created_at=created, **values))
+            self._users_changed = True
+            return User.from_row(require_user(db, name))
+
+    def get_user(self, name: str) -> User | None:
+        with self._read():
+            row = find_user(self.db, name)
+            return None if row is None else User.from_row(row)
+
+    def list_users(self) -> list[User]:
+        with self._read():
+            return [User.from_row(r) for r in self.db["users"].rows_where(order_by="name_key")]
+
+    def remove_user(self, name: str) -> None:
+        """Remove a user with their presets, plan and reminder history (the audit trail keeps the name)."""
+        with self._tx() as db:
+            row = require_user(db, name)
+            db.execute("DELETE FROM settings WHERE key IN (?, ?) AND value = ?",
+                       [ACTIVE_USER_KEY, OWNER_KEY, str(row["id"])])
+            db.execute("DELETE FROM users WHERE id = ?", [row["id"]])
+            self._users_changed = True
+
+    def rename_user(self, name: str, new_name: str) -> User:
+        new = fields.valid_name(new_name, "new_name")
+        with self._tx() as db:
+            row = require_user(db, name)
+            other = find_user(db, new, "new_name")
+            if other is not None and other["id"] != row["id"]:
+                raise StoreError(f"new_name = {new!r}: already taken by {other['name']!r} "
+                                 f"(names are case-insensitive)")
+            db["users"].update(row["id"], {"name": new, "name_key": fields.name_key(new)})
+            return User.from_row(require_user(db, new))
+
+    def update_user(self, name: str, /, **changes: Any) -> User:
+        """Set some of stature_cm, shoe_mm, seated_mm, standing_mm, units, role, pin_hash (None clears)."""
+        values = fields.user_fields(changes)
+        with self._tx() as db:
+            row = require_user(db, name)
+            merged = {**row, **values}
+            fields.check_sit_below_stand(merged["seated_mm"], merged["standing_mm"])
+            if values:
+                db["users"].update(row["id"], values)
+            if "pin_hash" in values:         # a new PIN signs that person out everywhere
+                db.execute("DELETE FROM web_sessions WHERE user_id = ?", [row["id"]])
+            self._users_changed = True
+            return User.from_row(require_user(db, name))
+
+    # ---------------------------------------------------------------------------------- presets
+
+    def get_presets(self, user: str) -> dict[int, float | None]:
+        """Slots 1-4. Unsaved slot 1 is the user's seated height, slot 2 the standing height."""
+        with self._read() as conn:
+            row = require_user(self.db, user)
+            saved = dict(conn.execute("SELECT slot, height_mm FROM presets WHERE user_id = ?", [row["id"]]).fetchall())
+        defaults = {1: row["seated_mm"], 2: row["standing_mm"], 3: None, 4: None}
+        return {s: saved.get(s, defaults[s]) for s in SLOTS}
+
+    def get_preset(self, user: str, slot: int) -> float | None:
+        return self.get_presets(user)[fields.slot(slot)]
+
+    def set_preset(self, user: str, slot: int, height_mm: float) -> float:
+        slot = fields.slot(slot)
+        h = round(fields.number("height_mm", height_mm, *HEIGHT_MM, "mm", optional=False), 1)
+        with self._tx() as db:
+            row = require_user(db, user)
+            db["presets"].upsert({"user_id": row["id"], "slot": slot, "height_mm": h}, pk=("user_id", "slot"))
+        return h
+
+    def clear_preset(self, user: str, slot: int) -> None:
+        """Forget a saved preset (slots 1 and 2 go back to the seated/standing heights)."""
+        slot = fields.slot(slot)
+        with self._tx() as db:
+            row = require_user(db, user)
+            db.execute("DELETE FROM presets WHERE user_id = ? AND slot = ?", [row["id"], slot])
+
+    # ---------------------------------------------------------------------- active user, owner
+
+    def _user_setting(self, key: str) -> User | None:
+        with self._read() as conn:
+            return fetch_user(conn.execute("SELECT u.* FROM settings s JOIN users u "
+                                           "ON u.id = CAST(s.value AS INTEGER) WHERE s.key = ?", [key]))
+
+    def _set_user_setting(self, key: str, name: str | None, field_name: str) -> User | None:
+        with self._tx() as db:
+            if name is None:
+                db.execute("DELETE FROM settings WHERE key = ?", [key])
+                self._users_changed = True
+                return None
+            row = require_user(db, name, field_name)
+            db["settings"].upsert({"key": key, "value": str(row["id"])}, pk="key")
+            self._users_changed = True
+            return User.from_row(row)
+
+    def get_active_user(self) -> User | None:
+        return self._user_setting(ACTIVE_USER_KEY)
+
+    def set_active_user(self, name: str | None, *, now: float | None = None) -> User | None:
+        """Who is at the desk now (None: nobody in particular); the change is kept for statistics."""
+        when = time.time() if now is None else fields.unix_time("now", now)
+        with self._tx() as db:
+            user = self._set_user_setting(ACTIVE_USER_KEY, name, "active_user")
+            db.execute("INSERT INTO active_user_log (t, user) VALUES (?, ?)",
+                       [when, None if user is None else user.name])
+            return user
+
+    def active_user_timeline(self, t0: float, t1: float) -> list[tuple[float, str | None]]:
+        """(t, user) changes in [t0, t1], led by the one in force at t0; [] if never recorded."""
+        with self._read() as conn:
+            before = conn.execute("SELECT t, user FROM active_user_log WHERE t < ? ORDER BY t DESC, id DESC LIMIT 1",
+                                  [t0]).fetchall()
+            rows = conn.execute("SELECT t, user FROM active_user_log WHERE t >= ? AND t <= ? ORDER BY t, id",
+                                [t0, t1]).fetchall()
+        return [(float(t), u) for t, u in before + rows]
+
+    def get_owner(self) -> User | None:
+        return self._user_setting(OWNER_KEY)
+
+    def set_owner(self, name: str | None) -> User | None:
+        """The person the desk is assigned to (None: unassigned, e.g. a hot desk)."""
+        return self._set_user_setting(OWNER_KEY, name, "owner")
