@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import TypeGuard
 
 SEATED_FACTOR = 0.37
 STANDING_FACTOR = 0.615
@@ -83,16 +84,20 @@ def _number(name: str, value: object, lo: float, hi: float, unit: str) -> float:
 def _check_limits(limits: object) -> tuple[float, float]:
     lo_allowed, hi_allowed = LIMITS_RANGE_MM
     allowed = f"(min_mm, max_mm) with {lo_allowed:g} <= min_mm < max_mm <= {hi_allowed:g}"
+    lo: object
+    hi: object
     try:
+        # Any iterable of two will do, so unpack rather than test its type; anything else fails here.
         lo, hi = limits                           # type: ignore[misc]
     except (TypeError, ValueError):
         raise ErgonomicsError("limits", limits, allowed) from None
-    for v in (lo, hi):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ErgonomicsError("limits", limits, allowed)
-    if not lo_allowed <= lo < hi <= hi_allowed:
+    if not (_finite_number(lo) and _finite_number(hi) and lo_allowed <= lo < hi <= hi_allowed):
         raise ErgonomicsError("limits", limits, allowed)
     return float(lo), float(hi)
+
+
+def _finite_number(v: object) -> TypeGuard[float]:
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
 
 
 def shoe_allowance_mm(sex: str | None = None) -> float:

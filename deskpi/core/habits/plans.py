@@ -381,7 +381,7 @@ def _parse_holidays(raw: object, problems: list) -> tuple[dt.date, ...] | None:
             out.append(item)
             continue
         try:
-            out.append(dt.date.fromisoformat(item))                 # type: ignore[arg-type]
+            out.append(dt.date.fromisoformat(item))
         except (TypeError, ValueError):
             problems.append(("holidays", item, allowed))
             return None

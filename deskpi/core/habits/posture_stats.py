@@ -328,7 +328,9 @@ def local_date(t: float, tz: tzinfo | str) -> date:
 
 
 def _dates(days: int | Iterable[date | str], now: float, zone: tzinfo) -> list[date]:
-    if isinstance(days, int) and not isinstance(days, bool):
+    if isinstance(days, bool):      # an int to Python, but never meant as a number of days
+        raise TypeError(f"days must be a number of days or a list of dates, got {days!r}")
+    if isinstance(days, int):
         if days < 1:
             raise ValueError(f"days must be at least 1, got {days}")
         today = local_date(now, zone)
@@ -605,7 +607,8 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
         report_users = list(dict.fromkeys(users))
 
     def bucket(user: Any) -> dict[str, Any]:
-        day_recs, by_week = [], {}
+        day_recs: list[dict[str, Any]] = []
+        by_week: dict[str, list[tuple[date, _Tally, float | None]]] = {}
         for d in wanted:
             d0, d1 = bounds[d]
             tl = tallies.get((user, d)) or _Tally()

@@ -131,8 +131,8 @@ class _Suspicion:
 class _Settle:
     t_cut: float
     settle_from: float
-    direction: Direction | None
-    fit: TrajectoryFit | None
+    direction: Direction
+    fit: TrajectoryFit
     learnable: bool
     expected: tuple[float, float] | None = None   # where the fit says the desk will stop, and its sd
     resume: bool = False     # a precautionary pause: carry on towards the goal once settled
@@ -165,12 +165,13 @@ class MotionController:
     def state(self) -> State:
         if self.fault is not None:
             return State.FAULT
-        if self._approach is not None or (self._goal is not None and self._settle is None):
-            d = self._approach.direction if self._approach else self._goal_direction()
-            return State.MOVING_UP if d is Direction.UP else State.MOVING_DOWN
-        if self._settle is not None:
-            return State.SETTLING
-        return State.IDLE
+        if self._approach is not None:
+            d = self._approach.direction
+        elif self._goal is not None and self._settle is None:
+            d = self._goal_direction(self._goal)
+        else:
+            return State.SETTLING if self._settle is not None else State.IDLE
+        return State.MOVING_UP if d is Direction.UP else State.MOVING_DOWN
 
     @property
     def target_mm(self) -> float | None:
@@ -200,8 +201,7 @@ class MotionController:
     def move_to(self, target_mm: float, now: float, *, source: str = "api") -> None:
         self._now = max(self._now, now)
         target = self._check_target(target_mm)
-        self._check_can_move(now)
-        here = self.height_mm()
+        here = self._check_can_move(now)
         if self._approach is None and abs(target - here) <= self.cfg.tolerance_mm:
             self._finish(_Goal("goto", target, source, now, here, 0), here, now)
             return
@@ -220,16 +220,15 @@ class MotionController:
         direction = Direction(direction)
         lease = self.cfg.hold_lease_s if lease_s is None else min(lease_s, self.cfg.hold_lease_s)
         g = self._goal
-        if g is not None and g.kind == "hold" and self._goal_direction() is direction:
+        if g is not None and g.kind == "hold" and self._goal_direction(g) is direction:
             g.lease_until = now + lease
             return
-        self._check_can_move(now)
+        here = self._check_can_move(now)
         if self.duty.remaining(now) <= 0.5:
             raise MotionRefused(
                 f"the motor is resting to protect it (at most {self.cfg.duty_max_on_s:.0f} s on in any "
                 f"{self.cfg.duty_window_s / 60:.0f} min)")
         limit = self.cfg.max_mm if direction is Direction.UP else self.cfg.min_mm
-        here = self.height_mm()
         if direction * (limit - here) <= self.cfg.tolerance_mm:
             raise MotionRefused(
                 f"the desk is already at its {'upper' if direction is Direction.UP else 'lower'} limit "
@@ -296,19 +295,22 @@ class MotionController:
                 f"{self.cfg.min_mm:.0f}-{self.cfg.max_mm:.0f} mm")
         return target
 
-    def _check_can_move(self, now: float) -> None:
+    def _check_can_move(self, now: float) -> float:
+        """Refuse to move without a fresh height; otherwise return the height a move starts from."""
         if self.fault is not None:
             raise MotionRefused(f"the desk has a fault and will not move until it is cleared: {self.fault.message}")
-        if not self.estimator.is_fresh(now) or self.estimator.height() is None:
+        here = self.height_mm()   # None only when the estimator has no height, refused anyway
+        if not self.estimator.is_fresh(now) or self.estimator.height() is None or here is None:
             raise MotionRefused("no fresh height reading from the sensor; the desk will not move blind")
+        return here
 
-    def _goal_direction(self) -> Direction:
-        here = self._settle_height_guess()
-        return Direction.UP if self._goal.target >= here else Direction.DOWN
+    def _goal_direction(self, g: _Goal) -> Direction:
+        here = self._settle_height_guess(g)
+        return Direction.UP if g.target >= here else Direction.DOWN
 
-    def _settle_height_guess(self) -> float:
+    def _settle_height_guess(self, g: _Goal) -> float:
         h = self.estimator.height()
-        return self._goal.start_mm if h is None else h
+        return g.start_mm if h is None else h
 
     def _set_goal(self, goal: _Goal, now: float) -> None:
         if self._approach is not None:
@@ -332,9 +334,9 @@ class MotionController:
             # first and decide later whether it was a glitch or a dead sensor.
             self._pause(r.t)
             return
-        if verdict is not Verdict.ACCEPTED:
-            return
         y = r.height_mm
+        if verdict is not Verdict.ACCEPTED or y is None:   # an accepted reading always has a height
+            return
         if self._approach is not None and r.t >= self._approach.t_on:
             self._track(self._approach, r.t, y)
         elif self._settle is not None and r.t >= self._settle.settle_from:
@@ -381,7 +383,9 @@ class MotionController:
             expected = a.fit.x0 + d * m.travel_for_on_time(t - a.t_on)
             spread = 0.15 * abs(expected - a.fit.x0)
         self._pause(t)
-        self._settle.suspect = _Suspicion(kind, detail, d, a.fit.x0, expected, spread)
+        s = self._settle
+        assert s is not None   # a was the approach under way, so the pause's cut has just begun a settle
+        s.suspect = _Suspicion(kind, detail, d, a.fit.x0, expected, spread)
 
     def _pause(self, now: float) -> None:
         """Motor off as a precaution; the goal stands and resumes once the readings do."""
@@ -437,13 +441,12 @@ class MotionController:
             self._goal = None
             self.events.append(("hold_expired", now))
         if self._settle is not None:
-            self._advance_settle(now)
+            self._advance_settle(self._settle, now)
             return
         if self._goal is not None:
-            self._start(now)
+            self._start(self._goal, now)
 
-    def _advance_settle(self, now: float) -> None:
-        s = self._settle
+    def _advance_settle(self, s: _Settle, now: float) -> None:
         need = self.cfg.settle_samples
         if len(s.readings) < need:
             return
@@ -462,7 +465,7 @@ class MotionController:
         if s.suspect is not None and self._judge(s.suspect, s.readings, final, se, now, s.stopped):
             return
         self._update_noise(s.readings)
-        if s.learnable and s.fit is not None:
+        if s.learnable:
             self._learn(s, measured)
         if g is None:
             return
@@ -540,13 +543,13 @@ class MotionController:
         self.events.append(("move_done", report))
         self._goal = None
 
-    def _start(self, now: float) -> None:
-        g = self._goal
+    def _start(self, g: _Goal, now: float) -> None:
         rest = self._rest_height(now)
         if rest is None:
             return
         here, start_sd = rest
         if g.kind == "backoff" and g.approaches == 0:
+            assert g.backoff_from is not None   # _raise_fault gives every back-off goal its direction
             g.target = min(max(here - g.backoff_from * self.cfg.backoff_mm, self.cfg.min_mm), self.cfg.max_mm)
         d = Direction.UP if g.target > here else Direction.DOWN
         if g.kind == "goto" and abs(g.target - here) <= self.cfg.tolerance_mm:
@@ -661,18 +664,17 @@ class MotionController:
             self.noise_mm = max(rms / 0.872, 0.3)
 
     def _wake_at(self, now: float) -> float | None:
-        times = []
+        times: list[float] = []
         a = self._approach
         if a is not None:
             times += [a.cut_at, a.deadline]
             if self._goal is not None and self._goal.lease_until is not None:
                 times.append(self._goal.lease_until)
         elif self._goal is not None and self._settle is None:
-            d = self._goal_direction()
+            d = self._goal_direction(self._goal)
             times.append(self.interlock.earliest_on(d, now))
         if self._motor_wanted() and self.estimator.last_accepted_t is not None:
             times.append(self.estimator.last_accepted_t + self.cfg.estimator.stale_after_s + 1e-3)
-        times = [t for t in times if t is not None]
         return max(min(times), now) if times else None
 
 

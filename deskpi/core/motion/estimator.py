@@ -50,11 +50,19 @@ class EstimatorConfig:
                 f"plausible window is empty: {self.plausible_min_mm}..{self.plausible_max_mm} mm")
 
 
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """A reading with a height: the only kind the window keeps (a lost echo has none)."""
+
+    t: float
+    height_mm: float
+
+
 class HeightEstimator:
     def __init__(self, config: EstimatorConfig | None = None) -> None:
         self.cfg = config or EstimatorConfig()
-        self._window: deque[Reading] = deque(maxlen=max(self.cfg.window, 16))
-        self._rejected: list[Reading] = []
+        self._window: deque[Sample] = deque(maxlen=max(self.cfg.window, 16))
+        self._rejected: list[Sample] = []
         self._silent_run = 0
         self.last_accepted_t: float | None = None
         self.last_ping_t: float | None = None
@@ -69,27 +77,29 @@ class HeightEstimator:
             self._silent_run += 1
         else:
             self._silent_run = 0
-        if verdict is Verdict.ACCEPTED:
-            self._window.append(r)
+        h = r.height_mm
+        if verdict is Verdict.ACCEPTED and h is not None:   # _classify accepts only readings with a height
+            self._window.append(Sample(r.t, h))
             self.last_accepted_t = r.t
         return verdict
 
     def _classify(self, r: Reading) -> Verdict:
+        h = r.height_mm
         if r.status is EchoStatus.SILENT:
             return Verdict.SILENT
-        if r.status is EchoStatus.LOST or r.height_mm is None:
+        if r.status is EchoStatus.LOST or h is None:
             return Verdict.LOST
-        if not self.cfg.plausible_min_mm <= r.height_mm <= self.cfg.plausible_max_mm:
+        if not self.cfg.plausible_min_mm <= h <= self.cfg.plausible_max_mm:
             return Verdict.IMPLAUSIBLE
         if len(self._window) < 3:
             return Verdict.ACCEPTED
         expected = self.predict(r.t)
-        if abs(r.height_mm - expected) <= self.cfg.gate_mm:
+        if abs(h - expected) <= self.cfg.gate_mm:
             self._rejected.clear()
             return Verdict.ACCEPTED
         # A run of rejects that agree with each other means our window was
         # wrong (it started on an outlier), not that the sensor lies repeatedly.
-        self._rejected.append(r)
+        self._rejected.append(Sample(r.t, h))
         if len(self._rejected) >= self.cfg.reseed_after:
             heights = [x.height_mm for x in self._rejected]
             if max(heights) - min(heights) <= 2 * self.cfg.gate_mm:
@@ -101,7 +111,7 @@ class HeightEstimator:
         return Verdict.OUTLIER
 
     # -- output -----------------------------------------------------------
-    def recent(self, n: int | None = None) -> list[Reading]:
+    def recent(self, n: int | None = None) -> list[Sample]:
         items = list(self._window)
         return items if n is None else items[-n:]
 
@@ -119,7 +129,7 @@ class HeightEstimator:
             return 0.0
         return _slope(items)
 
-    def _velocity_items(self, now: float | None) -> list[Reading]:
+    def _velocity_items(self, now: float | None) -> list[Sample]:
         items = self.recent()
         if not items:
             return []
@@ -166,6 +176,6 @@ class HeightEstimator:
         self.last_accepted_t = None
 
 
-def _slope(items: list[Reading]) -> float:
+def _slope(items: list[Sample]) -> float:
     line = fit_line((r.t, r.height_mm) for r in items)
     return 0.0 if line is None else line.slope

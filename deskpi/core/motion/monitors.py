@@ -145,11 +145,12 @@ class StuckCheck:
     """A sensor that repeats one value exactly while the desk should be moving."""
 
     def __init__(self, repeats: int = 2) -> None:
+        self._repeats = repeats
         self._last: deque[float] = deque(maxlen=repeats)
 
     def add(self, y: float, expected_step_mm: float, noise_mm: float) -> Finding | None:
         self._last.append(y)
-        if len(self._last) < self._last.maxlen:
+        if len(self._last) < self._repeats:
             return None
         if expected_step_mm < 1.0 or noise_mm < 0.3:
             return None
