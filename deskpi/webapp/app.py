@@ -68,11 +68,12 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def _assets() -> Path:
-    """Where templates/ and static/ live: the deskpi.web_assets package (web/ in a checkout)."""
-    try:
-        return Path(str(importlib.resources.files("deskpi.web_assets")))
-    except ModuleNotFoundError:        # a plain source tree that was never installed
-        return Path(__file__).resolve().parent.parent / "web"
+    """Where templates/ and static/ live: web/ beside this code in a checkout, else the installed
+    deskpi.web_assets package (which an editable install may map to another checkout's web/)."""
+    checkout = Path(__file__).resolve().parents[2] / "web"
+    if (checkout / "templates" / "base.html").is_file():
+        return checkout
+    return Path(str(importlib.resources.files("deskpi.web_assets")))
 
 
 def _live_sources(ctx: WebContext) -> dict:
