@@ -2,6 +2,7 @@
 JavaScript on a phone that keeps every script for a year."""
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -9,8 +10,14 @@ from pathlib import Path
 import pytest
 from flask import Flask, url_for
 
+from deskpi.store import Store
 from deskpi.webapp import static_files
+from deskpi.webapp.app import create_app
+from helpers import module_graph, signed_in
+from test_webapp import FakeService
 
+WEB_STATIC = Path(__file__).resolve().parents[2] / "web" / "static"
+YEAR = "public, max-age=31536000, immutable"
 
 
 def _write(path: Path, text: str) -> None:
@@ -104,3 +111,36 @@ def test_files_outside_the_static_folder_stay_out_of_reach(tmp_path):
     assert "../secret.js?v=" not in client.get(_url(app, "a.js")).get_data(as_text=True)
     assert client.get("/static/../secret.js").status_code == 404
     assert client.get("/static/%2e%2e/secret.js").status_code == 404
+
+
+@pytest.fixture
+def client(tmp_path):
+    service = FakeService(sim=True)
+    service.store = Store.open(tmp_path / "deskpi.db")
+    yield signed_in(create_app(service), name="Ada")
+    service.store.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/profile", "/plan", "/reminders", "/stats", "/admin"])
+def test_every_module_a_page_loads_is_named_by_the_hash_of_what_it_serves(client, path):
+    html = client.get(path).get_data(as_text=True)
+    entries = re.findall(r'<script type="module" src="([^"]+)"', html)
+    assert entries[0].startswith("/static/app.js?v=")
+    for entry in entries:
+        for url, body in module_graph(client, entry).items():
+            version = re.fullmatch(r"/static/[\w/.-]+\.js\?v=(\w+)", url).group(1)
+            assert version == hashlib.sha256(body.encode()).hexdigest()[:10], url
+            resp = client.get(url)
+            assert resp.headers["Cache-Control"] == YEAR and "javascript" in resp.mimetype
+            for spec in re.findall(r"""(?:from|import)\s*["'](\.[^"']+)["']""", body):
+                assert "?v=" in spec, (url, spec)                   # every import pinned to its content
+
+
+def test_the_page_scripts_share_one_copy_of_the_helpers():
+    sources = {p.name: p.read_text() for p in WEB_STATIC.glob("*.js")}
+    for name, text in sources.items():
+        if name != "dom.js":
+            assert not re.search(r"const \$\$? = ", text), f"{name} defines its own $"
+        assert "window.deskpi" not in text, name
+    assert "function call(" in sources["api.js"] and sum("function call(" in t for t in sources.values()) == 1
+    assert sum("function num(" in t for t in sources.values()) == 1
