@@ -1,6 +1,8 @@
 """Small helpers shared by the tests that run real threads."""
 from __future__ import annotations
 
+import posixpath
+import re
 import time
 from collections.abc import Callable
 
@@ -111,3 +113,23 @@ def sim_url(proc, *, timeout: float = 30.0, log=None) -> str:
             return found.group(1)
     tail = f"; its log ends with: {log.read_text()[-2000:]}" if log is not None else ""
     raise AssertionError(f"deskpi sim printed no URL{tail}")
+
+
+_MODULE_IMPORT = re.compile(r"""^\s*(?:import\s*|(?:import|export)\b[^'";]*?\bfrom\s*)["'](\.{1,2}/[^'"]+)["']""", re.M)
+
+
+def module_graph(client, url: str) -> dict[str, str]:
+    """A page script and every module it imports, directly or not, as the browser fetches them:
+    {URL: source}. Fails on an import that does not answer 200."""
+    found: dict[str, str] = {}
+    todo = [url]
+    while todo:
+        url = todo.pop()
+        if url in found:
+            continue
+        resp = client.get(url)
+        assert resp.status_code == 200, (url, resp.status_code)
+        found[url] = source = resp.get_data(as_text=True)
+        base = posixpath.dirname(url.split("?")[0])
+        todo += [posixpath.normpath(posixpath.join(base, spec)) for spec in _MODULE_IMPORT.findall(source)]
+    return found

@@ -15,7 +15,6 @@ an API token. Remote motion also needs the desk's claim (deskpi.webapp.claims).
 from __future__ import annotations
 
 import gzip
-import hashlib
 import importlib.resources
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +30,7 @@ from deskpi.webapp import api_desk
 from deskpi.webapp import api_people
 
 from deskpi.webapp import api_session
+from deskpi.webapp import static_files
 from deskpi.webapp.api_spec import Api, ApiError, show
 from deskpi.webapp.auth import SignIn
 from deskpi.webapp.claims import ClaimBook
@@ -68,11 +68,12 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def _assets() -> Path:
-    """Where templates/ and static/ live: the deskpi.web_assets package (web/ in a checkout)."""
-    try:
-        return Path(str(importlib.resources.files("deskpi.web_assets")))
-    except ModuleNotFoundError:        # a plain source tree that was never installed
-        return Path(__file__).resolve().parent.parent / "web"
+    """Where templates/ and static/ live: web/ beside this code in a checkout, else the installed
+    deskpi.web_assets package (which an editable install may map to another checkout's web/)."""
+    checkout = Path(__file__).resolve().parents[2] / "web"
+    if (checkout / "templates" / "base.html").is_file():
+        return checkout
+    return Path(str(importlib.resources.files("deskpi.web_assets")))
 
 
 def _live_sources(ctx: WebContext) -> dict:
@@ -151,16 +152,7 @@ def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | N
                                     f"preset button on the desk within 30 s")
             ctx.claims.touch(user.name)
 
-    versions: dict[str, tuple[float, str]] = {}
-
-    @app.url_defaults
-    def static_version(endpoint: str, values: dict) -> None:
-        # Every static URL names its content, so a phone may keep it for a year and still never
-        # runs yesterday's JavaScript after an upgrade.
-        if endpoint == "static" and "filename" in values and "v" not in values:
-            version = _asset_version(Path(app.static_folder), values["filename"], versions)
-            if version:
-                values["v"] = version
+    static_files.install(app)      # every static URL names its content, ES module imports too
 
     api = Api(app, API, guard)
     api_desk.register(api, ctx)
@@ -303,21 +295,6 @@ def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | N
     for name in PAGES:
         app.add_url_rule(f"/{name}", f"page_{name}", lambda name=name: page(name))
     return app
-
-
-def _asset_version(folder: Path, name: str, cache: dict) -> str | None:
-    """A short hash of a static file's content (re-read only when its mtime or size changes)."""
-    path = folder / name
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    key = (st.st_mtime_ns, st.st_size)
-    hit = cache.get(name)
-    if hit is None or hit[0] != key:
-        hit = (key, hashlib.sha256(path.read_bytes()).hexdigest()[:10])
-        cache[name] = hit
-    return hit[1]
 
 
 def _gzip(resp: Response) -> Response:

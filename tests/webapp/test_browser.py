@@ -352,3 +352,36 @@ def test_too_many_wrong_pins_show_a_lock_out_countdown(browser, desk):
         expect(page.get_by_test_id("login-submit")).to_be_disabled()
     finally:
         ctx.close()
+
+
+#: What each page's own module does first, seen from outside: it ran, and its imports loaded.
+PAGE_READY = {
+    "/": None,
+    "/profile": "[data-rec]:not([hidden])",                  # Ada's stature, explained
+    "/plan": "[data-plan-form]:not([aria-busy])",
+    "/reminders": None,
+    "/stats": '[data-testid="stats-weeks"] svg',
+    "/admin": "[data-settings]:not([aria-busy])",
+}
+
+
+def test_every_page_loads_its_modules_without_a_console_error(browser, desk):
+    ctx = _phone(browser)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"{page.url}: console.{m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+    try:
+        page.goto(desk + "/")
+        expect(page.get_by_test_id("login-submit")).to_be_enabled()          # login.js ran
+        _sign_in(page, desk, "Ada", ADA_PIN)
+        for path, ready in PAGE_READY.items():
+            # app.js and live.js ran: the live feed opens and the reminder is fetched, on every page.
+            with page.expect_request(lambda r: r.url.endswith("/api/v1/events")), \
+                    page.expect_response(lambda r: r.url.endswith("/api/v1/reminder")):
+                page.goto(desk + path)
+            if ready:
+                expect(page.locator(ready).first).to_be_attached()
+        assert errors == []
+    finally:
+        ctx.close()

@@ -19,7 +19,7 @@ from deskpi.people.passwords import hash_secret
 from deskpi.people.accounts import add_user
 from deskpi.store import Store
 from deskpi.webapp.app import create_app
-from helpers import signed_in
+from helpers import module_graph, signed_in
 from test_webapp import FakeService
 
 WEB = Path(__file__).resolve().parents[2] / "web"
@@ -104,9 +104,13 @@ def test_every_page_extends_the_base(app, path):
     assert len(meta) == 1 and meta[0]["content"] == client.environ_base["HTTP_X_CSRF_TOKEN"]
     assert page.inline == [], "CSP: no inline script, style or handler"
     scripts = page.all("script")
-    assert scripts and all(s["src"].startswith("/static/") and "defer" in s for s in scripts)
+    assert scripts and all(s["src"].startswith("/static/") and s.get("type") == "module" for s in scripts)
     for s in scripts:
         assert (WEB / "static" / s["src"].removeprefix("/static/").split("?")[0]).is_file(), s["src"]
+    # Every module the page's scripts import is preloaded: fetched at once, not one import level at a time.
+    preloads = {a["href"] for a in page.all("link") if a.get("rel") == "modulepreload"}
+    for s in scripts:
+        assert set(module_graph(client, s["src"])) - {x["src"] for x in scripts} <= preloads, s["src"]
     for link in page.all("link"):
         assert link["href"].startswith("/"), link
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), "nothing from another origin"
@@ -206,8 +210,8 @@ def test_home_page_fits_its_budget(app):
     client = client_for(app)
     page, html = get(client, "/")
     total = len(gzip.compress(html.encode(), 6))
-    urls = [s["src"] for s in page.all("script")] + [a["href"] for a in page.all("link")
-                                                        if a.get("rel") in ("stylesheet", "icon", "apple-touch-icon")]
+    urls = [s["src"] for s in page.all("script")] + [a["href"] for a in page.all("link") if a.get("rel") in (
+        "stylesheet", "icon", "apple-touch-icon", "modulepreload")]
     urls += [a["src"] for a in page.all("img")]
     for url in set(urls):
         body = client.get(url).get_data()

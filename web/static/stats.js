@@ -1,149 +1,146 @@
 /* Statistics: sitting vs standing per day and per week as inline SVG (no chart library). */
-"use strict";
+import { call, errorText, me } from "./api.js";
+import { $, fillList, showMessage } from "./dom.js";
 
-(function () {
-  const d = window.deskpi;
-  const $ = (sel) => document.querySelector(sel);
-  const NS = "http://www.w3.org/2000/svg";
-  const W = 340;
-  const H = 170;
-  const M = { top: 8, right: 6, bottom: 22, left: 30 };
+const NS = "http://www.w3.org/2000/svg";
+const W = 340;
+const H = 170;
+const M = { top: 8, right: 6, bottom: 22, left: 30 };
 
-  function svg(tag, attrs, text) {
-    const node = document.createElementNS(NS, tag);
-    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
-    if (text !== undefined) node.textContent = text;
-    return node;
+function svg(tag, attrs, text) {
+  const node = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function niceMax(v) {
+  if (!(v > 0)) return 1;
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
+
+/** Stacked bars: items [{label, title, parts: [[cls, value], ...], goal}] -> an accessible <svg>. */
+function barChart(items, { unit, label, decimals = 1 }) {
+  const top = Math.max(...items.map((it) => Math.max(it.parts.reduce((s, [, v]) => s + v, 0), it.goal || 0)), 0);
+  const max = niceMax(top);
+  const ih = H - M.top - M.bottom;
+  const iw = W - M.left - M.right;
+  const y = (v) => M.top + ih - (v / max) * ih;
+  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": label });
+  root.append(svg("title", {}, label));
+  for (const t of [0, max / 2, max]) {
+    root.append(svg("line", { x1: M.left, x2: W - M.right, y1: y(t), y2: y(t), class: "axis" }));
+    root.append(svg("text", { x: M.left - 4, y: y(t) + 4, "text-anchor": "end" }, `${+t.toFixed(decimals)}${unit}`));
   }
-
-  function niceMax(v) {
-    if (!(v > 0)) return 1;
-    const p = 10 ** Math.floor(Math.log10(v));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
-    return 10 * p;
-  }
-
-  /** Stacked bars: items [{label, title, parts: [[cls, value], ...], goal}] -> an accessible <svg>. */
-  function barChart(items, { unit, label, decimals = 1 }) {
-    const top = Math.max(...items.map((it) => Math.max(it.parts.reduce((s, [, v]) => s + v, 0), it.goal || 0)), 0);
-    const max = niceMax(top);
-    const ih = H - M.top - M.bottom;
-    const iw = W - M.left - M.right;
-    const y = (v) => M.top + ih - (v / max) * ih;
-    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": label });
-    root.append(svg("title", {}, label));
-    for (const t of [0, max / 2, max]) {
-      root.append(svg("line", { x1: M.left, x2: W - M.right, y1: y(t), y2: y(t), class: "axis" }));
-      root.append(svg("text", { x: M.left - 4, y: y(t) + 4, "text-anchor": "end" }, `${+t.toFixed(decimals)}${unit}`));
+  const slot = iw / Math.max(items.length, 1);
+  const bw = Math.min(34, slot * 0.64);
+  items.forEach((it, i) => {
+    const x = M.left + slot * i + (slot - bw) / 2;
+    let acc = 0;
+    const g = svg("g");
+    g.append(svg("title", {}, it.title));
+    for (const [cls, v] of it.parts) {
+      if (!(v > 0)) continue;
+      const y0 = y(acc + v);
+      g.append(svg("rect", { x, y: y0, width: bw, height: Math.max(0.5, y(acc) - y0), class: cls, rx: 2 }));
+      acc += v;
     }
-    const slot = iw / Math.max(items.length, 1);
-    const bw = Math.min(34, slot * 0.64);
-    items.forEach((it, i) => {
-      const x = M.left + slot * i + (slot - bw) / 2;
-      let acc = 0;
-      const g = svg("g");
-      g.append(svg("title", {}, it.title));
-      for (const [cls, v] of it.parts) {
-        if (!(v > 0)) continue;
-        const y0 = y(acc + v);
-        g.append(svg("rect", { x, y: y0, width: bw, height: Math.max(0.5, y(acc) - y0), class: cls, rx: 2 }));
-        acc += v;
-      }
-      root.append(g);
-      if (it.goal > 0) {
-        root.append(svg("line", { x1: x - 3, x2: x + bw + 3, y1: y(it.goal), y2: y(it.goal), class: "goal" }));
-      }
-      root.append(svg("text", { x: x + bw / 2, y: H - 6, "text-anchor": "middle" }, it.label));
-    });
-    return root;
-  }
-
-  const hours = (min) => (typeof min === "number" ? min / 60 : 0);
-  const weekday = (iso) => new Date(`${iso}T12:00:00`).toLocaleDateString([], { weekday: "short" });
-  const shortDate = (iso) => new Date(`${iso}T12:00:00`).toLocaleDateString([], { day: "numeric", month: "short" });
-  const mins = (m) => `${Math.round(m || 0)} min`;
-
-  function put(where, node) {
-    const box = $(`[data-chart="${where}"]`);
-    box.replaceChildren(node);
-    box.removeAttribute("aria-busy");
-  }
-
-  function progress(which, fraction, text) {
-    const bar = $(`[data-progress="${which}"]`);
-    const pct = Math.max(0, Math.min(100, Math.round((fraction || 0) * 100)));
-    bar.setAttribute("aria-valuenow", String(pct));
-    bar.firstElementChild.style.width = `${pct}%`;
-    $(`[data-k="${which}-text"]`).textContent = text;
-  }
-
-  function mine(report) {
-    const users = (report && report.users) || {};
-    return users[d.me] || users[report.active_user] || Object.values(users)[0] || null;
-  }
-
-  function renderWeek(report) {
-    const u = mine(report);
-    if (!u) { put("days", document.createTextNode("No data yet.")); return; }
-    const days = u.days || [];
-    put("days", barChart(days.map((x) => ({
-      label: weekday(x.date),
-      title: `${shortDate(x.date)}: standing ${mins(x.standing_min)}, in between ${mins(x.between_min)}, sitting ${mins(x.sitting_min)}`,
-      parts: [["b-stand", hours(x.standing_min)], ["b-between", hours(x.between_min)], ["b-sit", hours(x.sitting_min)]],
-      goal: hours(x.standing_goal_min),
-    })), { unit: "h", label: "Hours sitting and standing per day, last 7 days" }));
-    put("changes", barChart(days.map((x) => ({
-      label: weekday(x.date),
-      title: `${shortDate(x.date)}: ${x.posture_changes} posture changes`,
-      parts: [["b-changes", x.posture_changes || 0]],
-    })), { unit: "", label: "Posture changes per day, last 7 days", decimals: 0 }));
-
-    const today = days[days.length - 1] || {};
-    $('[data-k="today"]').textContent = String(Math.round(today.standing_min || 0));
-    $('[data-k="changes"]').textContent = String(today.posture_changes || 0);
-    $('[data-k="confirmed"]').textContent = String(days.reduce((s, x) => s + ((x.reminders && x.reminders.confirmed) || 0), 0));
-    progress("today", today.goal_progress, typeof today.standing_goal_min === "number"
-      ? `Today: ${mins(today.standing_min)} of ${mins(today.standing_goal_min)} standing`
-      : "Today: no standing goal");
-    const week = (u.weeks || [])[(u.weeks || []).length - 1];
-    if (week) {
-      progress("week", week.goal_progress, typeof week.standing_goal_min === "number"
-        ? `This week (${week.week}): ${mins(week.standing_min)} of ${mins(week.standing_goal_min)}`
-        : `This week: ${mins(week.standing_min)} standing`);
+    root.append(g);
+    if (it.goal > 0) {
+      root.append(svg("line", { x1: x - 3, x2: x + bw + 3, y1: y(it.goal), y2: y(it.goal), class: "goal" }));
     }
-    $("[data-table]").replaceChildren(...days.map((x) => {
-      const tr = document.createElement("tr");
-      for (const [text, n] of [[`${weekday(x.date)} ${shortDate(x.date)}`, false], [mins(x.sitting_min), true],
-        [mins(x.standing_min), true], [String(x.posture_changes || 0), true],
-        [typeof x.goal_progress === "number" ? `${Math.round(x.goal_progress * 100)} %` : "–", true]]) {
-        const td = document.createElement("td");
-        td.textContent = text;
-        if (n) td.className = "n";
-        tr.append(td);
-      }
-      return tr;
-    }));
-    d.fillList($("[data-notes]"), (report.notes || []).slice(-1));
-  }
+    root.append(svg("text", { x: x + bw / 2, y: H - 6, "text-anchor": "middle" }, it.label));
+  });
+  return root;
+}
 
-  function renderMonth(report) {
-    const u = mine(report);
-    if (!u) { put("weeks", document.createTextNode("No data yet.")); return; }
-    put("weeks", barChart((u.weeks || []).map((w) => ({
-      label: shortDate(w.first_day),
-      title: `Week ${w.week}: standing ${mins(w.standing_min)}, sitting ${mins(w.sitting_min)}`,
-      parts: [["b-stand", hours(w.standing_min)], ["b-between", hours(w.between_min)], ["b-sit", hours(w.sitting_min)]],
-      goal: hours(w.standing_goal_min),
-    })), { unit: "h", label: "Hours sitting and standing per week, last 4 weeks", decimals: 0 }));
-  }
+const hours = (min) => (typeof min === "number" ? min / 60 : 0);
+const weekday = (iso) => new Date(`${iso}T12:00:00`).toLocaleDateString([], { weekday: "short" });
+const shortDate = (iso) => new Date(`${iso}T12:00:00`).toLocaleDateString([], { day: "numeric", month: "short" });
+const mins = (m) => `${Math.round(m || 0)} min`;
 
-  function load(days, render) {
-    const q = new URLSearchParams({ days: String(days) });
-    if (d.me) q.set("user", d.me);
-    return d.call("GET", `/stats?${q}`)
-      .then((r) => { if (r.ok) render(r.data); else d.showMessage(d.errorText(r)); })
-      .catch(() => d.showMessage("could not load the statistics; check the connection"));
-  }
+function put(where, node) {
+  const box = $(`[data-chart="${where}"]`);
+  box.replaceChildren(node);
+  box.removeAttribute("aria-busy");
+}
 
-  load(7, renderWeek).then(() => load(28, renderMonth));
-})();
+function progress(which, fraction, text) {
+  const bar = $(`[data-progress="${which}"]`);
+  const pct = Math.max(0, Math.min(100, Math.round((fraction || 0) * 100)));
+  bar.setAttribute("aria-valuenow", String(pct));
+  bar.firstElementChild.style.width = `${pct}%`;
+  $(`[data-k="${which}-text"]`).textContent = text;
+}
+
+function mine(report) {
+  const users = (report && report.users) || {};
+  return users[me] || users[report.active_user] || Object.values(users)[0] || null;
+}
+
+function renderWeek(report) {
+  const u = mine(report);
+  if (!u) { put("days", document.createTextNode("No data yet.")); return; }
+  const days = u.days || [];
+  put("days", barChart(days.map((x) => ({
+    label: weekday(x.date),
+    title: `${shortDate(x.date)}: standing ${mins(x.standing_min)}, in between ${mins(x.between_min)}, sitting ${mins(x.sitting_min)}`,
+    parts: [["b-stand", hours(x.standing_min)], ["b-between", hours(x.between_min)], ["b-sit", hours(x.sitting_min)]],
+    goal: hours(x.standing_goal_min),
+  })), { unit: "h", label: "Hours sitting and standing per day, last 7 days" }));
+  put("changes", barChart(days.map((x) => ({
+    label: weekday(x.date),
+    title: `${shortDate(x.date)}: ${x.posture_changes} posture changes`,
+    parts: [["b-changes", x.posture_changes || 0]],
+  })), { unit: "", label: "Posture changes per day, last 7 days", decimals: 0 }));
+
+  const today = days[days.length - 1] || {};
+  $('[data-k="today"]').textContent = String(Math.round(today.standing_min || 0));
+  $('[data-k="changes"]').textContent = String(today.posture_changes || 0);
+  $('[data-k="confirmed"]').textContent = String(days.reduce((s, x) => s + ((x.reminders && x.reminders.confirmed) || 0), 0));
+  progress("today", today.goal_progress, typeof today.standing_goal_min === "number"
+    ? `Today: ${mins(today.standing_min)} of ${mins(today.standing_goal_min)} standing`
+    : "Today: no standing goal");
+  const week = (u.weeks || [])[(u.weeks || []).length - 1];
+  if (week) {
+    progress("week", week.goal_progress, typeof week.standing_goal_min === "number"
+      ? `This week (${week.week}): ${mins(week.standing_min)} of ${mins(week.standing_goal_min)}`
+      : `This week: ${mins(week.standing_min)} standing`);
+  }
+  $("[data-table]").replaceChildren(...days.map((x) => {
+    const tr = document.createElement("tr");
+    for (const [text, n] of [[`${weekday(x.date)} ${shortDate(x.date)}`, false], [mins(x.sitting_min), true],
+      [mins(x.standing_min), true], [String(x.posture_changes || 0), true],
+      [typeof x.goal_progress === "number" ? `${Math.round(x.goal_progress * 100)} %` : "–", true]]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (n) td.className = "n";
+      tr.append(td);
+    }
+    return tr;
+  }));
+  fillList($("[data-notes]"), (report.notes || []).slice(-1));
+}
+
+function renderMonth(report) {
+  const u = mine(report);
+  if (!u) { put("weeks", document.createTextNode("No data yet.")); return; }
+  put("weeks", barChart((u.weeks || []).map((w) => ({
+    label: shortDate(w.first_day),
+    title: `Week ${w.week}: standing ${mins(w.standing_min)}, sitting ${mins(w.sitting_min)}`,
+    parts: [["b-stand", hours(w.standing_min)], ["b-between", hours(w.between_min)], ["b-sit", hours(w.sitting_min)]],
+    goal: hours(w.standing_goal_min),
+  })), { unit: "h", label: "Hours sitting and standing per week, last 4 weeks", decimals: 0 }));
+}
+
+function load(days, render) {
+  const q = new URLSearchParams({ days: String(days) });
+  if (me) q.set("user", me);
+  return call("GET", `/stats?${q}`)
+    .then((r) => { if (r.ok) render(r.data); else showMessage(errorText(r)); })
+    .catch(() => showMessage("could not load the statistics; check the connection"));
+}
+
+load(7, renderWeek).then(() => load(28, renderMonth));

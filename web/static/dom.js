@@ -1,0 +1,39 @@
+/* DOM helpers for every page script: find elements, change text and visibility only when they
+ * differ (no needless layout, no repeated screen-reader announcements), lists filled as text
+ * (never as HTML), and the message line every page has.
+ */
+const MESSAGE_MS = 6000;
+
+export const $ = (sel, root) => (root || document).querySelector(sel);
+export const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
+export const byTestId = (id) => $(`[data-testid="${id}"]`);
+
+export function setText(node, text) {
+  if (node && node.textContent !== text) node.textContent = text;
+}
+
+export function setHidden(node, hidden) {
+  if (node && node.hidden !== hidden) node.hidden = hidden;
+}
+
+/** A <ul>/<ol> of texts (as text, never HTML). */
+export function fillList(list, items) {
+  if (!list) return;
+  list.replaceChildren(...(items || []).map((text) => {
+    const li = document.createElement("li");
+    li.textContent = String(text);
+    return li;
+  }));
+}
+
+const messageEl = byTestId("message");
+let messageTimer = null;
+
+/** Say something in the page's message line (aria-live): the desk's refusal, or "saved". */
+export function showMessage(text, kind = "error") {
+  if (!messageEl) return;
+  messageEl.textContent = text;
+  messageEl.dataset.kind = kind;
+  clearTimeout(messageTimer);
+  messageTimer = setTimeout(() => { messageEl.textContent = ""; }, MESSAGE_MS);
+}
