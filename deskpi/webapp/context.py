@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import g
+from flask import current_app, g
 
 from deskpi.webapp.api_spec import ApiError, show
 from deskpi.webapp.auth import SignIn
 from deskpi.webapp.claims import ClaimBook
 
+#: Where create_app keeps the WebContext of an app.
+EXTENSION = "deskpi.web"
 #: policy key -> (kind, lo, hi)
 POLICY = {"require_claim": (bool, None, None), "claim_idle_min": (float, 1.0, 1440.0),
           "self_register": (bool, None, None), "auto_moves_allowed": (bool, None, None)}
@@ -146,3 +148,8 @@ class WebContext:
     def is_self_or_admin(self, name: str) -> bool:
         user = self.user()
         return user is not None and (user.name.casefold() == str(name).casefold() or self.is_admin(user))
+
+
+def context() -> WebContext:
+    """The WebContext of the app handling this request: how a view reaches the desk, the store and the claim."""
+    return current_app.extensions[EXTENSION]
