@@ -25,7 +25,7 @@ POLICY_PROPERTIES = {"require_claim": {"type": "boolean"},
 
 
 def _limits(ctx: WebContext) -> dict:
-    return dict(zip(("min_mm", "max_mm"), ctx.limits()))
+    return dict(zip(("min_mm", "max_mm"), ctx.limits(), strict=True))
 
 
 def session_view(ctx: WebContext) -> dict:

@@ -6,6 +6,7 @@ page, and that choice is kept in the database so it survives a restart.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 from flask import current_app, g
@@ -30,7 +31,7 @@ class WebDefaults:
     auto_moves_allowed: bool = False
 
     @classmethod
-    def from_settings(cls, settings) -> "WebDefaults":
+    def from_settings(cls, settings) -> WebDefaults:
         web = settings.web
         return cls(require_claim=web.require_claim, claim_idle_min=web.claim_idle_min,
                    self_register=web.self_register, session_days=web.session_days,
@@ -95,10 +96,8 @@ class WebContext:
             if self.has_store:
                 stored = self.reads.get_setting(f"policy.{key}")
                 if stored is not None:
-                    try:
+                    with contextlib.suppress(ValueError):        # a hand-edited setting: keep the default
                         value = (stored == "true") if kind is bool else kind(stored)
-                    except ValueError:
-                        pass
             out[key] = value
         return out
 
