@@ -11,15 +11,16 @@ import re
 
 from flask import Response, g, jsonify, request, session
 
-from deskpi.webapp.api_spec import Api, ApiError, show
-from deskpi.core.types import Source
 from deskpi.core.faults import MotionRefused
-from deskpi.core.types import Direction
+from deskpi.core.types import Direction, Source
 from deskpi.people.presets import SLOTS, PresetError
-from deskpi.webapp.context import WebContext
+from deskpi.webapp.api_spec import Api, ApiError, show
+from deskpi.webapp.context import WebContext, context
 
 SIM_KEYS = ("up", "down", "preset-1", "preset-2", "preset-3", "preset-4")
 _SLOTS_TEXT = f"{SLOTS[0]}-{SLOTS[-1]}"
+
+api = Api("desk", __name__)
 
 
 def slot_number(text: str) -> int:
@@ -42,181 +43,225 @@ def state_dict(ctx: WebContext, user) -> dict:
     return snap
 
 
-def register(api: Api, ctx: WebContext) -> None:
-    lo, hi = ctx.limits()
-    desk = ctx.service
-
-    def refused(exc: MotionRefused) -> ApiError:
-        return ApiError(409, str(exc))
-
-    def who() -> str:
-        user = ctx.user()
-        return f"web {user.name}" if user is not None else "web"
-
-    @api.op("GET", "/state", auth="public", summary="Live height, state, fault, presets and the claim",
-            responses={200: "The desk's state"})
+def live_sources(ctx: WebContext) -> dict:
+    """What GET /events streams: the desk's state (without the loop timings) and the live reminder."""
     def state():
-        return jsonify(state_dict(ctx, ctx.user()))
+        snap = dict(ctx.service.snapshot())
+        snap.pop("loop_lag_p99_ms", None)
+        snap.pop("reading_lag_p99_ms", None)
+        view = ctx.claims.view()
+        snap["claim"] = {"holder": view.holder, "pending": view.pending}
+        active = ctx.active_user()
+        snap["active_user"] = None if active is None else active.name
+        return snap
 
-    @api.op("GET", "/events", summary="Server-Sent Events: `state` and `reminder` whenever they change",
-            responses={200: "text/event-stream", 503: "Too many live pages open"})
-    def events():
-        feed = ctx.live
-        if request.method == "HEAD":            # headers only: no stream, no slot taken
-            return Response(mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
-        if feed is None or not feed.try_open():
-            raise ApiError(503, "live updates are not available right now (too many pages open); "
-                                "the page falls back to polling /api/v1/state")
-        user = ctx.user()
-        name = user.name
+    def state_key(snap: dict):
+        h = snap.get("height_mm")
+        # Sensor noise at rest must not wake every phone ten times a second.
+        return repr({**snap, "height_mm": None if h is None else round(h)})
 
-        def render(kind: str, value):
-            if kind == "state":
-                data = dict(value)
-                data["claim"] = ctx.claims.view().for_user(name, required=bool(ctx.policy()["require_claim"]))
-                return data
-            return value
+    sources = {"state": (state, state_key)}
+    habits = getattr(ctx.service, "habits", None)
+    if habits is not None:
+        sources["reminder"] = (habits.snapshot, repr)
+    return sources
 
-        sid, token, via = session.get("sid"), request.headers.get("Authorization", ""), g.get("via")
 
-        def still_allowed() -> bool:
-            # Signed out, a PIN changed, a token revoked, the user removed: the stream ends.
-            if not ctx.has_store:
-                return True
-            if via == "token":
-                return ctx.reads.user_for_token(token.partition(" ")[2].strip(), touch=False) is not None
-            return ctx.session_user(sid) is not None
+def _refused(exc: MotionRefused) -> ApiError:
+    return ApiError(409, str(exc))
 
-        resp = Response(feed.stream(render, still_allowed), mimetype="text/event-stream")
-        resp.headers["Cache-Control"] = "no-store"
-        resp.headers["X-Accel-Buffering"] = "no"
-        return resp
 
-    # -- motion -----------------------------------------------------------------------------
-    @api.op("POST", "/move", auth="claim", summary="Move to a height",
-            body={"type": "object", "required": ["target_mm"], "additionalProperties": False,
-                  "properties": {"target_mm": height_schema(lo, hi, 1100)}, "example": {"target_mm": 1100}},
-            body_required=True, responses={202: "Accepted: the desk starts moving"})
-    def move(body):
-        try:
-            desk.move_to(float(body["target_mm"]), Source.REMOTE, who())
-        except MotionRefused as exc:
-            raise refused(exc) from None
-        return jsonify(target_mm=body["target_mm"]), 202
+def _who() -> str:
+    user = context().user()
+    return f"web {user.name}" if user is not None else "web"
 
-    @api.op("POST", "/stop", summary="Stop now (never refused to a signed-in user; the body is ignored)",
-            responses={200: "Stopped"})
-    def stop():
-        desk.stop(Source.REMOTE)
-        return jsonify(stopped=True), 200
 
-    @api.op("POST", "/hold", auth="claim", summary="Move while held: renew about every 150 ms; silence stops",
-            body={"type": "object", "required": ["direction"], "additionalProperties": False,
-                  "properties": {"direction": {"type": "string", "enum": ["up", "down"]}},
-                  "example": {"direction": "up"}},
-            body_required=True, responses={202: "Moving while renewed"})
-    def hold(body):
-        direction = Direction.UP if body["direction"] == "up" else Direction.DOWN
-        try:
-            desk.hold(direction, Source.REMOTE, f"{who()} hold")
-        except MotionRefused as exc:
-            raise refused(exc) from None
-        return jsonify(direction=body["direction"]), 202
+@api.op("GET", "/state", auth="public", summary="Live height, state, fault, presets and the claim",
+        responses={200: "The desk's state"})
+def state():
+    ctx = context()
+    return jsonify(state_dict(ctx, ctx.user()))
 
-    @api.op("POST", "/release", summary="End a hold (the body is ignored)", responses={200: "Released"})
-    def release():
-        desk.release(Source.REMOTE)
-        return jsonify(released=True), 200
 
-    @api.op("POST", "/clear-fault", auth="claim", summary="Clear a latched fault after checking the desk",
-            responses={200: "Cleared (or still there, with why)"})
-    def clear_fault():
-        desk.clear_fault()
-        return jsonify(fault=desk.snapshot().get("fault")), 200
+@api.op("GET", "/events", summary="Server-Sent Events: `state` and `reminder` whenever they change",
+        responses={200: "text/event-stream", 503: "Too many live pages open"})
+def events():
+    ctx = context()
+    feed = ctx.live
+    if request.method == "HEAD":            # headers only: no stream, no slot taken
+        return Response(mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
+    if feed is None or not feed.try_open():
+        raise ApiError(503, "live updates are not available right now (too many pages open); "
+                            "the page falls back to polling /api/v1/state")
+    name = ctx.user().name
 
-    # -- presets of the person at the desk ------------------------------------------------------
-    @api.op("GET", "/presets", summary="The active user's presets (or the desk's own)")
-    def presets():
-        return jsonify(presets=desk.snapshot()["presets"])
+    def render(kind: str, value):
+        if kind == "state":
+            data = dict(value)
+            data["claim"] = ctx.claims.view().for_user(name, required=bool(ctx.policy()["require_claim"]))
+            return data
+        return value
 
-    @api.op("POST", "/presets/<slot>/recall", auth="claim", summary="Move to a preset",
-            responses={202: "Moving to the preset", 404: "No such preset, or it is empty"})
-    def recall(slot: str):
-        n = slot_number(slot)
-        try:
-            height = desk.recall_preset(n, Source.REMOTE)
-        except MotionRefused as exc:
-            raise refused(exc) from None
-        except PresetError as exc:
-            raise ApiError(404, str(exc)) from None
-        return jsonify(slot=n, target_mm=height), 202
+    sid, token, via = session.get("sid"), request.headers.get("Authorization", ""), g.get("via")
 
-    @api.op("PUT", "/presets/<slot>", auth="claim", summary="Save a preset ({} saves the current height)",
-            body={"type": "object", "additionalProperties": False,
-                  "properties": {"height_mm": height_schema(lo, hi, 1100, nullable=True)},
-                  "example": {"height_mm": 1100}},
-            responses={200: "Saved", 404: "No such preset"})
-    def save(slot: str, body):
-        n = slot_number(slot)
-        try:
-            saved = desk.save_preset(n, None if body.get("height_mm") is None else float(body["height_mm"]))
-        except MotionRefused as exc:
-            raise refused(exc) from None
-        except PresetError as exc:
-            raise ApiError(422, str(exc)) from None
-        return jsonify(slot=n, height_mm=saved), 200
+    def still_allowed() -> bool:
+        # Signed out, a PIN changed, a token revoked, the user removed: the stream ends.
+        if not ctx.has_store:
+            return True
+        if via == "token":
+            return ctx.reads.user_for_token(token.partition(" ")[2].strip(), touch=False) is not None
+        return ctx.session_user(sid) is not None
 
-    # -- the claim --------------------------------------------------------------------------------
-    @api.op("GET", "/claim", summary="Who holds the desk's claim, and whether a request is waiting")
-    def claim_get():
-        return jsonify(ctx.claim_view(ctx.user()))
+    resp = Response(feed.stream(render, still_allowed), mimetype="text/event-stream")
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Accel-Buffering"] = "no"
+    return resp
 
-    @api.op("POST", "/claim", summary="Ask for the desk: press any preset button on it within 30 s",
-            responses={200: "Already yours", 202: "Waiting for a button press at the desk"})
-    def claim_post():
-        user = ctx.user()
-        if ctx.claims.holds(user.name):
-            ctx.claims.touch(user.name)
-            return jsonify(ctx.claim_view(user)), 200
-        ctx.claims.request(user.name)
-        return jsonify(ctx.claim_view(user)), 202
 
-    @api.op("DELETE", "/claim", summary="Give the desk back (or cancel a waiting request)",
-            responses={200: "Released"})
-    def claim_delete():
-        user = ctx.user()
-        released = ctx.claims.release(user.name, force=bool(ctx.is_admin(user) and request.args.get("force")))
-        return jsonify({**ctx.claim_view(user), "released": released}), 200
+# -- motion -----------------------------------------------------------------------------
+@api.op("POST", "/move", auth="claim", summary="Move to a height",
+        body=lambda lo, hi: {"type": "object", "required": ["target_mm"], "additionalProperties": False,
+                             "properties": {"target_mm": height_schema(lo, hi, 1100)},
+                             "example": {"target_mm": 1100}},
+        body_required=True, responses={202: "Accepted: the desk starts moving"})
+def move(body):
+    try:
+        context().service.move_to(float(body["target_mm"]), Source.REMOTE, _who())
+    except MotionRefused as exc:
+        raise _refused(exc) from None
+    return jsonify(target_mm=body["target_mm"]), 202
 
-    # -- simulator ----------------------------------------------------------------------------------
-    @api.op("POST", "/sim/keys/<key>", summary="Press or release a key of the simulated desk's keypad",
-            body={"type": "object", "required": ["pressed"], "additionalProperties": False,
-                  "properties": {"pressed": {"type": "boolean"}}, "example": {"pressed": True}},
-            body_required=True, responses={200: "Done", 404: "Not a simulator, or no such key",
-                                           409: "The key is not wired"}, tag="simulator")
-    def sim_key(key: str, body):
-        if getattr(desk, "sim_keypad", None) is None:
-            raise ApiError(404, "there is no virtual keypad: this desk is real (sim keys only work in sim mode)")
-        if key not in SIM_KEYS:
-            raise ApiError(404, f"unknown key {show(key)}; keys are {', '.join(SIM_KEYS)}")
-        try:
-            desk.press_sim_key(key, body["pressed"])
-        except LookupError as exc:
-            raise ApiError(404, str(exc)) from None
-        except (ValueError, RuntimeError) as exc:      # a key not wired, the panel shutting down
-            raise ApiError(409, str(exc)) from None
-        return jsonify(key=key, pressed=body["pressed"]), 200
 
-    @api.op("POST", "/sim/next-reminder", summary="Simulator: skip the reminder clock to the next reminder",
-            responses={200: "The reminder that is now due", 404: "Not a simulator", 409: "Nothing to skip to"},
-            tag="simulator")
-    def sim_next_reminder():
-        if getattr(desk, "sim_keypad", None) is None:
-            raise ApiError(404, "only a simulated desk can skip its clock ahead")
-        skip = getattr(ctx.habits, "skip_to_next", None)
-        if skip is None:
-            raise ApiError(404, "this desk's reminders cannot skip ahead")
-        try:
-            return jsonify(skip()), 200
-        except LookupError as exc:
-            raise ApiError(409, str(exc)) from None
+@api.op("POST", "/stop", summary="Stop now (never refused to a signed-in user; the body is ignored)",
+        responses={200: "Stopped"})
+def stop():
+    context().service.stop(Source.REMOTE)
+    return jsonify(stopped=True), 200
+
+
+@api.op("POST", "/hold", auth="claim", summary="Move while held: renew about every 150 ms; silence stops",
+        body={"type": "object", "required": ["direction"], "additionalProperties": False,
+              "properties": {"direction": {"type": "string", "enum": ["up", "down"]}},
+              "example": {"direction": "up"}},
+        body_required=True, responses={202: "Moving while renewed"})
+def hold(body):
+    direction = Direction.UP if body["direction"] == "up" else Direction.DOWN
+    try:
+        context().service.hold(direction, Source.REMOTE, f"{_who()} hold")
+    except MotionRefused as exc:
+        raise _refused(exc) from None
+    return jsonify(direction=body["direction"]), 202
+
+
+@api.op("POST", "/release", summary="End a hold (the body is ignored)", responses={200: "Released"})
+def release():
+    context().service.release(Source.REMOTE)
+    return jsonify(released=True), 200
+
+
+@api.op("POST", "/clear-fault", auth="claim", summary="Clear a latched fault after checking the desk",
+        responses={200: "Cleared (or still there, with why)"})
+def clear_fault():
+    desk = context().service
+    desk.clear_fault()
+    return jsonify(fault=desk.snapshot().get("fault")), 200
+
+
+# -- presets of the person at the desk ------------------------------------------------------
+@api.op("GET", "/presets", summary="The active user's presets (or the desk's own)")
+def presets():
+    return jsonify(presets=context().service.snapshot()["presets"])
+
+
+@api.op("POST", "/presets/<slot>/recall", auth="claim", summary="Move to a preset",
+        responses={202: "Moving to the preset", 404: "No such preset, or it is empty"})
+def recall(slot: str):
+    n = slot_number(slot)
+    try:
+        height = context().service.recall_preset(n, Source.REMOTE)
+    except MotionRefused as exc:
+        raise _refused(exc) from None
+    except PresetError as exc:
+        raise ApiError(404, str(exc)) from None
+    return jsonify(slot=n, target_mm=height), 202
+
+
+@api.op("PUT", "/presets/<slot>", auth="claim", summary="Save a preset ({} saves the current height)",
+        body=lambda lo, hi: {"type": "object", "additionalProperties": False,
+                             "properties": {"height_mm": height_schema(lo, hi, 1100, nullable=True)},
+                             "example": {"height_mm": 1100}},
+        responses={200: "Saved", 404: "No such preset"})
+def save(slot: str, body):
+    n = slot_number(slot)
+    try:
+        saved = context().service.save_preset(n, None if body.get("height_mm") is None else float(body["height_mm"]))
+    except MotionRefused as exc:
+        raise _refused(exc) from None
+    except PresetError as exc:
+        raise ApiError(422, str(exc)) from None
+    return jsonify(slot=n, height_mm=saved), 200
+
+
+# -- the claim --------------------------------------------------------------------------------
+@api.op("GET", "/claim", summary="Who holds the desk's claim, and whether a request is waiting")
+def claim_get():
+    ctx = context()
+    return jsonify(ctx.claim_view(ctx.user()))
+
+
+@api.op("POST", "/claim", summary="Ask for the desk: press any preset button on it within 30 s",
+        responses={200: "Already yours", 202: "Waiting for a button press at the desk"})
+def claim_post():
+    ctx = context()
+    user = ctx.user()
+    if ctx.claims.holds(user.name):
+        ctx.claims.touch(user.name)
+        return jsonify(ctx.claim_view(user)), 200
+    ctx.claims.request(user.name)
+    return jsonify(ctx.claim_view(user)), 202
+
+
+@api.op("DELETE", "/claim", summary="Give the desk back (or cancel a waiting request)",
+        responses={200: "Released"})
+def claim_delete():
+    ctx = context()
+    user = ctx.user()
+    released = ctx.claims.release(user.name, force=bool(ctx.is_admin(user) and request.args.get("force")))
+    return jsonify({**ctx.claim_view(user), "released": released}), 200
+
+
+# -- simulator ----------------------------------------------------------------------------------
+@api.op("POST", "/sim/keys/<key>", summary="Press or release a key of the simulated desk's keypad",
+        body={"type": "object", "required": ["pressed"], "additionalProperties": False,
+              "properties": {"pressed": {"type": "boolean"}}, "example": {"pressed": True}},
+        body_required=True, responses={200: "Done", 404: "Not a simulator, or no such key",
+                                       409: "The key is not wired"}, tag="simulator")
+def sim_key(key: str, body):
+    desk = context().service
+    if getattr(desk, "sim_keypad", None) is None:
+        raise ApiError(404, "there is no virtual keypad: this desk is real (sim keys only work in sim mode)")
+    if key not in SIM_KEYS:
+        raise ApiError(404, f"unknown key {show(key)}; keys are {', '.join(SIM_KEYS)}")
+    try:
+        desk.press_sim_key(key, body["pressed"])
+    except LookupError as exc:
+        raise ApiError(404, str(exc)) from None
+    except (ValueError, RuntimeError) as exc:      # a key not wired, the panel shutting down
+        raise ApiError(409, str(exc)) from None
+    return jsonify(key=key, pressed=body["pressed"]), 200
+
+
+@api.op("POST", "/sim/next-reminder", summary="Simulator: skip the reminder clock to the next reminder",
+        responses={200: "The reminder that is now due", 404: "Not a simulator", 409: "Nothing to skip to"},
+        tag="simulator")
+def sim_next_reminder():
+    ctx = context()
+    if getattr(ctx.service, "sim_keypad", None) is None:
+        raise ApiError(404, "only a simulated desk can skip its clock ahead")
+    skip = getattr(ctx.habits, "skip_to_next", None)
+    if skip is None:
+        raise ApiError(404, "this desk's reminders cannot skip ahead")
+    try:
+        return jsonify(skip()), 200
+    except LookupError as exc:
+        raise ApiError(409, str(exc)) from None

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from flask import g, jsonify, request, session
 
-from deskpi.webapp.api_desk import height_schema, slot_number
-from deskpi.webapp.api_spec import Api, ApiError, show
+from deskpi.core.ergonomics import ErgonomicsError, recommend
 from deskpi.core.habits.schedule_policy import PolicyError
 from deskpi.people.accounts import add_user, desk_notes, heights_for, plan_for, set_plan, stats_report, user_dict
-from deskpi.webapp.context import WebContext
+from deskpi.people.passwords import hash_secret, validate_secret, verify_secret
+from deskpi.webapp.api_desk import height_schema, slot_number
+from deskpi.webapp.api_spec import Api, ApiError, show
+from deskpi.webapp.context import WebContext, context
+from deskpi.webapp.sessions import sign_in
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 64, "description": "a person's name", "example": "Ada"}
 PIN = {"type": "string", "minLength": 4, "maxLength": 128,
@@ -20,229 +23,10 @@ PIN = {"type": "string", "minLength": 4, "maxLength": 128,
 STATURE = {"type": ["number", "null"], "minimum": 100, "maximum": 250, "x-unit": "cm", "example": 170}
 SHOE = {"type": ["number", "null"], "minimum": 0, "maximum": 80, "x-unit": "mm"}
 UNITS = {"type": "string", "enum": ["cm", "in"]}
+BODY_HEIGHT = {"type": ["number", "null"], "minimum": 300, "maximum": 2000, "x-unit": "mm"}
+REMINDER_ACTIONS = ("confirm", "acknowledge", "snooze", "skip")
 
-
-def register(api: Api, ctx: WebContext) -> None:
-    lo, hi = ctx.limits()
-    body_height = {"type": ["number", "null"], "minimum": 300, "maximum": 2000, "x-unit": "mm"}
-
-    def user_or_404(name: str):
-        user = ctx.store.get_user(name)
-        if user is None:
-            if not ctx.is_admin(ctx.user()):
-                raise ApiError(403, f"you may only see and change your own profile ({ctx.user().name!r})")
-            known = ", ".join(u.name for u in ctx.store.list_users()) or "none yet"
-            raise ApiError(404, f"no user {show(name)} (users: {known})")
-        if not ctx.is_self_or_admin(user.name):
-            # The same words as for a name that does not exist: nobody can probe who uses this desk.
-            raise ApiError(403, f"you may only see and change your own profile ({ctx.user().name!r})")
-        return user
-
-    def described(user) -> dict:
-        return describe_user(ctx, user)
-
-    @api.op("GET", "/users", summary="Everyone who uses this desk", tag="people")
-    def users():
-        st = ctx.store
-        active, owner = st.get_active_user(), st.get_owner()
-        return jsonify([user_dict(u, active, owner) for u in st.list_users()])
-
-    @api.op("POST", "/users", auth="admin", summary="Add a person (admins)", tag="people",
-            body={"type": "object", "required": ["name"], "additionalProperties": False,
-                  "properties": {"name": NAME, "pin": PIN, "stature_cm": STATURE, "shoe_mm": SHOE,
-                                 "seated_mm": body_height, "standing_mm": body_height, "units": UNITS,
-                                 "admin": {"type": "boolean"}},
-                  "example": {"name": "Ada", "stature_cm": 170, "pin": "4711"}},
-            body_required=True, responses={201: "Added"})
-    def add_user_route(body):
-        user, notes = create_user(ctx, body, admin=bool(body.get("admin", False)))
-        return jsonify({**described(user), "notes": notes}), 201
-
-    @api.op("GET", "/users/<name>", summary="One person's profile and presets", tag="people",
-            responses={200: "The profile", 403: "Someone else's profile", 404: "No such user"})
-    def user(name: str):
-        return jsonify(described(user_or_404(name)))
-
-    @api.op("PATCH", "/users/<name>", summary="Change a profile; a stature alone recomputes sit/stand heights",
-            tag="people",
-            body={"type": "object", "additionalProperties": False,
-                  "properties": {"stature_cm": STATURE, "shoe_mm": SHOE, "seated_mm": body_height,
-                                 "standing_mm": body_height, "units": UNITS, "pin": PIN,
-                                 "current_pin": {"type": "string", "maxLength": 128,
-                                                 "description": "your present PIN, to change your own"},
-                                 "admin": {"type": "boolean"}},
-                  "example": {"stature_cm": 182}},
-            body_required=True, responses={200: "Changed", 403: "Someone else's profile", 404: "No such user"})
-    def update_user_route(name: str, body):
-        u = user_or_404(name)
-        if not body:
-            raise ApiError(400, "send one or more of stature_cm, shoe_mm, seated_mm, standing_mm, units, pin, admin")
-        fields = {k: v for k, v in body.items() if k not in ("pin", "current_pin", "admin")}
-        me = ctx.user()
-        own = me.id == u.id
-        if "admin" in body:
-            if not ctx.is_admin(me):
-                raise ApiError(403, "only an admin may make someone an admin")
-            if not body["admin"] and u.is_admin and sum(ctx.is_admin(x) for x in ctx.store.list_users()) <= 1:
-                raise ApiError(409, f"{u.name!r} is the last admin; make someone else an admin first")
-            fields["role"] = "admin" if body["admin"] else "user"
-        if "pin" in body:
-            if own and u.pin_hash:
-                from deskpi.people.passwords import verify_secret
-                if not verify_secret(body.get("current_pin"), u.pin_hash):
-                    raise ApiError(403, "to change your own PIN, send your present one as current_pin")
-            fields["pin_hash"] = checked_pin_hash(body["pin"])
-        notes: list[str] = []
-        try:
-            if body.get("stature_cm") is not None and ("seated_mm" not in body or "standing_mm" not in body):
-                seated, standing, notes = heights_for(
-                    body["stature_cm"], limits=(lo, hi), shoe_mm=body.get("shoe_mm", u.shoe_mm),
-                    seated_mm=body.get("seated_mm"), standing_mm=body.get("standing_mm"))
-                fields.update(seated_mm=seated, standing_mm=standing)
-            notes += desk_notes(fields.get("seated_mm"), fields.get("standing_mm"), (lo, hi))
-            updated = ctx.store.update_user(u.name, **fields)     # a new PIN ends all their sessions
-        except ValueError as exc:
-            raise ApiError(422, str(exc)) from None
-        if "pin" in body and own and g.get("via") == "session":
-            from deskpi.webapp.api_session import sign_in
-            sign_in(ctx.store, updated, csrf=session.get("csrf"))   # ...but this one, where it was changed
-        return jsonify({**described(updated), "notes": notes}), 200
-
-    @api.op("DELETE", "/users/<name>", auth="admin", summary="Remove a person and their data (admins)",
-            tag="people", responses={200: "Removed", 404: "No such user", 409: "The last admin"})
-    def remove_user_route(name: str):
-        u = user_or_404(name)
-        if ctx.is_admin(u) and sum(ctx.is_admin(x) for x in ctx.store.list_users()) <= 1:
-            raise ApiError(409, f"{u.name!r} is the last admin; make someone else an admin first")
-        ctx.store.remove_user(u.name)
-        ctx.claims.forget(u.name)
-        return jsonify(removed=u.name), 200
-
-    @api.op("POST", "/users/<name>/activate", auth="admin", tag="people",
-            summary="Make someone the active user without a claim (admins)", responses={200: "Active"})
-    def activate(name: str):
-        u = user_or_404(name)
-        ctx.store.set_active_user(u.name)
-        return jsonify(active=u.name), 200
-
-    @api.op("PUT", "/users/<name>/presets/<slot>", summary="Save one of a person's presets", tag="people",
-            body={"type": "object", "required": ["height_mm"], "additionalProperties": False,
-                  "properties": {"height_mm": height_schema(lo, hi, 1100)}, "example": {"height_mm": 1100}},
-            body_required=True, responses={200: "Saved"})
-    def put_user_preset(name: str, slot: str, body):
-        u = user_or_404(name)
-        n = slot_number(slot)
-        try:
-            saved = ctx.store.set_preset(u.name, n, float(body["height_mm"]))
-        except ValueError as exc:
-            raise ApiError(422, str(exc)) from None
-        return jsonify(slot=n, height_mm=saved), 200
-
-    @api.op("DELETE", "/users/<name>/presets/<slot>", summary="Empty one of a person's presets", tag="people",
-            responses={200: "Emptied"})
-    def delete_user_preset(name: str, slot: str):
-        u = user_or_404(name)
-        n = slot_number(slot)
-        ctx.store.clear_preset(u.name, n)
-        return jsonify(slot=n, height_mm=None), 200
-
-    @api.op("GET", "/users/<name>/plan", summary="A person's sit-stand plan", tag="plans")
-    def get_plan(name: str):
-        u = user_or_404(name)
-        plan, source = plan_for(ctx.store, u.name)
-        return jsonify(user=u.name, source=source, plan=plan.to_dict())
-
-    @api.op("PUT", "/users/<name>/plan", summary="Set a person's plan (a kind's preset fills missing fields)",
-            tag="plans",
-            body={"type": "object", "example": {"kind": "custom", "sit_min": 40, "stand_min": 20}},
-            body_required=True, responses={200: "Stored in full"})
-    def put_plan(name: str, body):
-        u = user_or_404(name)
-        try:
-            full = set_plan(ctx.store, u.name, body)
-        except ValueError as exc:
-            raise ApiError(422, str(exc)) from None
-        return jsonify(user=u.name, plan=full), 200
-
-    @api.op("GET", "/ergonomics", summary="Recommended sit and stand heights from stature, with why",
-            query={"stature_cm": {"type": "number", "minimum": 100, "maximum": 250, "x-required": True},
-                   "shoe_mm": {"type": "number", "minimum": 0, "maximum": 80}}, tag="people",
-            responses={200: "The recommendation", 400: "Missing or not a number", 422: "Out of range"})
-    def ergonomics():
-        from deskpi.core.ergonomics import ErgonomicsError, recommend
-        args = request.args
-        try:
-            stature = float(args["stature_cm"])
-            shoe = float(args["shoe_mm"]) if "shoe_mm" in args else None
-        except KeyError:
-            raise ApiError(400, "missing stature_cm: ask like /api/v1/ergonomics?stature_cm=175") from None
-        except ValueError:
-            raise ApiError(400, f"stature_cm and shoe_mm must be numbers, got {show(dict(args))}") from None
-        try:
-            rec = recommend(stature, shoe, limits=(lo, hi))
-        except ErgonomicsError as exc:
-            raise ApiError(422, str(exc)) from None
-        return jsonify(rec.to_dict())
-
-    @api.op("GET", "/stats", summary="Sitting and standing per day, posture changes, goal progress",
-            query={"days": {"type": "integer", "minimum": 1, "maximum": 400},
-                   "user": {"type": "string", "maxLength": 64}}, tag="people",
-            responses={200: "Statistics", 403: "Someone else's statistics", 404: "No such user",
-                       422: "Out of range"})
-    def stats():
-        args = request.args
-        try:
-            days = int(args.get("days", "7"))
-        except ValueError:
-            raise ApiError(400, f"days must be a whole number of days, got {show(args.get('days'))}") from None
-        who = args.get("user") or ctx.user().name
-        if not ctx.is_self_or_admin(who):
-            raise ApiError(403, f"you may only see your own statistics ({ctx.user().name!r})")
-        try:
-            return jsonify(stats_report(ctx.store, user=who, days=days))
-        except LookupError as exc:
-            raise ApiError(404, str(exc)) from None
-        except ValueError as exc:
-            raise ApiError(422, str(exc)) from None
-
-    # -- the live reminder (for whoever is at the desk) -------------------------------------------
-    def answering_allowed() -> None:
-        user = ctx.user()
-        active = ctx.store.get_active_user()
-        if not ctx.is_admin(user) and (active is None or active.id != user.id):
-            raise ApiError(409, f"the reminders are for {active.name if active else 'the person at the desk'}; "
-                                f"claim the desk to get yours")
-
-    @api.op("GET", "/reminder", summary="The live reminder and today's plan status", tag="plans")
-    def reminder():
-        return jsonify(ctx.habits.snapshot())
-
-    @api.op("POST", "/reminder/<outcome>", summary="Answer the live reminder: confirm, acknowledge, snooze or skip",
-            body={"type": "object", "additionalProperties": False,
-                  "properties": {"id": {"type": ["string", "null"], "maxLength": 64}},
-                  "example": {"id": "20261127-3"}},
-            tag="plans", responses={200: "Answered", 404: "No such action", 409: "Not the live reminder"})
-    def reminder_outcome(outcome: str, body):
-        allowed = ("confirm", "acknowledge", "snooze", "skip")
-        if outcome not in allowed:
-            raise ApiError(404, f"unknown reminder action {show(outcome)}; actions are {', '.join(allowed)}")
-        habits = ctx.habits
-        answering_allowed()
-        try:
-            return jsonify(habits.outcome(outcome, body.get("id"))), 200
-        except PolicyError as exc:
-            raise ApiError(409, str(exc)) from None
-
-    @api.op("POST", "/reminders/pause-today", summary="Pause (or resume) today's reminders",
-            body={"type": "object", "additionalProperties": False, "properties": {"paused": {"type": "boolean"}},
-                  "example": {"paused": True}},
-            tag="plans", responses={200: "Done"})
-    def pause_today(body):
-        habits = ctx.habits
-        answering_allowed()
-        paused = body.get("paused", True)
-        habits.pause_today(paused)
-        return jsonify(paused=paused), 200
+api = Api("people", __name__)
 
 
 def describe_user(ctx: WebContext, user) -> dict:
@@ -255,7 +39,6 @@ def describe_user(ctx: WebContext, user) -> dict:
 
 
 def checked_pin_hash(pin: object) -> str:
-    from deskpi.people.passwords import hash_secret, validate_secret
     try:
         validate_secret(pin if isinstance(pin, str) else "")
     except ValueError as exc:
@@ -271,3 +54,248 @@ def create_user(ctx: WebContext, body: dict, *, admin: bool):
                         admin=admin, pin_hash=pin_hash, **numbers)
     except ValueError as exc:
         raise ApiError(422, str(exc)) from None
+
+
+def _user_or_404(ctx: WebContext, name: str):
+    user = ctx.store.get_user(name)
+    if user is None:
+        if not ctx.is_admin(ctx.user()):
+            raise ApiError(403, f"you may only see and change your own profile ({ctx.user().name!r})")
+        known = ", ".join(u.name for u in ctx.store.list_users()) or "none yet"
+        raise ApiError(404, f"no user {show(name)} (users: {known})")
+    if not ctx.is_self_or_admin(user.name):
+        # The same words as for a name that does not exist: nobody can probe who uses this desk.
+        raise ApiError(403, f"you may only see and change your own profile ({ctx.user().name!r})")
+    return user
+
+
+def _admins(ctx: WebContext) -> int:
+    return sum(ctx.is_admin(x) for x in ctx.store.list_users())
+
+
+@api.op("GET", "/users", summary="Everyone who uses this desk", tag="people")
+def users():
+    st = context().store
+    active, owner = st.get_active_user(), st.get_owner()
+    return jsonify([user_dict(u, active, owner) for u in st.list_users()])
+
+
+@api.op("POST", "/users", auth="admin", summary="Add a person (admins)", tag="people",
+        body={"type": "object", "required": ["name"], "additionalProperties": False,
+              "properties": {"name": NAME, "pin": PIN, "stature_cm": STATURE, "shoe_mm": SHOE,
+                             "seated_mm": BODY_HEIGHT, "standing_mm": BODY_HEIGHT, "units": UNITS,
+                             "admin": {"type": "boolean"}},
+              "example": {"name": "Ada", "stature_cm": 170, "pin": "4711"}},
+        body_required=True, responses={201: "Added"})
+def add_user_route(body):
+    ctx = context()
+    user, notes = create_user(ctx, body, admin=bool(body.get("admin", False)))
+    return jsonify({**describe_user(ctx, user), "notes": notes}), 201
+
+
+@api.op("GET", "/users/<name>", summary="One person's profile and presets", tag="people",
+        responses={200: "The profile", 403: "Someone else's profile", 404: "No such user"})
+def user(name: str):
+    ctx = context()
+    return jsonify(describe_user(ctx, _user_or_404(ctx, name)))
+
+
+@api.op("PATCH", "/users/<name>", summary="Change a profile; a stature alone recomputes sit/stand heights",
+        tag="people",
+        body={"type": "object", "additionalProperties": False,
+              "properties": {"stature_cm": STATURE, "shoe_mm": SHOE, "seated_mm": BODY_HEIGHT,
+                             "standing_mm": BODY_HEIGHT, "units": UNITS, "pin": PIN,
+                             "current_pin": {"type": "string", "maxLength": 128,
+                                             "description": "your present PIN, to change your own"},
+                             "admin": {"type": "boolean"}},
+              "example": {"stature_cm": 182}},
+        body_required=True, responses={200: "Changed", 403: "Someone else's profile", 404: "No such user"})
+def update_user_route(name: str, body):
+    ctx = context()
+    u = _user_or_404(ctx, name)
+    if not body:
+        raise ApiError(400, "send one or more of stature_cm, shoe_mm, seated_mm, standing_mm, units, pin, admin")
+    fields = {k: v for k, v in body.items() if k not in ("pin", "current_pin", "admin")}
+    me = ctx.user()
+    own = me.id == u.id
+    if "admin" in body:
+        if not ctx.is_admin(me):
+            raise ApiError(403, "only an admin may make someone an admin")
+        if not body["admin"] and u.is_admin and _admins(ctx) <= 1:
+            raise ApiError(409, f"{u.name!r} is the last admin; make someone else an admin first")
+        fields["role"] = "admin" if body["admin"] else "user"
+    if "pin" in body:
+        if own and u.pin_hash and not verify_secret(body.get("current_pin"), u.pin_hash):
+            raise ApiError(403, "to change your own PIN, send your present one as current_pin")
+        fields["pin_hash"] = checked_pin_hash(body["pin"])
+    limits = ctx.limits()
+    notes: list[str] = []
+    try:
+        if body.get("stature_cm") is not None and ("seated_mm" not in body or "standing_mm" not in body):
+            seated, standing, notes = heights_for(
+                body["stature_cm"], limits=limits, shoe_mm=body.get("shoe_mm", u.shoe_mm),
+                seated_mm=body.get("seated_mm"), standing_mm=body.get("standing_mm"))
+            fields.update(seated_mm=seated, standing_mm=standing)
+        notes += desk_notes(fields.get("seated_mm"), fields.get("standing_mm"), limits)
+        updated = ctx.store.update_user(u.name, **fields)     # a new PIN ends all their sessions
+    except ValueError as exc:
+        raise ApiError(422, str(exc)) from None
+    if "pin" in body and own and g.get("via") == "session":
+        sign_in(ctx.store, updated, csrf=session.get("csrf"))   # ...but this one, where it was changed
+    return jsonify({**describe_user(ctx, updated), "notes": notes}), 200
+
+
+@api.op("DELETE", "/users/<name>", auth="admin", summary="Remove a person and their data (admins)",
+        tag="people", responses={200: "Removed", 404: "No such user", 409: "The last admin"})
+def remove_user_route(name: str):
+    ctx = context()
+    u = _user_or_404(ctx, name)
+    if ctx.is_admin(u) and _admins(ctx) <= 1:
+        raise ApiError(409, f"{u.name!r} is the last admin; make someone else an admin first")
+    ctx.store.remove_user(u.name)
+    ctx.claims.forget(u.name)
+    return jsonify(removed=u.name), 200
+
+
+@api.op("POST", "/users/<name>/activate", auth="admin", tag="people",
+        summary="Make someone the active user without a claim (admins)", responses={200: "Active"})
+def activate(name: str):
+    ctx = context()
+    u = _user_or_404(ctx, name)
+    ctx.store.set_active_user(u.name)
+    return jsonify(active=u.name), 200
+
+
+@api.op("PUT", "/users/<name>/presets/<slot>", summary="Save one of a person's presets", tag="people",
+        body=lambda lo, hi: {"type": "object", "required": ["height_mm"], "additionalProperties": False,
+                             "properties": {"height_mm": height_schema(lo, hi, 1100)},
+                             "example": {"height_mm": 1100}},
+        body_required=True, responses={200: "Saved"})
+def put_user_preset(name: str, slot: str, body):
+    ctx = context()
+    u = _user_or_404(ctx, name)
+    n = slot_number(slot)
+    try:
+        saved = ctx.store.set_preset(u.name, n, float(body["height_mm"]))
+    except ValueError as exc:
+        raise ApiError(422, str(exc)) from None
+    return jsonify(slot=n, height_mm=saved), 200
+
+
+@api.op("DELETE", "/users/<name>/presets/<slot>", summary="Empty one of a person's presets", tag="people",
+        responses={200: "Emptied"})
+def delete_user_preset(name: str, slot: str):
+    ctx = context()
+    u = _user_or_404(ctx, name)
+    n = slot_number(slot)
+    ctx.store.clear_preset(u.name, n)
+    return jsonify(slot=n, height_mm=None), 200
+
+
+@api.op("GET", "/users/<name>/plan", summary="A person's sit-stand plan", tag="plans")
+def get_plan(name: str):
+    ctx = context()
+    u = _user_or_404(ctx, name)
+    plan, source = plan_for(ctx.store, u.name)
+    return jsonify(user=u.name, source=source, plan=plan.to_dict())
+
+
+@api.op("PUT", "/users/<name>/plan", summary="Set a person's plan (a kind's preset fills missing fields)",
+        tag="plans",
+        body={"type": "object", "example": {"kind": "custom", "sit_min": 40, "stand_min": 20}},
+        body_required=True, responses={200: "Stored in full"})
+def put_plan(name: str, body):
+    ctx = context()
+    u = _user_or_404(ctx, name)
+    try:
+        full = set_plan(ctx.store, u.name, body)
+    except ValueError as exc:
+        raise ApiError(422, str(exc)) from None
+    return jsonify(user=u.name, plan=full), 200
+
+
+@api.op("GET", "/ergonomics", summary="Recommended sit and stand heights from stature, with why",
+        query={"stature_cm": {"type": "number", "minimum": 100, "maximum": 250, "x-required": True},
+               "shoe_mm": {"type": "number", "minimum": 0, "maximum": 80}}, tag="people",
+        responses={200: "The recommendation", 400: "Missing or not a number", 422: "Out of range"})
+def ergonomics():
+    args = request.args
+    try:
+        stature = float(args["stature_cm"])
+        shoe = float(args["shoe_mm"]) if "shoe_mm" in args else None
+    except KeyError:
+        raise ApiError(400, "missing stature_cm: ask like /api/v1/ergonomics?stature_cm=175") from None
+    except ValueError:
+        raise ApiError(400, f"stature_cm and shoe_mm must be numbers, got {show(dict(args))}") from None
+    try:
+        rec = recommend(stature, shoe, limits=context().limits())
+    except ErgonomicsError as exc:
+        raise ApiError(422, str(exc)) from None
+    return jsonify(rec.to_dict())
+
+
+@api.op("GET", "/stats", summary="Sitting and standing per day, posture changes, goal progress",
+        query={"days": {"type": "integer", "minimum": 1, "maximum": 400},
+               "user": {"type": "string", "maxLength": 64}}, tag="people",
+        responses={200: "Statistics", 403: "Someone else's statistics", 404: "No such user",
+                   422: "Out of range"})
+def stats():
+    ctx = context()
+    args = request.args
+    try:
+        days = int(args.get("days", "7"))
+    except ValueError:
+        raise ApiError(400, f"days must be a whole number of days, got {show(args.get('days'))}") from None
+    who = args.get("user") or ctx.user().name
+    if not ctx.is_self_or_admin(who):
+        raise ApiError(403, f"you may only see your own statistics ({ctx.user().name!r})")
+    try:
+        return jsonify(stats_report(ctx.store, user=who, days=days))
+    except LookupError as exc:
+        raise ApiError(404, str(exc)) from None
+    except ValueError as exc:
+        raise ApiError(422, str(exc)) from None
+
+
+# -- the live reminder (for whoever is at the desk) -------------------------------------------
+def _answering_allowed(ctx: WebContext) -> None:
+    user = ctx.user()
+    active = ctx.store.get_active_user()
+    if not ctx.is_admin(user) and (active is None or active.id != user.id):
+        raise ApiError(409, f"the reminders are for {active.name if active else 'the person at the desk'}; "
+                            f"claim the desk to get yours")
+
+
+@api.op("GET", "/reminder", summary="The live reminder and today's plan status", tag="plans")
+def reminder():
+    return jsonify(context().habits.snapshot())
+
+
+@api.op("POST", "/reminder/<outcome>", summary="Answer the live reminder: confirm, acknowledge, snooze or skip",
+        body={"type": "object", "additionalProperties": False,
+              "properties": {"id": {"type": ["string", "null"], "maxLength": 64}},
+              "example": {"id": "20261127-3"}},
+        tag="plans", responses={200: "Answered", 404: "No such action", 409: "Not the live reminder"})
+def reminder_outcome(outcome: str, body):
+    if outcome not in REMINDER_ACTIONS:
+        raise ApiError(404, f"unknown reminder action {show(outcome)}; actions are {', '.join(REMINDER_ACTIONS)}")
+    ctx = context()
+    habits = ctx.habits
+    _answering_allowed(ctx)
+    try:
+        return jsonify(habits.outcome(outcome, body.get("id"))), 200
+    except PolicyError as exc:
+        raise ApiError(409, str(exc)) from None
+
+
+@api.op("POST", "/reminders/pause-today", summary="Pause (or resume) today's reminders",
+        body={"type": "object", "additionalProperties": False, "properties": {"paused": {"type": "boolean"}},
+              "example": {"paused": True}},
+        tag="plans", responses={200: "Done"})
+def pause_today(body):
+    ctx = context()
+    habits = ctx.habits
+    _answering_allowed(ctx)
+    paused = body.get("paused", True)
+    habits.pause_today(paused)
+    return jsonify(paused=paused), 200

@@ -1,5 +1,5 @@
-"""Declared API operations: one declaration per route gives the Flask rule, the checks on who
-may call it, the request-body validation and its entry in /openapi.json.
+"""Declared API operations: one declaration per route gives the Flask rule (on its area's
+blueprint), the checks on who may call it, the request-body validation and its entry in /openapi.json.
 
 Because the same declaration drives the validator and the document, the
 OpenAPI description cannot drift from what the server accepts. Schemas are
@@ -16,8 +16,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flask import Flask, request
+from flask import Blueprint, Flask, current_app, request
 
+#: Where the API is served.
+API = "/api/v1"
 #: Who may call an operation. "claim": signed in and holding the desk's claim.
 AUTH_LEVELS = ("public", "user", "claim", "admin")
 _KNOWN_KEYS = {"type", "properties", "required", "additionalProperties", "minimum", "maximum", "minLength",
@@ -176,6 +178,11 @@ _STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted: the desk starts movin
                 413: "Body too large", 415: "Not JSON", 422: "A value outside what is allowed",
                 429: "Too many attempts"}
 _AUTH_RESPONSES = {"public": (), "user": (401,), "claim": (401, 409), "admin": (401, 403)}
+_EXTENSION = "deskpi.api"
+
+
+#: A body schema, or a function of the desk's limits (lo, hi) giving one.
+Body = dict | Callable[[float, float], dict] | None
 
 
 @dataclass
@@ -184,51 +191,102 @@ class Operation:
     path: str
     summary: str
     auth: str
-    body: dict | None
+    body: Body
     responses: dict[int, str]
     query: dict[str, dict] = field(default_factory=dict)
     tag: str = "desk"
     body_required: bool = False
 
 
-class Api:
-    """Declares operations on a Flask app. `guard(op, phase)` runs before the body is read
-    ("before") and after it was validated ("after"); it raises ApiError to refuse the caller."""
+#: guard(op, phase) refuses a caller by raising ApiError; see ServedApi.
+Guard = Callable[[Operation, str], None]
 
-    def __init__(self, app: Flask, prefix: str, guard: Callable[["Operation", str], None]) -> None:
-        self.app = app
-        self.prefix = prefix
-        self.guard = guard
+
+class Api:
+    """One area's operations, declared once at import on a Flask blueprint (`api.blueprint`).
+
+    A body schema that names the desk's limits is given as a function of them, ``(lo, hi) -> schema``;
+    it is resolved when an app serves the API (:func:`serve`), since each desk has its own limits.
+    """
+
+    def __init__(self, name: str, import_name: str) -> None:
+        self.blueprint = Blueprint(name, import_name)
         self.ops: list[Operation] = []
 
-    def op(self, method: str, path: str, *, summary: str, auth: str = "user", body: dict | None = None,
+    def op(self, method: str, path: str, *, summary: str, auth: str = "user", body: Body = None,
            body_required: bool = False, responses: dict[int, str] | None = None,
            query: dict[str, dict] | None = None, tag: str = "desk") -> Callable:
         if auth not in AUTH_LEVELS:
             raise ValueError(f"auth {auth!r} not in {AUTH_LEVELS}")
-        if body is not None:
+        if isinstance(body, dict):
             _check_schema(body, f"{method} {path}")
         op = Operation(method.upper(), path, summary, auth, body, dict(responses or {200: "OK"}),
                        dict(query or {}), tag, body_required)
         self.ops.append(op)
-        example = json.dumps(body.get("example", {})) if body else "{}"
 
         def deco(fn: Callable) -> Callable:
             @functools.wraps(fn)
             def wrapper(**kwargs):
-                self.guard(op, "before")
-                if op.body is not None:
-                    data = parse_json_body(example=example)
-                    validate(data, op.body)
+                served = served_api()
+                served.guard(op, "before")
+                schema = served.body(op)
+                if schema is not None:
+                    data = parse_json_body(example=served.example(op))
+                    validate(data, schema)
                     kwargs["body"] = data
-                self.guard(op, "after")       # bad input is named before a refusal for the desk's state
+                served.guard(op, "after")       # bad input is named before a refusal for the desk's state
                 return fn(**kwargs)
             endpoint = f"{op.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_') or 'root'}"
-            self.app.add_url_rule(self.prefix + path, endpoint, wrapper, methods=[op.method])
+            self.blueprint.add_url_rule(path, endpoint, wrapper, methods=[op.method])
             return wrapper
         return deco
 
+
+def serve(app: Flask, apis: list[Api], *, prefix: str, guard: Guard, limits: tuple[float, float]) -> ServedApi:
+    """Serve the areas' operations on `app` under `prefix`, in this order (also the order of /openapi.json)."""
+    served = ServedApi(prefix, guard, [op for api in apis for op in api.ops], limits)
+    for api in apis:
+        app.register_blueprint(api.blueprint, url_prefix=prefix)
+    app.extensions[_EXTENSION] = served
+    return served
+
+
+def served_api() -> ServedApi:
+    """The API as the app handling this request serves it."""
+    return current_app.extensions[_EXTENSION]
+
+
+class ServedApi:
+    """The API of one app: its operations with their bodies resolved for this desk's limits, and the
+    guard that runs before the body is read ("before") and after it was validated ("after"), raising
+    ApiError to refuse the caller."""
+
+    def __init__(self, prefix: str, guard: Guard, ops: list[Operation], limits: tuple[float, float]) -> None:
+        self.prefix = prefix
+        self.guard = guard
+        self.ops = ops
+        self._bodies: dict[tuple[str, str], tuple[dict | None, str]] = {}
+        for op in ops:
+            schema = op.body(*limits) if callable(op.body) else op.body
+            if schema is not None:
+                _check_schema(schema, f"{op.method} {op.path}")
+            self._bodies[(op.method, op.path)] = (schema, json.dumps(schema.get("example", {})) if schema else "{}")
+        self._doc: dict | None = None
+
+    def body(self, op: Operation) -> dict | None:
+        """The schema of `op`'s request body on this desk, or None when it takes none."""
+        return self._bodies[(op.method, op.path)][0]
+
+    def example(self, op: Operation) -> str:
+        """A body `op` accepts, as JSON for error messages."""
+        return self._bodies[(op.method, op.path)][1]
+
     def openapi(self, *, title: str, version: str) -> dict:
+        if self._doc is None:
+            self._doc = self._openapi(title=title, version=version)
+        return self._doc
+
+    def _openapi(self, *, title: str, version: str) -> dict:
         paths: dict[str, dict] = {}
         for op in self.ops:
             oa_path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", self.prefix + op.path)
@@ -238,7 +296,7 @@ class Api:
                         "schema": {k: v for k, v in s.items() if k != "x-required"}}
                        for n, s in op.query.items()]
             responses = {str(code): {"description": text} for code, text in sorted(op.responses.items())}
-            for code in _AUTH_RESPONSES[op.auth] + ((400, 413, 415, 422) if op.body is not None else ()):
+            for code in _AUTH_RESPONSES[op.auth] + ((400, 413, 415, 422) if self.body(op) is not None else ()):
                 responses.setdefault(str(code), {"description": _STATUS_TEXT[code]})
             for code, entry in responses.items():
                 if int(code) >= 400:
@@ -247,9 +305,10 @@ class Api:
                      "tags": [op.tag], "responses": responses}
             if params:
                 entry["parameters"] = params
-            if op.body is not None:
+            body = self.body(op)
+            if body is not None:
                 entry["requestBody"] = {"required": op.body_required,
-                                        "content": {"application/json": {"schema": _oa_schema(op.body)}}}
+                                        "content": {"application/json": {"schema": _oa_schema(body)}}}
             if op.auth == "public":
                 entry["security"] = []
             else:

@@ -1,13 +1,12 @@
 """Who is asking: sign-in with name + PIN, lock-out after repeated failures, the session secret.
 
-The web layer (deskpi.webapp.app) keeps the signed-in name in Flask's signed
-session cookie; this module decides whether a name and PIN are right and
+The web layer (deskpi.webapp.sessions) keeps a server-side session id in Flask's
+signed session cookie; this module decides whether a name and PIN are right and
 whether the caller may try again yet. Nothing here knows about HTTP.
 """
 from __future__ import annotations
 
 import math
-import os
 import secrets
 import threading
 import time
@@ -17,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deskpi.people.passwords import hash_secret, verify_secret
+from deskpi.util.files import atomic_write
 
 SECRET_FILE = "web_secret"
 
@@ -127,13 +127,5 @@ def session_secret(data_dir: Path | None) -> bytes:
     except FileNotFoundError:
         pass
     data = secrets.token_bytes(32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    atomic_write(path, data, mode=0o600)
     return data

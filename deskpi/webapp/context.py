@@ -6,14 +6,17 @@ page, and that choice is kept in the database so it survives a restart.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
-from flask import g
+from flask import current_app, g
 
 from deskpi.webapp.api_spec import ApiError, show
 from deskpi.webapp.auth import SignIn
 from deskpi.webapp.claims import ClaimBook
 
+#: Where create_app keeps the WebContext of an app.
+EXTENSION = "deskpi.web"
 #: policy key -> (kind, lo, hi)
 POLICY = {"require_claim": (bool, None, None), "claim_idle_min": (float, 1.0, 1440.0),
           "self_register": (bool, None, None), "auto_moves_allowed": (bool, None, None)}
@@ -28,7 +31,7 @@ class WebDefaults:
     auto_moves_allowed: bool = False
 
     @classmethod
-    def from_settings(cls, settings) -> "WebDefaults":
+    def from_settings(cls, settings) -> WebDefaults:
         web = settings.web
         return cls(require_claim=web.require_claim, claim_idle_min=web.claim_idle_min,
                    self_register=web.self_register, session_days=web.session_days,
@@ -93,10 +96,8 @@ class WebContext:
             if self.has_store:
                 stored = self.reads.get_setting(f"policy.{key}")
                 if stored is not None:
-                    try:
+                    with contextlib.suppress(ValueError):        # a hand-edited setting: keep the default
                         value = (stored == "true") if kind is bool else kind(stored)
-                    except ValueError:
-                        pass
             out[key] = value
         return out
 
@@ -146,3 +147,8 @@ class WebContext:
     def is_self_or_admin(self, name: str) -> bool:
         user = self.user()
         return user is not None and (user.name.casefold() == str(name).casefold() or self.is_admin(user))
+
+
+def context() -> WebContext:
+    """The WebContext of the app handling this request: how a view reaches the desk, the store and the claim."""
+    return current_app.extensions[EXTENSION]

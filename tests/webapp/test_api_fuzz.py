@@ -17,10 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deskpi.store import Store
-from deskpi.webapp.app import create_app
 from helpers import signed_in
-from test_webapp import MOTION, FakeService
+from web_fakes import MOTION, FakeService, app_for, with_store
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                           HealthCheck.too_slow])
@@ -45,8 +43,8 @@ def from_schema(schema: dict) -> st.SearchStrategy:
             alternatives.append(st.fixed_dictionaries({k: from_schema(v) for k, v in props.items()}))
     elif t == "number" or t == "integer":
         lo, hi = schema.get("minimum", -1e6), schema.get("maximum", 1e6)
-        alternatives += [st.floats(lo - 50, hi + 50, allow_nan=False), st.sampled_from([lo, hi, lo - 0.001, hi + 0.001]),
-                         st.integers(int(lo) - 10, int(hi) + 10)]
+        alternatives += [st.floats(lo - 50, hi + 50, allow_nan=False),
+                         st.sampled_from([lo, hi, lo - 0.001, hi + 0.001]), st.integers(int(lo) - 10, int(hi) + 10)]
     elif t == "string":
         alternatives += [st.sampled_from(schema.get("enum", ["x"])), st.text(max_size=schema.get("maxLength", 20) + 5)]
     elif t == "boolean":
@@ -61,13 +59,8 @@ PATH_VALUES = st.one_of(st.sampled_from(["1", "2", "4", "0", "5", "ada", "Ada", 
 
 
 def _app():
-    service = FakeService(sim=True)
-    import tempfile
-    from pathlib import Path
-    service.store = Store.open(Path(tempfile.mkdtemp(prefix="deskpi-fuzz-")) / "deskpi.db")
-    app = create_app(service)
-    app.testing = True
-    return service, app
+    service = with_store(FakeService(sim=True))
+    return service, app_for(service)
 
 
 def _operations() -> list[tuple[str, str, dict]]:

@@ -23,7 +23,7 @@ from deskpi.store import Store
 from deskpi.webapp.context import WebDefaults
 from deskpi.webapp.app import create_app
 from helpers import ManualClock, running_sim_daemon, signed_in, wait_until
-from test_webapp import FakeService
+from web_fakes import LIMITS, FakeService, app_for, with_store
 
 IDLE_S = 600.0
 
@@ -277,17 +277,14 @@ def db(tmp_path):
     """A store with an admin owner and a user, both with a PIN."""
     path = tmp_path / "deskpi.db"
     with Store.open(path) as st:
-        add_user(st, "Ada", limits=FakeService().limits, admin=True, pin_hash=hash_secret(PIN))
-        add_user(st, "Bob", limits=FakeService().limits, pin_hash=hash_secret(PIN))
+        add_user(st, "Ada", limits=LIMITS, admin=True, pin_hash=hash_secret(PIN))
+        add_user(st, "Bob", limits=LIMITS, pin_hash=hash_secret(PIN))
     return path
 
 
 def app_on(path, **kw):
-    service = FakeService()
-    service.store = Store.open(path)
-    app = create_app(service, **kw)
-    app.testing = True
-    return app, service
+    service = with_store(FakeService(), path)
+    return app_for(service, **kw), service
 
 
 def test_without_require_claim_a_signed_in_user_may_move(db):

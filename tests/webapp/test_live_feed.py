@@ -13,10 +13,6 @@ import threading
 import pytest
 
 from deskpi.webapp.live import RETRY_MS, LiveFeed
-from deskpi.store import Store
-from deskpi.webapp.app import create_app
-from helpers import signed_in
-from test_webapp import FakeService
 
 
 class Box:
@@ -186,26 +182,15 @@ def test_a_signed_out_client_gets_a_session_event_and_the_stream_ends(feed, stat
         next(gen)
 
 
-# -- through the app ---------------------------------------------------------------------------------------
-@pytest.fixture
-def app(tmp_path):
-    service = FakeService()
-    service.store = Store.open(tmp_path / "deskpi.db")
-    a = create_app(service)
-    a.testing = True
-    yield a
-    a.extensions["deskpi.web"].close()
-    service.store.close()
-
-
+# -- through the app (conftest.py) -------------------------------------------------------------------------
 def test_events_need_sign_in(app):
     resp = app.test_client().get("/api/v1/events")
     assert resp.status_code == 401 and "sign in" in resp.get_json()["error"]
     assert app.extensions["deskpi.web"].live.streams == 0
 
 
-def test_events_stream_the_state_to_a_signed_in_user(app):
-    client = signed_in(app, claim=False)
+def test_events_stream_the_state_to_a_signed_in_user(app, sign_in):
+    client = sign_in(claim=False)
     resp = client.get("/api/v1/events", buffered=False)
     try:
         assert resp.status_code == 200 and resp.mimetype == "text/event-stream"
@@ -227,10 +212,10 @@ def test_events_stream_the_state_to_a_signed_in_user(app):
     assert app.extensions["deskpi.web"].live.streams == 0
 
 
-def test_head_requests_do_not_use_up_the_live_streams(app):
+def test_head_requests_do_not_use_up_the_live_streams(app, sign_in):
     live = app.extensions["deskpi.web"].live
     live.max_streams = 2
-    client = signed_in(app, claim=False)
+    client = sign_in(claim=False)
     for _ in range(3):
         resp = client.head("/api/v1/events")
         assert resp.status_code == 200 and resp.mimetype == "text/event-stream"

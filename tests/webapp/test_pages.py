@@ -17,10 +17,8 @@ import pytest
 
 from deskpi.people.passwords import hash_secret
 from deskpi.people.accounts import add_user
-from deskpi.store import Store
-from deskpi.webapp.app import create_app
 from helpers import module_graph, signed_in
-from test_webapp import FakeService
+from web_fakes import FakeService, with_store
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 PAGES = {"/": "home", "/profile": "profile", "/plan": "plan", "/reminders": "reminders", "/stats": "stats",
@@ -66,13 +64,11 @@ class Page(HTMLParser):
 
 
 @pytest.fixture
-def app(tmp_path):
-    service = FakeService(sim=True)
-    service.store = Store.open(tmp_path / "deskpi.db")
-    app = create_app(service)
-    app.testing = True
-    yield app
-    service.store.close()
+def service(tmp_path):
+    """A simulated desk, so the pages show its keypad too (the `app` fixture is built around it)."""
+    s = with_store(FakeService(sim=True), tmp_path / "deskpi.db")
+    yield s
+    s.store.close()
 
 
 def client_for(app, name: str = "Ada", *, admin: bool = True, units: str | None = None, claim: bool = True):

@@ -14,7 +14,7 @@ from deskpi.store import Store
 from deskpi.webapp import static_files
 from deskpi.webapp.app import create_app
 from helpers import module_graph, signed_in
-from test_webapp import FakeService
+from web_fakes import FakeService
 
 WEB_STATIC = Path(__file__).resolve().parents[2] / "web" / "static"
 YEAR = "public, max-age=31536000, immutable"

@@ -39,13 +39,12 @@ from deskpi.store import Store, db_path
 from deskpi.webapp.context import POLICY
 from deskpi.webapp.app import create_app
 from helpers import ManualClock, sim_url
-from test_webapp import FakeService
+from web_fakes import LIMITS, FakeService
 
 ROOT = Path(__file__).resolve().parents[2]
 API = "/api/v1"
 PIN = "4711"
 SECRET = b"test-secret-key-for-the-module!!"
-LIMITS = FakeService().limits                        # (640, 1260)
 XSS = "<img src=x onerror=alert(1)>"
 XSS_ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
 #: Olive was added first: the desk's owner (counts as an admin) with the role "user".

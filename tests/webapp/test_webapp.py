@@ -1,136 +1,30 @@
-"""The web app (deskpi.webapp.app.create_app) against a fake desk service.
+"""The web app (deskpi.webapp.app.create_app) against a fake desk service (web_fakes.FakeService).
 
-The fake records every call and can be told to refuse motion, so these tests
-check what the API does with each request without a desk: bad input is
-answered with a 4xx JSON error naming the value and what is allowed, and it
-never reaches the service (above all: never moves the desk).
+Bad input is answered with a 4xx JSON error naming the value and what is
+allowed, and it never reaches the service (above all: never moves the desk).
+The `client` (conftest.py) is signed in as an admin holding the desk's claim.
 """
 from __future__ import annotations
 
 import json
 import re
-import tempfile
-from pathlib import Path
 from html.parser import HTMLParser
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deskpi.core.types import Source
-from deskpi.core.faults import MotionRefused
-from deskpi.core.types import Direction
-from deskpi.people.presets import PresetError
-from deskpi.store import Store
+from deskpi.core.types import Direction, Source
 from deskpi.webapp.app import create_app
-from helpers import module_graph, signed_in
+from web_fakes import LIMITS, MOTION, RANGE_TEXT, FakeService, make_client
+from helpers import module_graph
 
-LIMITS = (640.0, 1260.0)
-RANGE_TEXT = "640-1260"
-MAX_BODY = 4096
+MAX_BODY = 4096          # create_app's default: the `client` fixture's app has it
 REQUIRED_TESTIDS = ("height", "state", "fault", "btn-up", "btn-down", "btn-stop",
                     "preset-1", "preset-2", "preset-3", "preset-4")
 SIM_TESTIDS = ("sim-key-up", "sim-key-down", "sim-key-preset-1", "sim-key-preset-2",
                "sim-key-preset-3", "sim-key-preset-4")
 SIM_KEYS = ("up", "down", "preset-1", "preset-2", "preset-3", "preset-4")
-#: Service methods that move the desk (or could): none may run for a bad request.
-MOTION = ("move_to", "hold", "recall_preset")
-
-
-class FakeService:
-    """Stands in for DeskService: records calls, configurable snapshot, refuses on demand."""
-
-    def __init__(self, *, sim: bool = False, fault: str | None = None, refuse: str | None = None,
-                 height: float | None = 740.0) -> None:
-        self.calls: list[tuple] = []
-        self.refuse = refuse                  # message: every motion request raises MotionRefused(refuse)
-        self.fault = fault
-        self.height = height
-        self.sim = sim
-        self.sim_keypad = (lambda key, pressed: None) if sim else None
-        self.presets = {1: 720.0, 2: 1100.0, 3: None, 4: None}
-        self.crash: Exception | None = None   # raised by move_to, as a bug would be
-        self.limits = LIMITS
-
-    def snapshot(self) -> dict:
-        return {
-            "height_mm": self.height, "state": "fault" if self.fault else "idle", "direction": None,
-            "target_mm": None, "fault": self.fault, "motor": None, "locked": False, "owner": None,
-            "limits": {"min_mm": LIMITS[0], "max_mm": LIMITS[1]},
-            "presets": [{"slot": k, "height_mm": v} for k, v in sorted(self.presets.items())],
-            "sim": self.sim, "loop_lag_p99_ms": 0.4,
-        }
-
-    def _motion(self, *call) -> None:
-        self.calls.append(call)
-        if self.crash is not None:
-            raise self.crash
-        if self.refuse is not None:
-            raise MotionRefused(self.refuse)
-
-    def move_to(self, target_mm, source=Source.REMOTE, detail=""):
-        self._motion("move_to", target_mm, source)
-
-    def hold(self, direction, source=Source.REMOTE, detail=""):
-        self._motion("hold", direction, source)
-
-    def stop(self, source=Source.REMOTE):
-        self.calls.append(("stop", source))
-
-    def release(self, source=Source.REMOTE):
-        self.calls.append(("release", source))
-
-    def clear_fault(self):
-        self.calls.append(("clear_fault",))
-        self.fault = None
-
-    def recall_preset(self, slot, source=Source.REMOTE):
-        self._motion("recall_preset", slot, source)
-        if self.presets[slot] is None:
-            raise MotionRefused(f"preset {slot} is empty; save a height there first (long press on the desk)")
-        return self.presets[slot]
-
-    def save_preset(self, slot, height_mm=None):
-        self.calls.append(("save_preset", slot, height_mm))
-        if height_mm is None:
-            if self.height is None:
-                raise MotionRefused("no height reading yet; cannot save the current height")
-            height_mm = self.height
-        if not LIMITS[0] <= height_mm <= LIMITS[1]:
-            raise PresetError(f"preset height {height_mm!r} mm is outside the desk's limits {RANGE_TEXT} mm")
-        self.presets[slot] = round(height_mm, 1)
-        return self.presets[slot]
-
-    def press_sim_key(self, key, pressed):
-        if self.sim_keypad is None:
-            raise LookupError("there is no virtual keypad: this desk is real")
-        self.calls.append(("press_sim_key", key, pressed))
-
-    def names(self) -> list[str]:
-        return [c[0] for c in self.calls]
-
-
-@pytest.fixture
-def service(tmp_path):
-    s = FakeService()
-    s.store = Store.open(tmp_path / "deskpi.db")
-    yield s
-    s.store.close()
-
-
-@pytest.fixture
-def client(service):
-    return make_client(service, max_body_bytes=MAX_BODY)
-
-
-def make_client(service: FakeService, *, claim: bool = True, **kw):
-    """Signed in as an admin holding the desk's claim: these tests are about what the API does with a
-    request; who may send one is tested in tests/webapp/test_web_auth.py."""
-    if getattr(service, "store", None) is None:
-        service.store = Store.open(Path(tempfile.mkdtemp(prefix="deskpi-web-")) / "deskpi.db")
-    app = create_app(service, **kw)
-    app.testing = True
-    return signed_in(app, claim=claim)
 
 
 def send(client, method: str, url: str, body=None, *, raw: bytes | str | None = None,

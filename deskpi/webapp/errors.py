@@ -1,0 +1,61 @@
+"""Every error the web app answers is JSON, ``{"error": "..."}``, saying what was wrong, the value
+given and what is allowed; an internal error stops the desk first when the request could have moved it."""
+from __future__ import annotations
+
+from flask import Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from deskpi.webapp.api_spec import API, ApiError, show
+from deskpi.webapp.context import context
+from deskpi.webapp.security import SAFE_METHODS
+
+
+def install(app: Flask) -> None:
+    app.register_error_handler(ApiError, api_error)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, internal_error)
+
+
+def api_error(exc: ApiError):
+    resp = jsonify(error=exc.message, **exc.extra)
+    resp.status_code = exc.status
+    if exc.status == 429 and "retry_after_s" in exc.extra:
+        resp.headers["Retry-After"] = str(max(1, int(exc.extra["retry_after_s"] + 0.999)))
+    if exc.status == 401:
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="deskpi"'
+    return resp
+
+
+def http_error(exc: HTTPException):
+    if exc.code == 413:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        given = (f"{request.content_length} bytes" if request.content_length is not None
+                 else f"more than {limit} bytes")
+        message = f"request body too large: {given} given, at most {limit} bytes allowed"
+    elif exc.code == 404:
+        message = f"no such URL: {request.method} {show(request.path)}; the API is under {API}/"
+    elif exc.code == 405:
+        allowed = ", ".join(sorted(m for m in (exc.valid_methods or []) if m not in ("HEAD", "OPTIONS")))
+        message = f"method {request.method} is not allowed for {show(request.path)}; allowed: {allowed}"
+    else:
+        message = exc.description or exc.name
+    resp = jsonify(error=message)
+    resp.status_code = exc.code or 500
+    if exc.code == 405 and exc.valid_methods:
+        resp.headers["Allow"] = ", ".join(exc.valid_methods)
+    return resp
+
+
+def internal_error(exc: Exception):
+    # Fail safe: whatever broke, a request that could have moved the desk stops it first.
+    log = current_app.logger
+    log.exception("internal error in %s %s", request.method, request.path)
+    stopped = ""
+    if request.method not in SAFE_METHODS:
+        try:
+            context().service.stop("web error")
+            stopped = "the desk was stopped; "
+        except Exception:  # noqa: BLE001
+            log.exception("stop after an internal error failed")
+    return jsonify(error=f"internal error while handling {request.method} {show(request.path)}; "
+                         f"{stopped}see the log"), 500

@@ -1,0 +1,63 @@
+"""The pages for a phone, the web app manifest and /openapi.json.
+
+Signed out, every page is the sign-in form. Static files and their
+content-addressed URLs are deskpi.webapp.static_files.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, g, jsonify, render_template, request, send_from_directory, session
+from jinja2 import TemplateNotFound
+
+from deskpi import __version__
+from deskpi.people.presets import SLOTS
+from deskpi.webapp.api_desk import SIM_KEYS, state_dict
+from deskpi.webapp.api_people import describe_user
+from deskpi.webapp.api_spec import served_api
+from deskpi.webapp.context import context
+
+PAGES = ("profile", "plan", "reminders", "stats", "admin")
+
+pages = Blueprint("pages", __name__)
+
+
+@pages.get("/openapi.json")
+def openapi():
+    return jsonify(served_api().openapi(title="deskpi", version=__version__))
+
+
+@pages.get("/manifest.webmanifest")
+def manifest():
+    resp = send_from_directory(current_app.static_folder, "manifest.webmanifest")
+    resp.mimetype = "application/manifest+json"
+    return resp
+
+
+def page(name: str):
+    ctx = context()
+    user = g.get("user")
+    snap = state_dict(ctx, user)
+    has_users = ctx.has_store and bool(ctx.store.list_users())
+    values = dict(page=name, snap=snap, sim=bool(snap.get("sim")), sim_keys=SIM_KEYS, slots=SLOTS,
+                  user=None, csrf_token=None, next=request.path,
+                  setup={"users_exist": has_users, "self_register": bool(ctx.policy()["self_register"])})
+    if user is None:
+        template = "login.html"
+    else:
+        if name == "admin" and not ctx.is_admin(user):
+            abort(403, f"the admin page is for admins; {user.name!r} is not one")
+        values.update(user=describe_user(ctx, user), csrf_token=session.get("csrf"))
+        template = f"{name}.html"
+    try:
+        return render_template(template, **values)
+    except TemplateNotFound:
+        return render_template("index.html", **values)
+
+
+@pages.get("/", endpoint="page_home")
+@pages.get("/login", endpoint="page_login")
+def home():
+    return page("index")
+
+
+for _name in PAGES:
+    pages.add_url_rule(f"/{_name}", f"page_{_name}", lambda name=_name: page(name))

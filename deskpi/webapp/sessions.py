@@ -1,0 +1,68 @@
+"""Sign-in sessions over HTTP: the session cookie, its CSRF token, and API tokens as a caller's proof.
+
+The session cookie (signed, HttpOnly, SameSite=Lax, Secure over HTTPS) holds
+only a server-side session id and a CSRF token: the store decides whether the
+session is still alive, so changing a PIN signs that person out everywhere.
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+
+from flask import Flask, request, session
+from flask.sessions import SecureCookieSessionInterface
+
+from deskpi.webapp.context import WebContext
+
+#: token -> when its last use was written: the write waits for an fsync, so at most once a minute.
+_TOKEN_TOUCH_S = 60.0
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie session, marked Secure whenever the page itself came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        # Directly or through a TLS proxy; SESSION_COOKIE_SECURE forces it.
+        return request.is_secure or bool(app.config.get("SESSION_COOKIE_SECURE"))
+
+
+def sign_in(store, user, *, csrf: str | None = None) -> str:
+    """Start a server-side session for `user` in this browser; returns its CSRF token."""
+    sid = store.create_session(user.name)
+    session.clear()                  # never keep a session id chosen before signing in
+    session.permanent = True
+    session["sid"] = sid
+    token = csrf or secrets.token_urlsafe(24)
+    session["csrf"] = token
+    return token
+
+
+def sign_out(store) -> None:
+    sid = session.get("sid")
+    if sid is not None:
+        store.end_session(sid)
+    session.clear()
+
+
+def user_for_token(ctx: WebContext, token: str):
+    """The token's user, read without waiting behind the store's writer."""
+    if not ctx.has_store:
+        return None
+    user = ctx.reads.user_for_token(token, touch=False)
+    if user is not None:
+        now = time.monotonic()
+        touched = ctx.token_touched.get(token)
+        if touched is None or now - touched >= _TOKEN_TOUCH_S:
+            if len(ctx.token_touched) > 1000:
+                ctx.token_touched.clear()
+            ctx.token_touched[token] = now
+            ctx.store.user_for_token(token)          # records when it was last used
+    return user
+
+
+def csrf_ok() -> bool:
+    """Whether this request carries the CSRF token of its session."""
+    expected = session.get("csrf")
+    given = request.headers.get("X-CSRF-Token", "")
+    return bool(expected) and hmac.compare_digest(str(expected), given)
