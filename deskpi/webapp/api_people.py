@@ -10,7 +10,7 @@ from flask import g, jsonify, request, session
 
 from deskpi.webapp.api_desk import height_schema, slot_number
 from deskpi.webapp.api_spec import Api, ApiError, show
-from deskpi.core.habits.schedule_policy import PolicyError
+from deskpi.core.habits.habit_state import PolicyError
 from deskpi.people.accounts import add_user, desk_notes, heights_for, plan_for, set_plan, stats_report, user_dict
 from deskpi.webapp.context import WebContext
 
