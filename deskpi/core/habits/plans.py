@@ -158,7 +158,11 @@ class Plan:
         """
         if day < start or not self.is_working_day(day):
             return None
-        ramped = self.daily_goal_min(week_number(start, day))
+        return self.working_day_goal_min(week_number(start, day))
+
+    def working_day_goal_min(self, week: int) -> float:
+        """The standing goal of a working day in `week` of the plan: the ramp's, or what the rhythm holds."""
+        ramped = self.daily_goal_min(week)
         return self.rhythm_standing_min() if ramped is None else ramped
 
     def is_working_day(self, day: dt.date) -> bool:
