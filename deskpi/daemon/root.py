@@ -91,23 +91,10 @@ class Daemon:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         from deskpi.daemon.control_server import ControlServer
         self.control = ControlServer(self, self.data_dir)   # refuses a second daemon before any pin is touched
-        factory = None
-        sim_desk = None
         if self.sim:
-            from deskpi.sim.mockdesk import SimFactory, SimPins, SimulatedDesk
-            from deskpi.sim.physics import DeskSpec
-            from deskpi.sim.sensor_model import SensorSpec
-            factory = SimFactory()
-            sim_desk = SimulatedDesk(
-                factory, pins=SimPins(up=s.motor.up_pin, down=s.motor.down_pin, trigger=s.sensor.trigger_pin,
-                                      echo=s.sensor.echo_pin),
-                desk=DeskSpec(min_mm=s.desk.min_mm - 20, max_mm=s.desk.max_mm + 10),
-                sensor=SensorSpec(mount_offset_mm=s.sensor.offset_mm, temperature_c=s.sensor.temperature_c,
-                                  ping_interval_s=s.sensor.interval_s),
-                seed=self.seed, start_mm=min(max(740.0, s.desk.min_mm), s.desk.max_mm),
-                active_high=s.motor.active_high)
+            factory, sim_desk = self._simulated_desk()
         else:
-            factory = pin_factory_for(s.daemon.pin_factory)
+            factory, sim_desk = pin_factory_for(s.daemon.pin_factory), None
         drive = self._drive(factory)
         if not self.sim:
             motor_pins.remember(self.data_dir, s.motor_pins())
@@ -128,7 +115,8 @@ class Daemon:
         def audit(source, action, detail):
             user = store.get_active_user()
             recorder.audit(source.audit_name if source is not None else "web", action,
-                           user=None if user is None else user.name, detail={k: v for k, v in detail.items() if v is not None})
+                           user=None if user is None else user.name,
+                           detail={k: v for k, v in detail.items() if v is not None})
             habits = service.habits
             if habits is not None and source is not None and source is not Source.SCHEDULE:
                 habits.defer(habits.on_interaction, source.audit_name)
@@ -143,6 +131,24 @@ class Daemon:
         loop.listeners.append(self._on_event)
         self.parts = parts
         return parts
+
+    def _simulated_desk(self):
+        """A simulated desk on simulated pins, shaped by the settings: (its pin factory, the desk)."""
+        from deskpi.sim.mockdesk import SimFactory, SimPins, SimulatedDesk
+        from deskpi.sim.physics import DeskSpec
+        from deskpi.sim.sensor_model import SensorSpec
+
+        s = self.settings
+        factory = SimFactory()
+        desk = SimulatedDesk(
+            factory, pins=SimPins(up=s.motor.up_pin, down=s.motor.down_pin, trigger=s.sensor.trigger_pin,
+                                  echo=s.sensor.echo_pin),
+            desk=DeskSpec(min_mm=s.desk.min_mm - 20, max_mm=s.desk.max_mm + 10),
+            sensor=SensorSpec(mount_offset_mm=s.sensor.offset_mm, temperature_c=s.sensor.temperature_c,
+                              ping_interval_s=s.sensor.interval_s),
+            seed=self.seed, start_mm=min(max(740.0, s.desk.min_mm), s.desk.max_mm),
+            active_high=s.motor.active_high)
+        return factory, desk
 
     def _drive(self, factory):
         m = self.settings.motor
@@ -219,9 +225,9 @@ class Daemon:
     def _start_web(self, host: str, port: int) -> None:
         from werkzeug.serving import make_server
 
+        from deskpi.webapp.app import create_app
         from deskpi.webapp.auth import session_secret
         from deskpi.webapp.context import WebDefaults
-        from deskpi.webapp.app import create_app
         app = create_app(self.parts.service, max_body_bytes=self.settings.web.max_body_bytes,
                          defaults=WebDefaults.from_settings(self.settings), secret_key=session_secret(self.data_dir))
         self._web_ctx = app.extensions["deskpi.web"]

@@ -141,7 +141,7 @@ class HabitState:
     last_wall: dt.datetime | None = None
     last_mono: float | None = None          # not persisted: monotonic time means nothing after a reboot
 
-    def copy(self) -> "HabitState":
+    def copy(self) -> HabitState:
         return copy.deepcopy(self)
 
     # ---- bookkeeping ---------------------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ class HabitState:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict) -> "HabitState":
+    def from_dict(cls, data: dict) -> HabitState:
         if not isinstance(data, dict) or data.get("version") != 1:
             raise PolicyError(f"state = {str(data)[:60]!r}: not a saved habit state (allowed: version 1)")
         st = cls()

@@ -205,7 +205,7 @@ class Plan:
         }
 
     @classmethod
-    def from_dict(cls, data: object) -> "Plan":
+    def from_dict(cls, data: object) -> Plan:
         """Build and validate a plan; missing keys come from the preset named by `kind`."""
         if not isinstance(data, dict):
             raise PlanError([("<plan>", data, "a mapping of plan fields")])
@@ -277,7 +277,7 @@ class Plan:
         return plan
 
     # ---- validation ----------------------------------------------------------------------------------------------
-    def validate(self) -> "Plan":
+    def validate(self) -> Plan:
         """Cross-field checks (each field alone was checked by from_dict); raises PlanError."""
         problems: list[tuple[str, object, str]] = []
         for key, (lo, hi, unit) in RANGES.items():
