@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -113,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
         daemon.build()
     except Exception as exc:  # noqa: BLE001 - a daemon that cannot build must say why and leave the motor alone
         daemon.shutdown()
-        from deskpi.daemon.root import is_raspberry_pi
+        from deskpi.hw.pin_factory import is_raspberry_pi
         hint = "" if is_raspberry_pi() else " (this is not a Raspberry Pi: try `deskpi sim`)"
         print(f"deskpi: cannot start: {exc}{hint}", file=sys.stderr)
         return 1
@@ -121,38 +120,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _safe_off(args: argparse.Namespace) -> int:
-    from deskpi.daemon.root import is_raspberry_pi, pin_factory_for
-    from deskpi.hw.drives import SafeOffError, safe_off
+    from deskpi.hw.safe_off import switch_off_motor_pins
 
-    from deskpi.hw import motor_pins
-    from deskpi.config import DEFAULT_PATH, ConfigError, defaults, load
-
-    # A broken config must not stop safe-off from switching off the pins the daemon used.
-    try:
-        settings = load(args.config or DEFAULT_PATH)
-        configured = settings.motor_pins()
-    except ConfigError as exc:
-        print(f"deskpi: {exc}", file=sys.stderr)
-        settings, configured = defaults(), []
-    data_dir = Path(args.data_dir or settings.daemon.data_dir)
-    pins = motor_pins.merge(motor_pins.recall(data_dir), configured)
-    if not pins:
-        print("deskpi: no valid config and no record of the pins the daemon used: nothing switched off",
-              file=sys.stderr)
-        return 1
-    if settings.daemon.pin_factory == "auto" and not is_raspberry_pi() and not os.environ.get("GPIOZERO_PIN_FACTORY"):
-        print("deskpi: not a Raspberry Pi: no GPIO here, so nothing can be driven; checking the pin map only",
-              file=sys.stderr)
-    try:
-        done = safe_off(pins, pin_factory=pin_factory_for(settings, allow_mock_off_pi=True))
-    except SafeOffError as exc:
-        print(f"deskpi: safe-off failed on some pins: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # noqa: BLE001
-        print(f"deskpi: safe-off failed: {exc}", file=sys.stderr)
-        return 1
-    print("motor pins off: " + ", ".join(f"GPIO{p}" for p in done))
-    return 0 if configured else 1      # pins are off, but the config still needs fixing
+    result = switch_off_motor_pins(args.config, args.data_dir)
+    for problem in result.problems:
+        print(f"deskpi: {problem}", file=sys.stderr)
+    if result.switched_off:
+        print("motor pins off: " + ", ".join(f"GPIO{p}" for p in result.switched_off))
+    return 0 if result.ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:

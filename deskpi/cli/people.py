@@ -29,14 +29,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deskpi.people.accounts import (DEFAULT_DAILY_GOAL_MIN, add_user, desk_notes, heights_for, local_zone, plan_for,
-                           set_plan, stats_report, user_dict)
+from deskpi.people.accounts import (add_user, desk_notes, heights_for, local_zone, plan_for, set_plan, stats_report,
+                           user_dict)
 
 RAW = argparse.RawDescriptionHelpFormatter
 
-#: Standing goal per day when the person's plan sets none: 2 h/day of standing and light activity
-#: (Buckley et al. 2015, docs/ERGONOMICS.md "Statistics").
-#: Plan-document keys read as a daily standing goal in minutes (the first one present wins).
 SECRET_MAX_BYTES = 4096                  # what --pin-stdin reads at most
 
 
@@ -449,8 +446,9 @@ def _print_stats(r: dict[str, Any]) -> None:
                   f"{goal:>6s}  ({w['working_days']} working day(s))")
 
     for name, bucket in r["users"].items():
-        table(f"{name} (minutes; goal {r['goals'][name]['standing_goal_min']:g} min standing/day, "
-              f"{r['goals'][name]['source']})", bucket)
+        g = r["goals"][name]
+        goal = "no goal yet" if g["standing_goal_min"] is None else f"goal {g['standing_goal_min']:g} min standing/day"
+        table(f"{name} (minutes; {goal}, {g['source']})", bucket)
     if any(d["day_min"] and (d["sitting_min"] or d["standing_min"] or d["between_min"])
            for d in r["unassigned"]["days"]):
         table("unassigned (minutes)", r["unassigned"])
@@ -622,8 +620,8 @@ def register(sub: Any) -> None:
         formatter_class=RAW,
         description="Statistics from the measured height log, per user per local day and ISO week. Limitation: "
                     "the active-user history is not recorded yet, so the whole window is counted for the "
-                    f"current active user. Standing goal: {DEFAULT_DAILY_GOAL_MIN:g} min/day unless the user's "
-                    f"plan sets daily_goal_min.\n\n"
+                    "current active user. Standing goal: from the user's plan (its ramp, by week since the user "
+                    "was added), on the plan's working days.\n\n"
                     "Example: deskpi stats --user Ana --days 14 --json")
     s.add_argument("--user", metavar="NAME", help="only this user (default: every user)")
     s.add_argument("--days", type=int, default=7, metavar="N", help="the last N local days incl. today (1-400; 7)")

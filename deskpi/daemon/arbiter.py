@@ -11,9 +11,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from deskpi.daemon.control_loop import ControlLoop
 from deskpi.core.faults import MotionRefused
 from deskpi.core.types import Direction, Source
+from deskpi.daemon.control_loop import ControlLoop
 
 
 class MotionArbiter:

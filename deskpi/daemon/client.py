@@ -63,7 +63,7 @@ class ControlClient:
         self._sock: socket.socket | None = None
         self._file = None
 
-    def connect(self) -> "ControlClient":
+    def connect(self) -> ControlClient:
         where = f"{self.path}"
         if not self.path.parent.exists():
             raise ControlError(f"data dir {self.path.parent} does not exist, so no daemon uses it; check --data-dir "
@@ -115,7 +115,8 @@ class ControlClient:
         try:
             reply = json.loads(line)
         except ValueError:
-            raise ControlError(f"the daemon's reply to {cmd!r} is not JSON: {line[:120]!r}", exit_codes.FAILURE) from None
+            raise ControlError(f"the daemon's reply to {cmd!r} is not JSON: {line[:120]!r}",
+                               exit_codes.FAILURE) from None
         if not isinstance(reply, dict) or reply.get("ok") is not True:
             err = reply.get("error", "no reason given") if isinstance(reply, dict) else repr(reply)
             code = reply.get("code") if isinstance(reply, dict) else None
@@ -129,7 +130,7 @@ class ControlClient:
             self._sock.close()
             self._sock = None
 
-    def __enter__(self) -> "ControlClient":
+    def __enter__(self) -> ControlClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import math
 import os
 import socket
 import threading
@@ -36,14 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from deskpi import __version__, exit_codes
-from deskpi.daemon.client import SOCKET_NAME, connectable, encode, socket_path
-from deskpi.core.types import Source
 from deskpi.core.faults import MotionRefused
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not on Linux
-    fcntl = None     # type: ignore[assignment]
+from deskpi.core.types import Source
+from deskpi.daemon.client import SOCKET_NAME, connectable, encode, socket_path
+from deskpi.util import checks
+from deskpi.util.checks import InvalidValue
+from deskpi.util.files import FileLock
 
 log = logging.getLogger(__name__)
 
@@ -76,32 +73,21 @@ class RequestError(Exception):
 
 
 # ------------------------------------------------------------------------------------ validation
+# Values are checked by deskpi.util.checks; dispatch turns an InvalidValue into a RequestError (exit code 2).
 
 def _only(req: dict, allowed: tuple[str, ...]) -> None:
-    extra = sorted(set(req) - {"cmd", "id", *allowed})
-    if extra:
-        raise RequestError(f"unknown field(s) {', '.join(map(repr, extra))} for {req['cmd']!r}; "
-                           f"allowed: {', '.join(allowed) or 'none'}")
+    checks.only_keys(f"field of {req['cmd']!r}", req, ("cmd", "id", *allowed))
 
 
-def _number(req: dict, key: str, lo: float, hi: float, *, default: float | None = None, unit: str = "") -> float:
-    if key not in req:
-        if default is None:
-            raise RequestError(f"{key!r} is required: a number in {lo:g}..{hi:g}{unit}")
+def _number(req: dict, key: str, lo: float, hi: float, unit: str, *, default: float | None = None) -> float:
+    if key not in req and default is not None:
         return default
-    v = req[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise RequestError(f"{key} = {v!r}: must be a number in {lo:g}..{hi:g}{unit}")
-    if not lo <= v <= hi:
-        raise RequestError(f"{key} = {v!r}: must be in {lo:g}..{hi:g}{unit}")
-    return float(v)
-
-
-def _choice(req: dict, key: str, allowed: tuple[str, ...]) -> str:
-    v = req.get(key)
-    if v not in allowed:
-        raise RequestError(f"{key} = {v!r}: must be one of {', '.join(map(repr, allowed))}")
-    return v
+    try:
+        return checks.number(key, req.get(key), lo, hi, unit)
+    except InvalidValue as exc:
+        if key in req:
+            raise
+        raise RequestError(f"{key} is required: must be {exc.allowed}") from None
 
 
 # -------------------------------------------------------------------------------------- handlers
@@ -126,7 +112,10 @@ class Handlers:
             raise RequestError(f"cmd = {cmd!r}: unknown command; commands are {', '.join(sorted(COMMANDS))}")
         if self.parts is None:
             raise RequestError("the daemon is still starting; try again in a moment", exit_codes.REFUSED)
-        return fn(self, req)
+        try:
+            return fn(self, req)
+        except InvalidValue as exc:
+            raise RequestError(str(exc)) from None
 
     # -- reading -----------------------------------------------------------------------------------
     def ping(self, req: dict) -> dict:
@@ -167,7 +156,7 @@ class Handlers:
     def sensor(self, req: dict) -> dict:
         """Ping statistics over a short window, for `deskpi doctor`: rate, usable share, noise."""
         _only(req, ("seconds",))
-        seconds = _number(req, "seconds", 0.2, 10.0, default=1.5, unit=" s")
+        seconds = _number(req, "seconds", 0.2, 10.0, "seconds", default=1.5)
         p = self.parts
         est = p.controller.estimator
         with p.loop.lock:
@@ -197,7 +186,7 @@ class Handlers:
     def watchdog(self, req: dict) -> dict:
         _only(req, ())
         d = self.daemon
-        last = d._last_watchdog
+        last = d.heartbeat.last_watchdog
         return {"enabled": bool(d.settings.daemon.watchdog), "systemd": d.notifier.enabled,
                 "interval_s": d.notifier.watchdog_s,
                 "last_fed_s_ago": None if not last else round(time.monotonic() - last, 2),
@@ -210,7 +199,7 @@ class Handlers:
 
     def _target(self, req: dict) -> float:
         lo, hi = self.parts.service.limits
-        return _number(req, "target_mm", lo, hi, unit=" mm (the desk's limits)")
+        return _number(req, "target_mm", lo, hi, "mm")
 
     def move(self, req: dict) -> dict:
         _only(req, ("target_mm",))
@@ -237,7 +226,7 @@ class Handlers:
 
     # -- calibration -------------------------------------------------------------------------------
     def calibrate(self, req: dict) -> dict:
-        step = _choice(req, "step", ("measure", "move"))
+        step = checks.choice("step", req.get("step"), ("measure", "move"))
         if not self._calibrating.acquire(blocking=False):
             raise RequestError("a calibration step is already running; wait for it or stop the desk",
                                exit_codes.REFUSED)
@@ -257,7 +246,7 @@ class Handlers:
     def _measure(self, req: dict) -> dict:
         """The resting height from every accepted reading over `seconds` (a tape measurement is compared to it)."""
         _only(req, ("step", "seconds"))
-        seconds = _number(req, "seconds", 0.5, 10.0, default=2.0, unit=" s")
+        seconds = _number(req, "seconds", 0.5, 10.0, "seconds", default=2.0)
         p = self.parts
         with p.loop.lock:
             self._quiet_desk()
@@ -282,8 +271,8 @@ class Handlers:
         """Move to `target_mm` and record every accepted reading and when the motor was on, for calibrate.py."""
         _only(req, ("step", "target_mm", "timeout_s", "rest_s"))
         target = self._target(req)
-        timeout = _number(req, "timeout_s", *MOVE_TIMEOUT_S, default=60.0, unit=" s")
-        rest_s = _number(req, "rest_s", 0.0, 5.0, default=1.0, unit=" s")
+        timeout = _number(req, "timeout_s", *MOVE_TIMEOUT_S, "seconds", default=60.0)
+        rest_s = _number(req, "rest_s", 0.0, 5.0, "seconds", default=1.0)
         p = self.parts
         loop, ctrl = p.loop, p.controller
         with loop.lock:
@@ -355,7 +344,7 @@ class ControlServer:
         self.data_dir = Path(data_dir)
         self.path = socket_path(self.data_dir)
         self.handlers = Handlers(daemon)
-        self._lock_fd = self._claim()
+        self._lock = self._claim()
         self._sock: socket.socket | None = None
         self._inode: int | None = None
         self._thread: threading.Thread | None = None
@@ -364,20 +353,18 @@ class ControlServer:
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
 
-    def _claim(self) -> int | None:
-        if fcntl is None:
-            return None
-        lock = self.data_dir / LOCK_NAME
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            os.close(fd)
-            raise DaemonAlreadyRunning(self.data_dir, pid) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        return fd
+    def _claim(self) -> FileLock:
+        lock = FileLock(self.data_dir / LOCK_NAME, mode=0o640)
+        if not lock.acquire():
+            try:
+                pid = (self.data_dir / LOCK_NAME).read_text(errors="replace").strip()[:32]
+            except OSError:
+                pid = ""
+            raise DaemonAlreadyRunning(self.data_dir, pid)
+        if lock.fd is not None:           # the holder's pid, for the message a second daemon gives
+            os.ftruncate(lock.fd, 0)
+            os.pwrite(lock.fd, f"{os.getpid()}\n".encode(), 0)
+        return lock
 
     def start(self) -> None:
         """Bind under a temporary name, set the mode, then rename over whatever a crashed daemon left."""
@@ -490,6 +477,4 @@ class ControlServer:
         except OSError:
             pass
         self._inode = None
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)      # closing the only descriptor releases the flock
-            self._lock_fd = None
+        self._lock.release()

@@ -24,11 +24,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from deskpi.core.habits import stretches
-from deskpi.core.types import Source
 from deskpi.core.faults import MotionRefused
+from deskpi.core.habits import stretches
+from deskpi.core.habits.habit_state import EventKind, HabitState, PolicyError
 from deskpi.core.habits.plans import DEFAULT_PLAN, Plan
-from deskpi.core.habits.schedule_policy import EventKind, HabitPolicy, HabitState, PolicyError
+from deskpi.core.habits.schedule_policy import HabitPolicy
+from deskpi.core.types import Source
 
 log = logging.getLogger(__name__)
 

@@ -5,35 +5,33 @@ the one arbiter built here; nothing else is handed the drive.
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 import signal
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from deskpi.hw import motor_pins
-from deskpi.core.types import Source
-from deskpi.daemon.arbiter import MotionArbiter
 from deskpi.config import Settings
+from deskpi.core.motion.controller import MotionConfig, MotionController
+from deskpi.core.types import Source
+from deskpi.daemon import learned_model
+from deskpi.daemon.arbiter import MotionArbiter
 from deskpi.daemon.control_loop import ControlLoop
-from deskpi.core.motion.controller import Command, MotionConfig, MotionController
-from deskpi.core.motion.stopmodel import StopModel
-from deskpi.hw.drives import HBridgeDrive, RelayPairDrive
-from deskpi.hw.ultrasonic import Mounting, UltrasonicSensor
-from deskpi.people.presets import PresetStore, UserPresets
+from deskpi.daemon.heartbeat import Heartbeat
 from deskpi.daemon.recorder import Recorder
-from deskpi.store import Store, db_path
 from deskpi.daemon.sdnotify import Notifier
 from deskpi.daemon.service import DeskService
+from deskpi.hw import motor_pins
+from deskpi.hw.drives import HBridgeDrive, RelayPairDrive
+from deskpi.hw.pin_factory import pin_factory_for
+from deskpi.hw.ultrasonic import Mounting, UltrasonicSensor
+from deskpi.people.presets import PresetStore, UserPresets
+from deskpi.store import Store, db_path
 
 log = logging.getLogger(__name__)
 
-STATUS_EVERY_S = 1.0
-MODEL_FILE = "stop_model.json"
+SAVE_MODEL_EVERY = 5            # moves between saves of the learned stop model
 
 
 def motion_config(settings: Settings) -> MotionConfig:
@@ -42,42 +40,6 @@ def motion_config(settings: Settings) -> MotionConfig:
                         corrections=d.corrections, backoff_mm=d.backoff_mm, dead_time_s=settings.motor.dead_time_s,
                         duty_max_on_s=d.duty_max_on_s, duty_window_s=d.duty_window_s,
                         speed_up_mm_s=d.speed_up_mm_s, speed_down_mm_s=d.speed_down_mm_s)
-
-
-def is_raspberry_pi() -> bool:
-    try:
-        return "raspberry pi" in Path("/proc/device-tree/model").read_text(errors="replace").lower()
-    except OSError:
-        return False
-
-
-def pin_factory_for(settings: Settings, *, allow_mock_off_pi: bool = False):
-    """The configured gpiozero pin factory; None lets gpiozero choose (GPIOZERO_PIN_FACTORY or its default).
-
-    With `auto` on a machine that is not a Raspberry Pi there are no GPIO pins
-    at all; callers that only ever switch things off may ask for a mock factory.
-    """
-    name = settings.daemon.pin_factory
-    if name == "auto":
-        if allow_mock_off_pi and not os.environ.get("GPIOZERO_PIN_FACTORY") and not is_raspberry_pi():
-            from gpiozero.pins.mock import MockFactory
-            return MockFactory()
-        return None
-    if name == "mock":
-        from deskpi.sim.mockdesk import SimFactory
-        return SimFactory()
-    # Imported here, never at module level: these libraries only exist on a Pi.
-    if name == "lgpio":
-        from gpiozero.pins.lgpio import LGPIOFactory
-        return LGPIOFactory()
-    if name == "rpigpio":
-        from gpiozero.pins.rpigpio import RPiGPIOFactory
-        return RPiGPIOFactory()
-    if name == "pigpio":
-        from gpiozero.pins.pigpio import PiGPIOFactory
-        return PiGPIOFactory()
-    from gpiozero.pins.native import NativeFactory
-    return NativeFactory()
 
 
 @dataclass
@@ -108,17 +70,19 @@ class Daemon:
         self.seed = seed if seed is not None else int(time.time()) % 10000
         self.notifier = notifier or Notifier()
         self.stopped = threading.Event()
-        self.ready_at: float | None = None
         self.started_at = time.monotonic()
         self.parts: Parts | None = None
+        self.heartbeat: Heartbeat | None = None
         self._server = None
         self._web_ctx = None
         self._server_thread: threading.Thread | None = None
-        self._last_status = 0.0
-        self._last_watchdog = 0.0
         self._moves_since_save = 0
-        self._busy_until = 0.0
         self.control = None             # the control socket (deskpi/daemon/control_server.py)
+
+    @property
+    def ready_at(self) -> float | None:
+        """When the desk was first seen (monotonic time); None until then."""
+        return None if self.heartbeat is None else self.heartbeat.ready_at
 
     # -- building -----------------------------------------------------------
     def build(self) -> Parts:
@@ -126,28 +90,15 @@ class Daemon:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         from deskpi.daemon.control_server import ControlServer
         self.control = ControlServer(self, self.data_dir)   # refuses a second daemon before any pin is touched
-        factory = None
-        sim_desk = None
         if self.sim:
-            from deskpi.sim.mockdesk import SimFactory, SimPins, SimulatedDesk
-            from deskpi.sim.physics import DeskSpec
-            from deskpi.sim.sensor_model import SensorSpec
-            factory = SimFactory()
-            sim_desk = SimulatedDesk(
-                factory, pins=SimPins(up=s.motor.up_pin, down=s.motor.down_pin, trigger=s.sensor.trigger_pin,
-                                      echo=s.sensor.echo_pin),
-                desk=DeskSpec(min_mm=s.desk.min_mm - 20, max_mm=s.desk.max_mm + 10),
-                sensor=SensorSpec(mount_offset_mm=s.sensor.offset_mm, temperature_c=s.sensor.temperature_c,
-                                  ping_interval_s=s.sensor.interval_s),
-                seed=self.seed, start_mm=min(max(740.0, s.desk.min_mm), s.desk.max_mm),
-                active_high=s.motor.active_high)
+            factory, sim_desk = self._simulated_desk()
         else:
-            factory = pin_factory_for(s)
+            factory, sim_desk = pin_factory_for(s.daemon.pin_factory), None
         drive = self._drive(factory)
         if not self.sim:
             motor_pins.remember(self.data_dir, s.motor_pins())
-        controller = MotionController(motion_config(s), self._load_model())
-        loop = ControlLoop(controller, drive, on_tick=self._on_tick)
+        controller = MotionController(motion_config(s), learned_model.load(self.data_dir))
+        loop = ControlLoop(controller, drive)
         sensor = UltrasonicSensor(s.sensor.trigger_pin, s.sensor.echo_pin,
                                   mounting=Mounting(s.sensor.orientation, s.sensor.offset_mm),
                                   temperature_c=s.sensor.temperature_c, interval_s=s.sensor.interval_s,
@@ -163,7 +114,8 @@ class Daemon:
         def audit(source, action, detail):
             user = store.get_active_user()
             recorder.audit(source.audit_name if source is not None else "web", action,
-                           user=None if user is None else user.name, detail={k: v for k, v in detail.items() if v is not None})
+                           user=None if user is None else user.name,
+                           detail={k: v for k, v in detail.items() if v is not None})
             habits = service.habits
             if habits is not None and source is not None and source is not Source.SCHEDULE:
                 habits.defer(habits.on_interaction, source.audit_name)
@@ -173,9 +125,29 @@ class Daemon:
                       store=store, recorder=recorder)
         self._optional_parts(parts)
         self._habits(parts)
+        self.heartbeat = Heartbeat(parts, self.notifier, watchdog=bool(s.daemon.watchdog))
+        loop.on_tick = self.heartbeat.tick
         loop.listeners.append(self._on_event)
         self.parts = parts
         return parts
+
+    def _simulated_desk(self):
+        """A simulated desk on simulated pins, shaped by the settings: (its pin factory, the desk)."""
+        from deskpi.sim.mockdesk import SimFactory, SimPins, SimulatedDesk
+        from deskpi.sim.physics import DeskSpec
+        from deskpi.sim.sensor_model import SensorSpec
+
+        s = self.settings
+        factory = SimFactory()
+        desk = SimulatedDesk(
+            factory, pins=SimPins(up=s.motor.up_pin, down=s.motor.down_pin, trigger=s.sensor.trigger_pin,
+                                  echo=s.sensor.echo_pin),
+            desk=DeskSpec(min_mm=s.desk.min_mm - 20, max_mm=s.desk.max_mm + 10),
+            sensor=SensorSpec(mount_offset_mm=s.sensor.offset_mm, temperature_c=s.sensor.temperature_c,
+                              ping_interval_s=s.sensor.interval_s),
+            seed=self.seed, start_mm=min(max(740.0, s.desk.min_mm), s.desk.max_mm),
+            active_high=s.motor.active_high)
+        return factory, desk
 
     def _drive(self, factory):
         m = self.settings.motor
@@ -231,35 +203,12 @@ class Daemon:
         parts.service.habits = habits
         parts.recorder.listeners.append(habits.on_height)
 
-    def _load_model(self) -> StopModel | None:
-        path = self.data_dir / MODEL_FILE
-        try:
-            return StopModel.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring learned stop model %s: %s", path, exc)
-            return None
-
     def save_model(self) -> None:
         if self.parts is None:
             return
         with self.parts.loop.lock:
             data = self.parts.controller.model.to_dict()
-        path = self.data_dir / MODEL_FILE
-        fd, tmp = tempfile.mkstemp(dir=self.data_dir, prefix=".stop_model.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except OSError:
-            log.exception("could not save the learned stop model")
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        learned_model.save(self.data_dir, data)
 
     # -- running --------------------------------------------------------------
     def start(self) -> None:
@@ -275,9 +224,9 @@ class Daemon:
     def _start_web(self, host: str, port: int) -> None:
         from werkzeug.serving import make_server
 
+        from deskpi.webapp.app import create_app
         from deskpi.webapp.auth import session_secret
         from deskpi.webapp.context import WebDefaults
-        from deskpi.webapp.app import create_app
         app = create_app(self.parts.service, max_body_bytes=self.settings.web.max_body_bytes,
                          defaults=WebDefaults.from_settings(self.settings), secret_key=session_secret(self.data_dir))
         self._web_ctx = app.extensions["deskpi.web"]
@@ -295,44 +244,10 @@ class Daemon:
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/"
 
-    def _on_tick(self, cmd: Command) -> None:
-        """Runs on the control loop thread after every tick: keep it short."""
-        now = time.monotonic()
-        ctrl = self.parts.controller
-        fresh = ctrl.estimator.is_fresh(now)
-        if self.ready_at is None and fresh:
-            self.ready_at = now
-            self.notifier.ready(self._status_text())
-        # The watchdog is fed only by a loop that is running and can see the desk.
-        wd = self.notifier.watchdog_s if self.settings.daemon.watchdog else None
-        if wd and fresh and now - self._last_watchdog >= wd / 3:
-            self._last_watchdog = now
-            self.notifier.watchdog()
-        if now - self._last_status >= STATUS_EVERY_S:
-            self._last_status = now
-            self.notifier.status(self._status_text())
-        if self.parts.recorder is not None:
-            self.parts.recorder.height(ctrl.height_mm() if fresh else None)
-        if ctrl.busy or cmd.drive is not None:
-            self._busy_until = now + 3.0
-        self.parts.sensor.set_active(now < self._busy_until)
-        ind = self.parts.indicators
-        if ind is not None:
-            st = ctrl.state.value
-            ind.set_state("fault" if st == "fault" else "locked" if self.parts.arbiter.locked else
-                          "moving" if st.startswith("moving") else "idle")
-
-    def _status_text(self) -> str:
-        c = self.parts.controller
-        h = c.height_mm()
-        height = "no reading" if h is None else f"{h:.0f} mm"
-        fault = f", fault: {c.fault.kind.value}" if c.fault else ""
-        return f"{height}, {c.state.value}{fault}"
-
     def _on_event(self, kind: str, ev: object) -> None:
         if kind == "move_done":
             self._moves_since_save += 1
-            if self._moves_since_save >= 5:
+            if self._moves_since_save >= SAVE_MODEL_EVERY:
                 self._moves_since_save = 0
                 threading.Thread(target=self.save_model, name="save-model", daemon=True).start()
         elif kind in ("fault", "fault_cleared"):

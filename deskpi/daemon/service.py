@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from deskpi.core.types import Source
+from deskpi.core.faults import MotionRefused
+from deskpi.core.types import Direction, Source
 from deskpi.daemon.arbiter import MotionArbiter
 from deskpi.daemon.control_loop import ControlLoop
-from deskpi.core.faults import MotionRefused
-from deskpi.core.types import Direction
 from deskpi.people.presets import PresetStore
 
 #: Public state names: the controller's moving_up/moving_down are both "moving".

@@ -183,7 +183,7 @@ class Doctor:
         return found
 
     def check_pin_factory(self) -> Check:
-        from deskpi.daemon.root import is_raspberry_pi, pin_factory_for
+        from deskpi.hw.pin_factory import is_raspberry_pi, pin_factory_for
 
         s = self.settings
         if s is not None and s.daemon.pin_factory == "mock":
@@ -194,7 +194,7 @@ class Doctor:
                                                 "(fine for `deskpi sim`)", "run deskpi on the desk's Raspberry Pi")
         if s is None:
             return Check("pin factory", "fail", "cannot check: the config is invalid", "fix the config first")
-        factory = pin_factory_for(s)
+        factory = pin_factory_for(s.daemon.pin_factory)
         if factory is None:
             from gpiozero import Device
             from gpiozero.devices import _default_pin_factory

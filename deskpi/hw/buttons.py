@@ -38,11 +38,23 @@ import threading
 import time
 from collections.abc import Callable
 
-from deskpi.core.types import Source
-from deskpi.core.types import Direction
-from deskpi.core.panel.button_logic import (BUTTONS, DOWN, UP, Action, Beep, ButtonLogic, Hold, Recall, Release, Save,
-                                 SetLock, Stop, preset_key)
 from deskpi.core.faults import MotionRefused
+from deskpi.core.panel.button_logic import (
+    BUTTONS,
+    DOWN,
+    UP,
+    Action,
+    Beep,
+    ButtonLogic,
+    Hold,
+    Recall,
+    Release,
+    Save,
+    SetLock,
+    Stop,
+    preset_key,
+)
+from deskpi.core.types import Direction, Source
 
 log = logging.getLogger(__name__)
 

@@ -98,7 +98,7 @@ class MotorDrive(abc.ABC):
         """Off now, from any thread, without any soft stop."""
         self.off()
 
-    def __enter__(self) -> "MotorDrive":
+    def __enter__(self) -> MotorDrive:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

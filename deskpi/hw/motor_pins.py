@@ -8,21 +8,15 @@ writes them down at start, and safe-off switches off both sets.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from deskpi.util.files import atomic_write
 
 FILE = "motor-pins.json"
 
 
 def remember(data_dir: Path, pins: list[tuple[int, bool]]) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".motor-pins.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump([{"pin": p, "active_high": a} for p, a in pins], f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, data_dir / FILE)
+    atomic_write(data_dir / FILE, json.dumps([{"pin": p, "active_high": a} for p, a in pins]))
 
 
 def recall(data_dir: Path) -> list[tuple[int, bool]]:

@@ -72,7 +72,8 @@ class UltrasonicSensor:
     """Pings an HC-SR04 every `interval_s` on its own thread and hands each Reading to `on_reading`."""
 
     def __init__(self, trigger_pin, echo_pin, *, mounting: Mounting | None = None, temperature_c: float = 20.0,
-                 interval_s: float = 0.06, idle_interval_s: float | None = None, on_reading: Callable[[Reading], None] | None = None,
+                 interval_s: float = 0.06, idle_interval_s: float | None = None,
+                 on_reading: Callable[[Reading], None] | None = None,
                  pin_factory=None, clock: Callable[[], float] = time.monotonic) -> None:
         if not 0.06 <= interval_s <= 1.0:
             raise ValueError(f"ping interval must be 0.06..1.0 s (the HC-SR04 needs 60 ms), got {interval_s}")

@@ -10,10 +10,11 @@ import time
 from datetime import timedelta
 from typing import Any
 
-DEFAULT_DAILY_GOAL_MIN = 120.0          # 2 h/day of standing and light activity (Buckley et al. 2015)
-#: Plan document keys that may set a daily standing goal (minutes).
-PLAN_GOAL_KEYS = ("daily_goal_min", "daily_standing_goal_min", "standing_goal_min", "goal_min")
 STATS_DAYS = (1, 400)                    # the store keeps 400 days of height log
+GOAL_NOTE = ("Standing goal: from each person's plan, on the plan's working days only: the plan's ramp for the "
+             "week since the person was added (week 1 is their first seven days), or, for a plan without a ramp, "
+             "the standing its sit/stand rhythm holds over the working day; no goal on days off, holidays or "
+             "before the person was added. A week's goal is the sum of its days'.")
 
 
 def user_dict(user: Any, active: Any, owner: Any) -> dict[str, Any]:
@@ -31,17 +32,6 @@ def user_dict(user: Any, active: Any, owner: Any) -> dict[str, Any]:
         "has_pin": user.pin_hash is not None,
         "created_at": user.created_at,
     }
-
-
-def plan_goal(plan: Any) -> float | None:
-    """A daily standing goal (minutes) set in a plan document, or None."""
-    if plan is None or not isinstance(plan.doc, dict):
-        return None
-    for key in PLAN_GOAL_KEYS:
-        v = plan.doc.get(key)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 < v <= 1440:
-            return float(v)
-    return None
 
 
 def local_zone(name: str | None):
@@ -78,6 +68,7 @@ def local_zone(name: str | None):
 
 def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, now: float | None = None) -> dict:
     """Sitting/standing statistics from the measured height log; ValueError/LookupError on bad input."""
+    from deskpi.core.habits.plans import week_number
     from deskpi.core.habits.posture_stats import daily, day_start, local_date
 
     lo, hi = STATS_DAYS
@@ -88,7 +79,8 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
         raise ValueError(f"now = {now!r}: must be a unix time in seconds (>= 0)")
     zone = zone or local_zone(None)
     now = time.time() if now is None else float(now)
-    first_day = local_date(now, zone) - timedelta(days=days - 1)
+    last_day = local_date(now, zone)
+    first_day = last_day - timedelta(days=days - 1)
     t0 = max(0.0, day_start(first_day, zone) - 86400.0)      # a day of lead-in: the height at the first midnight
     users = store.list_users()
     if user is not None:
@@ -102,18 +94,27 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
     active = store.get_active_user()
     rows = store.heights_between(t0, now + 1.0, include_previous=True)
     reminders = store.list_reminders(since=t0, until=now + 1.0)
+    plans = {}                    # name -> (plan, the day its goals count from: the day the person was added)
     goals: dict[str, dict[str, Any]] = {}
     for u in users:
-        g = plan_goal(store.get_plan(u.name))
-        goals[u.name] = ({"standing_goal_min": g, "source": "plan"} if g is not None else
-                         {"standing_goal_min": DEFAULT_DAILY_GOAL_MIN, "source": "default"})
+        plan, source = plan_for(store, u.name)
+        start = local_date(u.created_at, zone)
+        plans[u.name] = (plan, start)
+        week = week_number(start, last_day) if start <= last_day else None
+        goals[u.name] = {"standing_goal_min": None if week is None else plan.working_day_goal_min(week),
+                         "source": "plan" if source == "stored" else "default",
+                         "since": start.isoformat(), "week": week}
+
+    def goal_of(name: str, day) -> float | None:
+        plan, start = plans.get(name, (None, None))
+        return None if plan is None else plan.standing_goal_min(day, start)
+
     profiles = {u.name: {"seated_mm": u.seated_mm, "standing_mm": u.standing_mm} for u in users}
     timeline = store.active_user_timeline(t0, now + 1.0)
     recorded = bool(timeline)
     if not recorded:      # a database from before the history was kept
         timeline = [(0.0, active.name)] if active is not None else []
-    result = daily(rows, timeline, profiles, zone, days, now, reminders,
-                   {name: g["standing_goal_min"] for name, g in goals.items()}, users=report)
+    result = daily(rows, timeline, profiles, zone, days, now, reminders, goal_of, users=report)
     who = ("Who was at the desk comes from the recorded active-user history (`user use`, desk claims)."
            if recorded else
            "Who was at the desk: no active-user history is recorded in this window, so all measured time is "
@@ -121,8 +122,7 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
               else "'unassigned' (there is no active user now)."))
     notes = [
         who,
-        (f"Standing goal: {DEFAULT_DAILY_GOAL_MIN:g} min/day by default (2 h/day of standing and light activity, "
-         f"Buckley et al. 2015), unless the user's plan sets one of: {', '.join(PLAN_GOAL_KEYS)}."),
+        GOAL_NOTE,
         ("Sitting/standing come from the measured desk height (between the person's seated and standing "
          "heights: 'between'); gaps of more than 15 min in the height log (daemon off) count as unknown."),
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import g, jsonify, request, session
 
 from deskpi.core.ergonomics import ErgonomicsError, recommend
-from deskpi.core.habits.schedule_policy import PolicyError
+from deskpi.core.habits.habit_state import PolicyError
 from deskpi.people.accounts import add_user, desk_notes, heights_for, plan_for, set_plan, stats_report, user_dict
 from deskpi.people.passwords import hash_secret, validate_secret, verify_secret
 from deskpi.webapp.api_desk import height_schema, slot_number

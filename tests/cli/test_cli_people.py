@@ -187,6 +187,7 @@ def test_data_dir_also_accepted_after_the_subcommand_and_a_missing_store_is_not_
 
 T_NOON = datetime(2024, 3, 6, 12, 0, tzinfo=UTC).timestamp()     # a Wednesday, ISO week 10
 T8 = datetime(2024, 3, 6, 8, 0, tzinfo=UTC).timestamp()
+ADDED = datetime(2024, 2, 14, 9, 0, tzinfo=UTC).timestamp()     # three weeks earlier: T_NOON is in week 4 of the plan
 
 
 def _fill(data: Path) -> None:
@@ -194,6 +195,12 @@ def _fill(data: Path) -> None:
     ok_json(deskpi("--data-dir", str(data), "user", "add", "Ana", "--seated-mm", "700", "--standing-mm", "1100",
                    "--json"))
     ok_json(deskpi("--data-dir", str(data), "user", "add", "Bob", "--json"))
+    db = sqlite3.connect(db_path(data))
+    try:
+        with db:
+            db.execute("UPDATE users SET created_at = ?", (ADDED,))     # as if they were added before the log
+    finally:
+        db.close()
     plan = [(0, 60, 700), (60, 90, 1100), (90, 120, 700), (120, 150, 1100)]
     samples = [(T8 + 60 * m, float(h), "sensor") for a, b, h in plan for m in range(a, b)]
     samples.append((T8 + 150 * 60, None, "sensor"))                   # the sensor went quiet: unknown from here
@@ -212,7 +219,7 @@ def test_stats_json_from_a_synthetic_height_log(data: Path) -> None:
     assert (r["first_day"], r["last_day"], r["tz"]) == ("2024-03-05", "2024-03-06", "UTC")
     assert set(r["users"]) == {"Ana", "Bob"} and r["active_user"] == "Ana"
     assert any("active" in n and "Ana" in n for n in r["notes"])          # the timeline limitation is stated
-    assert any("120" in n for n in r["notes"])
+    assert any(n.startswith("Standing goal: from each person's plan") for n in r["notes"])
     days = r["users"]["Ana"]["days"]
     assert [d["date"] for d in days] == ["2024-03-05", "2024-03-06"]
     today = days[1]
@@ -223,14 +230,16 @@ def test_stats_json_from_a_synthetic_height_log(data: Path) -> None:
     assert days[0]["sitting_min"] == days[0]["standing_min"] == 0
     weeks = r["users"]["Ana"]["weeks"]
     assert [w["week"] for w in weeks] == ["2024-W10"] and weeks[0]["standing_min"] == 60.0
-    assert r["goals"]["Ana"] == {"standing_goal_min": 120.0, "source": "default"}
+    # the default plan's standard ramp: 100 min on Tuesday (week 3 of the plan), 120 on Wednesday (week 4)
+    assert days[0]["standing_goal_min"] == 100.0 and weeks[0]["standing_goal_min"] == 220.0
+    assert r["goals"]["Ana"] == {"standing_goal_min": 120.0, "source": "default", "since": "2024-02-14", "week": 4}
     assert r["users"]["Bob"]["days"][1]["standing_min"] == 0                # not active: no time (documented)
 
     with Store.open(db_path(data)) as store:
-        store.set_plan("Ana", {"daily_goal_min": 60})
+        store.set_plan("Ana", {"ramp": [[1, 60]]})                        # her own plan: 60 min a day
     one = ok_json(deskpi(*base, "--user", "ana", "--days", "1"))
     assert set(one["users"]) == {"Ana"} and len(one["users"]["Ana"]["days"]) == 1
-    assert one["goals"]["Ana"] == {"standing_goal_min": 60.0, "source": "plan"}
+    assert one["goals"]["Ana"] == {"standing_goal_min": 60.0, "source": "plan", "since": "2024-02-14", "week": 4}
     assert one["users"]["Ana"]["days"][0]["goal_progress"] == 1.0
     text = deskpi(*base[:-1])
     assert text.returncode == 0 and "Ana" in text.stdout and "2024-03-06" in text.stdout

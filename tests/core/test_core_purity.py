@@ -36,7 +36,8 @@ def test_the_core_modules_are_all_found() -> None:
     # Guards the glob below: a renamed package would otherwise make the purity tests vacuous.
     for name in ("motion.controller", "motion.estimator", "motion.trajectory", "motion.stopmodel",
                  "motion.monitors", "faults", "motion.duty", "motion.interlock", "types", "habits.plans",
-                 "habits.schedule_policy", "panel.button_logic", "panel.indicator_patterns", "ergonomics"):
+                 "habits.schedule_policy", "habits.habit_state", "habits.pacing", "panel.button_logic",
+                 "panel.indicator_patterns", "ergonomics"):
         assert f"deskpi.core.{name}" in CORE_MODULES
 
 

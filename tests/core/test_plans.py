@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from deskpi.core.habits.plans import CORNELL, DEFAULT_PLAN, PRESETS, Plan, PlanError
+from deskpi.core.habits.plans import CORNELL, DEFAULT_PLAN, PRESETS, Plan, PlanError, week_number
 
 MON = dt.date(2024, 1, 22)
 
@@ -39,6 +39,33 @@ def test_cornell_is_20_8_2_without_a_ramp() -> None:
 def test_daily_standing_goal_ramps_by_week(ramp, week, goal) -> None:
     plan = replace(DEFAULT_PLAN, ramp=ramp)
     assert plan.daily_goal_min(week) == (None if goal is None else pytest.approx(goal))
+
+
+@pytest.mark.parametrize("days_since_start, week", [(0, 1), (6, 1), (7, 2), (20, 3), (21, 4), (-3, 1)])
+def test_the_plan_week_counts_from_its_start(days_since_start, week) -> None:
+    assert week_number(MON, MON + dt.timedelta(days=days_since_start)) == week
+
+
+def test_the_standing_goal_of_a_day_follows_the_ramp_from_the_start_on_working_days_only() -> None:
+    start = MON - dt.timedelta(days=21)                          # MON is in week 4 of the plan
+    assert DEFAULT_PLAN.standing_goal_min(MON, start) == pytest.approx(120)
+    assert DEFAULT_PLAN.standing_goal_min(MON - dt.timedelta(days=7), start) == pytest.approx(100)
+    assert DEFAULT_PLAN.standing_goal_min(MON + dt.timedelta(days=5), start) is None          # Saturday
+    holiday = replace(DEFAULT_PLAN, holidays=(MON,))
+    assert holiday.standing_goal_min(MON, start) is None
+
+
+def test_no_standing_goal_before_the_plan_started() -> None:
+    assert DEFAULT_PLAN.standing_goal_min(MON - dt.timedelta(days=1), MON) is None
+    assert DEFAULT_PLAN.standing_goal_min(MON, MON) == pytest.approx(60)                    # its first day
+
+
+def test_a_plan_without_a_ramp_aims_at_what_its_rhythm_holds() -> None:
+    # Cornell 20-8-2 over 480 working minutes: 16 cycles of 8 min standing
+    assert CORNELL.rhythm_standing_min() == 128
+    assert CORNELL.standing_goal_min(MON + dt.timedelta(days=30), MON) == 128
+    assert CORNELL.standing_goal_min(MON + dt.timedelta(days=5), MON) is None
+    assert replace(DEFAULT_PLAN, ramp="none").working_day_goal_min(4) == 153        # 480 x 15 / 47
 
 
 @pytest.mark.parametrize("day, periods", [

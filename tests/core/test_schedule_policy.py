@@ -10,16 +10,16 @@ import pytest
 
 from deskpi.core.habits.day_sim import run_day
 from deskpi.core.habits.plans import DEFAULT_PLAN
-from deskpi.core.habits.schedule_policy import (
+from deskpi.core.habits.habit_state import (
     PROMPT_KINDS,
     Event,
     EventKind,
-    HabitPolicy,
     HabitState,
     PolicyError,
     SnoozeRefused,
     StaleReminder,
 )
+from deskpi.core.habits.schedule_policy import HabitPolicy
 
 K = EventKind
 MON = dt.date(2024, 1, 22)                 # a Monday

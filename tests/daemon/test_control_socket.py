@@ -21,6 +21,7 @@ from deskpi.config import defaults
 from deskpi.daemon.client import SOCKET_NAME, ControlClient, ControlError, connectable
 from deskpi.daemon.control_server import MAX_LINE_BYTES, DaemonAlreadyRunning
 from deskpi.daemon.root import Daemon
+from deskpi.util.files import FileLock
 from helpers import calm, desk_at_rest, running_sim_daemon, wait_until
 
 
@@ -123,6 +124,27 @@ def test_garbage_never_moves_the_desk_nor_crashes_the_daemon(daemon):
     assert len(daemon.parts.store.list_audit(action="move", limit=1000)) == moves_before
 
 
+@pytest.mark.parametrize("request_line, fragments", [
+    (b'{"cmd": "move", "target_mm": 5}', ("target_mm = 5", "a number of mm within 640-1260")),
+    (b'{"cmd": "move", "target_mm": "1100"}', ("target_mm = '1100'", "a number of mm within 640-1260")),
+    (b'{"cmd": "move"}', ("target_mm is required", "a number of mm within 640-1260")),
+    (b'{"cmd": "move", "target_mm": 1000, "speed": 99}', ("'speed'", "cmd, id, target_mm")),
+    (b'{"cmd": "status", "extra": 1}', ("'extra'", "'status'", "cmd, id")),
+    (b'{"cmd": "calibrate", "step": "explode"}', ("step = 'explode'", "'measure', 'move'")),
+    (b'{"cmd": "sensor", "seconds": -1}', ("seconds = -1", "0.2-10")),
+    (b'{"cmd": "calibrate", "step": "move", "target_mm": 900, "timeout_s": 0}', ("timeout_s = 0", "1-120")),
+])
+def test_a_refused_request_names_the_value_and_what_is_allowed(daemon, request_line, fragments):
+    raw = Raw(daemon.data_dir / SOCKET_NAME)
+    try:
+        reply = raw.send(request_line)
+    finally:
+        raw.close()
+    assert reply["ok"] is False and reply["code"] == exit_codes.USAGE
+    for fragment in fragments:
+        assert fragment in reply["error"], (fragment, reply["error"])
+
+
 def test_an_overlong_line_is_refused_and_the_connection_closed(daemon):
     raw = Raw(daemon.data_dir / SOCKET_NAME)
     try:
@@ -217,12 +239,13 @@ def test_a_stale_socket_from_a_crashed_daemon_is_replaced_and_shutdown_cleans_up
     with pytest.raises(ControlError) as err:
         ControlClient(data).connect()
     assert err.value.code == exit_codes.DAEMON_NOT_RUNNING and "left over" in str(err.value)
-    with running_sim_daemon(data, seed=3) as d:
+    with running_sim_daemon(data, seed=3):
         with ControlClient(data) as c:
             assert c.request("status")["state"] in ("idle", "settling")
-        control = d.control
     assert not (data / SOCKET_NAME).exists()
-    assert control._lock_fd is None
+    released = FileLock(data / "daemon.lock")
+    assert released.acquire(), "shutdown releases the data dir"
+    released.release()
     with pytest.raises(ControlError) as err:
         ControlClient(data).connect()
     assert err.value.code == exit_codes.DAEMON_NOT_RUNNING and "not running" in str(err.value)

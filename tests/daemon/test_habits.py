@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from deskpi.core.types import Source
-from deskpi.core.habits.schedule_policy import PolicyError
+from deskpi.core.habits.habit_state import PolicyError
 from deskpi.daemon.habits import HabitService
 from deskpi.store import Store
 from helpers import signed_in, running_sim_daemon

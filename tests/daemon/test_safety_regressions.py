@@ -1,6 +1,7 @@
 """Regression tests for the safety review's findings 1-6 and 8 (fixed in "Safety fixes from review").
 
-Each test is a reproduction from the review turned into an assertion; each fails on
+Each test is a reproduction from the review turned into an assertion, named for the
+behaviour it pins down (the sections below keep the review's numbering); each fails on
 the code before that commit and passes after it (except the few marked as guards,
 which pin down that a fix did not over-reach). Nothing here relies on how fast this
 machine is: the controller runs on the virtual rig's clock, the loop-level tests on
@@ -127,8 +128,8 @@ def _run_into_obstruction(name: str, seed: int, request: str) -> tuple[MotionCon
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("name", OBSTRUCTIONS)
 @pytest.mark.parametrize("request_kind", ["move", "hold"])
-def test_finding1_stop_during_obstruction_suspicion_never_backs_off(request_kind: str, name: str,
-                                                                   seed: int) -> None:
+def test_a_stop_while_an_obstruction_is_suspected_never_backs_the_desk_off(request_kind: str, name: str,
+                                                                          seed: int) -> None:
     ctrl, rig = _run_into_obstruction(name, seed, request_kind)
     obstruction = OBSTRUCTIONS[name][2]
     ctrl.stop(rig.t, "user pressed stop")
@@ -144,7 +145,7 @@ def test_finding1_stop_during_obstruction_suspicion_never_backs_off(request_kind
     assert rig.physics.violations == []
 
 
-def test_finding1_release_of_a_hold_during_obstruction_suspicion_never_backs_off() -> None:
+def test_letting_go_of_a_hold_while_an_obstruction_is_suspected_never_backs_the_desk_off() -> None:
     """Letting go of a held button is a person saying stop, too (the fix covers release())."""
     ctrl, rig = _run_into_obstruction("going-up", 1, "hold")
     ctrl.release(rig.t)
@@ -193,7 +194,7 @@ def looprig():
     r.loop.close()
 
 
-def test_finding2_hold_renewals_after_a_stop_are_refused_until_released(looprig) -> None:
+def test_hold_renewals_after_a_stop_are_refused_until_the_hold_is_released(looprig) -> None:
     r = looprig
     r.arbiter.hold(UP, Source.REMOTE, "web hold")
     assert r.drive.direction is UP
@@ -228,8 +229,8 @@ def test_finding2_hold_renewals_after_a_stop_are_refused_until_released(looprig)
     assert r.drive.direction is None
 
 
-def test_finding2_guard_a_stopped_source_may_hold_again_after_a_pause(looprig) -> None:
-    """Guard (passes before and after the fix): the refusal is for renewals of the stopped
+def test_a_stopped_source_may_hold_again_after_a_pause(looprig) -> None:
+    """A guard (passes before and after the fix): the refusal is for renewals of the stopped
     hold only -- a source that went quiet for longer than the renewal window is a new press."""
     r = looprig
     r.arbiter.hold(UP, Source.REMOTE, "web hold")
@@ -261,7 +262,7 @@ def panel_stack():
         stack.close()
 
 
-def test_finding3_a_lost_release_edge_does_not_keep_the_desk_running(panel_stack) -> None:
+def test_a_button_released_without_its_release_edge_still_stops_the_desk(panel_stack) -> None:
     stack, panel = panel_stack
     btn = panel.buttons["up"]
     start = stack.desk.physics.height_mm
@@ -300,7 +301,7 @@ def _installed_handler(d: Daemon):
             signal.signal(s, h)
 
 
-def test_finding4_after_the_signal_handler_motion_is_refused_and_the_motor_stays_off(tmp_path) -> None:
+def test_after_sigterm_every_motion_request_is_refused_and_the_motor_stays_off(tmp_path) -> None:
     d = Daemon(defaults(), sim=True, data_dir=tmp_path / "data", seed=11, notifier=Notifier(env={}))
     d.start()
     try:
@@ -395,7 +396,7 @@ DOUBLE_SIGNAL_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_finding5_a_signal_while_shutdown_holds_the_drive_lock_does_not_deadlock(tmp_path) -> None:
+def test_a_second_signal_while_shutdown_holds_the_drive_lock_does_not_deadlock(tmp_path) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-c", DOUBLE_SIGNAL_SCRIPT], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -410,7 +411,7 @@ def test_finding5_a_signal_while_shutdown_holds_the_drive_lock_does_not_deadlock
     assert "signals during shutdown: 0" not in out, "the scenario did not put a signal inside shutdown"
 
 
-def test_finding5_deskpi_sim_exits_cleanly_on_sigint_twice(tmp_path, notify_socket) -> None:
+def test_deskpi_sim_exits_cleanly_on_ctrl_c_twice(tmp_path, notify_socket) -> None:
     """The end-to-end form: Ctrl-C twice on `deskpi sim`, the second once shutdown has begun.
     (Landing inside the drive's lock is a matter of luck here; the test above forces it.)"""
     path, messages = notify_socket
@@ -461,14 +462,14 @@ def _outputs(factory) -> tuple[float, float]:
     return factory.pin(17).state, factory.pin(18).state
 
 
-def test_finding6_stop_motion_cuts_an_hbridge_at_once(hbridge_loop) -> None:
+def test_a_stop_cuts_an_hbridge_at_once_without_its_soft_stop(hbridge_loop) -> None:
     loop, drive, factory = hbridge_loop
     loop.stop_motion("STOP pressed")
     assert _outputs(factory) == (0, 0), "still driven after stop: a soft-stop ramp ran instead of a cut"
     assert drive.direction is None and drive.duty == 0
 
 
-def test_finding6_a_controller_fault_cuts_an_hbridge_at_once(hbridge_loop) -> None:
+def test_a_fault_cuts_an_hbridge_at_once_without_its_soft_stop(hbridge_loop) -> None:
     loop, drive, factory = hbridge_loop
     loop.request(lambda c, now: c.fail("injected fault", now))
     assert loop.ctrl.fault is not None
@@ -486,8 +487,8 @@ def test_finding6_a_controller_fault_cuts_an_hbridge_at_once(hbridge_loop) -> No
     ("[desk]\nduty_max_on_s = 600.0\nduty_window_s = 600.0\n",
      ["[desk] duty_max_on_s = 600", "duty_window_s = 600"]),
 ], ids=["interval-0.2", "interval-1.0", "ramp_down-0.6", "ramp_down-3.0", "duty-equal"])
-def test_finding8_unsafe_config_values_are_rejected_with_section_key_and_value(tmp_path, text: str,
-                                                                               needles: list[str]) -> None:
+def test_unsafe_timing_config_values_are_refused_naming_section_key_and_value(tmp_path, text: str,
+                                                                             needles: list[str]) -> None:
     path = tmp_path / "deskpi.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as info:
@@ -499,7 +500,7 @@ def test_finding8_unsafe_config_values_are_rejected_with_section_key_and_value(t
     assert any(all(n in p for n in needles) for p in info.value.problems), info.value.problems
 
 
-def test_finding8_guard_the_new_bounds_themselves_are_accepted() -> None:
+def test_the_timing_bounds_themselves_are_accepted() -> None:
     """Guard (passes before and after): the limits are inclusive where documented."""
     s = from_mapping({"sensor": {"interval_s": 0.1}, "motor": {"driver": "hbridge", "ramp_down_s": 0.5},
                       "desk": {"duty_max_on_s": 599.0, "duty_window_s": 600.0}})

@@ -34,8 +34,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
+from deskpi.core.habits.habit_state import STAND, EventKind
 from deskpi.core.habits.plans import DEFAULT_PLAN, Plan
-from deskpi.core.habits.schedule_policy import STAND, WALK_ID, EventKind, HabitPolicy
+from deskpi.core.habits.schedule_policy import WALK_ID, HabitPolicy
 
 SIT_MM = 720.0
 STAND_MM = 1100.0

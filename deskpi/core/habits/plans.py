@@ -62,6 +62,11 @@ class PlanError(ValueError):
         return [p[0] for p in self.problems]
 
 
+def week_number(start: dt.date, day: dt.date) -> int:
+    """The week of a plan that started on `start` that `day` falls in: 1 for its first seven days, never below 1."""
+    return max((day - start).days // 7 + 1, 1)
+
+
 def _hhmm(t: dt.time) -> str:
     return t.strftime("%H:%M")
 
@@ -139,6 +144,27 @@ class Plan:
                 return m0 + (m1 - m0) * (w - w0) / (w1 - w0)
         return float(pts[-1][1])
 
+    def rhythm_standing_min(self) -> float:
+        """The standing a working day of this rhythm holds: stand_min of every sit + stand + move cycle."""
+        return float(round(self.working_minutes() * self.stand_min / (self.sit_min + self.stand_min + self.move_min)))
+
+    def standing_goal_min(self, day: dt.date, start: dt.date) -> float | None:
+        """The standing goal (minutes) on `day` for a person on this plan since `start`.
+
+        None on a day off or a holiday, and before `start` (no goal before the
+        person had the plan). With a ramp: the ramp's goal for the plan's week
+        (week 1 = the seven days from `start`); without one: what the rhythm
+        holds over the working day (rhythm_standing_min).
+        """
+        if day < start or not self.is_working_day(day):
+            return None
+        return self.working_day_goal_min(week_number(start, day))
+
+    def working_day_goal_min(self, week: int) -> float:
+        """The standing goal of a working day in `week` of the plan: the ramp's, or what the rhythm holds."""
+        ramped = self.daily_goal_min(week)
+        return self.rhythm_standing_min() if ramped is None else ramped
+
     def is_working_day(self, day: dt.date) -> bool:
         return day.weekday() in self.days and day not in self.holidays
 
@@ -179,7 +205,7 @@ class Plan:
         }
 
     @classmethod
-    def from_dict(cls, data: object) -> "Plan":
+    def from_dict(cls, data: object) -> Plan:
         """Build and validate a plan; missing keys come from the preset named by `kind`."""
         if not isinstance(data, dict):
             raise PlanError([("<plan>", data, "a mapping of plan fields")])
@@ -251,7 +277,7 @@ class Plan:
         return plan
 
     # ---- validation ----------------------------------------------------------------------------------------------
-    def validate(self) -> "Plan":
+    def validate(self) -> Plan:
         """Cross-field checks (each field alone was checked by from_dict); raises PlanError."""
         problems: list[tuple[str, object, str]] = []
         for key, (lo, hi, unit) in RANGES.items():

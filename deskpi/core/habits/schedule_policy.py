@@ -49,20 +49,35 @@ break at the end of each standing block; one snooze per reminder (5 min);
 skip; an absence or idle time of >= 10 min is a natural break that restarts
 the timer; after ~4 h of prompts without any reaction it stops nagging until
 the next interaction. Every reminder ends with a recorded outcome.
+
+Here are the decisions; the state they work on, the events and the reminder
+bookkeeping are in deskpi.core.habits.habit_state, and the length of the next
+sit and standing blocks in deskpi.core.habits.pacing.
 """
 from __future__ import annotations
 
-import copy
 import datetime as dt
-import enum
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import replace
 
-from deskpi.core.habits.plans import DEFAULT_PLAN, Plan
+from deskpi.core.habits.habit_state import (
+    OUTCOMES,
+    POSTURES,
+    PROMPT_KINDS,
+    SIT,
+    STAND,
+    Event,
+    EventKind,
+    HabitState,
+    PolicyError,
+    Reminder,
+    SnoozeRefused,
+    StaleReminder,
+    check_now,
+)
+from deskpi.core.habits.pacing import block_lengths, presence_share
+from deskpi.core.habits.plans import DEFAULT_PLAN, Plan, week_number
 
-SIT = "sit"
-STAND = "stand"
-POSTURES = (SIT, STAND)
 #: The stretch ids the policy suggests in rotation (mirrors deskpi.core.habits.stretches; a test keeps them in step).
 DEFAULT_STRETCH_IDS = ("back_extension", "hip_flexor_stretch", "chin_tucks", "shoulder_rolls", "seated_twist",
                        "chest_opener", "calf_raises", "upper_back_stretch")
@@ -71,219 +86,8 @@ WALK_ID = "short_walk"
 JUMP_TOLERANCE_S = 30.0             # wall vs monotonic disagreement that counts as a clock step
 MAX_ACCRUAL_GAP = dt.timedelta(hours=2)   # without `mono`, a longer silent gap is not trusted as standing
 HEIGHT_HYSTERESIS_MM = 20.0
-MIN_STAND_BLOCK_MIN = 5.0
 CAP_LEAD = dt.timedelta(minutes=2)  # ... plus one snooze: when the cap's "time to sit" prompt comes
 SEARCH_DAYS = 14
-
-
-class EventKind(str, enum.Enum):
-    PROMPT_STAND = "prompt_stand"       # "time to stand" (confirm: the desk goes up)
-    PROMPT_SIT = "prompt_sit"           # "time to sit" (standing too long / after a lapse)
-    PROMPT_MOVE = "prompt_move"         # a short walk; target sit if standing, else none
-    PROMPT_STRETCH = "prompt_stretch"   # a stretch from the catalogue (stretch_id)
-    WARN = "warn"                       # auto mode: countdown before moving; any button press cancels
-    AUTO_MOVE = "auto_move"             # auto mode: move the desk now (all checks passed again)
-    MOVE = "move"                       # the person confirmed a prompt: move the desk now
-    EXPIRE = "expire"                   # a prompt lapsed without reaction: clear it from the screen
-    CANCEL = "cancel"                   # a warned auto move did not happen (button, absence, fault, ...)
-    STOP_NAGGING = "stop_nagging"       # no reaction for hours: silent until the next interaction
-    WAIT = "wait"                       # nothing to do (see `reason`); `when` is None or a re-check time
-
-    def __str__(self) -> str:
-        return self.value
-
-
-PROMPT_KINDS = frozenset({EventKind.PROMPT_STAND, EventKind.PROMPT_SIT, EventKind.PROMPT_MOVE,
-                          EventKind.PROMPT_STRETCH})
-OUTCOMES = ("confirm", "acknowledge", "snooze", "skip")
-
-
-class PolicyError(ValueError):
-    """An input the policy refuses; the message names what was given and what is allowed."""
-
-
-class SnoozeRefused(PolicyError):
-    pass
-
-
-class StaleReminder(PolicyError):
-    pass
-
-
-def _check_now(now: object) -> dt.datetime:
-    if not isinstance(now, dt.datetime):
-        raise TypeError(f"now = {now!r}: must be a naive local datetime")
-    if now.tzinfo is not None:
-        raise TypeError(f"now = {now.isoformat()}: must be naive local wall-clock time, not timezone-aware")
-    return now
-
-
-@dataclass(frozen=True)
-class Event:
-    kind: EventKind
-    at: dt.datetime | None = None
-    reminder_id: str | None = None
-    target: str | None = None           # the posture the desk would move to, if any
-    stretch_id: str | None = None
-    minutes: float | None = None        # how long to stand / move / stretch
-    countdown_s: int | None = None
-    reason: str = ""
-    message: str = ""
-
-    @property
-    def is_prompt(self) -> bool:
-        return self.kind in PROMPT_KINDS
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["kind"] = self.kind.value
-        d["at"] = self.at.isoformat() if self.at else None
-        return d
-
-
-@dataclass
-class Reminder:
-    """The live reminder (at most one at a time)."""
-    id: str
-    kind: str
-    issued_at: dt.datetime
-    target: str | None = None
-    stretch_id: str | None = None
-    minutes: float | None = None
-    reason: str = ""
-    snoozed: bool = False
-    due_again: dt.datetime | None = None      # snoozed until
-    warned_at: dt.datetime | None = None      # auto mode: countdown running since
-    first_issued_at: dt.datetime | None = None
-    message: str = ""
-    no_auto: bool = False                     # the person cancelled a warning: only ask from now on
-
-
-_DT_FIELDS = ("posture_since", "timer_start", "stand_start", "accrued_to", "last_interaction",
-              "unanswered_since", "away_since", "last_wall")
-
-
-@dataclass
-class HabitState:
-    """Everything the policy knows; persist `to_dict()` to survive a restart."""
-    day: dt.date | None = None
-    posture: str | None = None              # observed: sit | stand | None (not seen yet)
-    posture_since: dt.datetime | None = None
-    timer_start: dt.datetime | None = None  # start of the running block (posture change, break, skip, lapse)
-    timer_len_min: float | None = None      # its length
-    timer_is_reprompt: bool = False         # the running block follows a lapsed/skipped prompt
-    stand_start: dt.datetime | None = None  # start of the current continuous standing block
-    cap_prompted: bool = False
-    standing_s: float = 0.0                 # standing today (present, in working time)
-    work_s: float = 0.0                     # working time elapsed today
-    away_s: float = 0.0                     # ... of which the person was known to be away
-    accrued_to: dt.datetime | None = None
-    last_interaction: dt.datetime | None = None
-    unanswered_since: dt.datetime | None = None
-    nag_stopped: bool = False
-    present: bool | None = None             # True/False from a PIR or idle reports; None: no such input
-    pir: bool = False                       # a presence sensor has reported at least once
-    away_since: dt.datetime | None = None
-    fault: bool = False
-    clock_synced: bool = False
-    paused_day: dt.date | None = None
-    pending: Reminder | None = None
-    seq: int = 0                            # reminders issued today (ids)
-    reminders_today: int = 0
-    posture_changes_today: int = 0
-    natural_breaks_today: int = 0
-    stretch_seq: int = 0
-    break_seq: int = 0
-    clock_jumps: int = 0
-    records: list[dict] = field(default_factory=list)   # finished reminders not yet taken by the adapter
-    last_wall: dt.datetime | None = None
-    last_mono: float | None = None          # not persisted: monotonic time means nothing after a reboot
-
-    def copy(self) -> "HabitState":
-        return copy.deepcopy(self)
-
-    # ---- clock steps ---------------------------------------------------------------------------------------------
-    def shift(self, delta: dt.timedelta) -> None:
-        """The wall clock stepped by `delta`: move every stored time with it."""
-        for name in _DT_FIELDS:
-            v = getattr(self, name)
-            if v is not None:
-                setattr(self, name, v + delta)
-        p = self.pending
-        if p is not None:
-            p.issued_at += delta
-            for name in ("due_again", "warned_at", "first_issued_at"):
-                v = getattr(p, name)
-                if v is not None:
-                    setattr(p, name, v + delta)
-
-    def clamp_future(self, now: dt.datetime) -> None:
-        """No fact can be later than now (a clock that stepped back without `mono`)."""
-        for name in _DT_FIELDS:
-            v = getattr(self, name)
-            if v is not None and v > now:
-                setattr(self, name, now)
-        p = self.pending
-        if p is not None:
-            if p.issued_at > now:
-                p.issued_at = now
-            if p.warned_at is not None and p.warned_at > now:
-                p.warned_at = now
-
-    # ---- persistence ---------------------------------------------------------------------------------------------
-    def to_dict(self) -> dict:
-        out: dict = {}
-        for f in fields(self):
-            if f.name == "last_mono":
-                continue
-            v = getattr(self, f.name)
-            if f.name == "pending":
-                v = None if v is None else {k: _enc(x) for k, x in asdict(v).items()}
-            elif f.name == "records":
-                v = [dict(r) for r in v]
-            else:
-                v = _enc(v)
-            out[f.name] = v
-        out["version"] = 1
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "HabitState":
-        if not isinstance(data, dict) or data.get("version") != 1:
-            raise PolicyError(f"state = {str(data)[:60]!r}: not a saved habit state (allowed: version 1)")
-        st = cls()
-        for f in fields(cls):
-            if f.name not in data or f.name == "last_mono":
-                continue
-            v = data[f.name]
-            if f.name == "pending":
-                v = None if v is None else Reminder(**{k: _dec(k, x) for k, x in v.items()})
-            elif f.name == "records":
-                v = [dict(r) for r in v]
-            else:
-                v = _dec(f.name, v)
-            setattr(st, f.name, v)
-        return st
-
-
-def _enc(v):
-    if isinstance(v, (dt.datetime, dt.date)):
-        return v.isoformat()
-    return v
-
-
-_DATE_FIELDS = {"day", "paused_day"}
-_DATETIME_FIELDS = set(_DT_FIELDS) | {"issued_at", "due_again", "warned_at", "first_issued_at"}
-
-
-def _dec(name: str, v):
-    if v is None:
-        return None
-    if name in _DATE_FIELDS:
-        return dt.date.fromisoformat(v)
-    if name in _DATETIME_FIELDS:
-        return dt.datetime.fromisoformat(v)
-    return v
 
 
 class HabitPolicy:
@@ -325,7 +129,7 @@ class HabitPolicy:
             return self.fixed_week
         if self.start_date is None:
             return 1
-        return max((day - self.start_date).days // 7 + 1, 1)
+        return week_number(self.start_date, day)
 
     def goal_min(self, day: dt.date) -> float | None:
         return self.plan.daily_goal_min(self.week_on(day))
@@ -366,12 +170,12 @@ class HabitPolicy:
         synchronised, nobody at the desk, nagging stopped).
         """
         st = state.copy()
-        self._advance(_check_now(now), st, mono)
+        self._advance(check_now(now), st, mono)
         return self._candidate(now, st)
 
     def poll(self, now: dt.datetime, state: HabitState, *, mono: float | None = None) -> list[Event]:
         """Apply whatever is due at `now` and return what to deliver (at most one new prompt)."""
-        self._advance(_check_now(now), state, mono)
+        self._advance(check_now(now), state, mono)
         out: list[Event] = []
         for _ in range(6):
             when, ev = self._candidate(now, state)
@@ -400,7 +204,7 @@ class HabitPolicy:
                    ) -> list[Event]:
         if posture not in POSTURES:
             raise PolicyError(f"posture = {posture!r} is not allowed (allowed: 'sit' | 'stand')")
-        self._advance(_check_now(now), state, mono)
+        self._advance(check_now(now), state, mono)
         if state.posture == posture:
             return []
         first = state.posture is None
@@ -410,36 +214,36 @@ class HabitPolicy:
             state.stand_start = now
             state.cap_prompted = False
             block = self._stand_block(now, state)
-            self._restart(state, now, block if block > 0 else float(self.plan.stand_min))
+            state.restart(now, block if block > 0 else float(self.plan.stand_min))
         else:
             state.stand_start = None
-            self._restart(state, now, self._sit_block(now, state))
+            state.restart(now, self._sit_block(now, state))
         if first:
             return []
         state.posture_changes_today += 1
-        self._reacted(now, state)
+        state.reacted(now)
         p = state.pending
         if p is not None and p.target == posture:
-            self._finish(state, now, "followed")
+            state.finish(now, "followed")
         elif p is not None and p.warned_at is not None:
-            self._finish(state, now, "cancelled")     # the person moved the desk themselves
+            state.finish(now, "cancelled")     # the person moved the desk themselves
             return [Event(EventKind.CANCEL, now, p.id, reason="the desk was moved by hand")]
         return []
 
     def on_interaction(self, now: dt.datetime, state: HabitState, *, source: str = "button",
                        mono: float | None = None) -> list[Event]:
         """A button press, keypad move or web action: the person is here and reacting."""
-        self._advance(_check_now(now), state, mono)
+        self._advance(check_now(now), state, mono)
         events = self._back(now, state)
-        self._reacted(now, state)
+        state.reacted(now)
         p = state.pending
         if p is not None and p.warned_at is not None:
             # "not now": no automatic move for this reminder; it comes back once, as a question
             p.warned_at = None
             p.no_auto = True
             if p.snoozed:
-                self._finish(state, now, "cancelled")
-                self._restart(state, now, self._block_for(now, state))
+                state.finish(now, "cancelled")
+                state.restart(now, self._block_for(now, state))
             else:
                 p.snoozed = True
                 p.due_again = now + self.snooze
@@ -450,11 +254,11 @@ class HabitPolicy:
     def on_presence(self, now: dt.datetime, state: HabitState, present: bool, *, mono: float | None = None
                     ) -> list[Event]:
         """PIR (or similar): someone is / is no longer at the desk."""
-        self._advance(_check_now(now), state, mono)
+        self._advance(check_now(now), state, mono)
         state.pir = True
         if present:
             return self._back(now, state)
-        self._away(now, state, now)
+        state.mark_away(now)
         return self._cancel_warning(now, state, "nobody is at the desk")
 
     def on_idle(self, now: dt.datetime, state: HabitState, idle_s: float, *, mono: float | None = None
@@ -465,18 +269,18 @@ class HabitPolicy:
         natural break, which restarts the timer when they are back. A short idle
         time means they are active (and back, if they were away).
         """
-        self._advance(_check_now(now), state, mono)
+        self._advance(check_now(now), state, mono)
         if idle_s < 0 or not math.isfinite(idle_s):
             raise PolicyError(f"idle_s = {idle_s!r} is not allowed (allowed: >= 0 seconds)")
         if idle_s >= self.idle_break.total_seconds():
-            self._away(now, state, now - dt.timedelta(seconds=idle_s))
+            state.mark_away(now - dt.timedelta(seconds=idle_s))
             return self._cancel_warning(now, state, "nobody is at the desk")
         return self._back(now, state) if state.present is False else []
 
     def on_outcome(self, now: dt.datetime, state: HabitState, outcome: str, reminder_id: str | None = None, *,
                    mono: float | None = None) -> list[Event]:
         """The person answered the live reminder: confirm | acknowledge | snooze | skip."""
-        self._advance(_check_now(now), state, mono)
+        self._advance(check_now(now), state, mono)
         if outcome not in OUTCOMES:
             raise PolicyError(f"outcome = {outcome!r} is not allowed (allowed: {' | '.join(OUTCOMES)})")
         p = state.pending
@@ -484,7 +288,7 @@ class HabitPolicy:
             live = "no reminder is live" if p is None else f"the live reminder is {p.id!r}"
             raise StaleReminder(f"reminder_id = {reminder_id!r} is not live ({live})")
         events = self._back(now, state)
-        self._reacted(now, state)
+        state.reacted(now)
         if outcome == "snooze":
             if p.snoozed:
                 raise SnoozeRefused(f"outcome = 'snooze' for reminder {p.id!r} is not allowed "
@@ -495,17 +299,17 @@ class HabitPolicy:
             return events + [Event(EventKind.EXPIRE, now, p.id, reason="snoozed",
                                    message=f"snoozed for {self.plan.snooze_min} min")]
         if outcome == "skip":
-            self._finish(state, now, "skipped")
-            self._restart(state, now, self._block_for(now, state))
+            state.finish(now, "skipped")
+            state.restart(now, self._block_for(now, state))
             return events + [Event(EventKind.EXPIRE, now, p.id, reason="skipped")]
         # confirm / acknowledge
-        self._finish(state, now, "confirmed" if outcome == "confirm" else "acknowledged")
+        state.finish(now, "confirmed" if outcome == "confirm" else "acknowledged")
         if p.target is None:
             # a movement/stretch break done while sitting: a new sit block starts now
-            self._restart(state, now, self._block_for(now, state))
+            state.restart(now, self._block_for(now, state))
         else:
             # wait for the posture to change; if it does not, prompt again later
-            self._restart(state, now, self.reprompt_min, reprompt=True)
+            state.restart(now, self.reprompt_min, reprompt=True)
         if outcome == "confirm" and p.target is not None and p.target != state.posture:
             if state.fault:
                 return events + [Event(EventKind.CANCEL, now, p.id, target=p.target, reason="fault",
@@ -517,34 +321,34 @@ class HabitPolicy:
 
     def on_fault(self, now: dt.datetime, state: HabitState, active: bool, *, mono: float | None = None
                  ) -> list[Event]:
-        self._advance(_check_now(now), state, mono)
+        self._advance(check_now(now), state, mono)
         state.fault = bool(active)
         return self._cancel_warning(now, state, "fault") if active else []
 
     def on_clock_synced(self, now: dt.datetime, state: HabitState, synced: bool = True, *,
                         mono: float | None = None) -> list[Event]:
         """The system clock is (or is no longer) known to be right (e.g. NTPSynchronized=yes)."""
-        self._advance(_check_now(now), state, mono)
+        self._advance(check_now(now), state, mono)
         state.clock_synced = bool(synced)
         return []
 
     def pause_today(self, now: dt.datetime, state: HabitState, *, mono: float | None = None) -> list[Event]:
         """No prompts and no moves for the rest of today."""
-        self._advance(_check_now(now), state, mono)
-        self._reacted(now, state)
+        self._advance(check_now(now), state, mono)
+        state.reacted(now)
         state.paused_day = now.date()
         p = state.pending
         if p is not None:
-            self._finish(state, now, "paused")
+            state.finish(now, "paused")
             return [Event(EventKind.CANCEL if p.warned_at else EventKind.EXPIRE, now, p.id, reason="paused today")]
         return []
 
     def resume_today(self, now: dt.datetime, state: HabitState, *, mono: float | None = None) -> list[Event]:
-        self._advance(_check_now(now), state, mono)
-        self._reacted(now, state)
+        self._advance(check_now(now), state, mono)
+        state.reacted(now)
         if state.paused_day == now.date():
             state.paused_day = None
-            self._restart(state, now, self._block_for(now, state))
+            state.restart(now, self._block_for(now, state))
         return []
 
     def take_records(self, state: HabitState) -> list[dict]:
@@ -585,25 +389,10 @@ class HabitPolicy:
                 state.clock_jumps += 1
         state.clamp_future(now)
         if state.day is None or now.date() > state.day:
-            self._new_day(now, state)
+            state.new_day(now)
         self._accrue(now, state, trusted=mono is not None and state.last_mono is not None)
         state.last_wall = now
         state.last_mono = mono
-
-    def _new_day(self, now: dt.datetime, state: HabitState) -> None:
-        p = state.pending
-        if p is not None and state.day is not None:
-            self._finish(state, now, "ignored" if p.warned_at is None else "cancelled")
-        state.day = now.date()
-        state.standing_s = 0.0
-        state.work_s = 0.0
-        state.away_s = 0.0
-        state.seq = 0
-        state.reminders_today = 0
-        state.posture_changes_today = 0
-        state.natural_breaks_today = 0
-        if state.paused_day is not None and state.paused_day < now.date():
-            state.paused_day = None
 
     def _accrue(self, now: dt.datetime, state: HabitState, *, trusted: bool) -> None:
         """Count today's working time since the last call: standing, and time known to be away."""
@@ -624,18 +413,6 @@ class HabitPolicy:
                 elif state.posture == STAND:
                     state.standing_s += secs
 
-    def _reacted(self, now: dt.datetime, state: HabitState) -> None:
-        state.last_interaction = now
-        state.unanswered_since = None
-        state.nag_stopped = False
-
-    def _away(self, now: dt.datetime, state: HabitState, since: dt.datetime) -> None:
-        if state.present is not False:
-            state.away_since = since
-        else:
-            state.away_since = min(state.away_since or since, since)
-        state.present = False
-
     def _back(self, now: dt.datetime, state: HabitState) -> list[Event]:
         """The person is here (again). A long enough absence was a natural break."""
         was_away, since = state.present is False, state.away_since
@@ -649,15 +426,15 @@ class HabitPolicy:
         events = []
         p = state.pending
         if p is not None:
-            self._finish(state, now, "natural_break")
+            state.finish(now, "natural_break")
             events.append(Event(EventKind.EXPIRE, now, p.id, reason="natural break"))
         if state.posture == STAND:
             state.stand_start = now
             state.cap_prompted = False
             block = self._stand_block(now, state)
-            self._restart(state, now, block if block > 0 else float(self.plan.stand_min))
+            state.restart(now, block if block > 0 else float(self.plan.stand_min))
         else:
-            self._restart(state, now, self._sit_block(now, state))
+            state.restart(now, self._sit_block(now, state))
         return events
 
     def _cancel_warning(self, now: dt.datetime, state: HabitState, reason: str) -> list[Event]:
@@ -665,14 +442,9 @@ class HabitPolicy:
         p = state.pending
         if p is None or p.warned_at is None:
             return []
-        self._finish(state, now, "cancelled")
-        self._restart(state, now, self.reprompt_min, reprompt=True)
+        state.finish(now, "cancelled")
+        state.restart(now, self.reprompt_min, reprompt=True)
         return [Event(EventKind.CANCEL, now, p.id, target=p.target, reason=reason)]
-
-    def _restart(self, state: HabitState, now: dt.datetime, length_min: float, *, reprompt: bool = False) -> None:
-        state.timer_start = now
-        state.timer_len_min = float(length_min)
-        state.timer_is_reprompt = reprompt
 
     def _block_for(self, now: dt.datetime, state: HabitState) -> float:
         """A fresh block in the current posture (after a skip, a break, a new working period)."""
@@ -680,74 +452,12 @@ class HabitPolicy:
             return float(self.plan.stand_min)
         return self._sit_block(now, state)
 
-    def _finish(self, state: HabitState, now: dt.datetime, outcome: str) -> None:
-        p = state.pending
-        if p is None:
-            return
-        state.records.append({
-            "id": p.id, "kind": p.kind, "target": p.target, "stretch_id": p.stretch_id, "reason": p.reason,
-            "issued_at": (p.first_issued_at or p.issued_at).isoformat(), "snoozed": p.snoozed,
-            "auto": p.warned_at is not None, "outcome": outcome, "outcome_at": now.isoformat(),
-        })
-        state.pending = None
-
     # ---- internals: what is due ----------------------------------------------------------------------------------
     def _pace(self, now: dt.datetime, state: HabitState) -> tuple[float, float]:
-        """(sit, stand) block lengths in minutes for blocks starting now.
-
-        Without a ramp: the plan's sit_min and stand_min, always. With one, the
-        standing still needed today (the week's goal minus what was stood) is
-        spread over the time at the desk still expected before the target
-        finish (two hours before the end of the working day: slack for late
-        meetings and early departures; the working time
-        left, scaled by the share of today's working time the person has been
-        at the desk so far, when a presence sensor tells):
-
-        - on pace or ahead: sit_min, and standing blocks of what is needed per
-          remaining cycle (shorter than stand_min in the first weeks, >= 5 min);
-        - behind: sit blocks shorten first, down to 20 min (Cornell; a posture
-          change every 20-30 min), then standing blocks lengthen, up to
-          1.5 x stand_min and 10 min inside the cap (Plan.longest_planned_block_min);
-        - goal reached: posture breaks go on, as 5 min standing blocks, so the
-          posture still changes every sit block while standing stays near the goal.
-        """
-        plan = self.plan
-        goal = self.goal_min(now.date())
-        if goal is None:
-            return float(plan.sit_min), float(plan.stand_min)
-        lo = float(min(MIN_STAND_BLOCK_MIN, plan.stand_min))
-        need = goal - state.standing_s / 60.0
-        if need <= 0:
-            return float(plan.sit_min), lo
-        periods = self.plan.periods(now.date())
-        if not periods:
-            return float(plan.sit_min), float(plan.stand_min)
-        finish = periods[-1][1] - self.finish_margin
-        left = sum(max((min(b, finish) - max(a, now)).total_seconds(), 0.0) for a, b in periods) / 60.0
-        left *= self._presence_share(state)
-        hi = float(plan.longest_planned_block_min())
-        sit_floor = float(plan.shortest_sit_block_min())
-        move = float(plan.move_min)
-
-        def stand(x: float) -> float:
-            return min(max(float(math.ceil(x)), lo), hi, max(float(math.ceil(need)), lo))
-
-        cycle = plan.sit_min + plan.stand_min + move
-        need_frac = need / left if left > 0 else 1.0
-        if need_frac <= plan.stand_min / cycle:
-            return float(plan.sit_min), stand(need / max(1, int(left // cycle)))
-        if need_frac >= 1.0:
-            return sit_floor, stand(need)
-        sit = plan.stand_min / need_frac - plan.stand_min - move
-        if sit >= sit_floor:
-            return float(math.floor(sit)), float(plan.stand_min)
-        return sit_floor, stand(need_frac * (sit_floor + move) / (1.0 - need_frac))
-
-    def _presence_share(self, state: HabitState) -> float:
-        """Expected share of the remaining working time at the desk: today's so far, pulled towards 0.9."""
-        prior_s = 3600.0
-        share = (state.work_s - state.away_s + 0.9 * prior_s) / (state.work_s + prior_s)
-        return min(max(share, 0.4), 1.0)
+        """(sit, stand) block lengths in minutes for blocks starting now (deskpi.core.habits.pacing)."""
+        return block_lengths(self.plan, self.goal_min(now.date()), state.standing_s / 60.0, now,
+                             finish_margin=self.finish_margin,
+                             presence=presence_share(state.work_s, state.away_s))
 
     def _stand_block(self, now: dt.datetime, state: HabitState) -> float:
         return self._pace(now, state)[1]
@@ -861,24 +571,24 @@ class HabitPolicy:
     def _apply(self, now: dt.datetime, state: HabitState, ev: Event) -> list[Event]:
         p = state.pending
         if ev.kind is EventKind.EXPIRE:
-            self._finish(state, now, "ignored")
-            self._restart(state, now, self.reprompt_min, reprompt=True)
+            state.finish(now, "ignored")
+            state.restart(now, self.reprompt_min, reprompt=True)
             return [Event(EventKind.EXPIRE, now, ev.reminder_id, reason="no reaction")]
         if ev.kind is EventKind.AUTO_MOVE:
             ok, why = self.may_auto_move(now, state)
             if ok and p is not None and p.target is not None:
-                self._finish(state, now, "auto_moved")
-                self._restart(state, now, self.reprompt_min, reprompt=True)
+                state.finish(now, "auto_moved")
+                state.restart(now, self.reprompt_min, reprompt=True)
                 return [Event(EventKind.AUTO_MOVE, now, ev.reminder_id, target=ev.target, stretch_id=ev.stretch_id,
                               minutes=ev.minutes, reason=ev.reason)]
-            self._finish(state, now, "cancelled")
-            self._restart(state, now, self.reprompt_min, reprompt=True)
+            state.finish(now, "cancelled")
+            state.restart(now, self.reprompt_min, reprompt=True)
             return [Event(EventKind.CANCEL, now, ev.reminder_id, target=ev.target, reason=why)]
         if ev.kind in PROMPT_KINDS and p is not None:
             # a snoozed reminder comes back, once, if it still makes sense
             if not self.in_working_time(now, state) or state.present is False:
-                self._finish(state, now, "ignored")
-                self._restart(state, now, self.reprompt_min, reprompt=True)
+                state.finish(now, "ignored")
+                state.restart(now, self.reprompt_min, reprompt=True)
                 return [Event(EventKind.EXPIRE, now, p.id, reason="snoozed past working time or absence")]
             p.due_again = None
             p.issued_at = now
