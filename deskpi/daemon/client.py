@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from deskpi import exit_codes
 
@@ -61,7 +61,7 @@ class ControlClient:
         self.path = socket_path(data_dir)
         self.timeout_s = timeout_s
         self._sock: socket.socket | None = None
-        self._file = None
+        self._file: BinaryIO | None = None
 
     def connect(self) -> ControlClient:
         where = f"{self.path}"
@@ -97,12 +97,14 @@ class ControlClient:
 
     def request(self, cmd: str, *, wait_s: float | None = None, **fields: Any) -> dict:
         """Send one request; wait at most `wait_s` (default: the client's timeout) for its reply."""
-        if self._sock is None:
+        if self._sock is None or self._file is None:
             self.connect()
-        self._sock.settimeout(wait_s or self.timeout_s)
+        sock, file = self._sock, self._file
+        assert sock is not None and file is not None       # connect() either sets both or raises
+        sock.settimeout(wait_s or self.timeout_s)
         try:
-            self._sock.sendall(encode({"cmd": cmd, **fields}))
-            line = self._file.readline(4 * 1024 * 1024)
+            sock.sendall(encode({"cmd": cmd, **fields}))
+            line = file.readline(4 * 1024 * 1024)
         except TimeoutError:
             raise ControlError(f"the daemon did not answer {cmd!r} within {wait_s or self.timeout_s:g} s",
                                exit_codes.TIMEOUT) from None
@@ -125,8 +127,10 @@ class ControlClient:
         return reply
 
     def close(self) -> None:
-        if self._sock is not None:
+        if self._file is not None:
             self._file.close()
+            self._file = None
+        if self._sock is not None:
             self._sock.close()
             self._sock = None
 

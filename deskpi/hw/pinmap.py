@@ -13,7 +13,9 @@ checks that they agree. Why these pins:
 """
 from __future__ import annotations
 
-DEFAULT_PINS: dict[str, dict[str, int | list[int]]] = {
+from typing import Any
+
+DEFAULT_PINS: dict[str, dict[str, Any]] = {    # a pin number, or a list of them (preset_pins)
     "motor": {"up_pin": 17, "down_pin": 27},
     "sensor": {"trigger_pin": 23, "echo_pin": 24},
     "buttons": {"up_pin": 5, "down_pin": 6, "preset_pins": [13, 19, 26, 25]},

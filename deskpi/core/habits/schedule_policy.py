@@ -496,15 +496,15 @@ class HabitPolicy:
             return None, Event(EventKind.WAIT, reason="nobody is at the desk")
         posture = state.posture or SIT
         for a, b in self._periods_from(now, state):
-            ts = state.timer_start
+            ts, timer_len = state.timer_start, state.timer_len_min
             day_start = dt.datetime.combine(a.date(), self.plan.start)
-            fresh = ts is None or state.timer_len_min is None or ts < day_start
-            if fresh:
+            fresh = ts is None or timer_len is None or ts < day_start
+            if ts is None or timer_len is None or fresh:
                 # the working day starts a fresh block (a quiet period does not: its time still counts,
                 # and a prompt that fell due during it comes when it ends)
                 anchor, length = a, self._block_for(a, state)
             else:
-                anchor, length = ts, state.timer_len_min
+                anchor, length = ts, timer_len
             due = anchor + dt.timedelta(minutes=length)
             cap_due = None
             if posture == STAND and not state.cap_prompted:
@@ -597,7 +597,8 @@ class HabitPolicy:
             state.nag_stopped = True
             state.records.append({"id": None, "kind": EventKind.STOP_NAGGING.value, "outcome": "stopped",
                                   "issued_at": now.isoformat(), "outcome_at": now.isoformat(),
-                                  "reason": f"no reaction since {state.unanswered_since.isoformat()}"})
+                                  "reason": "no reaction since " + (state.unanswered_since.isoformat()
+                                                                    if state.unanswered_since else "the start")})
             return [replace(ev, at=now)]
         if ev.kind in PROMPT_KINDS:
             state.seq += 1
