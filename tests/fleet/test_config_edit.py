@@ -11,7 +11,7 @@ import pytest
 
 from deskpi.cli.main import main
 from deskpi.config import load
-from deskpi.fleet.config_edit import EditError, LockTimeout, locked, set_value
+from deskpi.fleet.config_edit import EditError, LockTimeout, config_lock, set_value
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "deskpi.example.toml"
@@ -112,7 +112,7 @@ def test_validate_lists_every_problem_with_its_line(tmp_path, capsys):
 
 
 def _hold_lock(path: str, ready, release) -> None:
-    with locked(Path(path)):
+    with config_lock(Path(path)):
         ready.set()
         release.wait(10)
 
