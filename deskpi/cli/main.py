@@ -61,27 +61,17 @@ def _demo(args: argparse.Namespace) -> int:
     return run()
 
 
-def _settings(args: argparse.Namespace, *, required: bool):
-    from deskpi.config import DEFAULT_PATH, ConfigError, defaults, load
-
-    path = args.config or (DEFAULT_PATH if required else None)
-    try:
-        settings = load(path) if path is not None else defaults()
-    except ConfigError as exc:
-        print(f"deskpi: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
-    for w in settings.warnings:
-        print(f"deskpi: warning: {w}", file=sys.stderr)
-    return settings
-
-
 def _sim(args: argparse.Namespace) -> int:
     import logging
 
+    from deskpi.cli.common import CliError, load_settings, report
     from deskpi.daemon.root import Daemon
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _settings(args, required=False)
+    try:
+        settings = load_settings(args, etc="never")        # a simulated desk needs no config
+    except CliError as exc:
+        return report(args, exc)
     data_dir = Path(args.data_dir or "deskpi-sim-data")
     daemon = Daemon(settings, sim=True, data_dir=data_dir, web=(args.host, args.port), seed=args.seed)
     daemon.install_signal_handlers()
@@ -103,10 +93,14 @@ def _sim(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import logging
 
+    from deskpi.cli.common import CliError, load_settings, report
     from deskpi.daemon.root import Daemon
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = _settings(args, required=True)
+    try:
+        settings = load_settings(args, etc="required")     # the real desk needs its wiring
+    except CliError as exc:
+        return report(args, exc)
     web = (settings.web.host, settings.web.port)
     daemon = Daemon(settings, data_dir=Path(args.data_dir) if args.data_dir else None, web=web)
     try:
@@ -121,17 +115,17 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _safe_off(args: argparse.Namespace) -> int:
+    from deskpi.cli.common import CliError, load_settings
+    from deskpi.config import defaults
     from deskpi.daemon.root import is_raspberry_pi, pin_factory_for
-    from deskpi.hw.drives import SafeOffError, safe_off
-
     from deskpi.hw import motor_pins
-    from deskpi.config import DEFAULT_PATH, ConfigError, defaults, load
+    from deskpi.hw.drives import SafeOffError, safe_off
 
     # A broken config must not stop safe-off from switching off the pins the daemon used.
     try:
-        settings = load(args.config or DEFAULT_PATH)
+        settings = load_settings(args, etc="required")
         configured = settings.motor_pins()
-    except ConfigError as exc:
+    except CliError as exc:
         print(f"deskpi: {exc}", file=sys.stderr)
         settings, configured = defaults(), []
     data_dir = Path(args.data_dir or settings.daemon.data_dir)
@@ -223,12 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     dy.add_argument("--week", type=int, default=4, help="week of the plan (standing goal ramps up by week)")
     dy.add_argument("--compliance", type=float, default=0.8, help="probability the person follows a prompt")
     dy.set_defaults(func=_bench_day)
-    from deskpi.cli.people import register as register_people   # users, ergonomics, stats, backup
-    register_people(sub)
-    from deskpi.cli.admin import register as register_admin; register_admin(sub)   # status, move, calibrate, doctor
-    from deskpi.cli.tokens import register as register_tokens   # API tokens for scripts
-    register_tokens(sub)
-    from deskpi.cli.fleet import register as register_fleet; register_fleet(sub)   # config, apply, export
+    # Each command module imports only what its parser needs; the work is imported when a command runs,
+    # so `deskpi status` stays quick.
+    from deskpi.cli import admin, fleet, people, tokens
+
+    people.register(sub)        # users, ergonomics, plans, stats, backup, restore
+    admin.register(sub)         # status, move, stop, clear-fault, audit, logs, calibrate, doctor
+    tokens.register(sub)        # API tokens for scripts
+    fleet.register(sub)         # config, apply, export, hash-pin, migrate
     return p
 
 

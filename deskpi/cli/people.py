@@ -8,7 +8,7 @@ directly. SQLite's WAL lets the daemon keep running meanwhile, except for
 Exit codes: 0 done, 1 failed (a bad value, an unknown user, a busy or damaged
 database), 2 usage (argparse). Errors go to stderr naming what was wrong, the
 value and what is allowed; with ``--json`` they are printed to stdout as
-``{"error": "..."}`` (and the exit code is still 1).
+``{"error": "...", "exit_code": 1, "problems": []}`` (deskpi.cli.common).
 
 PINs and passwords are never taken from the command line (it shows up in
 ``ps`` and shell history): ``--pin-stdin`` reads one from standard input, or
@@ -22,121 +22,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from deskpi.cli.common import (RAW, CliError, add_common_options, data_dir, guarded, load_settings, mm, open_store,
+                               print_json, read_secret_hash, require_user)
 from deskpi.people.accounts import (DEFAULT_DAILY_GOAL_MIN, add_user, desk_notes, heights_for, local_zone, plan_for,
-                           set_plan, stats_report, user_dict)
-
-RAW = argparse.RawDescriptionHelpFormatter
-
-#: Standing goal per day when the person's plan sets none: 2 h/day of standing and light activity
-#: (Buckley et al. 2015, DESIGN.md "Ergonomics and habit defaults").
-#: Plan-document keys read as a daily standing goal in minutes (the first one present wins).
-SECRET_MAX_BYTES = 4096                  # what --pin-stdin reads at most
-
-
-class CliError(Exception):
-    """A failure to report (exit 1); the message names the value and what is allowed."""
-
-
-# ----------------------------------------------------------------------------------- plumbing
-
-def _json_out(obj: Any) -> None:
-    print(json.dumps(obj, allow_nan=False))
-
-
-def _fail(args: argparse.Namespace, message: str) -> int:
-    if getattr(args, "json", False):
-        _json_out({"error": message})
-    else:
-        print(f"deskpi: {message}", file=sys.stderr)
-    return 1
-
-
-def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn the expected failures into exit 1 with a message (stderr, or {"error"} on stdout with --json)."""
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except (CliError, ValueError) as exc:      # StoreError, ErgonomicsError, ConfigError are ValueErrors
-            return _fail(args, str(exc))
-        except sqlite3.Error as exc:
-            return _fail(args, f"database error: {exc}")
-        except BrokenPipeError:                    # `deskpi stats --json | head`: the reader left, nothing to say
-            import os
-
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return 1
-        except OSError as exc:
-            msg = f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc.strerror or exc)
-            if isinstance(exc, PermissionError):
-                msg += " (run as the user the deskpi service runs as, e.g. with sudo -u, or pass --data-dir D)"
-            return _fail(args, msg)
-    run.__name__ = fn.__name__
-    run.__doc__ = fn.__doc__
-    return run
-
-
-def _settings(args: argparse.Namespace):
-    from deskpi.config import DEFAULT_PATH, ConfigError, defaults, load
-
-    path = getattr(args, "config", None) or (DEFAULT_PATH if DEFAULT_PATH.is_file() else None)
-    try:
-        settings = load(path) if path is not None else defaults()
-    except ConfigError as exc:
-        raise CliError(str(exc)) from None
-    for w in settings.warnings:
-        print(f"deskpi: warning: {w}", file=sys.stderr)
-    return settings
-
-
-def _data_dir(args: argparse.Namespace, settings: Any = None) -> Path:
-    if getattr(args, "data_dir", None):
-        return Path(args.data_dir)
-    if settings is None:
-        settings = _settings(args)
-    return Path(settings.daemon.data_dir)
-
-
-def _open_store(data_dir: Path, *, create: bool):
-    """The store in `data_dir`; without `create`, a missing database is an error, not a new file."""
-    from deskpi.store import Store, db_path
-
-    path = db_path(data_dir)
-    if not create and not path.is_file():
-        raise CliError(f"data dir {str(data_dir)!r}: no deskpi database ({path.name}) there yet; check "
-                       f"--data-dir (or [daemon] data_dir in the config), or add a user first with "
-                       f"`deskpi user add NAME`")
-    store = Store.open(path)
-    from deskpi.fleet.desired_state import match_owner
-    match_owner(data_dir)        # run as root over SSH: the service must still own its database files
-    return store
+                                    set_plan, stats_report, user_dict)
 
 
 def _limits(settings: Any) -> tuple[float, float]:
     return float(settings.desk.min_mm), float(settings.desk.max_mm)
 
 
-def _fmt_mm(v: float | None) -> str:
-    return "-" if v is None else f"{v:.0f} mm"
-
-
 def _num(v: float | None) -> str:
     return "-" if v is None else f"{v:g}"
-
-
-def _common(p: argparse.ArgumentParser, *, json_help: str = "print one JSON object") -> None:
-    """--json, and --data-dir/--config also accepted after the subcommand."""
-    p.add_argument("--json", action="store_true", help=json_help)
-    p.add_argument("--data-dir", metavar="D", default=argparse.SUPPRESS,
-                   help="the data directory (default: [daemon] data_dir from the config)")
-    p.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
-                   help="config file (default /etc/deskpi/deskpi.toml if it exists, else built-in defaults)")
 
 
 # -------------------------------------------------------------------------------- ergonomics
@@ -154,12 +56,12 @@ def _ergonomics_dict(rec: Any, settings: Any) -> dict[str, Any]:
     return d
 
 
-@_guarded
+@guarded
 def _cmd_ergonomics(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = load_settings(args)
     rec = _recommend(args.stature_cm, args.shoe_mm, args.sex, settings)
     if args.json:
-        _json_out(_ergonomics_dict(rec, settings))
+        print_json(_ergonomics_dict(rec, settings))
         return 0
     lo, hi = _limits(settings)
     print(f"Stature {rec.stature_cm:g} cm + {rec.shoe_mm:g} mm shoes, desk travel {lo:g}-{hi:g} mm "
@@ -179,55 +81,26 @@ def _flags(d: dict[str, Any]) -> str:
                                      ("pin", d["has_pin"])) if on) or "-"
 
 
-def _read_secret_hash() -> str:
-    """Read a PIN/password from stdin (or ask twice on a terminal), validate it and return its hash."""
-    from deskpi.people.passwords import hash_secret, strip_stdin_newline, validate_secret
-
-    stdin = sys.stdin
-    if stdin is None:
-        raise CliError("--pin-stdin: there is no standard input to read the PIN/password from")
-    if stdin.isatty():
-        import getpass
-
-        secret = getpass.getpass("PIN or password: ")
-        if getpass.getpass("Again: ") != secret:
-            raise CliError("--pin-stdin: the two entries differ; nothing was changed")
-    else:
-        raw = stdin.buffer.read(SECRET_MAX_BYTES + 1) if hasattr(stdin, "buffer") else stdin.read().encode()
-        if len(raw) > SECRET_MAX_BYTES:
-            raise CliError(f"--pin-stdin: more than {SECRET_MAX_BYTES} bytes on standard input; expected one "
-                           f"PIN or password")
-        try:
-            secret = strip_stdin_newline(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise CliError("--pin-stdin: standard input is not UTF-8 text") from None
-    try:
-        validate_secret(secret)
-    except ValueError as exc:
-        raise CliError(f"--pin-stdin: {exc}") from None
-    return hash_secret(secret)
-
-
 def _emit_user(args: argparse.Namespace, verb: str, store: Any, user: Any, notes: list[str],
                extra: dict[str, Any] | None = None) -> None:
     d = user_dict(user, store.get_active_user(), store.get_owner())
     if args.json:
-        _json_out({**d, **(extra or {}), "notes": notes})
+        print_json({**d, **(extra or {}), "notes": notes})
         return
-    print(f"{verb} user {user.name!r}: role {d['role']}, seated {_fmt_mm(d['seated_mm'])}, "
-          f"standing {_fmt_mm(d['standing_mm'])}, PIN {'set' if d['has_pin'] else 'not set'}"
+    print(f"{verb} user {user.name!r}: role {d['role']}, seated {mm(d['seated_mm'])}, "
+          f"standing {mm(d['standing_mm'])}, PIN {'set' if d['has_pin'] else 'not set'}"
           + (", owner" if d["owner"] else "") + (", active" if d["active"] else ""))
     for note in notes:
         print(f"  - {note}")
 
 
-@_guarded
+@guarded
 def _cmd_user_add(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = load_settings(args)
     if args.sex is not None and args.stature_cm is None:
         raise CliError(f"--sex = {args.sex!r}: only used with --stature-cm (it picks the shoe allowance)")
-    pin_hash = _read_secret_hash() if args.pin_stdin else None
-    with _open_store(_data_dir(args, settings), create=True) as store:
+    pin_hash = read_secret_hash() if args.pin_stdin else None
+    with open_store(data_dir(args, settings), create=True) as store:
         user, notes = add_user(store, args.name, limits=_limits(settings), stature_cm=args.stature_cm,
                                shoe_mm=args.shoe_mm, sex=args.sex, seated_mm=args.seated_mm,
                                standing_mm=args.standing_mm, units=args.units, admin=args.admin, pin_hash=pin_hash)
@@ -235,66 +108,55 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def _cmd_user_list(args: argparse.Namespace) -> int:
     from deskpi.store import db_path
 
-    data_dir = _data_dir(args)
+    where = data_dir(args)
     users: list[dict[str, Any]] = []
-    if db_path(data_dir).is_file():                 # no database yet: nobody (and nothing created)
-        with _open_store(data_dir, create=False) as store:
+    if db_path(where).is_file():                 # no database yet: nobody (and nothing created)
+        with open_store(where, create=False) as store:
             active, owner = store.get_active_user(), store.get_owner()
             users = [user_dict(u, active, owner) for u in store.list_users()]
     if args.json:
-        _json_out(users)
+        print_json(users)
         return 0
     if not users:
-        print(f"no users in {data_dir} (add one: deskpi user add NAME --stature-cm 175)")
+        print(f"no users in {where} (add one: deskpi user add NAME --stature-cm 175)")
         return 0
     width = max(4, *(len(u["name"]) for u in users))
     print(f"{'NAME':{width}s}  {'ROLE':5s}  {'STATURE':>7s}  {'SEATED':>7s}  {'STANDING':>8s}  UNITS  FLAGS")
     for u in users:
         stature = "-" if u["stature_cm"] is None else f"{u['stature_cm']:g} cm"
-        print(f"{u['name']:{width}s}  {u['role']:5s}  {stature:>7s}  {_fmt_mm(u['seated_mm']):>7s}  "
-              f"{_fmt_mm(u['standing_mm']):>8s}  {u['units']:5s}  {_flags(u)}")
+        print(f"{u['name']:{width}s}  {u['role']:5s}  {stature:>7s}  {mm(u['seated_mm']):>7s}  "
+              f"{mm(u['standing_mm']):>8s}  {u['units']:5s}  {_flags(u)}")
     return 0
 
 
-def _require_user(store: Any, name: str, what: str = "user") -> Any:
-    from deskpi.store import UnknownUserError
-
-    user = store.get_user(name)
-    if user is None:
-        known = [u.name for u in store.list_users()]
-        listing = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "") if known else "none yet"
-        raise UnknownUserError(f"{what} = {name!r}: no such user (users: {listing})")
-    return user
-
-
-@_guarded
+@guarded
 def _cmd_user_show(args: argparse.Namespace) -> int:
-    with _open_store(_data_dir(args), create=False) as store:
-        user = _require_user(store, args.name)
+    with open_store(data_dir(args), create=False) as store:
+        user = require_user(store, args.name)
         d = user_dict(user, store.get_active_user(), store.get_owner())
         presets = store.get_presets(user.name)
         plan = store.get_plan(user.name)
     d["presets"] = {str(k): v for k, v in presets.items()}
     d["plan"] = None if plan is None else {"kind": plan.kind, "updated_at": plan.updated_at}
     if args.json:
-        _json_out(d)
+        print_json(d)
         return 0
     print(f"{d['name']} ({d['role']}{', ' + _flags(d) if _flags(d) != '-' else ''})")
     print(f"  stature {_num(d['stature_cm'])} cm, shoe allowance {_num(d['shoe_mm'])} mm, units {d['units']}")
-    print(f"  seated {_fmt_mm(d['seated_mm'])}, standing {_fmt_mm(d['standing_mm'])}")
-    print("  presets " + ", ".join(f"{k}: {_fmt_mm(v)}" for k, v in d["presets"].items()))
+    print(f"  seated {mm(d['seated_mm'])}, standing {mm(d['standing_mm'])}")
+    print("  presets " + ", ".join(f"{k}: {mm(v)}" for k, v in d["presets"].items()))
     print(f"  plan {'none' if plan is None else plan.kind}")
     return 0
 
 
-@_guarded
+@guarded
 def _cmd_user_remove(args: argparse.Namespace) -> int:
-    with _open_store(_data_dir(args), create=False) as store:
-        user = _require_user(store, args.name)
+    with open_store(data_dir(args), create=False) as store:
+        user = require_user(store, args.name)
         d = user_dict(user, store.get_active_user(), store.get_owner())
         store.remove_user(user.name)
     notes = []
@@ -304,7 +166,7 @@ def _cmd_user_remove(args: argparse.Namespace) -> int:
     if d["active"]:
         notes.append("They were the active user: nobody is active now (`deskpi user use NAME`).")
     if args.json:
-        _json_out({"removed": user.name, "was_owner": d["owner"], "was_active": d["active"], "notes": notes})
+        print_json({"removed": user.name, "was_owner": d["owner"], "was_active": d["active"], "notes": notes})
     else:
         print(f"removed user {user.name!r} with their presets, plan and reminder history")
         for note in notes:
@@ -312,23 +174,23 @@ def _cmd_user_remove(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def _cmd_user_use(args: argparse.Namespace) -> int:
-    with _open_store(_data_dir(args), create=False) as store:
-        _require_user(store, args.name)
+    with open_store(data_dir(args), create=False) as store:
+        require_user(store, args.name)
         user = store.set_active_user(args.name)
         _emit_user(args, "active", store, user, [])
     return 0
 
 
-@_guarded
+@guarded
 def _cmd_plan_show(args: argparse.Namespace) -> int:
-    with _open_store(_data_dir(args), create=False) as store:
-        user = _require_user(store, args.name)
+    with open_store(data_dir(args), create=False) as store:
+        user = require_user(store, args.name)
         plan, source = plan_for(store, user.name)
     doc = {"user": user.name, "source": source, "plan": plan.to_dict()}
     if args.json:
-        _json_out(doc)
+        print_json(doc)
     else:
         p = doc["plan"]
         print(f"{user.name}: {p['name']} ({source}): sit {p['sit_min']} / stand {p['stand_min']} / "
@@ -336,7 +198,7 @@ def _cmd_plan_show(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def _cmd_plan_set(args: argparse.Namespace) -> int:
     if args.kind is not None:
         doc: object = {"kind": args.kind}
@@ -348,22 +210,22 @@ def _cmd_plan_set(args: argparse.Namespace) -> int:
             raise CliError(f"--file {args.file!r}: cannot read it ({exc.strerror})") from None
         except ValueError as exc:
             raise CliError(f"--file {args.file!r}: not valid JSON ({exc})") from None
-    with _open_store(_data_dir(args), create=False) as store:
-        user = _require_user(store, args.name)
+    with open_store(data_dir(args), create=False) as store:
+        user = require_user(store, args.name)
         try:
             full = set_plan(store, user.name, doc)
         except ValueError as exc:
             raise CliError(str(exc)) from None
     if args.json:
-        _json_out({"user": user.name, "plan": full})
+        print_json({"user": user.name, "plan": full})
     else:
         print(f"{user.name}: plan set to {full['name']} ({full['kind']})")
     return 0
 
 
-@_guarded
+@guarded
 def _cmd_user_set(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = load_settings(args)
     changes = [args.stature_cm, args.shoe_mm, args.seated_mm, args.standing_mm, args.units, args.role,
                args.pin_stdin or None, args.clear_pin or None]
     if all(c is None for c in changes):
@@ -373,10 +235,10 @@ def _cmd_user_set(args: argparse.Namespace) -> int:
         args._parser.error("--pin-stdin and --clear-pin contradict each other: give one")
     if args.sex is not None and args.stature_cm is None:
         raise CliError(f"--sex = {args.sex!r}: only used with --stature-cm (it picks the shoe allowance)")
-    pin_hash = _read_secret_hash() if args.pin_stdin else None     # before the store is open: a prompt may wait
+    pin_hash = read_secret_hash() if args.pin_stdin else None     # before the store is open: a prompt may wait
     notes: list[str] = []
-    with _open_store(_data_dir(args, settings), create=False) as store:
-        user = _require_user(store, args.name)
+    with open_store(data_dir(args, settings), create=False) as store:
+        user = require_user(store, args.name)
         fields: dict[str, Any] = {}
         if args.stature_cm is not None:
             fields["stature_cm"] = args.stature_cm
@@ -413,19 +275,19 @@ def _cmd_user_set(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------- stats
 
-@_guarded
+@guarded
 def _cmd_stats(args: argparse.Namespace) -> int:
-    data_dir = _data_dir(args)
+    where = data_dir(args)
     try:
         zone = local_zone(args.tz)
-        with _open_store(data_dir, create=False) as store:
+        with open_store(where, create=False) as store:
             result = stats_report(store, user=args.user, days=args.days, zone=zone, now=args.now)
     except (ValueError, LookupError) as exc:
         raise CliError(str(exc).replace("days = ", "--days = ").replace("tz = ", "--tz = ")
                        .replace("now = ", "--now = ").replace("user = ", "--user = ")) from None
-    result["data_dir"] = str(data_dir)
+    result["data_dir"] = str(where)
     if args.json:
-        _json_out(result)
+        print_json(result)
         return 0
     _print_stats(result)
     return 0
@@ -460,7 +322,7 @@ def _print_stats(r: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------------------- backup, restore
 
-@_guarded
+@guarded
 def _cmd_backup(args: argparse.Namespace) -> int:
     dest = Path(args.dest)
     if dest.is_dir():
@@ -468,34 +330,34 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     if dest.exists() and not args.force:
         raise CliError(f"DEST = {str(dest)!r}: the file exists; choose another name or a directory, or pass "
                        f"--force to overwrite it")
-    data_dir = _data_dir(args)
-    with _open_store(data_dir, create=False) as store:
+    where = data_dir(args)
+    with open_store(where, create=False) as store:
         path = store.backup(dest)
         version = store.schema_version
         n_users = len(store.list_users())
     info = {"backup": str(path), "bytes": path.stat().st_size, "schema_version": version, "users": n_users,
-            "data_dir": str(data_dir)}
+            "data_dir": str(where)}
     if args.json:
-        _json_out(info)
+        print_json(info)
     else:
-        print(f"backed up {data_dir} to {path} ({info['bytes']} bytes, {n_users} user(s), "
+        print(f"backed up {where} to {path} ({info['bytes']} bytes, {n_users} user(s), "
               f"schema version {version})")
     return 0
 
 
-@_guarded
+@guarded
 def _cmd_restore(args: argparse.Namespace) -> int:
     from deskpi.store import Store
 
-    data_dir = _data_dir(args)
-    result = Store.restore(args.src, data_dir)       # refused (StoreBusyError) while anything has it open
+    where = data_dir(args)
+    result = Store.restore(args.src, where)       # refused (StoreBusyError) while anything has it open
     with Store.open(result.path) as store:
         n_users = len(store.list_users())
     info = {"restored": str(result.path), "from": str(args.src),
             "previous": None if result.previous is None else str(result.previous),
             "schema_version": result.version, "users": n_users}
     if args.json:
-        _json_out(info)
+        print_json(info)
     else:
         kept = f"; the database it replaced is kept as {result.previous}" if result.previous else ""
         print(f"restored {args.src} into {result.path} ({n_users} user(s), schema version {result.version}){kept}")
@@ -515,7 +377,7 @@ def register(sub: Any) -> None:
     e.add_argument("--shoe-mm", type=float, metavar="M",
                    help="shoe allowance in mm (0-100; default 35, or 25 with --sex male, 45 with --sex female)")
     e.add_argument("--sex", choices=("male", "female"), help="picks the shoe allowance (default: neutral 35 mm)")
-    _common(e)
+    add_common_options(e)
     e.set_defaults(func=_cmd_ergonomics)
 
     u = sub.add_parser(
@@ -544,20 +406,20 @@ def register(sub: Any) -> None:
     a.add_argument("--admin", action="store_true", help="may change settings and other users")
     a.add_argument("--pin-stdin", action="store_true",
                    help="read a PIN (4-12 digits) or password (8-128 characters) from standard input")
-    _common(a)
+    add_common_options(a)
     a.set_defaults(func=_cmd_user_add)
 
     ls = us.add_parser("list", help="list the users", formatter_class=RAW,
                        description="List users with their heights and whether they are active, the owner, an "
                                    "admin or have a PIN (never the PIN itself).\n\n"
                                    "Example: deskpi user list --json")
-    _common(ls, json_help="print one JSON list")
+    add_common_options(ls, json_help="print one JSON list")
     ls.set_defaults(func=_cmd_user_list)
 
     sh = us.add_parser("show", help="show one user with presets and plan", formatter_class=RAW,
                        description="Show one user's profile, presets 1-4 and plan.\n\nExample: deskpi user show Ana")
     sh.add_argument("name", metavar="NAME")
-    _common(sh)
+    add_common_options(sh)
     sh.set_defaults(func=_cmd_user_show)
 
     st = us.add_parser(
@@ -580,21 +442,21 @@ def register(sub: Any) -> None:
     role.add_argument("--no-admin", dest="role", action="store_const", const="user", help="make a plain user")
     st.add_argument("--pin-stdin", action="store_true", help="set a new PIN/password read from standard input")
     st.add_argument("--clear-pin", action="store_true", help="remove the PIN/password")
-    _common(st)
+    add_common_options(st)
     st.set_defaults(func=_cmd_user_set, role=None, _parser=st)
 
     rm = us.add_parser("remove", help="remove a user with their presets, plan and reminders", formatter_class=RAW,
                        description="Remove a user with their presets, plan and reminder history (the audit trail "
                                    "keeps the name).\n\nExample: deskpi user remove Ana")
     rm.add_argument("name", metavar="NAME")
-    _common(rm)
+    add_common_options(rm)
     rm.set_defaults(func=_cmd_user_remove)
 
     use = us.add_parser("use", help="make a user the active one (who is at the desk)", formatter_class=RAW,
                         description="Make NAME the active user: their presets, plan and statistics apply.\n\n"
                                     "Example: deskpi user use Ana")
     use.add_argument("name", metavar="NAME")
-    _common(use)
+    add_common_options(use)
     use.set_defaults(func=_cmd_user_use)
 
     pl = sub.add_parser("plan", help="show or set a person's sit-stand plan",
@@ -604,7 +466,7 @@ def register(sub: Any) -> None:
     show = pls.add_parser("show", help="the plan in force for NAME (the default when none was set)",
                           description="Example: deskpi plan show Ana --json")
     show.add_argument("name", metavar="NAME")
-    _common(show)
+    add_common_options(show)
     show.set_defaults(func=_cmd_plan_show)
     pset = pls.add_parser("set", help="choose a preset plan or load a custom one from a JSON file",
                           description="Example: deskpi plan set Ana --kind cornell\n"
@@ -614,7 +476,7 @@ def register(sub: Any) -> None:
     src = pset.add_mutually_exclusive_group(required=True)
     src.add_argument("--kind", choices=("default", "cornell"), help="a preset plan")
     src.add_argument("--file", metavar="F", help="a JSON plan document ('-' for stdin)")
-    _common(pset)
+    add_common_options(pset)
     pset.set_defaults(func=_cmd_plan_set)
 
     s = sub.add_parser(
@@ -629,7 +491,7 @@ def register(sub: Any) -> None:
     s.add_argument("--days", type=int, default=7, metavar="N", help="the last N local days incl. today (1-400; 7)")
     s.add_argument("--tz", metavar="ZONE", help="IANA time zone for the days (default: the system's)")
     s.add_argument("--now", type=float, metavar="T", help="end of the report as unix seconds (default: now)")
-    _common(s)
+    add_common_options(s)
     s.set_defaults(func=_cmd_stats)
 
     b = sub.add_parser("backup", help="copy the database to a file (safe while the daemon runs)",
@@ -639,7 +501,7 @@ def register(sub: Any) -> None:
                                    "Example: deskpi backup /media/usb/deskpi-$(hostname).db --json")
     b.add_argument("dest", metavar="DEST", help="backup file, or a directory to put a dated one in")
     b.add_argument("--force", action="store_true", help="overwrite DEST if it exists")
-    _common(b)
+    add_common_options(b)
     b.set_defaults(func=_cmd_backup)
 
     r = sub.add_parser("restore", help="replace the database by a backup (stop the daemon first)",
@@ -650,5 +512,5 @@ def register(sub: Any) -> None:
                                    "Example: sudo systemctl stop deskpi && deskpi restore /media/usb/deskpi.db "
                                    "&& sudo systemctl start deskpi")
     r.add_argument("src", metavar="SRC", help="a backup made by `deskpi backup`")
-    _common(r)
+    add_common_options(r)
     r.set_defaults(func=_cmd_restore)

@@ -1,7 +1,7 @@
 """`deskpi ergonomics | user | stats | backup | restore`, run as subprocesses like facilities staff would.
 
 The commands open the store in --data-dir directly (no daemon). Exit codes: 0 ok, 1 failure,
-2 usage; with --json an error is {"error": ...} on stdout and the exit code is still 1.
+2 usage; with --json an error is {"error": ..., "exit_code": 1, "problems": [...]} on stdout.
 
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ def ok_json(proc: subprocess.CompletedProcess):
 def error_json(proc: subprocess.CompletedProcess) -> str:
     assert proc.returncode == 1, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
     obj = json.loads(proc.stdout)
-    assert set(obj) == {"error"} and obj["error"], obj
+    assert set(obj) == {"error", "exit_code", "problems"} and obj["error"] and obj["exit_code"] == 1, obj
     return obj["error"]
 
 
@@ -299,7 +299,7 @@ def _leaf_parsers(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ())
 
 
 def test_every_people_command_has_help_and_an_example() -> None:
-    parser = importlib.import_module(CLI_MODULE).build_parser()
+    parser = importlib.import_module(CLI_MODULE + ".main").build_parser()
     found = {path: (sub, h) for path, sub, h in _leaf_parsers(parser)}
     wanted = [("ergonomics",), ("user",), ("user", "add"), ("user", "list"), ("user", "show"), ("user", "set"),
               ("user", "remove"), ("user", "use"), ("stats",), ("backup",), ("restore",)]
