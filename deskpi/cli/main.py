@@ -219,9 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     dy.set_defaults(func=_bench_day)
     # Each command module imports only what its parser needs; the work is imported when a command runs,
     # so `deskpi status` stays quick.
-    from deskpi.cli import admin, fleet, people, tokens
+    from deskpi.cli import admin, data, fleet, people, tokens
 
-    people.register(sub)        # users, ergonomics, plans, stats, backup, restore
+    people.register(sub)        # ergonomics, users, plans
+    data.register(sub)          # stats, backup, restore
     admin.register(sub)         # status, move, stop, clear-fault, audit, logs, calibrate, doctor
     tokens.register(sub)        # API tokens for scripts
     fleet.register(sub)         # config, apply, export, hash-pin, migrate

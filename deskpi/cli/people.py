@@ -1,9 +1,9 @@
-"""`deskpi ergonomics | user | stats | backup | restore`: people, their numbers and their data.
+"""`deskpi ergonomics | user | plan`: the people at the desk, their heights and their plans.
 
 Every command here works without the daemon: it opens the SQLite store in the
 data directory (``--data-dir D``, else ``[daemon] data_dir`` from the config)
-directly. SQLite's WAL lets the daemon keep running meanwhile, except for
-``restore``, which is refused while anything has the database open.
+directly; SQLite's WAL lets the daemon keep running meanwhile. Their data
+(stats, backup, restore) is deskpi.cli.data.
 
 Exit codes: 0 done, 1 failed (a bad value, an unknown user, a busy or damaged
 database), 2 usage (argparse). Errors go to stderr naming what was wrong, the
@@ -23,14 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from deskpi.cli.common import (RAW, CliError, add_common_options, data_dir, guarded, load_settings, mm, open_store,
                                print_json, read_secret_hash, require_user)
-from deskpi.people.accounts import (DEFAULT_DAILY_GOAL_MIN, add_user, desk_notes, heights_for, local_zone, plan_for,
-                                    set_plan, stats_report, user_dict)
+from deskpi.people.accounts import add_user, desk_notes, heights_for, plan_for, set_plan, user_dict
 
 
 def _limits(settings: Any) -> tuple[float, float]:
@@ -273,101 +271,10 @@ def _cmd_user_set(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------------------- stats
-
-@guarded
-def _cmd_stats(args: argparse.Namespace) -> int:
-    where = data_dir(args)
-    try:
-        zone = local_zone(args.tz)
-        with open_store(where, create=False) as store:
-            result = stats_report(store, user=args.user, days=args.days, zone=zone, now=args.now)
-    except (ValueError, LookupError) as exc:
-        raise CliError(str(exc).replace("days = ", "--days = ").replace("tz = ", "--tz = ")
-                       .replace("now = ", "--now = ").replace("user = ", "--user = ")) from None
-    result["data_dir"] = str(where)
-    if args.json:
-        print_json(result)
-        return 0
-    _print_stats(result)
-    return 0
-
-
-def _print_stats(r: dict[str, Any]) -> None:
-    print(f"Statistics {r['first_day']} .. {r['last_day']} ({r['tz']}), data in {r['data_dir']}")
-
-    def table(name: str, bucket: dict[str, Any]) -> None:
-        print(f"\n{name}")
-        print(f"  {'day':10s} {'sit':>6s} {'stand':>6s} {'betw.':>6s} {'unkn.':>6s} {'changes':>7s} "
-              f"{'reminders':>9s} {'goal':>6s}")
-        for d in bucket["days"]:
-            goal = "-" if d["goal_progress"] is None else f"{100 * d['goal_progress']:.0f}%"
-            print(f"  {d['date']:10s} {d['sitting_min']:6.0f} {d['standing_min']:6.0f} {d['between_min']:6.0f} "
-                  f"{d['unknown_min']:6.0f} {d['posture_changes']:7d} {d['reminders'].get('shown', 0):9d} {goal:>6s}")
-        for w in bucket["weeks"]:
-            goal = "-" if w["goal_progress"] is None else f"{100 * w['goal_progress']:.0f}%"
-            print(f"  {w['week']:10s} {w['sitting_min']:6.0f} {w['standing_min']:6.0f} {w['between_min']:6.0f} "
-                  f"{w['unknown_min']:6.0f} {w['posture_changes']:7d} {w['reminders'].get('shown', 0):9d} "
-                  f"{goal:>6s}  ({w['working_days']} working day(s))")
-
-    for name, bucket in r["users"].items():
-        table(f"{name} (minutes; goal {r['goals'][name]['standing_goal_min']:g} min standing/day, "
-              f"{r['goals'][name]['source']})", bucket)
-    if any(d["day_min"] and (d["sitting_min"] or d["standing_min"] or d["between_min"])
-           for d in r["unassigned"]["days"]):
-        table("unassigned (minutes)", r["unassigned"])
-    for line in r["notes"] + r["warnings"]:
-        print(f"- {line}")
-
-
-# ---------------------------------------------------------------------------- backup, restore
-
-@guarded
-def _cmd_backup(args: argparse.Namespace) -> int:
-    dest = Path(args.dest)
-    if dest.is_dir():
-        dest = dest / time.strftime("deskpi-%Y%m%dT%H%M%SZ.db", time.gmtime())
-    if dest.exists() and not args.force:
-        raise CliError(f"DEST = {str(dest)!r}: the file exists; choose another name or a directory, or pass "
-                       f"--force to overwrite it")
-    where = data_dir(args)
-    with open_store(where, create=False) as store:
-        path = store.backup(dest)
-        version = store.schema_version
-        n_users = len(store.list_users())
-    info = {"backup": str(path), "bytes": path.stat().st_size, "schema_version": version, "users": n_users,
-            "data_dir": str(where)}
-    if args.json:
-        print_json(info)
-    else:
-        print(f"backed up {where} to {path} ({info['bytes']} bytes, {n_users} user(s), "
-              f"schema version {version})")
-    return 0
-
-
-@guarded
-def _cmd_restore(args: argparse.Namespace) -> int:
-    from deskpi.store import Store
-
-    where = data_dir(args)
-    result = Store.restore(args.src, where)       # refused (StoreBusyError) while anything has it open
-    with Store.open(result.path) as store:
-        n_users = len(store.list_users())
-    info = {"restored": str(result.path), "from": str(args.src),
-            "previous": None if result.previous is None else str(result.previous),
-            "schema_version": result.version, "users": n_users}
-    if args.json:
-        print_json(info)
-    else:
-        kept = f"; the database it replaced is kept as {result.previous}" if result.previous else ""
-        print(f"restored {args.src} into {result.path} ({n_users} user(s), schema version {result.version}){kept}")
-    return 0
-
-
 # ----------------------------------------------------------------------------------- argparse
 
 def register(sub: Any) -> None:
-    """Add ergonomics, user, stats, backup and restore to the `deskpi` subparsers `sub`."""
+    """Add ergonomics, user and plan to the `deskpi` subparsers `sub`."""
     e = sub.add_parser(
         "ergonomics", help="recommended seated and standing desk heights for a stature", formatter_class=RAW,
         description="Seated (0.37 x S) and standing (0.615 x S) work-surface heights, S = stature + shoe "
@@ -478,39 +385,3 @@ def register(sub: Any) -> None:
     src.add_argument("--file", metavar="F", help="a JSON plan document ('-' for stdin)")
     add_common_options(pset)
     pset.set_defaults(func=_cmd_plan_set)
-
-    s = sub.add_parser(
-        "stats", help="sitting/standing minutes, posture changes, reminders and goal per day and week",
-        formatter_class=RAW,
-        description="Statistics from the measured height log, per user per local day and ISO week. Limitation: "
-                    "the active-user history is not recorded yet, so the whole window is counted for the "
-                    f"current active user. Standing goal: {DEFAULT_DAILY_GOAL_MIN:g} min/day unless the user's "
-                    f"plan sets daily_goal_min.\n\n"
-                    "Example: deskpi stats --user Ana --days 14 --json")
-    s.add_argument("--user", metavar="NAME", help="only this user (default: every user)")
-    s.add_argument("--days", type=int, default=7, metavar="N", help="the last N local days incl. today (1-400; 7)")
-    s.add_argument("--tz", metavar="ZONE", help="IANA time zone for the days (default: the system's)")
-    s.add_argument("--now", type=float, metavar="T", help="end of the report as unix seconds (default: now)")
-    add_common_options(s)
-    s.set_defaults(func=_cmd_stats)
-
-    b = sub.add_parser("backup", help="copy the database to a file (safe while the daemon runs)",
-                       formatter_class=RAW,
-                       description="A consistent copy of the live database (SQLite online backup), written "
-                                   "atomically. DEST may be a directory (a dated file is made in it).\n\n"
-                                   "Example: deskpi backup /media/usb/deskpi-$(hostname).db --json")
-    b.add_argument("dest", metavar="DEST", help="backup file, or a directory to put a dated one in")
-    b.add_argument("--force", action="store_true", help="overwrite DEST if it exists")
-    add_common_options(b)
-    b.set_defaults(func=_cmd_backup)
-
-    r = sub.add_parser("restore", help="replace the database by a backup (stop the daemon first)",
-                       formatter_class=RAW,
-                       description="Check SRC (integrity, a deskpi schema no newer than this version), upgrade "
-                                   "it, keep the current database as deskpi.db.<time>.bak and put SRC in its "
-                                   "place. Refused while the daemon has the database open.\n\n"
-                                   "Example: sudo systemctl stop deskpi && deskpi restore /media/usb/deskpi.db "
-                                   "&& sudo systemctl start deskpi")
-    r.add_argument("src", metavar="SRC", help="a backup made by `deskpi backup`")
-    add_common_options(r)
-    r.set_defaults(func=_cmd_restore)
