@@ -15,6 +15,7 @@ from typing import Any
 
 from deskpi.cli.common import RAW, CliError, add_common_options, data_dir, guarded, open_store, print_json
 
+
 # ------------------------------------------------------------------------------------- stats
 
 @guarded

@@ -41,8 +41,8 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
     settings = effective(path)
     if args.json:
         print_json({"file": str(path), "exists": path.is_file(),
-              "settings": {s: {k: plain(v) for k, v in d.items()} for s, d in settings.as_dict().items()},
-              "warnings": list(settings.warnings)})
+                   "settings": {s: {k: plain(v) for k, v in d.items()} for s, d in settings.as_dict().items()},
+                   "warnings": list(settings.warnings)})
         return exit_codes.OK
     print(f"# effective settings: {path}" + ("" if path.is_file() else " (absent: built-in defaults)"))
     for section in SCHEMA:
@@ -79,7 +79,7 @@ def _cmd_config_set(args: argparse.Namespace) -> int:
     r = set_value(_config_path(args), args.key, args.value, timeout_s=args.lock_timeout)
     if args.json:
         print_json({"key": r.key, "from": r.old, "to": r.new, "changed": r.changed, "file": str(r.path),
-              "restart_needed": r.changed, "warnings": list(r.warnings)})
+                   "restart_needed": r.changed, "warnings": list(r.warnings)})
     elif r.changed:
         print(f"{r.key} = {format_value(r.new)} in {r.path} (was {format_value(r.old)}); {RESTART_HINT}")
     else:
@@ -100,7 +100,7 @@ def _cmd_config_validate(args: argparse.Namespace) -> int:
     problems, warnings = validate_text(text)
     if args.json:
         print_json({"file": str(path), "valid": not problems, "problems": [p.to_dict() for p in problems],
-              "warnings": warnings})
+                   "warnings": warnings})
     else:
         for p in problems:
             print(f"{path}:{p.line or '-'}: {p.message}", file=sys.stderr)
@@ -126,8 +126,8 @@ def _cmd_apply(args: argparse.Namespace) -> int:
     restart = any(c["kind"] == "setting" for c in changes)
     if args.json:
         print_json({"changed": bool(changes), "dry_run": args.dry_run, "changes": changes,
-              "restart_needed": restart and not args.dry_run, "file": str(args.file), "config": str(config),
-              "data_dir": str(where)})
+                   "restart_needed": restart and not args.dry_run, "file": str(args.file), "config": str(config),
+                   "data_dir": str(where)})
         return exit_codes.OK
     for line in changes_text(changes):
         print(("would " if args.dry_run else "") + line)

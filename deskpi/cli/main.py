@@ -61,17 +61,24 @@ def _demo(args: argparse.Namespace) -> int:
     return run()
 
 
-def _sim(args: argparse.Namespace) -> int:
+def _daemon_settings(args: argparse.Namespace, *, etc: str, log_format: str):
+    """Logging for the daemon's threads, and its settings; a broken config ends the command (exit 1)."""
     import logging
 
     from deskpi.cli.common import CliError, load_settings, report
+
+    logging.basicConfig(level=logging.INFO, format=log_format)
+    try:
+        return load_settings(args, etc=etc)
+    except CliError as exc:
+        raise SystemExit(report(args, exc)) from None
+
+
+def _sim(args: argparse.Namespace) -> int:
     from deskpi.daemon.root import Daemon
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        settings = load_settings(args, etc="never")        # a simulated desk needs no config
-    except CliError as exc:
-        return report(args, exc)
+    # A simulated desk needs no config: /etc/deskpi/deskpi.toml is for the real one.
+    settings = _daemon_settings(args, etc="never", log_format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data_dir = Path(args.data_dir or "deskpi-sim-data")
     daemon = Daemon(settings, sim=True, data_dir=data_dir, web=(args.host, args.port), seed=args.seed)
     daemon.install_signal_handlers()
@@ -91,16 +98,10 @@ def _sim(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import logging
-
-    from deskpi.cli.common import CliError, load_settings, report
     from deskpi.daemon.root import Daemon
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        settings = load_settings(args, etc="required")     # the real desk needs its wiring
-    except CliError as exc:
-        return report(args, exc)
+    # The real desk needs its wiring: the config file must be there (journald adds the time).
+    settings = _daemon_settings(args, etc="required", log_format="%(levelname)s %(name)s: %(message)s")
     web = (settings.web.host, settings.web.port)
     daemon = Daemon(settings, data_dir=Path(args.data_dir) if args.data_dir else None, web=web)
     try:
