@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from deskpi import exit_codes
-from deskpi.cli.common import (RAW, CliError, add_common_options, data_dir, guarded, load_settings, mm, open_store,
+from deskpi.cli.common import (CliError, add_command, data_dir, guarded, load_settings, mm, open_store,
                                print_json)
 from deskpi.daemon.client import ControlClient
 
@@ -357,52 +357,41 @@ def _seconds(text: str) -> float:
 
 def register(sub: Any) -> None:
     """Add status, move, stop, clear-fault, audit, logs, calibrate and doctor to the `deskpi` subparsers."""
-    st = sub.add_parser("status", help="the live desk: height, state, fault, limits, user, learned speeds",
-                        formatter_class=RAW, description="Ask the running daemon how the desk is.\n\n"
-                        "Example: deskpi --data-dir /var/lib/deskpi status --json")
-    add_common_options(st)
-    st.set_defaults(func=_cmd_status)
+    add_command(sub, "status", run=_cmd_status,
+                help="the live desk: height, state, fault, limits, user, learned speeds",
+                description="Ask the running daemon how the desk is.\n\n"
+                            "Example: deskpi --data-dir /var/lib/deskpi status --json")
 
-    mv = sub.add_parser("move", help="move the desk to a height (waits until it is there)", formatter_class=RAW,
-                        description="Move to MM millimetres through the daemon (audited, same safety rules as the "
-                                    "web page). Waits until the move ends unless --no-wait; Ctrl-C or a dropped "
-                                    "SSH session while waiting stops the desk.\n\n"
-                                    "Examples: deskpi move 1100\n          deskpi move 720 --no-wait --json")
+    mv = add_command(sub, "move", run=_cmd_move, help="move the desk to a height (waits until it is there)",
+                     description="Move to MM millimetres through the daemon (audited, same safety rules as the "
+                                 "web page). Waits until the move ends unless --no-wait; Ctrl-C or a dropped "
+                                 "SSH session while waiting stops the desk.\n\n"
+                                 "Examples: deskpi move 1100\n          deskpi move 720 --no-wait --json")
     mv.add_argument("mm", type=float, metavar="MM", help="target height in mm, within the desk's limits")
     mv.add_argument("--no-wait", action="store_true", help="return as soon as the move has started")
     mv.add_argument("--timeout", type=_seconds, metavar="S", help="give up (and stop the desk) after S seconds")
-    add_common_options(mv)
-    mv.set_defaults(func=_cmd_move)
 
-    sp = sub.add_parser("stop", help="stop the desk now", description="Example: deskpi stop")
-    add_common_options(sp)
-    sp.set_defaults(func=_cmd_stop)
+    add_command(sub, "stop", run=_cmd_stop, help="stop the desk now", description="Example: deskpi stop")
 
-    cf = sub.add_parser("clear-fault", help="clear a latched fault once its cause is fixed",
-                        description="Example: deskpi clear-fault --json")
-    add_common_options(cf)
-    cf.set_defaults(func=_cmd_clear_fault)
+    add_command(sub, "clear-fault", run=_cmd_clear_fault, help="clear a latched fault once its cause is fixed",
+                description="Example: deskpi clear-fault --json")
 
-    au = sub.add_parser("audit", help="who moved the desk, when and how (from the database)", formatter_class=RAW,
-                        description="Newest first. Works with the daemon stopped.\n\n"
-                                    "Example: deskpi audit --since 2h --user Ana --limit 20 --json")
+    au = add_command(sub, "audit", run=_cmd_audit, help="who moved the desk, when and how (from the database)",
+                     description="Newest first. Works with the daemon stopped.\n\n"
+                                 "Example: deskpi audit --since 2h --user Ana --limit 20 --json")
     au.add_argument("--since", metavar="WHEN", help="90m, 2h, 7d, 2026-11-27, 2026-11-27T09:00 or unix seconds")
     au.add_argument("--user", metavar="NAME", help="only entries by this user")
     au.add_argument("--limit", type=int, default=50, metavar="N", help="at most N entries (1-10000; 50)")
-    add_common_options(au)
-    au.set_defaults(func=_cmd_audit)
 
-    lg = sub.add_parser("logs", help="the daemon's log (journalctl -u deskpi)",
-                        description="Example: deskpi logs --lines 200   |   deskpi logs --follow")
+    lg = add_command(sub, "logs", run=_cmd_logs, help="the daemon's log (journalctl -u deskpi)",
+                     description="Example: deskpi logs --lines 200   |   deskpi logs --follow", json_help=None)
     lg.add_argument("--lines", type=int, default=100, metavar="N", help="last N lines (default 100)")
     lg.add_argument("--follow", action="store_true", help="keep printing new lines")
     lg.add_argument("--json", action="store_true", help="one JSON object per journal entry (journalctl -o json)")
-    add_common_options(lg, json_help=None)
-    lg.set_defaults(func=_cmd_logs)
 
-    ca = sub.add_parser(
-        "calibrate", help="measure sensor offset, wiring direction, speeds (and limits); write them to the config",
-        formatter_class=RAW,
+    ca = add_command(
+        sub, "calibrate", run=_cmd_calibrate,
+        help="measure sensor offset, wiring direction, speeds (and limits); write them to the config",
         description="The desk moves: keep the area clear. Runs through the daemon. Results go to the config "
                     "file (--config, default /etc/deskpi/deskpi.toml) atomically, comments kept; restart the "
                     "daemon afterwards.\n\n"
@@ -417,14 +406,10 @@ def register(sub: Any) -> None:
     ca.add_argument("--skip-direction", action="store_true", help="do not check the wiring direction")
     ca.add_argument("--dry-run", action="store_true", help="measure and report, write nothing")
     ca.add_argument("--interactive", action="store_true", help="ask for the tape measurement on the terminal")
-    add_common_options(ca)
-    ca.set_defaults(func=_cmd_calibrate)
 
-    dr = sub.add_parser("doctor", help="self-test: config, pins, sensor, service, watchdog, clock, database, disk",
-                        formatter_class=RAW,
-                        description="Every check says pass, warn or fail with a fix. Exits 1 if any check fails. "
-                                    "--move also moves the desk ~20 mm to check the motor's direction.\n\n"
-                                    "Example: deskpi --data-dir /var/lib/deskpi doctor --json")
+    dr = add_command(sub, "doctor", run=_cmd_doctor,
+                     help="self-test: config, pins, sensor, service, watchdog, clock, database, disk",
+                     description="Every check says pass, warn or fail with a fix. Exits 1 if any check fails. "
+                                 "--move also moves the desk ~20 mm to check the motor's direction.\n\n"
+                                 "Example: deskpi --data-dir /var/lib/deskpi doctor --json")
     dr.add_argument("--move", action="store_true", help="also check that the motor moves the desk the right way")
-    add_common_options(dr)
-    dr.set_defaults(func=_cmd_doctor)

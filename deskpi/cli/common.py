@@ -60,6 +60,12 @@ def fail(args: argparse.Namespace, message: str, exit_code: int = exit_codes.FAI
     return exit_code
 
 
+def warn(warnings: Any) -> None:
+    """Say each warning on stderr (stdout stays one JSON document with --json)."""
+    for w in warnings:
+        print(f"deskpi: warning: {w}", file=sys.stderr)
+
+
 def report(args: argparse.Namespace, exc: CliError) -> int:
     return fail(args, str(exc), exc.exit_code, exc.problems)
 
@@ -128,15 +134,20 @@ def _problems(exc: ValueError) -> list[dict[str, Any]]:
 
 # ------------------------------------------------------------------------------- shared options
 
-def add_common_options(p: argparse.ArgumentParser, *,
-                       json_help: str | None = "print one JSON object (errors too)") -> None:
-    """--json (unless json_help is None), and --data-dir/--config also accepted after the subcommand."""
+def add_command(sub: Any, name: str, *, run: Command, json_help: str | None = "print one JSON object (errors too)",
+                **parser_kw: Any) -> argparse.ArgumentParser:
+    """A subcommand of `sub` that runs `run(args)`, with the options every command takes: --json (unless
+    json_help is None), and --data-dir/--config, which are also accepted after the subcommand."""
+    p = sub.add_parser(name, formatter_class=RAW, **parser_kw)
+    shared = p.add_argument_group("options of every command")    # listed after the command's own options
     if json_help is not None:
-        p.add_argument("--json", action="store_true", help=json_help)
-    p.add_argument("--data-dir", metavar="D", default=argparse.SUPPRESS,
-                   help="the data directory (default: [daemon] data_dir from the config)")
-    p.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
-                   help="config file (default /etc/deskpi/deskpi.toml if it exists, else built-in defaults)")
+        shared.add_argument("--json", action="store_true", help=json_help)
+    shared.add_argument("--data-dir", metavar="D", default=argparse.SUPPRESS,
+                        help="the data directory (default: [daemon] data_dir from the config)")
+    shared.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help="config file (default /etc/deskpi/deskpi.toml if it exists, else built-in defaults)")
+    p.set_defaults(func=run)
+    return p
 
 
 # ------------------------------------------------------------------------------------- settings
@@ -169,8 +180,7 @@ def load_settings(args: argparse.Namespace, *, etc: str = "if-present", missing_
             raise CliError(str(exc), problems=[{"message": p} for p in exc.problems]) from None
         print(f"deskpi: warning: {exc} (using the built-in defaults)", file=sys.stderr)
         return defaults()
-    for w in settings.warnings:
-        print(f"deskpi: warning: {w}", file=sys.stderr)
+    warn(settings.warnings)
     return settings
 
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from deskpi.cli.common import RAW, CliError, add_common_options, data_dir, guarded, open_store, print_json
+from deskpi.cli.common import CliError, add_command, data_dir, guarded, open_store, print_json
 
 
 # ------------------------------------------------------------------------------------- stats
@@ -115,9 +115,9 @@ def register(sub: Any) -> None:
     """Add stats, backup and restore to the `deskpi` subparsers `sub`."""
     from deskpi.people.accounts import DEFAULT_DAILY_GOAL_MIN
 
-    s = sub.add_parser(
-        "stats", help="sitting/standing minutes, posture changes, reminders and goal per day and week",
-        formatter_class=RAW,
+    s = add_command(
+        sub, "stats", run=_cmd_stats,
+        help="sitting/standing minutes, posture changes, reminders and goal per day and week",
         description="Statistics from the measured height log, per user per local day and ISO week. Limitation: "
                     "the active-user history is not recorded yet, so the whole window is counted for the "
                     f"current active user. Standing goal: {DEFAULT_DAILY_GOAL_MIN:g} min/day unless the user's "
@@ -127,26 +127,18 @@ def register(sub: Any) -> None:
     s.add_argument("--days", type=int, default=7, metavar="N", help="the last N local days incl. today (1-400; 7)")
     s.add_argument("--tz", metavar="ZONE", help="IANA time zone for the days (default: the system's)")
     s.add_argument("--now", type=float, metavar="T", help="end of the report as unix seconds (default: now)")
-    add_common_options(s)
-    s.set_defaults(func=_cmd_stats)
 
-    b = sub.add_parser("backup", help="copy the database to a file (safe while the daemon runs)",
-                       formatter_class=RAW,
-                       description="A consistent copy of the live database (SQLite online backup), written "
-                                   "atomically. DEST may be a directory (a dated file is made in it).\n\n"
-                                   "Example: deskpi backup /media/usb/deskpi-$(hostname).db --json")
+    b = add_command(sub, "backup", run=_cmd_backup, help="copy the database to a file (safe while the daemon runs)",
+                    description="A consistent copy of the live database (SQLite online backup), written "
+                                "atomically. DEST may be a directory (a dated file is made in it).\n\n"
+                                "Example: deskpi backup /media/usb/deskpi-$(hostname).db --json")
     b.add_argument("dest", metavar="DEST", help="backup file, or a directory to put a dated one in")
     b.add_argument("--force", action="store_true", help="overwrite DEST if it exists")
-    add_common_options(b)
-    b.set_defaults(func=_cmd_backup)
 
-    r = sub.add_parser("restore", help="replace the database by a backup (stop the daemon first)",
-                       formatter_class=RAW,
-                       description="Check SRC (integrity, a deskpi schema no newer than this version), upgrade "
-                                   "it, keep the current database as deskpi.db.<time>.bak and put SRC in its "
-                                   "place. Refused while the daemon has the database open.\n\n"
-                                   "Example: sudo systemctl stop deskpi && deskpi restore /media/usb/deskpi.db "
-                                   "&& sudo systemctl start deskpi")
+    r = add_command(sub, "restore", run=_cmd_restore, help="replace the database by a backup (stop the daemon first)",
+                    description="Check SRC (integrity, a deskpi schema no newer than this version), upgrade "
+                                "it, keep the current database as deskpi.db.<time>.bak and put SRC in its "
+                                "place. Refused while the daemon has the database open.\n\n"
+                                "Example: sudo systemctl stop deskpi && deskpi restore /media/usb/deskpi.db "
+                                "&& sudo systemctl start deskpi")
     r.add_argument("src", metavar="SRC", help="a backup made by `deskpi backup`")
-    add_common_options(r)
-    r.set_defaults(func=_cmd_restore)

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from deskpi import exit_codes
-from deskpi.cli.common import (RAW, add_common_options, data_dir, guarded, load_settings, print_json,
-                               read_secret_hash)
+from deskpi.cli.common import RAW, add_command, data_dir, guarded, load_settings, print_json, read_secret_hash, warn
 
 _guarded = guarded(permission_hint="run with sudo, or as the user the deskpi service runs as")
 
@@ -49,8 +48,7 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
         print(f"\n[{section}]")
         for key in SCHEMA[section]:
             print(f"{key} = {format_value(getattr(getattr(settings, section), key))}")
-    for w in settings.warnings:
-        print(f"deskpi: warning: {w}", file=sys.stderr)
+    warn(settings.warnings)
     return exit_codes.OK
 
 
@@ -84,8 +82,7 @@ def _cmd_config_set(args: argparse.Namespace) -> int:
         print(f"{r.key} = {format_value(r.new)} in {r.path} (was {format_value(r.old)}); {RESTART_HINT}")
     else:
         print(f"{r.key} is already {format_value(r.new)} in {r.path}: nothing changed")
-    for w in r.warnings:
-        print(f"deskpi: warning: {w}", file=sys.stderr)
+    warn(r.warnings)
     return exit_codes.OK
 
 
@@ -210,61 +207,49 @@ def register(sub: Any) -> None:
                                    "  sudo deskpi config set desk.max_mm 1250\n"
                                    "  deskpi config validate /tmp/new.toml --json")
     cs = c.add_subparsers(dest="config_command", required=True, metavar="{show,get,set,validate}")
-    show = cs.add_parser("show", help="the effective settings, defaults included",
-                         description="Example: deskpi config show --json")
-    add_common_options(show)
-    show.set_defaults(func=_cmd_config_show)
-    get = cs.add_parser("get", help="one effective setting", description="Example: deskpi config get motor.up_pin")
+    add_command(cs, "show", run=_cmd_config_show, help="the effective settings, defaults included",
+                description="Example: deskpi config show --json")
+    get = add_command(cs, "get", run=_cmd_config_get,
+                      help="one effective setting", description="Example: deskpi config get motor.up_pin")
     get.add_argument("key", metavar="SECTION.KEY")
-    add_common_options(get)
-    get.set_defaults(func=_cmd_config_get)
-    st = cs.add_parser("set", help="change one setting (validated, atomic, comments kept)", formatter_class=RAW,
-                       description="VALUE is a TOML value (640, true, \"relay\", [13, 19]); a bare word works for "
-                                   "text keys, and none clears an optional pin.\n\n"
-                                   "Example: sudo deskpi config set indicators.buzzer_pin none")
+    st = add_command(cs, "set", run=_cmd_config_set, help="change one setting (validated, atomic, comments kept)",
+                     description="VALUE is a TOML value (640, true, \"relay\", [13, 19]); a bare word works for "
+                                 "text keys, and none clears an optional pin.\n\n"
+                                 "Example: sudo deskpi config set indicators.buzzer_pin none")
     st.add_argument("key", metavar="SECTION.KEY")
     st.add_argument("value", metavar="VALUE")
     st.add_argument("--lock-timeout", type=float, default=10.0, metavar="S",
                     help="wait this long for another admin's change to finish (default 10)")
-    add_common_options(st)
-    st.set_defaults(func=_cmd_config_set)
-    va = cs.add_parser("validate", help="check a config file; exit 1 listing every problem",
-                       description="Example: deskpi config validate /etc/deskpi/deskpi.toml --json")
+    va = add_command(cs, "validate", run=_cmd_config_validate, help="check a config file; exit 1 listing every problem",
+                     description="Example: deskpi config validate /etc/deskpi/deskpi.toml --json")
     va.add_argument("file", metavar="FILE", nargs="?", help="default: the --config file")
-    add_common_options(va)
-    va.set_defaults(func=_cmd_config_validate)
 
-    a = sub.add_parser("apply", help="make this desk match a desired-state file (settings, users, plans, presets)",
-                       formatter_class=RAW,
-                       description="Validate FILE completely (nothing changes on any error), then converge: "
-                                   "config keys listed, users listed (with plans and presets). A second apply "
-                                   "changes nothing. Users not in FILE are left alone unless --prune. Format: "
-                                   "what `deskpi export` writes; see deskpi/fleet/desired_state.py.\n\n"
-                                   "Examples:\n"
-                                   "  sudo deskpi apply desk-042.toml --dry-run\n"
-                                   "  sudo deskpi --data-dir /var/lib/deskpi apply desk-042.toml --json\n"
-                                   "  ssh desk-042 sudo deskpi apply - --json < desk-042.toml")
+    a = add_command(sub, "apply", run=_cmd_apply,
+                    help="make this desk match a desired-state file (settings, users, plans, presets)",
+                    description="Validate FILE completely (nothing changes on any error), then converge: "
+                                "config keys listed, users listed (with plans and presets). A second apply "
+                                "changes nothing. Users not in FILE are left alone unless --prune. Format: "
+                                "what `deskpi export` writes; see deskpi/fleet/desired_state.py.\n\n"
+                                "Examples:\n"
+                                "  sudo deskpi apply desk-042.toml --dry-run\n"
+                                "  sudo deskpi --data-dir /var/lib/deskpi apply desk-042.toml --json\n"
+                                "  ssh desk-042 sudo deskpi apply - --json < desk-042.toml")
     a.add_argument("file", metavar="FILE", help="the desired-state TOML file ('-': standard input)")
     a.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
     a.add_argument("--prune", action="store_true", help="remove users that FILE does not list")
     a.add_argument("--lock-timeout", type=float, default=10.0, metavar="S",
                    help="wait this long for a concurrent apply/config set (default 10)")
-    add_common_options(a)
-    a.set_defaults(func=_cmd_apply)
 
-    e = sub.add_parser("export", help="write this desk's state as a desired-state file", formatter_class=RAW,
-                       description="The effective settings and every user with plan and presets (PIN hashes, "
-                                   "never PINs), in the format `deskpi apply` takes.\n\n"
-                                   "Example: sudo deskpi export > desk-042.toml")
+    e = add_command(sub, "export", run=_cmd_export, help="write this desk's state as a desired-state file",
+                    description="The effective settings and every user with plan and presets (PIN hashes, "
+                                "never PINs), in the format `deskpi apply` takes.\n\n"
+                                "Example: sudo deskpi export > desk-042.toml", json_help=None)
     e.add_argument("--output", "-o", metavar="F", help="write to F (mode 0600) instead of standard output")
-    add_common_options(e, json_help=None)
-    e.set_defaults(func=_cmd_export)
 
     h = sub.add_parser("hash-pin", help="hash a PIN/password from standard input for a desired-state file",
                        description="Example: deskpi hash-pin < pin.txt   (prints scrypt$...)")
     h.set_defaults(func=_cmd_hash_pin)
 
-    m = sub.add_parser("migrate", help="upgrade the database schema (the installer runs this on upgrade)",
-                       description="Example: sudo deskpi migrate --json")
-    add_common_options(m)
-    m.set_defaults(func=_cmd_migrate)
+    add_command(sub, "migrate", run=_cmd_migrate,
+                help="upgrade the database schema (the installer runs this on upgrade)",
+                description="Example: sudo deskpi migrate --json")

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from deskpi.cli.common import (RAW, CliError, add_common_options, data_dir, guarded, load_settings, mm, open_store,
+from deskpi.cli.common import (RAW, CliError, add_command, data_dir, guarded, load_settings, mm, open_store,
                                print_json, read_secret_hash, require_user)
 from deskpi.people.accounts import add_user, desk_notes, heights_for, plan_for, set_plan, user_dict
 
@@ -74,6 +74,11 @@ def _cmd_ergonomics(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------- users
 
+def _described(store: Any, user: Any) -> dict[str, Any]:
+    """The user as the commands print them, with whether they are the active user and the owner."""
+    return user_dict(user, store.get_active_user(), store.get_owner())
+
+
 def _flags(d: dict[str, Any]) -> str:
     return ",".join(f for f, on in (("active", d["active"]), ("owner", d["owner"]), ("admin", d["role"] == "admin"),
                                      ("pin", d["has_pin"])) if on) or "-"
@@ -81,7 +86,7 @@ def _flags(d: dict[str, Any]) -> str:
 
 def _emit_user(args: argparse.Namespace, verb: str, store: Any, user: Any, notes: list[str],
                extra: dict[str, Any] | None = None) -> None:
-    d = user_dict(user, store.get_active_user(), store.get_owner())
+    d = _described(store, user)
     if args.json:
         print_json({**d, **(extra or {}), "notes": notes})
         return
@@ -135,7 +140,7 @@ def _cmd_user_list(args: argparse.Namespace) -> int:
 def _cmd_user_show(args: argparse.Namespace) -> int:
     with open_store(data_dir(args), create=False) as store:
         user = require_user(store, args.name)
-        d = user_dict(user, store.get_active_user(), store.get_owner())
+        d = _described(store, user)
         presets = store.get_presets(user.name)
         plan = store.get_plan(user.name)
     d["presets"] = {str(k): v for k, v in presets.items()}
@@ -155,7 +160,7 @@ def _cmd_user_show(args: argparse.Namespace) -> int:
 def _cmd_user_remove(args: argparse.Namespace) -> int:
     with open_store(data_dir(args), create=False) as store:
         user = require_user(store, args.name)
-        d = user_dict(user, store.get_active_user(), store.get_owner())
+        d = _described(store, user)
         store.remove_user(user.name)
     notes = []
     if d["owner"]:
@@ -275,8 +280,8 @@ def _cmd_user_set(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ergonomics, user and plan to the `deskpi` subparsers `sub`."""
-    e = sub.add_parser(
-        "ergonomics", help="recommended seated and standing desk heights for a stature", formatter_class=RAW,
+    e = add_command(
+        sub, "ergonomics", run=_cmd_ergonomics, help="recommended seated and standing desk heights for a stature",
         description="Seated (0.37 x S) and standing (0.615 x S) work-surface heights, S = stature + shoe "
                     "allowance, clamped to the desk's travel from the config.\n\n"
                     "Example: deskpi ergonomics --stature-cm 175 --json")
@@ -284,8 +289,6 @@ def register(sub: Any) -> None:
     e.add_argument("--shoe-mm", type=float, metavar="M",
                    help="shoe allowance in mm (0-100; default 35, or 25 with --sex male, 45 with --sex female)")
     e.add_argument("--sex", choices=("male", "female"), help="picks the shoe allowance (default: neutral 35 mm)")
-    add_common_options(e)
-    e.set_defaults(func=_cmd_ergonomics)
 
     u = sub.add_parser(
         "user", help="add, list, show, change, remove and switch users (people at the desk)", formatter_class=RAW,
@@ -297,8 +300,8 @@ def register(sub: Any) -> None:
                     "  deskpi --data-dir /var/lib/deskpi user use Ana")
     us = u.add_subparsers(dest="user_command", required=True, metavar="{add,list,show,set,remove,use}")
 
-    a = us.add_parser(
-        "add", help="add a user (the first one becomes owner and active user)", formatter_class=RAW,
+    a = add_command(
+        us, "add", run=_cmd_user_add, help="add a user (the first one becomes owner and active user)",
         description="Add a user. With --stature-cm the seated and standing heights (and so presets 1 and 2) "
                     "are the ergonomic recommendation for the desk; --seated-mm/--standing-mm override them. "
                     "The PIN/password is read from standard input, never from the command line.\n\n"
@@ -313,24 +316,18 @@ def register(sub: Any) -> None:
     a.add_argument("--admin", action="store_true", help="may change settings and other users")
     a.add_argument("--pin-stdin", action="store_true",
                    help="read a PIN (4-12 digits) or password (8-128 characters) from standard input")
-    add_common_options(a)
-    a.set_defaults(func=_cmd_user_add)
 
-    ls = us.add_parser("list", help="list the users", formatter_class=RAW,
-                       description="List users with their heights and whether they are active, the owner, an "
-                                   "admin or have a PIN (never the PIN itself).\n\n"
-                                   "Example: deskpi user list --json")
-    add_common_options(ls, json_help="print one JSON list")
-    ls.set_defaults(func=_cmd_user_list)
+    add_command(us, "list", run=_cmd_user_list, help="list the users",
+                description="List users with their heights and whether they are active, the owner, an "
+                            "admin or have a PIN (never the PIN itself).\n\n"
+                            "Example: deskpi user list --json", json_help="print one JSON list")
 
-    sh = us.add_parser("show", help="show one user with presets and plan", formatter_class=RAW,
-                       description="Show one user's profile, presets 1-4 and plan.\n\nExample: deskpi user show Ana")
+    sh = add_command(us, "show", run=_cmd_user_show, help="show one user with presets and plan",
+                     description="Show one user's profile, presets 1-4 and plan.\n\nExample: deskpi user show Ana")
     sh.add_argument("name", metavar="NAME")
-    add_common_options(sh)
-    sh.set_defaults(func=_cmd_user_show)
 
-    st = us.add_parser(
-        "set", help="change a user's stature, heights, units, role or PIN", formatter_class=RAW,
+    st = add_command(
+        us, "set", run=_cmd_user_set, help="change a user's stature, heights, units, role or PIN",
         description="Change a user. A new --stature-cm re-recommends the seated and standing heights unless "
                     "--keep-heights (explicit --seated-mm/--standing-mm always win).\n\n"
                     "Examples:\n"
@@ -349,39 +346,31 @@ def register(sub: Any) -> None:
     role.add_argument("--no-admin", dest="role", action="store_const", const="user", help="make a plain user")
     st.add_argument("--pin-stdin", action="store_true", help="set a new PIN/password read from standard input")
     st.add_argument("--clear-pin", action="store_true", help="remove the PIN/password")
-    add_common_options(st)
-    st.set_defaults(func=_cmd_user_set, role=None, _parser=st)
+    st.set_defaults(role=None, _parser=st)
 
-    rm = us.add_parser("remove", help="remove a user with their presets, plan and reminders", formatter_class=RAW,
-                       description="Remove a user with their presets, plan and reminder history (the audit trail "
-                                   "keeps the name).\n\nExample: deskpi user remove Ana")
+    rm = add_command(us, "remove", run=_cmd_user_remove, help="remove a user with their presets, plan and reminders",
+                     description="Remove a user with their presets, plan and reminder history (the audit trail "
+                                 "keeps the name).\n\nExample: deskpi user remove Ana")
     rm.add_argument("name", metavar="NAME")
-    add_common_options(rm)
-    rm.set_defaults(func=_cmd_user_remove)
 
-    use = us.add_parser("use", help="make a user the active one (who is at the desk)", formatter_class=RAW,
-                        description="Make NAME the active user: their presets, plan and statistics apply.\n\n"
-                                    "Example: deskpi user use Ana")
+    use = add_command(us, "use", run=_cmd_user_use, help="make a user the active one (who is at the desk)",
+                      description="Make NAME the active user: their presets, plan and statistics apply.\n\n"
+                                  "Example: deskpi user use Ana")
     use.add_argument("name", metavar="NAME")
-    add_common_options(use)
-    use.set_defaults(func=_cmd_user_use)
 
     pl = sub.add_parser("plan", help="show or set a person's sit-stand plan",
                         description="Example: deskpi plan show Ana --json\n"
                                     "         deskpi plan set Ana --kind cornell", formatter_class=RAW)
     pls = pl.add_subparsers(dest="plan_command", required=True)
-    show = pls.add_parser("show", help="the plan in force for NAME (the default when none was set)",
-                          description="Example: deskpi plan show Ana --json")
+    show = add_command(pls, "show", run=_cmd_plan_show,
+                       help="the plan in force for NAME (the default when none was set)",
+                       description="Example: deskpi plan show Ana --json")
     show.add_argument("name", metavar="NAME")
-    add_common_options(show)
-    show.set_defaults(func=_cmd_plan_show)
-    pset = pls.add_parser("set", help="choose a preset plan or load a custom one from a JSON file",
-                          description="Example: deskpi plan set Ana --kind cornell\n"
-                                      "         deskpi plan set Ana --file my-plan.json   "
-                                      "(fields as printed by `plan show --json`)", formatter_class=RAW)
+    pset = add_command(pls, "set", run=_cmd_plan_set, help="choose a preset plan or load a custom one from a JSON file",
+                       description="Example: deskpi plan set Ana --kind cornell\n"
+                                   "         deskpi plan set Ana --file my-plan.json   "
+                                   "(fields as printed by `plan show --json`)")
     pset.add_argument("name", metavar="NAME")
     src = pset.add_mutually_exclusive_group(required=True)
     src.add_argument("--kind", choices=("default", "cornell"), help="a preset plan")
     src.add_argument("--file", metavar="F", help="a JSON plan document ('-' for stdin)")
-    add_common_options(pset)
-    pset.set_defaults(func=_cmd_plan_set)

@@ -9,7 +9,7 @@ import argparse
 import time
 from typing import Any
 
-from deskpi.cli.common import RAW, CliError, add_common_options, data_dir, guarded, open_store, print_json, require_user
+from deskpi.cli.common import RAW, CliError, add_command, data_dir, guarded, open_store, print_json, require_user
 
 
 @guarded
@@ -63,16 +63,10 @@ def register(sub: Any) -> None:
                                    "Examples:\n  TOKEN=$(deskpi token create Ana --label laptop)\n"
                                    "  deskpi token list Ana --json\n  deskpi token revoke 3")
     ts = t.add_subparsers(dest="token_command", required=True, metavar="{create,list,revoke}")
-    c = ts.add_parser("create", help="make a token and print it (once) on stdout")
+    c = add_command(ts, "create", run=_cmd_create, help="make a token and print it (once) on stdout")
     c.add_argument("name", metavar="NAME", help="the user the token acts as")
     c.add_argument("--label", metavar="TEXT", help="what the token is for (at most 64 characters)")
-    add_common_options(c)
-    c.set_defaults(func=_cmd_create)
-    ls = ts.add_parser("list", help="a user's tokens (never the secrets)")
+    ls = add_command(ts, "list", run=_cmd_list, help="a user's tokens (never the secrets)")
     ls.add_argument("name", metavar="NAME")
-    add_common_options(ls)
-    ls.set_defaults(func=_cmd_list)
-    r = ts.add_parser("revoke", help="delete a token by its id")
+    r = add_command(ts, "revoke", run=_cmd_revoke, help="delete a token by its id")
     r.add_argument("id", type=int, metavar="ID")
-    add_common_options(r)
-    r.set_defaults(func=_cmd_revoke)
