@@ -44,6 +44,8 @@ class Cli:
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 code = main(list(args))
+        except SystemExit as exc:                # a usage error (argparse), or a daemon that cannot start
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
         finally:
             sys.stdin = old_stdin
         return subprocess.CompletedProcess(["deskpi", *args], code, out.getvalue(), err.getvalue())

@@ -67,6 +67,7 @@ def warn(warnings: Any) -> None:
 
 
 def report(args: argparse.Namespace, exc: CliError) -> int:
+    """`fail` for a CliError caught outside `guarded`."""
     return fail(args, str(exc), exc.exit_code, exc.problems)
 
 
@@ -178,7 +179,7 @@ def load_settings(args: argparse.Namespace, *, etc: str = "if-present", missing_
     except ConfigError as exc:
         if not lenient:
             raise CliError(str(exc), problems=[{"message": p} for p in exc.problems]) from None
-        print(f"deskpi: warning: {exc} (using the built-in defaults)", file=sys.stderr)
+        warn([f"{exc} (using the built-in defaults)"])
         return defaults()
     warn(settings.warnings)
     return settings
@@ -196,19 +197,19 @@ def data_dir(args: argparse.Namespace, settings: Any = None, *, lenient: bool = 
 # ---------------------------------------------------------------------------------------- store
 
 @contextmanager
-def open_store(data_dir: Path, *, create: bool = False,
+def open_store(directory: Path, *, create: bool = False,
                first: str = "add a user first with `deskpi user add NAME`") -> Iterator[Any]:
-    """The store in `data_dir`, closed after the `with`; without `create` a missing database is an error
-    (saying what to do `first`), not a new file."""
+    """The store in the data directory, closed after the `with`; without `create` a missing database is an
+    error (saying what to do `first`), not a new file."""
     from deskpi.fleet.desired_state import match_owner
     from deskpi.store import Store, db_path
 
-    path = db_path(data_dir)
+    path = db_path(directory)
     if not create and not path.is_file():
-        raise CliError(f"data dir {str(data_dir)!r}: no deskpi database ({path.name}) there yet; check "
+        raise CliError(f"data dir {str(directory)!r}: no deskpi database ({path.name}) there yet; check "
                        f"--data-dir (or [daemon] data_dir in the config), or {first}")
     with Store.open(path) as store:
-        match_owner(data_dir)        # run as root over SSH: the service must still own its database files
+        match_owner(directory)       # run as root over SSH: the service must still own its database files
         yield store
 
 
