@@ -1,10 +1,82 @@
-"""Fixtures shared by the tests that talk to real processes and sockets."""
+"""Fixtures shared by the tests that talk to real processes and sockets: an sd_notify socket, the `deskpi` CLI."""
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import os
 import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
+from typing import Any
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Cli:
+    """Runs `deskpi ARGS` the way facilities staff and scripts do, and returns the CompletedProcess.
+
+    `cli(...)` is a real process (`python -m deskpi`, no terminal: stdin is `input` or empty);
+    `cli.main(...)` runs the same `main()` in this process, for fast tests and monkeypatching;
+    `cli.json(...)` checks the exit code and that stdout is exactly one JSON document, and returns it;
+    `cli.error(...)` also checks that it is an error: {"error": ..., "exit_code": N, "problems": [...]}.
+    """
+
+    def __call__(self, *args: str, input: str | None = None, env: dict[str, str | None] | None = None,
+                 timeout: float = 120.0) -> subprocess.CompletedProcess:
+        """`env`: variables to set over this process's environment (None: unset it)."""
+        environ = {k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None}
+        environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environ.get("PYTHONPATH")]))
+        return subprocess.run([sys.executable, "-m", "deskpi", *args], capture_output=True, text=True,
+                              input=input, stdin=subprocess.DEVNULL if input is None else None,
+                              timeout=timeout, cwd=ROOT, env=environ, check=False)
+
+    def main(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+        from deskpi.cli.main import main
+
+        out, err = io.StringIO(), io.StringIO()
+        stdin = io.TextIOWrapper(io.BytesIO((input or "").encode()))
+        old_stdin, sys.stdin = sys.stdin, stdin
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(list(args))
+        except SystemExit as exc:                # a usage error (argparse), or a daemon that cannot start
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        finally:
+            sys.stdin = old_stdin
+        return subprocess.CompletedProcess(["deskpi", *args], code, out.getvalue(), err.getvalue())
+
+    def json(self, *args: str, exit_code: int = 0, **kw: Any) -> Any:
+        return self.parse(self(*args, **kw), exit_code)
+
+    def error(self, *args: str, exit_code: int = 1, **kw: Any) -> dict[str, Any]:
+        """Run a failing `--json` command; its error in the one shape every command uses."""
+        return self.parse_error(self(*args, **kw), exit_code)
+
+    @staticmethod
+    def parse(proc: subprocess.CompletedProcess, exit_code: int = 0) -> Any:
+        """The one JSON document a `--json` run printed, after checking its exit code."""
+        assert proc.returncode == exit_code, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
+        lines = [line for line in proc.stdout.splitlines() if line.strip()]
+        assert len(lines) == 1, f"--json must print exactly one line, got {len(lines)}:\n{proc.stdout}"
+        return json.loads(lines[0])
+
+    @classmethod
+    def parse_error(cls, proc: subprocess.CompletedProcess, exit_code: int = 1) -> dict[str, Any]:
+        doc = cls.parse(proc, exit_code)
+        assert set(doc) == {"error", "exit_code", "problems"} and doc["error"], doc
+        assert doc["exit_code"] == exit_code and isinstance(doc["problems"], list), doc
+        return doc
+
+
+@pytest.fixture(scope="session")
+def cli() -> Cli:
+    """The `deskpi` command line: `cli(*args)`, `cli.json(*args)`, `cli.error(*args)`, `cli.main(*args)`."""
+    return Cli()
 
 
 @pytest.fixture

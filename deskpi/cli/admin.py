@@ -10,122 +10,35 @@ unless ``--interactive`` is given, so every command runs from a script, cron or
 Exit codes (deskpi/exit_codes.py): 0 ok, 1 failure, 2 usage, 3 daemon not
 running, 4 desk in fault, 5 refused or busy, 6 permission denied, 7 timed out.
 Errors go to stderr; with ``--json`` they are one JSON object on stdout,
-``{"error": "...", "exit_code": N}``, and every successful ``--json`` command
-prints exactly one JSON object.
+``{"error": "...", "exit_code": N, "problems": [...]}`` (deskpi.cli.common), and
+every successful ``--json`` command prints exactly one JSON object.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import os
 import re
-import shutil
 import signal
-import sqlite3
-import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from deskpi import exit_codes
-from deskpi.daemon.client import ControlClient, ControlError
+from deskpi.cli.common import (CliError, add_command, data_dir, guarded, load_settings, mm, open_store,
+                               print_json)
+from deskpi.daemon.client import ControlClient
 
-RAW = argparse.RawDescriptionHelpFormatter
-DEFAULT_DATA_DIR = "/var/lib/deskpi"
 POLL_S = 0.1
+#: The admin commands say "permission denied" with exit 6: the control socket and the data are for root
+#: and the deskpi group.
+_guarded = guarded(permission_exit=exit_codes.PERMISSION,
+                   permission_hint="run as root or a member of the deskpi group")
 
 
-class CliError(Exception):
-    def __init__(self, message: str, code: int = exit_codes.FAILURE) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-# ------------------------------------------------------------------------------------ plumbing
-
-def _out(obj: Any) -> None:
-    print(json.dumps(obj, allow_nan=False), flush=True)
-
-
-def _fail(args: argparse.Namespace, message: str, code: int) -> int:
-    if getattr(args, "json", False):
-        _out({"error": message, "exit_code": code})
-    else:
-        print(f"deskpi: {message}", file=sys.stderr)
-    return code
-
-
-def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        from deskpi.fleet.calibrate import CalibrationError
-
-        try:
-            return fn(args)
-        except (ControlError, CliError) as exc:
-            return _fail(args, str(exc), exc.code)
-        except CalibrationError as exc:
-            return _fail(args, str(exc), exit_codes.FAILURE)
-        except ValueError as exc:                      # StoreError, ConfigError
-            return _fail(args, str(exc), exit_codes.FAILURE)
-        except sqlite3.Error as exc:
-            return _fail(args, f"database error: {exc}", exit_codes.FAILURE)
-        except BrokenPipeError:                        # `deskpi audit | head`: the reader left
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return exit_codes.FAILURE
-        except PermissionError as exc:
-            return _fail(args, f"{exc.filename or ''}: permission denied (run as root or a member of the deskpi "
-                               f"group)", exit_codes.PERMISSION)
-        except OSError as exc:
-            return _fail(args, f"{exc.filename or ''}: {exc.strerror or exc}", exit_codes.FAILURE)
-        except Exception as exc:  # noqa: BLE001 - one clear line over SSH beats a traceback; still exit 1
-            return _fail(args, f"internal error (a deskpi bug, please report it): {type(exc).__name__}: {exc}",
-                         exit_codes.FAILURE)
-    run.__name__ = fn.__name__
-    return run
-
-
-def _settings(args: argparse.Namespace, *, strict: bool = False):
-    """The config (--config, else /etc/deskpi/deskpi.toml if present, else defaults).
-
-    Not strict: a broken config is a warning, so `status` still reaches a daemon
-    that runs with the config it read before someone broke the file.
-    """
-    from deskpi.config import DEFAULT_PATH, ConfigError, defaults, load
-
-    path = getattr(args, "config", None) or (DEFAULT_PATH if DEFAULT_PATH.is_file() else None)
-    try:
-        return load(path) if path is not None else defaults()
-    except ConfigError as exc:
-        if strict:
-            raise CliError(str(exc)) from None
-        print(f"deskpi: warning: {exc} (using the built-in defaults)", file=sys.stderr)
-        return defaults()
-
-
-def data_dir(args: argparse.Namespace) -> Path:
-    if getattr(args, "data_dir", None):
-        return Path(args.data_dir)
-    return Path(_settings(args).daemon.data_dir)
-
-
-def _client(args: argparse.Namespace, timeout_s: float = 10.0) -> ControlClient:
-    return ControlClient(data_dir(args), timeout_s=timeout_s).connect()
-
-
-def _mm(v: float | None) -> str:
-    return "-" if v is None else f"{v:.0f} mm"
-
-
-def _common(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
-    if json_flag:
-        p.add_argument("--json", action="store_true", help="print one JSON object (errors too)")
-    p.add_argument("--data-dir", metavar="D", default=argparse.SUPPRESS,
-                   help="the daemon's data directory (default: [daemon] data_dir from the config)")
-    p.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
-                   help="config file (default /etc/deskpi/deskpi.toml if it exists)")
+def _client(args: argparse.Namespace, timeout_s: float = 10.0, settings: Any = None) -> ControlClient:
+    # Lenient: a broken config must not keep `status` from a daemon that read it before it broke.
+    return ControlClient(data_dir(args, settings, lenient=True), timeout_s=timeout_s).connect()
 
 
 # --------------------------------------------------------------------------------------- status
@@ -142,13 +55,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
         st = c.request("status")
     st.pop("ok", None)
     if args.json:
-        _out(st)
+        print_json(st)
         return exit_codes.OK
     lim = st["limits"]
     print(f"deskpi {st['version']} (pid {st['pid']}{', simulated desk' if st.get('sim') else ''}), "
           f"up {_duration(st['uptime_s'])}, data in {st['data_dir']}")
-    print(f"  height   {_mm(st['height_mm'])}   state {st['state']}"
-          f"{'   target ' + _mm(st['target_mm']) if st.get('target_mm') is not None else ''}")
+    print(f"  height   {mm(st['height_mm'])}   state {st['state']}"
+          f"{'   target ' + mm(st['target_mm']) if st.get('target_mm') is not None else ''}")
     print(f"  limits   {lim['min_mm']:g}-{lim['max_mm']:g} mm{'   child lock ON' if st.get('locked') else ''}")
     print(f"  fault    {st['fault'] or 'none'}")
     print(f"  user     {st['active_user'] or '-'}")
@@ -168,7 +81,7 @@ def _bar(height: float | None, start: float, target: float, width: int = 30) -> 
     span = abs(target - start) or 1.0
     done = 0.0 if height is None else min(max(abs(height - start) / span, 0.0), 1.0)
     n = int(done * width)
-    return f"[{'#' * n}{'-' * (width - n)}] {_mm(height)} -> {target:.0f} mm"
+    return f"[{'#' * n}{'-' * (width - n)}] {mm(height)} -> {target:.0f} mm"
 
 
 @_guarded
@@ -181,9 +94,9 @@ def _cmd_move(args: argparse.Namespace) -> int:
         c.request("move", target_mm=args.mm)
         if args.no_wait:
             if args.json:
-                _out({"target_mm": args.mm, "waiting": False, "height_mm": before["height_mm"]})
+                print_json({"target_mm": args.mm, "waiting": False, "height_mm": before["height_mm"]})
             else:
-                print(f"moving to {args.mm:g} mm (from {_mm(before['height_mm'])}); follow it with `deskpi status`")
+                print(f"moving to {args.mm:g} mm (from {mm(before['height_mm'])}); follow it with `deskpi status`")
             return exit_codes.OK
         return _wait_for_move(args, c, before)
 
@@ -217,7 +130,7 @@ def _wait_for_move(args: argparse.Namespace, c: ControlClient, before: dict) -> 
                 print("\r" + _bar(st["height_mm"], start, target), end="", flush=True)
             elif not args.json and time.monotonic() - last_line >= 1.0:
                 last_line = time.monotonic()
-                print(f"moving: {_mm(st['height_mm'])} (target {target:g} mm)", flush=True)
+                print(f"moving: {mm(st['height_mm'])} (target {target:g} mm)", flush=True)
             time.sleep(POLL_S)
     except _Interrupted as exc:
         # A fresh connection: the old one may be half way through a reply.
@@ -232,7 +145,7 @@ def _wait_for_move(args: argparse.Namespace, c: ControlClient, before: dict) -> 
             print()
     tol = max(st.get("tolerance_mm", 2.0), 2.0)
     if st["height_mm"] is None or abs(st["height_mm"] - target) > tol + 3.0:
-        return _move_end(args, st, target, f"the move ended at {_mm(st['height_mm'])}, not at {target:g} mm "
+        return _move_end(args, st, target, f"the move ended at {mm(st['height_mm'])}, not at {target:g} mm "
                                             f"(stopped by someone, or the desk was stopped)", exit_codes.FAILURE)
     return _move_end(args, st, target, None, exit_codes.OK)
 
@@ -244,11 +157,11 @@ def _move_end(args: argparse.Namespace, st: dict, target: float, problem: str | 
                "error_mm": None if h is None else round(h - target, 1)}
         if problem is not None:
             out.update(error=problem, exit_code=code)
-        _out(out)
+        print_json(out)
     elif problem is not None:
         print(f"deskpi: {problem}", file=sys.stderr)
     else:
-        print(f"at {_mm(h)} (target {target:g} mm)")
+        print(f"at {mm(h)} (target {target:g} mm)")
     return code
 
 
@@ -260,9 +173,9 @@ def _cmd_stop(args: argparse.Namespace) -> int:
         c.request("stop")
         st = c.request("status")
     if args.json:
-        _out({"stopped": True, "height_mm": st["height_mm"], "state": st["state"]})
+        print_json({"stopped": True, "height_mm": st["height_mm"], "state": st["state"]})
     else:
-        print(f"stopped at {_mm(st['height_mm'])}")
+        print(f"stopped at {mm(st['height_mm'])}")
     return exit_codes.OK
 
 
@@ -272,7 +185,7 @@ def _cmd_clear_fault(args: argparse.Namespace) -> int:
         r = c.request("clear-fault")
         st = c.request("status")
     if args.json:
-        _out({"cleared": r["cleared"], "state": st["state"], "height_mm": st["height_mm"]})
+        print_json({"cleared": r["cleared"], "state": st["state"], "height_mm": st["height_mm"]})
     else:
         print(f"cleared: {r['cleared']}" if r["cleared"] else "there was no fault to clear")
     return exit_codes.OK
@@ -307,24 +220,17 @@ def parse_since(text: str, now: float | None = None) -> float:
 
 @_guarded
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from deskpi.store import Store, db_path
-
     if not 1 <= args.limit <= 10000:
         raise CliError(f"--limit {args.limit}: must be 1-10000", exit_codes.USAGE)
     since = parse_since(args.since) if args.since else None
-    path = db_path(data_dir(args))
-    if not path.is_file():
-        raise CliError(f"no deskpi database at {path}: the daemon has not run with this data dir yet; check "
-                       f"--data-dir (or [daemon] data_dir in the config)")
-    from deskpi.fleet.doctor import files_kept_owned
-
-    with files_kept_owned(path.parent), Store.open(path) as store:
+    with open_store(data_dir(args, lenient=True),
+                    first="start the daemon once with this data dir (it creates the database)") as store:
         entries = store.list_audit(since=since, user=args.user, limit=args.limit)
     rows = [{"id": e.id, "t": e.t, "time": dt.datetime.fromtimestamp(e.t).astimezone().isoformat(timespec="seconds"),
              "source": e.source, "user": e.user, "action": e.action, "detail": e.detail, "remote": e.remote}
             for e in entries]
     if args.json:
-        _out({"entries": rows})
+        print_json({"entries": rows})
         return exit_codes.OK
     if not rows:
         print("no audit entries" + (" for that filter" if since or args.user else ""))
@@ -338,6 +244,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 @_guarded
 def _cmd_logs(args: argparse.Namespace) -> int:
+    import shutil
+    import subprocess
+
     if not 1 <= args.lines <= 100000:
         raise CliError(f"--lines {args.lines}: must be 1-100000", exit_codes.USAGE)
     journalctl = shutil.which("journalctl")
@@ -379,9 +288,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     if not path.exists() and not args.dry_run and getattr(args, "config", None) is None:
         raise CliError(f"no config file at {path} to write the results to; pass --config PATH (it is created if "
                        f"missing) or --dry-run")
-    settings = _settings(args, strict=True) if path.exists() else _settings(argparse.Namespace())
+    settings = load_settings(args, missing_ok=True)      # a --config file that is not there yet is written below
     say = (lambda s: None) if args.json else (lambda s: print(s, flush=True))
-    with _client(args, timeout_s=30.0) as c:
+    with _client(args, timeout_s=30.0, settings=settings) as c:
         cal = Calibration(c.request, settings, say=say)
         try:
             result = cal.run(measured_mm=measured, moves_per_direction=args.moves, distance_mm=args.distance_mm,
@@ -394,7 +303,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         write_config(path, result.changes, dry_run=args.dry_run)
         written = not args.dry_run
     if args.json:
-        _out({**result.to_dict(), "config": str(path), "written": written, "dry_run": args.dry_run})
+        print_json({**result.to_dict(), "config": str(path), "written": written, "dry_run": args.dry_run})
         return exit_codes.OK
     print("calibration summary:")
     for line in config_changes_text(result.changes) or ["nothing to change"]:
@@ -420,7 +329,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
                         move=args.move)
     failed = any(c["status"] == "fail" for c in report["checks"])
     if args.json:
-        _out(report)
+        print_json(report)
     else:
         mark = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL"}
         for c in report["checks"]:
@@ -448,52 +357,41 @@ def _seconds(text: str) -> float:
 
 def register(sub: Any) -> None:
     """Add status, move, stop, clear-fault, audit, logs, calibrate and doctor to the `deskpi` subparsers."""
-    st = sub.add_parser("status", help="the live desk: height, state, fault, limits, user, learned speeds",
-                        formatter_class=RAW, description="Ask the running daemon how the desk is.\n\n"
-                        "Example: deskpi --data-dir /var/lib/deskpi status --json")
-    _common(st)
-    st.set_defaults(func=_cmd_status)
+    add_command(sub, "status", run=_cmd_status,
+                help="the live desk: height, state, fault, limits, user, learned speeds",
+                description="Ask the running daemon how the desk is.\n\n"
+                            "Example: deskpi --data-dir /var/lib/deskpi status --json")
 
-    mv = sub.add_parser("move", help="move the desk to a height (waits until it is there)", formatter_class=RAW,
-                        description="Move to MM millimetres through the daemon (audited, same safety rules as the "
-                                    "web page). Waits until the move ends unless --no-wait; Ctrl-C or a dropped "
-                                    "SSH session while waiting stops the desk.\n\n"
-                                    "Examples: deskpi move 1100\n          deskpi move 720 --no-wait --json")
+    mv = add_command(sub, "move", run=_cmd_move, help="move the desk to a height (waits until it is there)",
+                     description="Move to MM millimetres through the daemon (audited, same safety rules as the "
+                                 "web page). Waits until the move ends unless --no-wait; Ctrl-C or a dropped "
+                                 "SSH session while waiting stops the desk.\n\n"
+                                 "Examples: deskpi move 1100\n          deskpi move 720 --no-wait --json")
     mv.add_argument("mm", type=float, metavar="MM", help="target height in mm, within the desk's limits")
     mv.add_argument("--no-wait", action="store_true", help="return as soon as the move has started")
     mv.add_argument("--timeout", type=_seconds, metavar="S", help="give up (and stop the desk) after S seconds")
-    _common(mv)
-    mv.set_defaults(func=_cmd_move)
 
-    sp = sub.add_parser("stop", help="stop the desk now", description="Example: deskpi stop")
-    _common(sp)
-    sp.set_defaults(func=_cmd_stop)
+    add_command(sub, "stop", run=_cmd_stop, help="stop the desk now", description="Example: deskpi stop")
 
-    cf = sub.add_parser("clear-fault", help="clear a latched fault once its cause is fixed",
-                        description="Example: deskpi clear-fault --json")
-    _common(cf)
-    cf.set_defaults(func=_cmd_clear_fault)
+    add_command(sub, "clear-fault", run=_cmd_clear_fault, help="clear a latched fault once its cause is fixed",
+                description="Example: deskpi clear-fault --json")
 
-    au = sub.add_parser("audit", help="who moved the desk, when and how (from the database)", formatter_class=RAW,
-                        description="Newest first. Works with the daemon stopped.\n\n"
-                                    "Example: deskpi audit --since 2h --user Ana --limit 20 --json")
+    au = add_command(sub, "audit", run=_cmd_audit, help="who moved the desk, when and how (from the database)",
+                     description="Newest first. Works with the daemon stopped.\n\n"
+                                 "Example: deskpi audit --since 2h --user Ana --limit 20 --json")
     au.add_argument("--since", metavar="WHEN", help="90m, 2h, 7d, 2026-11-27, 2026-11-27T09:00 or unix seconds")
     au.add_argument("--user", metavar="NAME", help="only entries by this user")
     au.add_argument("--limit", type=int, default=50, metavar="N", help="at most N entries (1-10000; 50)")
-    _common(au)
-    au.set_defaults(func=_cmd_audit)
 
-    lg = sub.add_parser("logs", help="the daemon's log (journalctl -u deskpi)",
-                        description="Example: deskpi logs --lines 200   |   deskpi logs --follow")
+    lg = add_command(sub, "logs", run=_cmd_logs, help="the daemon's log (journalctl -u deskpi)",
+                     description="Example: deskpi logs --lines 200   |   deskpi logs --follow", json_help=None)
     lg.add_argument("--lines", type=int, default=100, metavar="N", help="last N lines (default 100)")
     lg.add_argument("--follow", action="store_true", help="keep printing new lines")
     lg.add_argument("--json", action="store_true", help="one JSON object per journal entry (journalctl -o json)")
-    _common(lg, json_flag=False)
-    lg.set_defaults(func=_cmd_logs)
 
-    ca = sub.add_parser(
-        "calibrate", help="measure sensor offset, wiring direction, speeds (and limits); write them to the config",
-        formatter_class=RAW,
+    ca = add_command(
+        sub, "calibrate", run=_cmd_calibrate,
+        help="measure sensor offset, wiring direction, speeds (and limits); write them to the config",
         description="The desk moves: keep the area clear. Runs through the daemon. Results go to the config "
                     "file (--config, default /etc/deskpi/deskpi.toml) atomically, comments kept; restart the "
                     "daemon afterwards.\n\n"
@@ -508,14 +406,10 @@ def register(sub: Any) -> None:
     ca.add_argument("--skip-direction", action="store_true", help="do not check the wiring direction")
     ca.add_argument("--dry-run", action="store_true", help="measure and report, write nothing")
     ca.add_argument("--interactive", action="store_true", help="ask for the tape measurement on the terminal")
-    _common(ca)
-    ca.set_defaults(func=_cmd_calibrate)
 
-    dr = sub.add_parser("doctor", help="self-test: config, pins, sensor, service, watchdog, clock, database, disk",
-                        formatter_class=RAW,
-                        description="Every check says pass, warn or fail with a fix. Exits 1 if any check fails. "
-                                    "--move also moves the desk ~20 mm to check the motor's direction.\n\n"
-                                    "Example: deskpi --data-dir /var/lib/deskpi doctor --json")
+    dr = add_command(sub, "doctor", run=_cmd_doctor,
+                     help="self-test: config, pins, sensor, service, watchdog, clock, database, disk",
+                     description="Every check says pass, warn or fail with a fix. Exits 1 if any check fails. "
+                                 "--move also moves the desk ~20 mm to check the motor's direction.\n\n"
+                                 "Example: deskpi --data-dir /var/lib/deskpi doctor --json")
     dr.add_argument("--move", action="store_true", help="also check that the motor moves the desk the right way")
-    _common(dr)
-    dr.set_defaults(func=_cmd_doctor)

@@ -2,7 +2,7 @@
 
 Made for SSH and for Ansible: nothing asks a question, everything can be
 repeated, `--json` prints one JSON object on stdout (errors too:
-``{"error": "...", "problems": [...]}``), and the exit code says what happened
+``{"error": "...", "exit_code": 1, "problems": [...]}``), and the exit code says what happened
 (deskpi.exit_codes: 0 ok, 1 failure, 2 usage). `config validate` exits 1 when
 the file has problems.
 
@@ -12,67 +12,21 @@ data directory is `--data-dir D`, else `[daemon] data_dir` from the config.
 from __future__ import annotations
 
 import argparse
-import json
-import sqlite3
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from deskpi import exit_codes
-from deskpi.cli.admin import _common
+from deskpi.cli.common import RAW, add_command, data_dir, guarded, load_settings, print_json, read_secret_hash, warn
 
-RAW = argparse.RawDescriptionHelpFormatter
+_guarded = guarded(permission_hint="run with sudo, or as the user the deskpi service runs as")
 
 
 def _config_path(args: argparse.Namespace) -> Path:
+    """The config file these commands read and edit (it need not exist yet: `config set` creates it)."""
     from deskpi.config import DEFAULT_PATH
 
     return Path(getattr(args, "config", None) or DEFAULT_PATH)
-
-
-def _out(obj: Any) -> None:
-    print(json.dumps(obj, allow_nan=False))
-
-
-def _fail(args: argparse.Namespace, message: str, problems: list[Any] | None = None) -> int:
-    if getattr(args, "json", False):
-        _out({"error": message, "problems": problems or []})
-    else:
-        print(f"deskpi: {message}", file=sys.stderr)
-    return exit_codes.FAILURE
-
-
-def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Expected failures become exit 1 with a message naming the file, key, value and what is allowed."""
-    def run(args: argparse.Namespace) -> int:
-        from deskpi.fleet.config_edit import EditError
-        from deskpi.fleet.desired_state import ApplyError
-
-        try:
-            return fn(args)
-        except ApplyError as exc:
-            return _fail(args, str(exc), exc.problems)
-        except EditError as exc:
-            return _fail(args, str(exc), [{"message": p} for p in exc.problems])
-        except ValueError as exc:                       # ConfigError, StoreError, PlanError
-            return _fail(args, str(exc))
-        except sqlite3.Error as exc:
-            return _fail(args, f"database error: {exc}")
-        except BrokenPipeError:                         # `deskpi export | head`: the reader left
-            import os
-
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return exit_codes.FAILURE
-        except OSError as exc:
-            msg = f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc.strerror or exc)
-            if isinstance(exc, PermissionError):
-                msg += " (run with sudo, or as the user the deskpi service runs as)"
-            return _fail(args, msg)
-    run.__name__ = fn.__name__
-    return run
-
-
 
 
 # -------------------------------------------------------------------------------------- config
@@ -85,17 +39,16 @@ def _cmd_config_show(args: argparse.Namespace) -> int:
     path = _config_path(args)
     settings = effective(path)
     if args.json:
-        _out({"file": str(path), "exists": path.is_file(),
-              "settings": {s: {k: plain(v) for k, v in d.items()} for s, d in settings.as_dict().items()},
-              "warnings": list(settings.warnings)})
+        print_json({"file": str(path), "exists": path.is_file(),
+                   "settings": {s: {k: plain(v) for k, v in d.items()} for s, d in settings.as_dict().items()},
+                   "warnings": list(settings.warnings)})
         return exit_codes.OK
     print(f"# effective settings: {path}" + ("" if path.is_file() else " (absent: built-in defaults)"))
     for section in SCHEMA:
         print(f"\n[{section}]")
         for key in SCHEMA[section]:
             print(f"{key} = {format_value(getattr(getattr(settings, section), key))}")
-    for w in settings.warnings:
-        print(f"deskpi: warning: {w}", file=sys.stderr)
+    warn(settings.warnings)
     return exit_codes.OK
 
 
@@ -111,7 +64,7 @@ def _cmd_config_get(args: argparse.Namespace) -> int:
     text = read_text(path)
     explicit = text is not None and key in tomllib.loads(text).get(section, {})
     if args.json:
-        _out({"key": args.key, "value": plain(value), "default": not explicit, "file": str(path)})
+        print_json({"key": args.key, "value": plain(value), "default": not explicit, "file": str(path)})
     else:
         print(format_value(value))
     return exit_codes.OK
@@ -123,14 +76,13 @@ def _cmd_config_set(args: argparse.Namespace) -> int:
 
     r = set_value(_config_path(args), args.key, args.value, timeout_s=args.lock_timeout)
     if args.json:
-        _out({"key": r.key, "from": r.old, "to": r.new, "changed": r.changed, "file": str(r.path),
-              "restart_needed": r.changed, "warnings": list(r.warnings)})
+        print_json({"key": r.key, "from": r.old, "to": r.new, "changed": r.changed, "file": str(r.path),
+                   "restart_needed": r.changed, "warnings": list(r.warnings)})
     elif r.changed:
         print(f"{r.key} = {format_value(r.new)} in {r.path} (was {format_value(r.old)}); {RESTART_HINT}")
     else:
         print(f"{r.key} is already {format_value(r.new)} in {r.path}: nothing changed")
-    for w in r.warnings:
-        print(f"deskpi: warning: {w}", file=sys.stderr)
+    warn(r.warnings)
     return exit_codes.OK
 
 
@@ -144,8 +96,8 @@ def _cmd_config_validate(args: argparse.Namespace) -> int:
         raise EditError(["no such file; copy deskpi.example.toml there or pass the file to check"], str(path))
     problems, warnings = validate_text(text)
     if args.json:
-        _out({"file": str(path), "valid": not problems, "problems": [p.to_dict() for p in problems],
-              "warnings": warnings})
+        print_json({"file": str(path), "valid": not problems, "problems": [p.to_dict() for p in problems],
+                   "warnings": warnings})
     else:
         for p in problems:
             print(f"{path}:{p.line or '-'}: {p.message}", file=sys.stderr)
@@ -158,10 +110,6 @@ def _cmd_config_validate(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------- apply, export
 
-def _data_dir(args: argparse.Namespace, settings: Any) -> Path:
-    return Path(getattr(args, "data_dir", None) or settings.daemon.data_dir)
-
-
 @_guarded
 def _cmd_apply(args: argparse.Namespace) -> int:
     from deskpi.fleet.config_edit import RESTART_HINT
@@ -169,14 +117,14 @@ def _cmd_apply(args: argparse.Namespace) -> int:
 
     config = _config_path(args)
     desired = load(args.file, config)
-    data_dir = _data_dir(args, desired.merged)
-    changes = apply(desired, config, data_dir, dry_run=args.dry_run, prune=args.prune,
+    where = data_dir(args, desired.merged)
+    changes = apply(desired, config, where, dry_run=args.dry_run, prune=args.prune,
                     lock_timeout_s=args.lock_timeout)
     restart = any(c["kind"] == "setting" for c in changes)
     if args.json:
-        _out({"changed": bool(changes), "dry_run": args.dry_run, "changes": changes,
-              "restart_needed": restart and not args.dry_run, "file": str(args.file), "config": str(config),
-              "data_dir": str(data_dir)})
+        print_json({"changed": bool(changes), "dry_run": args.dry_run, "changes": changes,
+                   "restart_needed": restart and not args.dry_run, "file": str(args.file), "config": str(config),
+                   "data_dir": str(where)})
         return exit_codes.OK
     for line in changes_text(changes):
         print(("would " if args.dry_run else "") + line)
@@ -191,11 +139,11 @@ def _cmd_apply(args: argparse.Namespace) -> int:
 
 @_guarded
 def _cmd_export(args: argparse.Namespace) -> int:
-    from deskpi.fleet.config_edit import atomic_write, effective
     from deskpi.fleet.desired_state import export
+    from deskpi.util.files import atomic_write
 
     config = _config_path(args)
-    text = export(config, _data_dir(args, effective(config)))
+    text = export(config, data_dir(args, load_settings(args, missing_ok=True)))
     if args.output and args.output != "-":
         atomic_write(Path(args.output), text, mode=0o600)       # it can hold PIN hashes
     else:
@@ -205,28 +153,25 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 @_guarded
 def _cmd_hash_pin(args: argparse.Namespace) -> int:
-    from deskpi.cli.people import CliError, _read_secret_hash
-
-    try:
-        print(_read_secret_hash())
-    except CliError as exc:
-        return _fail(args, str(exc).replace("--pin-stdin: ", "hash-pin: ", 1))
+    print(read_secret_hash("hash-pin"))
     return exit_codes.OK
 
 
 @_guarded
 def _cmd_migrate(args: argparse.Namespace) -> int:
+    import sqlite3
+
     from sqlite_utils import Database
 
-    from deskpi.fleet.config_edit import effective
     from deskpi.fleet.desired_state import match_owner
-    from deskpi.store.migrations import current_version
     from deskpi.store import Store, db_path
+    from deskpi.store.migrations import current_version
 
-    data_dir = _data_dir(args, effective(_config_path(args)))
-    path = db_path(data_dir)
+    # The config is read even with --data-dir: a broken config stops the installer's migrate and says why.
+    where = data_dir(args, load_settings(args, missing_ok=True))
+    path = db_path(where)
     if not path.is_file():
-        info = {"data_dir": str(data_dir), "database": False, "from": None, "to": None, "changed": False}
+        info = {"data_dir": str(where), "database": False, "from": None, "to": None, "changed": False}
     else:
         conn = sqlite3.connect(str(path))
         try:
@@ -235,13 +180,13 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
             conn.close()
         with Store.open(path) as store:                  # opening migrates, in one transaction per step
             after = store.schema_version
-        match_owner(data_dir)
-        info = {"data_dir": str(data_dir), "database": True, "from": before, "to": after,
+        match_owner(where)
+        info = {"data_dir": str(where), "database": True, "from": before, "to": after,
                 "changed": before != after}
     if args.json:
-        _out(info)
+        print_json(info)
     elif not info["database"]:
-        print(f"{data_dir}: no database yet; nothing to migrate")
+        print(f"{where}: no database yet; nothing to migrate")
     else:
         print(f"{path}: schema version {info['from']} -> {info['to']}" if info["changed"] else
               f"{path}: schema version {info['to']} is current")
@@ -262,61 +207,49 @@ def register(sub: Any) -> None:
                                    "  sudo deskpi config set desk.max_mm 1250\n"
                                    "  deskpi config validate /tmp/new.toml --json")
     cs = c.add_subparsers(dest="config_command", required=True, metavar="{show,get,set,validate}")
-    show = cs.add_parser("show", help="the effective settings, defaults included",
-                         description="Example: deskpi config show --json")
-    _common(show)
-    show.set_defaults(func=_cmd_config_show)
-    get = cs.add_parser("get", help="one effective setting", description="Example: deskpi config get motor.up_pin")
+    add_command(cs, "show", run=_cmd_config_show, help="the effective settings, defaults included",
+                description="Example: deskpi config show --json")
+    get = add_command(cs, "get", run=_cmd_config_get,
+                      help="one effective setting", description="Example: deskpi config get motor.up_pin")
     get.add_argument("key", metavar="SECTION.KEY")
-    _common(get)
-    get.set_defaults(func=_cmd_config_get)
-    st = cs.add_parser("set", help="change one setting (validated, atomic, comments kept)", formatter_class=RAW,
-                       description="VALUE is a TOML value (640, true, \"relay\", [13, 19]); a bare word works for "
-                                   "text keys, and none clears an optional pin.\n\n"
-                                   "Example: sudo deskpi config set indicators.buzzer_pin none")
+    st = add_command(cs, "set", run=_cmd_config_set, help="change one setting (validated, atomic, comments kept)",
+                     description="VALUE is a TOML value (640, true, \"relay\", [13, 19]); a bare word works for "
+                                 "text keys, and none clears an optional pin.\n\n"
+                                 "Example: sudo deskpi config set indicators.buzzer_pin none")
     st.add_argument("key", metavar="SECTION.KEY")
     st.add_argument("value", metavar="VALUE")
     st.add_argument("--lock-timeout", type=float, default=10.0, metavar="S",
                     help="wait this long for another admin's change to finish (default 10)")
-    _common(st)
-    st.set_defaults(func=_cmd_config_set)
-    va = cs.add_parser("validate", help="check a config file; exit 1 listing every problem",
-                       description="Example: deskpi config validate /etc/deskpi/deskpi.toml --json")
+    va = add_command(cs, "validate", run=_cmd_config_validate, help="check a config file; exit 1 listing every problem",
+                     description="Example: deskpi config validate /etc/deskpi/deskpi.toml --json")
     va.add_argument("file", metavar="FILE", nargs="?", help="default: the --config file")
-    _common(va)
-    va.set_defaults(func=_cmd_config_validate)
 
-    a = sub.add_parser("apply", help="make this desk match a desired-state file (settings, users, plans, presets)",
-                       formatter_class=RAW,
-                       description="Validate FILE completely (nothing changes on any error), then converge: "
-                                   "config keys listed, users listed (with plans and presets). A second apply "
-                                   "changes nothing. Users not in FILE are left alone unless --prune. Format: "
-                                   "what `deskpi export` writes; see deskpi/fleet/desired_state.py.\n\n"
-                                   "Examples:\n"
-                                   "  sudo deskpi apply desk-042.toml --dry-run\n"
-                                   "  sudo deskpi --data-dir /var/lib/deskpi apply desk-042.toml --json\n"
-                                   "  ssh desk-042 sudo deskpi apply - --json < desk-042.toml")
+    a = add_command(sub, "apply", run=_cmd_apply,
+                    help="make this desk match a desired-state file (settings, users, plans, presets)",
+                    description="Validate FILE completely (nothing changes on any error), then converge: "
+                                "config keys listed, users listed (with plans and presets). A second apply "
+                                "changes nothing. Users not in FILE are left alone unless --prune. Format: "
+                                "what `deskpi export` writes; see deskpi/fleet/desired_state.py.\n\n"
+                                "Examples:\n"
+                                "  sudo deskpi apply desk-042.toml --dry-run\n"
+                                "  sudo deskpi --data-dir /var/lib/deskpi apply desk-042.toml --json\n"
+                                "  ssh desk-042 sudo deskpi apply - --json < desk-042.toml")
     a.add_argument("file", metavar="FILE", help="the desired-state TOML file ('-': standard input)")
     a.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
     a.add_argument("--prune", action="store_true", help="remove users that FILE does not list")
     a.add_argument("--lock-timeout", type=float, default=10.0, metavar="S",
                    help="wait this long for a concurrent apply/config set (default 10)")
-    _common(a)
-    a.set_defaults(func=_cmd_apply)
 
-    e = sub.add_parser("export", help="write this desk's state as a desired-state file", formatter_class=RAW,
-                       description="The effective settings and every user with plan and presets (PIN hashes, "
-                                   "never PINs), in the format `deskpi apply` takes.\n\n"
-                                   "Example: sudo deskpi export > desk-042.toml")
+    e = add_command(sub, "export", run=_cmd_export, help="write this desk's state as a desired-state file",
+                    description="The effective settings and every user with plan and presets (PIN hashes, "
+                                "never PINs), in the format `deskpi apply` takes.\n\n"
+                                "Example: sudo deskpi export > desk-042.toml", json_help=None)
     e.add_argument("--output", "-o", metavar="F", help="write to F (mode 0600) instead of standard output")
-    _common(e, json_flag=False)
-    e.set_defaults(func=_cmd_export)
 
     h = sub.add_parser("hash-pin", help="hash a PIN/password from standard input for a desired-state file",
                        description="Example: deskpi hash-pin < pin.txt   (prints scrypt$...)")
     h.set_defaults(func=_cmd_hash_pin)
 
-    m = sub.add_parser("migrate", help="upgrade the database schema (the installer runs this on upgrade)",
-                       description="Example: sudo deskpi migrate --json")
-    _common(m)
-    m.set_defaults(func=_cmd_migrate)
+    add_command(sub, "migrate", run=_cmd_migrate,
+                help="upgrade the database schema (the installer runs this on upgrade)",
+                description="Example: sudo deskpi migrate --json")

@@ -60,27 +60,24 @@ def _demo(args: argparse.Namespace) -> int:
     return run()
 
 
-def _settings(args: argparse.Namespace, *, required: bool):
-    from deskpi.config import DEFAULT_PATH, ConfigError, defaults, load
+def _daemon_settings(args: argparse.Namespace, *, etc: str, log_format: str):
+    """Logging for the daemon's threads, and its settings; a broken config ends the command (exit 1)."""
+    import logging
 
-    path = args.config or (DEFAULT_PATH if required else None)
+    from deskpi.cli.common import CliError, load_settings, report
+
+    logging.basicConfig(level=logging.INFO, format=log_format)
     try:
-        settings = load(path) if path is not None else defaults()
-    except ConfigError as exc:
-        print(f"deskpi: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
-    for w in settings.warnings:
-        print(f"deskpi: warning: {w}", file=sys.stderr)
-    return settings
+        return load_settings(args, etc=etc)
+    except CliError as exc:
+        raise SystemExit(report(args, exc)) from None
 
 
 def _sim(args: argparse.Namespace) -> int:
-    import logging
-
     from deskpi.daemon.root import Daemon
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = _settings(args, required=False)
+    # A simulated desk needs no config: /etc/deskpi/deskpi.toml is for the real one.
+    settings = _daemon_settings(args, etc="never", log_format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data_dir = Path(args.data_dir or "deskpi-sim-data")
     daemon = Daemon(settings, sim=True, data_dir=data_dir, web=(args.host, args.port), seed=args.seed)
     daemon.install_signal_handlers()
@@ -100,12 +97,10 @@ def _sim(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import logging
-
     from deskpi.daemon.root import Daemon
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = _settings(args, required=True)
+    # The real desk needs its wiring: the config file must be there (journald adds the time).
+    settings = _daemon_settings(args, etc="required", log_format="%(levelname)s %(name)s: %(message)s")
     web = (settings.web.host, settings.web.port)
     daemon = Daemon(settings, data_dir=Path(args.data_dir) if args.data_dir else None, web=web)
     try:
@@ -198,12 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
     dy.add_argument("--week", type=int, default=4, help="week of the plan (standing goal ramps up by week)")
     dy.add_argument("--compliance", type=float, default=0.8, help="probability the person follows a prompt")
     dy.set_defaults(func=_bench_day)
-    from deskpi.cli.people import register as register_people   # users, ergonomics, stats, backup
-    register_people(sub)
-    from deskpi.cli.admin import register as register_admin; register_admin(sub)   # status, move, calibrate, doctor
-    from deskpi.cli.tokens import register as register_tokens   # API tokens for scripts
-    register_tokens(sub)
-    from deskpi.cli.fleet import register as register_fleet; register_fleet(sub)   # config, apply, export
+    # Each command module imports only what its parser needs; the work is imported when a command runs,
+    # so `deskpi status` stays quick.
+    from deskpi.cli import admin, data, fleet, people, tokens
+
+    people.register(sub)        # ergonomics, users, plans
+    data.register(sub)          # stats, backup, restore
+    admin.register(sub)         # status, move, stop, clear-fault, audit, logs, calibrate, doctor
+    tokens.register(sub)        # API tokens for scripts
+    fleet.register(sub)         # config, apply, export, hash-pin, migrate
     return p
 
 

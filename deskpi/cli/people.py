@@ -1,14 +1,14 @@
-"""`deskpi ergonomics | user | stats | backup | restore`: people, their numbers and their data.
+"""`deskpi ergonomics | user | plan`: the people at the desk, their heights and their plans.
 
 Every command here works without the daemon: it opens the SQLite store in the
 data directory (``--data-dir D``, else ``[daemon] data_dir`` from the config)
-directly. SQLite's WAL lets the daemon keep running meanwhile, except for
-``restore``, which is refused while anything has the database open.
+directly; SQLite's WAL lets the daemon keep running meanwhile. Their data
+(stats, backup, restore) is deskpi.cli.data.
 
 Exit codes: 0 done, 1 failed (a bad value, an unknown user, a busy or damaged
 database), 2 usage (argparse). Errors go to stderr naming what was wrong, the
 value and what is allowed; with ``--json`` they are printed to stdout as
-``{"error": "..."}`` (and the exit code is still 1).
+``{"error": "...", "exit_code": 1, "problems": []}`` (deskpi.cli.common).
 
 PINs and passwords are never taken from the command line (it shows up in
 ``ps`` and shell history): ``--pin-stdin`` reads one from standard input, or
@@ -22,118 +22,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from deskpi.people.accounts import (add_user, desk_notes, heights_for, local_zone, plan_for, set_plan, stats_report,
-                           user_dict)
-
-RAW = argparse.RawDescriptionHelpFormatter
-
-SECRET_MAX_BYTES = 4096                  # what --pin-stdin reads at most
-
-
-class CliError(Exception):
-    """A failure to report (exit 1); the message names the value and what is allowed."""
-
-
-# ----------------------------------------------------------------------------------- plumbing
-
-def _json_out(obj: Any) -> None:
-    print(json.dumps(obj, allow_nan=False))
-
-
-def _fail(args: argparse.Namespace, message: str) -> int:
-    if getattr(args, "json", False):
-        _json_out({"error": message})
-    else:
-        print(f"deskpi: {message}", file=sys.stderr)
-    return 1
-
-
-def _guarded(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn the expected failures into exit 1 with a message (stderr, or {"error"} on stdout with --json)."""
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except (CliError, ValueError) as exc:      # StoreError, ErgonomicsError, ConfigError are ValueErrors
-            return _fail(args, str(exc))
-        except sqlite3.Error as exc:
-            return _fail(args, f"database error: {exc}")
-        except BrokenPipeError:                    # `deskpi stats --json | head`: the reader left, nothing to say
-            import os
-
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return 1
-        except OSError as exc:
-            msg = f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc.strerror or exc)
-            if isinstance(exc, PermissionError):
-                msg += " (run as the user the deskpi service runs as, e.g. with sudo -u, or pass --data-dir D)"
-            return _fail(args, msg)
-    run.__name__ = fn.__name__
-    run.__doc__ = fn.__doc__
-    return run
-
-
-def _settings(args: argparse.Namespace):
-    from deskpi.config import DEFAULT_PATH, ConfigError, defaults, load
-
-    path = getattr(args, "config", None) or (DEFAULT_PATH if DEFAULT_PATH.is_file() else None)
-    try:
-        settings = load(path) if path is not None else defaults()
-    except ConfigError as exc:
-        raise CliError(str(exc)) from None
-    for w in settings.warnings:
-        print(f"deskpi: warning: {w}", file=sys.stderr)
-    return settings
-
-
-def _data_dir(args: argparse.Namespace, settings: Any = None) -> Path:
-    if getattr(args, "data_dir", None):
-        return Path(args.data_dir)
-    if settings is None:
-        settings = _settings(args)
-    return Path(settings.daemon.data_dir)
-
-
-def _open_store(data_dir: Path, *, create: bool):
-    """The store in `data_dir`; without `create`, a missing database is an error, not a new file."""
-    from deskpi.store import Store, db_path
-
-    path = db_path(data_dir)
-    if not create and not path.is_file():
-        raise CliError(f"data dir {str(data_dir)!r}: no deskpi database ({path.name}) there yet; check "
-                       f"--data-dir (or [daemon] data_dir in the config), or add a user first with "
-                       f"`deskpi user add NAME`")
-    store = Store.open(path)
-    from deskpi.fleet.desired_state import match_owner
-    match_owner(data_dir)        # run as root over SSH: the service must still own its database files
-    return store
+from deskpi.cli.common import (RAW, CliError, add_command, data_dir, guarded, load_settings, mm, open_store,
+                               print_json, read_secret_hash, require_user)
+from deskpi.people.accounts import add_user, desk_notes, heights_for, plan_for, set_plan, user_dict
 
 
 def _limits(settings: Any) -> tuple[float, float]:
     return float(settings.desk.min_mm), float(settings.desk.max_mm)
 
 
-def _fmt_mm(v: float | None) -> str:
-    return "-" if v is None else f"{v:.0f} mm"
-
-
 def _num(v: float | None) -> str:
     return "-" if v is None else f"{v:g}"
-
-
-def _common(p: argparse.ArgumentParser, *, json_help: str = "print one JSON object") -> None:
-    """--json, and --data-dir/--config also accepted after the subcommand."""
-    p.add_argument("--json", action="store_true", help=json_help)
-    p.add_argument("--data-dir", metavar="D", default=argparse.SUPPRESS,
-                   help="the data directory (default: [daemon] data_dir from the config)")
-    p.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
-                   help="config file (default /etc/deskpi/deskpi.toml if it exists, else built-in defaults)")
 
 
 # -------------------------------------------------------------------------------- ergonomics
@@ -151,12 +54,12 @@ def _ergonomics_dict(rec: Any, settings: Any) -> dict[str, Any]:
     return d
 
 
-@_guarded
+@guarded
 def _cmd_ergonomics(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = load_settings(args)
     rec = _recommend(args.stature_cm, args.shoe_mm, args.sex, settings)
     if args.json:
-        _json_out(_ergonomics_dict(rec, settings))
+        print_json(_ergonomics_dict(rec, settings))
         return 0
     lo, hi = _limits(settings)
     print(f"Stature {rec.stature_cm:g} cm + {rec.shoe_mm:g} mm shoes, desk travel {lo:g}-{hi:g} mm "
@@ -171,60 +74,36 @@ def _cmd_ergonomics(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------- users
 
+def _described(store: Any, user: Any) -> dict[str, Any]:
+    """The user as the commands print them, with whether they are the active user and the owner."""
+    return user_dict(user, store.get_active_user(), store.get_owner())
+
+
 def _flags(d: dict[str, Any]) -> str:
     return ",".join(f for f, on in (("active", d["active"]), ("owner", d["owner"]), ("admin", d["role"] == "admin"),
                                      ("pin", d["has_pin"])) if on) or "-"
 
 
-def _read_secret_hash() -> str:
-    """Read a PIN/password from stdin (or ask twice on a terminal), validate it and return its hash."""
-    from deskpi.people.passwords import hash_secret, strip_stdin_newline, validate_secret
-
-    stdin = sys.stdin
-    if stdin is None:
-        raise CliError("--pin-stdin: there is no standard input to read the PIN/password from")
-    if stdin.isatty():
-        import getpass
-
-        secret = getpass.getpass("PIN or password: ")
-        if getpass.getpass("Again: ") != secret:
-            raise CliError("--pin-stdin: the two entries differ; nothing was changed")
-    else:
-        raw = stdin.buffer.read(SECRET_MAX_BYTES + 1) if hasattr(stdin, "buffer") else stdin.read().encode()
-        if len(raw) > SECRET_MAX_BYTES:
-            raise CliError(f"--pin-stdin: more than {SECRET_MAX_BYTES} bytes on standard input; expected one "
-                           f"PIN or password")
-        try:
-            secret = strip_stdin_newline(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise CliError("--pin-stdin: standard input is not UTF-8 text") from None
-    try:
-        validate_secret(secret)
-    except ValueError as exc:
-        raise CliError(f"--pin-stdin: {exc}") from None
-    return hash_secret(secret)
-
-
 def _emit_user(args: argparse.Namespace, verb: str, store: Any, user: Any, notes: list[str],
                extra: dict[str, Any] | None = None) -> None:
-    d = user_dict(user, store.get_active_user(), store.get_owner())
+    d = _described(store, user)
     if args.json:
-        _json_out({**d, **(extra or {}), "notes": notes})
+        print_json({**d, **(extra or {}), "notes": notes})
         return
-    print(f"{verb} user {user.name!r}: role {d['role']}, seated {_fmt_mm(d['seated_mm'])}, "
-          f"standing {_fmt_mm(d['standing_mm'])}, PIN {'set' if d['has_pin'] else 'not set'}"
+    print(f"{verb} user {user.name!r}: role {d['role']}, seated {mm(d['seated_mm'])}, "
+          f"standing {mm(d['standing_mm'])}, PIN {'set' if d['has_pin'] else 'not set'}"
           + (", owner" if d["owner"] else "") + (", active" if d["active"] else ""))
     for note in notes:
         print(f"  - {note}")
 
 
-@_guarded
+@guarded
 def _cmd_user_add(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = load_settings(args)
     if args.sex is not None and args.stature_cm is None:
         raise CliError(f"--sex = {args.sex!r}: only used with --stature-cm (it picks the shoe allowance)")
-    pin_hash = _read_secret_hash() if args.pin_stdin else None
-    with _open_store(_data_dir(args, settings), create=True) as store:
+    pin_hash = read_secret_hash() if args.pin_stdin else None
+    with open_store(data_dir(args, settings), create=True) as store:
         user, notes = add_user(store, args.name, limits=_limits(settings), stature_cm=args.stature_cm,
                                shoe_mm=args.shoe_mm, sex=args.sex, seated_mm=args.seated_mm,
                                standing_mm=args.standing_mm, units=args.units, admin=args.admin, pin_hash=pin_hash)
@@ -232,67 +111,56 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def _cmd_user_list(args: argparse.Namespace) -> int:
     from deskpi.store import db_path
 
-    data_dir = _data_dir(args)
+    where = data_dir(args)
     users: list[dict[str, Any]] = []
-    if db_path(data_dir).is_file():                 # no database yet: nobody (and nothing created)
-        with _open_store(data_dir, create=False) as store:
+    if db_path(where).is_file():                 # no database yet: nobody (and nothing created)
+        with open_store(where, create=False) as store:
             active, owner = store.get_active_user(), store.get_owner()
             users = [user_dict(u, active, owner) for u in store.list_users()]
     if args.json:
-        _json_out(users)
+        print_json(users)
         return 0
     if not users:
-        print(f"no users in {data_dir} (add one: deskpi user add NAME --stature-cm 175)")
+        print(f"no users in {where} (add one: deskpi user add NAME --stature-cm 175)")
         return 0
     width = max(4, *(len(u["name"]) for u in users))
     print(f"{'NAME':{width}s}  {'ROLE':5s}  {'STATURE':>7s}  {'SEATED':>7s}  {'STANDING':>8s}  UNITS  FLAGS")
     for u in users:
         stature = "-" if u["stature_cm"] is None else f"{u['stature_cm']:g} cm"
-        print(f"{u['name']:{width}s}  {u['role']:5s}  {stature:>7s}  {_fmt_mm(u['seated_mm']):>7s}  "
-              f"{_fmt_mm(u['standing_mm']):>8s}  {u['units']:5s}  {_flags(u)}")
+        print(f"{u['name']:{width}s}  {u['role']:5s}  {stature:>7s}  {mm(u['seated_mm']):>7s}  "
+              f"{mm(u['standing_mm']):>8s}  {u['units']:5s}  {_flags(u)}")
     return 0
 
 
-def _require_user(store: Any, name: str, what: str = "user") -> Any:
-    from deskpi.store import UnknownUserError
-
-    user = store.get_user(name)
-    if user is None:
-        known = [u.name for u in store.list_users()]
-        listing = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "") if known else "none yet"
-        raise UnknownUserError(f"{what} = {name!r}: no such user (users: {listing})")
-    return user
-
-
-@_guarded
+@guarded
 def _cmd_user_show(args: argparse.Namespace) -> int:
-    with _open_store(_data_dir(args), create=False) as store:
-        user = _require_user(store, args.name)
-        d = user_dict(user, store.get_active_user(), store.get_owner())
+    with open_store(data_dir(args), create=False) as store:
+        user = require_user(store, args.name)
+        d = _described(store, user)
         presets = store.get_presets(user.name)
         plan = store.get_plan(user.name)
     d["presets"] = {str(k): v for k, v in presets.items()}
     d["plan"] = None if plan is None else {"kind": plan.kind, "updated_at": plan.updated_at}
     if args.json:
-        _json_out(d)
+        print_json(d)
         return 0
     print(f"{d['name']} ({d['role']}{', ' + _flags(d) if _flags(d) != '-' else ''})")
     print(f"  stature {_num(d['stature_cm'])} cm, shoe allowance {_num(d['shoe_mm'])} mm, units {d['units']}")
-    print(f"  seated {_fmt_mm(d['seated_mm'])}, standing {_fmt_mm(d['standing_mm'])}")
-    print("  presets " + ", ".join(f"{k}: {_fmt_mm(v)}" for k, v in d["presets"].items()))
+    print(f"  seated {mm(d['seated_mm'])}, standing {mm(d['standing_mm'])}")
+    print("  presets " + ", ".join(f"{k}: {mm(v)}" for k, v in d["presets"].items()))
     print(f"  plan {'none' if plan is None else plan.kind}")
     return 0
 
 
-@_guarded
+@guarded
 def _cmd_user_remove(args: argparse.Namespace) -> int:
-    with _open_store(_data_dir(args), create=False) as store:
-        user = _require_user(store, args.name)
-        d = user_dict(user, store.get_active_user(), store.get_owner())
+    with open_store(data_dir(args), create=False) as store:
+        user = require_user(store, args.name)
+        d = _described(store, user)
         store.remove_user(user.name)
     notes = []
     if d["owner"]:
@@ -301,7 +169,7 @@ def _cmd_user_remove(args: argparse.Namespace) -> int:
     if d["active"]:
         notes.append("They were the active user: nobody is active now (`deskpi user use NAME`).")
     if args.json:
-        _json_out({"removed": user.name, "was_owner": d["owner"], "was_active": d["active"], "notes": notes})
+        print_json({"removed": user.name, "was_owner": d["owner"], "was_active": d["active"], "notes": notes})
     else:
         print(f"removed user {user.name!r} with their presets, plan and reminder history")
         for note in notes:
@@ -309,23 +177,23 @@ def _cmd_user_remove(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def _cmd_user_use(args: argparse.Namespace) -> int:
-    with _open_store(_data_dir(args), create=False) as store:
-        _require_user(store, args.name)
+    with open_store(data_dir(args), create=False) as store:
+        require_user(store, args.name)
         user = store.set_active_user(args.name)
         _emit_user(args, "active", store, user, [])
     return 0
 
 
-@_guarded
+@guarded
 def _cmd_plan_show(args: argparse.Namespace) -> int:
-    with _open_store(_data_dir(args), create=False) as store:
-        user = _require_user(store, args.name)
+    with open_store(data_dir(args), create=False) as store:
+        user = require_user(store, args.name)
         plan, source = plan_for(store, user.name)
     doc = {"user": user.name, "source": source, "plan": plan.to_dict()}
     if args.json:
-        _json_out(doc)
+        print_json(doc)
     else:
         p = doc["plan"]
         print(f"{user.name}: {p['name']} ({source}): sit {p['sit_min']} / stand {p['stand_min']} / "
@@ -333,7 +201,7 @@ def _cmd_plan_show(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def _cmd_plan_set(args: argparse.Namespace) -> int:
     if args.kind is not None:
         doc: object = {"kind": args.kind}
@@ -345,22 +213,22 @@ def _cmd_plan_set(args: argparse.Namespace) -> int:
             raise CliError(f"--file {args.file!r}: cannot read it ({exc.strerror})") from None
         except ValueError as exc:
             raise CliError(f"--file {args.file!r}: not valid JSON ({exc})") from None
-    with _open_store(_data_dir(args), create=False) as store:
-        user = _require_user(store, args.name)
+    with open_store(data_dir(args), create=False) as store:
+        user = require_user(store, args.name)
         try:
             full = set_plan(store, user.name, doc)
         except ValueError as exc:
             raise CliError(str(exc)) from None
     if args.json:
-        _json_out({"user": user.name, "plan": full})
+        print_json({"user": user.name, "plan": full})
     else:
         print(f"{user.name}: plan set to {full['name']} ({full['kind']})")
     return 0
 
 
-@_guarded
+@guarded
 def _cmd_user_set(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = load_settings(args)
     changes = [args.stature_cm, args.shoe_mm, args.seated_mm, args.standing_mm, args.units, args.role,
                args.pin_stdin or None, args.clear_pin or None]
     if all(c is None for c in changes):
@@ -370,10 +238,10 @@ def _cmd_user_set(args: argparse.Namespace) -> int:
         args._parser.error("--pin-stdin and --clear-pin contradict each other: give one")
     if args.sex is not None and args.stature_cm is None:
         raise CliError(f"--sex = {args.sex!r}: only used with --stature-cm (it picks the shoe allowance)")
-    pin_hash = _read_secret_hash() if args.pin_stdin else None     # before the store is open: a prompt may wait
+    pin_hash = read_secret_hash() if args.pin_stdin else None     # before the store is open: a prompt may wait
     notes: list[str] = []
-    with _open_store(_data_dir(args, settings), create=False) as store:
-        user = _require_user(store, args.name)
+    with open_store(data_dir(args, settings), create=False) as store:
+        user = require_user(store, args.name)
         fields: dict[str, Any] = {}
         if args.stature_cm is not None:
             fields["stature_cm"] = args.stature_cm
@@ -408,104 +276,12 @@ def _cmd_user_set(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------------------- stats
-
-@_guarded
-def _cmd_stats(args: argparse.Namespace) -> int:
-    data_dir = _data_dir(args)
-    try:
-        zone = local_zone(args.tz)
-        with _open_store(data_dir, create=False) as store:
-            result = stats_report(store, user=args.user, days=args.days, zone=zone, now=args.now)
-    except (ValueError, LookupError) as exc:
-        raise CliError(str(exc).replace("days = ", "--days = ").replace("tz = ", "--tz = ")
-                       .replace("now = ", "--now = ").replace("user = ", "--user = ")) from None
-    result["data_dir"] = str(data_dir)
-    if args.json:
-        _json_out(result)
-        return 0
-    _print_stats(result)
-    return 0
-
-
-def _print_stats(r: dict[str, Any]) -> None:
-    print(f"Statistics {r['first_day']} .. {r['last_day']} ({r['tz']}), data in {r['data_dir']}")
-
-    def table(name: str, bucket: dict[str, Any]) -> None:
-        print(f"\n{name}")
-        print(f"  {'day':10s} {'sit':>6s} {'stand':>6s} {'betw.':>6s} {'unkn.':>6s} {'changes':>7s} "
-              f"{'reminders':>9s} {'goal':>6s}")
-        for d in bucket["days"]:
-            goal = "-" if d["goal_progress"] is None else f"{100 * d['goal_progress']:.0f}%"
-            print(f"  {d['date']:10s} {d['sitting_min']:6.0f} {d['standing_min']:6.0f} {d['between_min']:6.0f} "
-                  f"{d['unknown_min']:6.0f} {d['posture_changes']:7d} {d['reminders'].get('shown', 0):9d} {goal:>6s}")
-        for w in bucket["weeks"]:
-            goal = "-" if w["goal_progress"] is None else f"{100 * w['goal_progress']:.0f}%"
-            print(f"  {w['week']:10s} {w['sitting_min']:6.0f} {w['standing_min']:6.0f} {w['between_min']:6.0f} "
-                  f"{w['unknown_min']:6.0f} {w['posture_changes']:7d} {w['reminders'].get('shown', 0):9d} "
-                  f"{goal:>6s}  ({w['working_days']} working day(s))")
-
-    for name, bucket in r["users"].items():
-        g = r["goals"][name]
-        goal = "no goal yet" if g["standing_goal_min"] is None else f"goal {g['standing_goal_min']:g} min standing/day"
-        table(f"{name} (minutes; {goal}, {g['source']})", bucket)
-    if any(d["day_min"] and (d["sitting_min"] or d["standing_min"] or d["between_min"])
-           for d in r["unassigned"]["days"]):
-        table("unassigned (minutes)", r["unassigned"])
-    for line in r["notes"] + r["warnings"]:
-        print(f"- {line}")
-
-
-# ---------------------------------------------------------------------------- backup, restore
-
-@_guarded
-def _cmd_backup(args: argparse.Namespace) -> int:
-    dest = Path(args.dest)
-    if dest.is_dir():
-        dest = dest / time.strftime("deskpi-%Y%m%dT%H%M%SZ.db", time.gmtime())
-    if dest.exists() and not args.force:
-        raise CliError(f"DEST = {str(dest)!r}: the file exists; choose another name or a directory, or pass "
-                       f"--force to overwrite it")
-    data_dir = _data_dir(args)
-    with _open_store(data_dir, create=False) as store:
-        path = store.backup(dest)
-        version = store.schema_version
-        n_users = len(store.list_users())
-    info = {"backup": str(path), "bytes": path.stat().st_size, "schema_version": version, "users": n_users,
-            "data_dir": str(data_dir)}
-    if args.json:
-        _json_out(info)
-    else:
-        print(f"backed up {data_dir} to {path} ({info['bytes']} bytes, {n_users} user(s), "
-              f"schema version {version})")
-    return 0
-
-
-@_guarded
-def _cmd_restore(args: argparse.Namespace) -> int:
-    from deskpi.store import Store
-
-    data_dir = _data_dir(args)
-    result = Store.restore(args.src, data_dir)       # refused (StoreBusyError) while anything has it open
-    with Store.open(result.path) as store:
-        n_users = len(store.list_users())
-    info = {"restored": str(result.path), "from": str(args.src),
-            "previous": None if result.previous is None else str(result.previous),
-            "schema_version": result.version, "users": n_users}
-    if args.json:
-        _json_out(info)
-    else:
-        kept = f"; the database it replaced is kept as {result.previous}" if result.previous else ""
-        print(f"restored {args.src} into {result.path} ({n_users} user(s), schema version {result.version}){kept}")
-    return 0
-
-
 # ----------------------------------------------------------------------------------- argparse
 
 def register(sub: Any) -> None:
-    """Add ergonomics, user, stats, backup and restore to the `deskpi` subparsers `sub`."""
-    e = sub.add_parser(
-        "ergonomics", help="recommended seated and standing desk heights for a stature", formatter_class=RAW,
+    """Add ergonomics, user and plan to the `deskpi` subparsers `sub`."""
+    e = add_command(
+        sub, "ergonomics", run=_cmd_ergonomics, help="recommended seated and standing desk heights for a stature",
         description="Seated (0.37 x S) and standing (0.615 x S) work-surface heights, S = stature + shoe "
                     "allowance, clamped to the desk's travel from the config.\n\n"
                     "Example: deskpi ergonomics --stature-cm 175 --json")
@@ -513,8 +289,6 @@ def register(sub: Any) -> None:
     e.add_argument("--shoe-mm", type=float, metavar="M",
                    help="shoe allowance in mm (0-100; default 35, or 25 with --sex male, 45 with --sex female)")
     e.add_argument("--sex", choices=("male", "female"), help="picks the shoe allowance (default: neutral 35 mm)")
-    _common(e)
-    e.set_defaults(func=_cmd_ergonomics)
 
     u = sub.add_parser(
         "user", help="add, list, show, change, remove and switch users (people at the desk)", formatter_class=RAW,
@@ -526,8 +300,8 @@ def register(sub: Any) -> None:
                     "  deskpi --data-dir /var/lib/deskpi user use Ana")
     us = u.add_subparsers(dest="user_command", required=True, metavar="{add,list,show,set,remove,use}")
 
-    a = us.add_parser(
-        "add", help="add a user (the first one becomes owner and active user)", formatter_class=RAW,
+    a = add_command(
+        us, "add", run=_cmd_user_add, help="add a user (the first one becomes owner and active user)",
         description="Add a user. With --stature-cm the seated and standing heights (and so presets 1 and 2) "
                     "are the ergonomic recommendation for the desk; --seated-mm/--standing-mm override them. "
                     "The PIN/password is read from standard input, never from the command line.\n\n"
@@ -542,24 +316,18 @@ def register(sub: Any) -> None:
     a.add_argument("--admin", action="store_true", help="may change settings and other users")
     a.add_argument("--pin-stdin", action="store_true",
                    help="read a PIN (4-12 digits) or password (8-128 characters) from standard input")
-    _common(a)
-    a.set_defaults(func=_cmd_user_add)
 
-    ls = us.add_parser("list", help="list the users", formatter_class=RAW,
-                       description="List users with their heights and whether they are active, the owner, an "
-                                   "admin or have a PIN (never the PIN itself).\n\n"
-                                   "Example: deskpi user list --json")
-    _common(ls, json_help="print one JSON list")
-    ls.set_defaults(func=_cmd_user_list)
+    add_command(us, "list", run=_cmd_user_list, help="list the users",
+                description="List users with their heights and whether they are active, the owner, an "
+                            "admin or have a PIN (never the PIN itself).\n\n"
+                            "Example: deskpi user list --json", json_help="print one JSON list")
 
-    sh = us.add_parser("show", help="show one user with presets and plan", formatter_class=RAW,
-                       description="Show one user's profile, presets 1-4 and plan.\n\nExample: deskpi user show Ana")
+    sh = add_command(us, "show", run=_cmd_user_show, help="show one user with presets and plan",
+                     description="Show one user's profile, presets 1-4 and plan.\n\nExample: deskpi user show Ana")
     sh.add_argument("name", metavar="NAME")
-    _common(sh)
-    sh.set_defaults(func=_cmd_user_show)
 
-    st = us.add_parser(
-        "set", help="change a user's stature, heights, units, role or PIN", formatter_class=RAW,
+    st = add_command(
+        us, "set", run=_cmd_user_set, help="change a user's stature, heights, units, role or PIN",
         description="Change a user. A new --stature-cm re-recommends the seated and standing heights unless "
                     "--keep-heights (explicit --seated-mm/--standing-mm always win).\n\n"
                     "Examples:\n"
@@ -578,75 +346,31 @@ def register(sub: Any) -> None:
     role.add_argument("--no-admin", dest="role", action="store_const", const="user", help="make a plain user")
     st.add_argument("--pin-stdin", action="store_true", help="set a new PIN/password read from standard input")
     st.add_argument("--clear-pin", action="store_true", help="remove the PIN/password")
-    _common(st)
-    st.set_defaults(func=_cmd_user_set, role=None, _parser=st)
+    st.set_defaults(role=None, _parser=st)
 
-    rm = us.add_parser("remove", help="remove a user with their presets, plan and reminders", formatter_class=RAW,
-                       description="Remove a user with their presets, plan and reminder history (the audit trail "
-                                   "keeps the name).\n\nExample: deskpi user remove Ana")
+    rm = add_command(us, "remove", run=_cmd_user_remove, help="remove a user with their presets, plan and reminders",
+                     description="Remove a user with their presets, plan and reminder history (the audit trail "
+                                 "keeps the name).\n\nExample: deskpi user remove Ana")
     rm.add_argument("name", metavar="NAME")
-    _common(rm)
-    rm.set_defaults(func=_cmd_user_remove)
 
-    use = us.add_parser("use", help="make a user the active one (who is at the desk)", formatter_class=RAW,
-                        description="Make NAME the active user: their presets, plan and statistics apply.\n\n"
-                                    "Example: deskpi user use Ana")
+    use = add_command(us, "use", run=_cmd_user_use, help="make a user the active one (who is at the desk)",
+                      description="Make NAME the active user: their presets, plan and statistics apply.\n\n"
+                                  "Example: deskpi user use Ana")
     use.add_argument("name", metavar="NAME")
-    _common(use)
-    use.set_defaults(func=_cmd_user_use)
 
     pl = sub.add_parser("plan", help="show or set a person's sit-stand plan",
                         description="Example: deskpi plan show Ana --json\n"
                                     "         deskpi plan set Ana --kind cornell", formatter_class=RAW)
     pls = pl.add_subparsers(dest="plan_command", required=True)
-    show = pls.add_parser("show", help="the plan in force for NAME (the default when none was set)",
-                          description="Example: deskpi plan show Ana --json")
+    show = add_command(pls, "show", run=_cmd_plan_show,
+                       help="the plan in force for NAME (the default when none was set)",
+                       description="Example: deskpi plan show Ana --json")
     show.add_argument("name", metavar="NAME")
-    _common(show)
-    show.set_defaults(func=_cmd_plan_show)
-    pset = pls.add_parser("set", help="choose a preset plan or load a custom one from a JSON file",
-                          description="Example: deskpi plan set Ana --kind cornell\n"
-                                      "         deskpi plan set Ana --file my-plan.json   "
-                                      "(fields as printed by `plan show --json`)", formatter_class=RAW)
+    pset = add_command(pls, "set", run=_cmd_plan_set, help="choose a preset plan or load a custom one from a JSON file",
+                       description="Example: deskpi plan set Ana --kind cornell\n"
+                                   "         deskpi plan set Ana --file my-plan.json   "
+                                   "(fields as printed by `plan show --json`)")
     pset.add_argument("name", metavar="NAME")
     src = pset.add_mutually_exclusive_group(required=True)
     src.add_argument("--kind", choices=("default", "cornell"), help="a preset plan")
     src.add_argument("--file", metavar="F", help="a JSON plan document ('-' for stdin)")
-    _common(pset)
-    pset.set_defaults(func=_cmd_plan_set)
-
-    s = sub.add_parser(
-        "stats", help="sitting/standing minutes, posture changes, reminders and goal per day and week",
-        formatter_class=RAW,
-        description="Statistics from the measured height log, per user per local day and ISO week. Limitation: "
-                    "the active-user history is not recorded yet, so the whole window is counted for the "
-                    "current active user. Standing goal: from the user's plan (its ramp, by week since the user "
-                    "was added), on the plan's working days.\n\n"
-                    "Example: deskpi stats --user Ana --days 14 --json")
-    s.add_argument("--user", metavar="NAME", help="only this user (default: every user)")
-    s.add_argument("--days", type=int, default=7, metavar="N", help="the last N local days incl. today (1-400; 7)")
-    s.add_argument("--tz", metavar="ZONE", help="IANA time zone for the days (default: the system's)")
-    s.add_argument("--now", type=float, metavar="T", help="end of the report as unix seconds (default: now)")
-    _common(s)
-    s.set_defaults(func=_cmd_stats)
-
-    b = sub.add_parser("backup", help="copy the database to a file (safe while the daemon runs)",
-                       formatter_class=RAW,
-                       description="A consistent copy of the live database (SQLite online backup), written "
-                                   "atomically. DEST may be a directory (a dated file is made in it).\n\n"
-                                   "Example: deskpi backup /media/usb/deskpi-$(hostname).db --json")
-    b.add_argument("dest", metavar="DEST", help="backup file, or a directory to put a dated one in")
-    b.add_argument("--force", action="store_true", help="overwrite DEST if it exists")
-    _common(b)
-    b.set_defaults(func=_cmd_backup)
-
-    r = sub.add_parser("restore", help="replace the database by a backup (stop the daemon first)",
-                       formatter_class=RAW,
-                       description="Check SRC (integrity, a deskpi schema no newer than this version), upgrade "
-                                   "it, keep the current database as deskpi.db.<time>.bak and put SRC in its "
-                                   "place. Refused while the daemon has the database open.\n\n"
-                                   "Example: sudo systemctl stop deskpi && deskpi restore /media/usb/deskpi.db "
-                                   "&& sudo systemctl start deskpi")
-    r.add_argument("src", metavar="SRC", help="a backup made by `deskpi backup`")
-    _common(r)
-    r.set_defaults(func=_cmd_restore)

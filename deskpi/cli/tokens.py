@@ -9,28 +9,28 @@ import argparse
 import time
 from typing import Any
 
-from deskpi.cli.people import RAW, CliError, _common, _data_dir, _guarded, _json_out, _open_store, _require_user
+from deskpi.cli.common import RAW, CliError, add_command, data_dir, guarded, open_store, print_json, require_user
 
 
-@_guarded
+@guarded
 def _cmd_create(args: argparse.Namespace) -> int:
-    with _open_store(_data_dir(args), create=False) as store:
-        user = _require_user(store, args.name)
+    with open_store(data_dir(args), create=False) as store:
+        user = require_user(store, args.name)
         token_id, token = store.create_token(user.name, args.label or "")
     if args.json:
-        _json_out({"id": token_id, "user": user.name, "label": args.label or "", "token": token})
+        print_json({"id": token_id, "user": user.name, "label": args.label or "", "token": token})
     else:
         print(token)
     return 0
 
 
-@_guarded
+@guarded
 def _cmd_list(args: argparse.Namespace) -> int:
-    with _open_store(_data_dir(args), create=False) as store:
-        user = _require_user(store, args.name)
+    with open_store(data_dir(args), create=False) as store:
+        user = require_user(store, args.name)
         tokens = store.list_tokens(user.name)
     if args.json:
-        _json_out({"user": user.name, "tokens": tokens})
+        print_json({"user": user.name, "tokens": tokens})
         return 0
     if not tokens:
         print(f"{user.name} has no API tokens")
@@ -40,13 +40,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guarded
+@guarded
 def _cmd_revoke(args: argparse.Namespace) -> int:
-    with _open_store(_data_dir(args), create=False) as store:
+    with open_store(data_dir(args), create=False) as store:
         if not store.revoke_token(args.id):
             raise CliError(f"token {args.id}: no such token (see `deskpi token list NAME`)")
     if args.json:
-        _json_out({"revoked": args.id})
+        print_json({"revoked": args.id})
     else:
         print(f"token {args.id} revoked")
     return 0
@@ -63,16 +63,10 @@ def register(sub: Any) -> None:
                                    "Examples:\n  TOKEN=$(deskpi token create Ana --label laptop)\n"
                                    "  deskpi token list Ana --json\n  deskpi token revoke 3")
     ts = t.add_subparsers(dest="token_command", required=True, metavar="{create,list,revoke}")
-    c = ts.add_parser("create", help="make a token and print it (once) on stdout")
+    c = add_command(ts, "create", run=_cmd_create, help="make a token and print it (once) on stdout")
     c.add_argument("name", metavar="NAME", help="the user the token acts as")
     c.add_argument("--label", metavar="TEXT", help="what the token is for (at most 64 characters)")
-    _common(c)
-    c.set_defaults(func=_cmd_create)
-    ls = ts.add_parser("list", help="a user's tokens (never the secrets)")
+    ls = add_command(ts, "list", run=_cmd_list, help="a user's tokens (never the secrets)")
     ls.add_argument("name", metavar="NAME")
-    _common(ls)
-    ls.set_defaults(func=_cmd_list)
-    r = ts.add_parser("revoke", help="delete a token by its id")
+    r = add_command(ts, "revoke", run=_cmd_revoke, help="delete a token by its id")
     r.add_argument("id", type=int, metavar="ID")
-    _common(r)
-    r.set_defaults(func=_cmd_revoke)

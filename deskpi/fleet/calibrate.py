@@ -185,10 +185,11 @@ def write_config(path: Path, changes: dict[tuple[str, str], Any], *, dry_run: bo
     import tomlkit
 
     from deskpi.config import ConfigError, from_mapping
-    from deskpi.fleet.config_edit import EditError, atomic_write, locked
+    from deskpi.fleet.config_edit import EditError, config_lock
+    from deskpi.util.files import atomic_write
 
     try:
-        lock = contextlib.nullcontext() if dry_run else locked(path)
+        lock = contextlib.nullcontext() if dry_run else config_lock(path)
         with lock:
             try:
                 text = path.read_text(encoding="utf-8")

@@ -6,22 +6,19 @@ here is validated against the same rules the daemon applies at start
 byte is written, and the file on disk is never half-written:
 
 - the edit keeps the file's comments and layout (tomlkit round-trips them);
-- the new text goes to a temporary file in the same directory, is fsynced and
-  renamed over the old one (rename is atomic), then the directory is fsynced;
-- an exclusive `flock` on `<file>.lock` is held from reading the old text to
-  the rename, so two admins (or two `deskpi apply` runs) never interleave;
-  the second waits up to `LOCK_TIMEOUT_S` and then fails, saying who to wait for.
+- the new text is written with `deskpi.util.files.atomic_write` (temporary
+  file, fsync, rename; the file keeps its mode and owner);
+- `config_lock`, an exclusive `flock` on `<file>.lock`, is held from reading the
+  old text to the rename, so two admins (or two `deskpi apply` runs) never
+  interleave; the second waits up to `LOCK_TIMEOUT_S` and then fails, saying
+  who to wait for.
 
 The daemon reads its config only at start: callers say "restart deskpi".
 """
 from __future__ import annotations
 
 import contextlib
-import errno
-import os
 import re
-import tempfile
-import time
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,11 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from deskpi.config import SCHEMA, ConfigError, Opt, Settings, from_mapping
-
-try:
-    import fcntl
-except ImportError:                      # pragma: no cover - not a Unix box: no cross-process lock
-    fcntl = None                         # type: ignore[assignment]
+from deskpi.util.files import atomic_write, file_lock, lock_path
 
 LOCK_TIMEOUT_S = 10.0
 RESTART_HINT = "the daemon reads its config only at start: restart deskpi to apply (sudo systemctl restart deskpi)"
@@ -228,64 +221,22 @@ def validate_text(text: str) -> tuple[list[Problem], list[str]]:
 # ------------------------------------------------------------------------------ locking, writing
 
 @contextlib.contextmanager
-def locked(path: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
-    """Hold an exclusive lock on `<path>.lock` (waiting up to timeout_s); EditError on timeout."""
-    if fcntl is None:                                     # pragma: no cover
-        yield
-        return
-    lock = path.with_name(path.name + ".lock")
-    try:
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    except OSError as exc:
-        raise EditError([f"cannot create the lock file {lock}: {exc.strerror} (run with sudo?)"],
-                        str(path)) from None
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise LockTimeout([f"another admin (or `deskpi apply`) is changing it and held {lock} for "
-                                       f"more than {timeout_s:g} s; nothing was changed, try again"],
-                                      str(path)) from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)                                      # closing releases the lock
+def config_lock(path: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold the exclusive lock on `<path>.lock` that every writer of the config file takes; EditError if it
+    cannot be made, LockTimeout if someone else holds it for more than timeout_s."""
+    lock = lock_path(path)
 
+    def busy() -> LockTimeout:
+        return LockTimeout([f"another admin (or `deskpi apply`) is changing it and held {lock} for more than "
+                            f"{timeout_s:g} s; nothing was changed, try again"], str(path))
 
-def atomic_write(path: Path, text: str, *, mode: int = 0o644) -> None:
-    """Replace `path` by `text` so a reader (or a power cut) sees the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        st = None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        # The new file keeps the old one's mode and owner: the service user must still read it.
-        os.chmod(tmp, st.st_mode & 0o7777 if st else mode)
-        if st is not None and os.geteuid() == 0:
-            os.chown(tmp, st.st_uid, st.st_gid)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(file_lock(lock, timeout_s=timeout_s, busy=busy))
+        except OSError as exc:
+            raise EditError([f"cannot create the lock file {lock}: {exc.strerror} (run with sudo?)"],
+                            str(path)) from None
+        yield                                             # outside the try: the caller's errors are its own
 
 
 def edited_text(text: str | None, updates: dict[tuple[str, str], Any]) -> str:
@@ -320,7 +271,7 @@ def set_value(path: Path, dotted: str, text_value: str, *, timeout_s: float = LO
     """`deskpi config set`: validate the whole resulting file, then write it atomically under the lock."""
     section, key = split_key(dotted)
     value = parse_value(section, key, text_value)
-    with locked(path, timeout_s):
+    with config_lock(path, timeout_s):
         old_text = read_text(path)
         old = effective(path) if old_text is not None else from_mapping({}, "defaults")
         new_text = edited_text(old_text, {(section, key): value})

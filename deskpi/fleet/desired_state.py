@@ -40,8 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from deskpi.config import SCHEMA, ConfigError, Settings, from_mapping
-from deskpi.fleet.config_edit import (EditError, atomic_write, edited_text, locate, locked, plain, read_text,
-                                to_toml_value)
+from deskpi.fleet.config_edit import (EditError, config_lock, edited_text, locate, plain, read_text,
+                                     to_toml_value)
+from deskpi.util.files import atomic_write
 
 TOP_KEYS = ("owner", "settings", "users")
 USER_KEYS = ("name", "stature_cm", "shoe_mm", "seated_mm", "standing_mm", "units", "admin", "pin_hash", "pin_file",
@@ -372,7 +373,7 @@ def apply(desired: Desired, config_path: Path, data_dir: Path, *, dry_run: bool 
     out = Changes()
     # The config lock serialises writers of the config file; a dry run only reads it (writes are atomic
     # renames), and the database needs no file lock: its transaction reads, compares and writes at once.
-    guard = locked(config_path, lock_timeout_s) if desired.settings and not dry_run else contextlib.nullcontext()
+    guard = config_lock(config_path, lock_timeout_s) if desired.settings and not dry_run else contextlib.nullcontext()
     with guard:
         old_text = read_text(config_path)
         updates = _setting_changes(desired, old_text, out)

@@ -5,36 +5,14 @@ the benchmarks measure, not what the test suite asserts.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
 SUMMARY_KEYS = {"moves", "p50_error_mm", "p95_error_mm", "max_error_mm", "median_time_ratio",
                 "interlock_violations", "faults"}
 REQUIRED_FAULTS = ("sensor_dead", "sensor_stuck", "stall", "obstruction_down", "obstruction_up",
                    "reversed_wiring")
-
-
-def deskpi(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-m", "deskpi.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO, env=env)
-
-
-def one_json_object(proc: subprocess.CompletedProcess) -> dict:
-    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    assert len(lines) == 1, f"--json must print exactly one line, got {len(lines)}:\n{proc.stdout}"
-    obj = json.loads(lines[0])
-    assert isinstance(obj, dict)
-    return obj
 
 
 def check_summary(s: dict, moves_asked: int) -> None:
@@ -51,13 +29,13 @@ def check_summary(s: dict, moves_asked: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def control() -> dict:
-    return one_json_object(deskpi("bench", "control", "--json", "--moves", "40", "--seed", "3"))
+def control(cli) -> dict:
+    return cli.json("bench", "control", "--json", "--moves", "40", "--seed", "3")
 
 
 @pytest.fixture(scope="module")
-def faults() -> dict:
-    return one_json_object(deskpi("bench", "faults", "--json", "--trials", "2"))
+def faults(cli) -> dict:
+    return cli.json("bench", "faults", "--json", "--trials", "2")
 
 
 # -- bench control ----------------------------------------------------------------
@@ -78,16 +56,16 @@ def test_control_beats_the_naive_baseline_at_p95(control):
     assert control["p95_error_mm"] < control["baseline"]["p95_error_mm"]
 
 
-def test_control_is_deterministic_for_a_seed(control):
-    again = one_json_object(deskpi("bench", "control", "--json", "--moves", "40", "--seed", "3"))
+def test_control_is_deterministic_for_a_seed(cli, control):
+    again = cli.json("bench", "control", "--json", "--moves", "40", "--seed", "3")
     assert again == control
 
 
-def test_control_accepts_every_desk_and_sensor_flag(control):
-    proc = deskpi("bench", "control", "--json", "--moves", "40", "--seed", "3",
-                  "--speed-up", "30", "--speed-down", "32", "--coast-mm", "12", "--noise-mm", "3",
-                  "--outliers", "0.02", "--dropouts", "0.03", "--load-variation", "0.25")
-    out = one_json_object(proc)
+def test_control_accepts_every_desk_and_sensor_flag(cli, control):
+    proc = cli("bench", "control", "--json", "--moves", "40", "--seed", "3",
+               "--speed-up", "30", "--speed-down", "32", "--coast-mm", "12", "--noise-mm", "3",
+               "--outliers", "0.02", "--dropouts", "0.03", "--load-variation", "0.25")
+    out = cli.parse(proc)
     check_summary(out, 40)
     check_summary(out["baseline"], 40)
     assert out["interlock_violations"] == 0
@@ -97,15 +75,15 @@ def test_control_accepts_every_desk_and_sensor_flag(control):
 
 @pytest.mark.parametrize("flag", ["--speed-up", "--speed-down", "--coast-mm", "--noise-mm", "--outliers",
                                   "--dropouts", "--load-variation", "--moves", "--seed"])
-def test_control_rejects_non_numeric_flag_values(flag):
-    proc = deskpi("bench", "control", "--json", flag, "lots")
+def test_control_rejects_non_numeric_flag_values(cli, flag):
+    proc = cli("bench", "control", "--json", flag, "lots")
     assert proc.returncode == 2
     assert flag in proc.stderr
     assert proc.stdout == ""
 
 
-def test_control_help_has_an_example():
-    proc = deskpi("bench", "control", "--help")
+def test_control_help_has_an_example(cli):
+    proc = cli("bench", "control", "--help")
     assert proc.returncode == 0
     assert "deskpi bench control" in proc.stdout
     for flag in ("--json", "--moves", "--seed", "--speed-up", "--speed-down", "--coast-mm", "--noise-mm",
@@ -136,14 +114,8 @@ def test_faults_are_all_detected(faults, name):
     assert entry["detected"] is True, entry
 
 
-def test_bench_day_prints_the_contract_keys_with_the_safety_zeros():
-    out = subprocess.run([sys.executable, "-m", "deskpi.cli", "bench", "day", "--json", "--seed", "2", "--week", "4",
-                          "--compliance", "0.8"], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert out.returncode == 0, out.stderr
-    lines = [line for line in out.stdout.splitlines() if line.strip()]
-    assert len(lines) == 1
-    day = json.loads(lines[0])
+def test_bench_day_prints_the_contract_keys_with_the_safety_zeros(cli):
+    day = cli.json("bench", "day", "--json", "--seed", "2", "--week", "4", "--compliance", "0.8")
     for key in ("standing_min", "sitting_min", "posture_changes", "reminders", "max_standing_block_min",
                 "auto_moves_without_presence", "moves_outside_working_hours"):
         assert key in day
@@ -152,7 +124,6 @@ def test_bench_day_prints_the_contract_keys_with_the_safety_zeros():
 
 
 @pytest.mark.parametrize("args, fragment", [(["--compliance", "1.5"], "probability"), (["--week", "0"], "week")])
-def test_bench_day_rejects_impossible_arguments(args, fragment):
-    out = subprocess.run([sys.executable, "-m", "deskpi.cli", "bench", "day", "--json", *args], capture_output=True,
-                         text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+def test_bench_day_rejects_impossible_arguments(cli, args, fragment):
+    out = cli("bench", "day", "--json", *args)
     assert out.returncode == 2 and fragment in out.stderr

@@ -3,23 +3,13 @@ a subprocess with no terminal, against a real simulated daemon, judged on exit c
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from deskpi.cli.admin import CliError, parse_since
+from deskpi.cli.admin import parse_since
+from deskpi.cli.common import CliError
 from helpers import calm, running_sim_daemon, wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def deskpi(*args, timeout=60, env=None):
-    return subprocess.run([sys.executable, "-m", "deskpi.cli", *args], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=timeout, cwd=ROOT, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -28,36 +18,34 @@ def daemon(tmp_path_factory):
         yield d
 
 
-
-
-def test_status_json_is_the_contract(daemon):
-    p = deskpi("--data-dir", str(daemon.data_dir), "status", "--json")
+def test_status_json_is_the_contract(cli, daemon):
+    p = cli("--data-dir", str(daemon.data_dir), "status", "--json")
     assert p.returncode == 0, p.stderr
     st = json.loads(p.stdout)
     assert isinstance(st["height_mm"], float) and st["state"] in ("idle", "moving", "settling", "fault")
     assert {"fault", "target_mm", "limits", "active_user", "uptime_s", "version", "learned"} <= set(st)
 
 
-def test_status_for_people_and_options_after_the_command(daemon):
-    p = deskpi("status", "--data-dir", str(daemon.data_dir))
+def test_status_for_people_and_options_after_the_command(cli, daemon):
+    p = cli("status", "--data-dir", str(daemon.data_dir))
     assert p.returncode == 0, p.stderr
     assert "height" in p.stdout and "simulated desk" in p.stdout and "limits   640-1260 mm" in p.stdout
 
 
-def test_no_daemon_is_exit_3_with_a_clear_message(tmp_path):
-    p = deskpi("--data-dir", str(tmp_path), "status", "--json")
-    assert p.returncode == 3 and p.stderr == ""
-    err = json.loads(p.stdout)
-    assert err["exit_code"] == 3 and "not running" in err["error"] and str(tmp_path) in err["error"]
-    p = deskpi("--data-dir", str(tmp_path / "missing"), "move", "900")
+def test_no_daemon_is_exit_3_with_a_clear_message(cli, tmp_path):
+    p = cli("--data-dir", str(tmp_path), "status", "--json")
+    assert p.stderr == ""
+    err = cli.parse_error(p, 3)
+    assert "not running" in err["error"] and str(tmp_path) in err["error"]
+    p = cli("--data-dir", str(tmp_path / "missing"), "move", "900")
     assert p.returncode == 3 and p.stdout == "" and "does not exist" in p.stderr
 
 
-def test_move_waits_until_the_desk_is_there(daemon):
+def test_move_waits_until_the_desk_is_there(cli, daemon):
     calm(daemon)
     here = daemon.parts.sim_desk.true_height()
     target = round(here + 80 if here < 1000 else here - 80)
-    p = deskpi("--data-dir", str(daemon.data_dir), "move", str(target))
+    p = cli("--data-dir", str(daemon.data_dir), "move", str(target))
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip().splitlines()[-1].startswith("at ")        # plain lines, no progress bar off a TTY
     assert "\r" not in p.stdout
@@ -67,14 +55,14 @@ def test_move_waits_until_the_desk_is_there(daemon):
     assert entry.detail["why"] == "cli" and entry.detail["target_mm"] == target
 
 
-def test_move_json_no_wait_then_stop(daemon):
+def test_move_json_no_wait_then_stop(cli, daemon):
     calm(daemon)
     here = daemon.parts.sim_desk.true_height()
     target = 1200 if here < 950 else 700
-    p = deskpi("--data-dir", str(daemon.data_dir), "move", str(target), "--no-wait", "--json")
+    p = cli("--data-dir", str(daemon.data_dir), "move", str(target), "--no-wait", "--json")
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout) == {"target_mm": target, "waiting": False, "height_mm": pytest.approx(here, abs=10)}
-    p = deskpi("--data-dir", str(daemon.data_dir), "stop", "--json")
+    p = cli("--data-dir", str(daemon.data_dir), "stop", "--json")
     assert p.returncode == 0 and json.loads(p.stdout)["stopped"] is True
     assert daemon.parts.controller.drive is None
     calm(daemon)
@@ -82,66 +70,65 @@ def test_move_json_no_wait_then_stop(daemon):
 
 
 @pytest.mark.parametrize("value", ["5000", "-3", "nan"])
-def test_move_outside_the_limits_is_usage_and_never_moves(daemon, value):
+def test_move_outside_the_limits_is_usage_and_never_moves(cli, daemon, value):
     calm(daemon)
     here = daemon.parts.sim_desk.true_height()
-    p = deskpi("--data-dir", str(daemon.data_dir), "move", value, "--json")
-    assert p.returncode == 2, p.stdout + p.stderr
-    assert json.loads(p.stdout)["exit_code"] == 2 and "640-1260" in json.loads(p.stdout)["error"]
+    p = cli("--data-dir", str(daemon.data_dir), "move", value, "--json")
+    assert "640-1260" in cli.parse_error(p, 2)["error"]
     assert daemon.parts.controller.drive is None and abs(daemon.parts.sim_desk.true_height() - here) < 1
 
 
-def test_usage_errors_are_exit_2():
-    p = deskpi("move", "tall")
+def test_usage_errors_are_exit_2(cli):
+    p = cli("move", "tall")
     assert p.returncode == 2 and "invalid float value" in p.stderr
 
 
-def test_a_fault_is_exit_4_and_clear_fault_clears_it(daemon):
+def test_a_fault_is_exit_4_and_clear_fault_clears_it(cli, daemon):
     calm(daemon)
     daemon.parts.loop.request(lambda c, now: c.fail("injected by the test", now))
     try:
-        p = deskpi("--data-dir", str(daemon.data_dir), "move", "900", "--json")
+        p = cli("--data-dir", str(daemon.data_dir), "move", "900", "--json")
         assert p.returncode == 4
         assert "injected by the test" in json.loads(p.stdout)["error"]
-        p = deskpi("--data-dir", str(daemon.data_dir), "clear-fault")
+        p = cli("--data-dir", str(daemon.data_dir), "clear-fault")
         assert p.returncode == 0 and "cleared: internal: injected by the test" in p.stdout
     finally:
         daemon.parts.loop.clear_fault()
-    p = deskpi("--data-dir", str(daemon.data_dir), "clear-fault", "--json")
+    p = cli("--data-dir", str(daemon.data_dir), "clear-fault", "--json")
     assert p.returncode == 0 and json.loads(p.stdout)["cleared"] is None
 
 
-def test_child_lock_refuses_with_exit_5(daemon):
+def test_child_lock_refuses_with_exit_5(cli, daemon):
     calm(daemon)
     daemon.parts.arbiter.set_locked(True)
     try:
-        p = deskpi("--data-dir", str(daemon.data_dir), "move", "900")
+        p = cli("--data-dir", str(daemon.data_dir), "move", "900")
         assert p.returncode == 5 and "child-locked" in p.stderr
     finally:
         daemon.parts.arbiter.set_locked(False)
 
 
-def test_audit_reads_the_database_with_filters(daemon):
+def test_audit_reads_the_database_with_filters(cli, daemon):
     store = daemon.parts.store
     store.append_audit("button", "move", user="Ana", detail={"target_mm": 1000.0}, t=time.time() - 7200)
     store.append_audit("web", "stop", user="Ben", t=time.time() - 60)
     d = str(daemon.data_dir)
-    p = deskpi("--data-dir", d, "audit", "--json", "--limit", "500")
+    p = cli("--data-dir", d, "audit", "--json", "--limit", "500")
     assert p.returncode == 0, p.stderr
     entries = json.loads(p.stdout)["entries"]
     assert {"Ana", "Ben"} <= {e["user"] for e in entries} and entries[0]["t"] >= entries[-1]["t"]
-    p = deskpi("--data-dir", d, "audit", "--json", "--user", "ana")
+    p = cli("--data-dir", d, "audit", "--json", "--user", "ana")
     assert [e["user"] for e in json.loads(p.stdout)["entries"]] == ["Ana"]
-    p = deskpi("--data-dir", d, "audit", "--json", "--since", "1h", "--user", "Ana")
+    p = cli("--data-dir", d, "audit", "--json", "--since", "1h", "--user", "Ana")
     assert json.loads(p.stdout)["entries"] == []
-    p = deskpi("--data-dir", d, "audit", "--limit", "1")
+    p = cli("--data-dir", d, "audit", "--limit", "1")
     assert p.returncode == 0 and len(p.stdout.strip().splitlines()) == 1
-    p = deskpi("--data-dir", d, "audit", "--since", "yesterday-ish", "--json")
-    assert p.returncode == 2 and "90m" in json.loads(p.stdout)["error"]
+    p = cli("--data-dir", d, "audit", "--since", "yesterday-ish", "--json")
+    assert "90m" in cli.parse_error(p, 2)["error"]
 
 
-def test_audit_without_a_database_says_so(tmp_path):
-    p = deskpi("--data-dir", str(tmp_path), "audit")
+def test_audit_without_a_database_says_so(cli, tmp_path):
+    p = cli("--data-dir", str(tmp_path), "audit")
     assert p.returncode == 1 and "no deskpi database" in p.stderr
 
 
@@ -156,9 +143,9 @@ def test_parse_since():
         parse_since("soon", now)
 
 
-def test_logs_without_journalctl_says_where_the_log_is(tmp_path):
-    env = {**os.environ, "PATH": str(tmp_path)}
-    p = deskpi("logs", "--lines", "5", env=env)
+def test_logs_without_journalctl_says_where_the_log_is(cli, tmp_path):
+    env = {"PATH": str(tmp_path)}
+    p = cli("logs", "--lines", "5", env=env)
     assert p.returncode == 1 and "journalctl is not available" in p.stderr
-    p = deskpi("logs", "--lines", "0", env=env)
+    p = cli("logs", "--lines", "0", env=env)
     assert p.returncode == 2

@@ -1,50 +1,23 @@
 """`deskpi ergonomics | user | stats | backup | restore`, run as subprocesses like facilities staff would.
 
 The commands open the store in --data-dir directly (no daemon). Exit codes: 0 ok, 1 failure,
-2 usage; with --json an error is {"error": ...} on stdout and the exit code is still 1.
-
+2 usage; with --json an error is {"error": ..., "exit_code": 1, "problems": [...]} on stdout.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
-import json
-import os
 import sqlite3
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from deskpi.cli.main import build_parser
 from deskpi.people.passwords import verify_secret
 from deskpi.store import Store, db_path
 
-REPO = Path(__file__).resolve().parents[2]
-CLI_MODULE = "deskpi.cli"
 USER_KEYS = {"name", "role", "stature_cm", "seated_mm", "standing_mm", "units", "active", "owner", "has_pin"}
-
-
-def deskpi(*args: str, stdin: str | None = None, timeout: float = 60.0) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-m", CLI_MODULE, *args], capture_output=True, text=True,
-                          input=stdin if stdin is not None else "", timeout=timeout, cwd=REPO, env=env, check=False)
-
-
-def ok_json(proc: subprocess.CompletedProcess):
-    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    assert len(lines) == 1, f"--json must print exactly one line:\n{proc.stdout}"
-    return json.loads(lines[0])
-
-
-def error_json(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == 1, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
-    obj = json.loads(proc.stdout)
-    assert set(obj) == {"error"} and obj["error"], obj
-    return obj["error"]
 
 
 def failed(proc: subprocess.CompletedProcess, *words: str) -> str:
@@ -60,42 +33,42 @@ def files(d: Path) -> dict[str, bytes]:
 
 # ---------------------------------------------------------------------------------------- ergonomics
 
-def test_ergonomics_json_for_175_cm() -> None:
-    r = ok_json(deskpi("ergonomics", "--stature-cm", "175", "--shoe-mm", "25", "--json"))
+def test_ergonomics_json_for_175_cm(cli) -> None:
+    r = cli.json("ergonomics", "--stature-cm", "175", "--shoe-mm", "25", "--json")
     assert (r["sit_mm"], r["stand_mm"]) == (657, 1092)           # docs/ERGONOMICS.md: ~657 seated, ~1092 standing
     assert r["sit_raw_mm"] == pytest.approx(656.8, abs=0.1) and r["stand_raw_mm"] == pytest.approx(1091.6, abs=0.1)
     assert r["clamped"] is False and isinstance(r["notes"], list) and r["notes"]
     assert r["limits"] == {"min_mm": 640.0, "max_mm": 1260.0, "source": "defaults"}
-    neutral = ok_json(deskpi("ergonomics", "--stature-cm", "175", "--json"))   # neutral 35 mm shoes
+    neutral = cli.json("ergonomics", "--stature-cm", "175", "--json")   # neutral 35 mm shoes
     assert abs(neutral["sit_mm"] - 657) <= 5 and abs(neutral["stand_mm"] - 1092) <= 8
-    male = ok_json(deskpi("ergonomics", "--stature-cm", "175", "--sex", "male", "--json"))
+    male = cli.json("ergonomics", "--stature-cm", "175", "--sex", "male", "--json")
     assert (male["sit_mm"], male["stand_mm"]) == (657, 1092)
 
 
-def test_ergonomics_clamps_to_the_desk_limits_from_the_config_and_says_what_to_do(tmp_path: Path) -> None:
-    short = ok_json(deskpi("ergonomics", "--stature-cm", "150", "--json"))
+def test_ergonomics_clamps_to_the_desk_limits_from_the_config_and_says_what_to_do(cli, tmp_path: Path) -> None:
+    short = cli.json("ergonomics", "--stature-cm", "150", "--json")
     assert short["clamped"] is True and short["sit_mm"] == 640 and short["sit_raw_mm"] < 640
     assert any("footrest" in n and "640" in n for n in short["notes"])
     cfg = tmp_path / "deskpi.toml"
     cfg.write_text("[desk]\nmin_mm = 700\nmax_mm = 1000\n")
-    r = ok_json(deskpi("--config", str(cfg), "ergonomics", "--stature-cm", "175", "--json"))
+    r = cli.json("--config", str(cfg), "ergonomics", "--stature-cm", "175", "--json")
     assert r["limits"] == {"min_mm": 700.0, "max_mm": 1000.0, "source": str(cfg)}
     assert (r["sit_mm"], r["stand_mm"], r["clamped"]) == (700, 1000, True)
     assert any("maximum of 1000" in n for n in r["notes"])
-    text = deskpi("--config", str(cfg), "ergonomics", "--stature-cm", "175")
+    text = cli("--config", str(cfg), "ergonomics", "--stature-cm", "175")
     assert text.returncode == 0 and "700 mm" in text.stdout and "clamped" in text.stdout
 
 
 @pytest.mark.parametrize("value", ["50", "300", "nan"])
-def test_a_bad_stature_names_the_allowed_range(value: str) -> None:
-    failed(deskpi("ergonomics", "--stature-cm", value), "stature_cm", "100-250 cm")
-    assert "100-250 cm" in error_json(deskpi("ergonomics", "--stature-cm", value, "--json"))
+def test_a_bad_stature_names_the_allowed_range(cli, value: str) -> None:
+    failed(cli("ergonomics", "--stature-cm", value), "stature_cm", "100-250 cm")
+    assert "100-250 cm" in cli.error("ergonomics", "--stature-cm", value, "--json")["error"]
 
 
-def test_usage_errors_exit_2() -> None:
-    assert deskpi("ergonomics").returncode == 2                         # --stature-cm is required
-    assert deskpi("ergonomics", "--stature-cm", "tall").returncode == 2
-    assert deskpi("user", "add").returncode == 2
+def test_usage_errors_exit_2(cli) -> None:
+    assert cli("ergonomics").returncode == 2                         # --stature-cm is required
+    assert cli("ergonomics", "--stature-cm", "tall").returncode == 2
+    assert cli("user", "add").returncode == 2
 
 
 # ---------------------------------------------------------------------------------------------- users
@@ -105,25 +78,25 @@ def data(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
-def test_user_add_with_a_pin_from_stdin_then_list(data: Path) -> None:
-    add = deskpi("--data-dir", str(data), "user", "add", "Ana", "--stature-cm", "175", "--pin-stdin", "--json",
-                 stdin="1234\n")
-    added = ok_json(add)
+def test_user_add_with_a_pin_from_stdin_then_list(cli, data: Path) -> None:
+    add = cli("--data-dir", str(data), "user", "add", "Ana", "--stature-cm", "175", "--pin-stdin", "--json",
+              input="1234\n")
+    added = cli.parse(add)
     assert added["name"] == "Ana" and added["has_pin"] is True
     assert added["owner"] is True and added["active"] is True            # the first user
     assert (added["seated_mm"], added["standing_mm"]) == (660, 1098)     # recommend(175), neutral shoes
-    ok_json(deskpi("--data-dir", str(data), "user", "add", "Bob", "--admin", "--json"))
-    listing = deskpi("--data-dir", str(data), "user", "list", "--json")
-    users = ok_json(listing)
+    cli.json("--data-dir", str(data), "user", "add", "Bob", "--admin", "--json")
+    listing = cli("--data-dir", str(data), "user", "list", "--json")
+    users = cli.parse(listing)
     assert [u["name"] for u in users] == ["Ana", "Bob"]
     for u in users:
         assert USER_KEYS <= u.keys() and not any("hash" in k for k in u)
     ana, bob = users
     assert (ana["has_pin"], ana["active"], ana["owner"], ana["role"]) == (True, True, True, "user")
     assert (bob["has_pin"], bob["active"], bob["owner"], bob["role"]) == (False, False, False, "admin")
-    text = deskpi("--data-dir", str(data), "user", "list")
-    show = deskpi("--data-dir", str(data), "user", "show", "Ana", "--json")
-    assert ok_json(show)["presets"] == {"1": 660.0, "2": 1098.0, "3": None, "4": None}   # presets 1/2 = sit/stand
+    text = cli("--data-dir", str(data), "user", "list")
+    show = cli("--data-dir", str(data), "user", "show", "Ana", "--json")
+    assert cli.parse(show)["presets"] == {"1": 660.0, "2": 1098.0, "3": None, "4": None}   # presets 1/2 = sit/stand
     with Store.open(db_path(data)) as store:
         stored = store.get_user("Ana").pin_hash
     assert stored.startswith("scrypt$") and verify_secret("1234", stored) and not verify_secret("1235", stored)
@@ -132,54 +105,54 @@ def test_user_add_with_a_pin_from_stdin_then_list(data: Path) -> None:
         assert "1234" not in proc.stdout
 
 
-def test_bad_pins_are_refused_and_nothing_is_added(data: Path) -> None:
+def test_bad_pins_are_refused_and_nothing_is_added(cli, data: Path) -> None:
     for piped in ("97\n", " 9753\n", "9753\n\n", "", "shorty\n"):
-        proc = deskpi("--data-dir", str(data), "user", "add", "Ana", "--pin-stdin", stdin=piped)
+        proc = cli("--data-dir", str(data), "user", "add", "Ana", "--pin-stdin", input=piped)
         failed(proc, "--pin-stdin", "a PIN")
         if piped.strip():
             assert piped.strip() not in proc.stderr
-    assert ok_json(deskpi("--data-dir", str(data), "user", "list", "--json")) == []
+    assert cli.json("--data-dir", str(data), "user", "list", "--json") == []
     assert not db_path(data).exists()                  # a refused add does not even create the database
 
 
-def test_duplicate_names_are_refused_case_insensitively(data: Path) -> None:
-    ok_json(deskpi("--data-dir", str(data), "user", "add", "Ana", "--json"))
-    failed(deskpi("--data-dir", str(data), "user", "add", "ana"), "'ana'", "already taken", "'Ana'")
-    assert "already taken" in error_json(deskpi("--data-dir", str(data), "user", "add", "ANA", "--json"))
-    assert len(ok_json(deskpi("--data-dir", str(data), "user", "list", "--json"))) == 1
+def test_duplicate_names_are_refused_case_insensitively(cli, data: Path) -> None:
+    cli.json("--data-dir", str(data), "user", "add", "Ana", "--json")
+    failed(cli("--data-dir", str(data), "user", "add", "ana"), "'ana'", "already taken", "'Ana'")
+    assert "already taken" in cli.error("--data-dir", str(data), "user", "add", "ANA", "--json")["error"]
+    assert len(cli.json("--data-dir", str(data), "user", "list", "--json")) == 1
 
 
-def test_unknown_users_exit_1_naming_the_known_ones(data: Path) -> None:
-    ok_json(deskpi("--data-dir", str(data), "user", "add", "Ana", "--json"))
+def test_unknown_users_exit_1_naming_the_known_ones(cli, data: Path) -> None:
+    cli.json("--data-dir", str(data), "user", "add", "Ana", "--json")
     for cmd in ("remove", "use", "show"):
-        failed(deskpi("--data-dir", str(data), "user", cmd, "Zed"), "'Zed'", "no such user", "Ana")
-        assert "no such user" in error_json(deskpi("--data-dir", str(data), "user", cmd, "Zed", "--json"))
-    failed(deskpi("--data-dir", str(data), "stats", "--user", "Zed"), "'Zed'", "no such user")
+        failed(cli("--data-dir", str(data), "user", cmd, "Zed"), "'Zed'", "no such user", "Ana")
+        assert "no such user" in cli.error("--data-dir", str(data), "user", cmd, "Zed", "--json")["error"]
+    failed(cli("--data-dir", str(data), "stats", "--user", "Zed"), "'Zed'", "no such user")
 
 
-def test_use_set_and_remove(data: Path) -> None:
-    ok_json(deskpi("--data-dir", str(data), "user", "add", "Ana", "--json"))
-    ok_json(deskpi("--data-dir", str(data), "user", "add", "Bob", "--stature-cm", "190", "--json"))
-    assert ok_json(deskpi("--data-dir", str(data), "user", "use", "bob", "--json"))["active"] is True
-    s = ok_json(deskpi("--data-dir", str(data), "user", "set", "Bob", "--standing-mm", "1150", "--units", "in",
-                       "--admin", "--json"))
+def test_use_set_and_remove(cli, data: Path) -> None:
+    cli.json("--data-dir", str(data), "user", "add", "Ana", "--json")
+    cli.json("--data-dir", str(data), "user", "add", "Bob", "--stature-cm", "190", "--json")
+    assert cli.json("--data-dir", str(data), "user", "use", "bob", "--json")["active"] is True
+    s = cli.json("--data-dir", str(data), "user", "set", "Bob", "--standing-mm", "1150", "--units", "in",
+                       "--admin", "--json")
     assert (s["standing_mm"], s["units"], s["role"], s["seated_mm"]) == (1150.0, "in", "admin", 716.0)
-    s = ok_json(deskpi("--data-dir", str(data), "user", "set", "Bob", "--stature-cm", "175", "--json"))
+    s = cli.json("--data-dir", str(data), "user", "set", "Bob", "--stature-cm", "175", "--json")
     assert (s["seated_mm"], s["standing_mm"]) == (660.0, 1098.0)        # re-recommended from the new stature
-    s = ok_json(deskpi("--data-dir", str(data), "user", "set", "Bob", "--pin-stdin", "--json", stdin="hunter22\n"))
+    s = cli.json("--data-dir", str(data), "user", "set", "Bob", "--pin-stdin", "--json", input="hunter22\n")
     assert s["has_pin"] is True
-    assert "standing_mm" in error_json(deskpi("--data-dir", str(data), "user", "set", "Bob", "--standing-mm",
-                                               "500", "--json"))        # not above seated: refused
-    assert deskpi("--data-dir", str(data), "user", "set", "Bob").returncode == 2     # nothing to change
-    r = ok_json(deskpi("--data-dir", str(data), "user", "remove", "Bob", "--json"))
+    assert "standing_mm" in cli.error("--data-dir", str(data), "user", "set", "Bob", "--standing-mm",
+                                               "500", "--json")["error"]        # not above seated: refused
+    assert cli("--data-dir", str(data), "user", "set", "Bob").returncode == 2     # nothing to change
+    r = cli.json("--data-dir", str(data), "user", "remove", "Bob", "--json")
     assert r["removed"] == "Bob" and r["was_active"] is True
-    users = ok_json(deskpi("--data-dir", str(data), "user", "list", "--json"))
+    users = cli.json("--data-dir", str(data), "user", "list", "--json")
     assert [(u["name"], u["owner"], u["active"]) for u in users] == [("Ana", True, False)]
 
 
-def test_data_dir_also_accepted_after_the_subcommand_and_a_missing_store_is_not_created(data: Path) -> None:
-    assert ok_json(deskpi("user", "list", "--data-dir", str(data), "--json")) == []
-    failed(deskpi("user", "use", "Ana", "--data-dir", str(data)), "no deskpi database")
+def test_data_dir_also_accepted_after_the_subcommand_and_a_missing_store_is_not_created(cli, data: Path) -> None:
+    assert cli.json("user", "list", "--data-dir", str(data), "--json") == []
+    failed(cli("user", "use", "Ana", "--data-dir", str(data)), "no deskpi database")
     assert not data.exists()
 
 
@@ -190,11 +163,11 @@ T8 = datetime(2024, 3, 6, 8, 0, tzinfo=UTC).timestamp()
 ADDED = datetime(2024, 2, 14, 9, 0, tzinfo=UTC).timestamp()     # three weeks earlier: T_NOON is in week 4 of the plan
 
 
-def _fill(data: Path) -> None:
+def _fill(cli, data: Path) -> None:
     """Ana (700/1100 mm) at the desk 08:00-10:30 UTC: sit 60, stand 30, sit 30, stand 30 minutes."""
-    ok_json(deskpi("--data-dir", str(data), "user", "add", "Ana", "--seated-mm", "700", "--standing-mm", "1100",
-                   "--json"))
-    ok_json(deskpi("--data-dir", str(data), "user", "add", "Bob", "--json"))
+    cli.json("--data-dir", str(data), "user", "add", "Ana", "--seated-mm", "700", "--standing-mm", "1100",
+             "--json")
+    cli.json("--data-dir", str(data), "user", "add", "Bob", "--json")
     db = sqlite3.connect(db_path(data))
     try:
         with db:
@@ -211,10 +184,10 @@ def _fill(data: Path) -> None:
         store.record_reminder(None, "move", T8 + 100 * 60)
 
 
-def test_stats_json_from_a_synthetic_height_log(data: Path) -> None:
-    _fill(data)
+def test_stats_json_from_a_synthetic_height_log(cli, data: Path) -> None:
+    _fill(cli, data)
     base = ("--data-dir", str(data), "stats", "--tz", "UTC", "--now", str(T_NOON), "--json")
-    r = ok_json(deskpi(*base, "--days", "2"))
+    r = cli.json(*base, "--days", "2")
     assert {"users", "unassigned", "notes", "goals", "first_day", "last_day", "tz", "warnings"} <= r.keys()
     assert (r["first_day"], r["last_day"], r["tz"]) == ("2024-03-05", "2024-03-06", "UTC")
     assert set(r["users"]) == {"Ana", "Bob"} and r["active_user"] == "Ana"
@@ -237,63 +210,63 @@ def test_stats_json_from_a_synthetic_height_log(data: Path) -> None:
 
     with Store.open(db_path(data)) as store:
         store.set_plan("Ana", {"ramp": [[1, 60]]})                        # her own plan: 60 min a day
-    one = ok_json(deskpi(*base, "--user", "ana", "--days", "1"))
+    one = cli.json(*base, "--user", "ana", "--days", "1")
     assert set(one["users"]) == {"Ana"} and len(one["users"]["Ana"]["days"]) == 1
     assert one["goals"]["Ana"] == {"standing_goal_min": 60.0, "source": "plan", "since": "2024-02-14", "week": 4}
     assert one["users"]["Ana"]["days"][0]["goal_progress"] == 1.0
-    text = deskpi(*base[:-1])
+    text = cli(*base[:-1])
     assert text.returncode == 0 and "Ana" in text.stdout and "2024-03-06" in text.stdout
 
 
-def test_stats_bad_values_exit_1(data: Path) -> None:
-    _fill(data)
-    assert "1-400" in error_json(deskpi("--data-dir", str(data), "stats", "--days", "0", "--json"))
-    failed(deskpi("--data-dir", str(data), "stats", "--tz", "Mars/Olympus"), "--tz", "Mars/Olympus")
+def test_stats_bad_values_exit_1(cli, data: Path) -> None:
+    _fill(cli, data)
+    assert "1-400" in cli.error("--data-dir", str(data), "stats", "--days", "0", "--json")["error"]
+    failed(cli("--data-dir", str(data), "stats", "--tz", "Mars/Olympus"), "--tz", "Mars/Olympus")
 
 
 # ------------------------------------------------------------------------------------- backup, restore
 
-def test_backup_and_restore_round_trip(data: Path, tmp_path: Path) -> None:
-    ok_json(deskpi("--data-dir", str(data), "user", "add", "Ana", "--json"))
+def test_backup_and_restore_round_trip(cli, data: Path, tmp_path: Path) -> None:
+    cli.json("--data-dir", str(data), "user", "add", "Ana", "--json")
     backup = tmp_path / "b.db"
-    b = ok_json(deskpi("--data-dir", str(data), "backup", str(backup), "--json"))
+    b = cli.json("--data-dir", str(data), "backup", str(backup), "--json")
     assert b["backup"] == str(backup) and b["users"] == 1 and backup.stat().st_size == b["bytes"]
-    failed(deskpi("--data-dir", str(data), "backup", str(backup)), "exists", "--force")
-    ok_json(deskpi("--data-dir", str(data), "user", "add", "Bob", "--json"))
-    r = ok_json(deskpi("--data-dir", str(data), "restore", str(backup), "--json"))
+    failed(cli("--data-dir", str(data), "backup", str(backup)), "exists", "--force")
+    cli.json("--data-dir", str(data), "user", "add", "Bob", "--json")
+    r = cli.json("--data-dir", str(data), "restore", str(backup), "--json")
     assert r["users"] == 1 and r["previous"] and Path(r["previous"]).is_file()
-    assert [u["name"] for u in ok_json(deskpi("--data-dir", str(data), "user", "list", "--json"))] == ["Ana"]
-    into_dir = ok_json(deskpi("--data-dir", str(data), "backup", str(tmp_path), "--json"))
+    assert [u["name"] for u in cli.json("--data-dir", str(data), "user", "list", "--json")] == ["Ana"]
+    into_dir = cli.json("--data-dir", str(data), "backup", str(tmp_path), "--json")
     assert Path(into_dir["backup"]).parent == tmp_path and Path(into_dir["backup"]).name.startswith("deskpi-")
 
 
-def test_restore_of_a_non_deskpi_file_exits_1_and_changes_nothing(data: Path, tmp_path: Path) -> None:
-    ok_json(deskpi("--data-dir", str(data), "user", "add", "Ana", "--json"))
+def test_restore_of_a_non_deskpi_file_exits_1_and_changes_nothing(cli, data: Path, tmp_path: Path) -> None:
+    cli.json("--data-dir", str(data), "user", "add", "Ana", "--json")
     before = files(data)
     junk = tmp_path / "notes.txt"
     junk.write_text("not a database\n" * 100)
-    failed(deskpi("--data-dir", str(data), "restore", str(junk)), "not a SQLite database")
+    failed(cli("--data-dir", str(data), "restore", str(junk)), "not a SQLite database")
     other = tmp_path / "other.db"
     with sqlite3.connect(other) as conn:
         conn.execute("CREATE TABLE recipes (name TEXT)")
     conn.close()
-    assert "not a deskpi database" in error_json(deskpi("--data-dir", str(data), "restore", str(other), "--json"))
-    failed(deskpi("--data-dir", str(data), "restore", str(tmp_path / "missing.db")), "missing.db")
+    assert "not a deskpi database" in cli.error("--data-dir", str(data), "restore", str(other), "--json")["error"]
+    failed(cli("--data-dir", str(data), "restore", str(tmp_path / "missing.db")), "missing.db")
     assert files(data) == before
 
 
-def test_restore_is_refused_while_the_store_is_open(data: Path, tmp_path: Path) -> None:
-    ok_json(deskpi("--data-dir", str(data), "user", "add", "Ana", "--json"))
+def test_restore_is_refused_while_the_store_is_open(cli, data: Path, tmp_path: Path) -> None:
+    cli.json("--data-dir", str(data), "user", "add", "Ana", "--json")
     backup = tmp_path / "b.db"
-    ok_json(deskpi("--data-dir", str(data), "backup", str(backup), "--json"))
+    cli.json("--data-dir", str(data), "backup", str(backup), "--json")
     with Store.open(db_path(data)):                  # stands in for the running daemon
         before = files(data)
-        failed(deskpi("--data-dir", str(data), "restore", str(backup)), "stop it first")
-        assert "stop it first" in error_json(deskpi("--data-dir", str(data), "restore", str(backup), "--json"))
+        failed(cli("--data-dir", str(data), "restore", str(backup)), "stop it first")
+        assert "stop it first" in cli.error("--data-dir", str(data), "restore", str(backup), "--json")["error"]
         assert files(data) == before
         # ... while reading and backing up work alongside it (WAL)
-        assert len(ok_json(deskpi("--data-dir", str(data), "user", "list", "--json"))) == 1
-        ok_json(deskpi("--data-dir", str(data), "backup", str(tmp_path / "live.db"), "--json"))
+        assert len(cli.json("--data-dir", str(data), "user", "list", "--json")) == 1
+        cli.json("--data-dir", str(data), "backup", str(tmp_path / "live.db"), "--json")
 
 
 # ---------------------------------------------------------------------------------------------- help
@@ -308,7 +281,7 @@ def _leaf_parsers(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ())
 
 
 def test_every_people_command_has_help_and_an_example() -> None:
-    parser = importlib.import_module("deskpi.cli.main").build_parser()
+    parser = build_parser()
     found = {path: (sub, h) for path, sub, h in _leaf_parsers(parser)}
     wanted = [("ergonomics",), ("user",), ("user", "add"), ("user", "list"), ("user", "show"), ("user", "set"),
               ("user", "remove"), ("user", "use"), ("stats",), ("backup",), ("restore",)]

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from deskpi.cli.main import main
 from deskpi.config import load
 from deskpi.people.passwords import hash_secret, verify_secret
 from deskpi.store import Store, db_path
@@ -44,17 +43,16 @@ units = "in"
 
 
 class Desk:
-    def __init__(self, tmp_path: Path, capsys) -> None:
-        self.tmp, self.capsys = tmp_path, capsys
+    def __init__(self, tmp_path: Path, cli) -> None:
+        self.tmp, self.cli = tmp_path, cli
         self.config = tmp_path / "etc" / "deskpi.toml"
         self.data = tmp_path / "data"
         self.config.parent.mkdir()
         shutil.copy(ROOT / "deskpi.example.toml", self.config)
 
     def run(self, *argv: str) -> tuple[int, str, str]:
-        rc = main(["--config", str(self.config), "--data-dir", str(self.data), *argv])
-        out, err = self.capsys.readouterr()
-        return rc, out, err
+        p = self.cli.main("--config", str(self.config), "--data-dir", str(self.data), *argv)
+        return p.returncode, p.stdout, p.stderr
 
     def apply(self, text: str, *extra: str) -> tuple[int, dict]:
         f = self.tmp / "desk.toml"
@@ -67,8 +65,8 @@ class Desk:
 
 
 @pytest.fixture
-def desk(tmp_path, capsys) -> Desk:
-    return Desk(tmp_path, capsys)
+def desk(tmp_path, cli) -> Desk:
+    return Desk(tmp_path, cli)
 
 
 def test_apply_converges_and_a_second_apply_changes_nothing(desk):
@@ -185,12 +183,12 @@ def test_pin_file_holds_the_pin_and_reapplying_keeps_the_hash(desk):
         assert s.get_user("Ana").pin_hash == first
 
 
-def test_export_apply_export_round_trips(desk, tmp_path, capsys):
+def test_export_apply_export_round_trips(desk, tmp_path, cli):
     desk.apply(DESK)
     rc, exported, _ = desk.run("export")
     assert rc == 0 and "pin_hash" in exported and "4711" not in exported.replace(HASH, "")
     (tmp_path / "fresh").mkdir()
-    fresh = Desk(tmp_path / "fresh", capsys)
+    fresh = Desk(tmp_path / "fresh", cli)
     fresh.config.unlink()                                  # a desk with no config file at all
     f = tmp_path / "exported.toml"
     f.write_text(exported)
@@ -205,14 +203,9 @@ def test_example_desk_file_applies(desk):
     assert desk.apply(EXAMPLE_DESK.read_text())[1]["changed"] is False
 
 
-def _apply_in_child(argv: list[str], q) -> None:
-    import contextlib
-    import io
-
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        rc = main(argv)
-    q.put((rc, buf.getvalue()))
+def _apply_in_child(cli, argv: list[str], q) -> None:
+    p = cli.main(*argv)
+    q.put((p.returncode, p.stdout))
 
 
 def test_two_admins_applying_at_once_never_half_write(desk):
@@ -227,8 +220,8 @@ def test_two_admins_applying_at_once_never_half_write(desk):
     ctx = multiprocessing.get_context("fork")
     q = ctx.Queue()
     procs = [ctx.Process(target=_apply_in_child,
-                         args=(["--config", str(desk.config), "--data-dir", str(desk.data), "apply", str(f), "--json"],
-                               q)) for f in files]
+                         args=(desk.cli, ["--config", str(desk.config), "--data-dir", str(desk.data), "apply", str(f),
+                                          "--json"], q)) for f in files]
     for p in procs:
         p.start()
     results = [q.get(timeout=60) for _ in procs]
@@ -241,15 +234,11 @@ def test_two_admins_applying_at_once_never_half_write(desk):
     assert (max_mm, seated) in {(1250.0, 720.0), (1200.0, 730.0)}
 
 
-def test_hash_pin_reads_standard_input(monkeypatch, capsys):
-    import io
-
-    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"4711\n")))
-    assert main(["hash-pin"]) == 0
-    assert verify_secret("4711", capsys.readouterr().out.strip())
-    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"12\n")))
-    assert main(["hash-pin"]) == 1
-    assert "PIN" in capsys.readouterr().err
+def test_hash_pin_reads_standard_input(cli):
+    p = cli.main("hash-pin", input="4711\n")
+    assert p.returncode == 0 and verify_secret("4711", p.stdout.strip())
+    p = cli.main("hash-pin", input="12\n")
+    assert p.returncode == 1 and "hash-pin: " in p.stderr and "PIN" in p.stderr
 
 
 def test_a_users_only_file_needs_no_config_lock(desk, tmp_path):

@@ -7,8 +7,6 @@ import json
 import os
 import random
 import stat
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -244,12 +242,7 @@ def test_limits_pull_in_to_an_end_stop_and_keep_a_reachable_limit():
 
 # ------------------------------------------------------------------------ end to end, on the sim
 
-def deskpi(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "deskpi.cli", *args], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=timeout, cwd=ROOT)
-
-
-def calibrate_on(d, make_args):
+def calibrate_on(cli, d, make_args):
     """Run `deskpi calibrate`; once more if the simulated sensor timed out under load.
 
     On a busy 2-core machine the simulated HC-SR04 now and then misses its 25 ms echo deadline twice
@@ -258,7 +251,7 @@ def calibrate_on(d, make_args):
     """
     for attempt in range(2):
         wait_until(lambda: not d.parts.controller.busy, 30, "the desk at rest")
-        p = deskpi(*make_args())
+        p = cli(*make_args())
         fault = d.parts.controller.fault
         if p.returncode == 0 or attempt == 1 or fault is None or fault.kind.value != "sensor_dead":
             return p
@@ -267,7 +260,7 @@ def calibrate_on(d, make_args):
     return p
 
 
-def test_calibrate_against_the_simulated_desk_corrects_the_offset_and_measures_speeds(tmp_path):
+def test_calibrate_against_the_simulated_desk_corrects_the_offset_and_measures_speeds(cli, tmp_path):
     data = tmp_path / "data"
     config = tmp_path / "deskpi.toml"
     config.write_text(EXAMPLE.read_text())
@@ -281,7 +274,7 @@ def test_calibrate_against_the_simulated_desk_corrects_the_offset_and_measures_s
             start["true"] = true = desk.true_height()
             return ("--data-dir", str(data), "--config", str(config), "calibrate", "--measured-mm", f"{true:.1f}",
                     "--moves", "1", "--distance-mm", "100", "--skip-direction", "--json")
-        p = calibrate_on(d, args)
+        p = calibrate_on(cli, d, args)
         true = start["true"]
         assert p.returncode == 0, p.stdout + p.stderr
         out = json.loads(p.stdout)
@@ -296,15 +289,15 @@ def test_calibrate_against_the_simulated_desk_corrects_the_offset_and_measures_s
     assert "# Air temperature, degrees C" in config.read_text()
 
 
-def test_calibrate_finds_reversed_wiring_on_the_simulated_desk_and_dry_run_writes_nothing(tmp_path):
+def test_calibrate_finds_reversed_wiring_on_the_simulated_desk_and_dry_run_writes_nothing(cli, tmp_path):
     data = tmp_path / "data"
     config = tmp_path / "deskpi.toml"
     config.write_text(EXAMPLE.read_text())
     before = config.read_text()
     with running_sim_daemon(data, seed=4) as d:
         d.parts.sim_desk.inject("reversed_wiring")
-        p = calibrate_on(d, lambda: ("--data-dir", str(data), "--config", str(config), "calibrate", "--dry-run",
-                                     "--json"))
+        p = calibrate_on(cli, d, lambda: ("--data-dir", str(data), "--config", str(config), "calibrate",
+                                          "--dry-run", "--json"))
         assert p.returncode == 0, p.stdout + p.stderr
         out = json.loads(p.stdout)
         assert out["direction"] == "reversed" and out["dry_run"] is True and out["written"] is False
@@ -313,7 +306,6 @@ def test_calibrate_finds_reversed_wiring_on_the_simulated_desk_and_dry_run_write
     assert config.read_text() == before
 
 
-def test_calibrate_without_a_daemon_exits_3(tmp_path):
-    p = deskpi("--data-dir", str(tmp_path), "calibrate", "--dry-run", "--json", timeout=30)
-    assert p.returncode == 3
-    assert json.loads(p.stdout)["exit_code"] == 3
+def test_calibrate_without_a_daemon_exits_3(cli, tmp_path):
+    assert "not running" in cli.error("--data-dir", str(tmp_path), "calibrate", "--dry-run", "--json", timeout=30,
+                                      exit_code=3)["error"]

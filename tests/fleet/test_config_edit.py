@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from deskpi.cli.main import main
 from deskpi.config import load
-from deskpi.fleet.config_edit import EditError, LockTimeout, locked, set_value
+from deskpi.fleet.config_edit import EditError, LockTimeout, config_lock, set_value
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "deskpi.example.toml"
@@ -24,15 +23,14 @@ def cfg(tmp_path) -> Path:
     return path
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    rc = main(list(argv))
-    out, err = capsys.readouterr()
-    return rc, out, err
+def run(cli, *argv: str) -> tuple[int, str, str]:
+    p = cli.main(*argv)
+    return p.returncode, p.stdout, p.stderr
 
 
-def test_set_changes_one_line_and_keeps_every_comment(cfg, capsys):
+def test_set_changes_one_line_and_keeps_every_comment(cfg, cli):
     before = cfg.read_text().splitlines()
-    rc, out, _ = run(capsys, "--config", str(cfg), "config", "set", "desk.max_mm", "1250")
+    rc, out, _ = run(cli, "--config", str(cfg), "config", "set", "desk.max_mm", "1250")
     assert rc == 0 and "restart deskpi" in out and "was 1260.0" in out
     after = cfg.read_text().splitlines()
     diff = [(a, b) for a, b in zip(before, after) if a != b]
@@ -40,10 +38,10 @@ def test_set_changes_one_line_and_keeps_every_comment(cfg, capsys):
     assert load(cfg).desk.max_mm == 1250.0
 
 
-def test_set_same_value_twice_changes_nothing(cfg, capsys):
-    run(capsys, "--config", str(cfg), "config", "set", "desk.max_mm", "1250")
+def test_set_same_value_twice_changes_nothing(cfg, cli):
+    run(cli, "--config", str(cfg), "config", "set", "desk.max_mm", "1250")
     mtime = cfg.stat().st_mtime_ns
-    rc, out, _ = run(capsys, "--config", str(cfg), "config", "set", "desk.max_mm", "1250", "--json")
+    rc, out, _ = run(cli, "--config", str(cfg), "config", "set", "desk.max_mm", "1250", "--json")
     assert rc == 0 and json.loads(out)["changed"] is False and cfg.stat().st_mtime_ns == mtime
 
 
@@ -56,63 +54,63 @@ def test_set_same_value_twice_changes_nothing(cfg, capsys):
     ("desk.nope", "1", "[desk] has no key 'nope'; its keys are min_mm"),
     ("nosection.key", "1", "SECTION one of desk, motor"),
 ])
-def test_bad_values_are_refused_naming_key_value_and_what_is_allowed(cfg, capsys, key, value, expected):
+def test_bad_values_are_refused_naming_key_value_and_what_is_allowed(cfg, cli, key, value, expected):
     text = cfg.read_text()
-    rc, out, _ = run(capsys, "--config", str(cfg), "config", "set", key, value, "--json")
+    rc, out, _ = run(cli, "--config", str(cfg), "config", "set", key, value, "--json")
     assert rc == 1
     assert expected in json.loads(out)["error"]
     assert cfg.read_text() == text
 
 
-def test_optional_pin_cleared_with_none_and_lists_accept_commas(cfg, capsys):
-    assert run(capsys, "--config", str(cfg), "config", "set", "indicators.buzzer_pin", "none")[0] == 0
-    assert run(capsys, "--config", str(cfg), "config", "set", "buttons.preset_pins", "13,19")[0] == 0
+def test_optional_pin_cleared_with_none_and_lists_accept_commas(cfg, cli):
+    assert run(cli, "--config", str(cfg), "config", "set", "indicators.buzzer_pin", "none")[0] == 0
+    assert run(cli, "--config", str(cfg), "config", "set", "buttons.preset_pins", "13,19")[0] == 0
     s = load(cfg)
     assert s.indicators.buzzer_pin is None and s.buttons.preset_pins == (13, 19)
     assert "buzzer_pin = false" in cfg.read_text()
 
 
-def test_set_creates_a_missing_file_and_keeps_mode(tmp_path, capsys, cfg):
+def test_set_creates_a_missing_file_and_keeps_mode(tmp_path, cli, cfg):
     new = tmp_path / "new" / "deskpi.toml"
-    assert run(capsys, "--config", str(new), "config", "set", "web.port", "8081")[0] == 0
+    assert run(cli, "--config", str(new), "config", "set", "web.port", "8081")[0] == 0
     assert tomllib.loads(new.read_text()) == {"web": {"port": 8081}}
     cfg.chmod(0o640)
-    run(capsys, "--config", str(cfg), "config", "set", "web.port", "8082")
+    run(cli, "--config", str(cfg), "config", "set", "web.port", "8082")
     assert cfg.stat().st_mode & 0o777 == 0o640
 
 
-def test_get_and_show_report_effective_values_with_defaults(cfg, tmp_path, capsys):
-    rc, out, _ = run(capsys, "--config", str(cfg), "config", "get", "sensor.echo_pin")
+def test_get_and_show_report_effective_values_with_defaults(cfg, tmp_path, cli):
+    rc, out, _ = run(cli, "--config", str(cfg), "config", "get", "sensor.echo_pin")
     assert (rc, out) == (0, "24\n")
     missing = tmp_path / "absent.toml"
-    rc, out, _ = run(capsys, "--config", str(missing), "config", "get", "indicators.led_pin", "--json")
+    rc, out, _ = run(cli, "--config", str(missing), "config", "get", "indicators.led_pin", "--json")
     assert json.loads(out) == {"key": "indicators.led_pin", "value": 12, "default": True, "file": str(missing)}
-    rc, out, _ = run(capsys, "--config", str(missing), "config", "show", "--json")
+    rc, out, _ = run(cli, "--config", str(missing), "config", "show", "--json")
     doc = json.loads(out)
     assert doc["exists"] is False and doc["settings"]["habits"]["pir_pin"] is None
-    rc, out, _ = run(capsys, "--config", str(cfg), "config", "show")
+    rc, out, _ = run(cli, "--config", str(cfg), "config", "show")
     assert "[motor]\ndriver = \"relay\"" in out
 
 
-def test_validate_lists_every_problem_with_its_line(tmp_path, capsys):
+def test_validate_lists_every_problem_with_its_line(tmp_path, cli):
     bad = tmp_path / "bad.toml"
     bad.write_text("[desk]\nmin_mm = 5\ncolour = 1\n\n[motor]\nup_pin = 24\n")
-    rc, out, _ = run(capsys, "config", "validate", str(bad), "--json")
+    rc, out, _ = run(cli, "config", "validate", str(bad), "--json")
     doc = json.loads(out)
     assert rc == 1 and doc["valid"] is False
     got = {(p["line"], p["key"]) for p in doc["problems"]}
     assert got == {(2, "min_mm"), (3, "colour"), (6, "up_pin")}
-    rc, _, err = run(capsys, "config", "validate", str(bad))
+    rc, _, err = run(cli, "config", "validate", str(bad))
     assert rc == 1 and f"{bad}:2: [desk] min_mm = 5.0: must be in 300..1500" in err
     bad.write_text("[desk\n")
-    rc, out, _ = run(capsys, "config", "validate", str(bad), "--json")
+    rc, out, _ = run(cli, "config", "validate", str(bad), "--json")
     assert rc == 1 and json.loads(out)["problems"][0]["line"] == 1
-    rc, out, _ = run(capsys, "config", "validate", str(EXAMPLE))
+    rc, out, _ = run(cli, "config", "validate", str(EXAMPLE))
     assert rc == 0 and out.endswith("ok\n")
 
 
 def _hold_lock(path: str, ready, release) -> None:
-    with locked(Path(path)):
+    with config_lock(Path(path)):
         ready.set()
         release.wait(10)
 

@@ -1,10 +1,7 @@
 """`deskpi doctor --json`: the contract, with and without a running daemon, run as a subprocess."""
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,12 +12,6 @@ from helpers import running_sim_daemon, wait_until
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "deskpi.example.toml"
 STATUSES = {"pass", "warn", "fail"}
-
-
-def doctor(*args, timeout=60):
-    p = subprocess.run([sys.executable, "-m", "deskpi.cli", *args], capture_output=True, text=True,
-                       stdin=subprocess.DEVNULL, timeout=timeout, cwd=ROOT)
-    return p, (json.loads(p.stdout) if p.stdout.strip().startswith("{") else None)
 
 
 def by_name(report) -> dict:
@@ -42,8 +33,9 @@ def config(tmp_path):
     return path
 
 
-def test_without_a_daemon_the_daemon_checks_fail_clearly_and_the_exit_is_nonzero(tmp_path, config):
-    p, report = doctor("--data-dir", str(tmp_path), "--config", str(config), "doctor", "--json")
+def test_without_a_daemon_the_daemon_checks_fail_clearly_and_the_exit_is_nonzero(cli, tmp_path, config):
+    p = cli("--data-dir", str(tmp_path), "--config", str(config), "doctor", "--json")
+    report = cli.parse(p, p.returncode)
     assert p.returncode == 1, p.stderr
     check_shape(report)
     checks = by_name(report)
@@ -56,20 +48,22 @@ def test_without_a_daemon_the_daemon_checks_fail_clearly_and_the_exit_is_nonzero
     assert [s["name"] for s in report["skipped"]] == ["motor"]
 
 
-def test_a_broken_config_fails_naming_the_key(tmp_path):
+def test_a_broken_config_fails_naming_the_key(cli, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[desk]\nmin_mm = 5\n")
-    p, report = doctor("--data-dir", str(tmp_path), "--config", str(bad), "doctor", "--json")
+    p = cli("--data-dir", str(tmp_path), "--config", str(bad), "doctor", "--json")
+    report = cli.parse(p, p.returncode)
     assert p.returncode == 1
     checks = by_name(report)
     assert checks["config"]["status"] == "fail" and "[desk] min_mm = 5" in checks["config"]["detail"]
     assert checks["pins"]["status"] == "fail"
 
 
-def test_against_a_running_simulated_desk(tmp_path, config):
+def test_against_a_running_simulated_desk(cli, tmp_path, config):
     data = tmp_path / "data"
     with running_sim_daemon(data, seed=8) as d:
-        p, report = doctor("--data-dir", str(data), "--config", str(config), "doctor", "--json")
+        p = cli("--data-dir", str(data), "--config", str(config), "doctor", "--json")
+        report = cli.parse(p, p.returncode)
         check_shape(report)
         checks = by_name(report)
         assert checks["daemon"]["status"] == "pass" and "simulated desk" in checks["daemon"]["detail"]
@@ -84,13 +78,13 @@ def test_against_a_running_simulated_desk(tmp_path, config):
             d.parts.loop.clear_fault()
         wait_until(lambda: d.parts.controller.estimator.is_fresh(time.monotonic()), 30, "fresh readings")
         d.parts.sim_desk.inject("reversed_wiring")
-        p, report = doctor("--data-dir", str(data), "--config", str(config), "doctor", "--move")
+        p = cli("--data-dir", str(data), "--config", str(config), "doctor", "--move")
         assert p.returncode == 1
         assert "[FAIL] motor: the desk moved the wrong way" in p.stdout and "fix: swap [motor] up_pin" in p.stdout
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give files to another user")
-def test_sudo_doctor_leaves_no_root_owned_files_the_service_could_not_open(tmp_path, config):
+def test_sudo_doctor_leaves_no_root_owned_files_the_service_could_not_open(cli, tmp_path, config):
     from deskpi.store import Store, db_path
 
     data = tmp_path / "data"
@@ -100,7 +94,8 @@ def test_sudo_doctor_leaves_no_root_owned_files_the_service_could_not_open(tmp_p
             f.unlink()                    # as after the service stopped: only the database itself is left
     for f in (data, *data.iterdir()):
         os.chown(f, 4321, 4321)
-    p, report = doctor("--data-dir", str(data), "--config", str(config), "doctor", "--json")
+    p = cli("--data-dir", str(data), "--config", str(config), "doctor", "--json")
+    report = cli.parse(p, p.returncode)
     assert by_name(report)["database"]["status"] == "pass"
     assert {f.name: f.stat().st_uid for f in data.iterdir()} == {f.name: 4321 for f in data.iterdir()}
     assert len(list(data.iterdir())) >= 2          # the lock file at least was created, and given away
