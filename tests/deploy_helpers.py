@@ -82,7 +82,7 @@ class Sshd:
         self.proc: subprocess.Popen | None = None
         self.port = 0
 
-    def start(self) -> "Sshd":
+    def start(self) -> Sshd:
         if os.geteuid() == 0:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)     # sshd's privilege-separation directory
         for _ in range(5):                     # a free port can be taken before sshd binds it: try another

@@ -58,8 +58,8 @@ def running_sim_daemon(data_dir, *, seed: int = 1, settings=None):
 def signed_in(app, *, name: str = "ada", pin: str = "4711", admin: bool = True, claim: bool = True):
     """A test client signed in as `name` (added first if needed), sending the CSRF token on every
     change, and holding the desk's claim unless claim=False (as if they pressed a desk button)."""
-    from deskpi.people.passwords import hash_secret
     from deskpi.people.accounts import add_user
+    from deskpi.people.passwords import hash_secret
 
     service = app.extensions["deskpi"]
     store = service.store

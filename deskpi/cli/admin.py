@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from deskpi import exit_codes
-from deskpi.cli.common import (CliError, add_command, data_dir, guarded, load_settings, mm, open_store,
-                               print_json)
+from deskpi.cli.common import CliError, add_command, data_dir, guarded, load_settings, mm, open_store, print_json
 from deskpi.daemon.client import ControlClient
 
 POLL_S = 0.1
@@ -268,8 +267,8 @@ def _cmd_logs(args: argparse.Namespace) -> int:
 
 @_guarded
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from deskpi.fleet.calibrate import Calibration, config_changes_text, write_config
     from deskpi.config import DEFAULT_PATH
+    from deskpi.fleet.calibrate import Calibration, config_changes_text, write_config
 
     if not 0 <= args.moves <= 5:
         raise CliError(f"--moves {args.moves}: must be 0-5 (moves per direction)", exit_codes.USAGE)

@@ -105,7 +105,7 @@ def _describe(exc: Exception, permission_exit: int, permission_hint: str) -> tup
         return str(exc), exc.exit_code, exc.problems
     if isinstance(exc, ControlError):
         return str(exc), exc.code, []
-    import sqlite3                               # only now: `deskpi status` never needs the database
+    import sqlite3  # only now: `deskpi status` never needs the database
 
     if isinstance(exc, ValueError):              # StoreError, ConfigError, EditError, ApplyError, PlanError, ...
         return str(exc), exit_codes.FAILURE, _problems(exc)

@@ -15,7 +15,6 @@ from typing import Any
 
 from deskpi.cli.common import CliError, add_command, data_dir, guarded, open_store, print_json
 
-
 # ------------------------------------------------------------------------------------- stats
 
 @guarded

@@ -26,8 +26,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from deskpi.cli.common import (RAW, CliError, add_command, data_dir, guarded, load_settings, mm, open_store,
-                               print_json, read_secret_hash, require_user)
+from deskpi.cli.common import (
+    RAW,
+    CliError,
+    add_command,
+    data_dir,
+    guarded,
+    load_settings,
+    mm,
+    open_store,
+    print_json,
+    read_secret_hash,
+    require_user,
+)
 from deskpi.people.accounts import add_user, desk_notes, heights_for, plan_for, set_plan, user_dict
 
 

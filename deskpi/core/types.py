@@ -12,7 +12,7 @@ class Direction(enum.IntEnum):
     DOWN = -1
 
     @property
-    def opposite(self) -> "Direction":
+    def opposite(self) -> Direction:
         return Direction.DOWN if self is Direction.UP else Direction.UP
 
     def __str__(self) -> str:
@@ -43,15 +43,15 @@ class Reading:
     status: EchoStatus = EchoStatus.OK
 
     @classmethod
-    def ok(cls, t: float, height_mm: float) -> "Reading":
+    def ok(cls, t: float, height_mm: float) -> Reading:
         return cls(t, height_mm, EchoStatus.OK)
 
     @classmethod
-    def lost(cls, t: float) -> "Reading":
+    def lost(cls, t: float) -> Reading:
         return cls(t, None, EchoStatus.LOST)
 
     @classmethod
-    def silent(cls, t: float) -> "Reading":
+    def silent(cls, t: float) -> Reading:
         return cls(t, None, EchoStatus.SILENT)
 
 

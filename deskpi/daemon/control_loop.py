@@ -143,7 +143,7 @@ class ControlLoop:
             for fn in list(self.listeners):
                 try:
                     fn(kind, ev)
-                except Exception:  # noqa: BLE001 - a listener must never break the loop
+                except Exception:
                     log.exception("event listener failed")
         if self.on_tick is not None:
             self.on_tick(cmd)

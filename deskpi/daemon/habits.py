@@ -167,7 +167,7 @@ class HabitService:
                 if self.state.clock_synced != bool(self.clock_synced()):
                     self.policy.on_clock_synced(now, self.state, bool(self.clock_synced()), mono=mono)
                 self._deliver(self.policy.poll(now, self.state, mono=mono), now)
-            except Exception:  # noqa: BLE001 - a habit bug must never take the desk down
+            except Exception:
                 log.exception("habit policy failed")
             self._reschedule(now)
 
@@ -302,7 +302,7 @@ class HabitService:
             t = dt.datetime.fromisoformat(at).timestamp() if at else time.time()
             try:
                 self.store.update_reminder(store_id, outcome, t)
-            except Exception:  # noqa: BLE001 - bookkeeping must not stop the habits
+            except Exception:
                 log.exception("could not record the outcome of reminder %s", rec.get("id"))
 
     def _move(self, ev) -> None:

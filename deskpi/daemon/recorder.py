@@ -68,7 +68,7 @@ class Recorder:
                 else:
                     _, t, source, action, user, detail, remote = item
                     self.store.append_audit(source, action, user=user, detail=detail, remote=remote, t=t)
-            except Exception:  # noqa: BLE001 - a full disk must not take the desk down with it
+            except Exception:
                 log.exception("could not record %s", item[0])
 
     def close(self) -> None:
@@ -76,5 +76,5 @@ class Recorder:
         self._thread.join(timeout=5.0)
         try:
             self.store.flush_heights()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("could not flush the height log")

@@ -165,7 +165,7 @@ class Daemon:
             from deskpi.hw.indicators import Indicators
             parts.indicators = Indicators(s.indicators, pin_factory=parts.factory)
             parts.service.indicators = parts.indicators
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("indicators unavailable; carrying on without them")
         try:
             from deskpi.hw.buttons import ButtonPanel
@@ -173,7 +173,7 @@ class Daemon:
                                         indicators=parts.indicators, repeat_s=min(0.15, s.desk.hold_lease_s / 3))
             if self.sim:
                 parts.service.sim_keypad = parts.buttons.press
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("buttons unavailable; carrying on without them")
 
     def _habits(self, parts: Parts) -> None:
@@ -186,7 +186,7 @@ class Daemon:
             habits = HabitService(parts.store, parts.service, indicators=parts.indicators,
                                   auto_allowed=h.auto_moves_allowed,
                                   clock_synced=(lambda: True) if self.sim else clock_is_synchronised)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("reminders unavailable; carrying on without them")
             return
         if h.pir_pin is not None:
@@ -197,7 +197,7 @@ class Daemon:
                 pir.when_motion = lambda: habits.defer(habits.on_presence, True)
                 pir.when_no_motion = lambda: habits.defer(habits.on_presence, False)
                 habits.pir = pir
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("PIR sensor on GPIO%s unavailable; presence comes from button and web use", h.pir_pin)
         parts.habits = habits
         parts.service.habits = habits
@@ -308,5 +308,5 @@ class Daemon:
         for step in steps:
             try:
                 step()
-            except Exception:  # noqa: BLE001 - every shutdown step runs
+            except Exception:
                 log.exception("shutdown step failed")

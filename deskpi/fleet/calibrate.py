@@ -21,7 +21,6 @@ stay; the result is validated before it is written.
 from __future__ import annotations
 
 import contextlib
-
 import math
 import statistics
 from collections.abc import Callable

@@ -40,8 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from deskpi.config import SCHEMA, ConfigError, Settings, from_mapping
-from deskpi.fleet.config_edit import (EditError, config_lock, edited_text, locate, plain, read_text,
-                                     to_toml_value)
+from deskpi.fleet.config_edit import EditError, config_lock, edited_text, locate, plain, read_text, to_toml_value
 from deskpi.util.files import atomic_write
 
 TOP_KEYS = ("owner", "settings", "users")
@@ -361,9 +360,9 @@ class Changes:
 def apply(desired: Desired, config_path: Path, data_dir: Path, *, dry_run: bool = False, prune: bool = False,
           lock_timeout_s: float = 10.0) -> list[dict[str, Any]]:
     """Converge the config file and the database to `desired`; return the changes (made, or due if dry_run)."""
-    from deskpi.store import Store, db_path
-
     import contextlib
+
+    from deskpi.store import Store, db_path
 
     if prune and desired.users is None:
         raise ApplyError([{"key": "users", "line": None,
@@ -389,11 +388,10 @@ def apply(desired: Desired, config_path: Path, data_dir: Path, *, dry_run: bool 
             _user_changes(desired, None, out, do=False, prune=prune)
             return out.changes
         created = not db_path(data_dir).is_file()
-        with Store.open(db_path(data_dir), timeout_s=lock_timeout_s) as store:
-            with store.transaction():
-                _user_changes(desired, store, out, do=not dry_run, prune=prune)
-                if new_text is not None and not dry_run:
-                    atomic_write(config_path, new_text)      # inside the transaction: a failure rolls back both
+        with Store.open(db_path(data_dir), timeout_s=lock_timeout_s) as store, store.transaction():
+            _user_changes(desired, store, out, do=not dry_run, prune=prune)
+            if new_text is not None and not dry_run:
+                atomic_write(config_path, new_text)      # inside the transaction: a failure rolls back both
         if created or not dry_run:
             match_owner(data_dir)
     return out.changes

@@ -171,7 +171,7 @@ class ButtonPanel:
         """Run one logic step and carry out its actions; nothing here may kill the worker."""
         try:
             self._execute(step())
-        except Exception:  # noqa: BLE001 - the worker must outlive any bug below it
+        except Exception:
             log.exception("button handling failed; stopping the desk")
             self._safe_stop()
 
@@ -202,7 +202,7 @@ class ButtonPanel:
         """(is the desk moving, is it locked) as the service sees it."""
         try:
             snap = self.service.snapshot()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("could not read the desk's state")
             return False, None
         locked = snap.get("locked")
@@ -224,7 +224,7 @@ class ButtonPanel:
                 self._show("error")
                 if isinstance(action, Save):
                     skip_saved_beep = True
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("button: %s failed", action)
                 self._show("error")
                 if isinstance(action, Save):
@@ -283,13 +283,13 @@ class ButtonPanel:
             return
         try:
             ind.show(pattern)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("could not show %r", pattern)
 
     def _safe_stop(self) -> None:
         try:
             self.service.stop(Source.BUTTON)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("stop failed")
 
     # -- shutdown -------------------------------------------------------------------------
@@ -318,7 +318,7 @@ class ButtonPanel:
         for btn in self.buttons.values():
             try:
                 btn.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("closing a button failed")
         self.buttons = {}
 

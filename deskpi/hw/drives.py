@@ -64,7 +64,7 @@ def _try_all(actions: Iterable[Callable[[], Any]]) -> None:
     for action in actions:
         try:
             action()
-        except Exception as exc:  # noqa: BLE001 - re-raised below
+        except Exception as exc:
             log.exception("motor drive: turning an output off failed")
             first = first or exc
     if first is not None:

@@ -150,7 +150,7 @@ class Indicators:
             if self.buzzer is not None:
                 self.buzzer.value = buzzer
             self._written = (led, buzzer)
-        except Exception:  # noqa: BLE001 - a broken LED must not kill the renderer
+        except Exception:
             log.exception("could not drive the indicators")
 
     def _animating(self) -> bool:
@@ -187,6 +187,6 @@ class Indicators:
             for step in (dev.off, dev.close):
                 try:
                     step()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("closing an indicator failed")
         self.level = OFF

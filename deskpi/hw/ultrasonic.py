@@ -156,7 +156,7 @@ class UltrasonicSensor:
             last_ping = self._clock()
             try:
                 reading = self.ping()
-            except Exception:   # noqa: BLE001 - a pin error must read as a dead sensor, not kill the thread
+            except Exception:
                 log.exception("ultrasonic ping failed")
                 reading = Reading.silent(self._clock())
             self.latest = reading

@@ -30,7 +30,7 @@ class DeskSpec:
     thermal_limit_s: float = 120.0      # continuous motor seconds before the thermal cut-out
     thermal_cool_tau_s: float = 300.0
 
-    def with_(self, **kw) -> "DeskSpec":
+    def with_(self, **kw) -> DeskSpec:
         return replace(self, **kw)
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deskpi.daemon.control_loop import ControlLoop
 from deskpi.core.motion.controller import MotionConfig, MotionController
 from deskpi.core.motion.stopmodel import StopModel
+from deskpi.daemon.control_loop import ControlLoop
 from deskpi.hw.drives import RelayPairDrive
 from deskpi.hw.ultrasonic import Mounting, UltrasonicSensor
 

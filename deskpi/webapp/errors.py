@@ -55,7 +55,7 @@ def internal_error(exc: Exception):
         try:
             context().service.stop("web error")
             stopped = "the desk was stopped; "
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("stop after an internal error failed")
     return jsonify(error=f"internal error while handling {request.method} {show(request.path)}; "
                          f"{stopped}see the log"), 500

@@ -49,7 +49,7 @@ class LiveFeed:
             time.sleep(self.interval_s)
             try:
                 self.sample()
-            except Exception:  # noqa: BLE001 - a broken source must not end live updates for the others
+            except Exception:
                 log.exception("live feed: sampling failed")
 
     def sample(self) -> None:
@@ -57,7 +57,7 @@ class LiveFeed:
         for name, (read, key) in self.sources.items():
             try:
                 value = read()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("live feed: %s unavailable", name)
                 continue
             k = key(value)

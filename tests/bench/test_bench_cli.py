@@ -16,7 +16,7 @@ REQUIRED_FAULTS = ("sensor_dead", "sensor_stuck", "stall", "obstruction_down", "
 
 
 def check_summary(s: dict, moves_asked: int) -> None:
-    assert SUMMARY_KEYS <= s.keys(), f"missing {SUMMARY_KEYS - s.keys()}"
+    assert s.keys() >= SUMMARY_KEYS, f"missing {SUMMARY_KEYS - s.keys()}"
     assert isinstance(s["moves"], int) and isinstance(s["faults"], int)
     assert isinstance(s["interlock_violations"], int)
     # Every requested move ends either measured or as a fault.

@@ -6,10 +6,10 @@ import json
 import time
 
 import pytest
+from helpers import calm, running_sim_daemon, wait_until
 
 from deskpi.cli.admin import parse_since
 from deskpi.cli.common import CliError
-from helpers import calm, running_sim_daemon, wait_until
 
 
 @pytest.fixture(scope="module")

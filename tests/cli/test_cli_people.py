@@ -90,7 +90,7 @@ def test_user_add_with_a_pin_from_stdin_then_list(cli, data: Path) -> None:
     users = cli.parse(listing)
     assert [u["name"] for u in users] == ["Ana", "Bob"]
     for u in users:
-        assert USER_KEYS <= u.keys() and not any("hash" in k for k in u)
+        assert u.keys() >= USER_KEYS and not any("hash" in k for k in u)
     ana, bob = users
     assert (ana["has_pin"], ana["active"], ana["owner"], ana["role"]) == (True, True, True, "user")
     assert (bob["has_pin"], bob["active"], bob["owner"], bob["role"]) == (False, False, False, "admin")

@@ -13,8 +13,18 @@ from dataclasses import dataclass, field
 import pytest
 
 import deskpi.core.panel.button_logic as bl
-from deskpi.core.panel.button_logic import (Beep, ButtonLogic, Hold, Recall, Release, Save, SetLock, Stop, preset_key,
-                                 preset_slot)
+from deskpi.core.panel.button_logic import (
+    Beep,
+    ButtonLogic,
+    Hold,
+    Recall,
+    Release,
+    Save,
+    SetLock,
+    Stop,
+    preset_key,
+    preset_slot,
+)
 from deskpi.core.types import Direction
 
 HU, HD = Hold(Direction.UP), Hold(Direction.DOWN)

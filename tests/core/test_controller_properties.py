@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deskpi.core.motion.controller import MotionConfig, MotionController
 from deskpi.core.faults import FaultKind, MotionRefused
+from deskpi.core.motion.controller import MotionConfig, MotionController
 from deskpi.core.types import Direction, Reading
 
 UP, DOWN = Direction.UP, Direction.DOWN
@@ -67,9 +67,7 @@ class ToyDesk:
         h = min(max(h, 600.0), 1300.0)
         if self.obstruction is not None:
             ob_h, ob_d = self.obstruction
-            if ob_d > 0 and self.height <= ob_h < h:
-                h = ob_h
-            elif ob_d < 0 and self.height >= ob_h > h:
+            if ob_d > 0 and self.height <= ob_h < h or ob_d < 0 and self.height >= ob_h > h:
                 h = ob_h
         self.height = h
 

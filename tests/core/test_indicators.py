@@ -14,8 +14,8 @@ import pytest
 from gpiozero import LED
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from deskpi.core.panel import indicator_patterns as ip
 from deskpi.config import defaults
+from deskpi.core.panel import indicator_patterns as ip
 from deskpi.core.panel.indicator_patterns import PATTERNS, Level, Pattern, Step, level_at
 from deskpi.hw.indicators import Indicators
 

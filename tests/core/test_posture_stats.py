@@ -13,8 +13,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deskpi.core.habits.posture_stats import (
-    REMINDER_KINDS, PostureLatch, Segment, Thresholds, classify, daily, day_start, local_date,
-    posture_changes, postures, segments)
+    REMINDER_KINDS,
+    PostureLatch,
+    Segment,
+    Thresholds,
+    classify,
+    daily,
+    day_start,
+    local_date,
+    posture_changes,
+    postures,
+    segments,
+)
 
 try:
     BERLIN = ZoneInfo("Europe/Berlin")

@@ -9,7 +9,6 @@ from dataclasses import replace
 import pytest
 
 from deskpi.core.habits.day_sim import run_day
-from deskpi.core.habits.plans import DEFAULT_PLAN
 from deskpi.core.habits.habit_state import (
     PROMPT_KINDS,
     Event,
@@ -19,6 +18,7 @@ from deskpi.core.habits.habit_state import (
     SnoozeRefused,
     StaleReminder,
 )
+from deskpi.core.habits.plans import DEFAULT_PLAN
 from deskpi.core.habits.schedule_policy import HabitPolicy
 
 K = EventKind
@@ -442,7 +442,7 @@ def test_the_week_comes_from_the_start_date() -> None:
 def test_time_must_be_naive_local_time() -> None:
     d = Desk()
     with pytest.raises(TypeError, match="naive local wall-clock time"):
-        d.policy.next_event(at(9).replace(tzinfo=dt.timezone.utc), d.st)
+        d.policy.next_event(at(9).replace(tzinfo=dt.UTC), d.st)
 
 
 def test_nothing_happens_before_the_clock_is_synchronised() -> None:

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from deskpi.core.motion.stopmodel import DirectionModel, StopModel
 from deskpi.core.types import Direction
 
-
 # -- travel_for_on_time / on_time_for_travel ---------------------------------------
 
 @pytest.mark.parametrize("on_s, expected", [

@@ -11,12 +11,12 @@ import threading
 from collections.abc import Callable
 
 import pytest
-
 from helpers import wait_until
-from deskpi.daemon.control_loop import ControlLoop
-from deskpi.core.motion.controller import MotionConfig, MotionController, State
+
 from deskpi.core.faults import FaultKind, MotionRefused
+from deskpi.core.motion.controller import MotionConfig, MotionController, State
 from deskpi.core.types import Direction, Reading
+from deskpi.daemon.control_loop import ControlLoop
 
 UP, DOWN = Direction.UP, Direction.DOWN
 

@@ -15,6 +15,7 @@ import threading
 import time
 
 import pytest
+from helpers import calm, desk_at_rest, running_sim_daemon, wait_until
 
 from deskpi import exit_codes
 from deskpi.config import defaults
@@ -22,7 +23,6 @@ from deskpi.daemon.client import SOCKET_NAME, ControlClient, ControlError, conne
 from deskpi.daemon.control_server import MAX_LINE_BYTES, DaemonAlreadyRunning
 from deskpi.daemon.root import Daemon
 from deskpi.util.files import FileLock
-from helpers import calm, desk_at_rest, running_sim_daemon, wait_until
 
 
 class Raw:
@@ -239,9 +239,8 @@ def test_a_stale_socket_from_a_crashed_daemon_is_replaced_and_shutdown_cleans_up
     with pytest.raises(ControlError) as err:
         ControlClient(data).connect()
     assert err.value.code == exit_codes.DAEMON_NOT_RUNNING and "left over" in str(err.value)
-    with running_sim_daemon(data, seed=3):
-        with ControlClient(data) as c:
-            assert c.request("status")["state"] in ("idle", "settling")
+    with running_sim_daemon(data, seed=3), ControlClient(data) as c:
+        assert c.request("status")["state"] in ("idle", "settling")
     assert not (data / SOCKET_NAME).exists()
     released = FileLock(data / "daemon.lock")
     assert released.acquire(), "shutdown releases the data dir"

@@ -10,14 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import wait_until
 
-from deskpi.core.types import Source
 from deskpi.config import defaults
 from deskpi.core.faults import MotionRefused
-from deskpi.core.types import Direction
+from deskpi.core.types import Direction, Source
 from deskpi.daemon.root import Daemon
 from deskpi.daemon.sdnotify import Notifier
-from helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 

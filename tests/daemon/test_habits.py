@@ -4,12 +4,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from helpers import running_sim_daemon, signed_in
 
-from deskpi.core.types import Source
 from deskpi.core.habits.habit_state import PolicyError
+from deskpi.core.types import Source
 from deskpi.daemon.habits import HabitService
 from deskpi.store import Store
-from helpers import signed_in, running_sim_daemon
 
 
 class WallClock:
@@ -234,9 +234,10 @@ def test_plan_api(tmp_path):
 
 
 def test_a_pir_sensor_reports_presence_to_the_habits(tmp_path):
+    from helpers import wait_until
+
     from deskpi.config import from_mapping
     from deskpi.daemon.root import Daemon
-    from helpers import wait_until
 
     settings = from_mapping({"habits": {"pir_pin": 4, "auto_moves_allowed": True}})
     d = Daemon(settings, sim=True, data_dir=tmp_path, seed=6)

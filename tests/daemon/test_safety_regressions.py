@@ -29,26 +29,25 @@ from pathlib import Path
 
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
+from helpers import ManualClock, wait_until
 
 import deskpi
-from deskpi.core.types import Source
-from deskpi.daemon.arbiter import MotionArbiter
-from deskpi.hw.buttons import ButtonPanel
 from deskpi.config import ConfigError, defaults, from_mapping, load
-from deskpi.daemon.control_loop import ControlLoop
-from deskpi.core.motion.controller import MotionConfig, MotionController, State
 from deskpi.core.faults import FaultKind, MotionRefused
-from deskpi.core.types import Direction, Reading
+from deskpi.core.motion.controller import MotionConfig, MotionController, State
+from deskpi.core.types import Direction, Reading, Source
+from deskpi.daemon.arbiter import MotionArbiter
+from deskpi.daemon.control_loop import ControlLoop
 from deskpi.daemon.root import Daemon
-from deskpi.hw.drives import HBridgeDrive
-from deskpi.people.presets import PresetStore
 from deskpi.daemon.sdnotify import Notifier
 from deskpi.daemon.service import DeskService
+from deskpi.hw.buttons import ButtonPanel
+from deskpi.hw.drives import HBridgeDrive
+from deskpi.people.presets import PresetStore
 from deskpi.sim.physics import DeskSpec, Obstruction
 from deskpi.sim.sensor_model import SensorSpec
 from deskpi.sim.stack import build_sim_stack
 from deskpi.sim.virtual import VirtualRig
-from helpers import ManualClock, wait_until
 
 UP, DOWN = Direction.UP, Direction.DOWN
 # The package under test, wherever it was imported from (subprocesses must run the same code).

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from deploy_helpers import Sshd, offline_install_args, require_tool, snapshot_source
+
 from deskpi.config import load
 from deskpi.store import Store, db_path
 

@@ -10,9 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from deploy_helpers import offline_install_args, require_tool, run_installer, snapshot_source
 from sqlite_utils import Database
 
-from deploy_helpers import offline_install_args, require_tool, run_installer, snapshot_source
 from deskpi.store.migrations import LATEST_VERSION, current_version, migrate
 
 pytestmark = pytest.mark.timeout(300)

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
 from deploy_helpers import ROOT, Sshd
+
 from deskpi.people.passwords import verify_secret
 from deskpi.store import Store, db_path
 

@@ -11,11 +11,22 @@ import time
 from pathlib import Path
 
 import pytest
-
-from deskpi.fleet.calibrate import (Calibration, CalibrationError, MoveMeasurement, analyse_move, direction_verdict,
-                              limit_targets, offset_correction, rest_height, speed_moves, summarise, write_config)
-from deskpi.config import defaults, load
 from helpers import running_sim_daemon, wait_until
+
+from deskpi.config import defaults, load
+from deskpi.fleet.calibrate import (
+    Calibration,
+    CalibrationError,
+    MoveMeasurement,
+    analyse_move,
+    direction_verdict,
+    limit_targets,
+    offset_correction,
+    rest_height,
+    speed_moves,
+    summarise,
+    write_config,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "deskpi.example.toml"

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from helpers import running_sim_daemon, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]

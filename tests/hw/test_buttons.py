@@ -15,14 +15,13 @@ from dataclasses import dataclass, replace
 import pytest
 from gpiozero import Button
 from gpiozero.pins.mock import MockFactory, MockPWMPin
-
 from helpers import ManualClock
-from deskpi.core.types import Source
-from deskpi.daemon.arbiter import MotionArbiter
-from deskpi.hw.buttons import ButtonPanel
+
 from deskpi.config import defaults
 from deskpi.core.faults import MotionRefused
-from deskpi.core.types import Direction
+from deskpi.core.types import Direction, Source
+from deskpi.daemon.arbiter import MotionArbiter
+from deskpi.hw.buttons import ButtonPanel
 from deskpi.sim.mockdesk import SimFactory
 
 UP, DOWN = Direction.UP, Direction.DOWN
@@ -63,7 +62,7 @@ class Recorder:
 
 
 class FakeArbiter:
-    def __init__(self, rec: Recorder, service: "FakeService") -> None:
+    def __init__(self, rec: Recorder, service: FakeService) -> None:
         self.rec, self.service = rec, service
 
     def set_locked(self, locked: bool) -> None:
@@ -457,8 +456,8 @@ def wait_until(predicate, what: str, step=None) -> None:
 
 
 def test_buttons_move_the_simulated_desk_through_the_real_service() -> None:
-    from deskpi.people.presets import PresetStore
     from deskpi.daemon.service import DeskService
+    from deskpi.people.presets import PresetStore
     from deskpi.sim.stack import build_sim_stack
 
     stack = build_sim_stack(seed=3, start_mm=800.0)

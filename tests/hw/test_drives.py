@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
+from helpers import wait_until
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import wait_until
 from deskpi.core.types import Direction
 from deskpi.hw.drives import (
     DriveClosed,

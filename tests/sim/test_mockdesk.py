@@ -9,8 +9,8 @@ import time
 
 import pytest
 from gpiozero import DigitalOutputDevice
-
 from helpers import wait_until
+
 from deskpi.sim.mockdesk import SimFactory, SimPins, SimulatedDesk
 from deskpi.sim.physics import DeskSpec
 from deskpi.sim.sensor_model import SensorSpec

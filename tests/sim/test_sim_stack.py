@@ -12,8 +12,8 @@ import threading
 import time
 
 import pytest
-
 from helpers import wait_until
+
 from deskpi.core.faults import FaultKind, MotionRefused
 from deskpi.core.types import Direction
 from deskpi.sim.stack import SimStack, build_sim_stack

@@ -4,7 +4,6 @@ from __future__ import annotations
 import functools
 
 import pytest
-
 from helpers import signed_in
 from web_fakes import FakeService, app_for, with_store
 

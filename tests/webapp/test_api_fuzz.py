@@ -14,10 +14,9 @@ import json
 import re
 
 import pytest
+from helpers import signed_in
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from helpers import signed_in
 from web_fakes import MOTION, FakeService, app_for, with_store
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -22,7 +22,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from helpers import sim_url
 
 ROOT = Path(__file__).resolve().parents[2]

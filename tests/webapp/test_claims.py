@@ -14,16 +14,16 @@ without a claim when it is off, and the choice surviving an app restart.
 from __future__ import annotations
 
 import pytest
-
-from deskpi.core.types import Source
-from deskpi.webapp.claims import WINDOW_S, ClaimBook
-from deskpi.people.passwords import hash_secret
-from deskpi.people.accounts import add_user
-from deskpi.store import Store
-from deskpi.webapp.context import WebDefaults
-from deskpi.webapp.app import create_app
 from helpers import ManualClock, running_sim_daemon, signed_in, wait_until
 from web_fakes import LIMITS, FakeService, app_for, with_store
+
+from deskpi.core.types import Source
+from deskpi.people.accounts import add_user
+from deskpi.people.passwords import hash_secret
+from deskpi.store import Store
+from deskpi.webapp.app import create_app
+from deskpi.webapp.claims import WINDOW_S, ClaimBook
+from deskpi.webapp.context import WebDefaults
 
 IDLE_S = 600.0
 

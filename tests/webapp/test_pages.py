@@ -14,11 +14,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
-from deskpi.people.passwords import hash_secret
-from deskpi.people.accounts import add_user
 from helpers import module_graph, signed_in
 from web_fakes import FakeService, with_store
+
+from deskpi.people.accounts import add_user
+from deskpi.people.passwords import hash_secret
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 PAGES = {"/": "home", "/profile": "profile", "/plan": "plan", "/reminders": "reminders", "/stats": "stats",

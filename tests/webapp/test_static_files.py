@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from flask import Flask, url_for
+from helpers import module_graph, signed_in
+from web_fakes import FakeService
 
 from deskpi.store import Store
 from deskpi.webapp import static_files
 from deskpi.webapp.app import create_app
-from helpers import module_graph, signed_in
-from web_fakes import FakeService
 
 WEB_STATIC = Path(__file__).resolve().parents[2] / "web" / "static"
 YEAR = "public, max-age=31536000, immutable"

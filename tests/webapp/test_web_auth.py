@@ -30,16 +30,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from deskpi.core.types import Source
-from deskpi.webapp.auth import RateLimiter, SignIn
-from deskpi.people.passwords import hash_secret
-from deskpi.people.accounts import add_user, plan_for
-from deskpi.store import Store, db_path
-from deskpi.webapp.context import POLICY
-from deskpi.webapp.app import create_app
 from helpers import ManualClock, sim_url
 from web_fakes import LIMITS, FakeService
+
+from deskpi.core.types import Source
+from deskpi.people.accounts import add_user, plan_for
+from deskpi.people.passwords import hash_secret
+from deskpi.store import Store, db_path
+from deskpi.webapp.app import create_app
+from deskpi.webapp.auth import RateLimiter, SignIn
+from deskpi.webapp.context import POLICY
 
 ROOT = Path(__file__).resolve().parents[2]
 API = "/api/v1"

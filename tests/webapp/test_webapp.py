@@ -11,13 +11,13 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from helpers import module_graph
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from web_fakes import LIMITS, MOTION, RANGE_TEXT, FakeService, make_client
 
 from deskpi.core.types import Direction, Source
 from deskpi.webapp.app import create_app
-from web_fakes import LIMITS, MOTION, RANGE_TEXT, FakeService, make_client
-from helpers import module_graph
 
 MAX_BODY = 4096          # create_app's default: the `client` fixture's app has it
 REQUIRED_TESTIDS = ("height", "state", "fault", "btn-up", "btn-down", "btn-stop",

@@ -16,15 +16,15 @@ import urllib.request
 from http.client import HTTPConnection
 
 import pytest
+from helpers import wait_until
 from werkzeug.serving import make_server
 
-from helpers import wait_until
-from deskpi.daemon.arbiter import MotionArbiter
 from deskpi.core.types import Direction
-from deskpi.people.presets import PresetStore
+from deskpi.daemon.arbiter import MotionArbiter
 from deskpi.daemon.service import DeskService
-from deskpi.sim.stack import SimStack, build_sim_stack
 from deskpi.people.accounts import add_user
+from deskpi.people.presets import PresetStore
+from deskpi.sim.stack import SimStack, build_sim_stack
 from deskpi.store import Store
 from deskpi.webapp.app import create_app
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from helpers import signed_in
+
 from deskpi.core.faults import MotionRefused
 from deskpi.core.types import Source
 from deskpi.people.presets import PresetError
 from deskpi.store import Store
 from deskpi.webapp.app import create_app
-from helpers import signed_in
 
 LIMITS = (640.0, 1260.0)
 RANGE_TEXT = "640-1260"

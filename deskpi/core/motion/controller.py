@@ -17,14 +17,14 @@ import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
+from ..faults import Fault, FaultKind, MotionRefused
+from ..types import Direction, EchoStatus, Reading
 from .duty import DutyCycle
 from .estimator import EstimatorConfig, HeightEstimator, SensorHealth, Verdict
-from ..faults import Fault, FaultKind, MotionRefused
 from .interlock import Interlock
 from .monitors import CollapseCheck, StartupCheck, StuckCheck
 from .stopmodel import StopModel
 from .trajectory import TrajectoryFit
-from ..types import Direction, EchoStatus, Reading
 
 
 class State(enum.Enum):
@@ -136,7 +136,7 @@ class _Settle:
     learnable: bool
     expected: tuple[float, float] | None = None   # where the fit says the desk will stop, and its sd
     resume: bool = False     # a precautionary pause: carry on towards the goal once settled
-    suspect: "_Suspicion | None" = None      # a suspected fault to confirm or dismiss once settled
+    suspect: _Suspicion | None = None      # a suspected fault to confirm or dismiss once settled
     stopped: bool = False    # a person stopped the desk while it settled: no automatic motion follows
     pulse: tuple[float, float, float] | None = None
     readings: list[float] = field(default_factory=list)

@@ -12,8 +12,8 @@ from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 
-from .linefit import fit_line
 from ..types import EchoStatus, Reading
+from .linefit import fit_line
 
 
 class Verdict(Enum):

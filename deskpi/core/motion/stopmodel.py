@@ -97,14 +97,14 @@ class StopModel:
         return self.up if direction is Direction.UP else self.down
 
     @classmethod
-    def initial(cls, speed_up_mm_s: float = 30.0, speed_down_mm_s: float = 30.0) -> "StopModel":
+    def initial(cls, speed_up_mm_s: float = 30.0, speed_down_mm_s: float = 30.0) -> StopModel:
         return cls(DirectionModel(speed_mm_s=speed_up_mm_s), DirectionModel(speed_mm_s=speed_down_mm_s))
 
     def to_dict(self) -> dict:
         return {"version": 1, "up": asdict(self.up), "down": asdict(self.down)}
 
     @classmethod
-    def from_dict(cls, data: object) -> "StopModel":
+    def from_dict(cls, data: object) -> StopModel:
         """Rebuild a saved model; anything malformed or out of range is a ValueError."""
         if not isinstance(data, dict):
             raise ValueError(f"stop model must be a mapping, got {type(data).__name__}")

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from .linefit import fit_line
 from ..types import Direction
+from .linefit import fit_line
 
 
 @dataclass(frozen=True)
