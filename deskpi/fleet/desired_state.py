@@ -31,23 +31,22 @@ leaves both as they were.
 """
 from __future__ import annotations
 
-import math
+import contextlib
 import os
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from deskpi.config import SCHEMA, ConfigError, Settings, from_mapping
 from deskpi.fleet.config_edit import EditError, config_lock, edited_text, locate, plain, read_text, to_toml_value
+from deskpi.util import checks
 from deskpi.util.files import atomic_write
 
 TOP_KEYS = ("owner", "settings", "users")
 USER_KEYS = ("name", "stature_cm", "shoe_mm", "seated_mm", "standing_mm", "units", "admin", "pin_hash", "pin_file",
              "plan", "presets")
-NUMBERS = {"stature_cm": ("STATURE_CM", "cm"), "shoe_mm": ("SHOE_MM", "mm"), "seated_mm": ("HEIGHT_MM", "mm"),
-           "standing_mm": ("HEIGHT_MM", "mm")}
 NO_PIN = object()        # `pin_hash = false`: the user must have no PIN
 
 
@@ -248,23 +247,18 @@ def _locate_user_key(text: str, index: int, dotted: str) -> int | None:
 
 
 def _user_fields(u: dict, du: DesiredUser, merged: Settings, bad) -> None:
-    import deskpi.store as st
     from deskpi.people.accounts import heights_for
+    from deskpi.store import HEIGHT_MM, SHOE_MM, STATURE_CM, UNITS
 
-    for key, (const, unit) in NUMBERS.items():
-        if key not in u:
-            continue
-        v = u[key]
-        lo, hi = getattr(st, const)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
-            bad(key, f"= {v!r}: must be a number of {unit} within {lo:g}-{hi:g}")
-        else:
-            du.fields[key] = round(float(v), 1)
+    numbers = {"stature_cm": (STATURE_CM, "cm"), "shoe_mm": (SHOE_MM, "mm"), "seated_mm": (HEIGHT_MM, "mm"),
+               "standing_mm": (HEIGHT_MM, "mm")}
+    for key, ((lo, hi), unit) in numbers.items():
+        if key in u:
+            with _reported(bad, key):
+                du.fields[key] = round(checks.number(key, u[key], lo, hi, unit), 1)
     if "units" in u:
-        if u["units"] in st.UNITS:
-            du.fields["units"] = u["units"]
-        else:
-            bad("units", f"= {u['units']!r}: must be one of {', '.join(map(repr, st.UNITS))}")
+        with _reported(bad, "units"):
+            du.fields["units"] = checks.choice("units", u["units"], UNITS)
     if "admin" in u:
         if isinstance(u["admin"], bool):
             du.fields["role"] = "admin" if u["admin"] else "user"
@@ -330,21 +324,28 @@ def _user_plan(raw: Any, du: DesiredUser, bad) -> None:
 
 
 def _user_presets(raw: Any, du: DesiredUser, bad) -> None:
-    import deskpi.store as st
+    from deskpi.store import HEIGHT_MM, SLOTS
 
-    lo, hi = st.HEIGHT_MM
     if not isinstance(raw, dict):
         bad("presets", f"= {raw!r}: must be a table of slot = height mm, e.g. \"3\" = 900.0")
         return
     out: dict[int, float] = {}
     for slot, h in raw.items():
-        if slot not in {str(s) for s in st.SLOTS}:
-            bad(f"presets.{slot}", f"unknown slot; slots are {', '.join(map(str, st.SLOTS))}")
-        elif isinstance(h, bool) or not isinstance(h, (int, float)) or not math.isfinite(h) or not lo <= h <= hi:
-            bad(f"presets.{slot}", f"= {h!r}: must be a height in mm within {lo:g}-{hi:g}")
-        else:
-            out[int(slot)] = round(float(h), 1)
+        if slot not in {str(s) for s in SLOTS}:
+            bad(f"presets.{slot}", f"unknown slot; slots are {', '.join(map(str, SLOTS))}")
+            continue
+        with _reported(bad, f"presets.{slot}"):
+            out[int(slot)] = round(checks.number(f"presets.{slot}", h, *HEIGHT_MM, "mm"), 1)
     du.presets = out
+
+
+@contextlib.contextmanager
+def _reported(bad, key: str) -> Iterator[None]:
+    """Report a value the shared checks refuse as one problem of the file, at its key."""
+    try:
+        yield
+    except checks.InvalidValue as exc:
+        bad(key, f"= {exc.value!r}: must be {exc.allowed}")
 
 
 # -------------------------------------------------------------------------------------- converging
