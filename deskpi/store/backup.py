@@ -22,15 +22,7 @@ from deskpi.store import fields
 from deskpi.store.database import DB_NAME, StoreBase, db_path
 from deskpi.store.migrations import LATEST_VERSION, MigrationError, SchemaTooNewError, current_version, migrate
 from deskpi.store.records import RestoreResult, StoreBusyError, StoreError
-from deskpi.util.files import file_lock, fsync_dir, lock_path
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+from deskpi.util.files import file_lock, install, lock_path
 
 
 def _remove_quietly(*paths: Path) -> None:
@@ -69,9 +61,7 @@ def online_copy(src: Path, dest: Path, timeout_s: float = 5.0) -> None:
                 target.close()
         finally:
             source.close()
-        _fsync_file(tmp)
-        os.replace(tmp, dest)
-        fsync_dir(dest.parent)
+        install(tmp, dest)
     except BaseException:
         _remove_quietly(tmp, *_sidecars(tmp))
         raise
@@ -183,9 +173,7 @@ class BackupMixin(StoreBase):
                     if stage_in is None:                     # staged on another filesystem: copy next to target first
                         shutil.copyfile(staged, near)
                         staged = near
-                    _fsync_file(staged)
-                    os.replace(staged, target)
-                    fsync_dir(data_dir)
+                    install(staged, target)
                 finally:
                     _remove_quietly(near)
         return RestoreResult(target, previous, version)

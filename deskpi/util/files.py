@@ -35,6 +35,26 @@ def fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def fsync_file(path: Path) -> None:
+    """Flush a file that something else wrote (SQLite's backup API, a copy) to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def install(staged: Path, path: Path) -> None:
+    """Put a fully written file in place durably: fsync it, rename it over `path`, fsync the directory.
+
+    For files written by something other than `atomic_write` (a database copy); `staged` must be
+    on the same filesystem as `path`, so the rename is atomic.
+    """
+    fsync_file(staged)
+    os.replace(staged, path)
+    fsync_dir(path.parent)
+
+
 def atomic_write(path: Path, data: str | bytes, *, mode: int = 0o644) -> None:
     """Replace `path` by `data`: temporary file in the same directory, fsync, rename, fsync the directory.
 
