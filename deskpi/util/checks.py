@@ -1,10 +1,13 @@
-"""Checks of one value each, shared by the store, the control socket and the config.
+"""Checks of one value each, shared by the store, the control socket and `deskpi apply`.
 
 Each returns the value in its canonical form or raises `InvalidValue`, whose
 message always has the same shape: what was wrong, the value given and what is
 allowed (``stature_cm = 400: must be a number of cm within 100-250``). A layer
 translates InvalidValue into its own error at its edge (StoreError, a control
-socket reply, an HTTP 422) without rewording it.
+socket reply, a problem of the desired-state file) without rewording it. The
+config (which reports every problem of a file at once, with its line) and the
+web API (whose JSON schemas also generate /openapi.json) keep their own
+declarations: docs/ARCHITECTURE.md, "How input is checked".
 """
 from __future__ import annotations
 

@@ -117,7 +117,7 @@ def finish(resp: Response) -> Response:
     if request.path.startswith("/api/"):
         resp.headers["Cache-Control"] = "no-store"
     elif request.endpoint == "static" and request.args.get("v") and resp.status_code == 200:
-        # The URL names the file's content (deskpi.webapp.pages), so it never changes under that name.
+        # The URL names the file's content (deskpi.webapp.static_files), so it never changes under that name.
         resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     return _gzip(resp)
 
