@@ -96,8 +96,9 @@ class Sshd:
                 "Subsystem sftp internal-sftp", "LogLevel ERROR", "MaxStartups 50:30:100", "MaxSessions 50",
                 # The client's environment must not leak in: facilities' sessions do not have our PATH.
                 "PermitUserEnvironment no", ""]))
-            self.proc = subprocess.Popen([self.sshd, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL,
-                                         stderr=open(self.base / "sshd.log", "ab"))
+            with open(self.base / "sshd.log", "ab") as log:     # sshd writes through its own copy of the descriptor
+                self.proc = subprocess.Popen([self.sshd, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL,
+                                             stderr=log)
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and self.proc.poll() is None:
                 try:

@@ -84,7 +84,7 @@ def run_virtual(params: BenchParams, controller_factory, log=None) -> dict:
         rig.kick()
         done: list = []
 
-        def finished(r) -> bool:
+        def finished(r, done: list = done) -> bool:
             for kind, ev in ctrl.drain_events():
                 if kind in ("move_done", "fault"):
                     done.append((kind, ev))

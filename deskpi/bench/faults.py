@@ -67,7 +67,8 @@ def _move(rig: VirtualRig, target: float) -> list:
     return done
 
 
-def run_trial(name: str, seed: int, desk: DeskSpec = DeskSpec(), sensor: SensorSpec = SensorSpec()) -> Trial:
+def run_trial(name: str, seed: int, desk: DeskSpec = DeskSpec(),  # noqa: B008 - frozen spec, safe to share
+              sensor: SensorSpec = SensorSpec()) -> Trial:  # noqa: B008 - frozen spec, safe to share
     rig = _warm_rig(seed, desk, sensor)
     rng = random.Random(seed * 31 + 7)
     going_up = name != "obstruction_down" and (name == "obstruction_up" or rng.random() < 0.5)

@@ -62,7 +62,7 @@ def bench_button(presses: int = 20) -> dict:
                 return {"error": "no button panel"}
             up_pin, _ = _motor_pins(d)
             btn = d.parts.factory.pin(d.settings.buttons.up_pin)
-            for i in range(presses):
+            for _ in range(presses):
                 d.parts.service.stop()
                 _wait(lambda: d.parts.controller.state.value == "idle", 5)
                 time.sleep(0.3)
@@ -121,7 +121,7 @@ def bench_api_stop(stops: int = 30, load_rps: float = 50.0) -> dict:
         t_load = time.monotonic()
         try:
             lo, hi = d.settings.desk.min_mm, d.settings.desk.max_mm
-            for i in range(stops):
+            for _ in range(stops):
                 if d.parts.controller.fault:
                     d.parts.service.clear_fault()
                 target = hi - 50 if d.parts.controller.height_mm() < (lo + hi) / 2 else lo + 50
@@ -132,7 +132,7 @@ def bench_api_stop(stops: int = 30, load_rps: float = 50.0) -> dict:
                 pin = up_pin if up_pin.state > 0 else down_pin
                 t0 = time.monotonic()
                 _post(base + "/api/v1/stop", {}, auth)
-                if _wait(lambda: pin.state == 0, 2):
+                if _wait(lambda pin=pin: pin.state == 0, 2):
                     lat.append(1000 * (pin._last_change - t0))
                 _wait(lambda: d.parts.controller.state.value == "idle", 5)
         finally:

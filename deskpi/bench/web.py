@@ -225,7 +225,7 @@ def dead_man(server: SimServer, *, trials: int = 5) -> dict:
     stopped_ms: list[float] = []
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
-        for i in range(trials):
+        for _ in range(trials):
             direction = "up" if server.state().get("height_mm", 0) < 950 else "down"
             last = time.monotonic()
             end = last + 1.0

@@ -8,6 +8,7 @@ the child lock is on, only stop is accepted.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 
@@ -35,10 +36,8 @@ class MotionArbiter:
 
     def record(self, source: Source | None, action: str, **detail) -> None:
         if self.on_request is not None:
-            try:
+            with contextlib.suppress(Exception):  # bookkeeping never blocks motion
                 self.on_request(source, action, detail)
-            except Exception:  # noqa: BLE001 - bookkeeping never blocks motion
-                pass
 
     # -- who is moving the desk ---------------------------------------------
     @property

@@ -24,6 +24,7 @@ audit trail, priorities, child lock and fault latch apply unchanged.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -464,10 +465,8 @@ class ControlServer:
         with self._conns_lock:
             conns = list(self._conns)
         for c in conns:
-            try:
+            with contextlib.suppress(OSError):
                 c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join(timeout=2.0)
             self._thread = None

@@ -266,9 +266,9 @@ class HabitService:
             elif ev.kind in (EventKind.MOVE, EventKind.AUTO_MOVE):
                 self._move(ev)
                 self.current = None
-            elif ev.kind in (EventKind.EXPIRE, EventKind.CANCEL, EventKind.STOP_NAGGING):
-                if self.current is not None and (ev.reminder_id is None or ev.reminder_id == self.current["id"]):
-                    self.current = None
+            elif (ev.kind in (EventKind.EXPIRE, EventKind.CANCEL, EventKind.STOP_NAGGING) and self.current is not None
+                  and (ev.reminder_id is None or ev.reminder_id == self.current["id"])):
+                self.current = None
         self._store_records()
         self._save()
 

@@ -62,10 +62,8 @@ def files_kept_owned(data_dir: Path) -> Iterator[None]:
         if before is not None:
             st = data_dir.stat()
             for name in set(os.listdir(data_dir)) - before:
-                try:
+                with contextlib.suppress(OSError):
                     os.chown(data_dir / name, st.st_uid, st.st_gid)
-                except OSError:
-                    pass
 
 
 def _on_systemd() -> bool:
@@ -201,10 +199,8 @@ class Doctor:
 
             factory = Device.pin_factory or _default_pin_factory()
         name = type(factory).__name__
-        try:
+        with contextlib.suppress(Exception):  # only opened to see that it works
             factory.close()
-        except Exception:  # noqa: BLE001 - only opened to see that it works
-            pass
         return Check("pin factory", "pass", f"{name} works on this machine")
 
     def check_daemon(self) -> Check:

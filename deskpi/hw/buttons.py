@@ -160,9 +160,9 @@ class ButtonPanel:
                 if kind == _FLUSH:
                     flushed.append(key)
                 elif kind == "press":
-                    self._guarded(lambda: self._pressed(key, t))
+                    self._guarded(lambda key=key, t=t: self._pressed(key, t))
                 elif kind == "release":
-                    self._guarded(lambda: self._released(key, t))
+                    self._guarded(lambda key=key, t=t: self._released(key, t))
             self._guarded(lambda: self.logic.tick(self.clock()))
             for ev in flushed:
                 ev.set()

@@ -17,6 +17,7 @@ lazily from ``pin_factory`` (or ``GPIOZERO_PIN_FACTORY``).
 from __future__ import annotations
 
 import abc
+import contextlib
 import logging
 import math
 import threading
@@ -194,10 +195,8 @@ class RelayPairDrive(MotorDrive):
 
     def _fail_safe(self) -> None:
         self._active = None
-        try:
+        with contextlib.suppress(Exception):  # already logged; the original error wins
             _try_all([self._up.off, self._down.off])
-        except Exception:  # noqa: BLE001 - already logged; the original error wins
-            pass
         self._interlock.request(None, self._clock())
 
     def close(self) -> None:
@@ -380,10 +379,8 @@ class HBridgeDrive(MotorDrive):
             # Fail safe: anything odd on the write path turns the motor off and
             # latches, so a half-written ramp never stays energised.
             log.exception("H-bridge drive fault; turning the motor off")
-            try:
+            with contextlib.suppress(Exception):  # logged in _try_all
                 self._release()
-            except Exception:  # noqa: BLE001 - logged in _try_all
-                pass
             self._fault = exc  # last: whoever sees the fault sees the motor off
             return None
 

@@ -11,6 +11,7 @@ timestamps with lgpio), never from when Python got round to noticing an edge.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -185,9 +186,7 @@ class UltrasonicSensor:
         if self._thread is not None:
             self._thread.join(timeout=1.0)
             self._thread = None
-        try:
+        with contextlib.suppress(Exception):  # closing must not fail half way
             self._echo.pin.when_changed = None
-        except Exception:  # noqa: BLE001 - closing must not fail half way
-            pass
         self._trigger.close()
         self._echo.close()

@@ -72,8 +72,8 @@ def validate_secret(secret: object) -> str:
         raise ValueError(f"the PIN/password starts or ends with whitespace (spaces, tabs or an extra newline); "
                          f"allowed: {ALLOWED}, without surrounding whitespace")
     if _has_control(secret):
-        raise ValueError(f"the PIN/password contains control or invisible formatting characters (e.g. a newline or tab inside it); "
-                         f"allowed: {ALLOWED}")
+        raise ValueError("the PIN/password contains control or invisible formatting characters "
+                         f"(e.g. a newline or tab inside it); allowed: {ALLOWED}")
     n = len(secret)
     lo_pin, hi_pin = PIN_DIGITS
     lo_pw, hi_pw = PASSWORD_CHARS

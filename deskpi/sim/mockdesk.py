@@ -62,9 +62,10 @@ class SimPins:
 
 
 class SimulatedDesk:
-    def __init__(self, factory: SimFactory, *, pins: SimPins = SimPins(), desk: DeskSpec = DeskSpec(),
-                 sensor: SensorSpec = SensorSpec(), seed: int = 0, start_mm: float = 740.0,
-                 active_high: bool = True) -> None:
+    def __init__(self, factory: SimFactory, *, pins: SimPins = SimPins(),
+                 desk: DeskSpec = DeskSpec(),  # noqa: B008 - frozen spec, safe to share
+                 sensor: SensorSpec = SensorSpec(),  # noqa: B008 - frozen spec, safe to share
+                 seed: int = 0, start_mm: float = 740.0, active_high: bool = True) -> None:
         self.factory = factory
         self.pins = pins
         self.active_high = active_high

@@ -4,6 +4,7 @@ Everything above the pins is the production code; only the pins are simulated.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from deskpi.core.motion.controller import MotionConfig, MotionController
@@ -29,16 +30,15 @@ class SimStack:
     def close(self) -> None:
         # Motor off first, then the rest; each step runs even if one fails.
         for step in (self.loop.close, self.sensor.close, self.drive.close, self.desk.close):
-            try:
+            with contextlib.suppress(Exception):
                 step()
-            except Exception:  # noqa: BLE001
-                pass
 
 
-def build_sim_stack(*, desk: DeskSpec = DeskSpec(), sensor: SensorSpec = SensorSpec(),
+def build_sim_stack(*, desk: DeskSpec = DeskSpec(),  # noqa: B008 - frozen spec, safe to share
+                    sensor: SensorSpec = SensorSpec(),  # noqa: B008 - frozen spec, safe to share
                     motion: MotionConfig | None = None, model: StopModel | None = None,
-                    pins: SimPins = SimPins(), seed: int = 0, start_mm: float = 740.0,
-                    active_high: bool = True) -> SimStack:
+                    pins: SimPins = SimPins(),  # noqa: B008 - frozen pin numbers, safe to share
+                    seed: int = 0, start_mm: float = 740.0, active_high: bool = True) -> SimStack:
     factory = SimFactory()
     sim = SimulatedDesk(factory, pins=pins, desk=desk, sensor=sensor, seed=seed, start_mm=start_mm,
                         active_high=active_high)

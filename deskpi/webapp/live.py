@@ -107,7 +107,8 @@ class LiveFeed:
             yield f"retry: {RETRY_MS}\n\n"
             while True:
                 with self._cond:
-                    self._cond.wait_for(lambda: self._closed or self._version != seen_version, timeout=keepalive_s)
+                    self._cond.wait_for(lambda seen=seen_version: self._closed or self._version != seen,
+                                        timeout=keepalive_s)
                     if self._closed:
                         return
                     seen_version = self._version

@@ -1,6 +1,7 @@
 """Desk heights from stature (docs/ERGONOMICS.md, "Desk height from stature")."""
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -45,7 +46,7 @@ def test_an_explicit_shoe_height_overrides_the_allowance() -> None:
 
 def test_taller_people_get_higher_desks() -> None:
     rs = [recommend(h, limits=WIDE) for h in range(150, 201, 10)]
-    assert all(a.sit_mm < b.sit_mm and a.stand_mm < b.stand_mm for a, b in zip(rs, rs[1:]))
+    assert all(a.sit_mm < b.sit_mm and a.stand_mm < b.stand_mm for a, b in itertools.pairwise(rs))
 
 
 @pytest.mark.parametrize("stature, limits, sit, stand, fragments", [

@@ -103,7 +103,7 @@ def test_moving_breathes() -> None:
 def test_preset_saved_is_two_beeps() -> None:
     tl = ip.timeline("preset_saved", PATTERNS["preset_saved"].duration_s)
     buzz = [b for _, b, _ in tl]
-    starts = sum(1 for x, y in zip([False] + buzz, buzz) if y and not x)
+    starts = sum(1 for x, y in itertools.pairwise([False] + buzz) if y and not x)
     assert starts == 2
 
 

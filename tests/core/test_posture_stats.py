@@ -55,7 +55,7 @@ def plan(*steps: tuple[str, float], end: str, day: date = MONDAY, source: str = 
     """A log from ('HH:MM', height) steps, each held (with heartbeats) until the next; last until end."""
     rows = []
     times = [at(s, day) for s, _ in steps] + [at(end, day)]
-    for (_, h), t0, t1 in zip(steps, times, times[1:]):
+    for (_, h), (t0, t1) in zip(steps, itertools.pairwise(times), strict=True):
         rows += hold(t0, t1, h, source)
     rows.append((times[-1], steps[-1][1], source))
     return rows
@@ -459,7 +459,7 @@ WEEK = [MONDAY + timedelta(days=k) for k in range(7)]
 def week_of_standing(stand_min_per_day):
     """alice 09:00-17:00 every day; stands the given minutes from 09:00, then sits."""
     rows, active = [], []
-    for d, m in zip(WEEK, stand_min_per_day):
+    for d, m in zip(WEEK, stand_min_per_day, strict=False):    # a short list leaves the rest of the week empty
         t9 = at("09:00", d)
         active += [(t9, "alice"), (at("17:00", d), None)]
         if m:

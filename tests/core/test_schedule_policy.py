@@ -36,7 +36,8 @@ def at(h: int, m: int = 0, s: int = 0, day: dt.date = MON) -> dt.datetime:
 class Desk:
     """Drives a policy event by event on a fake clock, like the adapter would."""
 
-    def __init__(self, plan=RHYTHM, *, start=at(8, 50), synced=True, posture="sit", pir=None, **kw) -> None:
+    def __init__(self, plan=RHYTHM, *, start=at(8, 50),  # noqa: B008 - a datetime, immutable
+                 synced=True, posture="sit", pir=None, **kw) -> None:
         self.policy = HabitPolicy(plan, **kw)
         self.st = self.policy.new_state(clock_synced=synced)
         self.now = start
@@ -491,7 +492,8 @@ def test_a_backward_step_without_monotonic_time_neither_repeats_nor_loses_remind
     steady = run_elapsed(mono=False)
     stepped = run_elapsed(40 * 60, dt.timedelta(minutes=-25), mono=False)
     assert [(k, r) for _, k, r in stepped] == [(k, r) for _, k, r in steady]
-    assert all(abs(a[0] - b[0]) <= 30 for a, b in zip(stepped, steady))    # one poll of real time lost at most
+    # One poll of real time lost at most.
+    assert all(abs(a[0] - b[0]) <= 30 for a, b in zip(stepped, steady, strict=True))
     ids = [r for _, k, r in stepped if k in PROMPT_KINDS]
     assert len(ids) == len(set(ids))
 

@@ -206,12 +206,10 @@ def test_hold_renewals_after_a_stop_are_refused_until_the_hold_is_released(loopr
     mark = len(r.drive.calls)
 
     # The phone keeps renewing every 0.15 s for 4 s -- past the settle, well past the lease.
-    refused = 0
     for _ in range(27):
         r.step(0.15)
         with pytest.raises(MotionRefused, match="stopped"):
             r.arbiter.hold(UP, Source.REMOTE, "web hold")
-        refused += 1
         assert r.drive.direction is None
     with r.loop.lock:
         assert r.ctrl.state is State.IDLE and not r.ctrl.busy, "nothing left to carry out"

@@ -50,7 +50,7 @@ def _pin_table(text: str) -> list[dict[str, str]]:
             for row in lines[i + 2:]:
                 if not row.lstrip().startswith("|"):
                     break
-                rows.append(dict(zip(header, _cells(row))))
+                rows.append(dict(zip(header, _cells(row), strict=True)))
             return rows
     raise AssertionError("hardware/README.md has no pin table with 'Config key' and 'GPIO' columns")
 

@@ -202,7 +202,7 @@ def _testable_copy(tmp_path: Path) -> Path:
         if key in EXEC_KEYS and BINARY in line:
             line = line.replace(BINARY, str(stub))
         rewritten.append(line)
-    changed = [a for a, b in zip(original, rewritten) if a != b]
+    changed = [a for a, b in zip(original, rewritten, strict=True) if a != b]
     assert len(changed) == 3 and all(c.startswith("Exec") for c in changed), changed
     copy = tmp_path / "unit" / "deskpi.service"
     copy.parent.mkdir()

@@ -33,8 +33,9 @@ def test_set_changes_one_line_and_keeps_every_comment(cfg, cli):
     rc, out, _ = run(cli, "--config", str(cfg), "config", "set", "desk.max_mm", "1250")
     assert rc == 0 and "restart deskpi" in out and "was 1260.0" in out
     after = cfg.read_text().splitlines()
-    diff = [(a, b) for a, b in zip(before, after) if a != b]
-    assert len(before) == len(after) and diff == [("max_mm = 1260.0", "max_mm = 1250.0")]
+    assert len(before) == len(after)
+    diff = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+    assert diff == [("max_mm = 1260.0", "max_mm = 1250.0")]
     assert load(cfg).desk.max_mm == 1250.0
 
 

@@ -8,6 +8,7 @@ guessed amount; ramp shapes are checked with a hand-advanced clock.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import subprocess
@@ -95,7 +96,7 @@ def check_interlock(up: Recorder, down: Recorder, is_on: Callable[[float], bool]
     last_off: dict[str, float] = {}
     starts = {"up": 0, "down": 0}
     other = {"up": "down", "down": "up"}
-    for t, is_off, name, value in merged:
+    for t, is_off, name, _value in merged:
         if is_off:
             if on[name]:
                 last_off[name] = t
@@ -227,7 +228,7 @@ def test_relay_reversal_timeline_on_pins(factory: MockFactory, active_high: bool
     drive, up, down = relay(factory, active_high=active_high)
     on = (lambda v: v > 0) if active_high else (lambda v: v == 0)
     for target in (UP, DOWN, UP, DOWN):
-        wait_until(lambda: drive.set(target) is target, what=f"relay to reach {target}")
+        wait_until(lambda target=target: drive.set(target) is target, what=f"relay to reach {target}")
     starts = check_interlock(up, down, on, drive.dead_time_s)
     assert starts == {"up": 2, "down": 2}
     drive.close()
@@ -309,7 +310,7 @@ def hammer(workers: list[Callable[[random.Random], None]], stop_when: Callable[[
         try:
             while not stop.is_set():
                 worker(rng)
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread  # pragma: no cover
             errors.append(exc)
 
     threads = [threading.Thread(target=loop, args=(w, i), daemon=True) for i, w in enumerate(workers)]
@@ -367,7 +368,7 @@ def test_hbridge_ramp_shape_with_hand_clock(factory: MockFactory) -> None:
     assert fwd.pin.state == 0, "soft start begins at 0"
     for t, duty in [(100.15, 0.5), (100.31, 1.0)]:
         clock.t = t
-        wait_until(lambda: drive.duty == pytest.approx(duty, abs=1e-9), what=f"duty {duty}")
+        wait_until(lambda duty=duty: drive.duty == pytest.approx(duty, abs=1e-9), what=f"duty {duty}")
     assert drive.set(None) is UP, "still energised while it ramps down"
     clock.t = 100.385
     wait_until(lambda: drive.duty == pytest.approx(0.5, abs=1e-9), what="half way down")
@@ -420,7 +421,8 @@ def test_hbridge_reversal_timeline(factory: MockFactory) -> None:
     drive, fwd, bwd = hbridge(factory, ramp_up_s=0.05, ramp_down_s=0.05)
     for target in (UP, DOWN, UP):
         drive.set(target)
-        wait_until(lambda: drive.direction is target and drive.duty == 1.0, what=f"{target} at full power")
+        wait_until(lambda target=target: drive.direction is target and drive.duty == 1.0,
+                   what=f"{target} at full power")
     drive.close()
     starts = check_interlock(fwd, bwd, lambda v: v > 0, drive.dead_time_s)
     assert starts == {"up": 2, "down": 1}
@@ -470,10 +472,8 @@ def test_hbridge_write_failure_latches_off() -> None:
     factory = MockFactory(pin_class=FlakyPin)
     drive = HBridgeDrive(UP_PIN, DOWN_PIN, pin_factory=factory, ramp_up_s=0.05)
     factory.pin(DOWN_PIN).broken = True
-    try:
+    with contextlib.suppress(DriveFault):  # the first write may already happen inside set()
         drive.set(DOWN)
-    except DriveFault:
-        pass  # the first write may already happen inside set()
     wait_until(lambda: drive.fault is not None, what="fault")
     assert (factory.pin(UP_PIN).state, factory.pin(DOWN_PIN).state, drive.direction) == (0, 0, None)
     with pytest.raises(DriveFault):

@@ -5,6 +5,7 @@ observed through true_height()/at_rest()/violations and polled with deadlines.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -41,10 +42,8 @@ class Rig:
         devices = [d for d in (self.up, self.down) if d is not None]
         steps = [d.off for d in devices] + [d.close for d in devices] + [self.desk.close, self.factory.close]
         for step in steps:
-            try:
+            with contextlib.suppress(Exception):  # teardown must run every step
                 step()
-            except Exception:  # noqa: BLE001 - teardown must run every step
-                pass
 
 
 @pytest.fixture

@@ -368,7 +368,8 @@ def test_every_page_loads_its_modules_without_a_console_error(browser, desk):
     ctx = _phone(browser)
     page = ctx.new_page()
     errors: list[str] = []
-    page.on("console", lambda m: errors.append(f"{page.url}: console.{m.type}: {m.text}") if m.type == "error" else None)
+    page.on("console",
+            lambda m: errors.append(f"{page.url}: console.{m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
     try:
         page.goto(desk + "/")

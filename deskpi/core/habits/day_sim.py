@@ -32,6 +32,7 @@ core never imports `random`.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import replace
 
 from deskpi.core.habits.habit_state import STAND, EventKind
@@ -175,10 +176,9 @@ def run_day(seed: int = 1, week: int = 4, compliance: float = 0.8, *, mode: str 
             if ev.kind is EventKind.AUTO_MOVE and at_desk(t) and done is not None:
                 _after_break(done, ev)
             return
-        if ev.kind is EventKind.WARN or ev.is_prompt:
-            if ev.reminder_id not in reminder_ids:
-                reminder_ids.add(ev.reminder_id)
-                m["reminders"] += 1
+        if (ev.kind is EventKind.WARN or ev.is_prompt) and ev.reminder_id not in reminder_ids:
+            reminder_ids.add(ev.reminder_id)
+            m["reminders"] += 1
         if ev.kind is EventKind.WARN:
             if at_desk(t) and not rng.chance(compliance):
                 extra["warnings_cancelled"] += 1
@@ -260,7 +260,7 @@ def _measure(m: dict, desk_log, at_desk, start: dt.datetime, end: dt.datetime, p
     h, i = SIT_MM, 0
     standing = sitting = 0.0
     block = longest = 0.0
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in itertools.pairwise(cuts):
         while i < len(heights) and heights[i][0] <= a:
             h = heights[i][1]
             i += 1

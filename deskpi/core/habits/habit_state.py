@@ -18,7 +18,7 @@ STAND = "stand"
 POSTURES = (SIT, STAND)
 
 
-class EventKind(str, enum.Enum):
+class EventKind(enum.StrEnum):
     PROMPT_STAND = "prompt_stand"       # "time to stand" (confirm: the desk goes up)
     PROMPT_SIT = "prompt_sit"           # "time to sit" (standing too long / after a lapse)
     PROMPT_MOVE = "prompt_move"         # a short walk; target sit if standing, else none
@@ -30,9 +30,6 @@ class EventKind(str, enum.Enum):
     CANCEL = "cancel"                   # a warned auto move did not happen (button, absence, fault, ...)
     STOP_NAGGING = "stop_nagging"       # no reaction for hours: silent until the next interaction
     WAIT = "wait"                       # nothing to do (see `reason`); `when` is None or a re-check time
-
-    def __str__(self) -> str:
-        return self.value
 
 
 PROMPT_KINDS = frozenset({EventKind.PROMPT_STAND, EventKind.PROMPT_SIT, EventKind.PROMPT_MOVE,

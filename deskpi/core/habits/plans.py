@@ -23,6 +23,7 @@ outside the working hours.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass, replace
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -139,7 +140,7 @@ class Plan:
         w = max(int(week), 1)
         if w <= pts[0][0]:
             return float(pts[0][1])
-        for (w0, m0), (w1, m1) in zip(pts, pts[1:]):
+        for (w0, m0), (w1, m1) in itertools.pairwise(pts):
             if w <= w1:
                 return m0 + (m1 - m0) * (w - w0) / (w1 - w0)
         return float(pts[-1][1])
@@ -221,11 +222,8 @@ class Plan:
         base = CORNELL if kind == "cornell" else DEFAULT_PLAN
         values: dict = {"kind": kind}
 
-        def take(key: str):
-            return data[key] if key in data else None
-
         for key, (lo, hi, unit) in RANGES.items():
-            raw = take(key)
+            raw = data.get(key)
             if raw is None:
                 continue
             want_int = isinstance(getattr(base, key), int)
@@ -305,7 +303,7 @@ class Plan:
                 elif a < self.start or b > self.end:
                     problems.append(("quiet", span, f"periods inside the working hours "
                                                     f"{_hhmm(self.start)}-{_hhmm(self.end)}"))
-            for (a1, b1), (a2, b2) in zip(ordered, ordered[1:]):
+            for (a1, b1), (a2, b2) in itertools.pairwise(ordered):
                 if a2 < b1:
                     problems.append(("quiet", f"{_hhmm(a1)}-{_hhmm(b1)} and {_hhmm(a2)}-{_hhmm(b2)}",
                                      "periods that do not overlap each other"))
@@ -433,7 +431,7 @@ def _parse_ramp(raw: object, problems: list) -> str | tuple[tuple[int, int], ...
             problems.append(("ramp", item, allowed))
             return None
         pts.append((item[0], item[1]))
-    if any(b[0] <= a[0] for a, b in zip(pts, pts[1:])):
+    if any(b[0] <= a[0] for a, b in itertools.pairwise(pts)):
         problems.append(("ramp", raw, allowed))
         return None
     return tuple(pts)

@@ -345,7 +345,7 @@ def _dates(days: int | Iterable[date | str], now: float, zone: tzinfo) -> list[d
             except ValueError as exc:
                 raise ValueError(f"not a date: {d!r} (want YYYY-MM-DD)") from exc
         elif not isinstance(d, date):
-            raise ValueError(f"not a date: {d!r}")
+            raise ValueError(f"not a date: {d!r}")  # noqa: TRY004 - daily() refuses any bad argument with ValueError
         out.add(d)
     if not out:
         raise ValueError("no days asked for")
@@ -404,7 +404,8 @@ def _goal_lookup(goals: Any) -> Callable[[Any, date], float | None]:
     if callable(goals) and not isinstance(goals, Mapping):
         return goals
     if not isinstance(goals, Mapping):
-        raise ValueError(f"goals must be a mapping or a callable, got {type(goals).__name__}")
+        raise ValueError(  # noqa: TRY004 - daily() refuses any bad argument with ValueError; callers catch that
+            f"goals must be a mapping or a callable, got {type(goals).__name__}")
 
     def lookup(user: Any, d: date) -> float | None:
         g = goals.get(user)
@@ -449,7 +450,7 @@ def _user_at(times: list[float], users: list[Any], t: float) -> Any:
 
 def _user_cover(times: list[float], users: list[Any], start: float, end: float) -> list[tuple]:
     cover, t, who = [], start, _user_at(times, users, start)
-    for tc, user in zip(times, users):
+    for tc, user in zip(times, users, strict=True):
         if tc <= start:
             continue
         if tc >= end:

@@ -212,7 +212,8 @@ class MotionController:
             raise MotionRefused(
                 f"the motor is resting to protect it (at most {self.cfg.duty_max_on_s:.0f} s on in any "
                 f"{self.cfg.duty_window_s / 60:.0f} min); this move needs {need:.0f} s, ready in {wait:.0f} s")
-        self._set_goal(_Goal("goto", target, source, now, here, self.cfg.max_corrections if self.cfg.corrections else 0), now)
+        corrections = self.cfg.max_corrections if self.cfg.corrections else 0
+        self._set_goal(_Goal("goto", target, source, now, here, corrections), now)
 
     def hold(self, direction: Direction, now: float, *, source: str = "button", lease_s: float | None = None) -> None:
         """Move while held: each call renews a short lease; silence stops the desk."""
@@ -474,9 +475,8 @@ class MotionController:
             return
         if g.kind == "hold":
             return          # a hold asked for while settling: _start runs it (its lease is checked first)
-        if s.resume or g.kind == "backoff":
-            if g.kind != "goto" or abs(g.target - final) > self.cfg.tolerance_mm:
-                return      # _start carries on from here
+        if (s.resume or g.kind == "backoff") and (g.kind != "goto" or abs(g.target - final) > self.cfg.tolerance_mm):
+            return      # _start carries on from here
         if g.kind == "goto" and abs(g.target - final) > self.cfg.tolerance_mm and g.corrections_left > 0:
             g.corrections_left -= 1
             g.corrections_done += 1

@@ -157,5 +157,6 @@ class StuckCheck:
         # Echo timestamps resolve to well under a nanosecond of pulse (1e-4 mm); a
         # moving desk seen through real noise does not repeat itself to that.
         if max(self._last) - min(self._last) < 1e-4:
-            return FaultKind.SENSOR_STUCK, f"the sensor reported {y:.0f} mm {len(self._last)} times in a row while moving"
+            return (FaultKind.SENSOR_STUCK,
+                    f"the sensor reported {y:.0f} mm {len(self._last)} times in a row while moving")
         return None

@@ -107,7 +107,8 @@ class StopModel:
     def from_dict(cls, data: object) -> StopModel:
         """Rebuild a saved model; anything malformed or out of range is a ValueError."""
         if not isinstance(data, dict):
-            raise ValueError(f"stop model must be a mapping, got {type(data).__name__}")
+            raise ValueError(  # noqa: TRY004 - a wrong shape is corrupt data; learned_model.load catches ValueError
+                f"stop model must be a mapping, got {type(data).__name__}")
         if data.get("version") != 1:
             raise ValueError(f"unknown stop model version {data.get('version')!r}; expected 1")
         return cls(_direction_from(data, "up"), _direction_from(data, "down"))
@@ -125,7 +126,8 @@ _RANGES = {
 def _direction_from(data: dict, key: str) -> DirectionModel:
     raw = data.get(key)
     if not isinstance(raw, dict):
-        raise ValueError(f"stop model '{key}' must be a mapping, got {type(raw).__name__}")
+        raise ValueError(  # noqa: TRY004 - a wrong shape is corrupt data; learned_model.load catches ValueError
+            f"stop model '{key}' must be a mapping, got {type(raw).__name__}")
     values: dict = {}
     for name, (lo, hi) in _RANGES.items():
         if name not in raw:

@@ -143,7 +143,7 @@ class TrajectoryFit:
             return self.t_on
         r, tau = self.ramp, stop_lag_s
         full = v * (r / 2) + v * tau  # travel if cut exactly at the end of the ramp
-        if r > 0 and dist < full:
+        if r > 0 and dist < full:  # noqa: SIM108 - one formula per phase (cut during / after the ramp)
             on = -tau + (tau * tau + 2 * r * dist / v) ** 0.5
         else:
             on = dist / v + r / 2 - tau
