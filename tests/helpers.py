@@ -70,10 +70,18 @@ def signed_in(app, *, name: str = "ada", pin: str = "4711", admin: bool = True, 
     assert resp.status_code == 200, resp.get_json()
     client.environ_base["HTTP_X_CSRF_TOKEN"] = resp.get_json()["csrf_token"]
     if claim:
-        claims = app.extensions["deskpi.web"].claims
-        claims.request(name)
-        assert claims.button_pressed() == name
+        grant_claim(app.extensions["deskpi.web"].claims, name)
     return client
+
+
+def grant_claim(claims, name: str) -> None:
+    """Give `name` the desk's claim as the desk would: whoever holds it releases it, `name` asks and
+    the preset their request drew is pressed."""
+    holder = claims.holder()
+    if holder is not None:
+        claims.release(holder)
+    claims.request(name)
+    assert claims.button_pressed(claims.slot_for(name)) == name
 
 
 def desk_at_rest(d) -> bool:

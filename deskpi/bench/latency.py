@@ -96,7 +96,7 @@ def bench_api_stop(stops: int = 30, load_rps: float = 50.0) -> dict:
         auth = {"Authorization": f"Bearer {token}"}
         claims = d.parts.service.claims
         claims.request("bench")
-        claims.button_pressed()
+        claims.button_pressed(claims.slot_for("bench"))      # the preset the request drew
         stop_load = threading.Event()
         served = [0]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from deskpi.core.motion.controller import Command
+from deskpi.core.panel.indicator_patterns import desk_state
 from deskpi.daemon.sdnotify import Notifier
 
 STATUS_EVERY_S = 1.0
@@ -46,8 +47,10 @@ class Heartbeat:
         ind = p.indicators
         if ind is not None:
             st = ctrl.state.value
-            ind.set_state("fault" if st == "fault" else "locked" if p.arbiter.locked else
-                          "moving" if st.startswith("moving") else "idle")
+            claims = getattr(p.service, "claims", None)      # the web app's, when it runs
+            ind.set_state(desk_state(fault=st == "fault", locked=bool(p.arbiter.locked),
+                                     moving=st.startswith("moving"),
+                                     claim_pending=claims is not None and claims.has_pending()))
 
     def status_text(self) -> str:
         """One line for systemd's STATUS= (shown by `systemctl status deskpi`)."""

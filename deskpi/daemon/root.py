@@ -171,6 +171,7 @@ class Daemon:
             from deskpi.hw.buttons import ButtonPanel
             parts.buttons = ButtonPanel(s.buttons, parts.service, pin_factory=parts.factory,
                                         indicators=parts.indicators, repeat_s=min(0.15, s.desk.hold_lease_s / 3))
+            parts.service.preset_slots = parts.buttons.preset_slots      # a claim asks for one of these
             if self.sim:
                 parts.service.sim_keypad = parts.buttons.press
         except Exception:

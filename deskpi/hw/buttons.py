@@ -53,6 +53,7 @@ from deskpi.core.panel.button_logic import (
     SetLock,
     Stop,
     preset_key,
+    preset_slot,
 )
 from deskpi.core.types import Direction, Source
 
@@ -101,6 +102,11 @@ class ButtonPanel:
             raise
         self._worker = threading.Thread(target=self._run, name="buttons", daemon=True)
         self._worker.start()
+
+    @property
+    def preset_slots(self) -> tuple[int, ...]:
+        """The presets that have a button wired (a claim asks for one of these)."""
+        return tuple(s for s in range(1, 5) if preset_key(s) in self.buttons)
 
     # -- gpiozero side: never more than a queue put ------------------------------------
     def _callback(self, event: str, key: str) -> Callable[[], None]:
@@ -179,10 +185,13 @@ class ButtonPanel:
         moving, locked = self._status()
         claims = getattr(self.service, "claims", None)
         if claims is not None:
-            if key.startswith("preset") and not moving:
-                # Someone asked on their phone to claim the desk: this press proves they are here,
-                # and does nothing else (its release is swallowed too).
-                granted = claims.button_pressed()
+            slot = preset_slot(key)
+            if slot is not None and not moving:
+                # Someone asked on their phone to claim the desk and was told to press this very
+                # preset: the press proves they are here, and does nothing else (its release is
+                # swallowed too). Any other press (and every press while someone holds the claim)
+                # is an ordinary one: the claim book counts it as use and it does its normal job.
+                granted = claims.button_pressed(slot)
                 if granted is not None:
                     log.info("button %s: desk claimed by %s", key, granted)
                     self._swallowed.add(key)

@@ -7,8 +7,9 @@ to drive). A device that cannot be built is a warning in `problems`, never a
 crash: indicators are optional, the desk must still move.
 
 - `set_state(name)`: the continuous state ('idle', 'moving', 'fault',
-  'locked', 'warning_countdown'; None turns everything off). Setting the state
-  it already has does not restart its animation.
+  'locked', 'warning_countdown', 'claim_pending'; None turns everything off;
+  the daemon's heartbeat picks it with `indicator_patterns.desk_state`).
+  Setting the state it already has does not restart its animation.
 - `show(name)`: a one-shot event ('preset_saved', 'error', 'reminder',
   'unlocked', or one pass of any looping pattern) played over the state, which
   resumes when it ends.

@@ -7,6 +7,7 @@ closed tab, a dropped Wi-Fi link) lets the desk stop by itself.
 """
 from __future__ import annotations
 
+import math
 import re
 
 from flask import Response, g, jsonify, request, session
@@ -15,6 +16,7 @@ from deskpi.core.faults import MotionRefused
 from deskpi.core.types import Direction, Source
 from deskpi.people.presets import SLOTS, PresetError
 from deskpi.webapp.api_spec import Api, ApiError, show
+from deskpi.webapp.claims import ClaimError
 from deskpi.webapp.context import WebContext, context
 
 SIM_KEYS = ("up", "down", "preset-1", "preset-2", "preset-3", "preset-4")
@@ -50,7 +52,10 @@ def live_sources(ctx: WebContext) -> dict:
         snap.pop("loop_lag_p99_ms", None)
         snap.pop("reading_lag_p99_ms", None)
         view = ctx.claims.view()
-        snap["claim"] = {"holder": view.holder, "pending": view.pending}
+        # Who holds and who asks (not the times): a new request, a refusal or a grant is news.
+        snap["claim"] = {"holder": view.holder, "pending": view.pending,
+                         "requests": [(r.name, r.slot, r.waiting) for r in view.requests],
+                         "refused": list(view.refused)}
         active = ctx.active_user()
         snap["active_user"] = None if active is None else active.name
         return snap
@@ -203,21 +208,31 @@ def save(slot: str, body):
 
 
 # -- the claim --------------------------------------------------------------------------------
-@api.op("GET", "/claim", summary="Who holds the desk's claim, and whether a request is waiting")
+NAME = {"type": "string", "minLength": 1, "maxLength": 64, "description": "a person's name", "example": "Bob"}
+
+
+@api.op("GET", "/claim", summary="Who holds the desk's claim, whether a request is waiting, and for the holder "
+                                 "who asks for the desk")
 def claim_get():
     ctx = context()
     return jsonify(ctx.claim_view(ctx.user()))
 
 
-@api.op("POST", "/claim", summary="Ask for the desk: press any preset button on it within 30 s",
-        responses={200: "Already yours", 202: "Waiting for a button press at the desk"})
+@api.op("POST", "/claim", summary="Ask for the desk: press the preset named in `press_preset` on the desk "
+                                  "within 30 s (while someone holds it, once they release it)",
+        responses={200: "Already yours", 202: "Waiting for a press of preset `press_preset` at the desk",
+                   409: "Every preset button is taken by a waiting request, or the desk has none",
+                   429: "The holder refused your request a moment ago"})
 def claim_post():
     ctx = context()
     user = ctx.user()
     if ctx.claims.holds(user.name):
         ctx.claims.touch(user.name)
         return jsonify(ctx.claim_view(user)), 200
-    ctx.claims.request(user.name)
+    try:
+        ctx.claims.request(user.name)
+    except ClaimError as exc:
+        raise _claim_error(exc) from None
     return jsonify(ctx.claim_view(user)), 202
 
 
@@ -228,6 +243,32 @@ def claim_delete():
     user = ctx.user()
     released = ctx.claims.release(user.name, force=bool(ctx.is_admin(user) and request.args.get("force")))
     return jsonify({**ctx.claim_view(user), "released": released}), 200
+
+
+@api.op("POST", "/claim/refuse", summary="The holder (or an admin) refuses someone's waiting request for the desk",
+        body={"type": "object", "required": ["name"], "additionalProperties": False,
+              "properties": {"name": NAME}, "example": {"name": "Bob"}},
+        body_required=True, responses={200: "Refused", 403: "You do not hold the desk's claim",
+                                       404: "That person has no request waiting"})
+def claim_refuse(body):
+    ctx = context()
+    user = ctx.user()
+    try:
+        refused = ctx.claims.refuse(user.name, body["name"], force=ctx.is_admin(user))
+    except ClaimError as exc:
+        raise _claim_error(exc) from None
+    if not refused:
+        raise ApiError(404, f"{show(body['name'])} has no request for the desk waiting; "
+                            f"waiting: {', '.join(r.name for r in ctx.claims.view().requests) or 'nobody'}")
+    return jsonify({**ctx.claim_view(user), "refused": body["name"]}), 200
+
+
+def _claim_error(exc: ClaimError) -> ApiError:
+    status = {"refused": 429, "not_holder": 403}.get(exc.kind, 409)
+    err = ApiError(status, str(exc))
+    if exc.retry_after_s is not None:
+        err.extra["retry_after_s"] = max(1, math.ceil(exc.retry_after_s))
+    return err
 
 
 # -- simulator ----------------------------------------------------------------------------------

@@ -60,7 +60,9 @@ def _context(service, defaults: WebDefaults, claims: ClaimBook | None) -> WebCon
     if claims is None:
         claims = getattr(service, "claims", None)
     if claims is None:
-        claims = ClaimBook(idle_s=60 * defaults.claim_idle_min)
+        # A claim is confirmed on a preset button the desk has: the daemon names the wired ones.
+        slots = getattr(service, "preset_slots", None)
+        claims = ClaimBook(idle_s=60 * defaults.claim_idle_min, **({} if slots is None else {"slots": slots}))
     service.claims = claims                  # the buttons look for it there
     ctx = WebContext(service, claims, defaults, SignIn(store) if store is not None else None,
                      reader=store.reader() if store is not None else None)

@@ -106,8 +106,8 @@ def guard(op: Operation, phase: str) -> None:
             view = ctx.claims.view()
             held = (f"{view.user} is using it" if view.state == "claimed" else
                     f"waiting for {view.user}'s button press" if view.state == "pending" else "nobody holds it")
-            raise ApiError(409, f"claim the desk first ({held}): POST /api/v1/claim, then press any "
-                                f"preset button on the desk within 30 s")
+            raise ApiError(409, f"claim the desk first ({held}): POST /api/v1/claim, then press the "
+                                f"preset button its answer names (press_preset) on the desk within 30 s")
         ctx.claims.touch(user.name)
 
 

@@ -114,6 +114,38 @@ def test_locked_beeps_once_on_entry_then_only_blinks() -> None:
     assert any(level_at(p, 0, p.intro_s + i * 0.01).led > 0 for i in range(200))
 
 
+def test_a_pending_claim_chirps_once_then_blinks_evenly_on_a_fake_clock() -> None:
+    p = PATTERNS["claim_pending"]
+    assert "claim_pending" in ip.STATES
+    clock = FakeClock(200.0)
+    t0 = clock.t
+    first = level_at(p, t0, clock.t)
+    assert first.buzzer and first.tone_hz == 1300 and first.led == 1.0
+    seen = []
+    for i in range(400):                          # four seconds in 10 ms steps, between step edges
+        clock.t = t0 + p.intro_s + i * 0.01 + 0.005
+        lv = level_at(p, t0, clock.t)
+        seen.append(lv.led)
+        assert not lv.buzzer, "only the entry chirps: a waiting request must not nag the office"
+    assert set(seen) == {0.0, 1.0}
+    rises = sum(1 for a, b in itertools.pairwise(seen) if b > a)
+    assert rises == 3 and seen[:50] == [1.0] * 50 and seen[50:100] == [0.0] * 50   # 1 Hz, half on
+
+
+@pytest.mark.parametrize("fault,locked,moving,pending,expected", [
+    (False, False, False, False, "idle"),
+    (False, False, False, True, "claim_pending"),
+    (False, False, True, True, "moving"),
+    (False, True, True, True, "locked"),
+    (True, True, True, True, "fault"),
+    (True, False, False, False, "fault"),
+])
+def test_the_desk_state_puts_a_pending_claim_below_faults_locks_and_motion(fault, locked, moving, pending,
+                                                                           expected) -> None:
+    assert ip.desk_state(fault=fault, locked=locked, moving=moving, claim_pending=pending) == expected
+    assert expected in ip.STATES
+
+
 def test_times_before_the_start_count_as_the_start() -> None:
     assert level_at("error", 5.0, 4.0) == level_at("error", 5.0, 5.0)
 

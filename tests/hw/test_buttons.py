@@ -493,3 +493,39 @@ def test_buttons_move_the_simulated_desk_through_the_real_service() -> None:
     finally:
         panel.close()
         stack.close()
+
+
+# -- the desk's claim (issue 11, defect 2) ---------------------------------------------------------
+def test_only_the_preset_a_claim_request_drew_grants_it_and_a_holders_press_never_does(make_rig):
+    from deskpi.webapp.claims import ClaimBook
+
+    rig = make_rig()
+    assert rig.panel.preset_slots == (1, 2, 3, 4)
+    granted = []
+    claims = rig.service.claims = ClaimBook(idle_s=600, clock=rig.clock, choose=lambda free: free[-1],
+                                            on_grant=granted.append)
+    claims.request("Ada")                                 # drew preset 4
+    rig.down("preset-1")                                  # a wrong preset: an ordinary recall
+    rig.up("preset-1")
+    rig.flush()
+    assert service_calls(rig.rec) == [("recall_preset", 1, B)] and granted == []
+    rig.down("preset-4")                                   # the right one: consumed, release too
+    rig.flush()
+    rig.up("preset-4")
+    rig.flush()
+    assert granted == ["Ada"] and service_calls(rig.rec) == [("recall_preset", 1, B)]
+    assert ("show", "preset_saved") in rig.rec.names()
+
+    claims.request("Bob")                                  # from far away: drew preset 4
+    assert claims.slot_for("Bob") == 4
+    for key in ("preset-4", "preset-3"):                   # Ada's presses, Bob's preset first
+        rig.down(key)
+        rig.up(key)
+        rig.flush()
+    assert granted == ["Ada"] and claims.holds("Ada"), "the holder's press gave the desk away"
+    assert service_calls(rig.rec) == [("recall_preset", 1, B), ("recall_preset", 4, B), ("recall_preset", 3, B)]
+
+
+def test_a_panel_names_only_its_wired_presets(make_rig):
+    rig = make_rig(preset_pins=[13, 19])
+    assert rig.panel.preset_slots == (1, 2)

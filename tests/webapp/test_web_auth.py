@@ -30,7 +30,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import ManualClock, sim_url
+from helpers import ManualClock, grant_claim, sim_url
 from web_fakes import LIMITS, FakeService
 
 from deskpi.core.types import Source
@@ -109,8 +109,7 @@ class Desk:
         return {"Authorization": f"Bearer {token or self.people.ada_token}"}
 
     def grant(self, name: str) -> None:
-        self.ctx.claims.request(name)
-        assert self.ctx.claims.button_pressed() == name
+        grant_claim(self.ctx.claims, name)
 
     def user(self, name: str, *, admin: bool = False):
         """A throwaway user with PIN (sharing the module's hash: no scrypt)."""

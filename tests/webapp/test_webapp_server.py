@@ -16,7 +16,7 @@ import urllib.request
 from http.client import HTTPConnection
 
 import pytest
-from helpers import wait_until
+from helpers import grant_claim, wait_until
 from werkzeug.serving import make_server
 
 from deskpi.core.types import Direction
@@ -96,8 +96,7 @@ def base_url(service, tmp_path):
     _AUTH["Authorization"] = f"Bearer {token}"
     app = create_app(service)
     claims = app.extensions["deskpi.web"].claims
-    claims.request("ada")
-    claims.button_pressed()
+    grant_claim(claims, "ada")
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="test-web",
                               daemon=True)

@@ -25,7 +25,15 @@ fault              loop    fast blink 4 Hz; three low beeps (440 Hz), then 2 s q
 locked             loop    one low 'bonk' (330 Hz) on entry; then a double blip every 2 s
 unlocked           once    two rising tones (660 Hz, 990 Hz), LED steps up
 error              once    one long low buzz (220 Hz, 0.6 s), LED three quick flashes
+claim_pending      loop    one short chirp (1.3 kHz) on entry; then an even blink,
+                           full on 0.5 s / off 0.5 s, silent
 ================== ======= =====================================================
+
+`desk_state(...)` picks the continuous state from what the desk is doing:
+fault > locked > moving > claim_pending > idle. 'claim_pending' shows while
+someone's phone asks to claim the desk (deskpi.webapp.claims): the person at
+the desk sees that a colleague asks, and the requester sees the desk they
+were told to press a preset on.
 """
 from __future__ import annotations
 
@@ -122,12 +130,25 @@ PATTERNS: dict[str, Pattern] = {p.name: p for p in (
     Pattern("unlocked", (_beep(0.12, 660, 0.4), _dark(0.05, 0.4), _beep(0.15, 990, 1.0), _dark(0.2)), loop=False),
     Pattern("error", (Step(0.6, 1.0, True, 220), _dark(0.1), Step(0.1, 1.0), _dark(0.1), Step(0.1, 1.0),
                       _dark(0.1), Step(0.1, 1.0), _dark(0.2)), loop=False),
+    Pattern("claim_pending", (Step(0.5, 1.0), _dark(0.5)), loop=True, intro=(_beep(0.12, 1300), _dark(0.2))),
 )}
 
 #: Patterns meant for Indicators.set_state (they loop until replaced).
 STATES = tuple(n for n, p in PATTERNS.items() if p.loop)
 #: Patterns meant for Indicators.show (they play once, over the state).
 EVENTS = tuple(n for n, p in PATTERNS.items() if not p.loop)
+
+
+def desk_state(*, fault: bool, locked: bool, moving: bool, claim_pending: bool = False) -> str:
+    """The continuous state the LED shows: a fault first, then the child lock, then motion, then a
+    claim request waiting for its preset press, else idle."""
+    if fault:
+        return "fault"
+    if locked:
+        return "locked"
+    if moving:
+        return "moving"
+    return "claim_pending" if claim_pending else "idle"
 
 
 def get(name: str) -> Pattern:
