@@ -18,6 +18,12 @@ desk (stop always works) and the LED/buzzer show the 'locked' pattern.
 ``[buttons] child_lock = false`` disables locking (the combination can then
 only unlock a lock set from elsewhere).
 
+**The desk's claim:** when a phone asks to claim the desk, its answer names
+one preset (drawn at random); a press of exactly that preset, while nobody
+holds the claim and the desk is still, grants it and does nothing else (its
+release is swallowed too). Every other press, and every press while someone
+holds the claim, is an ordinary press (see deskpi.webapp.claims).
+
 How it is wired: gpiozero runs ``when_pressed``/``when_released`` in whatever
 thread saw the edge (for mock pins, synchronously inside ``drive_low()``), so
 the callbacks only put ``(event, button, time)`` on a queue. One worker thread
