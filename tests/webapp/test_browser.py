@@ -169,9 +169,17 @@ def ada(request, ada_page, desk):
             ada_page.goto(desk + "/")
         if ada_page.get_by_test_id("claim-status").inner_text().strip() != "Claimed by you":
             ada_page.get_by_test_id("claim").click()
-            ada_page.get_by_test_id("sim-key-preset-1").click()
+            ada_page.get_by_test_id(f"sim-key-preset-{_preset_to_press(ada_page)}").click()
             expect(ada_page.get_by_test_id("claim-status")).to_have_text("Claimed by you")
     return ada_page
+
+
+def _preset_to_press(page) -> int:
+    """The preset the page says to press on the desk (drawn by the server for this request)."""
+    slot = page.get_by_test_id("claim-press-preset")
+    expect(slot).to_be_visible()
+    expect(slot).to_have_text(re.compile(r"^[1-4]$"))
+    return int(slot.inner_text())
 
 
 def test_sign_in_and_claim_with_the_desk_keypad(ada, desk):
@@ -188,8 +196,9 @@ def test_sign_in_and_claim_with_the_desk_keypad(ada, desk):
     expect(status).to_have_text("Not claimed")
     expect(page.get_by_test_id("btn-up")).to_have_attribute("aria-disabled", "true")
     page.get_by_test_id("claim").click()
-    expect(status).to_have_text(re.compile(r"Press any preset button on the desk within \d+ s"))
-    page.get_by_test_id("sim-key-preset-1").click()            # the person at the desk confirms
+    slot = _preset_to_press(page)
+    expect(status).to_have_text(re.compile(rf"Press preset {slot} on the desk within \d+ s"))
+    page.get_by_test_id(f"sim-key-preset-{slot}").click()      # the person at the desk confirms
     expect(status).to_have_text("Claimed by you")
     expect(page.get_by_test_id("btn-up")).not_to_have_attribute("aria-disabled", "true")
     expect(page.get_by_test_id("state")).not_to_have_text("moving")  # the confirming press moved nothing
@@ -311,6 +320,44 @@ def test_someone_without_the_claim_cannot_move_the_desk(browser, desk):
         after = _state(desk)
         assert after["state"] != "moving" and abs(after["height_mm"] - before["height_mm"]) < 5, after
         expect(page.get_by_test_id("btn-stop")).to_be_enabled()          # stop always works
+    finally:
+        ctx.close()
+
+
+def test_a_colleague_elsewhere_asks_and_the_holder_keeps_the_desk_and_refuses(ada, browser, desk):
+    """Issue 11: Bob asks from his own phone while Ada holds the desk. Ada's own press on the desk,
+    even of the very preset Bob was told, stays hers; she sees Bob's request and refuses it."""
+    ada.goto(desk + "/")
+    expect(ada.get_by_test_id("claim-status")).to_have_text("Claimed by you")
+    _no_fault(ada)
+    expect(ada.get_by_test_id("claim-pending-list")).to_be_hidden()
+    ctx = _phone(browser)
+    bob = ctx.new_page()
+    try:
+        _sign_in(bob, desk, "Bob", BOB_PIN)
+        expect(bob.get_by_test_id("claim-status")).to_have_text("In use by Ada")
+        bob.get_by_test_id("claim").click()
+        expect(bob.get_by_test_id("claim-status")).to_have_text("Waiting for Ada to release the desk")
+        slot = _preset_to_press(bob)
+        # Ada's phone hears of it at once (live feed) and lists who asks.
+        request = ada.get_by_test_id("claim-request")
+        expect(request).to_have_count(1)
+        expect(request).to_have_attribute("data-user", "Bob")
+        expect(request).to_contain_text(re.compile(r"Bob\s+since \d"))
+        # Ada presses that very preset at the desk: an ordinary press, the desk stays hers.
+        ada.get_by_test_id(f"sim-key-preset-{slot}").click()
+        ada.get_by_test_id("btn-stop").click()
+        expect(ada.get_by_test_id("claim-status")).to_have_text("Claimed by you")
+        expect(bob.get_by_test_id("claim-status")).to_have_text("Waiting for Ada to release the desk")
+        # Ada refuses; Bob is told, and may not ask again for a while.
+        ada.get_by_test_id("claim-refuse").click()
+        expect(ada.get_by_test_id("claim-pending-list")).to_be_hidden()
+        expect(bob.get_by_test_id("claim-status")).to_have_text("In use by Ada")
+        expect(bob.locator("[data-claim-help]")).to_have_text("Ada refused your request for the desk.")
+        expect(bob.get_by_test_id("claim-press-preset")).to_be_hidden()
+        bob.get_by_test_id("claim").click()
+        expect(bob.get_by_test_id("message")).to_contain_text("Ada refused your request")
+        expect(ada.get_by_test_id("claim-status")).to_have_text("Claimed by you")
     finally:
         ctx.close()
 

@@ -621,3 +621,53 @@ def test_the_holder_still_sees_the_desk_as_theirs_while_someone_else_asks(db):
         assert ada.post("/api/v1/move", json={"target_mm": 900}).status_code == 409, "asking is not holding"
     finally:
         service.store.close()
+
+
+def test_claim_requests_and_refusals_through_the_api(db):
+    app, service = app_on(db)
+    try:
+        ctx = app.extensions["deskpi.web"]
+        bob = signed_in(app, name="Bob", claim=True)
+        ada = signed_in(app, name="Ada", claim=False)          # an admin, not holding the desk
+        assert ctx.claims.holds("Bob")
+        resp = ada.post("/api/v1/claim")
+        body = resp.get_json()
+        assert resp.status_code == 202 and body["press_preset"] in SLOTS and body["waiting_for"] == "Bob"
+        for bad, said in (({}, "name"), ({"name": ""}, "name"), ({"name": 7}, "name"), ({"name": "Ada", "x": 1}, "x")):
+            resp = bob.post("/api/v1/claim/refuse", json=bad)
+            assert resp.status_code in (400, 422) and said in resp.get_json()["error"], (bad, resp.get_json())
+        assert ctx.claims.slot_for("Ada") is not None, "bad input refused nothing"
+        resp = bob.post("/api/v1/claim/refuse", json={"name": "Zed"})
+        assert resp.status_code == 404 and '"Zed" has no request' in resp.get_json()["error"]
+        assert "waiting: Ada" in resp.get_json()["error"]
+        assert bob.get("/api/v1/claim").get_json()["requests"][0]["user"] == "Ada"
+        assert ada.get("/api/v1/claim").get_json()["requests"] == []
+        resp = bob.post("/api/v1/claim/refuse", json={"name": "ada"})
+        assert resp.status_code == 200 and resp.get_json()["requests"] == []
+        assert ada.post("/api/v1/claim").status_code == 429
+        assert app.test_client().post("/api/v1/claim/refuse", json={"name": "Ada"}).status_code == 401
+        # Four people wait, one per preset button: a fifth is told when to try again.
+        ctx.claims.release("Bob")
+        for name in ("C1", "C2", "C3", "C4"):
+            assert signed_in(app, name=name, admin=False, claim=False).post("/api/v1/claim").status_code == 202
+        resp = signed_in(app, name="C5", admin=False, claim=False).post("/api/v1/claim")
+        assert resp.status_code == 409 and "one for each preset button" in resp.get_json()["error"]
+        assert resp.get_json()["retry_after_s"] >= 1
+        assert service.calls == [], "asking and refusing never move the desk"
+        doc = app.test_client().get("/openapi.json").get_json()
+        op = doc["paths"]["/api/v1/claim/refuse"]["post"]
+        assert {"200", "401", "403", "404", "422"} <= set(op["responses"]) and op["requestBody"]["required"]
+        assert {"409", "429"} <= set(doc["paths"]["/api/v1/claim"]["post"]["responses"])
+    finally:
+        service.store.close()
+
+
+def test_a_desk_with_no_preset_button_says_a_claim_cannot_be_confirmed(db):
+    service = with_store(FakeService(), db)
+    service.preset_slots = ()                          # as root.py names a panel without preset pins
+    app = app_for(service)
+    try:
+        resp = signed_in(app, name="Bob", claim=False).post("/api/v1/claim")
+        assert resp.status_code == 409 and "no preset button" in resp.get_json()["error"]
+    finally:
+        service.store.close()

@@ -157,6 +157,26 @@ def test_home_has_every_control_once_and_disables_motion_without_the_claim(app):
     assert re.search(r'data-testid="claim-status"[^>]*>\s*In use by Ada', html)
 
 
+def test_home_shows_the_preset_to_press_and_the_holder_sees_who_asks(app):
+    ada = client_for(app, "Ada")                                             # holds the claim
+    page, _ = get(ada, "/")
+    assert page.find("claim-pending-list") is not None and "claim-refuse" not in page.testids()
+    odd = 'Bo <i>"b"</i> & co'
+    bob = client_for(app, odd, admin=False, claim=False)
+    slot = bob.post("/api/v1/claim").get_json()["press_preset"]
+    page, html = get(bob, "/")
+    assert re.search(rf'data-testid="claim-press-preset"[^>]*>{slot}<', html)
+    assert re.search(r'data-testid="claim-status"[^>]*>\s*Waiting for Ada to release the desk', html)
+    page, html = get(ada, "/")
+    assert page.find("claim-refuse")["data-refuse"] == odd and page.find("claim-request")["data-user"] == odd
+    assert "<i>" not in html and "&lt;i&gt;" in html
+    assert re.search(r'data-testid="claim-press-preset"[^>]*>\s*<', html), "the holder is not told a preset"
+    resp = ada.post("/api/v1/claim/refuse", json={"name": odd})
+    assert resp.status_code == 200
+    page, html = get(bob, "/")
+    assert "refused your request" in html and re.search(r'data-testid="claim-status"[^>]*>\s*In use by Ada', html)
+
+
 @pytest.mark.parametrize("units, height, preset", [("cm", "74.0", "72.0 cm"), ("in", "29.1", "28.3 in")])
 def test_heights_in_the_persons_unit(app, units, height, preset):
     page, html = get(client_for(app, units=units), "/")
