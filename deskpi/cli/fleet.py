@@ -228,7 +228,9 @@ def register(sub: Any) -> None:
                     help="make this desk match a desired-state file (settings, users, plans, presets)",
                     description="Validate FILE completely (nothing changes on any error), then converge: "
                                 "config keys listed, users listed (with plans and presets). A second apply "
-                                "changes nothing. Users not in FILE are left alone unless --prune. Format: "
+                                "changes nothing. Users not in FILE are left alone unless --prune. A changed "
+                                "or removed pin_hash signs that person out of the web page everywhere and "
+                                "revokes all their API tokens. Format: "
                                 "what `deskpi export` writes; see deskpi/fleet/desired_state.py.\n\n"
                                 "Examples:\n"
                                 "  sudo deskpi apply desk-042.toml --dry-run\n"

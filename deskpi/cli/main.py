@@ -33,6 +33,16 @@ def _bench_web(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_signin(args: argparse.Namespace) -> int:
+    from deskpi.bench.signin import run
+
+    if args.requests < 1:
+        print(f"deskpi: --requests {args.requests} must be 1 or more", file=sys.stderr)
+        return 2
+    print(json.dumps(run(requests=args.requests), indent=None if args.json else 2))
+    return 0
+
+
 def _bench_day(args: argparse.Namespace) -> int:
     from deskpi.core.habits.day_sim import run_day
 
@@ -186,6 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
     wb.add_argument("--clients", type=int, default=20, help="live-update (SSE) clients kept connected")
     wb.add_argument("--rps", type=float, default=50.0, help="GET /api/v1/state requests per second")
     wb.set_defaults(func=_bench_web)
+    si = bsub.add_parser("signin", help="memory of a simulated desk under a burst of bogus sign-ins",
+                         description="Starts `deskpi sim`, reads its idle memory, fires concurrent sign-ins with "
+                                     "made-up names and PINs, and reports idle and peak RSS, the delta "
+                                     "(target: at most +100 MB), 401s vs 429s and latency.\n\n"
+                                     "Example: deskpi bench signin --json --requests 60",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    si.add_argument("--json", action="store_true", help="print one JSON object")
+    si.add_argument("--requests", type=int, default=60, help="sign-ins fired at once (default 60)")
+    si.set_defaults(func=_bench_signin)
     dy = bsub.add_parser("day", help="one simulated working day with the default plan",
                          description="Example: deskpi bench day --json --week 4 --compliance 0.8 --seed 1")
     dy.add_argument("--json", action="store_true", help="print one JSON object")

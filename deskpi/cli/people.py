@@ -280,6 +280,12 @@ def _cmd_user_set(args: argparse.Namespace) -> int:
             fields["pin_hash"] = pin_hash
         if args.clear_pin:
             fields["pin_hash"] = None
+        if "pin_hash" in fields:
+            tokens = len(store.list_tokens(user.name))
+            notes.append(f"PIN {'changed' if args.pin_stdin else 'removed'}: {user.name} is signed out of the web "
+                         f"page everywhere and {tokens} API token{'' if tokens == 1 else 's'} "
+                         f"{'was' if tokens == 1 else 'were'} revoked (`deskpi token create {user.name}` makes a "
+                         f"new one)")
         if "seated_mm" in fields or "standing_mm" in fields:
             notes += desk_notes(fields.get("seated_mm"), fields.get("standing_mm"), _limits(settings))
         user = store.update_user(user.name, **fields)
@@ -340,7 +346,9 @@ def register(sub: Any) -> None:
     st = add_command(
         us, "set", run=_cmd_user_set, help="change a user's stature, heights, units, role or PIN",
         description="Change a user. A new --stature-cm re-recommends the seated and standing heights unless "
-                    "--keep-heights (explicit --seated-mm/--standing-mm always win).\n\n"
+                    "--keep-heights (explicit --seated-mm/--standing-mm always win). A new or removed PIN "
+                    "(--pin-stdin, --clear-pin) signs the person out of the web page everywhere and revokes "
+                    "all their API tokens.\n\n"
                     "Examples:\n"
                     "  deskpi user set Ana --standing-mm 1085\n"
                     "  deskpi user set Ana --pin-stdin < pin.txt")
@@ -355,8 +363,11 @@ def register(sub: Any) -> None:
     role = st.add_mutually_exclusive_group()
     role.add_argument("--admin", dest="role", action="store_const", const="admin", help="make an admin")
     role.add_argument("--no-admin", dest="role", action="store_const", const="user", help="make a plain user")
-    st.add_argument("--pin-stdin", action="store_true", help="set a new PIN/password read from standard input")
-    st.add_argument("--clear-pin", action="store_true", help="remove the PIN/password")
+    st.add_argument("--pin-stdin", action="store_true",
+                    help="set a new PIN/password read from standard input (signs them out everywhere and "
+                         "revokes their API tokens)")
+    st.add_argument("--clear-pin", action="store_true",
+                    help="remove the PIN/password (signs them out everywhere and revokes their API tokens)")
     st.set_defaults(role=None, _parser=st)
 
     rm = add_command(us, "remove", run=_cmd_user_remove, help="remove a user with their presets, plan and reminders",

@@ -59,11 +59,19 @@ def _when(t: float) -> str:
 def register(sub: Any) -> None:
     t = sub.add_parser("token", help="API tokens for scripts (create, list, revoke)", formatter_class=RAW,
                        description="API tokens let scripts use the desk's JSON API with "
-                                   "`Authorization: Bearer TOKEN`; each acts as its user.\n\n"
+                                   "`Authorization: Bearer TOKEN`; each acts as its user. A person may have at "
+                                   "most 20 live tokens (revoke one to make another), and a change of their PIN "
+                                   "(web page, `user set --pin-stdin`/`--clear-pin`, `apply`) revokes them all.\n\n"
                                    "Examples:\n  TOKEN=$(deskpi token create Ana --label laptop)\n"
                                    "  deskpi token list Ana --json\n  deskpi token revoke 3")
     ts = t.add_subparsers(dest="token_command", required=True, metavar="{create,list,revoke}")
-    c = add_command(ts, "create", run=_cmd_create, help="make a token and print it (once) on stdout")
+    c = add_command(ts, "create", run=_cmd_create,
+                    help="make a token and print it (once) on stdout; at most 20 per person",
+                    description="Print a new API token for NAME once on stdout (only its hash is kept). A person "
+                                "may have at most 20 live tokens: to make another, list them with `deskpi token "
+                                "list NAME` and revoke one with `deskpi token revoke ID`. A change of NAME's PIN "
+                                "revokes all their API tokens.\n\n"
+                                "Example: TOKEN=$(deskpi token create Ana --label laptop)")
     c.add_argument("name", metavar="NAME", help="the user the token acts as")
     c.add_argument("--label", metavar="TEXT", help="what the token is for (at most 64 characters)")
     ls = add_command(ts, "list", run=_cmd_list, help="a user's tokens (never the secrets)")

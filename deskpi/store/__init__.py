@@ -3,12 +3,12 @@
 `Store` (store.facade) is the one way in; it is assembled from one module per
 concern: `database` (the file, its lock, transactions, settings; durability
 notes live there), `people`, `plans`, `height_log`, `audit`, `access` (API
-tokens, web sessions), `backup`; `fields` checks every stored value, `records`
+tokens, web sessions, device cookies), `backup`; `fields` checks every stored value, `records`
 holds the record types, errors and limits, `migrations` the schema.
 """
 from __future__ import annotations
 
-from deskpi.store.access import TOKEN_PREFIX
+from deskpi.store.access import TOKEN_PREFIX, TOKENS_PER_USER, TokenLimitError
 from deskpi.store.database import DB_NAME, db_path
 from deskpi.store.facade import Store
 from deskpi.store.fields import valid_name
@@ -53,7 +53,7 @@ __all__ = [
     "AUDIT_ACTIONS", "AUDIT_SOURCES", "DB_NAME", "DEFAULT_POSTURE_EDGES_MM", "DETAIL_MAX_BYTES", "HEARTBEAT_S",
     "HEIGHT_MM", "LOG_HEIGHT_MM", "MIN_CHANGE_MM", "MIN_INTERVAL_S", "NAME_MAX", "PLAN_KINDS", "PLAN_MAX_BYTES",
     "REMINDER_KINDS", "REMINDER_OUTCOMES", "RETENTION_DAYS", "ROLES", "SHOE_MM", "SLOTS", "STATURE_CM",
-    "TOKEN_PREFIX", "UNITS", "UNKNOWN_STAND_OFFSET_MM", "AuditEntry", "HeightSample", "Plan", "Reminder",
-    "RestoreResult", "Store", "StoreBusyError", "StoreError", "UnknownUserError", "User", "db_path",
-    "posture_edges_for", "should_log_height", "valid_name",
+    "TOKENS_PER_USER", "TOKEN_PREFIX", "UNITS", "UNKNOWN_STAND_OFFSET_MM", "AuditEntry", "HeightSample", "Plan",
+    "Reminder", "RestoreResult", "Store", "StoreBusyError", "StoreError", "TokenLimitError", "UnknownUserError",
+    "User", "db_path", "posture_edges_for", "should_log_height", "valid_name",
 ]

@@ -1,4 +1,5 @@
-"""Access in the store: API tokens for scripts and web sign-in sessions; only hashes of their secrets are kept."""
+"""Access in the store: API tokens for scripts, web sign-in sessions and the device cookies of phones that
+signed in before; only hashes of their secrets are kept."""
 from __future__ import annotations
 
 import hashlib
@@ -11,10 +12,24 @@ from typing import Any
 from deskpi.store import fields
 from deskpi.store.database import StoreBase
 from deskpi.store.people import fetch_user, require_user
-from deskpi.store.records import User
+from deskpi.store.records import StoreError, User
 
 TOKEN_PREFIX = "dpi_"
 _TOKEN_RE = re.compile(r"dpi_([0-9]{1,12})_([A-Za-z0-9_-]{20,100})")
+#: Live API tokens one person may have: each is a way in, and nobody needs thousands.
+TOKENS_PER_USER = 20
+DEVICE_PREFIX = "dpd_"
+_DEVICE_RE = re.compile(r"dpd_[A-Za-z0-9_-]{20,100}")
+#: Phones remembered per person (the least recently used one is forgotten first).
+DEVICES_PER_USER = 10
+
+
+class TokenLimitError(StoreError):
+    """A person already has `cap` live API tokens (a refusal for the state, not for bad input)."""
+
+    def __init__(self, message: str, cap: int) -> None:
+        super().__init__(message)
+        self.cap = cap
 
 
 def secret_hash(secret: str) -> str:
@@ -24,7 +39,7 @@ def secret_hash(secret: str) -> str:
 
 
 class AccessMixin(StoreBase):
-    """API tokens (`dpi_<id>_<secret>`, shown once) and web sessions."""
+    """API tokens (`dpi_<id>_<secret>`, shown once), web sessions and device cookies (`dpd_<secret>`)."""
 
     def create_token(self, user: str, label: str = "", *, now: float | None = None) -> tuple[int, str]:
         """A new API token for `user`: (id, the token). The token itself is shown once and never stored."""
@@ -33,6 +48,13 @@ class AccessMixin(StoreBase):
         secret = secrets.token_urlsafe(32)
         with self._tx() as db:
             row = require_user(db, user)
+            (count,) = db.execute("SELECT COUNT(*) FROM api_tokens WHERE user_id = ?", [row["id"]]).fetchone()
+            if count >= TOKENS_PER_USER:
+                raise TokenLimitError(
+                    f"{row['name']} already has {count} API tokens, the most one person may have "
+                    f"({TOKENS_PER_USER}): revoke one first (`deskpi token list {row['name']}`, then "
+                    f"`deskpi token revoke ID`; on the API GET /api/v1/tokens, then DELETE /api/v1/tokens/ID)",
+                    TOKENS_PER_USER)
             cur = db.execute("INSERT INTO api_tokens (user_id, label, hash, created_at) VALUES (?, ?, ?, ?)",
                              [row["id"], label, secret_hash(secret), created])
             token_id = int(cur.lastrowid)
@@ -114,3 +136,53 @@ class AccessMixin(StoreBase):
                 cur = db.execute("DELETE FROM web_sessions WHERE user_id = ? AND created_at < ?",
                                  [row["id"], older_than])
             return cur.rowcount
+
+    # --------------------------------------------------------------------------- device cookies
+
+    def create_device(self, user: str, *, now: float | None = None) -> str:
+        """Remember a phone that signed in as `user`; returns its device cookie (only a hash is stored).
+        Each person keeps their DEVICES_PER_USER most recently used phones."""
+        cookie = DEVICE_PREFIX + secrets.token_urlsafe(32)
+        t = time.time() if now is None else now
+        with self._tx() as db:
+            row = require_user(db, user)
+            db.execute("INSERT INTO web_devices (user_id, hash, created_at, last_used_at) VALUES (?, ?, ?, ?)",
+                       [row["id"], secret_hash(cookie), t, t])
+            db.execute("DELETE FROM web_devices WHERE user_id = ? AND id NOT IN (SELECT id FROM web_devices "
+                       "WHERE user_id = ? ORDER BY last_used_at DESC, id DESC LIMIT ?)",
+                       [row["id"], row["id"], DEVICES_PER_USER])
+        return cookie
+
+    def device_failures(self, cookie: Any, user_id: int, *, max_age_s: float, now: float | None = None) -> int | None:
+        """How many wrong PINs a device cookie of user `user_id`, used within max_age_s, has had since its
+        last good one; None when it is not such a cookie (forgotten, someone else's, or anything else)."""
+        if not isinstance(cookie, str) or _DEVICE_RE.fullmatch(cookie) is None:
+            return None
+        t = time.time() if now is None else now
+        with self._read() as conn:
+            row = conn.execute("SELECT failures FROM web_devices WHERE hash = ? AND user_id = ? AND last_used_at > ?",
+                               [secret_hash(cookie), user_id, t - max_age_s]).fetchone()
+        return None if row is None else int(row[0])
+
+    def device_try(self, cookie: str, user_id: int, *, limit: int) -> bool:
+        """Count a try by this device before the PIN is checked; False (nothing counted) once it has
+        had `limit` tries without a good PIN, or when the cookie is not that user's."""
+        if not isinstance(cookie, str) or _DEVICE_RE.fullmatch(cookie) is None:
+            return False
+        with self._tx() as db:
+            cur = db.execute("UPDATE web_devices SET failures = failures + 1 WHERE hash = ? AND user_id = ? "
+                             "AND failures < ?", [secret_hash(cookie), user_id, limit])
+            return cur.rowcount > 0
+
+    def device_done(self, cookie: str, *, ok: bool | None, limit: int, now: float | None = None) -> None:
+        """After a try counted by device_try: a good PIN clears the count; a wrong one keeps it, and at
+        `limit` forgets the device (a stolen cookie buys `limit` guesses, no more); None: not tried."""
+        h = secret_hash(cookie)
+        with self._tx() as db:
+            if ok:
+                db.execute("UPDATE web_devices SET failures = 0, last_used_at = ? WHERE hash = ?",
+                           [time.time() if now is None else now, h])
+            elif ok is None:
+                db.execute("UPDATE web_devices SET failures = MAX(0, failures - 1) WHERE hash = ?", [h])
+            else:
+                db.execute("DELETE FROM web_devices WHERE hash = ? AND failures >= ?", [h, limit])

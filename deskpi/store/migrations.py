@@ -147,6 +147,20 @@ def _v5_web_sessions(db: Database) -> None:
     db["web_sessions"].create_index(["user_id"], index_name="idx_web_sessions_user")
 
 
+def _v6_web_devices(db: Database) -> None:
+    # A phone that has signed in as someone carries a device cookie (only its hash is kept here): while
+    # strangers have that name locked out, it may still try, with its own small budget of wrong PINs.
+    db.execute("""CREATE TABLE web_devices (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        hash TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        last_used_at REAL NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0
+    )""")
+    db["web_devices"].create_index(["user_id"], index_name="idx_web_devices_user")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "base schema: users, presets, settings, plans, reminders, height log, audit", _v1_base_schema),
     Migration(2, "audit: remote address column; index audit by time and reminders by user and time",
@@ -154,6 +168,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "active-user history for statistics", _v3_active_user_log),
     Migration(4, "API tokens for scripts (hashed)", _v4_api_tokens),
     Migration(5, "web sign-in sessions (hashed ids)", _v5_web_sessions),
+    Migration(6, "device cookies of phones that signed in before (hashed)", _v6_web_devices),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -87,7 +87,9 @@ class PeopleMixin(StoreBase):
             return User.from_row(require_user(db, new))
 
     def update_user(self, name: str, /, **changes: Any) -> User:
-        """Set some of stature_cm, shoe_mm, seated_mm, standing_mm, units, role, pin_hash (None clears)."""
+        """Set some of stature_cm, shoe_mm, seated_mm, standing_mm, units, role, pin_hash (None clears).
+
+        Setting or clearing pin_hash ends that person's web sessions and revokes their API tokens."""
         values = fields.user_fields(changes)
         with self._tx() as db:
             row = require_user(db, name)
@@ -95,8 +97,9 @@ class PeopleMixin(StoreBase):
             fields.check_sit_below_stand(merged["seated_mm"], merged["standing_mm"])
             if values:
                 db["users"].update(row["id"], values)
-            if "pin_hash" in values:         # a new PIN signs that person out everywhere
+            if "pin_hash" in values:         # a new (or cleared) PIN signs that person out everywhere,
                 db.execute("DELETE FROM web_sessions WHERE user_id = ?", [row["id"]])
+                db.execute("DELETE FROM api_tokens WHERE user_id = ?", [row["id"]])   # scripts included
             self._users_changed = True
             return User.from_row(require_user(db, name))
 

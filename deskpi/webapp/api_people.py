@@ -11,9 +11,10 @@ from flask import g, jsonify, request, session
 from deskpi.core.ergonomics import ErgonomicsError, recommend
 from deskpi.core.habits.habit_state import PolicyError
 from deskpi.people.accounts import add_user, desk_notes, heights_for, plan_for, set_plan, stats_report, user_dict
-from deskpi.people.passwords import hash_secret, validate_secret, verify_secret
+from deskpi.people.passwords import hash_secret, validate_secret
 from deskpi.webapp.api_desk import height_schema, slot_number
 from deskpi.webapp.api_spec import Api, ApiError, show
+from deskpi.webapp.auth import LockedOut
 from deskpi.webapp.context import WebContext, context
 from deskpi.webapp.sessions import sign_in
 
@@ -43,7 +44,27 @@ def checked_pin_hash(pin: object) -> str:
         validate_secret(pin if isinstance(pin, str) else "")
     except ValueError as exc:
         raise ApiError(422, f"pin: {exc}") from None
-    return hash_secret(pin)
+    signin = context().signin
+    if signin is None:
+        return hash_secret(pin)
+    try:
+        return signin.gate.run(hash_secret, pin)          # 16 MiB of scrypt each: a few at a time
+    except LockedOut as exc:
+        raise ApiError(429, str(exc), retry_after_s=round(exc.retry_after_s, 1)) from None
+
+
+def _check_current_pin(ctx: WebContext, user, current: object) -> None:
+    """Your present PIN, to change your own: a wrong one counts towards the same lock-out as signing in
+    (per name and per address; a device cookie buys no extra tries here, the phone is signed in already)."""
+    if not isinstance(current, str) or not current:
+        raise ApiError(403, "to change your own PIN, send your present one as current_pin")
+    try:
+        checked = ctx.signin.check(user.name, current, request.remote_addr)
+    except LockedOut as exc:
+        raise ApiError(429, str(exc), retry_after_s=round(exc.retry_after_s, 1)) from None
+    if checked is None or checked.id != user.id:
+        raise ApiError(403, "to change your own PIN, send your present one as current_pin "
+                            "(the one given is wrong; after 5 wrong tries the name is locked for a while)")
 
 
 def create_user(ctx: WebContext, body: dict, *, admin: bool):
@@ -86,7 +107,7 @@ def users():
                              "seated_mm": BODY_HEIGHT, "standing_mm": BODY_HEIGHT, "units": UNITS,
                              "admin": {"type": "boolean"}},
               "example": {"name": "Ada", "stature_cm": 170, "pin": "4711"}},
-        body_required=True, responses={201: "Added"})
+        body_required=True, responses={201: "Added", 429: "Too many PIN checks at once (see Retry-After)"})
 def add_user_route(body):
     ctx = context()
     user, notes = create_user(ctx, body, admin=bool(body.get("admin", False)))
@@ -109,7 +130,11 @@ def user(name: str):
                                              "description": "your present PIN, to change your own"},
                              "admin": {"type": "boolean"}},
               "example": {"stature_cm": 182}},
-        body_required=True, responses={200: "Changed", 403: "Someone else's profile", 404: "No such user"})
+        body_required=True, responses={200: "Changed (a new PIN also signs that person out elsewhere and "
+                                            "revokes their API tokens)",
+                                       403: "Someone else's profile, or a wrong current_pin", 404: "No such user",
+                                       429: "Too many wrong PINs for this name, or too many PIN checks at "
+                                            "once (see Retry-After)"})
 def update_user_route(name: str, body):
     ctx = context()
     u = _user_or_404(ctx, name)
@@ -125,9 +150,10 @@ def update_user_route(name: str, body):
             raise ApiError(409, f"{u.name!r} is the last admin; make someone else an admin first")
         fields["role"] = "admin" if body["admin"] else "user"
     if "pin" in body:
-        if own and u.pin_hash and not verify_secret(body.get("current_pin"), u.pin_hash):
-            raise ApiError(403, "to change your own PIN, send your present one as current_pin")
+        if own and u.pin_hash:
+            _check_current_pin(ctx, u, body.get("current_pin"))
         fields["pin_hash"] = checked_pin_hash(body["pin"])
+        tokens = len(ctx.store.list_tokens(u.name))
     limits = ctx.limits()
     notes: list[str] = []
     try:
@@ -137,9 +163,14 @@ def update_user_route(name: str, body):
                 seated_mm=body.get("seated_mm"), standing_mm=body.get("standing_mm"))
             fields.update(seated_mm=seated, standing_mm=standing)
         notes += desk_notes(fields.get("seated_mm"), fields.get("standing_mm"), limits)
-        updated = ctx.store.update_user(u.name, **fields)     # a new PIN ends all their sessions
+        updated = ctx.store.update_user(u.name, **fields)     # a new PIN ends all their sessions and tokens
     except ValueError as exc:
         raise ApiError(422, str(exc)) from None
+    if "pin" in body:
+        where = "every other phone and browser" if own and g.get("via") == "session" else "every phone and browser"
+        notes.append(f"PIN changed: {u.name} is signed out on {where}, and "
+                     f"{tokens} API token{'' if tokens == 1 else 's'} of theirs {'was' if tokens == 1 else 'were'} "
+                     f"revoked (make new ones with `deskpi token create {u.name}` or POST /api/v1/tokens)")
     if "pin" in body and own and g.get("via") == "session":
         sign_in(ctx.store, updated, csrf=session.get("csrf"))   # ...but this one, where it was changed
     return jsonify({**describe_user(ctx, updated), "notes": notes}), 200

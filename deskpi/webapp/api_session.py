@@ -14,7 +14,7 @@ from deskpi.webapp.api_people import NAME, PIN, STATURE, create_user
 from deskpi.webapp.api_spec import Api, ApiError
 from deskpi.webapp.auth import LockedOut
 from deskpi.webapp.context import POLICY, WebContext, context
-from deskpi.webapp.sessions import sign_in, sign_out
+from deskpi.webapp.sessions import device_cookie, remember_device, sign_in, sign_out
 
 api = Api("session", __name__)
 
@@ -58,13 +58,14 @@ def get_session():
               "properties": {"name": {"type": "string", "maxLength": 64}, "pin": {"type": "string", "maxLength": 128}},
               "example": {"name": "Ada", "pin": "4711"}},
         body_required=True, tag="session",
-        responses={200: "Signed in", 401: "Wrong name or PIN", 429: "Locked out for a while"})
+        responses={200: "Signed in", 401: "Wrong name or PIN",
+                   429: "Locked out for a while, or too many sign-ins at once (see Retry-After)"})
 def post_session(body):
     ctx = context()
     if ctx.signin is None:
         raise ApiError(404, "this desk keeps no user data, so nobody can sign in")
     try:
-        user = ctx.signin.check(body["name"], body["pin"], request.remote_addr)
+        user = ctx.signin.check(body["name"], body["pin"], request.remote_addr, device=device_cookie())
     except LockedOut as exc:
         raise ApiError(429, str(exc), retry_after_s=round(exc.retry_after_s, 1)) from None
     if user is None:
@@ -72,7 +73,9 @@ def post_session(body):
                             "the name is locked for a while)")
     sign_in(ctx.store, user)
     g.user = user
-    return jsonify(session_view(ctx)), 200
+    resp = jsonify(session_view(ctx))
+    remember_device(ctx, user, resp)       # this phone may keep trying while strangers lock the name
+    return resp, 200
 
 
 @api.op("DELETE", "/session", summary="Sign out", tag="session", responses={200: "Signed out"})
@@ -86,7 +89,8 @@ def delete_session():
               "properties": {"name": NAME, "pin": PIN, "stature_cm": STATURE},
               "example": {"name": "Ada", "pin": "4711", "stature_cm": 170}},
         body_required=True, tag="session",
-        responses={201: "Registered and signed in", 403: "Self-registration is off"})
+        responses={201: "Registered and signed in", 403: "Self-registration is off",
+                   429: "Too many PIN checks at once (see Retry-After)"})
 def post_register(body):
     ctx = context()
     if not ctx.policy()["self_register"]:
@@ -95,7 +99,9 @@ def post_register(body):
     user, notes = create_user(ctx, body, admin=False)
     sign_in(ctx.store, user)
     g.user = user
-    return jsonify({**session_view(ctx), "notes": notes}), 201
+    resp = jsonify({**session_view(ctx), "notes": notes})
+    remember_device(ctx, user, resp)
+    return resp, 201
 
 
 # -- API tokens for scripts ------------------------------------------------------------------
@@ -108,13 +114,15 @@ def list_tokens():
 @api.op("POST", "/tokens", summary="A new API token for scripts: shown once",
         body={"type": "object", "additionalProperties": False,
               "properties": {"label": {"type": "string", "maxLength": 64}}, "example": {"label": "laptop"}},
-        tag="session", responses={201: "The token (send it as Authorization: Bearer ...)"})
+        tag="session", responses={201: "The token (send it as Authorization: Bearer ...)",
+                                  409: "You already have the most API tokens one person may have (20): "
+                                       "revoke one first"})
 def create_token(body):
     ctx = context()
     try:
         token_id, token = ctx.store.create_token(ctx.user().name, body.get("label", ""))
-    except ValueError as exc:
-        raise ApiError(422, str(exc)) from None
+    except ValueError as exc:      # the cap on live tokens (the store's TokenLimitError) is a 409
+        raise ApiError(409 if getattr(exc, "cap", None) is not None else 422, str(exc)) from None
     return jsonify(id=token_id, token=token), 201
 
 

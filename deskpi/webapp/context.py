@@ -83,6 +83,8 @@ class WebContext:
         return self.reads.get_active_user() if self.has_store else None
 
     def close(self) -> None:
+        if self.signin is not None:
+            self.signin.gate.close()
         if self.live is not None:
             self.live.close()
         if self.reader is not None:

@@ -2,7 +2,12 @@
 
 The session cookie (signed, HttpOnly, SameSite=Lax, Secure over HTTPS) holds
 only a server-side session id and a CSRF token: the store decides whether the
-session is still alive, so changing a PIN signs that person out everywhere.
+session is still alive, so changing a PIN signs that person out everywhere
+(and revokes their API tokens: deskpi.store.people.update_user).
+
+A phone that signed in also gets a device cookie (HttpOnly, SameSite=Lax, Secure
+over HTTPS, for a year, sent only to the API): it lets that phone keep trying
+its owner's PIN while strangers have the name locked out (deskpi.webapp.auth).
 """
 from __future__ import annotations
 
@@ -10,10 +15,14 @@ import hmac
 import secrets
 import time
 
-from flask import Flask, request, session
+from flask import Flask, Response, current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
 
+from deskpi.webapp.api_spec import API
 from deskpi.webapp.context import WebContext
+
+DEVICE_COOKIE = "deskpi_device"
+DEVICE_COOKIE_DAYS = 365
 
 #: token -> when its last use was written: the write waits for an fsync, so at most once a minute.
 _TOKEN_TOUCH_S = 60.0
@@ -36,6 +45,22 @@ def sign_in(store, user, *, csrf: str | None = None) -> str:
     token = csrf or secrets.token_urlsafe(24)
     session["csrf"] = token
     return token
+
+
+def device_cookie() -> str | None:
+    """This phone's device cookie, if it sent one."""
+    return request.cookies.get(DEVICE_COOKIE) or None
+
+
+def remember_device(ctx: WebContext, user, resp: Response) -> None:
+    """After a good sign-in: give this phone a device cookie for `user` unless it has one already."""
+    if ctx.signin is None:
+        return
+    cookie = ctx.signin.remember_device(user, device_cookie())
+    if cookie is not None:
+        secure = request.is_secure or bool(current_app.config.get("SESSION_COOKIE_SECURE"))
+        resp.set_cookie(DEVICE_COOKIE, cookie, max_age=DEVICE_COOKIE_DAYS * 86400, path=f"{API}/",
+                        httponly=True, samesite="Lax", secure=secure)
 
 
 def sign_out(store) -> None:

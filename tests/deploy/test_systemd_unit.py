@@ -153,6 +153,21 @@ def test_lgpio_gets_a_writable_directory(unit):
     assert one(unit, "Service", "RuntimeDirectory") == "deskpi"
 
 
+def _mb(value: str) -> float:
+    m = re.fullmatch(r"(\d+)([KMG]?)", value)
+    assert m, f"not a size: {value!r}"
+    return int(m.group(1)) * {"": 1 / 2 ** 20, "K": 1 / 1024, "M": 1, "G": 1024}[m.group(2)]
+
+
+def test_memory_is_capped_for_a_512_mb_pi(unit):
+    """Issue 11: the kernel kills this service, not sshd or the Pi, if it ever grows too big; the
+    soft limit comes first. The daemon idles at ~50-130 MB (`deskpi bench signin`)."""
+    high, most = _mb(one(unit, "Service", "MemoryHigh")), _mb(one(unit, "Service", "MemoryMax"))
+    assert 150 <= high < most <= 300, (high, most)
+    text = UNIT.read_text(encoding="utf-8")
+    assert "512 MB" in text and "MemoryMax=" in text
+
+
 def test_every_directive_is_explained():
     """Each [Service] group of directives is preceded by a comment saying why."""
     lines = UNIT.read_text(encoding="utf-8").splitlines()

@@ -255,3 +255,17 @@ def test_prune_without_a_users_list_is_refused(desk):
     assert rc == 1 and "users = []" in doc["error"]
     with desk.store() as s:
         assert len(s.list_users()) == 2
+
+
+def test_a_pin_changed_by_apply_revokes_that_persons_api_tokens(desk):
+    """Issue 11: a new PIN ends the person's web sessions and API tokens, whichever way it is set."""
+    assert desk.apply(DESK)[0] == 0
+    with desk.store() as s:
+        ana, ben = s.create_token("Ana", "script")[1], s.create_token("Ben", "script")[1]
+    assert desk.apply(DESK)[1]["changed"] is False
+    with desk.store() as s:
+        assert s.user_for_token(ana, touch=False) is not None, "an apply that changes no PIN keeps them"
+    assert desk.apply(DESK.replace(HASH, hash_secret("97531357")))[1]["changed"] is True
+    with desk.store() as s:
+        assert s.user_for_token(ana, touch=False) is None and s.list_tokens("Ana") == []
+        assert s.user_for_token(ben, touch=False).name == "Ben", "other people's tokens are kept"

@@ -432,3 +432,26 @@ def test_every_page_loads_its_modules_without_a_console_error(browser, desk):
         assert errors == []
     finally:
         ctx.close()
+
+
+def test_changing_your_pin_on_the_profile_page_says_it_ends_your_api_tokens(ada, browser, desk):
+    assert _api(ada, desk, "POST", "/users", {"name": "Cleo", "pin": "3690"}).status == 201
+    ctx = _phone(browser)
+    page = ctx.new_page()
+    try:
+        _sign_in(page, desk, "Cleo", "3690")
+        token = _api(page, desk, "POST", "/tokens", {"label": "script"}).json()["token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert page.request.get(desk + "/api/v1/tokens", headers=bearer).status == 200
+        page.goto(desk + "/profile")
+        expect(page.get_by_test_id("profile-pin-note")).to_contain_text("API tokens")
+        page.get_by_test_id("profile-pin-current").fill("3690")
+        page.get_by_test_id("profile-pin-new").fill("25802580")
+        page.get_by_test_id("profile-pin-save").click()
+        expect(page.get_by_test_id("message")).to_contain_text("1 API token of theirs was revoked")
+        assert page.request.get(desk + "/api/v1/tokens", headers=bearer).status == 401
+        expect(page.get_by_test_id("profile-pin-new")).to_have_value("")
+        page.reload()
+        expect(page.get_by_test_id("sign-out")).to_be_visible()           # this phone stays signed in
+    finally:
+        ctx.close()

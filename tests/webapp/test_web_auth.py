@@ -955,10 +955,14 @@ def test_a_live_stream_on_a_token_ends_when_the_token_is_revoked(desk):
         client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
         allowed = _live_permission(desk, client)
         assert allowed() is True
-        desk.store.update_user("Lyn", pin_hash=hash_secret("86428642"))
-        assert allowed() is True, "a PIN change ends sessions, not tokens"
         assert desk.store.revoke_token(_id)
         assert allowed() is False
+        _id, token = desk.store.create_token("Lyn", "script")
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        allowed = _live_permission(desk, client)
+        assert allowed() is True
+        desk.store.update_user("Lyn", pin_hash=desk.people.pin_hash)
+        assert allowed() is False, "a PIN change ends the person's tokens too (issue 11)"
     finally:
         desk.store.remove_user("Lyn")
 

@@ -1,4 +1,4 @@
-/* Profile: recommended heights from stature, fine-tuning, presets, units. */
+/* Profile: recommended heights from stature, fine-tuning, presets, units, the PIN. */
 import { act, call, errorText, me } from "./api.js";
 import { $, $$, fillList, showMessage } from "./dom.js";
 import { state } from "./live.js";
@@ -138,6 +138,22 @@ for (const b of $$("[data-preset-current]")) {
     if (mm !== null) savePreset(b.dataset.presetCurrent, mm);
   });
 }
+
+// -- PIN ----------------------------------------------------------------------------------
+// A new PIN ends every other session and all the person's API tokens (the desk says how many).
+const pinForm = $("[data-pin-form]");
+pinForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const current = pinForm.elements.current_pin.value;
+  const pin = pinForm.elements.pin.value;
+  if (!current || !pin) { showMessage("enter your present PIN and the new one"); return; }
+  act("PATCH", userPath, { pin, current_pin: current }, (data) => {
+    const note = data && Array.isArray(data.notes) ? data.notes.find((n) => n.startsWith("PIN changed")) : null;
+    return note || "PIN changed";
+  }).then((r) => {
+    if (r.ok) { pinForm.elements.current_pin.value = ""; pinForm.elements.pin.value = ""; }
+  });
+});
 
 // -- units --------------------------------------------------------------------------
 for (const b of $$("[data-set-units]")) {
