@@ -75,6 +75,7 @@ def _daemon_settings(args: argparse.Namespace, *, etc: str, log_format: str):
 
 def _sim(args: argparse.Namespace) -> int:
     from deskpi.daemon.root import Daemon
+    from deskpi.daemon.web_server import WebServerError
 
     # A simulated desk needs no config: /etc/deskpi/deskpi.toml is for the real one.
     settings = _daemon_settings(args, etc="never", log_format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -86,6 +87,10 @@ def _sim(args: argparse.Namespace) -> int:
     except OSError as exc:
         daemon.shutdown()
         print(f"deskpi: cannot serve on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except WebServerError as exc:
+        daemon.shutdown()
+        print(f"deskpi: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     print(f"deskpi simulator running: open {daemon.url}  (Ctrl-C to stop; data in {data_dir})", flush=True)
     try:
@@ -111,7 +116,13 @@ def _run(args: argparse.Namespace) -> int:
         hint = "" if is_raspberry_pi() else " (this is not a Raspberry Pi: try `deskpi sim`)"
         print(f"deskpi: cannot start: {exc}{hint}", file=sys.stderr)
         return 1
-    return daemon.run()
+    from deskpi.daemon.web_server import WebServerError
+    try:
+        return daemon.run()
+    except (OSError, WebServerError) as exc:        # the web server could not start (it has been shut down)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        print(f"deskpi: cannot serve on {web[0]}:{web[1]}: {reason}", file=sys.stderr)
+        return 1
 
 
 def _safe_off(args: argparse.Namespace) -> int:

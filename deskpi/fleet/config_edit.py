@@ -95,6 +95,8 @@ def parse_value(section: str, key: str, text: str) -> Any:
     except tomllib.TOMLDecodeError:
         if opt.kind is str:
             return raw
+        if opt.kind is list and opt.items is str:      # `a.example,b.example` as well as `["a.example"]`
+            return [p.strip() for p in raw.split(",") if p.strip()]
         if opt.kind is list:
             try:                                   # `13,19,26` as well as `[13, 19, 26]`
                 return [int(p) for p in raw.replace(" ", "").split(",") if p] if raw else []
@@ -115,6 +117,8 @@ def _expected(opt: Opt, key: str) -> str:
         what = "a GPIO number (BCM)" if key.endswith("_pin") else "a whole number"
     elif opt.kind is bool:
         what = "true or false"
+    elif opt.kind is list and opt.items is str:
+        what = 'a list of text, e.g. ["10.0.0.5"] or 10.0.0.5,10.0.0.6 ([] for none)'
     elif opt.kind is list:
         what = "a list of up to 4 GPIO numbers, e.g. [13, 19] or 13,19 ([] for none)"
     else:
