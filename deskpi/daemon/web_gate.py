@@ -65,7 +65,7 @@ def request_complete(data: bytes) -> bool:
     end = _HEAD_END.search(data)
     if end is None:
         return False
-    head = data[:end.start() + 1]
+    head = data[:end.start()] + b"\n"
     if _NO_WAIT_FOR_BODY.search(head):
         return True                    # 100-continue or chunked: the worker reads the body as it comes
     length = _LENGTH.search(head)

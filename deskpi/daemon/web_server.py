@@ -45,6 +45,7 @@ MAX_HELD = 384
 KEEP_ALIVE_LIMIT = 64
 QUEUE_LIMIT = 256
 GRACE_S = 0.5          # at shutdown, how long requests under way may finish before their sockets are cut
+STOP_WAIT_S = 2.0      # then how long stop() waits for the workers to end
 
 
 def stream_cap(workers: int) -> int:
@@ -196,7 +197,7 @@ class WebServer:
 
     def start(self) -> None:
         try:
-            self._server.prepare()              # binds now, so a port in use is an error here
+            self._prepare()                     # binds now, so a port in use is an error here
         except OSError as exc:
             # cheroot folds the reason into its message: give it back as errno and strerror.
             found = re.findall(r"\[Errno (\d+)\] ([^)]+)", str(exc))
@@ -206,6 +207,23 @@ class WebServer:
         self.gate.start()
         self._thread = threading.Thread(target=self._server.serve, name="web", daemon=True)
         self._thread.start()
+
+    def _prepare(self) -> None:
+        """cheroot's prepare() (bind, listen, start the workers) from a daemon thread, so the workers are
+        daemon threads too: one stuck in a view can delay shutdown by STOP_WAIT_S, never stop the exit."""
+        failed: list[BaseException] = []
+
+        def prepare() -> None:
+            try:
+                self._server.prepare()
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller just below
+                failed.append(exc)
+
+        t = threading.Thread(target=prepare, name="web-start", daemon=True)
+        t.start()
+        t.join()
+        if failed:
+            raise failed[0]
 
     @property
     def address(self) -> tuple[str, int]:
@@ -231,6 +249,10 @@ class WebServer:
         while self._server.active and time.monotonic() < deadline:
             time.sleep(0.02)
         self._server.cut_active()
-        self._server.stop()
-        self._thread.join(timeout=2)
+        stopping = threading.Thread(target=self._server.stop, name="web-stop", daemon=True)
+        stopping.start()
+        stopping.join(STOP_WAIT_S)
+        if stopping.is_alive():
+            log.warning("web server: a request was still running %.0f s after shutdown began; leaving it", STOP_WAIT_S)
+        self._thread.join(timeout=1)
         self._thread = None
