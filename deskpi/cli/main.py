@@ -33,6 +33,21 @@ def _bench_web(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_sockets(args: argparse.Namespace) -> int:
+    from deskpi.bench.sockets import run
+
+    if args.quick:
+        args.idle, args.slowloris, args.stops = min(args.idle, 50), min(args.slowloris, 5), min(args.stops, 20)
+    for name in ("idle", "slowloris", "stops"):
+        if getattr(args, name) < (1 if name == "stops" else 0):
+            print(f"deskpi: --{name} {getattr(args, name)} must be {'1' if name == 'stops' else '0'} or more",
+                  file=sys.stderr)
+            return 2
+    result = run(idle=args.idle, slowloris=args.slowloris, stops=args.stops)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
 def _bench_day(args: argparse.Namespace) -> int:
     from deskpi.core.habits.day_sim import run_day
 
@@ -197,6 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
     wb.add_argument("--clients", type=int, default=20, help="live-update (SSE) clients kept connected")
     wb.add_argument("--rps", type=float, default=50.0, help="GET /api/v1/state requests per second")
     wb.set_defaults(func=_bench_web)
+    sk = bsub.add_parser("sockets", help="threads and Stop latency of a sim under idle and slowloris sockets",
+                         description="Example: deskpi bench sockets --json --idle 300 --slowloris 20")
+    sk.add_argument("--json", action="store_true", help="print one JSON object")
+    sk.add_argument("--idle", type=int, default=300, help="TCP connections that never send anything")
+    sk.add_argument("--slowloris", type=int, default=20, help="connections sending a header byte every 3 s")
+    sk.add_argument("--stops", type=int, default=200, help="POST /api/v1/stop samples per phase and connection kind")
+    sk.add_argument("--quick", action="store_true", help="at most 50 idle, 5 slow, 20 stops (for tests)")
+    sk.set_defaults(func=_bench_sockets)
     dy = bsub.add_parser("day", help="one simulated working day with the default plan",
                          description="Example: deskpi bench day --json --week 4 --compliance 0.8 --seed 1")
     dy.add_argument("--json", action="store_true", help="print one JSON object")
