@@ -273,20 +273,34 @@ class SetResult:
 
 def set_value(path: Path, dotted: str, text_value: str, *, timeout_s: float = LOCK_TIMEOUT_S) -> SetResult:
     """`deskpi config set`: validate the whole resulting file, then write it atomically under the lock."""
-    section, key = split_key(dotted)
-    value = parse_value(section, key, text_value)
+    return set_values(path, [(dotted, text_value)], timeout_s=timeout_s)[0]
+
+
+def set_values(path: Path, pairs: list[tuple[str, str]], *, timeout_s: float = LOCK_TIMEOUT_S) -> list[SetResult]:
+    """Several keys in one validated, atomic write: for keys that only make sense together
+    (``web.tls_cert`` with ``web.tls_key``; the installer sets both)."""
+    parsed: list[tuple[str, str, str]] = []
+    values: dict[tuple[str, str], Any] = {}
+    for dotted, text in pairs:
+        section, key = split_key(dotted)
+        parsed.append((dotted, section, key))
+        values[(section, key)] = parse_value(section, key, text)
     with config_lock(path, timeout_s):
         old_text = read_text(path)
         old = effective(path) if old_text is not None else from_mapping({}, "defaults")
-        new_text = edited_text(old_text, {(section, key): value})
+        new_text = edited_text(old_text, values)
         problems, warnings = validate_text(new_text)
         if problems:
             raise EditError([p.message for p in problems], str(path), "nothing was written")
         new = from_mapping(tomllib.loads(new_text), str(path))
-        before, after = getattr(getattr(old, section), key), getattr(getattr(new, section), key)
-        # Setting a key to the value it already has changes nothing; pinning a default explicitly does.
-        explicit = old_text is not None and key in tomllib.loads(old_text).get(section, {})
-        changed = before != after or not explicit
-        if changed:
+        old_table = tomllib.loads(old_text) if old_text is not None else {}
+        results = []
+        for dotted, section, key in parsed:
+            before, after = getattr(getattr(old, section), key), getattr(getattr(new, section), key)
+            # Setting a key to the value it already has changes nothing; pinning a default explicitly does.
+            explicit = old_text is not None and key in old_table.get(section, {})
+            results.append(SetResult(path, dotted, plain(before), plain(after), before != after or not explicit,
+                                     tuple(warnings)))
+        if any(r.changed for r in results):
             atomic_write(path, new_text)
-    return SetResult(path, dotted, plain(before), plain(after), changed, tuple(warnings))
+    return results
