@@ -50,7 +50,8 @@ class Replay:
             buffer[:n] = self.ahead[:n]
             self.ahead = self.ahead[n:]
             return n
-        return self.sock.recv_into(buffer, nbytes, flags)
+        # nbytes 0 means "the whole buffer" to a socket, but would read nothing from an SSLSocket.
+        return self.sock.recv_into(buffer, nbytes or len(buffer), *((flags,) if flags else ()))
 
     def pending(self) -> int:
         """Bytes a reader gets without waiting for the network: read ahead, or already decrypted."""

@@ -225,6 +225,23 @@ def test_https_is_served_and_says_so_to_the_app(serve, cert):
     assert get(server, body=b"y" * 100, tls=True) == (200, b"hello https 100")
 
 
+def test_https_connections_are_kept_alive_between_requests(serve, cert):
+    server = serve(tls_cert=cert[0], tls_key=cert[1])
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    conn = http.client.HTTPSConnection(*server.address, timeout=30, context=ctx)
+    try:
+        for n in range(5):
+            conn.request("POST", "/", body=b"z" * n * 1000)
+            assert conn.getresponse().read() == f"hello https {n * 1000}".encode()
+        first = conn.sock
+        conn.request("GET", "/")
+        assert conn.getresponse().read() == b"hello https 0" and conn.sock is first     # the same connection
+    finally:
+        conn.close()
+
+
 def test_a_silent_client_on_the_https_port_blocks_no_one(serve, cert):
     # cheroot does the handshake in its accepting thread: one silent client stopped every new connection.
     server = serve(tls_cert=cert[0], tls_key=cert[1], timeout_s=120)
