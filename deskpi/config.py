@@ -311,7 +311,8 @@ def _web_checks(web: Any, problems: list[str]) -> None:
     """TLS files come in pairs; proxies are addresses or networks; allowed hosts are host names or addresses."""
     if bool(web.tls_cert) != bool(web.tls_key):
         given, missing = ("tls_cert", "tls_key") if web.tls_cert else ("tls_key", "tls_cert")
-        problems.append(f"[web] {given} = {getattr(web, given)!r} without {missing}: set both (HTTPS) or neither")
+        problems.append(f"[web] {given} = {getattr(web, given)!r} without {missing}: set both (HTTPS) or neither; "
+                        f"`deskpi config set web.tls_cert PATH web.tls_key PATH` sets both at once")
     for key in ("tls_cert", "tls_key"):
         path = getattr(web, key)
         if path and (not path.startswith("/") or any(ord(c) < 32 for c in path)):

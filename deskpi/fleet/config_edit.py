@@ -107,6 +107,8 @@ def parse_value(section: str, key: str, text: str) -> Any:
         value = float(value)
     if opt.kind is str and not isinstance(value, str):
         return raw                                 # `config set web.host 10` means the text "10"
+    if opt.kind is list and opt.items is str and isinstance(value, str):
+        return [value]                             # one name, quoted
     return value
 
 
