@@ -149,3 +149,17 @@ def test_sigterm_with_idle_sockets_and_a_stream_open_ends_the_sim_cleanly(tmp_pa
             conn.close()
             for s in idle:
                 s.close()
+
+
+def test_a_port_in_use_is_one_line_without_a_traceback(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        cp = subprocess.run([sys.executable, "-m", "deskpi.cli", "sim", "--host", "127.0.0.1", "--port", str(port),
+                             "--data-dir", str(tmp_path / "data")], env=env, capture_output=True, text=True,
+                            timeout=60, stdin=subprocess.DEVNULL)
+    assert cp.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in cp.stderr, cp.stderr
+    assert "Traceback" not in cp.stderr
