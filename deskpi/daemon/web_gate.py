@@ -137,10 +137,13 @@ class HeaderGate:
                     if fd == self._wake_r:
                         self._drain_inbox()
                     elif fd in self._held:
-                        self._advance(self._held[fd])
+                        try:
+                            self._advance(self._held[fd])
+                        except Exception:
+                            # One odd connection must not stop the gate: without it nothing reaches a worker.
+                            log.exception("web gate: dropping a connection after an unexpected error")
+                            self._drop(fd)
                 self._expire(time.monotonic())
-        except Exception:
-            log.exception("web gate failed; closing the connections it held")
         finally:
             self._shut()
 

@@ -237,8 +237,9 @@ class WebServer:
         return f"{'https' if self.tls else 'http'}://{shown}:{port}/"
 
     @property
-    def threads(self) -> int:
-        return self.options.workers
+    def busy(self) -> int:
+        """Connections a worker is answering now."""
+        return len(self._server.active)
 
     def stop(self) -> None:
         """Stop accepting, close waiting connections, give requests under way GRACE_S, then cut them."""

@@ -137,7 +137,7 @@ def test_a_stalled_reader_of_a_stream_is_dropped_and_its_worker_freed(serve):
     try:
         s.sendall(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")     # and never read
         assert ended.wait(60), "the stream to a reader that stopped reading was never dropped"
-        wait_until(lambda: not server._server.active, 30, "the worker to be free again")
+        wait_until(lambda: server.busy == 0, 30, "the worker to be free again")
     finally:
         s.close()
 
@@ -149,7 +149,7 @@ def test_keep_alive_connections_wait_between_requests_without_a_thread(serve):
         for c in conns:
             c.request("GET", "/")
             assert c.getresponse().read() == b"hello http 0"
-        wait_until(lambda: not server._server.active, 30, "every worker to be free")
+        wait_until(lambda: server.busy == 0, 30, "every worker to be free")
         for c in conns:                               # the same connections, again: each was kept open
             c.request("GET", "/")
             assert c.getresponse().read() == b"hello http 0"
