@@ -6,7 +6,9 @@ must not silently fall back to a default that moves a desk differently.
 """
 from __future__ import annotations
 
+import ipaddress
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
@@ -36,6 +38,7 @@ class Opt:
     hi: float | None = None
     choices: tuple | None = None
     optional: bool = False    # None (absent) allowed
+    items: type = int         # for kind list: GPIO numbers (int) or text (str)
 
 
 def _pin(default: int | None, optional: bool = False) -> Opt:
@@ -109,8 +112,19 @@ SCHEMA: dict[str, dict[str, Opt]] = {
         "claim_idle_min": Opt(float, 30.0, 1, 1440),
         "self_register": Opt(bool, False),
         "session_days": Opt(int, 30, 1, 365),
+        # The web server (deskpi/daemon/web_server.py): worker threads, and how long a socket may wait.
+        "workers": Opt(int, 16, 8, 48),
+        "timeout_s": Opt(float, 10.0, 2, 120),
+        "tls_cert": Opt(str, ""),
+        "tls_key": Opt(str, ""),
+        "hsts": Opt(bool, False),
+        "trusted_proxies": Opt(list, [], items=str),
+        "allowed_hosts": Opt(list, [], items=str),
     },
 }
+
+#: The most entries a list of text may have (trusted_proxies, allowed_hosts).
+MAX_TEXT_ITEMS = 32
 
 
 def _section_class(name: str, opts: dict[str, Opt]):
@@ -169,6 +183,13 @@ def _check(section: str, key: str, value: Any, opt: Opt, problems: list[str]) ->
         if not isinstance(value, str):
             problems.append(f"{where} = {value!r}: must be a string{_choices(opt)}")
             return opt.default
+    elif opt.kind is list and opt.items is str:
+        if not isinstance(value, list) or len(value) > MAX_TEXT_ITEMS or any(
+                not isinstance(v, str) or not 0 < len(v) <= 253 for v in value):
+            problems.append(f"{where} = {value!r}: must be a list of up to {MAX_TEXT_ITEMS} non-empty strings "
+                            f"(at most 253 characters each)")
+            return tuple(opt.default)
+        return tuple(value)
     elif opt.kind is list:
         if not isinstance(value, list) or len(value) > 4 or any(
                 isinstance(p, bool) or not isinstance(p, int) or p not in VALID_GPIO for p in value):
@@ -238,6 +259,7 @@ def _cross_checks(s: dict, problems: list[str]) -> list[str]:
                         "(a relative one would follow the service's working directory)")
     if not web.host.strip():
         problems.append(f"[web] host = {web.host!r}: must be an address such as \"127.0.0.1\" or \"::1\"")
+    _web_checks(web, problems)
     uses: dict[int, list[str]] = {}
 
     def use(pin, what):
@@ -280,6 +302,35 @@ def _cross_checks(s: dict, problems: list[str]) -> list[str]:
                 warnings.append(f"[motor] {key} = {pin}: an active-low relay board on GPIO{pin}, pulled down at "
                                 "boot, switches ON while the Pi boots; use an active-high driver or GPIO0-8")
     return warnings
+
+
+_HOST_NAME = re.compile(r"^\.?(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")
+
+
+def _web_checks(web: Any, problems: list[str]) -> None:
+    """TLS files come in pairs; proxies are addresses or networks; allowed hosts are host names or addresses."""
+    if bool(web.tls_cert) != bool(web.tls_key):
+        given, missing = ("tls_cert", "tls_key") if web.tls_cert else ("tls_key", "tls_cert")
+        problems.append(f"[web] {given} = {getattr(web, given)!r} without {missing}: set both (HTTPS) or neither; "
+                        f"`deskpi config set web.tls_cert PATH web.tls_key PATH` sets both at once")
+    for key in ("tls_cert", "tls_key"):
+        path = getattr(web, key)
+        if path and (not path.startswith("/") or any(ord(c) < 32 for c in path)):
+            problems.append(f"[web] {key} = {path!r}: must be an absolute path such as /etc/deskpi/tls/desk.pem")
+    for entry in web.trusted_proxies:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            problems.append(f"[web] trusted_proxies: {entry!r} is not an IP address or network; "
+                            f"give the reverse proxy's address, e.g. \"10.0.0.5\" or \"10.0.0.0/24\"")
+    for entry in web.allowed_hosts:
+        if entry == "*" or _HOST_NAME.match(entry):
+            continue
+        try:
+            ipaddress.ip_address(entry.strip("[]"))
+        except ValueError:
+            problems.append(f"[web] allowed_hosts: {entry!r} is not a host name (desk.example.com, or "
+                            f"\".example.com\" for every name under it), an IP address, or \"*\" for any")
 
 
 def load(path: str | Path = DEFAULT_PATH) -> Settings:

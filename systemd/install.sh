@@ -3,6 +3,7 @@
 #
 #   sudo systemd/install.sh                 install or upgrade from this source tree
 #   sudo systemd/install.sh --now           ... and (re)start the service
+#   sudo systemd/install.sh --self-signed-cert   ... and serve HTTPS with a certificate made for this desk
 #   sudo systemd/install.sh --uninstall     remove the program and the unit; keep config and data
 #   sudo systemd/install.sh --uninstall --purge    ... and the config, the data and the deskpi user
 #   systemd/install.sh --root /tmp/stage    the same into a staging tree (tests, SD-card images)
@@ -14,7 +15,9 @@
 #   - deskpi from this source tree (or --source DIR|WHEEL) into it;
 #   - /etc/deskpi/deskpi.toml from deskpi.example.toml if absent (an existing one is never touched);
 #   - /var/lib/deskpi for the data (owner deskpi, mode 0750); on upgrade the database is migrated;
-#   - the systemd unit in /etc/systemd/system, enabled (`systemctl --root` for a staging tree).
+#   - the systemd unit in /etc/systemd/system, enabled (`systemctl --root` for a staging tree);
+#   - with --self-signed-cert: a certificate for this desk's names and addresses in /etc/deskpi/tls/
+#     (made once, kept after), [web] tls_cert/tls_key set, its SHA-256 fingerprint printed.
 # Exit status: 0 done (or nothing to do), 1 failure, 2 usage.
 set -euo pipefail
 
@@ -22,6 +25,7 @@ usage() {
     cat <<'EOF'
 Usage: install.sh [--root DIR] [--source DIR|WHEEL] [--python PY] [--pip-args ARGS] [--no-deps]
                   [--venv-args ARGS] [--no-system-site-packages] [--extra-site-packages DIR] [--now]
+                  [--self-signed-cert [--cert-names NAMES]]
        install.sh --uninstall [--purge] [--root DIR]
 
   --root DIR               install into the staging tree DIR instead of / (no changes to this system;
@@ -34,6 +38,12 @@ Usage: install.sh [--root DIR] [--source DIR|WHEEL] [--python PY] [--pip-args AR
   --no-system-site-packages  a venv without Debian's packages: lgpio then comes from PyPI (deskpi[pi])
   --extra-site-packages DIR  make DIR's packages importable in the venv (tests, offline machines)
   --now                    start the service after installing (restart it after an upgrade)
+  --self-signed-cert       serve HTTPS: make a self-signed certificate for this desk (EC P-256, 825 days;
+                           names: localhost, the host name and NAME.local, its addresses) in /etc/deskpi/tls/
+                           (key mode 0640 root:deskpi), set [web] tls_cert and tls_key, and print the
+                           certificate's SHA-256 fingerprint to compare on the phone when it first warns.
+                           An existing certificate is kept: delete both files to make a new one
+  --cert-names NAMES       more names or addresses for it, comma-separated (desk12.example.com,10.1.2.3)
   --uninstall [--purge]    remove program and unit; --purge also config, data and the deskpi user
 
 Example: sudo ./systemd/install.sh && sudoedit /etc/deskpi/deskpi.toml && sudo systemctl start deskpi
@@ -54,6 +64,8 @@ EXTRA_SITE=""
 START=0
 UNINSTALL=0
 PURGE=0
+SELF_SIGNED=0
+CERT_NAMES=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --root) ROOT=${2:?--root needs a directory}; shift ;;
@@ -66,6 +78,8 @@ while [ $# -gt 0 ]; do
         --no-system-site-packages) SYSTEM_SITE=0 ;;
         --extra-site-packages) EXTRA_SITE=${2:?--extra-site-packages needs a directory}; shift ;;
         --now) START=1 ;;
+        --self-signed-cert) SELF_SIGNED=1 ;;
+        --cert-names) CERT_NAMES=${2:?--cert-names needs names, e.g. desk12.example.com,10.1.2.3}; shift ;;
         --uninstall) UNINSTALL=1 ;;
         --purge) PURGE=1 ;;
         -h|--help) usage; exit 0 ;;
@@ -74,6 +88,10 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ "$PURGE" = 0 ] || [ "$UNINSTALL" = 1 ] || { echo "deskpi install: --purge goes with --uninstall" >&2; exit 2; }
+[ -z "$CERT_NAMES" ] || [ "$SELF_SIGNED" = 1 ] || { echo "deskpi install: --cert-names goes with --self-signed-cert" >&2; exit 2; }
+case ",$CERT_NAMES," in
+    *[!A-Za-z0-9.:,-]*) echo "deskpi install: --cert-names '$CERT_NAMES': only host names and addresses, comma-separated (letters, digits, '.', '-', ':')" >&2; exit 2 ;;
+esac
 
 if [ "$ROOT" = / ]; then
     STAGING=0
@@ -282,6 +300,86 @@ else
     install -m 0644 "$EXAMPLE" "$CONFIG"
     changed "config" "$CONFIG created from deskpi.example.toml: edit it for this desk's wiring"
 fi
+# ------------------------------------------------------------------------ TLS (--self-signed-cert)
+if [ "$SELF_SIGNED" = 1 ]; then
+    command -v openssl >/dev/null 2>&1 || die "--self-signed-cert needs the openssl command (apt-get install openssl)"
+    TLS="$ETC/tls"
+    CRT="$TLS/deskpi.crt"
+    KEY="$TLS/deskpi.key"
+    GID=""
+    if users_here && has_group deskpi; then
+        if [ "$STAGING" = 1 ]; then GID=$(awk -F: '$1 == "deskpi" {print $3}' "$P/etc/group"); else GID=$(getent group deskpi | cut -d: -f3); fi
+    fi
+    install -d -m 0750 "$TLS"
+    [ -z "$GID" ] || chown "0:$GID" "$TLS"
+    if [ -s "$CRT" ] && [ -s "$KEY" ]; then
+        same "tls" "$CRT kept (delete it and $KEY to make a new one)"
+    else
+        # The names a phone may use for this desk: the certificate must carry the one in the address bar.
+        if [ "$STAGING" = 1 ]; then HOST=$(head -n1 "$P/etc/hostname" 2>/dev/null || true); else HOST=$(hostname 2>/dev/null || true); fi
+        HOST=${HOST%%.*}
+        names="localhost,127.0.0.1,::1${HOST:+,$HOST,$HOST.local}"
+        if [ "$STAGING" = 0 ]; then
+            for ip in $(hostname -I 2>/dev/null || true); do
+                case "$ip" in fe80:*) ;; *) names="$names,$ip" ;; esac
+            done
+        fi
+        [ -z "$CERT_NAMES" ] || names="$names,$CERT_NAMES"
+        san=""
+        seen=","
+        IFS=, read -r -a list <<< "$names"
+        for n in "${list[@]}"; do
+            [ -n "$n" ] || continue
+            case "$seen" in *",$n,"*) continue ;; esac
+            seen="$seen$n,"
+            if [[ "$n" =~ ^[0-9.]+$ || "$n" == *:* ]]; then san="$san,IP:$n"; else san="$san,DNS:$n"; fi
+        done
+        san=${san#,}
+        rm -f "$CRT.new" "$KEY.new"
+        if ! (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 \
+                -subj "/CN=${HOST:-localhost}" -addext "subjectAltName=$san" -addext "extendedKeyUsage=serverAuth" \
+                -addext "basicConstraints=critical,CA:FALSE" -keyout "$KEY.new" -out "$CRT.new") >"$WORK/openssl.log" 2>&1; then
+            rm -f "$CRT.new" "$KEY.new"
+            die "openssl could not make the certificate: $(tail -n 3 "$WORK/openssl.log")"
+        fi
+        mv -f "$KEY.new" "$KEY"
+        mv -f "$CRT.new" "$CRT"
+        changed "tls" "self-signed certificate made in $TLS for ${san//,/ } (valid 825 days)"
+    fi
+    want_key=640
+    [ -n "$GID" ] || want_key=600            # no deskpi group here: root only, until the installer runs on the desk
+    for f in "$CRT:644" "$KEY:$want_key"; do
+        file=${f%:*}
+        mode=${f##*:}
+        if [ "$(stat -c %a "$file")" != "$mode" ] || { [ -n "$GID" ] && [ "$(stat -c %u:%g "$file")" != "0:$GID" ]; }; then
+            chmod "$mode" "$file"
+            [ -z "$GID" ] || chown "0:$GID" "$file"
+            changed "tls" "$file set to mode $mode${GID:+, owner root:deskpi}"
+        fi
+    done
+    # The paths as the service sees them (without the staging prefix); both keys in one validated write.
+    if out=$("$PREFIX/bin/python" -c '
+import sys
+from pathlib import Path
+from deskpi.fleet.config_edit import EditError, set_values
+try:
+    done = set_values(Path(sys.argv[1]), [("web.tls_cert", sys.argv[2]), ("web.tls_key", sys.argv[3])])
+except EditError as exc:
+    sys.exit(str(exc))
+print("changed" if any(r.changed for r in done) else "same")
+' "$CONFIG" /etc/deskpi/tls/deskpi.crt /etc/deskpi/tls/deskpi.key 2>&1); then
+        if [ "$out" = changed ]; then CONFIG_CHANGED=1; changed "config" "[web] tls_cert and tls_key set in $CONFIG"
+        else same "config" "[web] tls_cert and tls_key already set"; fi
+    else
+        say "warning: could not set [web] tls_cert and tls_key in $CONFIG: $out"
+        say "  set them by hand: tls_cert = \"/etc/deskpi/tls/deskpi.crt\" and tls_key = \"/etc/deskpi/tls/deskpi.key\" under [web]"
+    fi
+    FP=$(openssl x509 -in "$CRT" -noout -fingerprint -sha256 | cut -d= -f2)
+    say "tls: certificate SHA-256 fingerprint $FP"
+    say "  the first time a phone opens https://<this desk>:<port>/ it warns that the certificate is not"
+    say "  trusted: open the certificate's details there and compare this fingerprint before going on."
+fi
+
 if ! problems=$("$PREFIX/bin/deskpi" config validate "$CONFIG" 2>&1); then
     say "warning: $CONFIG has problems; the service will not start until they are fixed:"
     echo "$problems" | sed 's/^/    /'
@@ -339,7 +437,7 @@ fi
 # ------------------------------------------------------------------------------ start, restart
 if systemd_up; then
     if service_active || { [ "${WAS_ACTIVE:-0}" = 1 ] || [ "$START" = 1 ]; }; then
-        if [ "$UPGRADED" = 1 ] || [ "$UNIT_CHANGED" = 1 ] || ! service_active; then
+        if [ "$UPGRADED" = 1 ] || [ "$UNIT_CHANGED" = 1 ] || [ "${CONFIG_CHANGED:-0}" = 1 ] || ! service_active; then
             systemctl restart deskpi && changed "service" "(re)started"
         fi
     else

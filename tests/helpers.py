@@ -141,3 +141,31 @@ def module_graph(client, url: str) -> dict[str, str]:
         base = posixpath.dirname(url.split("?")[0])
         todo += [posixpath.normpath(posixpath.join(base, spec)) for spec in _MODULE_IMPORT.findall(source)]
     return found
+
+
+def self_signed_cert(directory, *, names: tuple[str, ...] = ("localhost", "127.0.0.1")) -> tuple[str, str]:
+    """A throwaway self-signed certificate and its key (PEM files in `directory`, made by the openssl
+    command, as the installer makes them): (cert path, key path)."""
+    import ipaddress
+    import subprocess
+    from pathlib import Path
+
+    from deploy_helpers import require_tool
+
+    openssl = require_tool("openssl", "openssl")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "cert.pem", directory / "key.pem"
+
+    def san(name: str) -> str:
+        try:
+            ipaddress.ip_address(name)
+            return f"IP:{name}"
+        except ValueError:
+            return f"DNS:{name}"
+
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", f"/CN={names[0]}",
+                    "-addext", "subjectAltName=" + ",".join(san(n) for n in names)],
+                   check=True, capture_output=True, timeout=60)
+    return str(cert), str(key)

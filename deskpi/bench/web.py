@@ -43,10 +43,11 @@ class SimServer:
     """`deskpi sim` on 127.0.0.1 with one user and an API token; the claim is relaxed by config
     so the benchmark can move the desk without pressing buttons."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, workers: int | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="deskpi-bench-web-"))
         cfg = self.dir / "deskpi.toml"
-        cfg.write_text("[web]\nrequire_claim = false\n[desk]\nduty_max_on_s = 500\nduty_window_s = 600\n")
+        pool = "" if workers is None else f"workers = {workers}\n"
+        cfg.write_text(f"[web]\nrequire_claim = false\n{pool}[desk]\nduty_max_on_s = 500\nduty_window_s = 600\n")
         base = [sys.executable, "-m", "deskpi.cli", "--data-dir", str(self.dir / "data")]
         subprocess.run(base + ["user", "add", "bench", "--admin", "--pin-stdin"], input="4711\n", text=True,
                        check=True, capture_output=True)
@@ -276,8 +277,18 @@ def browser_timing(server: SimServer, cookie: str, profile: str) -> dict:
             browser.close()
 
 
+def workers_for(sse_clients: int) -> int | None:
+    """The [web] workers that let `sse_clients` streams open at once (None: the default is enough)."""
+    from deskpi.daemon.web_server import stream_cap
+
+    for workers in range(16, 49):
+        if stream_cap(workers) >= sse_clients:
+            return None if workers == 16 else workers
+    return 48
+
+
 def run(*, quick: bool = False, sse_clients: int = 20, rps: float = 50.0) -> dict:
-    server = SimServer()
+    server = SimServer(workers=workers_for(sse_clients))
     try:
         cookie = server.session_cookie()
         result = {"page": {"signed_in": page_weight(server, cookie), "sign_in": page_weight(server, None)},

@@ -74,6 +74,8 @@ def _cmd_config_get(args: argparse.Namespace) -> int:
 def _cmd_config_set(args: argparse.Namespace) -> int:
     from deskpi.fleet.config_edit import RESTART_HINT, format_value, set_value
 
+    if args.more:
+        return _config_set_several(args)
     r = set_value(_config_path(args), args.key, args.value, timeout_s=args.lock_timeout)
     if args.json:
         print_json({"key": r.key, "from": r.old, "to": r.new, "changed": r.changed, "file": str(r.path),
@@ -83,6 +85,30 @@ def _cmd_config_set(args: argparse.Namespace) -> int:
     else:
         print(f"{r.key} is already {format_value(r.new)} in {r.path}: nothing changed")
     warn(r.warnings)
+    return exit_codes.OK
+
+
+def _config_set_several(args: argparse.Namespace) -> int:
+    """`config set K1 V1 K2 V2 ...`: one validated write, for keys that only make sense together."""
+    from deskpi.cli.common import CliError
+    from deskpi.fleet.config_edit import RESTART_HINT, format_value, set_values
+
+    if len(args.more) % 2:
+        raise CliError(f"config set: {args.more[-1]!r} has no VALUE; give SECTION.KEY VALUE pairs",
+                       exit_codes.USAGE)
+    pairs = [(args.key, args.value), *zip(args.more[::2], args.more[1::2], strict=True)]
+    results = set_values(_config_path(args), pairs, timeout_s=args.lock_timeout)
+    changed = any(r.changed for r in results)
+    if args.json:
+        print_json({"changes": [{"key": r.key, "from": r.old, "to": r.new, "changed": r.changed} for r in results],
+                    "changed": changed, "file": str(results[0].path), "restart_needed": changed,
+                    "warnings": list(results[0].warnings)})
+    else:
+        for r in results:
+            print(f"{r.key} = {format_value(r.new)} in {r.path} (was {format_value(r.old)})" if r.changed else
+                  f"{r.key} is already {format_value(r.new)} in {r.path}")
+        print(RESTART_HINT if changed else "nothing changed")
+    warn(results[0].warnings)
     return exit_codes.OK
 
 
@@ -215,9 +241,13 @@ def register(sub: Any) -> None:
     st = add_command(cs, "set", run=_cmd_config_set, help="change one setting (validated, atomic, comments kept)",
                      description="VALUE is a TOML value (640, true, \"relay\", [13, 19]); a bare word works for "
                                  "text keys, and none clears an optional pin.\n\n"
-                                 "Example: sudo deskpi config set indicators.buzzer_pin none")
+                                 "Example: sudo deskpi config set indicators.buzzer_pin none\n"
+                                 "Several at once: sudo deskpi config set web.tls_cert /etc/deskpi/tls/desk.pem "
+                                 "web.tls_key /etc/deskpi/tls/desk.key")
     st.add_argument("key", metavar="SECTION.KEY")
     st.add_argument("value", metavar="VALUE")
+    st.add_argument("more", nargs="*", metavar="SECTION.KEY VALUE",
+                    help="more pairs, written together: keys that go in pairs (web.tls_cert with web.tls_key)")
     st.add_argument("--lock-timeout", type=float, default=10.0, metavar="S",
                     help="wait this long for another admin's change to finish (default 10)")
     va = add_command(cs, "validate", run=_cmd_config_validate, help="check a config file; exit 1 listing every problem",

@@ -43,6 +43,21 @@ def _bench_signin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_sockets(args: argparse.Namespace) -> int:
+    from deskpi.bench.sockets import run
+
+    if args.quick:
+        args.idle, args.slowloris, args.stops = min(args.idle, 50), min(args.slowloris, 5), min(args.stops, 20)
+    for name in ("idle", "slowloris", "stops"):
+        if getattr(args, name) < (1 if name == "stops" else 0):
+            print(f"deskpi: --{name} {getattr(args, name)} must be {'1' if name == 'stops' else '0'} or more",
+                  file=sys.stderr)
+            return 2
+    result = run(idle=args.idle, slowloris=args.slowloris, stops=args.stops)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
 def _bench_day(args: argparse.Namespace) -> int:
     from deskpi.core.habits.day_sim import run_day
 
@@ -85,6 +100,7 @@ def _daemon_settings(args: argparse.Namespace, *, etc: str, log_format: str):
 
 def _sim(args: argparse.Namespace) -> int:
     from deskpi.daemon.root import Daemon
+    from deskpi.daemon.web_server import WebServerError
 
     # A simulated desk needs no config: /etc/deskpi/deskpi.toml is for the real one.
     settings = _daemon_settings(args, etc="never", log_format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -96,6 +112,10 @@ def _sim(args: argparse.Namespace) -> int:
     except OSError as exc:
         daemon.shutdown()
         print(f"deskpi: cannot serve on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except WebServerError as exc:
+        daemon.shutdown()
+        print(f"deskpi: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     print(f"deskpi simulator running: open {daemon.url}  (Ctrl-C to stop; data in {data_dir})", flush=True)
     try:
@@ -121,7 +141,13 @@ def _run(args: argparse.Namespace) -> int:
         hint = "" if is_raspberry_pi() else " (this is not a Raspberry Pi: try `deskpi sim`)"
         print(f"deskpi: cannot start: {exc}{hint}", file=sys.stderr)
         return 1
-    return daemon.run()
+    from deskpi.daemon.web_server import WebServerError
+    try:
+        return daemon.run()
+    except (OSError, WebServerError) as exc:        # the web server could not start (it has been shut down)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        print(f"deskpi: cannot serve on {web[0]}:{web[1]}: {reason}", file=sys.stderr)
+        return 1
 
 
 def _safe_off(args: argparse.Namespace) -> int:
@@ -205,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
     si.add_argument("--json", action="store_true", help="print one JSON object")
     si.add_argument("--requests", type=int, default=60, help="sign-ins fired at once (default 60)")
     si.set_defaults(func=_bench_signin)
+    sk = bsub.add_parser("sockets", help="threads and Stop latency of a sim under idle and slowloris sockets",
+                         description="Example: deskpi bench sockets --json --idle 300 --slowloris 20")
+    sk.add_argument("--json", action="store_true", help="print one JSON object")
+    sk.add_argument("--idle", type=int, default=300, help="TCP connections that never send anything")
+    sk.add_argument("--slowloris", type=int, default=20, help="connections sending a header byte every 3 s")
+    sk.add_argument("--stops", type=int, default=200, help="POST /api/v1/stop samples per phase and connection kind")
+    sk.add_argument("--quick", action="store_true", help="at most 50 idle, 5 slow, 20 stops (for tests)")
+    sk.set_defaults(func=_bench_sockets)
     dy = bsub.add_parser("day", help="one simulated working day with the default plan",
                          description="Example: deskpi bench day --json --week 4 --compliance 0.8 --seed 1")
     dy.add_argument("--json", action="store_true", help="print one JSON object")

@@ -73,9 +73,8 @@ class Daemon:
         self.started_at = time.monotonic()
         self.parts: Parts | None = None
         self.heartbeat: Heartbeat | None = None
-        self._server = None
+        self._server = None             # the web server (deskpi/daemon/web_server.py)
         self._web_ctx = None
-        self._server_thread: threading.Thread | None = None
         self._moves_since_save = 0
         self.control = None             # the control socket (deskpi/daemon/control_server.py)
 
@@ -223,27 +222,23 @@ class Daemon:
             self._start_web(*self.web_address)
 
     def _start_web(self, host: str, port: int) -> None:
-        from werkzeug.serving import make_server
-
+        from deskpi.daemon.web_server import ServerOptions, WebServer, stream_cap
         from deskpi.webapp.app import create_app
         from deskpi.webapp.auth import session_secret
         from deskpi.webapp.context import WebDefaults
-        app = create_app(self.parts.service, max_body_bytes=self.settings.web.max_body_bytes,
-                         defaults=WebDefaults.from_settings(self.settings), secret_key=session_secret(self.data_dir))
+        from deskpi.webapp.transport import Transport
+        web = self.settings.web
+        options = ServerOptions.from_settings(web)
+        app = create_app(self.parts.service, max_body_bytes=web.max_body_bytes,
+                         defaults=WebDefaults.from_settings(self.settings), secret_key=session_secret(self.data_dir),
+                         transport=Transport.from_settings(web), max_streams=stream_cap(options.workers))
         self._web_ctx = app.extensions["deskpi.web"]
-        # One log line per request (a phone polls several times a second) would flood the journal.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = make_server(host, port, app, threaded=True)
-        self._server_thread = threading.Thread(target=self._server.serve_forever, name="web", daemon=True)
-        self._server_thread.start()
+        self._server = WebServer(app, host, port, options)
+        self._server.start()
 
     @property
     def url(self) -> str | None:
-        if self._server is None:
-            return None
-        host, port = self._server.server_address[:2]
-        shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{port}/"
+        return None if self._server is None else self._server.url
 
     def _on_event(self, kind: str, ev: object) -> None:
         if kind == "move_done":
@@ -271,8 +266,8 @@ class Daemon:
 
     def run(self) -> int:
         self.install_signal_handlers()
-        self.start()
         try:
+            self.start()
             while not self.stopped.wait(0.5):
                 pass
         finally:
@@ -293,7 +288,7 @@ class Daemon:
         if self._web_ctx is not None:
             steps.append(self._web_ctx.live.close)       # ends every live stream, so their threads finish
         if self._server is not None:
-            steps.append(self._server.shutdown)
+            steps.append(self._server.stop)
         if self._web_ctx is not None and self._web_ctx.reader is not None:
             steps.append(self._web_ctx.reader.close)
         if parts is not None:

@@ -95,6 +95,8 @@ def parse_value(section: str, key: str, text: str) -> Any:
     except tomllib.TOMLDecodeError:
         if opt.kind is str:
             return raw
+        if opt.kind is list and opt.items is str:      # `a.example,b.example` as well as `["a.example"]`
+            return [p.strip() for p in raw.split(",") if p.strip()]
         if opt.kind is list:
             try:                                   # `13,19,26` as well as `[13, 19, 26]`
                 return [int(p) for p in raw.replace(" ", "").split(",") if p] if raw else []
@@ -105,6 +107,8 @@ def parse_value(section: str, key: str, text: str) -> Any:
         value = float(value)
     if opt.kind is str and not isinstance(value, str):
         return raw                                 # `config set web.host 10` means the text "10"
+    if opt.kind is list and opt.items is str and isinstance(value, str):
+        return [value]                             # one name, quoted
     return value
 
 
@@ -115,6 +119,8 @@ def _expected(opt: Opt, key: str) -> str:
         what = "a GPIO number (BCM)" if key.endswith("_pin") else "a whole number"
     elif opt.kind is bool:
         what = "true or false"
+    elif opt.kind is list and opt.items is str:
+        what = 'a list of text, e.g. ["10.0.0.5"] or 10.0.0.5,10.0.0.6 ([] for none)'
     elif opt.kind is list:
         what = "a list of up to 4 GPIO numbers, e.g. [13, 19] or 13,19 ([] for none)"
     else:
@@ -269,20 +275,34 @@ class SetResult:
 
 def set_value(path: Path, dotted: str, text_value: str, *, timeout_s: float = LOCK_TIMEOUT_S) -> SetResult:
     """`deskpi config set`: validate the whole resulting file, then write it atomically under the lock."""
-    section, key = split_key(dotted)
-    value = parse_value(section, key, text_value)
+    return set_values(path, [(dotted, text_value)], timeout_s=timeout_s)[0]
+
+
+def set_values(path: Path, pairs: list[tuple[str, str]], *, timeout_s: float = LOCK_TIMEOUT_S) -> list[SetResult]:
+    """Several keys in one validated, atomic write: for keys that only make sense together
+    (``web.tls_cert`` with ``web.tls_key``; the installer sets both)."""
+    parsed: list[tuple[str, str, str]] = []
+    values: dict[tuple[str, str], Any] = {}
+    for dotted, text in pairs:
+        section, key = split_key(dotted)
+        parsed.append((dotted, section, key))
+        values[(section, key)] = parse_value(section, key, text)
     with config_lock(path, timeout_s):
         old_text = read_text(path)
         old = effective(path) if old_text is not None else from_mapping({}, "defaults")
-        new_text = edited_text(old_text, {(section, key): value})
+        new_text = edited_text(old_text, values)
         problems, warnings = validate_text(new_text)
         if problems:
             raise EditError([p.message for p in problems], str(path), "nothing was written")
         new = from_mapping(tomllib.loads(new_text), str(path))
-        before, after = getattr(getattr(old, section), key), getattr(getattr(new, section), key)
-        # Setting a key to the value it already has changes nothing; pinning a default explicitly does.
-        explicit = old_text is not None and key in tomllib.loads(old_text).get(section, {})
-        changed = before != after or not explicit
-        if changed:
+        old_table = tomllib.loads(old_text) if old_text is not None else {}
+        results = []
+        for dotted, section, key in parsed:
+            before, after = getattr(getattr(old, section), key), getattr(getattr(new, section), key)
+            # Setting a key to the value it already has changes nothing; pinning a default explicitly does.
+            explicit = old_text is not None and key in old_table.get(section, {})
+            results.append(SetResult(path, dotted, plain(before), plain(after), before != after or not explicit,
+                                     tuple(warnings)))
+        if any(r.changed for r in results):
             atomic_write(path, new_text)
-    return SetResult(path, dotted, plain(before), plain(after), changed, tuple(warnings))
+    return results

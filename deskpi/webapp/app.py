@@ -8,7 +8,8 @@ its OpenAPI entry all come from that one declaration, so bad input is refused
 before the service hears of it and never moves the desk. Every error is
 ``{"error": "..."}`` with a 4xx that says what was wrong, the value given and
 what is allowed (deskpi.webapp.errors). Who is asking and what they may do:
-deskpi.webapp.security; the pages: deskpi.webapp.pages.
+deskpi.webapp.security; which host names, proxies and HTTPS: deskpi.webapp.transport;
+the pages: deskpi.webapp.pages.
 """
 from __future__ import annotations
 
@@ -27,11 +28,16 @@ from deskpi.webapp.context import EXTENSION, WebContext, WebDefaults
 from deskpi.webapp.live import LiveFeed
 from deskpi.webapp.pages import pages
 from deskpi.webapp.sessions import CookieSessions
+from deskpi.webapp.transport import Transport
+from deskpi.webapp.transport import install as transport_install
 
 
 def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | None = None,
-               secret_key: bytes | None = None, claims: ClaimBook | None = None) -> Flask:
-    """The Flask app around `service` (kept on app.extensions['deskpi'], its WebContext on ['deskpi.web'])."""
+               secret_key: bytes | None = None, claims: ClaimBook | None = None,
+               transport: Transport | None = None, max_streams: int = 64) -> Flask:
+    """The Flask app around `service` (kept on app.extensions['deskpi'], its WebContext on ['deskpi.web']).
+    `transport`: allowed host names, trusted proxies, HSTS (deskpi.webapp.transport); `max_streams`: live
+    streams open at once (each holds a server thread: the daemon keeps it below its worker count)."""
     if not isinstance(max_body_bytes, int) or isinstance(max_body_bytes, bool) or max_body_bytes < 64:
         raise ValueError(f"max_body_bytes must be an integer of at least 64, got {max_body_bytes!r}")
     defaults = defaults or WebDefaults()
@@ -45,7 +51,8 @@ def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | N
                       SEND_FILE_MAX_AGE_DEFAULT=300)
     app.json.sort_keys = False
     app.extensions["deskpi"] = service
-    ctx = app.extensions[EXTENSION] = _context(service, defaults, claims)
+    transport_install(app, transport or Transport())      # the Host check runs before anything else
+    ctx = app.extensions[EXTENSION] = _context(service, defaults, claims, max_streams)
     serve(app, [api_desk.api, api_people.api, api_session.api], prefix=API, guard=security.guard,
           limits=ctx.limits())
     security.install(app)
@@ -55,7 +62,7 @@ def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | N
     return app
 
 
-def _context(service, defaults: WebDefaults, claims: ClaimBook | None) -> WebContext:
+def _context(service, defaults: WebDefaults, claims: ClaimBook | None, max_streams: int) -> WebContext:
     store = getattr(service, "store", None)
     if claims is None:
         claims = getattr(service, "claims", None)
@@ -68,7 +75,7 @@ def _context(service, defaults: WebDefaults, claims: ClaimBook | None) -> WebCon
                      reader=store.reader() if store is not None else None)
     if claims.on_grant is None and store is not None:
         claims.on_grant = store.set_active_user       # the claimant is now the person at the desk
-    ctx.live = LiveFeed(api_desk.live_sources(ctx))
+    ctx.live = LiveFeed(api_desk.live_sources(ctx), max_streams=max_streams)
     ctx.apply_policy()
     return ctx
 

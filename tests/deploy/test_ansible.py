@@ -1,6 +1,7 @@
 """ansible/deskpi.yml against two "desks" over real SSH (both are 127.0.0.1 through a test sshd, each in
 its own staging tree): the first run installs and converges, the second reports changed=0, and --check
-after a hand edit on one desk reports that desk's drift without changing anything."""
+after a hand edit on one desk reports that desk's drift without changing anything. desk-001 also gets the
+organisation's certificate (deskpi_tls_cert_src / deskpi_tls_key_src) and so serves HTTPS."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from deploy_helpers import Sshd, offline_install_args, require_tool, snapshot_source
+from helpers import self_signed_cert
 
 from deskpi.config import load
 from deskpi.store import Store, db_path
@@ -37,7 +39,10 @@ class Fleet:
         self.playbook = self.src / "ansible" / "deskpi.yml"
         self.roots = {d: base / "desks" / d for d in DESKS}
         self.inventory = base / "inventory.ini"
-        lines = ["[desks]"] + [f"{d} ansible_host=127.0.0.1 deskpi_root={self.roots[d]}" for d in DESKS]
+        self.cert = self_signed_cert(base / "org-tls", names=("desk-001.example.com",))
+        tls = {"desk-001": f" deskpi_tls_cert_src={self.cert[0]} deskpi_tls_key_src={self.cert[1]}"}
+        lines = ["[desks]"] + [f"{d} ansible_host=127.0.0.1 deskpi_root={self.roots[d]}{tls.get(d, '')}"
+                               for d in DESKS]
         lines += ["", "[desks:vars]", f"ansible_port={sshd.port}", f"ansible_user={sshd.user}",
                   f"ansible_ssh_private_key_file={sshd.key}",
                   "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'",
@@ -118,6 +123,12 @@ def test_first_run_installs_and_converges_every_desk(fleet):
         assert [u.name for u in s.list_users()] == ["Chris", "Dana"] and s.get_owner() is None
         assert s.get_presets("Dana")[3] == 850.0
     assert (fleet.roots["desk-002"] / "etc" / "deskpi" / "desired.toml").stat().st_mode & 0o777 == 0o600
+    tls = fleet.roots["desk-001"] / "etc" / "deskpi" / "tls"
+    assert (tls / "deskpi.crt").read_bytes() == Path(fleet.cert[0]).read_bytes()
+    assert (tls / "deskpi.key").stat().st_mode & 0o777 == 0o640
+    web = load(fleet.config("desk-001")).web
+    assert (web.tls_cert, web.tls_key) == ("/etc/deskpi/tls/deskpi.crt", "/etc/deskpi/tls/deskpi.key")
+    assert web.host == "0.0.0.0" and load(fleet.config("desk-002")).web.tls_cert == ""
 
 
 def test_second_run_changes_nothing(fleet):

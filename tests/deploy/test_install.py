@@ -108,6 +108,45 @@ def test_upgrade_keeps_config_and_data_and_migrates_the_database(staged):
     assert all(p.stat().st_uid == uid for p in db.parent.iterdir()), "root left files the service cannot open"
 
 
+def test_self_signed_cert_makes_a_certificate_for_this_desk_and_sets_the_config(staged):
+    src, root, _ = staged
+    openssl = require_tool("openssl", "openssl")
+    (root / "etc" / "hostname").write_text("deskpi-7\n")
+    config = root / "etc" / "deskpi" / "deskpi.toml"
+    before = config.read_text()
+    out = run_installer(src, "--root", str(root), "--self-signed-cert", "--cert-names", "desk12.example.com,10.1.2.3",
+                        *offline_install_args()).stdout
+    tls = root / "etc" / "deskpi" / "tls"
+    crt, key = tls / "deskpi.crt", tls / "deskpi.key"
+    assert "tls: changed" in out and "config: changed ([web] tls_cert and tls_key set" in out, out
+    sans = subprocess.run([openssl, "x509", "-in", str(crt), "-noout", "-ext", "subjectAltName"], check=True,
+                          capture_output=True, text=True).stdout
+    for name in ("DNS:localhost", "DNS:deskpi-7", "DNS:deskpi-7.local", "DNS:desk12.example.com",
+                 "IP Address:10.1.2.3", "IP Address:127.0.0.1", "IP Address:0:0:0:0:0:0:0:1"):
+        assert name in sans, sans
+    fingerprint = subprocess.run([openssl, "x509", "-in", str(crt), "-noout", "-fingerprint", "-sha256"], check=True,
+                                 capture_output=True, text=True).stdout.strip().split("=", 1)[1]
+    assert f"SHA-256 fingerprint {fingerprint}" in out, out
+    gid = int(next(line for line in (root / "etc" / "group").read_text().splitlines()
+                   if line.startswith("deskpi:")).split(":")[2])
+    assert stat.S_IMODE(key.stat().st_mode) == 0o640 and (key.stat().st_uid, key.stat().st_gid) == (0, gid)
+    assert stat.S_IMODE(tls.stat().st_mode) == 0o750 and tls.stat().st_gid == gid
+    text = config.read_text()
+    assert 'tls_cert = "/etc/deskpi/tls/deskpi.crt"' in text and 'tls_key = "/etc/deskpi/tls/deskpi.key"' in text
+    assert text.replace('tls_cert = "/etc/deskpi/tls/deskpi.crt"', 'tls_cert = ""').replace(
+        'tls_key = "/etc/deskpi/tls/deskpi.key"', 'tls_key = ""') == before, "other lines of the config changed"
+    deskpi = root / "opt" / "deskpi" / "bin" / "deskpi"
+    assert subprocess.run([str(deskpi), "config", "validate", str(config)], capture_output=True).returncode == 0
+    from deskpi.daemon.web_server import check_tls
+    check_tls(str(crt), str(key))                                 # the key belongs to the certificate
+    again = run_installer(src, "--root", str(root), "--self-signed-cert", *offline_install_args()).stdout
+    assert "nothing changed" in again and f"SHA-256 fingerprint {fingerprint}" in again, again
+    cp = run_installer(src, "--root", str(root), "--cert-names", "x.example", check=False)
+    assert cp.returncode == 2 and "--cert-names goes with --self-signed-cert" in cp.stderr
+    cp = run_installer(src, "--root", str(root), "--self-signed-cert", "--cert-names", "a b", check=False)
+    assert cp.returncode == 2 and "only host names and addresses" in cp.stderr
+
+
 def test_bad_options_are_refused_with_the_reason(staged, tmp_path):
     src, _, _ = staged
     cp = run_installer(src, "--frobnicate", check=False)

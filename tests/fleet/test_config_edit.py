@@ -63,6 +63,36 @@ def test_bad_values_are_refused_naming_key_value_and_what_is_allowed(cfg, cli, k
     assert cfg.read_text() == text
 
 
+def test_keys_that_go_in_pairs_are_set_together_in_one_write(cfg, cli):
+    text = cfg.read_text()
+    rc, out, _ = run(cli, "--config", str(cfg), "config", "set", "web.tls_cert", "/etc/deskpi/tls/d.crt", "--json")
+    assert rc == 1 and "sets both at once" in json.loads(out)["error"] and cfg.read_text() == text
+    rc, out, _ = run(cli, "--config", str(cfg), "config", "set", "web.tls_cert", "/etc/deskpi/tls/d.crt",
+                     "web.tls_key", "/etc/deskpi/tls/d.key", "--json")
+    result = json.loads(out)
+    assert rc == 0 and result["changed"] is True and result["restart_needed"] is True, out
+    assert [(c["key"], c["to"], c["changed"]) for c in result["changes"]] == [
+        ("web.tls_cert", "/etc/deskpi/tls/d.crt", True), ("web.tls_key", "/etc/deskpi/tls/d.key", True)]
+    web = load(cfg).web
+    assert (web.tls_cert, web.tls_key) == ("/etc/deskpi/tls/d.crt", "/etc/deskpi/tls/d.key")
+    rc, out, _ = run(cli, "--config", str(cfg), "config", "set", "web.tls_cert", "/etc/deskpi/tls/d.crt",
+                     "web.tls_key", "/etc/deskpi/tls/d.key")
+    assert rc == 0 and "nothing changed" in out
+    rc, _, err = run(cli, "--config", str(cfg), "config", "set", "web.tls_cert", "/a", "web.tls_key")
+    assert rc == 2 and "'web.tls_key' has no VALUE" in err
+
+
+def test_lists_of_names_accept_commas_and_refuse_what_is_not_a_name(cfg, cli):
+    rc, _, _ = run(cli, "--config", str(cfg), "config", "set", "web.allowed_hosts", "desk12.example.com,.corp.example")
+    assert rc == 0 and load(cfg).web.allowed_hosts == ("desk12.example.com", ".corp.example")
+    assert run(cli, "--config", str(cfg), "config", "set", "web.trusted_proxies", "10.0.0.0/24")[0] == 0
+    assert load(cfg).web.trusted_proxies == ("10.0.0.0/24",)
+    rc, out, _ = run(cli, "--config", str(cfg), "config", "set", "web.allowed_hosts", "'evil\" host'", "--json")
+    assert rc == 1 and "is not a host name" in json.loads(out)["error"]
+    rc, out, _ = run(cli, "--config", str(cfg), "config", "set", "web.trusted_proxies", "proxy.example", "--json")
+    assert rc == 1 and "'proxy.example' is not an IP address or network" in json.loads(out)["error"]
+
+
 def test_optional_pin_cleared_with_none_and_lists_accept_commas(cfg, cli):
     assert run(cli, "--config", str(cfg), "config", "set", "indicators.buzzer_pin", "none")[0] == 0
     assert run(cli, "--config", str(cfg), "config", "set", "buttons.preset_pins", "13,19")[0] == 0

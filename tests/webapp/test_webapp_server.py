@@ -1,6 +1,6 @@
 """The web app over real HTTP around a real DeskService on the simulated desk.
 
-A werkzeug server on 127.0.0.1 (port 0, threaded) serves create_app() around
+The daemon's own web server (deskpi.daemon.web_server: cheroot) on 127.0.0.1, port 0, serves create_app() around
 the production service, arbiter, presets, control loop and drive on
 SimFactory pins; requests go through urllib. Motion is judged on the
 simulator's TRUE height and on the drive's outputs. Tests synchronise on loop
@@ -17,11 +17,11 @@ from http.client import HTTPConnection
 
 import pytest
 from helpers import grant_claim, wait_until
-from werkzeug.serving import make_server
 
 from deskpi.core.types import Direction
 from deskpi.daemon.arbiter import MotionArbiter
 from deskpi.daemon.service import DeskService
+from deskpi.daemon.web_server import ServerOptions, WebServer
 from deskpi.people.accounts import add_user
 from deskpi.people.presets import PresetStore
 from deskpi.sim.stack import SimStack, build_sim_stack
@@ -97,16 +97,13 @@ def base_url(service, tmp_path):
     app = create_app(service)
     claims = app.extensions["deskpi.web"].claims
     grant_claim(claims, "ada")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="test-web",
-                              daemon=True)
-    thread.start()
+    server = WebServer(app, "127.0.0.1", 0, ServerOptions(workers=8))
+    server.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield server.url.rstrip("/")
     finally:
-        server.shutdown()
-        thread.join(timeout=5)
-        server.server_close()
+        app.extensions["deskpi.web"].live.close()
+        server.stop()
         service.store.close()
 
 

@@ -1,0 +1,259 @@
+"""The web server's gate: a connection gets a worker thread only once its request has arrived.
+
+cheroot hands a new connection to a worker at once, and the worker then waits
+for the request line with a blocking read: 40 idle sockets kept Stop waiting
+for 14 s in our measurement, and a slowloris client (a header byte every few
+seconds) would hold a worker for as long as it likes. Here one thread holds
+every new or kept-alive connection in an epoll set until its request head (and
+a small body announced by Content-Length) is there, doing the TLS handshake
+without blocking on the way; only then does a worker read it, from what the
+gate already read. A connection that has not sent its request within the
+timeout is closed, and when more than `max_held` wait, the oldest goes first,
+so idle and slow sockets cost a file descriptor each, never a thread.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import select
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+#: The most the gate reads ahead for one request: a head plus a small body. A bigger request goes
+#: to a worker with what has come so far (cheroot's own limits apply from there).
+READ_AHEAD_BYTES = 16384
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_LENGTH = re.compile(rb"\ncontent-length:[ \t]*(\d{1,9})[ \t]*\r?\n", re.I)
+_NO_WAIT_FOR_BODY = re.compile(rb"\n(?:expect|transfer-encoding):", re.I)
+_PLAIN_HTTP_ON_TLS = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+                      b"Content-Length: 68\r\n\r\nThis desk speaks HTTPS on this port: open https:// instead of http://\n")
+
+
+class Replay:
+    """The socket as a worker's reader sees it: first what the gate read ahead, then the socket itself."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.ahead = b""
+
+    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
+        if self.ahead:
+            n = min(len(buffer), nbytes or len(buffer), len(self.ahead))
+            buffer[:n] = self.ahead[:n]
+            self.ahead = self.ahead[n:]
+            return n
+        # nbytes 0 means "the whole buffer" to a socket, but would read nothing from an SSLSocket.
+        return self.sock.recv_into(buffer, nbytes or len(buffer), *((flags,) if flags else ()))
+
+    def pending(self) -> int:
+        """Bytes a reader gets without waiting for the network: read ahead, or already decrypted."""
+        return len(self.ahead) + (self.sock.pending() if isinstance(self.sock, ssl.SSLSocket) else 0)
+
+    def __getattr__(self, name: str):
+        return getattr(self.sock, name)
+
+
+def request_complete(data: bytes) -> bool:
+    """Whether `data` holds a whole request head, and the body too when it is small and announced."""
+    end = _HEAD_END.search(data)
+    if end is None:
+        return False
+    head = data[:end.start()] + b"\n"
+    if _NO_WAIT_FOR_BODY.search(head):
+        return True                    # 100-continue or chunked: the worker reads the body as it comes
+    length = _LENGTH.search(head)
+    if length is None:
+        return True
+    return len(data) - end.end() >= min(int(length.group(1)), READ_AHEAD_BYTES)
+
+
+class _Held:
+    __slots__ = ("conn", "deadline", "events", "handshake", "replay")
+
+    def __init__(self, conn, replay: Replay, deadline: float, handshake: bool) -> None:
+        self.conn = conn
+        self.replay = replay
+        self.deadline = deadline
+        self.handshake = handshake
+        self.events = select.EPOLLIN
+
+
+class HeaderGate:
+    """Holds connections until their request is there; `hand_over(conn)` gives it to a worker."""
+
+    def __init__(self, hand_over: Callable[[object], None], *, timeout_s: float, max_held: int = 512,
+                 on_handshake: Callable[[object], None] | None = None) -> None:
+        self.hand_over = hand_over
+        self.timeout_s = timeout_s
+        self.max_held = max_held
+        self.on_handshake = on_handshake
+        self.closed_early = 0            # connections closed for their timeout or to make room
+        self._epoll = select.epoll()
+        self._held: dict[int, _Held] = {}          # oldest first: every entry has the same timeout
+        self._inbox: deque = deque()
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._epoll.register(self._wake_r, select.EPOLLIN)
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="web-gate", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def held(self) -> int:
+        return len(self._held)
+
+    def admit(self, conn) -> None:
+        """Take a connection whose reader holds nothing yet (from any thread)."""
+        if self._closed:
+            _close(conn)
+            return
+        self._inbox.append(conn)
+        self._wake()
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=2)
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):          # already woken (the pipe is full), or closed
+            os.write(self._wake_w, b"x")
+
+    # -- the gate's thread ----------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while not self._closed:
+                for fd, _events in self._epoll.poll(0.25):
+                    if fd == self._wake_r:
+                        self._drain_inbox()
+                    elif fd in self._held:
+                        try:
+                            self._advance(self._held[fd])
+                        except Exception:
+                            # One odd connection must not stop the gate: without it nothing reaches a worker.
+                            log.exception("web gate: dropping a connection after an unexpected error")
+                            self._drop(fd)
+                self._expire(time.monotonic())
+        finally:
+            self._shut()
+
+    def _drain_inbox(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self._wake_r, 4096):
+                pass
+        while self._inbox:
+            self._hold(self._inbox.popleft())
+
+    def _hold(self, conn) -> None:
+        sock = conn.socket
+        try:
+            sock.setblocking(False)
+            fd = sock.fileno()
+            self._epoll.register(fd, select.EPOLLIN)
+        except (OSError, ValueError):
+            _close(conn)
+            return
+        handshake = isinstance(sock, ssl.SSLSocket) and not getattr(conn, "handshake_done", True)
+        self._held[fd] = _Held(conn, conn.replay, time.monotonic() + self.timeout_s, handshake)
+        while len(self._held) > self.max_held:
+            self._drop(next(iter(self._held)))     # the oldest waiter makes room
+            self.closed_early += 1
+
+    def _advance(self, held: _Held) -> None:
+        sock = held.conn.socket
+        fd = sock.fileno()
+        if held.handshake:
+            try:
+                sock.do_handshake()
+            except ssl.SSLWantReadError:
+                self._want(fd, held, select.EPOLLIN)
+                return
+            except ssl.SSLWantWriteError:
+                self._want(fd, held, select.EPOLLOUT)
+                return
+            except (ssl.SSLError, OSError) as exc:
+                if "HTTP_REQUEST" in str(exc) or "http request" in str(exc).lower():
+                    with contextlib.suppress(OSError):
+                        socket.socket.send(sock, _PLAIN_HTTP_ON_TLS)     # past TLS: the client speaks plain HTTP
+                log.debug("TLS handshake failed: %s", exc)
+                self._drop(fd)
+                return
+            held.handshake = False
+            held.conn.handshake_done = True
+            if self.on_handshake is not None:
+                self.on_handshake(held.conn)
+        replay = held.replay
+        while not (len(replay.ahead) >= READ_AHEAD_BYTES or request_complete(replay.ahead)):
+            try:
+                data = sock.recv(READ_AHEAD_BYTES - len(replay.ahead))
+            except (BlockingIOError, ssl.SSLWantReadError):
+                self._want(fd, held, select.EPOLLIN)
+                return                                   # wait for more
+            except ssl.SSLWantWriteError:
+                self._want(fd, held, select.EPOLLOUT)
+                return
+            except OSError:                              # ssl.SSLError included
+                self._drop(fd)
+                return
+            if not data:
+                self._drop(fd)                           # the client went away
+                return
+            replay.ahead += data
+        self._release(fd, held)
+
+    def _want(self, fd: int, held: _Held, events: int) -> None:
+        if held.events != events:
+            self._epoll.modify(fd, events)
+            held.events = events
+
+    def _release(self, fd: int, held: _Held) -> None:
+        del self._held[fd]
+        try:
+            self._epoll.unregister(fd)
+            held.conn.socket.settimeout(held.conn.server.timeout)
+        except (OSError, ValueError):
+            _close(held.conn)
+            return
+        self.hand_over(held.conn)
+
+    def _expire(self, now: float) -> None:
+        while self._held:
+            fd, held = next(iter(self._held.items()))
+            if held.deadline > now:
+                break
+            self._drop(fd)
+            self.closed_early += 1
+
+    def _drop(self, fd: int) -> None:
+        held = self._held.pop(fd, None)
+        with contextlib.suppress(OSError, ValueError):
+            self._epoll.unregister(fd)
+        if held is not None:
+            _close(held.conn)
+
+    def _shut(self) -> None:
+        for fd in list(self._held):
+            self._drop(fd)
+        while self._inbox:
+            _close(self._inbox.popleft())
+        self._epoll.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _close(conn) -> None:
+    try:
+        conn.close()
+    except Exception:           # a connection that cannot even close is gone anyway
+        log.debug("closing a connection failed", exc_info=True)

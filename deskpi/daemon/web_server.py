@@ -1,0 +1,259 @@
+"""The web server the daemon serves its Flask app with: cheroot, a fixed pool of worker threads.
+
+werkzeug's development server started a thread per connection without limit
+and never timed out a slow client. Here:
+
+- `workers` threads answer requests (``[web] workers``); nothing else ever
+  starts a thread per connection;
+- a connection reaches a worker only once its request has arrived
+  (deskpi.daemon.web_gate): idle sockets, slow senders and TLS handshakes wait
+  in one epoll set, and one that has not sent its request within `timeout_s`
+  is closed;
+- between requests a kept-alive connection waits in cheroot's selector, not in
+  a thread; every blocking read or write of a worker times out after
+  `timeout_s`, so a stalled reader of a live stream is dropped;
+- with ``[web] tls_cert`` / ``tls_key`` it speaks HTTPS (stdlib ssl).
+
+The live streams' cap is kept below the worker count by the composition root
+(`stream_cap`), so streams can never take the last worker from Stop.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+
+from cheroot import wsgi
+from cheroot.makefile import MakeFile, StreamReader
+from cheroot.server import HTTPConnection
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+from deskpi.daemon.web_gate import READ_AHEAD_BYTES, HeaderGate, Replay
+
+log = logging.getLogger(__name__)
+
+#: Workers kept free of live streams, whatever else is going on: Stop, hold renewals, the page itself.
+RESERVED_WORKERS = 4
+#: Connections waiting in the gate before the oldest is closed; kept-alive ones parked between requests;
+#: complete requests queued for a busy pool. Together they bound the file descriptors a client can hold.
+MAX_HELD = 384
+KEEP_ALIVE_LIMIT = 64
+QUEUE_LIMIT = 256
+GRACE_S = 0.5          # at shutdown, how long requests under way may finish before their sockets are cut
+STOP_WAIT_S = 2.0      # then how long stop() waits for the workers to end
+
+
+def stream_cap(workers: int) -> int:
+    """How many live streams (each holds a worker for its life) may be open with `workers` workers."""
+    return max(1, workers - max(RESERVED_WORKERS, workers // 4))
+
+
+class WebServerError(Exception):
+    """The web server cannot start as configured; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    workers: int = 16
+    timeout_s: float = 10.0
+    tls_cert: str = ""
+    tls_key: str = ""
+
+    @classmethod
+    def from_settings(cls, web) -> ServerOptions:
+        return cls(workers=web.workers, timeout_s=web.timeout_s, tls_cert=web.tls_cert, tls_key=web.tls_key)
+
+
+def check_tls(cert: str, key: str) -> ssl.SSLContext:
+    """A server context for the certificate and key, or WebServerError naming the files and what is wrong."""
+    where = f"[web] tls_cert = {cert!r}, tls_key = {key!r}"
+    for what, path in (("tls_cert", cert), ("tls_key", key)):
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise WebServerError(f"{where}: cannot read {what} {path!r}: {exc.strerror}; the file must exist "
+                                 f"and be readable by the user deskpi runs as") from None
+
+    def no_passphrase():
+        raise WebServerError(f"{where}: the key is protected by a passphrase; deskpi needs an unencrypted key "
+                             f"(keep it readable only by root and the deskpi group)")
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(cert, key, password=no_passphrase)
+    except ssl.SSLError as exc:
+        reason = getattr(exc, "reason", None) or str(exc)
+        hint = ("the key does not belong to the certificate" if "MISMATCH" in str(reason) else
+                "not a PEM certificate and a PEM private key")
+        raise WebServerError(f"{where}: cannot be used ({reason}): {hint}") from None
+    return ctx
+
+
+class _LazyTLS(BuiltinSSLAdapter):
+    """cheroot's stdlib TLS, with the handshake moved out of the accepting thread into the gate
+    (cheroot does it there, blocking: one silent client would stop every new connection)."""
+
+    def __init__(self, cert: str, key: str, context: ssl.SSLContext) -> None:
+        super().__init__(cert, key)
+        self.context = context
+
+    def wrap(self, sock):
+        # The environ is filled in once the gate has done the handshake (see WebServer._handshake_done).
+        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), {}
+
+
+class _Reader(StreamReader):
+    """The worker's reader: what the gate read ahead first. Data waiting there counts as data."""
+
+    def __init__(self, replay: Replay, bufsize: int) -> None:
+        super().__init__(replay, "rb", bufsize)
+        self.replay = replay
+
+    def has_data(self) -> bool:
+        return super().has_data() or self.replay.pending() > 0
+
+
+class _Connection(HTTPConnection):
+    rbufsize = READ_AHEAD_BYTES
+
+    def __init__(self, server, sock, makefile=MakeFile) -> None:
+        super().__init__(server, sock, makefile)
+        self.replay = Replay(sock)
+        self.rfile = _Reader(self.replay, self.rbufsize)
+        self.handshake_done = not isinstance(sock, ssl.SSLSocket)
+
+    def close(self) -> None:
+        self.server.forget(self)
+        super().close()
+
+
+class _Server(wsgi.Server):
+    ConnectionClass = _Connection
+    keep_alive_conn_limit = KEEP_ALIVE_LIMIT
+    expiration_interval = 0.25
+    gate: HeaderGate
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.active: set = set()                # connections a worker is answering
+        self._active_lock = threading.Lock()
+
+    def process_conn(self, conn) -> None:
+        if conn.rfile.has_data():
+            self.to_worker(conn)                # a pipelined request is already there
+        else:
+            self.gate.admit(conn)
+
+    def to_worker(self, conn) -> None:
+        with self._active_lock:
+            self.active.add(conn)
+        super().process_conn(conn)
+
+    def put_conn(self, conn) -> None:
+        self.forget(conn)
+        super().put_conn(conn)
+
+    def forget(self, conn) -> None:
+        with self._active_lock:
+            self.active.discard(conn)
+
+    def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
+        log.log(max(level, logging.DEBUG), "%s", msg, exc_info=traceback)
+
+    def cut_active(self) -> None:
+        """Shut the sockets of requests still under way, so their workers stop waiting on them."""
+        with self._active_lock:
+            conns = list(self.active)
+        for conn in conns:
+            with contextlib.suppress(OSError, ValueError):
+                conn.socket.shutdown(socket.SHUT_RDWR)
+
+
+class WebServer:
+    """The app on host:port: start() binds and serves (raising OSError or WebServerError), stop() ends it."""
+
+    def __init__(self, app, host: str, port: int, options: ServerOptions | None = None) -> None:
+        self.options = options or ServerOptions()
+        o = self.options
+        self._server = _Server((host, port), app, numthreads=o.workers, max=o.workers, timeout=o.timeout_s,
+                               shutdown_timeout=1, request_queue_size=128, accepted_queue_size=QUEUE_LIMIT,
+                               accepted_queue_timeout=0, server_name="deskpi")
+        self.tls = bool(o.tls_cert or o.tls_key)
+        if self.tls:
+            self._server.ssl_adapter = _LazyTLS(o.tls_cert, o.tls_key, check_tls(o.tls_cert, o.tls_key))
+        self._server.gate = self.gate = HeaderGate(self._server.to_worker, timeout_s=o.timeout_s, max_held=MAX_HELD,
+                                                   on_handshake=self._handshake_done)
+        self._thread: threading.Thread | None = None
+
+    def _handshake_done(self, conn) -> None:
+        conn.ssl_env.update(self._server.ssl_adapter.get_environ(conn.socket))
+
+    def start(self) -> None:
+        try:
+            self._prepare()                     # binds now, so a port in use is an error here
+        except OSError as exc:
+            # cheroot folds the reason into its message: give it back as errno and strerror.
+            found = re.findall(r"\[Errno (\d+)\] ([^)]+)", str(exc))
+            if exc.strerror is None and found:
+                raise OSError(int(found[-1][0]), found[-1][1].strip()) from None
+            raise
+        self.gate.start()
+        self._thread = threading.Thread(target=self._server.serve, name="web", daemon=True)
+        self._thread.start()
+
+    def _prepare(self) -> None:
+        """cheroot's prepare() (bind, listen, start the workers) from a daemon thread, so the workers are
+        daemon threads too: one stuck in a view can delay shutdown by STOP_WAIT_S, never stop the exit."""
+        failed: list[BaseException] = []
+
+        def prepare() -> None:
+            try:
+                self._server.prepare()
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller just below
+                failed.append(exc)
+
+        t = threading.Thread(target=prepare, name="web-start", daemon=True)
+        t.start()
+        t.join()
+        if failed:
+            raise failed[0]
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.bind_addr[:2]
+        return host, port
+
+    @property
+    def url(self) -> str:
+        host, port = self.address
+        shown = f"[{host}]" if ":" in host else host
+        return f"{'https' if self.tls else 'http'}://{shown}:{port}/"
+
+    @property
+    def busy(self) -> int:
+        """Connections a worker is answering now."""
+        return len(self._server.active)
+
+    def stop(self) -> None:
+        """Stop accepting, close waiting connections, give requests under way GRACE_S, then cut them."""
+        if self._thread is None:
+            return
+        self.gate.close()
+        deadline = time.monotonic() + GRACE_S
+        while self._server.active and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._server.cut_active()
+        stopping = threading.Thread(target=self._server.stop, name="web-stop", daemon=True)
+        stopping.start()
+        stopping.join(STOP_WAIT_S)
+        if stopping.is_alive():
+            log.warning("web server: a request was still running %.0f s after shutdown began; leaving it", STOP_WAIT_S)
+        self._thread.join(timeout=1)
+        self._thread = None
