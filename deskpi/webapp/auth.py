@@ -10,12 +10,12 @@ import math
 import secrets
 import threading
 import time
-import unicodedata
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from pathlib import Path
 
 from deskpi.people.passwords import hash_secret, verify_secret
+from deskpi.util import checks
 from deskpi.util.files import atomic_write
 
 SECRET_FILE = "web_secret"
@@ -95,9 +95,9 @@ class SignIn:
 
     def check(self, name: object, pin: object, address: str | None) -> object | None:
         """The user, or None for a wrong name or PIN. Raises LockedOut while a lock-out lasts."""
-        # The store's own spelling of a name (trimmed, NFC, case-folded): "Bob " is Bob, locked or not.
-        name_key = (f"name:{unicodedata.normalize('NFC', name.strip()).casefold()}" if isinstance(name, str)
-                    else f"name:{name!r}")
+        # The store's own key of a name (NFKC, case-folded, spacing and invisible characters ignored):
+        # "Bob ", "BOB" and a full-width "Ｂob" are one name, locked or not.
+        name_key = f"name:{checks.name_key(name)}" if isinstance(name, str) else f"name:{name!r}"
         addr_key = f"addr:{address or '?'}"
         for key, what in ((name_key, f"the name {name!r}"), (addr_key, "this device")):
             wait = (self.per_name if key is name_key else self.per_address).retry_after(key)
