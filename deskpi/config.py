@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from deskpi.hw.pinmap import BUS_PINS, DEFAULT_PINS, FIXED_PULL_UP, PULLED_UP_AT_BOOT, VALID_GPIO
+from deskpi.util.files import InputTooLarge, read_text_capped
 
 DEFAULT_PATH = Path("/etc/deskpi/deskpi.toml")
 
@@ -240,6 +241,25 @@ def from_mapping(data: dict, source: str = "config") -> Settings:
     return Settings(**built, warnings=tuple(warnings), source=source)
 
 
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_ZONE = re.compile(r"[A-Za-z0-9_.-]{1,15}")       # a Linux interface name (IFNAMSIZ - 1)
+
+
+def is_host(text: str) -> bool:
+    """An IPv4 or IPv6 address, or a DNS host name (RFC 1123: labels of letters, digits and inner '-', the last
+    one not all digits), as a server can bind to it and a URL can carry it."""
+    address, percent, zone = text.partition("%")          # fe80::1%eth0: an interface name after the '%'
+    try:
+        ipaddress.ip_address(address)
+        return not percent or (":" in address and _ZONE.fullmatch(zone) is not None)
+    except ValueError:
+        pass
+    name = text.removesuffix(".")
+    labels = name.split(".")
+    return (0 < len(name) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
+            and not labels[-1].isdigit())
+
+
 def _cross_checks(s: dict, problems: list[str]) -> list[str]:
     warnings: list[str] = []
     desk, motor, sensor, buttons, ind = s["desk"], s["motor"], s["sensor"], s["buttons"], s["indicators"]
@@ -257,8 +277,9 @@ def _cross_checks(s: dict, problems: list[str]) -> list[str]:
     if not daemon.data_dir.startswith("/"):
         problems.append(f"[daemon] data_dir = {daemon.data_dir!r}: must be an absolute path "
                         "(a relative one would follow the service's working directory)")
-    if not web.host.strip():
-        problems.append(f"[web] host = {web.host!r}: must be an address such as \"127.0.0.1\" or \"::1\"")
+    if not is_host(web.host):
+        problems.append(f"[web] host = {web.host!r}: must be an address such as \"127.0.0.1\", \"0.0.0.0\" or "
+                        f"\"::1\", or a host name (letters, digits, '-' and '.'; no spaces or quotes)")
     _web_checks(web, problems)
     uses: dict[int, list[str]] = {}
 
@@ -337,7 +358,9 @@ def load(path: str | Path = DEFAULT_PATH) -> Settings:
     """Read and validate a config file. Missing file: ConfigError naming it."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_capped(path, what="a config file")
+    except InputTooLarge as exc:
+        raise ConfigError([exc.reason], str(path)) from None
     except UnicodeDecodeError as exc:
         raise ConfigError([f"not UTF-8 text (byte {exc.start}): save it as UTF-8"], str(path)) from None
     except FileNotFoundError:

@@ -235,7 +235,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         print("no audit entries" + (" for that filter" if since or args.user else ""))
     for r in rows:
         detail = ", ".join(f"{k}={v}" for k, v in (r["detail"] or {}).items())
-        print(f"{r['time']}  {r['source']:<8} {r['user'] or '-':<12} {r['action']:<11} {detail}")
+        where = f"  from {r['remote']}" if r["remote"] else ""
+        print(f"{r['time']}  {r['source']:<8} {r['user'] or '-':<12} {r['action']:<11} {detail}{where}")
     return exit_codes.OK
 
 

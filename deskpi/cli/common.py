@@ -206,8 +206,10 @@ def open_store(directory: Path, *, create: bool = False,
 
     path = db_path(directory)
     if not create and not path.is_file():
-        raise CliError(f"data dir {str(directory)!r}: no deskpi database ({path.name}) there yet; check "
-                       f"--data-dir (or [daemon] data_dir in the config), or {first}")
+        what = (f"no deskpi database ({path.name}) there yet" if directory.is_dir()
+                else "no deskpi database there (the directory does not exist)")
+        raise CliError(f"data dir {str(directory)!r}: {what}; check --data-dir (or [daemon] data_dir in the "
+                       f"config), or {first}")
     with Store.open(path) as store:
         match_owner(directory)       # run as root over SSH: the service must still own its database files
         yield store

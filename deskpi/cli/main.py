@@ -101,6 +101,7 @@ def _daemon_settings(args: argparse.Namespace, *, etc: str, log_format: str):
 def _sim(args: argparse.Namespace) -> int:
     from deskpi.daemon.root import Daemon
     from deskpi.daemon.web_server import WebServerError
+    from deskpi.store import StoreError
 
     # A simulated desk needs no config: /etc/deskpi/deskpi.toml is for the real one.
     settings = _daemon_settings(args, etc="never", log_format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -109,6 +110,10 @@ def _sim(args: argparse.Namespace) -> int:
     daemon.install_signal_handlers()
     try:
         daemon.start()
+    except StoreError as exc:           # an empty or damaged database: one line naming it and the way back
+        daemon.shutdown()
+        print(f"deskpi: cannot start: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         daemon.shutdown()
         print(f"deskpi: cannot serve on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
@@ -138,7 +143,9 @@ def _run(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - a daemon that cannot build must say why and leave the motor alone
         daemon.shutdown()
         from deskpi.hw.pin_factory import is_raspberry_pi
-        hint = "" if is_raspberry_pi() else " (this is not a Raspberry Pi: try `deskpi sim`)"
+        from deskpi.store import StoreError
+        hint = ("" if is_raspberry_pi() or isinstance(exc, StoreError)     # a database problem is no pin problem
+                else " (this is not a Raspberry Pi: try `deskpi sim`)")
         print(f"deskpi: cannot start: {exc}{hint}", file=sys.stderr)
         return 1
     from deskpi.daemon.web_server import WebServerError

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 from deskpi.cli.common import (
@@ -39,7 +37,15 @@ from deskpi.cli.common import (
     read_secret_hash,
     require_user,
 )
-from deskpi.people.accounts import add_user, desk_notes, heights_for, plan_for, set_plan, user_dict
+from deskpi.people.accounts import (
+    add_user,
+    desk_notes,
+    heights_for,
+    last_admin_refusal,
+    plan_for,
+    set_plan,
+    user_dict,
+)
 
 
 def _limits(settings: Any) -> tuple[float, float]:
@@ -124,14 +130,12 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
 
 @guarded
 def _cmd_user_list(args: argparse.Namespace) -> int:
-    from deskpi.store import db_path
-
     where = data_dir(args)
-    users: list[dict[str, Any]] = []
-    if db_path(where).is_file():                 # no database yet: nobody (and nothing created)
-        with open_store(where, create=False) as store:
-            active, owner = store.get_active_user(), store.get_owner()
-            users = [user_dict(u, active, owner) for u in store.list_users()]
+    # No database there is an error, not an empty list: a mistyped --data-dir must not look like a desk
+    # nobody uses (nor create one). A desk with a database and nobody in it lists nobody.
+    with open_store(where, create=False) as store:
+        active, owner = store.get_active_user(), store.get_owner()
+        users = [user_dict(u, active, owner) for u in store.list_users()]
     if args.json:
         print_json(users)
         return 0
@@ -169,8 +173,11 @@ def _cmd_user_show(args: argparse.Namespace) -> int:
 
 @guarded
 def _cmd_user_remove(args: argparse.Namespace) -> int:
-    with open_store(data_dir(args), create=False) as store:
+    with open_store(data_dir(args), create=False) as store, store.transaction():
         user = require_user(store, args.name)
+        refusal = last_admin_refusal(store, user)        # as the API refuses it (409)
+        if refusal:
+            raise CliError(f"cannot remove {user.name!r}: {refusal}")
         d = _described(store, user)
         store.remove_user(user.name)
     notes = []
@@ -217,12 +224,15 @@ def _cmd_plan_set(args: argparse.Namespace) -> int:
     if args.kind is not None:
         doc: object = {"kind": args.kind}
     else:
+        from deskpi.util.files import InputTooLarge, read_text_capped
+
         try:
-            text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
-            doc = json.loads(text)
+            doc = json.loads(read_text_capped(args.file, what="a plan file", dash_is_stdin=True))
         except OSError as exc:
             raise CliError(f"--file {args.file!r}: cannot read it ({exc.strerror})") from None
-        except ValueError as exc:
+        except InputTooLarge as exc:
+            raise CliError(f"--file {args.file!r}: {exc.reason}") from None
+        except ValueError as exc:              # not UTF-8, not JSON
             raise CliError(f"--file {args.file!r}: not valid JSON ({exc})") from None
     with open_store(data_dir(args), create=False) as store:
         user = require_user(store, args.name)
@@ -275,6 +285,9 @@ def _cmd_user_set(args: argparse.Namespace) -> int:
         if args.units is not None:
             fields["units"] = args.units
         if args.role is not None:
+            refusal = last_admin_refusal(store, user, demoting=True) if args.role == "user" else None
+            if refusal:
+                raise CliError(f"--no-admin: {refusal}")
             fields["role"] = args.role
         if args.pin_stdin:
             fields["pin_hash"] = pin_hash

@@ -70,3 +70,18 @@ class Source(enum.IntEnum):
     def label(self) -> str:
         return {Source.SCHEDULE: "the schedule", Source.REMOTE: "a remote request",
                 Source.BUTTON: "the desk's buttons"}[self]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asked, for the audit trail, where the interface knows better than "whoever is at the desk".
+
+    channel: how the request came in ("web" for the API, "cli" for the control socket); user: the person
+    signed in (or behind an API token), None when the interface has none; remote: the address the request
+    came from; via: how the person was recognised ("session" or "token").
+    """
+
+    channel: str
+    user: str | None = None
+    remote: str | None = None
+    via: str | None = None

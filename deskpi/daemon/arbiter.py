@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 
 from deskpi.core.faults import MotionRefused
-from deskpi.core.types import Direction, Source
+from deskpi.core.types import Caller, Direction, Source
 from deskpi.daemon.control_loop import ControlLoop
 
 
@@ -29,15 +29,15 @@ class MotionArbiter:
         # renewal arriving after a stop is the same finger still down, not a new request.
         self._holding: dict[Source, float] = {}
         self._stopped_holds: dict[Source, float] = {}
-        # Called as on_request(source, action, detail) for every accepted request:
-        # the audit trail of who moved the desk. Must not block.
-        self.on_request: Callable[[Source | None, str, dict], None] | None = None
+        # Called as on_request(source, action, detail, by) for every accepted request: the audit trail of
+        # who moved the desk (`by`: the Caller, when the interface knows who asked). Must not block.
+        self.on_request: Callable[[Source | None, str, dict, Caller | None], None] | None = None
         loop.listeners.append(self._on_event)
 
-    def record(self, source: Source | None, action: str, **detail) -> None:
+    def record(self, source: Source | None, action: str, *, by: Caller | None = None, **detail) -> None:
         if self.on_request is not None:
             with contextlib.suppress(Exception):  # bookkeeping never blocks motion
-                self.on_request(source, action, detail)
+                self.on_request(source, action, detail, by)
 
     # -- who is moving the desk ---------------------------------------------
     @property
@@ -70,7 +70,7 @@ class MotionArbiter:
             self._owner_detail = detail
 
     # -- requests ------------------------------------------------------------
-    def stop(self, source: Source | str = "stop") -> None:
+    def stop(self, source: Source | str = "stop", *, by: Caller | None = None) -> None:
         """Always accepted, from anyone, locked or not."""
         self.loop.stop_motion(f"stop from {source.label if isinstance(source, Source) else source}")
         now = self.loop.clock()
@@ -81,7 +81,7 @@ class MotionArbiter:
                     self._stopped_holds[src] = now
             self._holding.clear()
         if isinstance(source, Source):
-            self.record(source, "stop")
+            self.record(source, "stop", by=by)
 
     def _on_behalf(self, source: Source, detail: str, request) -> None:
         """Claim the desk for `source`, then ask the loop; a refused request gives the claim back."""
@@ -93,11 +93,11 @@ class MotionArbiter:
                 self._owner = None
             raise
 
-    def move_to(self, target_mm: float, source: Source, detail: str = "") -> None:
+    def move_to(self, target_mm: float, source: Source, detail: str = "", *, by: Caller | None = None) -> None:
         self._on_behalf(source, detail, lambda why: self.loop.move_to(target_mm, source=why))
-        self.record(source, "move", target_mm=round(float(target_mm), 1), why=detail or None)
+        self.record(source, "move", by=by, target_mm=round(float(target_mm), 1), why=detail or None)
 
-    def hold(self, direction: Direction, source: Source, detail: str = "") -> None:
+    def hold(self, direction: Direction, source: Source, detail: str = "", *, by: Caller | None = None) -> None:
         """Move while held: call again within the lease to keep moving."""
         now = self.loop.clock()
         with self._lock:
@@ -112,7 +112,7 @@ class MotionArbiter:
         with self._lock:
             self._holding[source] = now
         if not renewal:
-            self.record(source, "hold", direction=str(direction))
+            self.record(source, "hold", by=by, direction=str(direction))
 
     def _renew_window(self) -> float:
         return 1.5 * self.loop.ctrl.cfg.hold_lease_s
@@ -125,9 +125,9 @@ class MotionArbiter:
         if owner is None or owner <= source:
             self.loop.release()
 
-    def clear_fault(self, source: Source = Source.REMOTE) -> None:
+    def clear_fault(self, source: Source = Source.REMOTE, *, by: Caller | None = None) -> None:
         self.loop.clear_fault()
-        self.record(source, "clear_fault")
+        self.record(source, "clear_fault", by=by)
 
     def set_locked(self, locked: bool) -> None:
         if locked:

@@ -37,7 +37,7 @@ from typing import Any
 
 from deskpi import __version__, exit_codes
 from deskpi.core.faults import MotionRefused
-from deskpi.core.types import Source
+from deskpi.core.types import Caller, Source
 from deskpi.daemon.client import SOCKET_NAME, connectable, encode, socket_path
 from deskpi.util import checks
 from deskpi.util.checks import InvalidValue
@@ -52,6 +52,7 @@ IDLE_TIMEOUT_S = 120.0          # a silent client is dropped, so it cannot pin a
 MAX_CONNECTIONS = 16
 MOVE_TIMEOUT_S = (1.0, 120.0)
 CLI_DETAIL = "cli"              # the audit trail's "why" for motion asked for over this socket
+CLI_CALLER = Caller("cli")      # ...and its source: the CLI, not the web (both are Source.REMOTE to the arbiter)
 
 
 class DaemonAlreadyRunning(OSError):
@@ -206,7 +207,7 @@ class Handlers:
         _only(req, ("target_mm",))
         target = self._target(req)
         try:
-            self.parts.service.move_to(target, Source.REMOTE, CLI_DETAIL)
+            self.parts.service.move_to(target, Source.REMOTE, CLI_DETAIL, by=CLI_CALLER)
         except MotionRefused as exc:
             raise self._refused(exc) from None
         return {"target_mm": target}
@@ -215,14 +216,14 @@ class Handlers:
         _only(req, ())
         # A string source stops without recording, so the audit entry can say it came from the CLI.
         self.parts.arbiter.stop(CLI_DETAIL)
-        self.parts.arbiter.record(Source.REMOTE, "stop", why=CLI_DETAIL)
+        self.parts.arbiter.record(Source.REMOTE, "stop", by=CLI_CALLER, why=CLI_DETAIL)
         return {}
 
     def clear_fault(self, req: dict) -> dict:
         _only(req, ())
         fault = self.parts.controller.fault
         self.parts.loop.clear_fault()
-        self.parts.arbiter.record(Source.REMOTE, "clear_fault", why=CLI_DETAIL)
+        self.parts.arbiter.record(Source.REMOTE, "clear_fault", by=CLI_CALLER, why=CLI_DETAIL)
         return {"cleared": None if fault is None else fault.message}
 
     # -- calibration -------------------------------------------------------------------------------
@@ -297,7 +298,7 @@ class Handlers:
                 return ctrl.busy, ctrl.fault is not None
 
         try:
-            p.service.move_to(target, Source.REMOTE, CLI_DETAIL + " calibrate")
+            p.service.move_to(target, Source.REMOTE, CLI_DETAIL + " calibrate", by=CLI_CALLER)
         except MotionRefused as exc:
             raise self._refused(exc) from None
         deadline = time.monotonic() + timeout

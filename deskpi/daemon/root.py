@@ -77,6 +77,7 @@ class Daemon:
         self._web_ctx = None
         self._moves_since_save = 0
         self.control = None             # the control socket (deskpi/daemon/control_server.py)
+        self._store: Store | None = None  # open from the start of build, so shutdown closes it even if build fails
 
     @property
     def ready_at(self) -> float | None:
@@ -89,6 +90,9 @@ class Daemon:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         from deskpi.daemon.control_server import ControlServer
         self.control = ControlServer(self, self.data_dir)   # refuses a second daemon before any pin is touched
+        # A damaged or emptied database is refused before any pin is touched too (shutdown closes it).
+        store = self._store = Store.open(db_path(self.data_dir))
+        store.check_usable()
         if self.sim:
             factory, sim_desk = self._simulated_desk()
         else:
@@ -104,17 +108,23 @@ class Daemon:
                                   idle_interval_s=s.sensor.idle_interval_s, on_reading=loop.feed,
                                   pin_factory=factory)
         arbiter = MotionArbiter(loop)
-        store = Store.open(db_path(self.data_dir))
         recorder = Recorder(store)
         desk_presets = PresetStore(self.data_dir / "presets.json", (s.desk.min_mm, s.desk.max_mm))
         service = DeskService(loop, arbiter, UserPresets(store, desk_presets))
         service.store = store
 
-        def audit(source, action, detail):
-            user = store.get_active_user()
-            recorder.audit(source.audit_name if source is not None else "web", action,
-                           user=None if user is None else user.name,
-                           detail={k: v for k, v in detail.items() if v is not None})
+        def audit(source, action, detail, by=None):
+            # Credited to who asked when the interface knows (a signed-in person, a token's owner), else to
+            # whoever is at the desk (a button, the schedule, the CLI).
+            if by is not None and by.user is not None:
+                user = by.user
+            else:
+                active = store.get_active_user()
+                user = None if active is None else active.name
+            channel = by.channel if by is not None else source.audit_name if source is not None else "web"
+            extra = {"via": by.via} if by is not None and by.via else {}
+            recorder.audit(channel, action, user=user, remote=None if by is None else by.remote,
+                           detail={k: v for k, v in {**detail, **extra}.items() if v is not None})
             habits = service.habits
             if habits is not None and source is not None and source is not Source.SCHEDULE:
                 habits.defer(habits.on_interaction, source.audit_name)
@@ -300,6 +310,8 @@ class Daemon:
                 steps.append(parts.store.close)
             if parts.sim_desk is not None:
                 steps.append(parts.sim_desk.close)
+        elif self._store is not None:                    # build failed after opening it
+            steps.append(self._store.close)
         steps.append(self.notifier.close)
         for step in steps:
             try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from deskpi.core.faults import MotionRefused
-from deskpi.core.types import Direction, Source
+from deskpi.core.types import Caller, Direction, Source
 from deskpi.daemon.arbiter import MotionArbiter
 from deskpi.daemon.control_loop import ControlLoop
 from deskpi.people.presets import PresetStore
@@ -62,38 +62,43 @@ class DeskService:
         }
 
     # -- motion -----------------------------------------------------------------
-    def move_to(self, target_mm: float, source: Source = Source.REMOTE, detail: str = "") -> None:
-        self.arbiter.move_to(target_mm, source, detail)
+    # `by`: who asked, when the interface knows (the web's signed-in person and address, the CLI); the audit
+    # trail records them instead of whoever is the active user.
+    def move_to(self, target_mm: float, source: Source = Source.REMOTE, detail: str = "", *,
+                by: Caller | None = None) -> None:
+        self.arbiter.move_to(target_mm, source, detail, by=by)
 
-    def stop(self, source: Source | str = Source.REMOTE) -> None:
-        self.arbiter.stop(source)
+    def stop(self, source: Source | str = Source.REMOTE, *, by: Caller | None = None) -> None:
+        self.arbiter.stop(source, by=by)
 
-    def hold(self, direction: Direction, source: Source = Source.REMOTE, detail: str = "") -> None:
-        self.arbiter.hold(direction, source, detail)
+    def hold(self, direction: Direction, source: Source = Source.REMOTE, detail: str = "", *,
+             by: Caller | None = None) -> None:
+        self.arbiter.hold(direction, source, detail, by=by)
 
     def release(self, source: Source = Source.REMOTE) -> None:
         self.arbiter.release(source)
 
-    def clear_fault(self, source: Source = Source.REMOTE) -> None:
-        self.arbiter.clear_fault(source)
+    def clear_fault(self, source: Source = Source.REMOTE, *, by: Caller | None = None) -> None:
+        self.arbiter.clear_fault(source, by=by)
 
     # -- presets ----------------------------------------------------------------
-    def recall_preset(self, slot: int, source: Source = Source.REMOTE) -> float:
+    def recall_preset(self, slot: int, source: Source = Source.REMOTE, *, by: Caller | None = None) -> float:
         height = self.presets.get(slot)
         if height is None:
             raise MotionRefused(f"preset {slot} is empty; save a height there first (long press on the desk)")
-        self.arbiter.move_to(height, source, f"preset {slot}")
-        self.arbiter.record(source, "recall", slot=slot, height_mm=height)
+        self.arbiter.move_to(height, source, f"preset {slot}", by=by)
+        self.arbiter.record(source, "recall", by=by, slot=slot, height_mm=height)
         return height
 
-    def save_preset(self, slot: int, height_mm: float | None = None, source: Source = Source.REMOTE) -> float:
+    def save_preset(self, slot: int, height_mm: float | None = None, source: Source = Source.REMOTE, *,
+                    by: Caller | None = None) -> float:
         if height_mm is None:
             with self.loop.lock:
                 height_mm = self.loop.ctrl.height_mm()
             if height_mm is None:
                 raise MotionRefused("no height reading yet; cannot save the current height")
         saved = self.presets.save(slot, height_mm)
-        self.arbiter.record(source, "save", slot=slot, height_mm=saved)
+        self.arbiter.record(source, "save", by=by, slot=slot, height_mm=saved)
         if self.indicators is not None:
             self.indicators.show("preset_saved")
         return saved

@@ -185,13 +185,15 @@ def write_config(path: Path, changes: dict[tuple[str, str], Any], *, dry_run: bo
 
     from deskpi.config import ConfigError, from_mapping
     from deskpi.fleet.config_edit import EditError, config_lock
-    from deskpi.util.files import atomic_write
+    from deskpi.util.files import InputTooLarge, atomic_write, read_text_capped
 
     try:
         lock = contextlib.nullcontext() if dry_run else config_lock(path)
         with lock:
             try:
-                text = path.read_text(encoding="utf-8")
+                text = read_text_capped(path, what="a config file")
+            except InputTooLarge as exc:
+                raise CalibrationError(str(exc)) from None
             except FileNotFoundError:
                 text = ("# deskpi configuration (written by `deskpi calibrate`; see deskpi.example.toml for "
                         "every option)\n")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from deskpi.config import SCHEMA, ConfigError, Opt, Settings, from_mapping
-from deskpi.util.files import atomic_write, file_lock, lock_path
+from deskpi.util.files import InputTooLarge, atomic_write, file_lock, lock_path, read_text_capped
 
 LOCK_TIMEOUT_S = 10.0
 RESTART_HINT = "the daemon reads its config only at start: restart deskpi to apply (sudo systemctl restart deskpi)"
@@ -134,11 +134,13 @@ def _expected(opt: Opt, key: str) -> str:
 # ------------------------------------------------------------------------------------ reading
 
 def read_text(path: Path) -> str | None:
-    """The file's text, None when it does not exist; EditError when it cannot be read."""
+    """The file's text, None when it does not exist; EditError when it cannot be read (or is too big)."""
     try:
-        return path.read_text(encoding="utf-8")
+        return read_text_capped(path, what="a config file")
     except FileNotFoundError:
         return None
+    except InputTooLarge as exc:
+        raise EditError([exc.reason], str(path)) from None
     except UnicodeDecodeError as exc:
         raise EditError([f"not UTF-8 text (byte {exc.start}): save it as UTF-8"], str(path)) from None
     except OSError as exc:

@@ -42,12 +42,13 @@ from typing import Any
 from deskpi.config import SCHEMA, ConfigError, Settings, from_mapping
 from deskpi.fleet.config_edit import EditError, config_lock, edited_text, locate, plain, read_text, to_toml_value
 from deskpi.util import checks
-from deskpi.util.files import atomic_write
+from deskpi.util.files import InputTooLarge, atomic_write, read_text_capped
 
 TOP_KEYS = ("owner", "settings", "users")
 USER_KEYS = ("name", "stature_cm", "shoe_mm", "seated_mm", "standing_mm", "units", "admin", "pin_hash", "pin_file",
              "plan", "presets")
 NO_PIN = object()        # `pin_hash = false`: the user must have no PIN
+PIN_FILE_MAX_BYTES = 4096 # a hash or a PIN, as `--pin-stdin` reads at most
 
 
 class ApplyError(ValueError):
@@ -102,13 +103,13 @@ def load(path: str | os.PathLike[str], config_path: Path) -> Desired:
     """Parse and validate a desired-state file against the current config; ApplyError lists every problem."""
     path = Path(path)
     try:
-        if str(path) == "-":                 # `ssh desk deskpi apply - < desk.toml`: no copy needed
-            import sys
-
-            text = sys.stdin.read()
+        # `ssh desk deskpi apply - < desk.toml`: no copy needed. Never more than INPUT_MAX_BYTES read.
+        text = read_text_capped(path, what="a desired-state file", dash_is_stdin=True)
+        if str(path) == "-":
             path = Path("<stdin>")
-        else:
-            text = path.read_text(encoding="utf-8")
+    except InputTooLarge as exc:
+        raise ApplyError([{"key": None, "line": None, "message": exc.reason}],
+                         "<stdin>" if str(path) == "-" else str(path)) from None
     except FileNotFoundError:
         raise ApplyError([{"key": None, "line": None, "message": "no such file"}], str(path)) from None
     except UnicodeDecodeError as exc:
@@ -138,8 +139,7 @@ def load(path: str | os.PathLike[str], config_path: Path) -> Desired:
         owner = data["owner"]
         if not isinstance(owner, str):
             probs.add("owner", f"= {owner!r}: must be a user's name, or \"\" for no owner")
-        elif owner.strip() and users is not None and not any(u.name.casefold() == owner.strip().casefold()
-                                                             for u in users):
+        elif owner.strip() and users is not None and not any(_same(u.name, owner) for u in users):
             probs.add("owner", f"= {owner!r}: must be one of the users in this file "
                                f"({', '.join(u.name for u in users) or 'none'}), or \"\" for no owner")
         owner = owner.strip() if isinstance(owner, str) else owner
@@ -182,8 +182,15 @@ def _load_settings(raw: Any, config_path: Path, probs: _Problems) -> tuple[dict,
     return wanted, merged
 
 
+def _same(a: str, b: str) -> bool:
+    """Two spellings of one person's name (case, spacing and lookalikes folded, as the store compares them)."""
+    from deskpi.store import name_key
+
+    return name_key(a) == name_key(b)
+
+
 def _load_users(raw: Any, base: Path, merged: Settings, probs: _Problems) -> list[DesiredUser]:
-    from deskpi.store import valid_name
+    from deskpi.store import name_key, valid_name
 
     if not isinstance(raw, list) or any(not isinstance(u, dict) for u in raw):
         probs.add("users", "must be an array of tables: [[users]] name = \"Ana\" ...")
@@ -204,14 +211,14 @@ def _load_users(raw: Any, base: Path, merged: Settings, probs: _Problems) -> lis
                 bad(key, f"= {u[key]!r}: unknown user key; allowed: {', '.join(USER_KEYS)}")
         try:
             name = valid_name(u.get("name"), "name")
-        except ValueError:
-            bad("name", f"= {u['name']!r}: must be 1-40 characters without control characters"
-                if "name" in u else "missing: every user needs a name")
+        except ValueError as exc:
+            bad("name", str(exc).removeprefix("name ") if "name" in u else "missing: every user needs a name")
             continue
-        if name.casefold() in seen:
-            bad("name", f"= {name!r}: listed twice (also users[{seen[name.casefold()]}]; names are "
-                        f"case-insensitive)")
-        seen[name.casefold()] = i
+        key = name_key(name)
+        if key in seen:
+            bad("name", f"= {name!r}: listed twice (also users[{seen[key]}]; names are case-insensitive and "
+                        f"lookalike spellings count as the same name)")
+        seen[key] = i
         du = DesiredUser(i, name)
         _user_fields(u, du, merged, bad)
         _user_pin(u, du, base, bad)
@@ -300,8 +307,8 @@ def _user_pin(u: dict, du: DesiredUser, base: Path, bad) -> None:
             return
         p = Path(ref) if Path(ref).is_absolute() else base / ref
         try:
-            content = strip_stdin_newline(p.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
+            content = strip_stdin_newline(read_text_capped(p, PIN_FILE_MAX_BYTES, what="a PIN file"))
+        except (OSError, ValueError) as exc:            # unreadable, too big, not UTF-8
             bad("pin_file", f"= {ref!r}: cannot read {p}: {getattr(exc, 'strerror', None) or exc}")
             return
         if is_valid_hash(content.strip()):
@@ -420,10 +427,11 @@ def _setting_changes(desired: Desired, old_text: str | None, out: Changes) -> di
 
 def _user_changes(desired: Desired, store: Any, out: Changes, *, do: bool, prune: bool) -> None:
     from deskpi.people.passwords import hash_secret, verify_secret
+    from deskpi.store import name_key
 
-    existing = {u.name.casefold(): u for u in store.list_users()} if store is not None else {}
+    existing = {name_key(u.name): u for u in store.list_users()} if store is not None else {}
     for du in desired.users or []:
-        cur = existing.get(du.name.casefold())
+        cur = existing.get(name_key(du.name))
         if cur is None:
             pin_hash = None
             if du.pin is not None and du.pin[0] != "none":
@@ -446,7 +454,7 @@ def _user_changes(desired: Desired, store: Any, out: Changes, *, do: bool, prune
         _plan_change(du, store, out, do)
         _preset_changes(du, store, out, do)
     if prune and desired.users is not None:
-        keep = {u.name.casefold() for u in desired.users}
+        keep = {name_key(u.name) for u in desired.users}
         for key, u in existing.items():
             if key not in keep:
                 out.add("user", "remove", u.name)
@@ -523,8 +531,7 @@ def _owner_changes(desired: Desired, store: Any, out: Changes, do: bool) -> None
     owner = store.get_owner() if store is not None else None
     want = desired.owner
     if want is not ...:
-        if (owner.name if owner else None) != want and not (owner and want and owner.name.casefold() ==
-                                                             want.casefold()):
+        if (owner.name if owner else None) != want and not (owner and want and _same(owner.name, want)):
             out.add("owner", "set", "owner", owner.name if owner else None, want)
             if do:
                 store.set_owner(want)

@@ -34,6 +34,27 @@ def user_dict(user: Any, active: Any, owner: Any) -> dict[str, Any]:
     }
 
 
+def may_manage(user: Any, owner: Any) -> bool:
+    """Admins, and the desk's owner (the first person added), may manage everyone."""
+    return user.is_admin or (owner is not None and owner.id == user.id)
+
+
+def last_admin_refusal(store: Any, user: Any, *, demoting: bool = False) -> str | None:
+    """Why `user` may not be removed (or, `demoting`, stop being an admin), or None.
+
+    The desk keeps at least one person who may manage it (an admin, or the owner): the API answers this with
+    409, the CLI with exit 1.
+    """
+    owner = store.get_owner()
+    if not (user.is_admin if demoting else may_manage(user, owner)):
+        return None
+    others = [u for u in store.list_users() if u.id != user.id and may_manage(u, owner)]
+    if others:
+        return None
+    return (f"{user.name!r} is the last admin; make someone else an admin first "
+            f"(`deskpi user set NAME --admin`, or the admin page)")
+
+
 def local_zone(name: str | None):
     """The zone to count days in: --tz NAME, else the system's local zone (DST-aware), else UTC."""
     import os

@@ -11,7 +11,7 @@ from __future__ import annotations
 from deskpi.store.access import TOKEN_PREFIX, TOKENS_PER_USER, TokenLimitError
 from deskpi.store.database import DB_NAME, db_path
 from deskpi.store.facade import Store
-from deskpi.store.fields import valid_name
+from deskpi.store.fields import name_key, valid_name
 from deskpi.store.height_log import (
     DEFAULT_POSTURE_EDGES_MM,
     HEARTBEAT_S,
@@ -55,5 +55,5 @@ __all__ = [
     "REMINDER_KINDS", "REMINDER_OUTCOMES", "RETENTION_DAYS", "ROLES", "SHOE_MM", "SLOTS", "STATURE_CM",
     "TOKENS_PER_USER", "TOKEN_PREFIX", "UNITS", "UNKNOWN_STAND_OFFSET_MM", "AuditEntry", "HeightSample", "Plan",
     "Reminder", "RestoreResult", "Store", "StoreBusyError", "StoreError", "TokenLimitError", "UnknownUserError",
-    "User", "db_path", "posture_edges_for", "should_log_height", "valid_name",
+    "User", "db_path", "name_key", "posture_edges_for", "should_log_height", "valid_name",
 ]

@@ -15,6 +15,7 @@ from deskpi.store.people import fetch_user, require_user
 from deskpi.store.records import StoreError, User
 
 TOKEN_PREFIX = "dpi_"
+SQLITE_MAX_INT = 2**63 - 1
 _TOKEN_RE = re.compile(r"dpi_([0-9]{1,12})_([A-Za-z0-9_-]{20,100})")
 #: Live API tokens one person may have: each is a way in, and nobody needs thousands.
 TOKENS_PER_USER = 20
@@ -92,6 +93,8 @@ class AccessMixin(StoreBase):
         """Delete a token (only `user`'s, when given). True if one was deleted."""
         if not isinstance(token_id, int) or isinstance(token_id, bool):
             raise fields.invalid("token id", token_id, "a whole number from `deskpi token list`")
+        if not 1 <= token_id <= SQLITE_MAX_INT:        # no token has it (and SQLite could not even look it up)
+            return False
         with self._tx() as db:
             if user is None:
                 cur = db.execute("DELETE FROM api_tokens WHERE id = ?", [token_id])

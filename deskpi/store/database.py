@@ -39,6 +39,9 @@ from deskpi.store.records import ACTIVE_USER_KEY, OWNER_KEY, StoreBusyError, Sto
 from deskpi.util.files import FileLock, lock_path
 
 DB_NAME = "deskpi.db"
+#: What to do about a database that cannot be used: said by every refusal to open one.
+RESTORE_HINT = ("restore a backup with `deskpi restore SRC` (with the daemon stopped), or move the file away "
+                "to start an empty desk")
 
 _KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 
@@ -93,6 +96,10 @@ class StoreBase:
             raise StoreBusyError(f"{path} is being restored by another process; try again")
         conn = None
         try:
+            # A missing file is a new desk; an empty one is a database that lost its contents (SQLite would
+            # quietly start it afresh, and every person, preset and plan would be gone without a word).
+            if path.is_file() and path.stat().st_size == 0:
+                raise StoreError(f"{path} is empty (0 bytes): {RESTORE_HINT}")
             conn = sqlite3.connect(str(path), timeout=timeout_s, check_same_thread=False)
             db = Database(conn, execute_plugins=False)
             if current_version(db) == 0 and db.table_names():
@@ -115,7 +122,7 @@ class StoreBase:
                 conn.close()
             file_lock.release()
             if isinstance(e, sqlite3.DatabaseError):
-                raise StoreError(f"{path}: cannot be opened as a deskpi database ({e})") from e
+                raise StoreError(f"{path}: cannot be opened as a deskpi database ({e}): {RESTORE_HINT}") from e
             raise
 
     def reader(self) -> Self:
@@ -202,6 +209,17 @@ class StoreBase:
         """'ok', or SQLite's list of problems."""
         with self._read() as conn:
             return "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check").fetchall())
+
+    def check_usable(self) -> None:
+        """StoreError unless SQLite's quick_check passes: the daemon starts only on an intact database (a
+        damaged one would fail request by request, and every write risks the rest)."""
+        try:
+            with self._read() as conn:
+                problems = [r[0] for r in conn.execute("PRAGMA quick_check(5)").fetchall()]
+        except sqlite3.DatabaseError as e:
+            problems = [str(e)]
+        if problems != ["ok"]:
+            raise StoreError(f"{self.path} is damaged ({'; '.join(problems)[:300]}): {RESTORE_HINT}")
 
     def get_setting(self, key: str, default: str | None = None) -> str | None:
         with self._read() as conn:

@@ -54,18 +54,20 @@ def text(field_name: str, value: Any, max_len: int, *, optional: bool = True) ->
 
 
 def valid_name(value: Any, field_name: str = "name") -> str:
-    """A user name: 1-40 characters after trimming surrounding spaces, no control characters."""
-    allowed = f"1-{NAME_MAX} characters without control characters"
-    if not isinstance(value, str):
-        raise invalid(field_name, value, allowed)
-    name = unicodedata.normalize("NFC", value.strip())
-    if not 1 <= len(name) <= NAME_MAX or has_control(name):
-        raise invalid(field_name, value, allowed)
-    return name
+    """A user name in its stored form (`checks.person_name`: NFKC, one space between words, no invisible
+    characters, no '/', not '.' or '..'); the one check of names for the CLI, the API and `apply`."""
+    with store_errors():
+        return checks.person_name(field_name, value, NAME_MAX)
 
 
 def name_key(name: str) -> str:
-    """What makes two names the same person: names are case-insensitive."""
+    """What makes two names the same person (`checks.name_key`: NFKC, case folding, spacing)."""
+    return checks.name_key(name)
+
+
+def legacy_name_key(name: str) -> str:
+    """The key names were stored under before lookalikes were folded (NFC and case folding only): how a
+    name stored then is still found by its own spelling."""
     return unicodedata.normalize("NFC", name.strip()).casefold()
 
 

@@ -13,11 +13,31 @@ from deskpi.store.records import ACTIVE_USER_KEY, HEIGHT_MM, OWNER_KEY, SLOTS, S
 
 
 def find_user(db: Database, name: Any, field_name: str = "user") -> dict[str, Any] | None:
-    """The `users` row of a name (case-insensitive), or None."""
+    """The `users` row of a name (case-insensitive, lookalikes folded), or None."""
     if not isinstance(name, str):
         raise fields.invalid(field_name, name, "a user name")
-    rows = list(db["users"].rows_where("name_key = ?", [fields.name_key(name)], limit=1))
-    return rows[0] if rows else None
+    legacy = fields.legacy_name_key(name)
+    rows = list(db["users"].rows_where("name_key IN (?, ?)", [legacy, fields.name_key(name)]))
+    # A name stored before lookalikes were folded keeps its old key: its own spelling finds it first.
+    return next((r for r in rows if r["name_key"] == legacy), rows[0]) if rows else None
+
+
+def same_name(db: Database, name: str, *, besides: int | None = None) -> dict[str, Any] | None:
+    """The user (id, name) whose name reads as `name` does, other than the one with id `besides`; or None.
+
+    Compared by key computed now, not by the stored column, so names stored before lookalikes were
+    folded count too (there are a handful of users, never thousands)."""
+    key = fields.name_key(name)
+    for uid, other in db.execute("SELECT id, name FROM users ORDER BY id"):
+        if uid != besides and fields.name_key(other) == key:
+            return {"id": uid, "name": other}
+    return None
+
+
+def _taken(field_name: str, given: Any, name: str, holder: str) -> StoreError:
+    shown = repr(given) if given == name else f"{given!r} (read as {name!r})"
+    return StoreError(f"{field_name} = {shown}: already taken by {holder!r} (names are case-insensitive, and "
+                      f"lookalike spellings such as full-width or invisible characters count as the same name)")
 
 
 def require_user(db: Database, name: Any, field_name: str = "user") -> dict[str, Any]:
@@ -42,20 +62,23 @@ class PeopleMixin(StoreBase):
     def add_user(self, name: str, *, stature_cm: float | None = None, shoe_mm: float | None = None,
                  seated_mm: float | None = None, standing_mm: float | None = None, units: str = "cm",
                  role: str = "user", pin_hash: str | None = None, now: float | None = None) -> User:
-        name = fields.valid_name(name)
+        given, name = name, fields.valid_name(name)
         values = fields.user_fields({"stature_cm": stature_cm, "shoe_mm": shoe_mm, "seated_mm": seated_mm,
                                      "standing_mm": standing_mm, "units": units, "role": role,
                                      "pin_hash": pin_hash})
         fields.check_sit_below_stand(values["seated_mm"], values["standing_mm"])
         created = time.time() if now is None else fields.unix_time("now", now)
         with self._tx() as db:
-            existing = find_user(db, name, "name")
+            existing = same_name(db, name)
             if existing is not None:
-                raise StoreError(f"name = {name!r}: already taken by {existing['name']!r} "
-                                 f"(names are case-insensitive)")
-            db["users"].insert(dict(name=name, name_key=fields.name_key(name), created_at=created, **values))
+                raise _taken("name", given, name, existing["name"])
+            try:
+                uid = db["users"].insert(dict(name=name, name_key=fields.name_key(name), created_at=created,
+                                              **values)).last_pk
+            except sqlite3.IntegrityError:               # an old row holding this key under another spelling
+                raise _taken("name", given, name, require_user(db, name)["name"]) from None
             self._users_changed = True
-            return User.from_row(require_user(db, name))
+            return User.from_row(db["users"].get(uid))
 
     def get_user(self, name: str) -> User | None:
         with self._read():
@@ -79,12 +102,14 @@ class PeopleMixin(StoreBase):
         new = fields.valid_name(new_name, "new_name")
         with self._tx() as db:
             row = require_user(db, name)
-            other = find_user(db, new, "new_name")
-            if other is not None and other["id"] != row["id"]:
-                raise StoreError(f"new_name = {new!r}: already taken by {other['name']!r} "
-                                 f"(names are case-insensitive)")
-            db["users"].update(row["id"], {"name": new, "name_key": fields.name_key(new)})
-            return User.from_row(require_user(db, new))
+            other = same_name(db, new, besides=row["id"])
+            if other is not None:
+                raise _taken("new_name", new_name, new, other["name"])
+            try:
+                db["users"].update(row["id"], {"name": new, "name_key": fields.name_key(new)})
+            except sqlite3.IntegrityError:
+                raise _taken("new_name", new_name, new, require_user(db, new)["name"]) from None
+            return User.from_row(db["users"].get(row["id"]))
 
     def update_user(self, name: str, /, **changes: Any) -> User:
         """Set some of stature_cm, shoe_mm, seated_mm, standing_mm, units, role, pin_hash (None clears).

@@ -84,6 +84,50 @@ def atomic_write(path: Path, data: str | bytes, *, mode: int = 0o644) -> None:
     fsync_dir(path.parent)
 
 
+#: The most deskpi reads of a file it is handed (a config, a desired state, a plan): each is a few KiB.
+INPUT_MAX_BYTES = 1024 * 1024
+
+
+class InputTooLarge(ValueError):
+    """A file (or standard input) holds more than deskpi reads of it."""
+
+    def __init__(self, where: str, limit: int, what: str) -> None:
+        self.where, self.limit = where, limit
+        shown = f"{limit // 1024 // 1024} MiB ({limit} bytes)" if limit % (1024 * 1024) == 0 else f"{limit} bytes"
+        self.reason = f"more than {shown}; {what} may be at most that"
+        super().__init__(f"{where}: {self.reason}")
+
+
+def read_capped(path: str | os.PathLike[str], limit: int = INPUT_MAX_BYTES, *, what: str = "a file",
+                dash_is_stdin: bool = False) -> bytes:
+    """The bytes of the file at `path` (with dash_is_stdin, '-' is standard input), or InputTooLarge if it holds
+    more than `limit`.
+
+    Reads at most limit + 1 bytes, so /dev/zero, a runaway pipe or a huge file never fills the memory.
+    """
+    if dash_is_stdin and str(path) == "-":
+        import sys
+
+        stream = sys.stdin.buffer if sys.stdin is not None else None
+        data = b"" if stream is None else stream.read(limit + 1)
+        where = "standard input"
+    else:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+        where = str(path)
+    if len(data) > limit:
+        raise InputTooLarge(where, limit, what)
+    return data
+
+
+def read_text_capped(path: str | os.PathLike[str], limit: int = INPUT_MAX_BYTES, *, what: str = "a file",
+                     dash_is_stdin: bool = False) -> str:
+    """`read_capped` as UTF-8 text with universal newlines, as Path.read_text gives it (UnicodeDecodeError if
+    it is not UTF-8)."""
+    text = read_capped(path, limit, what=what, dash_is_stdin=dash_is_stdin).decode("utf-8")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def lock_path(path: Path) -> Path:
     """The lock file that guards `path`."""
     return path.with_name(path.name + ".lock")

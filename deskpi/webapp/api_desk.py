@@ -13,7 +13,7 @@ import re
 from flask import Response, g, jsonify, request, session
 
 from deskpi.core.faults import MotionRefused
-from deskpi.core.types import Direction, Source
+from deskpi.core.types import Caller, Direction, Source
 from deskpi.people.presets import SLOTS, PresetError
 from deskpi.webapp.api_spec import Api, ApiError, show
 from deskpi.webapp.claims import ClaimError
@@ -81,6 +81,12 @@ def _who() -> str:
     return f"web {user.name}" if user is not None else "web"
 
 
+def _caller() -> Caller:
+    """Who asks, for the audit trail: the signed-in person (or the token's), from which address."""
+    user = context().user()
+    return Caller("web", user=None if user is None else user.name, remote=request.remote_addr, via=g.get("via"))
+
+
 @api.op("GET", "/state", auth="public", summary="Live height, state, fault, presets and the claim",
         responses={200: "The desk's state"})
 def state():
@@ -131,7 +137,7 @@ def events():
         body_required=True, responses={202: "Accepted: the desk starts moving"})
 def move(body):
     try:
-        context().service.move_to(float(body["target_mm"]), Source.REMOTE, _who())
+        context().service.move_to(float(body["target_mm"]), Source.REMOTE, _who(), by=_caller())
     except MotionRefused as exc:
         raise _refused(exc) from None
     return jsonify(target_mm=body["target_mm"]), 202
@@ -140,7 +146,7 @@ def move(body):
 @api.op("POST", "/stop", summary="Stop now (never refused to a signed-in user; the body is ignored)",
         responses={200: "Stopped"})
 def stop():
-    context().service.stop(Source.REMOTE)
+    context().service.stop(Source.REMOTE, by=_caller())
     return jsonify(stopped=True), 200
 
 
@@ -152,7 +158,7 @@ def stop():
 def hold(body):
     direction = Direction.UP if body["direction"] == "up" else Direction.DOWN
     try:
-        context().service.hold(direction, Source.REMOTE, f"{_who()} hold")
+        context().service.hold(direction, Source.REMOTE, f"{_who()} hold", by=_caller())
     except MotionRefused as exc:
         raise _refused(exc) from None
     return jsonify(direction=body["direction"]), 202
@@ -168,7 +174,7 @@ def release():
         responses={200: "Cleared (or still there, with why)"})
 def clear_fault():
     desk = context().service
-    desk.clear_fault()
+    desk.clear_fault(by=_caller())
     return jsonify(fault=desk.snapshot().get("fault")), 200
 
 
@@ -183,7 +189,7 @@ def presets():
 def recall(slot: str):
     n = slot_number(slot)
     try:
-        height = context().service.recall_preset(n, Source.REMOTE)
+        height = context().service.recall_preset(n, Source.REMOTE, by=_caller())
     except MotionRefused as exc:
         raise _refused(exc) from None
     except PresetError as exc:
@@ -199,7 +205,8 @@ def recall(slot: str):
 def save(slot: str, body):
     n = slot_number(slot)
     try:
-        saved = context().service.save_preset(n, None if body.get("height_mm") is None else float(body["height_mm"]))
+        saved = context().service.save_preset(n, None if body.get("height_mm") is None else float(body["height_mm"]),
+                                              by=_caller())
     except MotionRefused as exc:
         raise _refused(exc) from None
     except PresetError as exc:

@@ -10,7 +10,16 @@ from flask import g, jsonify, request, session
 
 from deskpi.core.ergonomics import ErgonomicsError, recommend
 from deskpi.core.habits.habit_state import PolicyError
-from deskpi.people.accounts import add_user, desk_notes, heights_for, plan_for, set_plan, stats_report, user_dict
+from deskpi.people.accounts import (
+    add_user,
+    desk_notes,
+    heights_for,
+    last_admin_refusal,
+    plan_for,
+    set_plan,
+    stats_report,
+    user_dict,
+)
 from deskpi.people.passwords import hash_secret, validate_secret
 from deskpi.webapp.api_desk import height_schema, slot_number
 from deskpi.webapp.api_spec import Api, ApiError, show
@@ -90,15 +99,17 @@ def _user_or_404(ctx: WebContext, name: str):
     return user
 
 
-def _admins(ctx: WebContext) -> int:
-    return sum(ctx.is_admin(x) for x in ctx.store.list_users())
-
-
-@api.op("GET", "/users", summary="Everyone who uses this desk", tag="people")
+@api.op("GET", "/users", summary="Everyone who uses this desk (admins and the owner); yourself only otherwise",
+        tag="people")
 def users():
-    st = context().store
+    ctx = context()
+    st = ctx.store
+    me = ctx.user()
     active, owner = st.get_active_user(), st.get_owner()
-    return jsonify([user_dict(u, active, owner) for u in st.list_users()])
+    # Statures and heights are personal: as GET /users/NAME, a plain user sees only their own profile (who
+    # is at the desk and who holds the claim come with GET /state).
+    people = st.list_users() if ctx.is_admin(me) else [u for u in st.list_users() if u.id == me.id]
+    return jsonify([user_dict(u, active, owner) for u in people])
 
 
 @api.op("POST", "/users", auth="admin", summary="Add a person (admins)", tag="people",
@@ -146,8 +157,9 @@ def update_user_route(name: str, body):
     if "admin" in body:
         if not ctx.is_admin(me):
             raise ApiError(403, "only an admin may make someone an admin")
-        if not body["admin"] and u.is_admin and _admins(ctx) <= 1:
-            raise ApiError(409, f"{u.name!r} is the last admin; make someone else an admin first")
+        refusal = None if body["admin"] else last_admin_refusal(ctx.store, u, demoting=True)
+        if refusal:
+            raise ApiError(409, refusal)
         fields["role"] = "admin" if body["admin"] else "user"
     if "pin" in body:
         if own and u.pin_hash:
@@ -181,8 +193,9 @@ def update_user_route(name: str, body):
 def remove_user_route(name: str):
     ctx = context()
     u = _user_or_404(ctx, name)
-    if ctx.is_admin(u) and _admins(ctx) <= 1:
-        raise ApiError(409, f"{u.name!r} is the last admin; make someone else an admin first")
+    refusal = last_admin_refusal(ctx.store, u)
+    if refusal:
+        raise ApiError(409, refusal)
     ctx.store.remove_user(u.name)
     ctx.claims.forget(u.name)
     return jsonify(removed=u.name), 200

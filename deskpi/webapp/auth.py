@@ -15,7 +15,6 @@ import math
 import secrets
 import threading
 import time
-import unicodedata
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from deskpi.people.passwords import hash_secret, verify_secret
+from deskpi.util import checks
 from deskpi.util.files import atomic_write
 
 SECRET_FILE = "web_secret"
@@ -222,9 +222,9 @@ class SignIn:
         `device`: the phone's device cookie. One that belongs to this name is counted on its own
         (DEVICE_TRIES wrong PINs, then forgotten) instead of against the name and the address, so a
         stranger who locks the name out does not lock its owner out."""
-        # The store's own spelling of a name (trimmed, NFC, case-folded): "Bob " is Bob, locked or not.
-        name_key = (f"name:{unicodedata.normalize('NFC', name.strip()).casefold()}" if isinstance(name, str)
-                    else f"name:{name!r}")
+        # The store's own key of a name (NFKC, case-folded, spacing and invisible characters ignored):
+        # "Bob ", "BOB" and a full-width "Ｂob" are one name, locked or not.
+        name_key = f"name:{checks.name_key(name)}" if isinstance(name, str) else f"name:{name!r}"
         user = self.store.get_user(name) if isinstance(name, str) and 0 < len(name) <= 64 else None
         if device is not None and user is not None and user.pin_hash:
             verdict = self._check_device(device, user, pin)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app, g
 
+from deskpi.util import checks
 from deskpi.webapp.api_spec import ApiError, show
 from deskpi.webapp.auth import SignIn
 from deskpi.webapp.claims import ClaimBook
@@ -148,7 +149,7 @@ class WebContext:
 
     def is_self_or_admin(self, name: str) -> bool:
         user = self.user()
-        return user is not None and (user.name.casefold() == str(name).casefold() or self.is_admin(user))
+        return user is not None and (checks.name_key(user.name) == checks.name_key(str(name)) or self.is_admin(user))
 
 
 def context() -> WebContext:

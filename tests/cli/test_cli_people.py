@@ -111,7 +111,7 @@ def test_bad_pins_are_refused_and_nothing_is_added(cli, data: Path) -> None:
         failed(proc, "--pin-stdin", "a PIN")
         if piped.strip():
             assert piped.strip() not in proc.stderr
-    assert cli.json("--data-dir", str(data), "user", "list", "--json") == []
+    assert "no deskpi database" in cli.error("--data-dir", str(data), "user", "list", "--json")["error"]
     assert not db_path(data).exists()                  # a refused add does not even create the database
 
 
@@ -151,7 +151,7 @@ def test_use_set_and_remove(cli, data: Path) -> None:
 
 
 def test_data_dir_also_accepted_after_the_subcommand_and_a_missing_store_is_not_created(cli, data: Path) -> None:
-    assert cli.json("user", "list", "--data-dir", str(data), "--json") == []
+    failed(cli("user", "list", "--data-dir", str(data)), "no deskpi database", str(data))
     failed(cli("user", "use", "Ana", "--data-dir", str(data)), "no deskpi database")
     assert not data.exists()
 

@@ -37,6 +37,7 @@ class FakeService:
         self.presets = {1: 720.0, 2: 1100.0, 3: None, 4: None}
         self.crash: Exception | None = None   # raised by move_to, as a bug would be
         self.limits = LIMITS
+        self.by = None                        # the Caller of the last motion request
 
     def snapshot(self) -> dict:
         return {
@@ -54,29 +55,36 @@ class FakeService:
         if self.refuse is not None:
             raise MotionRefused(self.refuse)
 
-    def move_to(self, target_mm, source=Source.REMOTE, detail=""):
+    # `by`: who asked (deskpi.core.types.Caller); the last one is kept for the audit tests.
+    def move_to(self, target_mm, source=Source.REMOTE, detail="", *, by=None):
+        self.by = by
         self._motion("move_to", target_mm, source)
 
-    def hold(self, direction, source=Source.REMOTE, detail=""):
+    def hold(self, direction, source=Source.REMOTE, detail="", *, by=None):
+        self.by = by
         self._motion("hold", direction, source)
 
-    def stop(self, source=Source.REMOTE):
+    def stop(self, source=Source.REMOTE, *, by=None):
+        self.by = by
         self.calls.append(("stop", source))
 
     def release(self, source=Source.REMOTE):
         self.calls.append(("release", source))
 
-    def clear_fault(self):
+    def clear_fault(self, *, by=None):
+        self.by = by
         self.calls.append(("clear_fault",))
         self.fault = None
 
-    def recall_preset(self, slot, source=Source.REMOTE):
+    def recall_preset(self, slot, source=Source.REMOTE, *, by=None):
+        self.by = by
         self._motion("recall_preset", slot, source)
         if self.presets[slot] is None:
             raise MotionRefused(f"preset {slot} is empty; save a height there first (long press on the desk)")
         return self.presets[slot]
 
-    def save_preset(self, slot, height_mm=None):
+    def save_preset(self, slot, height_mm=None, *, by=None):
+        self.by = by
         self.calls.append(("save_preset", slot, height_mm))
         if height_mm is None:
             if self.height is None:
