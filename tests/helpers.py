@@ -133,3 +133,46 @@ def module_graph(client, url: str) -> dict[str, str]:
         base = posixpath.dirname(url.split("?")[0])
         todo += [posixpath.normpath(posixpath.join(base, spec)) for spec in _MODULE_IMPORT.findall(source)]
     return found
+
+
+def small_tmpfs(path, size: str = "4m"):
+    """Mount a tmpfs of `size` at `path` for a `with` block: a real file system that fills up.
+
+    Mounting needs root (CAP_SYS_ADMIN); without it the test is skipped, and under CI=true
+    (where CI runs as root) it fails instead."""
+    import contextlib
+    import os
+    import subprocess
+
+    import pytest
+
+    @contextlib.contextmanager
+    def mounted():
+        path.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            reason = f"cannot mount a tmpfs at {path}: {done.stderr.strip() or done.returncode}"
+            if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+                pytest.fail(reason, pytrace=False)
+            pytest.skip(reason)
+        try:
+            yield path
+        finally:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+    return mounted()
+
+
+def fill_file_system(directory, name: str = "filler") -> None:
+    """Write into `directory` until its file system says ENOSPC (delete `name` to free the space)."""
+    import errno
+
+    with open(directory / name, "wb", buffering=0) as f:
+        for size in (65536, 4096, 512, 1):
+            try:
+                while True:
+                    f.write(b"\0" * size)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise

@@ -40,6 +40,7 @@ def state_dict(ctx: WebContext, user) -> dict:
     snap["claim"] = ctx.claim_view(user)
     active = ctx.active_user()
     snap["active_user"] = None if active is None or user is None else active.name
+    snap["storage"] = ctx.storage_view()
     return snap
 
 
@@ -53,6 +54,7 @@ def live_sources(ctx: WebContext) -> dict:
         snap["claim"] = {"holder": view.holder, "pending": view.pending}
         active = ctx.active_user()
         snap["active_user"] = None if active is None else active.name
+        snap["storage"] = ctx.storage_view()
         return snap
 
     def state_key(snap: dict):

@@ -6,6 +6,7 @@ session is still alive, so changing a PIN signs that person out everywhere.
 """
 from __future__ import annotations
 
+import contextlib
 import hmac
 import secrets
 import time
@@ -13,6 +14,7 @@ import time
 from flask import Flask, request, session
 from flask.sessions import SecureCookieSessionInterface
 
+from deskpi.util.storage import StorageFull
 from deskpi.webapp.context import WebContext
 
 #: token -> when its last use was written: the write waits for an fsync, so at most once a minute.
@@ -57,7 +59,8 @@ def user_for_token(ctx: WebContext, token: str):
             if len(ctx.token_touched) > 1000:
                 ctx.token_touched.clear()
             ctx.token_touched[token] = now
-            ctx.store.user_for_token(token)          # records when it was last used
+            with contextlib.suppress(StorageFull):    # a full disk costs the note, not the request
+                ctx.store.user_for_token(token)      # records when it was last used
     return user
 
 
