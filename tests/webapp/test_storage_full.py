@@ -196,6 +196,7 @@ def test_a_real_sim_on_a_full_file_system(tmp_path):
 
                 st = json.loads(_deskpi("status", "--json", data=data).stdout)
                 assert st["storage"]["full"] is True and "full" in st["storage"]["detail"], st
+                assert "storage  FULL since " in _deskpi("status", data=data).stdout
                 doctor = _deskpi("doctor", "--json", data=data)
                 checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
                 assert doctor.returncode == 1 and checks["storage"]["status"] == "fail", checks.get("storage")
