@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from deskpi.daemon.client import ControlClient, ControlError
+from deskpi.util.storage import StorageFull
 
 MIN_FREE_MB = 50
 WARN_FREE_MB = 200
@@ -330,6 +331,8 @@ class Doctor:
         except PermissionError:
             return Check("database", "fail", f"{path}: permission denied",
                          "run as root or a member of the deskpi group")
+        except StorageFull as exc:            # SQLite cannot even open it: not a broken database, a full disk
+            return Check("database", "fail", f"{path}: {exc}", "free some space; the database itself may be fine")
         except Exception as exc:  # noqa: BLE001 - StoreError, sqlite3 errors: all findings
             return Check("database", "fail", f"{path}: {exc}", "restore the latest backup: deskpi restore FILE")
         if result != "ok":

@@ -43,7 +43,7 @@ from deskpi.store import fields
 from deskpi.store.migrations import SchemaTooNewError, current_version, migrate
 from deskpi.store.records import ACTIVE_USER_KEY, OWNER_KEY, StoreBusyError, StoreError
 from deskpi.util.files import FileLock, lock_path
-from deskpi.util.storage import StorageMonitor, as_storage_full, is_storage_full
+from deskpi.util.storage import StorageMonitor, as_storage_full, is_storage_full, no_room
 
 DB_NAME = "deskpi.db"
 
@@ -123,6 +123,8 @@ class StoreBase:
             if conn is not None:
                 conn.close()
             file_lock.release()
+            if isinstance(e, sqlite3.Error) and (is_storage_full(e) or no_room(path.parent)):
+                raise as_storage_full(e, f"opening the database {path}") from e   # not a broken database
             if isinstance(e, sqlite3.DatabaseError):
                 raise StoreError(f"{path}: cannot be opened as a deskpi database ({e})") from e
             raise

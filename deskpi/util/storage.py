@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -41,7 +42,8 @@ class StorageFull(OSError):
     """A write failed because the file system (or SQLite's size limit) is full."""
 
     def __init__(self, detail: str, *, code: int = errno.ENOSPC, filename: str | None = None) -> None:
-        super().__init__(code, detail, filename)
+        # strerror is the whole message: code that reports an OSError by its strerror (the CLI) says it all.
+        super().__init__(code, f"the desk's storage is full: {detail}; {WHAT_TO_DO}", filename)
         self.detail = detail
         self.noted = False              # counted by a StorageMonitor already
 
@@ -69,6 +71,18 @@ def is_storage_full(exc: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def no_room(directory: str | os.PathLike[str], *, below: int = 64 * 1024) -> bool:
+    """Whether the file system of `directory` has (almost) no space left for us.
+
+    SQLite says "disk I/O error", not "full", when it cannot even create its shared-memory file
+    to open a database on a full disk; this tells the two apart."""
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < below
 
 
 def as_storage_full(exc: BaseException, what: str) -> StorageFull:

@@ -134,3 +134,19 @@ def test_a_preset_the_full_disk_refused_is_not_kept_in_memory_either(tmp_path):
         assert presets.get(1) == 720.0 and PresetStore(small / "presets.json", (640.0, 1260.0)).get(1) == 720.0
         (small / "filler").unlink()
         assert presets.save(1, 1000.0) == 1000.0 and presets.get(1) == 1000.0
+
+
+def test_the_cli_on_a_full_disk_says_so_in_one_line(cli, tmp_path):
+    with small_tmpfs(tmp_path / "small", "4m") as small:
+        assert cli("--data-dir", str(small), "user", "add", "Ada", "--json").returncode == 0
+        conn = sqlite3.connect(small / "deskpi.db")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")            # every commit from now on grows the WAL
+        conn.close()
+        fill_file_system(small)
+        p = cli("--data-dir", str(small), "user", "add", "Bob")
+        assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+        assert p.stderr.startswith("deskpi: the desk's storage is full: ") and "deskpi doctor" in p.stderr, p.stderr
+        err = cli.parse_error(cli("--data-dir", str(small), "user", "add", "Bob", "--json"))
+        assert err["error"].startswith("the desk's storage is full: ")
+        (small / "filler").unlink()
+        assert cli("--data-dir", str(small), "user", "add", "Bob", "--json").returncode == 0

@@ -201,6 +201,8 @@ def test_a_real_sim_on_a_full_file_system(tmp_path):
                 checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
                 assert doctor.returncode == 1 and checks["storage"]["status"] == "fail", checks.get("storage")
                 assert checks["disk"]["status"] == "fail", checks["disk"]
+                assert checks["database"]["status"] in ("pass", "fail"), checks["database"]
+                assert "restore" not in checks["database"].get("hint", ""), checks["database"]
 
                 # The desk still moves and stops.
                 here = st["height_mm"]
