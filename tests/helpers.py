@@ -169,3 +169,49 @@ def self_signed_cert(directory, *, names: tuple[str, ...] = ("localhost", "127.0
                     "-addext", "subjectAltName=" + ",".join(san(n) for n in names)],
                    check=True, capture_output=True, timeout=60)
     return str(cert), str(key)
+
+
+def small_tmpfs(path, size: str = "4m"):
+    """Mount a tmpfs of `size` at `path` for a `with` block: a real file system that fills up.
+
+    Mounting needs root (as tests/fleet/test_doctor.py's root-only test, it is skipped for anyone
+    else; the same defects are also tested without root through SQLite's max_page_count). Run as
+    root, a mount that fails is a skip, and under CI=true a failure."""
+    import contextlib
+    import os
+    import subprocess
+
+    import pytest
+
+    @contextlib.contextmanager
+    def mounted():
+        if os.geteuid() != 0:
+            pytest.skip("only root can mount a small file system to fill up")
+        path.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            reason = f"cannot mount a tmpfs at {path}: {done.stderr.strip() or done.returncode}"
+            if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+                pytest.fail(reason, pytrace=False)
+            pytest.skip(reason)
+        try:
+            yield path
+        finally:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+    return mounted()
+
+
+def fill_file_system(directory, name: str = "filler") -> None:
+    """Write into `directory` until its file system says ENOSPC (delete `name` to free the space)."""
+    import errno
+
+    with open(directory / name, "wb", buffering=0) as f:
+        for size in (65536, 4096, 512, 1):
+            try:
+                while True:
+                    f.write(b"\0" * size)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise

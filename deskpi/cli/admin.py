@@ -64,6 +64,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print(f"  limits   {lim['min_mm']:g}-{lim['max_mm']:g} mm{'   child lock ON' if st.get('locked') else ''}")
     print(f"  fault    {st['fault'] or 'none'}")
     print(f"  user     {st['active_user'] or '-'}")
+    storage = st.get("storage") or {}
+    if storage.get("full"):
+        print(f"  storage  FULL since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(storage['since']))}: "
+              f"{storage.get('message', '')}")
     up, down = st["learned"]["up"], st["learned"]["down"]
     print(f"  learned  up {up['speed_mm_s']:g} mm/s, coast {up['coast_mm']:g} mm ({up['moves_learned_from']} moves); "
           f"down {down['speed_mm_s']:g} mm/s, coast {down['coast_mm']:g} mm ({down['moves_learned_from']} moves)")

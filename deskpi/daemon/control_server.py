@@ -42,6 +42,7 @@ from deskpi.daemon.client import SOCKET_NAME, connectable, encode, socket_path
 from deskpi.util import checks
 from deskpi.util.checks import InvalidValue
 from deskpi.util.files import FileLock
+from deskpi.util.storage import healthy_view
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ class Handlers:
                        for name, m in (("up", model.up), ("down", model.down))}
             fault = p.controller.fault
         user = None
+        storage = healthy_view() if p.store is None else p.store.storage.view()
         if p.store is not None:
             try:
                 active = p.store.get_active_user()
@@ -145,6 +147,7 @@ class Handlers:
         snap.update({
             "fault_kind": None if fault is None else fault.kind.value,
             "active_user": user,
+            "storage": storage,
             "uptime_s": round(time.monotonic() - d.started_at, 1),
             "ready": d.ready_at is not None,
             "version": __version__,

@@ -7,7 +7,7 @@ have changed), feeds it what happened (heights, interactions, faults, the
 clock being synchronised), shows prompts (LED/buzzer pattern, the web page),
 carries out confirmed moves through the arbiter, and records every reminder
 and its outcome in the store. State is saved after every change so a restart
-carries on from the same facts.
+carries on from the same facts; on a full disk the reminders carry on unrecorded.
 
 In the default confirm mode the desk only moves when the person confirms a
 prompt; automatic moves exist only in "auto" mode, only if the admin allowed
@@ -30,6 +30,7 @@ from deskpi.core.habits.habit_state import EventKind, HabitState, PolicyError
 from deskpi.core.habits.plans import DEFAULT_PLAN, Plan
 from deskpi.core.habits.schedule_policy import HabitPolicy
 from deskpi.core.types import Source
+from deskpi.util.storage import StorageFull
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,8 @@ class HabitService:
         return self._prompt_dict(p.id, p.kind, p.target, p.message, p.minutes, p.issued_at, p.stretch_id)
 
     def _save(self) -> None:
-        self.store.set_setting(STATE_KEY, json.dumps({"state": self.state.to_dict(), "store_ids": self._store_ids}))
+        _kept(self.store.set_setting, STATE_KEY,
+              json.dumps({"state": self.state.to_dict(), "store_ids": self._store_ids}))
 
     # -- scheduling -----------------------------------------------------------
     def start(self) -> None:
@@ -200,7 +202,7 @@ class HabitService:
             live = self.state.pending.id if self.state.pending is not None else None
             events = self.policy.on_outcome(now, self.state, outcome, reminder_id, mono=mono)
             if outcome == "snooze" and live in self._store_ids:
-                self.store.update_reminder(self._store_ids[live], "snoozed", now.timestamp())
+                _kept(self.store.update_reminder, self._store_ids[live], "snoozed", now.timestamp())
             self._deliver(events, now)
             self._reschedule(now)
             return {"outcome": outcome, "reminder": self.current}
@@ -275,9 +277,10 @@ class HabitService:
     def _prompt(self, ev, now: dt.datetime) -> dict:
         if ev.reminder_id not in self._store_ids:       # a snoozed reminder coming back is the same one
             user = self.store.get_active_user()
-            self._store_ids[ev.reminder_id] = self.store.record_reminder(
-                None if user is None else user.name, _KIND[ev.kind.value], now.timestamp(),
-                stretch_id=ev.stretch_id)
+            store_id = _kept(self.store.record_reminder, None if user is None else user.name,
+                             _KIND[ev.kind.value], now.timestamp(), stretch_id=ev.stretch_id)
+            if store_id is not None:
+                self._store_ids[ev.reminder_id] = store_id
         return self._prompt_dict(ev.reminder_id, ev.kind.value, ev.target, ev.message, ev.minutes, now,
                                  ev.stretch_id)
 
@@ -301,7 +304,7 @@ class HabitService:
             at = rec.get("outcome_at")
             t = dt.datetime.fromisoformat(at).timestamp() if at else time.time()
             try:
-                self.store.update_reminder(store_id, outcome, t)
+                _kept(self.store.update_reminder, store_id, outcome, t)
             except Exception:
                 log.exception("could not record the outcome of reminder %s", rec.get("id"))
 
@@ -333,3 +336,12 @@ class HabitService:
     def snapshot(self) -> dict:
         with self._lock:
             return {"reminder": self.current, "status": self.policy.status(self.wall(), self.state)}
+
+
+def _kept(write: Callable, *args, **kwargs):
+    """A store write a full disk may refuse (StorageFull): the reminders carry on without the record,
+    and the store's storage monitor raises the flag and logs it once a minute. None when refused."""
+    try:
+        return write(*args, **kwargs)
+    except StorageFull:
+        return None

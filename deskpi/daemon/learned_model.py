@@ -7,6 +7,7 @@ from pathlib import Path
 
 from deskpi.core.motion.stopmodel import StopModel
 from deskpi.util.files import atomic_write
+from deskpi.util.storage import StorageFull, StorageMonitor
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +26,15 @@ def load(data_dir: Path) -> StopModel | None:
         return None
 
 
-def save(data_dir: Path, model: dict) -> None:
-    """Write `model` (StopModel.to_dict()); a failure is logged, never raised: the desk works without it."""
+def save(data_dir: Path, model: dict, storage: StorageMonitor | None = None) -> None:
+    """Write `model` (StopModel.to_dict()); a failure is logged, never raised: the desk works without it.
+    A full disk goes to `storage` (the store's monitor: the flag, a log line a minute), not a traceback."""
     try:
         atomic_write(data_dir / MODEL_FILE, json.dumps(model))
+    except StorageFull as exc:
+        if storage is not None:
+            storage.failed(exc)
+        else:
+            log.error("could not save the learned stop model: %s", exc)
     except OSError:
         log.exception("could not save the learned stop model")

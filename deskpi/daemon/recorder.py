@@ -3,7 +3,10 @@
 An SD card's fsync can take tens of milliseconds; the control loop must never
 wait for one. Everything is queued and written by one thread; a full queue
 drops the oldest height sample (the next one supersedes it) but never an
-audit entry.
+audit entry. A full disk (StorageFull from the store) costs the rows that
+could not be written, said once a minute by the store's storage monitor
+rather than a traceback per row; the thread carries on, and the listeners
+still hear every height.
 """
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ import logging
 import queue
 import threading
 import time
+
+from deskpi.util.storage import StorageFull
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +64,27 @@ class Recorder:
             item = self._q.get()
             if item is _STOP:
                 return
-            try:
-                if item[0] == "height":
-                    _, t, h = item
-                    self.store.log_height(t, h, "sensor")
+            if item[0] == "height":
+                _, t, h = item
+                self._write(item[0], self.store.log_height, t, h, "sensor")
+                try:
                     for fn in list(self.listeners):
                         fn(h)
-                else:
-                    _, t, source, action, user, detail, remote = item
-                    self.store.append_audit(source, action, user=user, detail=detail, remote=remote, t=t)
-            except Exception:
-                log.exception("could not record %s", item[0])
+                except Exception:
+                    log.exception("a height listener failed")
+            else:
+                _, t, source, action, user, detail, remote = item
+                self._write(item[0], self.store.append_audit, source, action, user=user, detail=detail,
+                            remote=remote, t=t)
+
+    @staticmethod
+    def _write(what: str, write, *args, **kwargs) -> None:
+        try:
+            write(*args, **kwargs)
+        except StorageFull:
+            pass                    # the store's monitor logs it once a minute and raises the flag
+        except Exception:
+            log.exception("could not record %s", what)
 
     def close(self) -> None:
         self._q.put(_STOP)

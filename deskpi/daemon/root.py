@@ -218,7 +218,7 @@ class Daemon:
             return
         with self.parts.loop.lock:
             data = self.parts.controller.model.to_dict()
-        learned_model.save(self.data_dir, data)
+        learned_model.save(self.data_dir, data, None if self.parts.store is None else self.parts.store.storage)
 
     # -- running --------------------------------------------------------------
     def start(self) -> None:

@@ -12,12 +12,14 @@ import contextlib
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from deskpi.daemon.client import ControlClient, ControlError
+from deskpi.util.storage import StorageFull
 
 MIN_FREE_MB = 50
 WARN_FREE_MB = 200
@@ -88,7 +90,7 @@ class Doctor:
         steps: list[Callable[[], Check | None]] = [
             self.check_config, self.check_pins, self.check_pin_factory, self.check_daemon, self.check_fault,
             self.check_sensor, self.check_motor, self.check_service, self.check_watchdog, self.check_clock,
-            self.check_database, self.check_disk]
+            self.check_database, self.check_disk, self.check_storage]
         try:
             for step in steps:
                 name = step.__name__.removeprefix("check_").replace("_", " ")
@@ -329,6 +331,8 @@ class Doctor:
         except PermissionError:
             return Check("database", "fail", f"{path}: permission denied",
                          "run as root or a member of the deskpi group")
+        except StorageFull as exc:            # SQLite cannot even open it: not a broken database, a full disk
+            return Check("database", "fail", f"{path}: {exc}", "free some space; the database itself may be fine")
         except Exception as exc:  # noqa: BLE001 - StoreError, sqlite3 errors: all findings
             return Check("database", "fail", f"{path}: {exc}", "restore the latest backup: deskpi restore FILE")
         if result != "ok":
@@ -349,6 +353,20 @@ class Doctor:
         if free_mb < WARN_FREE_MB or u.free < 0.05 * u.total:
             return Check("disk", "warn", detail, hint)
         return Check("disk", "pass", detail)
+
+    def check_storage(self) -> Check | None:
+        """Whether the running daemon's writes fail for want of space (the flag its state carries)."""
+        if self._daemon() is None:
+            return None           # the daemon check already says it is not running
+        storage = self.status.get("storage") or {}
+        if storage.get("full"):
+            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(storage["since"]))
+            return Check("storage", "fail", f"the desk's storage is full since {since}: {storage.get('detail')}; "
+                                            "sign-in, tokens, profile changes and the height log are not saved "
+                                            "(the desk still moves)",
+                         "free some space (old logs: sudo journalctl --vacuum-size=50M; old backups), then sign "
+                         "in again: the flag clears with the next write that succeeds")
+        return Check("storage", "pass", "the daemon's writes succeed")
 
 
 def run_checks(*, config: str | None = None, data_dir: str | None = None, move: bool = False) -> dict[str, Any]:

@@ -74,9 +74,10 @@ class PresetStore:
         check_slot(slot)
         h = checked_height(height_mm, self.limits)
         with self._lock:
-            self._values[slot] = round(h, 1)
-            if self.path is not None:
-                atomic_write(self.path, json.dumps({str(k): v for k, v in self._values.items()}))
+            values = {**self._values, slot: round(h, 1)}
+            if self.path is not None:      # on disk first: a full disk (StorageFull) changes nothing
+                atomic_write(self.path, json.dumps({str(k): v for k, v in values.items()}))
+            self._values = values
         return round(h, 1)
 
 

@@ -13,6 +13,12 @@ public write method is one transaction (`BEGIN IMMEDIATE`, so two processes
 never deadlock upgrading a read lock); it either happens entirely or not at
 all, and every value is validated before anything is written.
 
+A full disk. A write that fails with SQLITE_FULL ("database or disk is
+full") is rolled back and raised as `StorageFull` (deskpi/util/storage.py), an
+OSError whose message says the desk's storage is full and what to do; the
+store's `storage` monitor keeps that flag (cleared by the next write that
+commits) and logs it at most once a minute.
+
 Threads. The daemon's web threads, scheduler and control loop share one
 connection (`check_same_thread=False`) behind one re-entrant lock.
 
@@ -37,6 +43,7 @@ from deskpi.store import fields
 from deskpi.store.migrations import SchemaTooNewError, current_version, migrate
 from deskpi.store.records import ACTIVE_USER_KEY, OWNER_KEY, StoreBusyError, StoreError
 from deskpi.util.files import FileLock, lock_path
+from deskpi.util.storage import StorageMonitor, as_storage_full, is_storage_full, no_room
 
 DB_NAME = "deskpi.db"
 #: What to do about a database that cannot be used: said by every refusal to open one.
@@ -80,6 +87,8 @@ class StoreBase:
         self._lock = threading.RLock()
         self._closed = False
         self._users_changed = False          # set by a write that may change the active user's heights
+        #: Whether writes fail for want of space (util/storage.py): raised and cleared by every write.
+        self.storage = StorageMonitor()
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, timeout_s: float = 5.0,
@@ -121,6 +130,8 @@ class StoreBase:
             if conn is not None:
                 conn.close()
             file_lock.release()
+            if isinstance(e, sqlite3.Error) and (is_storage_full(e) or no_room(path.parent)):
+                raise as_storage_full(e, f"opening the database {path}") from e   # not a broken database
             if isinstance(e, sqlite3.DatabaseError):
                 raise StoreError(f"{path}: cannot be opened as a deskpi database ({e}): {RESTORE_HINT}") from e
             raise
@@ -178,10 +189,18 @@ class StoreBase:
             try:
                 yield self.db
                 conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                if isinstance(exc, Exception) and is_storage_full(exc):
+                    # SQLITE_FULL: one plain StorageFull (an OSError), counted for the flag and the log.
+                    full = as_storage_full(exc, f"writing to the database {self.path}")
+                    self.storage.failed(full)
+                    if full is not exc:
+                        raise full from exc
                 raise
+            else:
+                self.storage.succeeded()
             finally:
                 if self._users_changed:               # re-read, committed or not
                     self._users_changed = False

@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from deskpi.util.storage import as_storage_full, is_storage_full
+
 try:
     import fcntl
 except ImportError:                                       # pragma: no cover - not POSIX
@@ -60,8 +62,18 @@ def atomic_write(path: Path, data: str | bytes, *, mode: int = 0o644) -> None:
 
     A file that already exists keeps its mode and (when run as root) its owner,
     so the service user can still read a file an admin rewrote with sudo; a new
-    file gets `mode`, set before it has its public name.
+    file gets `mode`, set before it has its public name. A full file system
+    raises `StorageFull` (an OSError saying so), the old file untouched.
     """
+    try:
+        _atomic_write(path, data, mode)
+    except OSError as exc:
+        if is_storage_full(exc):
+            raise as_storage_full(exc, f"writing {path}") from exc
+        raise
+
+
+def _atomic_write(path: Path, data: str | bytes, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         old = path.stat()

@@ -21,6 +21,8 @@ from deskpi.webapp.context import WebContext, context
 
 SIM_KEYS = ("up", "down", "preset-1", "preset-2", "preset-3", "preset-4")
 _SLOTS_TEXT = f"{SLOTS[0]}-{SLOTS[-1]}"
+#: Path parameters, as the document describes them (the views refuse anything else with 404).
+SLOT = {"slot": {"type": "string", "enum": [str(n) for n in SLOTS]}}
 
 api = Api("desk", __name__)
 
@@ -42,6 +44,7 @@ def state_dict(ctx: WebContext, user) -> dict:
     snap["claim"] = ctx.claim_view(user)
     active = ctx.active_user()
     snap["active_user"] = None if active is None or user is None else active.name
+    snap["storage"] = ctx.storage_view()
     return snap
 
 
@@ -58,6 +61,7 @@ def live_sources(ctx: WebContext) -> dict:
                          "refused": list(view.refused)}
         active = ctx.active_user()
         snap["active_user"] = None if active is None else active.name
+        snap["storage"] = ctx.storage_view()
         return snap
 
     def state_key(snap: dict):
@@ -95,7 +99,7 @@ def state():
 
 
 @api.op("GET", "/events", summary="Server-Sent Events: `state` and `reminder` whenever they change",
-        responses={200: "text/event-stream", 503: "Too many live pages open"})
+        responses={200: "text/event-stream", 503: "Too many live pages open"}, produces="text/event-stream")
 def events():
     ctx = context()
     feed = ctx.live
@@ -184,7 +188,7 @@ def presets():
     return jsonify(presets=context().service.snapshot()["presets"])
 
 
-@api.op("POST", "/presets/<slot>/recall", auth="claim", summary="Move to a preset",
+@api.op("POST", "/presets/<slot>/recall", auth="claim", summary="Move to a preset", params=SLOT,
         responses={202: "Moving to the preset", 404: "No such preset, or it is empty"})
 def recall(slot: str):
     n = slot_number(slot)
@@ -197,7 +201,7 @@ def recall(slot: str):
     return jsonify(slot=n, target_mm=height), 202
 
 
-@api.op("PUT", "/presets/<slot>", auth="claim", summary="Save a preset ({} saves the current height)",
+@api.op("PUT", "/presets/<slot>", auth="claim", summary="Save a preset ({} saves the current height)", params=SLOT,
         body=lambda lo, hi: {"type": "object", "additionalProperties": False,
                              "properties": {"height_mm": height_schema(lo, hi, 1100, nullable=True)},
                              "example": {"height_mm": 1100}},
@@ -283,7 +287,8 @@ def _claim_error(exc: ClaimError) -> ApiError:
         body={"type": "object", "required": ["pressed"], "additionalProperties": False,
               "properties": {"pressed": {"type": "boolean"}}, "example": {"pressed": True}},
         body_required=True, responses={200: "Done", 404: "Not a simulator, or no such key",
-                                       409: "The key is not wired"}, tag="simulator")
+                                       409: "The key is not wired"}, tag="simulator",
+        params={"key": {"type": "string", "enum": list(SIM_KEYS)}})
 def sim_key(key: str, body):
     desk = context().service
     if getattr(desk, "sim_keypad", None) is None:

@@ -10,6 +10,7 @@ from flask import g, jsonify, request, session
 
 from deskpi.core.ergonomics import ErgonomicsError, recommend
 from deskpi.core.habits.habit_state import PolicyError
+from deskpi.core.habits.plans import DEFAULT_PLAN, KINDS, MODES, NO_RAMP, RAMPS, RANGES
 from deskpi.people.accounts import (
     add_user,
     desk_notes,
@@ -21,7 +22,7 @@ from deskpi.people.accounts import (
     user_dict,
 )
 from deskpi.people.passwords import hash_secret, validate_secret
-from deskpi.webapp.api_desk import height_schema, slot_number
+from deskpi.webapp.api_desk import SLOT, height_schema, slot_number
 from deskpi.webapp.api_spec import Api, ApiError, show
 from deskpi.webapp.auth import LockedOut
 from deskpi.webapp.context import WebContext, context
@@ -35,6 +36,41 @@ SHOE = {"type": ["number", "null"], "minimum": 0, "maximum": 80, "x-unit": "mm"}
 UNITS = {"type": "string", "enum": ["cm", "in"]}
 BODY_HEIGHT = {"type": ["number", "null"], "minimum": 300, "maximum": 2000, "x-unit": "mm"}
 REMINDER_ACTIONS = ("confirm", "acknowledge", "snooze", "skip")
+
+
+def plan_schema() -> dict:
+    """A plan's fields and the rules of each (Plan.from_dict in deskpi/core/habits/plans.py, which also checks
+    how they fit together); a field left out, or null for a number, comes from the kind's preset."""
+    time = {"type": "string", "pattern": r"^\s*([01]?[0-9]|2[0-3]):[0-5][0-9]\s*$",
+            "description": "a time of day as HH:MM", "example": "09:00"}
+    day = {"type": ["string", "integer"], "minimum": 0, "maximum": 6,
+           "pattern": "^\\s*(" + "|".join("".join(f"[{c.upper()}{c}]" for c in d)
+                                             for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")) + ")",
+           "description": "mon..sun (or 0-6, 0 = Monday)"}
+    props: dict = {
+        "kind": {"type": "string", "enum": list(KINDS)},
+        "name": {"type": "string", "maxLength": 80},
+        "mode": {"type": "string", "enum": list(MODES)},
+        "days": {"type": "array", "items": day, "minItems": 1, "maxItems": 7,
+                 "description": "working days, each once", "example": ["mon", "tue", "wed", "thu", "fri"]},
+        "start": time, "end": time,
+        "quiet": {"type": "array", "items": {"type": "array", "items": time, "minItems": 2, "maxItems": 2},
+                  "description": "quiet periods inside the working hours", "example": [["12:00", "13:00"]]},
+        "holidays": {"type": "array", "items": {"type": "string", "format": "date"}},
+        "ramp": {"type": ["string", "array"], "pattern": f"^({'|'.join([*RAMPS, NO_RAMP])})$", "minItems": 1,
+                 "items": {"type": "array", "minItems": 2, "maxItems": 2,
+                           "items": {"type": "integer", "minimum": 0, "maximum": 720}},
+                 "description": f"{', '.join(RAMPS)}, {NO_RAMP}, or [[week, minutes], ...]: weeks rising from 1 "
+                                f"(at most 520), minutes 0-720"},
+    }
+    for key, (lo, hi, unit) in RANGES.items():
+        kind = "integer" if isinstance(getattr(DEFAULT_PLAN, key), int) else "number"
+        props[key] = {"type": [kind, "null"], "minimum": lo, "maximum": hi, "x-unit": unit}
+    return {"type": "object", "additionalProperties": False, "properties": props,
+            "example": {"kind": "custom", "sit_min": 40, "stand_min": 20}}
+
+
+PLAN = plan_schema()
 
 api = Api("people", __name__)
 
@@ -140,10 +176,11 @@ def user(name: str):
                              "current_pin": {"type": "string", "maxLength": 128,
                                              "description": "your present PIN, to change your own"},
                              "admin": {"type": "boolean"}},
-              "example": {"stature_cm": 182}},
+              "minProperties": 1, "example": {"stature_cm": 182}},
         body_required=True, responses={200: "Changed (a new PIN also signs that person out elsewhere and "
                                             "revokes their API tokens)",
-                                       403: "Someone else's profile, or a wrong current_pin", 404: "No such user",
+                                       403: "Someone else's profile, making an admin, or a wrong current_pin",
+                                       404: "No such user", 409: "Would leave the desk without an admin",
                                        429: "Too many wrong PINs for this name, or too many PIN checks at "
                                             "once (see Retry-After)"})
 def update_user_route(name: str, body):
@@ -189,7 +226,7 @@ def update_user_route(name: str, body):
 
 
 @api.op("DELETE", "/users/<name>", auth="admin", summary="Remove a person and their data (admins)",
-        tag="people", responses={200: "Removed", 404: "No such user", 409: "The last admin"})
+        tag="people", responses={200: "Removed", 403: "Not an admin", 404: "No such user", 409: "The last admin"})
 def remove_user_route(name: str):
     ctx = context()
     u = _user_or_404(ctx, name)
@@ -202,7 +239,8 @@ def remove_user_route(name: str):
 
 
 @api.op("POST", "/users/<name>/activate", auth="admin", tag="people",
-        summary="Make someone the active user without a claim (admins)", responses={200: "Active"})
+        summary="Make someone the active user without a claim (admins)",
+        responses={200: "Active", 403: "Not an admin", 404: "No such user"})
 def activate(name: str):
     ctx = context()
     u = _user_or_404(ctx, name)
@@ -210,11 +248,11 @@ def activate(name: str):
     return jsonify(active=u.name), 200
 
 
-@api.op("PUT", "/users/<name>/presets/<slot>", summary="Save one of a person's presets", tag="people",
+@api.op("PUT", "/users/<name>/presets/<slot>", summary="Save one of a person's presets", tag="people", params=SLOT,
         body=lambda lo, hi: {"type": "object", "required": ["height_mm"], "additionalProperties": False,
                              "properties": {"height_mm": height_schema(lo, hi, 1100)},
                              "example": {"height_mm": 1100}},
-        body_required=True, responses={200: "Saved"})
+        body_required=True, responses={200: "Saved", 403: "Someone else's profile", 404: "No such user or preset"})
 def put_user_preset(name: str, slot: str, body):
     ctx = context()
     u = _user_or_404(ctx, name)
@@ -227,7 +265,8 @@ def put_user_preset(name: str, slot: str, body):
 
 
 @api.op("DELETE", "/users/<name>/presets/<slot>", summary="Empty one of a person's presets", tag="people",
-        responses={200: "Emptied"})
+        params=SLOT,
+        responses={200: "Emptied", 403: "Someone else's profile", 404: "No such user or preset"})
 def delete_user_preset(name: str, slot: str):
     ctx = context()
     u = _user_or_404(ctx, name)
@@ -236,7 +275,8 @@ def delete_user_preset(name: str, slot: str):
     return jsonify(slot=n, height_mm=None), 200
 
 
-@api.op("GET", "/users/<name>/plan", summary="A person's sit-stand plan", tag="plans")
+@api.op("GET", "/users/<name>/plan", summary="A person's sit-stand plan", tag="plans",
+        responses={200: "The plan and where it comes from", 403: "Someone else's plan", 404: "No such user"})
 def get_plan(name: str):
     ctx = context()
     u = _user_or_404(ctx, name)
@@ -246,8 +286,9 @@ def get_plan(name: str):
 
 @api.op("PUT", "/users/<name>/plan", summary="Set a person's plan (a kind's preset fills missing fields)",
         tag="plans",
-        body={"type": "object", "example": {"kind": "custom", "sit_min": 40, "stand_min": 20}},
-        body_required=True, responses={200: "Stored in full"})
+        body=PLAN, body_required=True,
+        responses={200: "Stored in full", 403: "Someone else's plan", 404: "No such user",
+                   422: "A field outside its rules, or fields that do not fit together"})
 def put_plan(name: str, body):
     ctx = context()
     u = _user_or_404(ctx, name)
@@ -281,8 +322,8 @@ def ergonomics():
 @api.op("GET", "/stats", summary="Sitting and standing per day, posture changes, goal progress",
         query={"days": {"type": "integer", "minimum": 1, "maximum": 400},
                "user": {"type": "string", "maxLength": 64}}, tag="people",
-        responses={200: "Statistics", 403: "Someone else's statistics", 404: "No such user",
-                   422: "Out of range"})
+        responses={200: "Statistics", 400: "days is not a whole number", 403: "Someone else's statistics",
+                   404: "No such user", 422: "Out of range"})
 def stats():
     ctx = context()
     args = request.args
@@ -310,7 +351,8 @@ def _answering_allowed(ctx: WebContext) -> None:
                             f"claim the desk to get yours")
 
 
-@api.op("GET", "/reminder", summary="The live reminder and today's plan status", tag="plans")
+@api.op("GET", "/reminder", summary="The live reminder and today's plan status", tag="plans",
+        responses={200: "The reminder", 404: "Reminders are not enabled on this desk"})
 def reminder():
     return jsonify(context().habits.snapshot())
 
@@ -319,7 +361,9 @@ def reminder():
         body={"type": "object", "additionalProperties": False,
               "properties": {"id": {"type": ["string", "null"], "maxLength": 64}},
               "example": {"id": "20261127-3"}},
-        tag="plans", responses={200: "Answered", 404: "No such action", 409: "Not the live reminder"})
+        params={"outcome": {"type": "string", "enum": list(REMINDER_ACTIONS)}},
+        tag="plans", responses={200: "Answered", 404: "No such action, or reminders are not enabled",
+                                409: "Not the live reminder, or not yours to answer"})
 def reminder_outcome(outcome: str, body):
     if outcome not in REMINDER_ACTIONS:
         raise ApiError(404, f"unknown reminder action {show(outcome)}; actions are {', '.join(REMINDER_ACTIONS)}")
@@ -335,7 +379,8 @@ def reminder_outcome(outcome: str, body):
 @api.op("POST", "/reminders/pause-today", summary="Pause (or resume) today's reminders",
         body={"type": "object", "additionalProperties": False, "properties": {"paused": {"type": "boolean"}},
               "example": {"paused": True}},
-        tag="plans", responses={200: "Done"})
+        tag="plans", responses={200: "Done", 404: "Reminders are not enabled on this desk",
+                                409: "The reminders are someone else's"})
 def pause_today(body):
     ctx = context()
     habits = ctx.habits

@@ -22,6 +22,9 @@ POLICY_PROPERTIES = {"require_claim": {"type": "boolean"},
                      "claim_idle_min": {"type": "number", "minimum": POLICY["claim_idle_min"][1],
                                         "maximum": POLICY["claim_idle_min"][2], "x-unit": "min"},
                      "self_register": {"type": "boolean"}, "auto_moves_allowed": {"type": "boolean"}}
+#: What the store keeps as a token's label (deskpi.store.access): up to 64 characters, no control characters.
+TOKEN_LABEL = {"type": "string", "maxLength": 64, "pattern": r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$",
+               "description": "up to 64 characters without control characters or line breaks", "example": "laptop"}
 
 
 def _limits(ctx: WebContext) -> dict:
@@ -58,7 +61,7 @@ def get_session():
               "properties": {"name": {"type": "string", "maxLength": 64}, "pin": {"type": "string", "maxLength": 128}},
               "example": {"name": "Ada", "pin": "4711"}},
         body_required=True, tag="session",
-        responses={200: "Signed in", 401: "Wrong name or PIN",
+        responses={200: "Signed in", 401: "Wrong name or PIN", 404: "This desk keeps no user data",
                    429: "Locked out for a while, or too many sign-ins at once (see Retry-After)"})
 def post_session(body):
     ctx = context()
@@ -113,7 +116,7 @@ def list_tokens():
 
 @api.op("POST", "/tokens", summary="A new API token for scripts: shown once",
         body={"type": "object", "additionalProperties": False,
-              "properties": {"label": {"type": "string", "maxLength": 64}}, "example": {"label": "laptop"}},
+              "properties": {"label": TOKEN_LABEL}, "example": {"label": "laptop"}},
         tag="session", responses={201: "The token (send it as Authorization: Bearer ...)",
                                   409: "You already have the most API tokens one person may have (20): "
                                        "revoke one first"})
@@ -127,6 +130,7 @@ def create_token(body):
 
 
 @api.op("DELETE", "/tokens/<token_id>", summary="Revoke one of your tokens", tag="session",
+        params={"token_id": {"type": "string", "pattern": "^[0-9]{1,12}$", "description": "from GET /api/v1/tokens"}},
         responses={200: "Revoked", 404: "No such token of yours"})
 def revoke_token(token_id: str):
     if not re.fullmatch(r"[0-9]{1,12}", token_id):
@@ -148,7 +152,7 @@ def get_settings():
 
 @api.op("PATCH", "/admin/settings", auth="admin", summary="Change the desk policy (admins)", tag="admin",
         body={"type": "object", "additionalProperties": False, "properties": POLICY_PROPERTIES,
-              "example": {"require_claim": True, "claim_idle_min": 30}},
+              "minProperties": 1, "example": {"require_claim": True, "claim_idle_min": 30}},
         body_required=True, responses={200: "Changed"})
 def patch_settings(body):
     return jsonify(context().set_policy(body)), 200

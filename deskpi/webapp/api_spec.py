@@ -2,148 +2,45 @@
 blueprint), the checks on who may call it, the request-body validation and its entry in /openapi.json.
 
 Because the same declaration drives the validator and the document, the
-OpenAPI description cannot drift from what the server accepts. Schemas are
-a small JSON Schema subset (object/number/integer/string/boolean/array/null,
-required, additionalProperties, minimum/maximum, minLength/maxLength, enum,
-pattern, maxItems); anything outside that subset is rejected at declaration.
+OpenAPI description cannot drift from what the server accepts. Body schemas
+are a JSON Schema subset (deskpi.webapp.api_schema, which also validates);
+anything outside it is rejected at declaration. A required body
+(``body_required=True``) that is missing or empty is refused with 400.
+
+Every status an operation can answer is in its entry: what its declaration
+names (``responses``, the view's own refusals) and what the machinery adds
+from the rest of the declaration: 401 (not signed in, or a bad Authorization
+header, which any operation may get), 403 for admin operations and for every
+change (another site, a missing CSRF token), 409 for those that need the
+claim, 400/413/415/422 for those with a body, 404 for those with a path
+parameter (nothing by that name), 503 for every change (the desk's storage is
+full). tests/webapp/test_api_contract.py reads each view's refusals and fails
+on one its declaration leaves out.
 """
 from __future__ import annotations
 
 import functools
 import json
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Blueprint, Flask, current_app, request
 
+from deskpi.webapp.api_schema import ApiError, check_schema, show, to_openapi, type_name, validate
+
+__all__ = ["API", "AUTH_LEVELS", "Api", "ApiError", "Operation", "ServedApi", "parse_json_body", "serve",
+           "served_api", "show", "type_name", "validate"]
+
 #: Where the API is served.
 API = "/api/v1"
 #: Who may call an operation. "claim": signed in and holding the desk's claim.
 AUTH_LEVELS = ("public", "user", "claim", "admin")
-_KNOWN_KEYS = {"type", "properties", "required", "additionalProperties", "minimum", "maximum", "minLength",
-               "maxLength", "enum", "pattern", "maxItems", "items", "description", "example", "x-unit",
-               "x-range", "nullable", "format"}
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-class ApiError(Exception):
-    """A request the API refuses: HTTP status and a message for a person."""
-
-    def __init__(self, status: int, message: str, **extra) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.extra = extra
-
-
-def show(value: object, limit: int = 60) -> str:
-    """A client's value, quoted and shortened for an error message."""
-    text = json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def type_name(value: object) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), type(value).__name__)
-
-
-def _check_schema(schema: dict, where: str) -> None:
-    unknown = set(schema) - _KNOWN_KEYS
-    if unknown:
-        raise ValueError(f"{where}: unsupported schema keys {sorted(unknown)}")
-    for name, sub in schema.get("properties", {}).items():
-        _check_schema(sub, f"{where}.{name}")
-    if "items" in schema:
-        _check_schema(schema["items"], f"{where}[]")
-
-
-def _types(schema: dict) -> tuple[str, ...]:
-    t = schema.get("type", "object")
-    types = (t,) if isinstance(t, str) else tuple(t)
-    return types + (("null",) if schema.get("nullable") else ())
-
-
-def _matches_type(value: object, t: str) -> bool:
-    if t == "null":
-        return value is None
-    if t == "boolean":
-        return isinstance(value, bool)
-    if t == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if t == "number":       # 1e999 parses as inf: a number, refused below as out of range
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if t == "string":
-        return isinstance(value, str)
-    if t == "array":
-        return isinstance(value, list)
-    if t == "object":
-        return isinstance(value, dict)
-    return False
-
-
-_TYPE_TEXT = {"null": "null", "boolean": "true or false", "integer": "a whole number", "number": "a number",
-              "string": "a string", "array": "a list", "object": "an object"}
-
-
-def validate(value: object, schema: dict, name: str = "body") -> None:
-    """Raise ApiError(400) for a wrong shape, ApiError(422) for a value out of range."""
-    types = _types(schema)
-    if not any(_matches_type(value, t) for t in types):
-        wanted = " or ".join(_TYPE_TEXT[t] for t in types if t != "null" or len(types) == 1)
-        unit = f" of {schema['x-unit']}" if "x-unit" in schema and "number" in types else ""
-        if "minimum" in schema and "maximum" in schema:
-            unit += f" within {schema['minimum']:g}-{schema['maximum']:g}{' ' + schema.get('x-unit', '')}".rstrip()
-        if "enum" in schema:
-            wanted = " or ".join(map(json.dumps, schema["enum"]))
-        given = "null" if value is None else f"{type_name(value)} {show(value)}"
-        raise ApiError(400, f"{name!r} must be {wanted}{unit}, got {given}")
-    if value is None:
-        return
-    if isinstance(value, dict):
-        props = schema.get("properties", {})
-        for key in schema.get("required", ()):
-            if key not in value:
-                example = schema.get("example")
-                hint = f"; send something like {json.dumps(example)}" if example is not None else ""
-                raise ApiError(400, f"missing {key!r}{hint}")
-        if schema.get("additionalProperties", True) is False:
-            extra = sorted(set(value) - set(props))
-            if extra:
-                raise ApiError(400, f"unknown field {show(extra[0])}; fields are {', '.join(props) or 'none'}")
-        for key, sub in props.items():
-            if key in value:
-                validate(value[key], sub, key)
-    elif isinstance(value, list):
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            raise ApiError(422, f"{name!r} has {len(value)} items; at most {schema['maxItems']} allowed")
-        for i, item in enumerate(value):
-            validate(item, schema.get("items", {}), f"{name}[{i}]")
-    elif isinstance(value, str):
-        n = len(value)
-        if n < schema.get("minLength", 0) or n > schema.get("maxLength", 10 ** 9):
-            raise ApiError(422, f"{name!r} {show(value)} has {n} characters; allowed "
-                                f"{schema.get('minLength', 0)}-{schema.get('maxLength', 'any')}")
-        if "enum" in schema and value not in schema["enum"]:
-            raise ApiError(400, f"{name!r} must be {' or '.join(map(json.dumps, schema['enum']))}, "
-                                f"got {type_name(value)} {show(value)}")
-        if "pattern" in schema and not re.fullmatch(schema["pattern"], value):
-            raise ApiError(422, f"{name!r} {show(value)} is not valid: {schema.get('description', schema['pattern'])}")
-    elif not isinstance(value, bool) and isinstance(value, (int, float)):
-        lo, hi = schema.get("minimum", -math.inf), schema.get("maximum", math.inf)
-        try:
-            number = float(value)
-        except OverflowError:          # a 400-digit integer
-            number = math.inf
-        if not (math.isfinite(number) and lo <= number <= hi):
-            unit = schema.get("x-unit", "")
-            what = schema.get("x-range", "the allowed range")
-            raise ApiError(422, f"{name!r} {show(value)}{' ' + unit if unit else ''} is outside {what} "
-                                f"{lo:g}-{hi:g}{' ' + unit if unit else ''}")
-
-
-def parse_json_body(*, example: str) -> dict:
-    """The request's JSON object; an empty body counts as {}. Raises ApiError."""
+def parse_json_body(*, example: str, required: bool = False) -> dict:
+    """The request's JSON object; an empty body counts as {} unless `required`. Raises ApiError."""
     raw = request.get_data(cache=True)          # 413 if Content-Length is over MAX_CONTENT_LENGTH
     limit = request.max_content_length
     if request.content_length is None and limit is not None and len(raw) >= limit:
@@ -155,6 +52,8 @@ def parse_json_body(*, example: str) -> dict:
         raise ApiError(415, f"Content-Type must be application/json, got {show(ctype)}; "
                             f"send a JSON object like {example}")
     if not raw.strip():
+        if required:
+            raise ApiError(400, f"this request needs a JSON body and got none; send a JSON object like {example}")
         return {}
     try:
         body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
@@ -173,11 +72,13 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON; send a finite number")
 
 
-_STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted: the desk starts moving", 400: "Malformed request",
-                401: "Not signed in", 403: "Not allowed", 404: "Not found", 409: "Refused in the desk's current state",
+_STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted: the desk starts moving",
+                400: "Malformed request, or a required body missing",
+                401: "Not signed in (or an Authorization header that is not a valid token)",
+                403: "Not allowed (an admin operation, another site, or a change without the CSRF token)",
+                404: "Nothing by that name", 409: "Refused in the desk's current state (the claim)",
                 413: "Body too large", 415: "Not JSON", 422: "A value outside what is allowed",
-                429: "Too many attempts"}
-_AUTH_RESPONSES = {"public": (), "user": (401,), "claim": (401, 409), "admin": (401, 403)}
+                429: "Too many attempts", 503: "The desk's storage is full: nothing could be saved"}
 _EXTENSION = "deskpi.api"
 
 
@@ -196,6 +97,28 @@ class Operation:
     query: dict[str, dict] = field(default_factory=dict)
     tag: str = "desk"
     body_required: bool = False
+    #: The media type of a success ("text/event-stream" for a stream; JSON otherwise).
+    produces: str = "application/json"
+    #: The view function, for tests that read what it can answer.
+    view: Callable | None = None
+    #: Schemas of path parameters (a string of any kind otherwise); the view still checks them (404).
+    params: dict[str, dict] = field(default_factory=dict)
+
+    def implied_responses(self, has_body: bool) -> tuple[int, ...]:
+        """The statuses the machinery adds to the declared ones (see the module docstring)."""
+        codes = [401]
+        change = self.method not in _SAFE_METHODS
+        if self.auth == "admin" or change:
+            codes.append(403)
+        if "<" in self.path:
+            codes.append(404)
+        if self.auth == "claim":
+            codes.append(409)
+        if has_body:
+            codes += [400, 413, 415, 422]
+        if change:
+            codes.append(503)
+        return tuple(codes)
 
 
 #: guard(op, phase) refuses a caller by raising ApiError; see ServedApi.
@@ -215,13 +138,17 @@ class Api:
 
     def op(self, method: str, path: str, *, summary: str, auth: str = "user", body: Body = None,
            body_required: bool = False, responses: dict[int, str] | None = None,
-           query: dict[str, dict] | None = None, tag: str = "desk") -> Callable:
+           query: dict[str, dict] | None = None, tag: str = "desk",
+           produces: str = "application/json", params: dict[str, dict] | None = None) -> Callable:
         if auth not in AUTH_LEVELS:
             raise ValueError(f"auth {auth!r} not in {AUTH_LEVELS}")
         if isinstance(body, dict):
-            _check_schema(body, f"{method} {path}")
+            check_schema(body, f"{method} {path}")
         op = Operation(method.upper(), path, summary, auth, body, dict(responses or {200: "OK"}),
-                       dict(query or {}), tag, body_required)
+                       dict(query or {}), tag, body_required, produces, params=dict(params or {}))
+        unknown = set(op.params) - set(re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", path))
+        if unknown:
+            raise ValueError(f"{method} {path}: params {sorted(unknown)} are not in the path")
         self.ops.append(op)
 
         def deco(fn: Callable) -> Callable:
@@ -231,13 +158,16 @@ class Api:
                 served.guard(op, "before")
                 schema = served.body(op)
                 if schema is not None:
-                    data = parse_json_body(example=served.example(op))
+                    # A body with required fields names the first one missing; one without needs to be there.
+                    data = parse_json_body(example=served.example(op),
+                                           required=op.body_required and not schema.get("required"))
                     validate(data, schema)
                     kwargs["body"] = data
                 served.guard(op, "after")       # bad input is named before a refusal for the desk's state
                 return fn(**kwargs)
             endpoint = f"{op.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_') or 'root'}"
             self.blueprint.add_url_rule(path, endpoint, wrapper, methods=[op.method])
+            op.view = fn
             return wrapper
         return deco
 
@@ -269,7 +199,7 @@ class ServedApi:
         for op in ops:
             schema = op.body(*limits) if callable(op.body) else op.body
             if schema is not None:
-                _check_schema(schema, f"{op.method} {op.path}")
+                check_schema(schema, f"{op.method} {op.path}")
             self._bodies[(op.method, op.path)] = (schema, json.dumps(schema.get("example", {})) if schema else "{}")
         self._doc: dict | None = None
 
@@ -290,17 +220,20 @@ class ServedApi:
         paths: dict[str, dict] = {}
         for op in self.ops:
             oa_path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", self.prefix + op.path)
-            params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+            params = [{"name": n, "in": "path", "required": True, "schema": op.params.get(n, {"type": "string"})}
                       for n in re.findall(r"\{([a-z_]+)\}", oa_path)]
             params += [{"name": n, "in": "query", "required": bool(s.get("x-required", False)),
                         "schema": {k: v for k, v in s.items() if k != "x-required"}}
                        for n, s in op.query.items()]
-            responses = {str(code): {"description": text} for code, text in sorted(op.responses.items())}
-            for code in _AUTH_RESPONSES[op.auth] + ((400, 413, 415, 422) if self.body(op) is not None else ()):
-                responses.setdefault(str(code), {"description": _STATUS_TEXT[code]})
-            for code, entry in responses.items():
-                if int(code) >= 400:
-                    entry["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+            declared = dict(op.responses)
+            for code in op.implied_responses(self.body(op) is not None):
+                declared.setdefault(code, _STATUS_TEXT[code])
+            responses = {}
+            for code, text in sorted(declared.items()):
+                # Errors are {"error": ...}; a success is JSON (any shape) or the event stream.
+                schema = {"$ref": "#/components/schemas/Error"} if code >= 400 else {}
+                media = op.produces if code < 400 else "application/json"
+                responses[str(code)] = {"description": text, "content": {media: {"schema": schema}}}
             entry = {"summary": op.summary, "operationId": f"{op.method.lower()}{_camel(op.path)}",
                      "tags": [op.tag], "responses": responses}
             if params:
@@ -308,7 +241,7 @@ class ServedApi:
             body = self.body(op)
             if body is not None:
                 entry["requestBody"] = {"required": op.body_required,
-                                        "content": {"application/json": {"schema": _oa_schema(body)}}}
+                                        "content": {"application/json": {"schema": to_openapi(body)}}}
             if op.auth == "public":
                 entry["security"] = []
             else:
@@ -334,20 +267,3 @@ class ServedApi:
 def _camel(path: str) -> str:
     parts = re.findall(r"[a-z0-9]+", re.sub(r"<[^>]+>", "by", path.lower()))
     return "".join(p.capitalize() for p in parts)
-
-
-def _oa_schema(schema: dict) -> dict:
-    """JSON Schema subset -> OpenAPI 3.0 schema (type lists become nullable)."""
-    out = {k: v for k, v in schema.items() if not k.startswith("x-") and k not in ("properties", "items", "type")}
-    types = [t for t in _types(schema) if t != "null"]
-    if len(types) == 1:
-        out["type"] = types[0]
-    if "null" in _types(schema):
-        out["nullable"] = True
-    if "properties" in schema:
-        out["properties"] = {k: _oa_schema(v) for k, v in schema["properties"].items()}
-    if "items" in schema:
-        out["items"] = _oa_schema(schema["items"])
-    if schema.get("type", "object") == "object" and "additionalProperties" not in out:
-        out["additionalProperties"] = True
-    return out

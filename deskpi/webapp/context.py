@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from flask import current_app, g
 
 from deskpi.util import checks
+from deskpi.util.storage import healthy_view
 from deskpi.webapp.api_spec import ApiError, show
 from deskpi.webapp.auth import SignIn
 from deskpi.webapp.claims import ClaimBook
@@ -79,6 +80,10 @@ class WebContext:
     def session_user(self, sid):
         """The user of a live sign-in session no older than the configured days, or None."""
         return self.reads.user_for_session(sid, max_age_s=self.defaults.session_days * 86400.0)
+
+    def storage_view(self) -> dict:
+        """Whether the desk's storage is full (deskpi/util/storage.py), for the state snapshot and the page."""
+        return self.store.storage.view() if self.has_store else healthy_view()
 
     def active_user(self):
         return self.reads.get_active_user() if self.has_store else None

@@ -1,18 +1,25 @@
 """Every error the web app answers is JSON, ``{"error": "..."}``, saying what was wrong, the value
-given and what is allowed; an internal error stops the desk first when the request could have moved it."""
+given and what is allowed; an internal error stops the desk first when the request could have moved it.
+A full disk is not an internal error: 503, "the desk's storage is full: ...", logged once a minute by the
+store's storage monitor (deskpi/util/storage.py) instead of a traceback per request."""
 from __future__ import annotations
 
 from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from deskpi.util.storage import StorageFull, as_storage_full, is_storage_full
 from deskpi.webapp.api_spec import API, ApiError, show
 from deskpi.webapp.context import context
 from deskpi.webapp.security import SAFE_METHODS
+
+#: How long a client is told to wait before trying a write again on a full disk.
+STORAGE_RETRY_S = 60
 
 
 def install(app: Flask) -> None:
     app.register_error_handler(ApiError, api_error)
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(StorageFull, storage_full)
     app.register_error_handler(Exception, internal_error)
 
 
@@ -46,7 +53,24 @@ def http_error(exc: HTTPException):
     return resp
 
 
+def storage_full(exc: Exception):
+    """503: nothing could be saved for want of space; the desk itself still moves and stops."""
+    full = as_storage_full(exc, f"{request.method} {request.path}")
+    ctx = context()
+    if ctx.has_store:
+        ctx.store.storage.failed(full)        # the flag on the page and in `deskpi status`, the log once a minute
+    resp = jsonify(error=f"the desk's storage is full: {request.method} {show(request.path)} could not be saved; "
+                         f"the desk still moves and stops. Free some space on the desk's SD card "
+                         f"(`deskpi doctor` on the desk shows how much is left), then try again",
+                   storage={"full": True})
+    resp.status_code = 503
+    resp.headers["Retry-After"] = str(STORAGE_RETRY_S)
+    return resp
+
+
 def internal_error(exc: Exception):
+    if is_storage_full(exc):                  # an SQLITE_FULL or ENOSPC that no layer turned into StorageFull
+        return storage_full(exc)
     # Fail safe: whatever broke, a request that could have moved the desk stops it first.
     log = current_app.logger
     log.exception("internal error in %s %s", request.method, request.path)

@@ -11,6 +11,7 @@ its owner's PIN while strangers have the name locked out (deskpi.webapp.auth).
 """
 from __future__ import annotations
 
+import contextlib
 import hmac
 import secrets
 import time
@@ -18,6 +19,7 @@ import time
 from flask import Flask, Response, current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
 
+from deskpi.util.storage import StorageFull
 from deskpi.webapp.api_spec import API
 from deskpi.webapp.context import WebContext
 
@@ -82,7 +84,8 @@ def user_for_token(ctx: WebContext, token: str):
             if len(ctx.token_touched) > 1000:
                 ctx.token_touched.clear()
             ctx.token_touched[token] = now
-            ctx.store.user_for_token(token)          # records when it was last used
+            with contextlib.suppress(StorageFull):    # a full disk costs the note, not the request
+                ctx.store.user_for_token(token)      # records when it was last used
     return user
 
 

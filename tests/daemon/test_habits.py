@@ -295,3 +295,27 @@ def test_people_can_be_added_and_profiles_edited_through_the_api(tmp_path):
         r = client.patch("/api/v1/users/Ada", json={"seated_mm": 5000})
         assert r.status_code == 422 and "seated_mm" in r.json["error"]
         assert client.patch("/api/v1/users/Ada", json={}).status_code == 400
+
+
+def test_reminders_carry_on_unrecorded_on_a_full_disk_without_a_traceback(rig, caplog):
+    """SQLite made full for real (max_page_count at the file's size, the reminder table and the settings
+    filled): the prompt still shows, a confirm still moves the desk, nothing is logged with a traceback."""
+    import logging
+
+    from deskpi.util.storage import StorageFull
+
+    habits, clock, desk, store, *_ = rig
+    store.db.execute("PRAGMA max_page_count = 1")
+    for write in (lambda n: store.record_reminder("Ada", "stand", 1_700_000_000.0 + n),
+                  lambda n: store.set_setting(f"fill.{n}", "x" * 4000),
+                  lambda n: store.set_setting(f"f.{n}", "x")):
+        with pytest.raises(StorageFull):
+            for n in range(100_000):
+                write(n)
+    before = len(store.list_reminders(limit=100_000))
+    with caplog.at_level(logging.INFO):
+        prompt = run_until_prompt(habits, clock)
+        habits.outcome("confirm", prompt["id"])
+    assert desk.moves == [(1120.0, Source.REMOTE, "habit: stand")]
+    assert store.storage.full and len(store.list_reminders(limit=100_000)) == before
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]

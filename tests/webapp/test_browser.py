@@ -15,14 +15,16 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import sim_url
+from helpers import fill_file_system, sim_url, small_tmpfs
 
 ROOT = Path(__file__).resolve().parents[2]
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -455,3 +457,47 @@ def test_changing_your_pin_on_the_profile_page_says_it_ends_your_api_tokens(ada,
         expect(page.get_by_test_id("sign-out")).to_be_visible()           # this phone stays signed in
     finally:
         ctx.close()
+
+
+def test_a_full_disk_shows_the_storage_banner_until_there_is_room_again(browser, tmp_path):
+    """A desk of its own whose data directory is a small tmpfs, filled while Ada's page is open: the
+    banner appears from the live feed when a write fails, and goes when one works again."""
+    with small_tmpfs(tmp_path / "data", "8m") as data:
+        _deskpi("user", "add", "Ada", "--admin", "--pin-stdin", stdin=ADA_PIN + "\n", data_dir=data)
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        with open(tmp_path / "sim.log", "w") as err:
+            proc = subprocess.Popen([sys.executable, "-m", "deskpi.cli", "sim", "--host", "127.0.0.1", "--port", "0",
+                                     "--data-dir", str(data), "--seed", "5"],
+                                    env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+        ctx = _phone(browser)
+        try:
+            url = sim_url(proc, log=tmp_path / "sim.log")
+            page = ctx.new_page()
+            _sign_in(page, url, "Ada", ADA_PIN)
+            banner = page.get_by_test_id("storage-full")
+            expect(banner).to_be_hidden()
+            with sqlite3.connect(data / "deskpi.db") as conn:        # every commit from now on grows the WAL
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            fill_file_system(data)
+            sign_in = json.dumps({"name": "Ada", "pin": ADA_PIN}).encode()
+            req = urllib.request.Request(f"{url}/api/v1/session", data=sign_in, method="POST",
+                                         headers={"Content-Type": "application/json"})
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(req, timeout=10)
+            assert refused.value.code == 503
+            expect(banner).to_be_visible()
+            expect(banner).to_contain_text("storage is full")
+            expect(page.get_by_test_id("btn-stop")).to_be_enabled()          # the desk still stops
+
+            (data / "filler").unlink()
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                assert resp.status == 200
+            expect(banner).to_be_hidden()
+        finally:
+            ctx.close()
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            proc.stdout.close()

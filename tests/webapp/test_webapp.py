@@ -51,8 +51,9 @@ def test_state_is_the_service_snapshot(client, service):
     resp = client.get("/api/v1/state")
     assert resp.status_code == 200 and resp.is_json
     body = resp.get_json()
-    assert {k: v for k, v in body.items() if k not in ("claim", "active_user")} == service.snapshot()
+    assert {k: v for k, v in body.items() if k not in ("claim", "active_user", "storage")} == service.snapshot()
     assert body["claim"]["state"] == "claimed" and body["claim"]["mine"] and body["active_user"] == "ada"
+    assert body["storage"] == {"full": False, "since": None}
     assert isinstance(body["height_mm"], (int, float))
     assert body["state"] in ("idle", "moving", "settling", "fault")
     assert body["target_mm"] is None and body["fault"] is None

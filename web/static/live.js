@@ -2,7 +2,8 @@
  *
  * Live state arrives by Server-Sent Events (/api/v1/events); while that link is down the page
  * polls /api/v1/state every second (every 200 ms while a hold button is down) and says so in a
- * banner. Every change is shown from what the server says, so several phones and a laptop stay
+ * banner; a second banner says when the desk's storage is full (the state's `storage.full`).
+ * Every change is shown from what the server says, so several phones and a laptop stay
  * consistent. Scripts subscribe with on("state", (state, previous) => ...) and
  * on("reminder", (snapshot) => ...); state() and reminder() are the last ones the server sent.
  */
@@ -18,6 +19,7 @@ const body = document.body;
 const liveWanted = body.dataset.page !== "login";
 const bannerEl = byTestId("connection-lost");
 const bannerText = $("[data-live-text]");
+const storageEl = byTestId("storage-full");
 
 // -- what the server last said, and who wants to hear it -------------------------------
 let current = null;
@@ -40,6 +42,8 @@ function takeState(s) {
   if (!s || typeof s !== "object") return;
   const previous = current;
   current = s;
+  // A full disk: nothing is saved until someone frees space; the flag clears with the next write that works.
+  setHidden(storageEl, !(s.storage && s.storage.full));
   emit("state", s, previous);
   // Reminders are for whoever is at the desk: show them again when that changes.
   if (reminderSnap && (!previous || previous.active_user !== s.active_user)) takeReminder(reminderSnap);
