@@ -110,6 +110,7 @@ class Daemon:
         desk_presets = PresetStore(self.data_dir / "presets.json", (s.desk.min_mm, s.desk.max_mm))
         service = DeskService(loop, arbiter, UserPresets(store, desk_presets))
         service.store = store
+        service.sim_desk = sim_desk
 
         def audit(source, action, detail):
             user = store.get_active_user()
