@@ -151,6 +151,7 @@ def _series(samples: list[tuple[float, dict]], warm: float, after: dict | None) 
                      "min": round(min(values), 1), "max": round(max(values), 1),
                      "max_seen": round(max(s[key] / scale for _, s in samples), 1),
                      "trend_per_hour": _trend([t for t, _ in loaded], values),
+                     "flat": bool(start) and abs(end - start) <= FLAT_PCT / 100 * start,
                      "after_load": None if after is None else round(after[key] / scale, 1)}
     step = max(1, len(samples) // 24)
     out["series"] = {"columns": ["t_s", "threads", "fds", "rss_mb"],
@@ -190,8 +191,7 @@ def report(*, minutes, phones, seed, warm, every, elapsed, samples, after, tally
     faults = {k: tally.counts[f"faults.{k}"] for k in ("injected", "detected", "cleared", "unexpected")}
     faults["by_kind"] = {k: v for k, v in _group(tally, "faults").items() if k not in faults}
     database = sim.integrity()
-    flat = all(process.get(k) and process[k]["change_pct"] is not None
-               and abs(process[k]["change_pct"]) <= FLAT_PCT for k in ("threads", "fds", "rss_mb"))
+    flat = all(process.get(k) and process[k]["flat"] for k in ("threads", "fds", "rss_mb"))
     return {
         "minutes": minutes, "phones": phones, "seed": seed, "warmup_s": warm, "sample_every_s": every,
         "elapsed_s": round(elapsed, 1),

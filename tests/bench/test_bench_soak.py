@@ -42,6 +42,8 @@ def test_process_series_summarise_threads_fds_and_memory(soak):
         assert all(_number(s[k]) for k in ("start", "end", "change_pct", "min", "max", "max_seen")), s
         assert 0 < s["min"] <= min(s["start"], s["end"]) <= max(s["start"], s["end"]) <= s["max"] <= s["max_seen"]
         assert math.isclose(s["change_pct"], 100 * (s["end"] - s["start"]) / s["start"], abs_tol=0.2)
+        assert s["flat"] == (abs(s["change_pct"]) <= 10.05), s
+    assert soak["goals"]["flat_threads_fds_rss"] == all(proc[k]["flat"] for k in ("threads", "fds", "rss_mb"))
     columns = proc["series"]["columns"]
     assert columns == ["t_s", "threads", "fds", "rss_mb"]
     assert proc["series"]["rows"] and all(len(row) == len(columns) for row in proc["series"]["rows"])
