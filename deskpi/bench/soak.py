@@ -161,10 +161,12 @@ def _series(samples: list[tuple[float, dict]], warm: float, after: dict | None) 
 
 
 def _trend(times: list[float], values: list[float]) -> float | None:
-    """Least-squares slope per hour: a slow leak shows here before it shows between start and end."""
-    if len(values) < 3 or len(set(times)) < 2:
-        return None
-    return round(statistics.linear_regression(times, values).slope * 3600, 1)
+    """Slope per hour (Theil-Sen: the median of the slopes between every two samples, so one spike, such
+    as a burst of sign-ins, does not tilt it): a slow leak shows here before it shows between start and end."""
+    step = max(1, len(values) // 200)
+    pts = list(zip(times[::step], values[::step], strict=True))
+    slopes = [(v2 - v1) / (t2 - t1) for i, (t1, v1) in enumerate(pts) for t2, v2 in pts[i + 1:] if t2 > t1]
+    return round(statistics.median(slopes) * 3600, 1) if len(pts) >= 3 and slopes else None
 
 
 def _stops(tally: Tally) -> dict:
