@@ -122,20 +122,24 @@ def _hold(soak: Soak, c: Client, stream: Stream, watch: Client, bench: Client, r
             break
         renewals += 1
         time.sleep(max(0.0, RENEW_S - (time.monotonic() - t)))
-    if renewals and moving(watch.state()):
+    now = watch.state()
+    was_moving = bool(renewals) and moving(now)
+    if was_moving:
         tally.add("phones.holds_moved")
-    elif renewals:
-        tally.example("holds_not_moving", watch.state().get("state"))
+    elif renewals:                              # e.g. a renewal came later than the lease: stopped already
+        tally.example("holds_not_moving", {"renewals": renewals, "state": now.get("state"),
+                                           "height_mm": now.get("height_mm")})
+    t0 = time.monotonic()
     if drop:
-        t0 = time.monotonic()
         c.drop()                                # lost the link mid-hold: no release, no sign-out
         stream.drop()
         tally.add("phones.dropped_mid_hold")
-        check_stop(soak, watch, bench, "phone_dropoff", t0, bound=HOLD_LEASE_S + STOP_BOUND_S)
+        if was_moving:                          # only a moving desk has a stop to show
+            check_stop(soak, watch, bench, "phone_dropoff", t0, bound=HOLD_LEASE_S + STOP_BOUND_S)
         return True
-    t0 = time.monotonic()
     c.request("POST", "/release")
-    check_stop(soak, watch, bench, "phone_release", t0)
+    if was_moving:
+        check_stop(soak, watch, bench, "phone_release", t0)
     settle(soak, watch, bench)
     return False
 
@@ -235,7 +239,7 @@ def _preset_press(soak: Soak, watch: Client, bench: Client, rng: random.Random, 
         tally.example("missed_presses", {"key": f"preset-{target[0]}", "state": last.get("state"),
                                          "height_mm": last.get("height_mm")})
         return
-    if rng.random() < 0.8:          # any key during an automatic move stops it (else: it arrives)
+    if rng.random() < 0.8 and moving(watch.state()):     # any key during an automatic move stops it
         t0 = time.monotonic()
         _tap(bench, f"preset-{rng.choice((1, 2, 3, 4))}")
         check_stop(soak, watch, bench, "button_stop", t0)
