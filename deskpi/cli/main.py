@@ -79,6 +79,28 @@ def _bench_faults(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_soak(args: argparse.Namespace) -> int:
+    from deskpi.bench.soak import run
+
+    if not 0 < args.minutes <= 24 * 60:
+        print(f"deskpi: --minutes {args.minutes:g} must be more than 0 and at most 1440 (a day)", file=sys.stderr)
+        return 2
+    if not 1 <= args.phones <= 32:
+        print(f"deskpi: --phones {args.phones} must be 1-32 (the live streams' cap stays free for others)",
+              file=sys.stderr)
+        return 2
+    try:
+        result = run(args.minutes, phones=args.phones, seed=args.seed)
+    except KeyboardInterrupt:
+        print("deskpi: soak interrupted; the simulator was stopped and its data removed", file=sys.stderr)
+        return 130
+    except RuntimeError as exc:       # the simulator could not be set up or started
+        print(f"deskpi: soak could not start: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from deskpi.sim.demo import run
 
@@ -253,6 +275,15 @@ def build_parser() -> argparse.ArgumentParser:
     dy.add_argument("--week", type=int, default=4, help="week of the plan (standing goal ramps up by week)")
     dy.add_argument("--compliance", type=float, default=0.8, help="probability the person follows a prompt")
     dy.set_defaults(func=_bench_day)
+    sk = bsub.add_parser("soak", help="the whole daemon for N minutes under phones, button presses, reminders "
+                                      "and faults: threads, fds, RSS, stops, missed presses, 5xx, database",
+                         description="Example: deskpi bench soak --minutes 30 --json   (0.5 for a quick look)")
+    sk.add_argument("--json", action="store_true", help="print one JSON object")
+    sk.add_argument("--minutes", type=float, default=30.0, help="how long to run after a short warm-up "
+                                                                "(fractions allowed; default 30)")
+    sk.add_argument("--phones", type=int, default=6, help="simulated phones, one thread each (default 6)")
+    sk.add_argument("--seed", type=int, default=1, help="random choices of the actors and the simulator")
+    sk.set_defaults(func=_bench_soak)
     # Each command module imports only what its parser needs; the work is imported when a command runs,
     # so `deskpi status` stays quick.
     from deskpi.cli import admin, data, fleet, people, tokens

@@ -112,6 +112,7 @@ class Daemon:
         desk_presets = PresetStore(self.data_dir / "presets.json", (s.desk.min_mm, s.desk.max_mm))
         service = DeskService(loop, arbiter, UserPresets(store, desk_presets))
         service.store = store
+        service.sim_desk = sim_desk
 
         def audit(source, action, detail, by=None):
             # Credited to who asked when the interface knows (a signed-in person, a token's owner), else to

@@ -27,6 +27,7 @@ class DeskService:
         self.indicators = None          # set by the daemon when present
         self.habits = None              # the reminder service, when present
         self.store = None               # users, presets, statistics, when present
+        self.sim_desk = None            # the simulated desk behind the pins (`deskpi sim` only): fault injection
 
     @property
     def limits(self) -> tuple[float, float]:
@@ -108,3 +109,25 @@ class DeskService:
         if self.sim_keypad is None:
             raise LookupError("there is no virtual keypad: this desk is real")
         self.sim_keypad(key, pressed)
+
+    def inject_sim_fault(self, kind: str, direction: Direction = Direction.DOWN,
+                         height_mm: float | None = None) -> dict:
+        """Give the simulated desk a physical problem (the controller has to find it on its own).
+        An obstruction blocks travel in `direction` beyond `height_mm` (default: 30 mm from where the
+        desk is). LookupError on a real desk, ValueError for an unknown kind."""
+        desk = self.sim_desk
+        if desk is None:
+            raise LookupError("there is no simulated desk to give a fault to: this desk is real")
+        if kind != "obstruction":
+            desk.inject(kind)
+            return {"kind": kind}
+        if height_mm is None:
+            height_mm = desk.true_height() + 30.0 * int(direction)
+        desk.inject(kind, height_mm=float(height_mm), direction=int(direction))
+        return {"kind": kind, "direction": direction.name.lower(), "height_mm": round(float(height_mm), 1)}
+
+    def clear_sim_faults(self) -> None:
+        """Take every injected problem away from the simulated desk (a latched fault stays until cleared)."""
+        if self.sim_desk is None:
+            raise LookupError("there is no simulated desk to clear: this desk is real")
+        self.sim_desk.clear_injections()

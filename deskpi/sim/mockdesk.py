@@ -20,6 +20,10 @@ from .physics import DeskPhysics, DeskSpec, Obstruction
 from .sensor_model import LOST_PULSE_S, SensorModel, SensorSpec
 
 BURST_DELAY_S = 0.0005   # HC-SR04: echo rises ~0.5 ms after the trigger
+#: State changes a simulated pin remembers. gpiozero's MockPin keeps every one, and the sensor's trigger
+#: pin changes about 30 times a second, so a `deskpi sim` left running grew by ~20 MB an hour
+#: (found by `deskpi bench soak`). The oldest half goes when the history reaches this length.
+PIN_HISTORY = 2000
 
 
 class SimPin(MockPWMPin):
@@ -28,6 +32,8 @@ class SimPin(MockPWMPin):
 
     def _change_state(self, value):
         changed = super()._change_state(value)
+        if len(self.states) > PIN_HISTORY:
+            del self.states[: len(self.states) - PIN_HISTORY // 2]
         if changed and self._function == "output":
             listener = self._factory.listeners.get(self.info.name)
             if listener is not None:

@@ -20,6 +20,8 @@ from deskpi.webapp.claims import ClaimError
 from deskpi.webapp.context import WebContext, context
 
 SIM_KEYS = ("up", "down", "preset-1", "preset-2", "preset-3", "preset-4")
+#: What `POST /sim/fault` can do to the simulated desk (deskpi.sim.mockdesk.SimulatedDesk.inject).
+SIM_FAULTS = ("obstruction", "stall", "sensor_dead", "sensor_stuck", "echo_stuck_high", "reversed_wiring")
 _SLOTS_TEXT = f"{SLOTS[0]}-{SLOTS[-1]}"
 #: Path parameters, as the document describes them (the views refuse anything else with 404).
 SLOT = {"slot": {"type": "string", "enum": [str(n) for n in SLOTS]}}
@@ -318,3 +320,43 @@ def sim_next_reminder():
         return jsonify(skip()), 200
     except LookupError as exc:
         raise ApiError(409, str(exc)) from None
+
+
+def _simulated(ctx: WebContext) -> None:
+    if getattr(ctx.service, "sim_desk", None) is None:
+        raise ApiError(404, "there is no simulated desk to give a fault to: this desk is real "
+                            "(fault injection only works in sim mode)")
+
+
+@api.op("POST", "/sim/fault", summary="Simulator: give the simulated desk a physical problem for the "
+                                      "controller to find (an obstruction, a stalled motor, a dead sensor...)",
+        body=lambda lo, hi: {
+            "type": "object", "required": ["kind"], "additionalProperties": False,
+            "properties": {"kind": {"type": "string", "enum": list(SIM_FAULTS)},
+                           "direction": {"type": "string", "enum": ["up", "down"],
+                                         "description": "obstruction only: the travel it blocks (default down)"},
+                           "height_mm": {**height_schema(lo, hi, 900),
+                                         "description": "obstruction only: where it blocks travel "
+                                                        "(default: 30 mm from the desk's height)"}},
+            "example": {"kind": "obstruction", "direction": "down"}},
+        body_required=True, responses={200: "The problem is there now", 404: "Not a simulator",
+                                       422: "Obstruction fields for another kind"}, tag="simulator")
+def sim_fault(body):
+    ctx = context()
+    _simulated(ctx)
+    kind = body["kind"]
+    if kind != "obstruction" and ("direction" in body or "height_mm" in body):
+        raise ApiError(422, f"'direction' and 'height_mm' are for an obstruction only, not for {show(kind)}")
+    direction = Direction.UP if body.get("direction") == "up" else Direction.DOWN
+    height = body.get("height_mm")
+    return jsonify(ctx.service.inject_sim_fault(kind, direction, None if height is None else float(height))), 200
+
+
+@api.op("DELETE", "/sim/fault", summary="Simulator: take every injected problem away (then clear the "
+                                        "desk's fault with POST /clear-fault)",
+        responses={200: "The simulated desk is healthy again", 404: "Not a simulator"}, tag="simulator")
+def sim_fault_clear():
+    ctx = context()
+    _simulated(ctx)
+    ctx.service.clear_sim_faults()
+    return jsonify(cleared=True), 200

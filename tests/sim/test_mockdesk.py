@@ -12,7 +12,7 @@ import pytest
 from gpiozero import DigitalOutputDevice
 from helpers import wait_until
 
-from deskpi.sim.mockdesk import SimFactory, SimPins, SimulatedDesk
+from deskpi.sim.mockdesk import PIN_HISTORY, SimFactory, SimPins, SimulatedDesk
 from deskpi.sim.physics import DeskSpec
 from deskpi.sim.sensor_model import SensorSpec
 
@@ -172,3 +172,17 @@ def test_end_stop_limits_travel():
 def test_unknown_fault_is_refused(rig):
     with pytest.raises(ValueError, match="'gremlins'"):
         rig.desk.inject("gremlins")
+
+
+def test_a_pin_that_keeps_changing_remembers_a_bounded_history():
+    """A long-running `deskpi sim` pings its sensor ~15 times a second: the pins' histories must not grow
+    without end (gpiozero's MockPin keeps every change), and the newest changes stay in order."""
+    factory = SimFactory()
+    pin = DigitalOutputDevice(PINS.trigger, initial_value=False, pin_factory=factory)
+    for _ in range(5 * PIN_HISTORY):
+        pin.on()
+        pin.off()
+    states = factory.pin(PINS.trigger).states
+    assert len(states) <= PIN_HISTORY
+    assert [s.state for s in states[-4:]] == [True, False, True, False]
+    pin.close()

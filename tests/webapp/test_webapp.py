@@ -345,6 +345,43 @@ def test_bad_sim_key_requests(sim, url, body, status, fragment):
     assert service.calls == []
 
 
+# -- the simulator's fault injection -------------------------------------------------------------
+def test_sim_fault_injects_and_clears_through_the_service():
+    service = FakeService(sim=True)
+    client = make_client(service)
+    resp = send(client, "POST", "/api/v1/sim/fault", {"kind": "stall"})
+    assert resp.status_code == 200 and resp.get_json() == {"kind": "stall"}
+    resp = send(client, "POST", "/api/v1/sim/fault", {"kind": "obstruction", "direction": "up", "height_mm": 900})
+    assert resp.status_code == 200
+    resp = send(client, "DELETE", "/api/v1/sim/fault")
+    assert resp.status_code == 200 and resp.get_json() == {"cleared": True}
+    assert service.calls == [("inject_sim_fault", "stall", Direction.DOWN, None),
+                             ("inject_sim_fault", "obstruction", Direction.UP, 900.0), ("clear_sim_faults",)]
+
+
+BAD_FAULTS = [
+    ("not-a-simulator", False, "POST", {"kind": "stall"}, 404, "this desk is real"),
+    ("not-a-simulator-clear", False, "DELETE", None, 404, "this desk is real"),
+    ("unknown-kind", True, "POST", {"kind": "gremlins"}, 400, '"obstruction" or "stall"'),
+    ("kind-missing", True, "POST", {}, 400, "missing 'kind'"),
+    ("body-missing", True, "POST", None, 400, "kind"),
+    ("extra-field", True, "POST", {"kind": "stall", "why": 1}, 400, 'unknown field "why"'),
+    ("direction-for-a-stall", True, "POST", {"kind": "stall", "direction": "up"}, 422, "obstruction only"),
+    ("bad-direction", True, "POST", {"kind": "obstruction", "direction": "sideways"}, 400, '"up" or "down"'),
+    ("height-outside-limits", True, "POST", {"kind": "obstruction", "height_mm": 5000}, 422, RANGE_TEXT),
+]
+
+
+@pytest.mark.parametrize("sim, method, body, status, fragment", [c[1:] for c in BAD_FAULTS],
+                         ids=[c[0] for c in BAD_FAULTS])
+def test_bad_sim_fault_requests(sim, method, body, status, fragment):
+    service = FakeService(sim=sim)
+    resp = send(make_client(service), method, "/api/v1/sim/fault", body)
+    assert resp.status_code == status, resp.get_json()
+    assert fragment in error_of(resp)
+    assert service.calls == []
+
+
 # -- errors are JSON everywhere under /api ----------------------------------------------------------
 @pytest.mark.parametrize("method, url, status, fragment", [
     ("GET", "/api/v1/nope", 404, "no such URL"),

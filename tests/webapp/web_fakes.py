@@ -34,6 +34,7 @@ class FakeService:
         self.height = height
         self.sim = sim
         self.sim_keypad = (lambda key, pressed: None) if sim else None
+        self.sim_desk = object() if sim else None
         self.presets = {1: 720.0, 2: 1100.0, 3: None, 4: None}
         self.crash: Exception | None = None   # raised by move_to, as a bug would be
         self.limits = LIMITS
@@ -99,6 +100,13 @@ class FakeService:
         if self.sim_keypad is None:
             raise LookupError("there is no virtual keypad: this desk is real")
         self.calls.append(("press_sim_key", key, pressed))
+
+    def inject_sim_fault(self, kind, direction=None, height_mm=None):
+        self.calls.append(("inject_sim_fault", kind, direction, height_mm))
+        return {"kind": kind}
+
+    def clear_sim_faults(self):
+        self.calls.append(("clear_sim_faults",))
 
     def names(self) -> list[str]:
         return [c[0] for c in self.calls]
