@@ -124,8 +124,10 @@ def create_token(body):
     ctx = context()
     try:
         token_id, token = ctx.store.create_token(ctx.user().name, body.get("label", ""))
-    except ValueError as exc:      # the cap on live tokens (the store's TokenLimitError) is a 409
-        raise ApiError(409 if getattr(exc, "cap", None) is not None else 422, str(exc)) from None
+    except ValueError as exc:
+        if getattr(exc, "cap", None) is not None:      # the cap on live tokens (the store's TokenLimitError)
+            raise ApiError(409, str(exc)) from None
+        raise ApiError(422, str(exc)) from None
     return jsonify(id=token_id, token=token), 201
 
 

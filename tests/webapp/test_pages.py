@@ -161,7 +161,7 @@ def test_home_shows_the_preset_to_press_and_the_holder_sees_who_asks(app):
     ada = client_for(app, "Ada")                                             # holds the claim
     page, _ = get(ada, "/")
     assert page.find("claim-pending-list") is not None and "claim-refuse" not in page.testids()
-    odd = 'Bo <i>"b"</i> & co'
+    odd = 'Bo <i>"b" & co'
     bob = client_for(app, odd, admin=False, claim=False)
     slot = bob.post("/api/v1/claim").get_json()["press_preset"]
     page, html = get(bob, "/")

@@ -23,7 +23,7 @@ from web_fakes import LIMITS
 
 from deskpi.people.accounts import add_user
 from deskpi.people.passwords import hash_secret
-from deskpi.store import Store, db_path
+from deskpi.store import Store, access, db_path
 from deskpi.util.storage import StorageFull, StorageMonitor
 
 API = "/api/v1"
@@ -40,7 +40,7 @@ def _fill(write) -> int:
 
 
 @pytest.fixture
-def full(app, service):
+def full(app, service, monkeypatch):
     """The app's store full for new sign-ins, tokens and people (the flag reset, as if nothing had
     tried yet); yields the store, whose cap is lifted again by `room(store)`."""
     store = service.store
@@ -49,6 +49,8 @@ def full(app, service):
     store.add_user("bob")
     store.db.execute("PRAGMA max_page_count = 1")           # SQLite clamps it to the file's present size
     _fill(lambda n: store.create_session("ada"))
+    # The disk, not the per-person cap on tokens, must be what stops these (here and in the tests).
+    monkeypatch.setattr(access, "TOKENS_PER_USER", 10**9)
     _fill(lambda n: store.create_token("ada", "laptop"))
     # Rows the size of the one the test adds (three-letter name, stature and heights): no page has room.
     _fill(lambda n: add_user(store, f"{n:03x}", limits=LIMITS, stature_cm=180))
