@@ -93,7 +93,12 @@ def _schemathesis(base: str, cwd: Path, *extra: str) -> subprocess.CompletedProc
     cmd = [sys.executable, "-m", "schemathesis.cli", "run", f"{base}/openapi.json",
            "--checks", "all", "--exclude-checks", "ignored_auth",
            "--max-examples", str(EXAMPLES), "--seed", str(SEED), "--workers", "1",
-           "--exclude-path", f"{API}/events", "--request-timeout", "10", *extra]
+           "--exclude-path", f"{API}/events",
+           # Simulator only (404 on a desk): its body has a rule across fields (direction and height_mm are
+           # for an obstruction only) that the declared schema subset cannot say, so a schema-valid body can
+           # rightly get 422; tests/webapp/test_webapp.py covers its refusals case by case.
+           "--exclude-path", f"{API}/sim/fault",
+           "--request-timeout", "10", *extra]
     env = dict(os.environ, NO_COLOR="1", COLUMNS="120")
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
 
