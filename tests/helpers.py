@@ -1,10 +1,12 @@
 """Small helpers shared by the tests that run real threads."""
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition",
@@ -99,6 +101,32 @@ def calm(d) -> None:
         d.parts.loop.clear_fault()
     wait_until(lambda: desk_at_rest(d) and d.parts.controller.estimator.is_fresh(time.monotonic()), 30,
                "the desk at rest with fresh readings")
+
+
+@contextlib.contextmanager
+def running_sim(data_dir, log_path, *, seed: int = 1, env: dict | None = None):
+    """A real `deskpi sim` on `data_dir` for a `with` block: yields its base URL; its log goes to
+    `log_path` (a file, never a pipe nobody reads); it is stopped (killed if it must be) at the end."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ if env is None else env, PYTHONPATH=str(root))
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "deskpi.cli", "sim", "--host", "127.0.0.1", "--port", "0",
+                                 "--data-dir", str(data_dir), "--seed", str(seed)],
+                                env=env, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True)
+    try:
+        yield sim_url(proc, log=log_path)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        proc.stdout.close()
 
 
 def sim_url(proc, *, timeout: float = 30.0, log=None) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from helpers import sim_url
+from helpers import running_sim
 from web_fakes import LIMITS
 
 from deskpi.people.accounts import add_user
@@ -72,21 +72,9 @@ def sim(tmp_path_factory):
     made = _deskpi("token", "create", "Fuzz", "--label", "schemathesis", data=data)
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip()
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     log_path = tmp / "sim.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "deskpi.cli", "sim", "--host", "127.0.0.1", "--port", "0",
-                                 "--data-dir", str(data), "--seed", "3"],
-                                env=env, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True)
-        try:
-            yield sim_url(proc, log=log_path), token, tmp, log_path
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+    with running_sim(data, log_path, seed=3) as url:
+        yield url, token, tmp, log_path
 
 
 def _schemathesis(base: str, cwd: Path, *extra: str) -> subprocess.CompletedProcess:

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import fill_file_system, signed_in, sim_url, small_tmpfs
+from helpers import fill_file_system, running_sim, signed_in, small_tmpfs
 from web_fakes import LIMITS
 
 from deskpi.people.accounts import add_user
@@ -175,58 +175,46 @@ def test_a_real_sim_on_a_full_file_system(tmp_path):
         made = _deskpi("token", "create", "Ada", data=data)
         assert made.returncode == 0, made.stderr
         token = made.stdout.strip()
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
         log_path = tmp_path / "sim.log"
-        with open(log_path, "w") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "deskpi.cli", "sim", "--host", "127.0.0.1", "--port", "0",
-                                     "--data-dir", str(data), "--seed", "4"],
-                                    env=env, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True)
-            try:
-                base = sim_url(proc, log=log_path) + API
-                sign_in = {"name": "Ada", "pin": "4711"}
-                assert _http("POST", f"{base}/session", sign_in)[0] == 200
-                with sqlite3.connect(db_path(data)) as conn:        # from here on every commit must grow the WAL
-                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                fill_file_system(data)
+        with running_sim(data, log_path, seed=4) as url:
+            base = url + API
+            sign_in = {"name": "Ada", "pin": "4711"}
+            assert _http("POST", f"{base}/session", sign_in)[0] == 200
+            with sqlite3.connect(db_path(data)) as conn:        # from here on every commit must grow the WAL
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            fill_file_system(data)
 
-                status, body = _http("POST", f"{base}/session", sign_in)
-                assert status == 503 and body["error"].startswith(FULL), (status, body)
-                status, body = _http("POST", f"{base}/tokens", {"label": "laptop"}, token=token)
-                assert status == 503 and body["error"].startswith(FULL), (status, body)
-                state = _http("GET", f"{base}/state")[1]
-                assert state["storage"]["full"] is True, state
+            status, body = _http("POST", f"{base}/session", sign_in)
+            assert status == 503 and body["error"].startswith(FULL), (status, body)
+            status, body = _http("POST", f"{base}/tokens", {"label": "laptop"}, token=token)
+            assert status == 503 and body["error"].startswith(FULL), (status, body)
+            state = _http("GET", f"{base}/state")[1]
+            assert state["storage"]["full"] is True, state
 
-                st = json.loads(_deskpi("status", "--json", data=data).stdout)
-                assert st["storage"]["full"] is True and "full" in st["storage"]["detail"], st
-                assert "storage  FULL since " in _deskpi("status", data=data).stdout
-                doctor = _deskpi("doctor", "--json", data=data)
-                checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
-                assert doctor.returncode == 1 and checks["storage"]["status"] == "fail", checks.get("storage")
-                assert checks["disk"]["status"] == "fail", checks["disk"]
-                assert checks["database"]["status"] in ("pass", "fail"), checks["database"]
-                assert "restore" not in checks["database"].get("hint", ""), checks["database"]
+            st = json.loads(_deskpi("status", "--json", data=data).stdout)
+            assert st["storage"]["full"] is True and "full" in st["storage"]["detail"], st
+            assert "storage  FULL since " in _deskpi("status", data=data).stdout
+            doctor = _deskpi("doctor", "--json", data=data)
+            checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+            assert doctor.returncode == 1 and checks["storage"]["status"] == "fail", checks.get("storage")
+            assert checks["disk"]["status"] == "fail", checks["disk"]
+            assert checks["database"]["status"] in ("pass", "fail"), checks["database"]
+            assert "restore" not in checks["database"].get("hint", ""), checks["database"]
 
-                # The desk still moves and stops.
-                here = st["height_mm"]
-                target = here + 100 if here < 1000 else here - 100
-                moved = _deskpi("move", f"{target:.0f}", "--json", data=data)
-                assert moved.returncode == 0, (moved.stdout, moved.stderr)
-                now = json.loads(_deskpi("status", "--json", data=data).stdout)
-                assert abs(now["height_mm"] - target) < 10, now
-                assert _http("POST", f"{base}/stop", token=token)[0] == 200
+            # The desk still moves and stops.
+            here = st["height_mm"]
+            target = here + 100 if here < 1000 else here - 100
+            moved = _deskpi("move", f"{target:.0f}", "--json", data=data)
+            assert moved.returncode == 0, (moved.stdout, moved.stderr)
+            now = json.loads(_deskpi("status", "--json", data=data).stdout)
+            assert abs(now["height_mm"] - target) < 10, now
+            assert _http("POST", f"{base}/stop", token=token)[0] == 200
 
-                (data / "filler").unlink()
-                status, body = _http("POST", f"{base}/session", sign_in)
-                assert status == 200, body
-                assert _http("GET", f"{base}/state")[1]["storage"] == {"full": False, "since": None}
-                assert json.loads(_deskpi("status", "--json", data=data).stdout)["storage"]["full"] is False
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=5)
+            (data / "filler").unlink()
+            status, body = _http("POST", f"{base}/session", sign_in)
+            assert status == 200, body
+            assert _http("GET", f"{base}/state")[1]["storage"] == {"full": False, "since": None}
+            assert json.loads(_deskpi("status", "--json", data=data).stdout)["storage"]["full"] is False
         text = log_path.read_text()
         assert "Traceback" not in text, text[-3000:]
         assert 1 <= text.count("storage is full") <= 3, text[-3000:]

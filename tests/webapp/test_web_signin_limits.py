@@ -19,7 +19,7 @@ import threading
 
 import pytest
 from helpers import wait_until
-from web_fakes import FakeService, app_for, with_store
+from web_fakes import FakeService, with_store
 
 from deskpi.people.passwords import hash_secret
 from deskpi.store import TOKENS_PER_USER
@@ -44,13 +44,6 @@ def service(tmp_path, pin_hash):
     s.store.add_user("Bob", pin_hash=pin_hash)
     yield s
     s.store.close()
-
-
-@pytest.fixture
-def app(service):
-    a = app_for(service)
-    yield a
-    a.extensions["deskpi.web"].close()
 
 
 @pytest.fixture
