@@ -18,7 +18,8 @@ import random
 import statistics
 from dataclasses import dataclass
 
-from deskpi.core.motion.controller import MotionConfig, MotionController
+from deskpi.core.motion.config import MotionConfig
+from deskpi.core.motion.controller import MotionController
 from deskpi.sim.physics import DeskSpec, Obstruction
 from deskpi.sim.sensor_model import SensorSpec
 from deskpi.sim.virtual import VirtualRig

@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 from collections import deque
 
-from deskpi.core.motion.controller import Command, MoveReport
+from deskpi.core.motion.config import Command, MoveReport
 from deskpi.core.types import Direction, EchoStatus, Reading
 
 

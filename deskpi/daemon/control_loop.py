@@ -18,7 +18,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from deskpi.core.motion.controller import Command, MotionController
+from deskpi.core.motion.config import Command
+from deskpi.core.motion.controller import MotionController
 from deskpi.core.types import Direction, Reading
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from deskpi.core.motion.controller import Command
+from deskpi.core.motion.config import Command
 from deskpi.core.panel.indicator_patterns import desk_state
 from deskpi.daemon.sdnotify import Notifier
 

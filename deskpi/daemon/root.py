@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deskpi.config import Settings
-from deskpi.core.motion.controller import MotionConfig, MotionController
+from deskpi.core.motion.config import MotionConfig
+from deskpi.core.motion.controller import MotionController
 from deskpi.core.types import Source
 from deskpi.daemon import learned_model
 from deskpi.daemon.arbiter import MotionArbiter

@@ -7,7 +7,8 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
-from deskpi.core.motion.controller import MotionConfig, MotionController
+from deskpi.core.motion.config import MotionConfig
+from deskpi.core.motion.controller import MotionController
 from deskpi.core.motion.stopmodel import StopModel
 from deskpi.daemon.control_loop import ControlLoop
 from deskpi.hw.drives import RelayPairDrive

@@ -16,7 +16,8 @@ import statistics
 import pytest
 
 from deskpi.core.faults import FaultKind, MotionRefused
-from deskpi.core.motion.controller import Command, MotionConfig, MotionController, State
+from deskpi.core.motion.config import Command, MotionConfig
+from deskpi.core.motion.controller import MotionController, State
 from deskpi.core.motion.estimator import Verdict
 from deskpi.core.motion.stopmodel import StopModel
 from deskpi.core.types import Direction, Reading

@@ -33,7 +33,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deskpi.core.faults import FaultKind, MotionRefused
-from deskpi.core.motion.controller import MotionConfig, MotionController
+from deskpi.core.motion.config import MotionConfig
+from deskpi.core.motion.controller import MotionController
 from deskpi.core.types import Direction, Reading
 
 UP, DOWN = Direction.UP, Direction.DOWN

@@ -14,7 +14,8 @@ import pytest
 from helpers import wait_until
 
 from deskpi.core.faults import FaultKind, MotionRefused
-from deskpi.core.motion.controller import MotionConfig, MotionController, State
+from deskpi.core.motion.config import MotionConfig
+from deskpi.core.motion.controller import MotionController, State
 from deskpi.core.types import Direction, Reading
 from deskpi.daemon.control_loop import ControlLoop
 

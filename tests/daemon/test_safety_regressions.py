@@ -34,7 +34,8 @@ from helpers import ManualClock, wait_until
 import deskpi
 from deskpi.config import ConfigError, defaults, from_mapping, load
 from deskpi.core.faults import FaultKind, MotionRefused
-from deskpi.core.motion.controller import MotionConfig, MotionController, State
+from deskpi.core.motion.config import MotionConfig
+from deskpi.core.motion.controller import MotionController, State
 from deskpi.core.types import Direction, Reading, Source
 from deskpi.daemon.arbiter import MotionArbiter
 from deskpi.daemon.control_loop import ControlLoop

@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 
 from ..faults import Fault, FaultKind, MotionRefused
 from ..types import Direction, EchoStatus, Reading
+from .config import Command, MotionConfig, MoveReport
 from .duty import DutyCycle
-from .estimator import EstimatorConfig, HeightEstimator, SensorHealth, Verdict
+from .estimator import HeightEstimator, SensorHealth, Verdict
 from .interlock import Interlock
 from .monitors import CollapseCheck, StartupCheck, StuckCheck
+from .settling import combine, robust_mean, still_moving
 from .stopmodel import StopModel
 from .trajectory import TrajectoryFit
 
@@ -33,58 +35,6 @@ class State(enum.Enum):
     MOVING_DOWN = "moving_down"
     SETTLING = "settling"
     FAULT = "fault"
-
-
-@dataclass(frozen=True)
-class MotionConfig:
-    min_mm: float = 640.0
-    max_mm: float = 1260.0
-    tolerance_mm: float = 2.0
-    hold_lease_s: float = 0.4
-    corrections: bool = True
-    max_corrections: int = 3
-    backoff_mm: float = 30.0
-    dead_time_s: float = 0.1
-    duty_max_on_s: float = 60.0
-    duty_window_s: float = 600.0
-    speed_up_mm_s: float = 30.0
-    speed_down_mm_s: float = 30.0
-    noise_mm: float = 2.0
-    settle_samples: int = 6
-    evidence_threshold: float = 10.0
-    collapse_threshold: float = 12.0
-    limit_overrun_mm: float = 15.0
-    pause_after_s: float = 0.2
-    estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.min_mm) and math.isfinite(self.max_mm) and self.min_mm < self.max_mm):
-            raise ValueError(f"soft limits must satisfy min_mm < max_mm, got {self.min_mm}..{self.max_mm} mm")
-        if not 0.1 <= self.hold_lease_s <= 2.0:
-            raise ValueError(f"hold_lease_s must be 0.1..2.0 s, got {self.hold_lease_s}")
-        if not 0.5 <= self.tolerance_mm <= 20:
-            raise ValueError(f"tolerance_mm must be 0.5..20 mm, got {self.tolerance_mm}")
-
-
-@dataclass(frozen=True)
-class Command:
-    drive: Direction | None
-    wake_at: float | None
-
-
-@dataclass(frozen=True)
-class MoveReport:
-    kind: str                 # goto | hold | stop
-    target_mm: float | None
-    start_mm: float
-    final_mm: float
-    corrections: int
-    t_start: float
-    t_end: float
-
-    @property
-    def error_mm(self) -> float | None:
-        return None if self.target_mm is None else self.final_mm - self.target_mm
 
 
 @dataclass
@@ -451,11 +401,11 @@ class MotionController:
         need = self.cfg.settle_samples
         if len(s.readings) < need:
             return
-        if _still_moving(s.readings, self.estimator.cfg.window, self.noise_mm) and now - s.t_cut < 5.0:
+        if still_moving(s.readings, self.estimator.cfg.window, self.noise_mm) and now - s.t_cut < 5.0:
             del s.readings[: len(s.readings) // 2]   # the desk is still creeping: wait for it
             return
-        measured, n_used = _robust_mean(s.readings, self.noise_mm)
-        final, se = self._combine(measured, self.noise_mm / math.sqrt(n_used), s.expected)
+        measured, n_used = robust_mean(s.readings, self.noise_mm)
+        final, se = combine(measured, self.noise_mm / math.sqrt(n_used), s.expected)
         g = self._goal
         if g is not None and g.kind == "goto" and g.corrections_left > 0:
             err = abs(g.target - final)
@@ -515,17 +465,6 @@ class MotionController:
         backoff = verdict[0] is FaultKind.OBSTRUCTION and not stopped
         self._raise_fault(*verdict, now, backoff_from=d if backoff else None)
         return True
-
-    @staticmethod
-    def _combine(measured: float, se_m: float, expected: tuple[float, float] | None) -> tuple[float, float]:
-        """Weigh the settled readings against where the fit predicted the desk would stop."""
-        if expected is None:
-            return measured, se_m
-        e, se_e = expected
-        if abs(e - measured) > 4 * (se_e + se_m):
-            return measured, se_m     # the prediction was wrong; trust the readings
-        wm, we = 1 / se_m ** 2, 1 / se_e ** 2
-        return (measured * wm + e * we) / (wm + we), (wm + we) ** -0.5
 
     def _rest_height(self, now: float) -> tuple[float, float] | None:
         """Height and its sd: the last settle if it is recent and nothing moved since."""
@@ -676,25 +615,3 @@ class MotionController:
         if self._motor_wanted() and self.estimator.last_accepted_t is not None:
             times.append(self.estimator.last_accepted_t + self.cfg.estimator.stale_after_s + 1e-3)
         return max(min(times), now) if times else None
-
-
-def _still_moving(values: list[float], n_recent: int, noise_mm: float) -> bool:
-    """Do evenly spaced readings still trend (a desk coasting longer than expected)?"""
-    ys = values[-n_recent:]
-    n = len(ys)
-    if n < 4:
-        return False
-    mx = (n - 1) / 2
-    sxx = sum((i - mx) ** 2 for i in range(n))
-    my = sum(ys) / n
-    slope = sum((i - mx) * (y - my) for i, y in enumerate(ys)) / sxx   # mm per reading
-    se = max(noise_mm, 0.5) / math.sqrt(sxx)
-    return abs(slope) > max(3.0 * se, 0.2)
-
-
-def _robust_mean(values: list[float], noise_mm: float) -> tuple[float, int]:
-    """Mean of the readings within 3 sigma of their median: as robust as a median
-    to a wild echo, and as precise as a mean for the rest."""
-    med = statistics.median(values)
-    keep = [v for v in values if abs(v - med) <= 3.0 * max(noise_mm, 0.5)] or [med]
-    return sum(keep) / len(keep), len(keep)
