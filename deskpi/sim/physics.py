@@ -88,7 +88,9 @@ class DeskPhysics:
             self.new_load()   # someone put something on the desk or leant on it since last time
         self._cmd_up, self._cmd_down = up, down
         self._pending.append((t + self.spec.relay_delay_s, up, down))
-        self._pending.sort()
+        # By time only, and stably: an "off" given at the same instant as the "on" before
+        # it must still come after it (sorting on the levels too ran the motor on forever).
+        self._pending.sort(key=lambda p: p[0])
 
     def set_motor(self, direction: int | None, t: float, power: float = 1.0) -> None:
         self.set_outputs(power if direction == 1 else 0.0, power if direction == -1 else 0.0, t)

@@ -12,7 +12,11 @@ class SensorSpec:
     dropouts: float = 0.02        # probability a ping's echo is lost (timeout pulse)
     mount_offset_mm: float = 30.0  # desktop surface is this far above the sensor's face
     temperature_c: float = 20.0   # the air the sound travels through
-    ping_interval_s: float = 0.06
+    # While the desk moves: at desk heights three round trips of the sound (a ghost of the
+    # last ping dies away by then) take ~23 ms, so 25 ms between pings is safe; at rest a
+    # few pings a second keep the height fresh.
+    ping_interval_s: float = 0.025
+    idle_interval_s: float = 0.15
 
 
 def speed_of_sound_m_s(temperature_c: float) -> float:

@@ -44,6 +44,8 @@ class VirtualRig:
         self._seq = 0
         self._wake: float | None = None
         self.drive: Direction | None = None
+        self._busy_t = t0
+        self._last_ping = t0 - 1.0
         self.on_tick = None          # optional hook(rig, command) after every controller tick
 
     # -- the loop -----------------------------------------------------------
@@ -80,10 +82,15 @@ class VirtualRig:
         if want is not None and got is None:
             wake = min(wake or math.inf, self.relay.earliest_on(want, self.t))
         self._wake = wake if wake is None or wake > self.t else self.t + 1e-4
+        fast = self.sensor_spec.ping_interval_s
+        if self._next_ping - self.t > fast and (got is not None or getattr(self.ctrl, "busy", True)):
+            # A move is starting: ping as soon as the sensor allows, as the reader does when woken.
+            self._next_ping = max(self.t, self._last_ping + fast)
 
     def _ping(self) -> None:
         tp = self._next_ping
-        self._next_ping += self.sensor_spec.ping_interval_s
+        self._last_ping = tp
+        self._next_ping += self._interval()
         status, dist = self.sensor.ping(self.physics.height_mm)
         if status == "ok":
             width = self.sensor.pulse_width_s(dist)
@@ -96,6 +103,16 @@ class VirtualRig:
             reading, at = Reading.silent(tp), tp + SILENT_TIMEOUT_S
         self._seq += 1
         heapq.heappush(self._deliveries, (at, self._seq, reading))
+
+    def _interval(self) -> float:
+        """Fast pings while the controller is busy or the desk still moves, as the daemon's reader does."""
+        spec = self.sensor_spec
+        busy = self.ctrl.busy if hasattr(self.ctrl, "busy") else True
+        if busy or self.drive is not None or not self.physics.at_rest or self.t - self._busy_t < 1.0:
+            if busy or self.drive is not None:
+                self._busy_t = self.t
+            return spec.ping_interval_s
+        return max(spec.idle_interval_s, spec.ping_interval_s)
 
     # -- conveniences -------------------------------------------------------
     def settle(self, seconds: float = 1.0) -> None:

@@ -141,7 +141,10 @@ class HeightEstimator:
         items = self.recent(self.cfg.window)
         med = statistics.median(r.height_mm for r in items)
         t_mid = statistics.median(r.t for r in items)
-        v = self.velocity()
+        # The slope of the same readings the median comes from: a slope taken over a
+        # shorter span would be extrapolated across however long ago they were taken
+        # (a gap in the readings turns a few mm of noise into tens of mm of "motion").
+        v = _slope(items) if len(items) >= 3 else 0.0
         return med + v * (t - t_mid)
 
     def health(self, now: float) -> SensorHealth:
