@@ -55,6 +55,19 @@ class Reading:
         return cls(t, None, EchoStatus.SILENT)
 
 
+@dataclass(frozen=True, slots=True)
+class CurrentSample:
+    """One reading of the motor supply current: when (seconds, monotonic) and how many amperes.
+
+    Optional hardware (a shunt monitor such as an INA219 on the motor supply): a motor that
+    stalls or pushes against something draws more current within milliseconds, long before
+    the ultrasonic sensor can tell a stopped desk from a slow one.
+    """
+
+    t: float
+    amps: float
+
+
 class Source(enum.IntEnum):
     """Who asks; higher value wins."""
 

@@ -103,6 +103,9 @@ class VirtualRig:
             reading, at = Reading.silent(tp), tp + SILENT_TIMEOUT_S
         self._seq += 1
         heapq.heappush(self._deliveries, (at, self._seq, reading))
+        # The reader pings one at a time: the next ping waits for this one's answer (a lost
+        # echo's 38 ms pulse, a silent sensor's timeout).
+        self._next_ping = max(self._next_ping, at + 0.005)
 
     def _interval(self) -> float:
         """Fast pings while the controller is busy or the desk still moves, as the daemon's reader does."""
