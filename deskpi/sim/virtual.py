@@ -46,6 +46,7 @@ class VirtualRig:
         self.drive: Direction | None = None
         self._busy_t = t0
         self._last_ping = t0 - 1.0
+        self._free_at = t0
         self.on_tick = None          # optional hook(rig, command) after every controller tick
 
     # -- the loop -----------------------------------------------------------
@@ -85,7 +86,7 @@ class VirtualRig:
         fast = self.sensor_spec.ping_interval_s
         if self._next_ping - self.t > fast and (got is not None or getattr(self.ctrl, "busy", True)):
             # A move is starting: ping as soon as the sensor allows, as the reader does when woken.
-            self._next_ping = max(self.t, self._last_ping + fast)
+            self._next_ping = max(self.t, self._last_ping + fast, self._free_at)
 
     def _ping(self) -> None:
         tp = self._next_ping
@@ -105,7 +106,8 @@ class VirtualRig:
         heapq.heappush(self._deliveries, (at, self._seq, reading))
         # The reader pings one at a time: the next ping waits for this one's answer (a lost
         # echo's 38 ms pulse, a silent sensor's timeout).
-        self._next_ping = max(self._next_ping, at + 0.005)
+        self._free_at = at + 0.005
+        self._next_ping = max(self._next_ping, self._free_at)
 
     def _interval(self) -> float:
         """Fast pings while the controller is busy or the desk still moves, as the daemon's reader does."""
