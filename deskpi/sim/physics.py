@@ -29,6 +29,14 @@ class DeskSpec:
     overheat: bool = False
     thermal_limit_s: float = 120.0      # continuous motor seconds before the thermal cut-out
     thermal_cool_tau_s: float = 300.0
+    # The motor as a force source: it pushes with up to this force (both columns together) and
+    # slows as the force it meets rises (a DC motor's straight speed-torque line).
+    stall_force_n: float = 1200.0
+    # Supply current: running, per direction (lifting the desktop takes more), and stalled.
+    current_up_a: float = 3.0
+    current_down_a: float = 1.6
+    current_stall_a: float = 9.0
+    surge_tau_s: float = 0.03            # the start-up surge decays with this time constant
 
     def with_(self, **kw) -> DeskSpec:
         return replace(self, **kw)
@@ -43,8 +51,18 @@ class Violation:
 
 @dataclass
 class Obstruction:
+    """Something in the desk's way: a wall (stiffness None) or a hand, a knee, a chair arm.
+
+    A soft obstacle pushes back with stiffness x compression, so the desk slows over a few
+    millimetres while the motor's force (and current) rises, instead of stopping dead.
+    """
+
     height_mm: float
     direction: int      # +1 blocks upward travel above height, -1 blocks downward below it
+    stiffness_n_mm: float | None = None
+
+    def compression(self, height_mm: float) -> float:
+        return max(self.direction * (height_mm - self.height_mm), 0.0)
 
 
 @dataclass
@@ -62,6 +80,10 @@ class DeskPhysics:
     heat_s: float = 0.0
     thermal_tripped: bool = False
     last_motion_t: float = 0.0
+    contact_t: float | None = None       # when the desk first touched the obstruction
+    peak_compression_mm: float = 0.0
+    peak_force_n: float = 0.0            # most force the motor pushed the obstruction with
+    _on_since: float | None = None       # when the motor was last energised (for the surge)
     _up: float = 0.0                     # output levels as the motor sees them (after relay delay)
     _down: float = 0.0
     _pending: list[tuple[float, float, float]] = field(default_factory=list)
@@ -103,9 +125,19 @@ class DeskPhysics:
             if guard > 10000:
                 raise RuntimeError("desk physics failed to converge")
             while self._pending and self._pending[0][0] <= self.t + 1e-12:
+                was_on = self._motor()[0] != 0
                 _, self._up, self._down = self._pending.pop(0)
+                on = self._motor()[0] != 0
+                if on and not was_on:
+                    self._on_since = self.t
+                elif not on:
+                    self._on_since = None
             t_next = min(t_end, self._pending[0][0]) if self._pending else t_end
+            if self._soft_contact_near():
+                # Force changes with every millimetre of compression: small steps keep it smooth.
+                t_next = min(t_next, self.t + 0.001)
             self._step(t_next)
+            self._note_contact()
 
     def _motor(self) -> tuple[int, float]:
         """Direction and power the motor is actually driven with."""
@@ -129,12 +161,63 @@ class DeskPhysics:
         lo, hi = self._bounds()
         if (d > 0 and self.height_mm >= hi - 1e-9) or (d < 0 and self.height_mm <= lo + 1e-9):
             return 0.0
-        return d * p * self._nominal(d) * self.load
+        slow = 1.0
+        ob = self.obstruction
+        if ob is not None and ob.stiffness_n_mm is not None and d == ob.direction:
+            slow = max(1.0 - self.contact_force_n() / self.spec.stall_force_n, 0.0)
+        return d * p * self._nominal(d) * self.load * slow
+
+    # -- contact and current --------------------------------------------------
+    def contact_force_n(self) -> float:
+        """Force a soft obstruction pushes back with right now (0 when not touching)."""
+        ob = self.obstruction
+        if ob is None or ob.stiffness_n_mm is None:
+            return 0.0
+        return ob.stiffness_n_mm * ob.compression(self.height_mm)
+
+    def _soft_contact_near(self) -> bool:
+        ob = self.obstruction
+        if ob is None or ob.stiffness_n_mm is None:
+            return False
+        gap = ob.direction * (ob.height_mm - self.height_mm)      # > 0 before contact
+        return gap < abs(self.v) * 0.05 + 1.0 and (self.v * ob.direction > 0 or self._motor()[0] == ob.direction)
+
+    def _note_contact(self) -> None:
+        ob = self.obstruction
+        if ob is None:
+            return
+        touching = ob.direction * (self.height_mm - ob.height_mm) >= -1e-6
+        if touching and self.contact_t is None:
+            self.contact_t = self.t
+        if touching:
+            self.peak_compression_mm = max(self.peak_compression_mm, ob.compression(self.height_mm))
+            force = self.contact_force_n() if ob.stiffness_n_mm is not None else (
+                self.spec.stall_force_n if self._motor()[0] == ob.direction else 0.0)
+            self.peak_force_n = max(self.peak_force_n, force)
+
+    def current_a(self) -> float:
+        """The motor supply current right now, without sensor noise."""
+        d, p = self._motor()
+        if d == 0:
+            return 0.0
+        running = (self.spec.current_up_a if d > 0 else self.spec.current_down_a) * (2.0 - self.load)
+        stall = self.spec.current_stall_a
+        lo, hi = self._bounds()
+        blocked = (self.stalled or self.thermal_tripped
+                   or (d > 0 and self.height_mm >= hi - 1e-9) or (d < 0 and self.height_mm <= lo + 1e-9))
+        if blocked and self.v == 0:
+            amps = stall
+        else:
+            force = self.contact_force_n() if self.obstruction is not None and self.obstruction.direction == d else 0.0
+            amps = running + (stall - running) * min(force / self.spec.stall_force_n, 1.0)
+        if self._on_since is not None:
+            amps += (stall - amps) * math.exp(-(self.t - self._on_since) / self.spec.surge_tau_s)
+        return p * amps
 
     def _bounds(self) -> tuple[float, float]:
         lo, hi = self.spec.min_mm, self.spec.max_mm
         ob = self.obstruction
-        if ob is not None:
+        if ob is not None and ob.stiffness_n_mm is None:
             if ob.direction < 0 and self.height_mm >= ob.height_mm - 1e-9:
                 lo = max(lo, ob.height_mm)
             elif ob.direction > 0 and self.height_mm <= ob.height_mm + 1e-9:
@@ -161,6 +244,11 @@ class DeskPhysics:
         elif vt != 0 and (v == 0 or (v > 0) == (vt > 0)) and abs(vt) > abs(v):
             a = accel_rate if vt > v else -accel_rate
             phase_dt = min(dt_total, (vt - v) / a)
+            self._decel = 0.0
+        elif vt != 0 and (vt > 0) == (v > 0) and self.contact_force_n() > 0:
+            # Pushing into something soft: the motor slows as fast as the force rises.
+            a = -accel_rate if v > vt else accel_rate
+            phase_dt = min(dt_total, abs(v - vt) / accel_rate)
             self._decel = 0.0
         else:
             if self._decel <= 0:

@@ -13,12 +13,21 @@ import random
 from dataclasses import dataclass
 
 from deskpi.core.motion.interlock import Interlock
-from deskpi.core.types import Direction, Reading
+from deskpi.core.types import CurrentSample, Direction, Reading
 
 from .physics import DeskPhysics, DeskSpec
 from .sensor_model import LOST_PULSE_S, SensorModel, SensorSpec
 
 SILENT_TIMEOUT_S = 0.025   # how long the reader waits for the echo to rise before calling it silent
+
+
+@dataclass(frozen=True)
+class CurrentSpec:
+    """A shunt monitor on the motor supply: how often it is read and how noisy it is."""
+
+    interval_s: float = 0.005
+    noise_a: float = 0.03
+    noise_rel: float = 0.02      # ripple and brush noise grow with the current
 
 
 @dataclass
@@ -29,7 +38,7 @@ class Delivery:
 
 class VirtualRig:
     def __init__(self, controller, desk: DeskSpec, sensor: SensorSpec, *, seed: int = 0,
-                 start_mm: float | None = None, t0: float = 0.0) -> None:
+                 start_mm: float | None = None, t0: float = 0.0, current: CurrentSpec | None = None) -> None:
         self.rng = random.Random(seed)
         self.ctrl = controller
         start = start_mm if start_mm is not None else (desk.min_mm + desk.max_mm) / 2
@@ -48,13 +57,16 @@ class VirtualRig:
         self._last_ping = t0 - 1.0
         self._free_at = t0
         self.on_tick = None          # optional hook(rig, command) after every controller tick
+        self.current = current       # a current sensor on the motor supply, if the desk has one
+        self._current_rng = random.Random(self.rng.random())
+        self._next_current = math.inf
 
     # -- the loop -----------------------------------------------------------
     def run_until(self, done, t_max: float) -> bool:
         """Advance until done(rig) is true after a tick, or until t_max. Returns done."""
         while self.t < t_max:
             t_next = min(self._next_ping, self._deliveries[0][0] if self._deliveries else math.inf,
-                         self._wake if self._wake is not None else math.inf, t_max)
+                         self._wake if self._wake is not None else math.inf, self._next_current, t_max)
             self.physics.advance(t_next)
             self.t = t_next
             if t_next == self._next_ping:
@@ -62,6 +74,8 @@ class VirtualRig:
             reading = None
             if self._deliveries and self._deliveries[0][0] <= self.t:
                 _, _, reading = heapq.heappop(self._deliveries)
+            elif t_next == self._next_current:
+                reading = self._sample_current()
             if self._wake is not None and self._wake <= self.t:
                 self._wake = None
             self.apply(self.ctrl.tick(self.t, reading))
@@ -83,6 +97,8 @@ class VirtualRig:
         if want is not None and got is None:
             wake = min(wake or math.inf, self.relay.earliest_on(want, self.t))
         self._wake = wake if wake is None or wake > self.t else self.t + 1e-4
+        if self.current is not None and math.isinf(self._next_current) and got is not None:
+            self._next_current = self.t + self.current.interval_s
         fast = self.sensor_spec.ping_interval_s
         if self._next_ping - self.t > fast and (got is not None or getattr(self.ctrl, "busy", True)):
             # A move is starting: ping as soon as the sensor allows, as the reader does when woken.
@@ -108,6 +124,17 @@ class VirtualRig:
         # echo's 38 ms pulse, a silent sensor's timeout).
         self._free_at = at + 0.005
         self._next_ping = max(self._next_ping, self._free_at)
+
+    def _sample_current(self) -> CurrentSample:
+        spec = self.current
+        assert spec is not None     # only scheduled when the desk has a current sensor
+        amps = self.physics.current_a()
+        noisy = amps + self._current_rng.gauss(0.0, spec.noise_a + spec.noise_rel * amps)
+        # Sampled while the motor may run, and a little after (the reader's own pace at rest
+        # carries nothing a controller needs).
+        keep = self.drive is not None or not self.physics.at_rest or getattr(self.ctrl, "busy", False)
+        self._next_current = self.t + spec.interval_s if keep else math.inf
+        return CurrentSample(self.t, max(noisy, 0.0))
 
     def _interval(self) -> float:
         """Fast pings while the controller is busy or the desk still moves, as the daemon's reader does."""
@@ -143,6 +170,7 @@ class VirtualRig:
             self._deliveries.clear()
             self._next_ping = self.t + self.rng.uniform(0, self.sensor_spec.ping_interval_s)
             self._wake = None
+            self._next_current = math.inf
             seconds = listen_s
         self.settle(seconds)
 
