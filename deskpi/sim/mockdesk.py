@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
+from .ina_bus import InaBus, InaChip
 from .physics import DeskPhysics, DeskSpec, Obstruction
 from .sensor_model import LOST_PULSE_S, SensorModel, SensorSpec
 
@@ -77,6 +78,7 @@ class SimulatedDesk:
         self.active_high = active_high
         self._lock = threading.RLock()
         rng = random.Random(seed)
+        self._seed = seed
         t0 = time.monotonic()
         self.physics = DeskPhysics(desk, random.Random(rng.random()), height_mm=start_mm, t=t0,
                                    last_motion_t=t0 - 10)
@@ -146,6 +148,17 @@ class SimulatedDesk:
         with self._lock:
             self.physics.advance(max(time.monotonic(), self.physics.t))
             return self.physics.at_rest
+
+    def current_a(self) -> float:
+        """The motor supply current now, without sensor noise."""
+        with self._lock:
+            self.physics.advance(max(time.monotonic(), self.physics.t))
+            return self.physics.current_a()
+
+    def i2c_bus(self, chip: str, address: int, shunt_ohms: float, *, noise_a: float = 0.02) -> InaBus:
+        """A simulated I2C bus with a shunt monitor on the motor supply (deskpi/sim/ina_bus.py)."""
+        rng = random.Random(self._seed + address)
+        return InaBus({address: InaChip(chip, shunt_ohms, self.current_a, noise_a=noise_a, rng=rng)})
 
     @property
     def violations(self):
