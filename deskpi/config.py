@@ -40,6 +40,7 @@ class Opt:
     choices: tuple | None = None
     optional: bool = False    # None (absent) allowed
     items: type = int         # for kind list: GPIO numbers (int) or text (str)
+    hex: bool = False         # the range is said in hex (I2C addresses)
 
 
 def _pin(default: int | None, optional: bool = False) -> Opt:
@@ -122,7 +123,24 @@ SCHEMA: dict[str, dict[str, Opt]] = {
         "trusted_proxies": Opt(list, [], items=str),
         "allowed_hosts": Opt(list, [], items=str),
     },
+    # Optional motor current sensing (deskpi/hw/current_sensor.py): an INA219/INA226 on the motor supply.
+    "current": {
+        "enabled": Opt(bool, False),
+        "chip": Opt(str, "ina219", choices=("ina219", "ina226")),
+        "bus": Opt(int, 1, 0, 20),
+        "address": Opt(int, 0x40, 0x40, 0x4F, hex=True),
+        "shunt_ohms": Opt(float, 0.01, 0.001, 1),
+        "max_amps": Opt(float, 10.0, 0.5, 40),
+        "interval_s": Opt(float, 0.005, 0.002, 0.05),
+        "rise_a": Opt(float, 0.5, 0.05, 20),
+        "surge_s": Opt(float, 0.15, 0.02, 1.0),
+        "stall_a": Opt(float, None, 0.1, 40, optional=True),
+    },
 }
+
+#: The largest voltage each chip measures across its shunt (INA219 with its PGA at /8; INA226 fixed);
+#: the same numbers as deskpi/hw/current_sensor.py's SHUNT_RANGE_V.
+SHUNT_RANGE_V = {"ina219": 0.32, "ina226": 0.08192}
 
 #: The most entries a list of text may have (trusted_proxies, allowed_hosts).
 MAX_TEXT_ITEMS = 32
@@ -147,6 +165,7 @@ class Settings:
     daemon: Any
     habits: Any
     web: Any
+    current: Any
     warnings: tuple[str, ...] = ()
     source: str = "defaults"
 
@@ -207,6 +226,8 @@ def _check(section: str, key: str, value: Any, opt: Opt, problems: list[str]) ->
 
 
 def _range(opt: Opt) -> str:
+    if opt.hex and opt.lo is not None and opt.hi is not None:
+        return f" in {int(opt.lo):#04x}..{int(opt.hi):#04x}"
     return f" in {opt.lo:g}..{opt.hi:g}" if opt.lo is not None else ""
 
 
@@ -322,7 +343,31 @@ def _cross_checks(s: dict, problems: list[str]) -> list[str]:
             else:
                 warnings.append(f"[motor] {key} = {pin}: an active-low relay board on GPIO{pin}, pulled down at "
                                 "boot, switches ON while the Pi boots; use an active-high driver or GPIO0-8")
+    _current_checks(s["current"], uses, problems)
     return warnings
+
+
+def _current_checks(cur: Any, uses: dict[int, list[str]], problems: list[str]) -> None:
+    """The shunt's voltage fits the chip, the thresholds fit what it reads, and I2C-1's pins are free."""
+    if not cur.enabled:
+        return
+    volts = cur.max_amps * cur.shunt_ohms
+    limit = SHUNT_RANGE_V[cur.chip]
+    if volts > limit:
+        problems.append(f"[current] max_amps = {cur.max_amps:g} with shunt_ohms = {cur.shunt_ohms:g}: "
+                        f"{volts * 1000:g} mV across the shunt, beyond the {cur.chip.upper()}'s {limit * 1000:g} mV; "
+                        f"use shunt_ohms <= {limit / cur.max_amps:.4g} or max_amps <= {limit / cur.shunt_ohms:.4g}")
+    if cur.rise_a >= cur.max_amps:
+        problems.append(f"[current] rise_a = {cur.rise_a:g} must be below max_amps = {cur.max_amps:g} "
+                        "(a rise the sensor cannot read is never seen)")
+    if cur.stall_a is not None and cur.stall_a > cur.max_amps:
+        problems.append(f"[current] stall_a = {cur.stall_a:g} must be at most max_amps = {cur.max_amps:g} "
+                        "(the most current the sensor is set up to read); raise max_amps or lower stall_a")
+    if cur.bus == 1:
+        for pin, what in ((2, "SDA"), (3, "SCL")):
+            for who in uses.get(pin, []):
+                problems.append(f"{who} = {pin}: GPIO{pin} is I2C {what}, which [current] enabled = true needs "
+                                f"for the current sensor on bus 1; choose another pin")
 
 
 _HOST_NAME = re.compile(r"^\.?(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")
