@@ -133,7 +133,8 @@ class Handlers:
         with p.loop.lock:
             model = p.controller.model
             learned = {str(name): {"speed_mm_s": round(m.speed_mm_s, 2), "stop_lag_s": round(m.stop_lag_s, 3),
-                                   "coast_mm": round(m.coast_mm, 1), "moves_learned_from": m.speed_n}
+                                   "coast_mm": round(m.coast_mm, 1), "moves_learned_from": m.speed_n,
+                                   **_learned_current(m)}
                        for name, m in (("up", model.up), ("down", model.down))}
             fault = p.controller.fault
         user = None
@@ -154,6 +155,7 @@ class Handlers:
             "pid": os.getpid(),
             "data_dir": str(d.data_dir),
             "learned": learned,
+            "current": self._current_state(),
             "tolerance_mm": p.controller.cfg.tolerance_mm,
         })
         return snap
@@ -187,6 +189,35 @@ class Handlers:
             "learned_noise_mm": round(pooled, 2),
             "fresh": fresh, "height_mm": None if height is None else round(height, 1),
         }
+
+    def _current_state(self) -> dict:
+        """Whether the motor current sensor is configured and reading, and why not."""
+        reader = self.parts.current
+        return {"enabled": bool(self.daemon.settings.current.enabled), "running": reader is not None,
+                "problem": self.daemon.current_problem}
+
+    def current(self, req: dict) -> dict:
+        """The motor current sensor, for `deskpi doctor`: the chip's own registers and a few readings now."""
+        _only(req, ("samples",))
+        n = int(_number(req, "samples", 1, 50, "samples", default=10))
+        p = self.parts
+        out = self._current_state()
+        reader = p.current
+        if reader is None:
+            return out
+        with p.loop.lock:
+            out["at_rest"] = not p.controller.busy and p.controller.drive is None
+        try:
+            out["identity"] = reader.identify()
+            amps = []
+            for _ in range(n):        # read here, on this connection's thread; the reader's own thread goes on
+                amps.append(round(reader.read().amps, 4))
+                time.sleep(reader.interval_s)
+            out["amps"] = amps
+        except OSError as exc:
+            out["error"] = str(exc)
+        out["stats"] = reader.stats()
+        return out
 
     def watchdog(self, req: dict) -> dict:
         _only(req, ())
@@ -333,11 +364,19 @@ COMMANDS = {
     "status": Handlers.status,
     "sensor": Handlers.sensor,
     "watchdog": Handlers.watchdog,
+    "current": Handlers.current,
     "move": Handlers.move,
     "stop": Handlers.stop,
     "clear-fault": Handlers.clear_fault,
     "calibrate": Handlers.calibrate,
 }
+
+
+def _learned_current(m: Any) -> dict:
+    """The healthy running current learned for one direction (nothing learned yet: None)."""
+    n = getattr(m, "current_n", 0)
+    return {"current_a": round(m.current_a, 3) if n else None,
+            "current_sd_a": round(m.current_sd_a, 3) if n else None, "current_moves": n}
 
 
 # ---------------------------------------------------------------------------------------- server

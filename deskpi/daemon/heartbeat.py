@@ -44,6 +44,8 @@ class Heartbeat:
         if ctrl.busy or cmd.drive is not None:
             self._busy_until = now + BUSY_LINGER_S
         p.sensor.set_active(now < self._busy_until)
+        if p.current is not None:
+            p.current.set_active(now < self._busy_until)
         ind = p.indicators
         if ind is not None:
             st = ctrl.state.value

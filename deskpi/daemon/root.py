@@ -35,12 +35,16 @@ log = logging.getLogger(__name__)
 SAVE_MODEL_EVERY = 5            # moves between saves of the learned stop model
 
 
-def motion_config(settings: Settings) -> MotionConfig:
-    d = settings.desk
+def motion_config(settings: Settings, *, current_sensing: bool | None = None) -> MotionConfig:
+    """The controller's settings. `current_sensing`: whether current samples will come (default: [current]
+    enabled); False when the sensor is configured but could not be opened."""
+    d, c = settings.desk, settings.current
     return MotionConfig(min_mm=d.min_mm, max_mm=d.max_mm, tolerance_mm=d.tolerance_mm, hold_lease_s=d.hold_lease_s,
                         corrections=d.corrections, backoff_mm=d.backoff_mm, dead_time_s=settings.motor.dead_time_s,
                         duty_max_on_s=d.duty_max_on_s, duty_window_s=d.duty_window_s,
-                        speed_up_mm_s=d.speed_up_mm_s, speed_down_mm_s=d.speed_down_mm_s)
+                        speed_up_mm_s=d.speed_up_mm_s, speed_down_mm_s=d.speed_down_mm_s,
+                        current_sensing=c.enabled if current_sensing is None else current_sensing,
+                        current_rise_a=c.rise_a, current_surge_s=c.surge_s, current_stall_a=c.stall_a)
 
 
 @dataclass
@@ -58,6 +62,7 @@ class Parts:
     store: Store | None = None
     recorder: Recorder | None = None
     habits: object | None = None
+    current: object | None = None       # the motor current reader (hw/current_sensor.py), when [current] is on
 
 
 class Daemon:
@@ -79,6 +84,7 @@ class Daemon:
         self._moves_since_save = 0
         self.control = None             # the control socket (deskpi/daemon/control_server.py)
         self._store: Store | None = None  # open from the start of build, so shutdown closes it even if build fails
+        self.current_problem: str | None = None     # why the configured current sensor is not reading
 
     @property
     def ready_at(self) -> float | None:
@@ -101,8 +107,12 @@ class Daemon:
         drive = self._drive(factory)
         if not self.sim:
             motor_pins.remember(self.data_dir, s.motor_pins())
-        controller = MotionController(motion_config(s), learned_model.load(self.data_dir))
+        current = self._current_sensor(sim_desk)
+        controller = MotionController(motion_config(s, current_sensing=current is not None),
+                                      learned_model.load(self.data_dir))
         loop = ControlLoop(controller, drive)
+        if current is not None:
+            current.on_sample = loop.feed
         sensor = UltrasonicSensor(s.sensor.trigger_pin, s.sensor.echo_pin,
                                   mounting=Mounting(s.sensor.orientation, s.sensor.offset_mm),
                                   temperature_c=s.sensor.temperature_c, interval_s=s.sensor.interval_s,
@@ -133,7 +143,7 @@ class Daemon:
 
         arbiter.on_request = audit
         parts = Parts(factory, drive, sensor, controller, loop, arbiter, service, sim_desk=sim_desk,
-                      store=store, recorder=recorder)
+                      store=store, recorder=recorder, current=current)
         self._optional_parts(parts)
         self._habits(parts)
         self.heartbeat = Heartbeat(parts, self.notifier, watchdog=bool(s.daemon.watchdog))
@@ -159,6 +169,32 @@ class Daemon:
             seed=self.seed, start_mm=min(max(740.0, s.desk.min_mm), s.desk.max_mm),
             active_high=s.motor.active_high)
         return factory, desk
+
+    def _current_sensor(self, sim_desk):
+        """The motor current reader, or None: off in the config, or unavailable. Unavailable is a warning,
+        never a desk that does not start: the ultrasonic sensor alone then sees stalls and obstructions."""
+        c = self.settings.current
+        if not c.enabled:
+            return None
+        from deskpi.hw.current_sensor import CurrentSensor
+        bus_factory = None
+        if sim_desk is not None:
+            def bus_factory(number):
+                return sim_desk.i2c_bus(c.chip, c.address, c.shunt_ohms)
+        reader = None
+        try:
+            reader = CurrentSensor(c.chip, bus=c.bus, address=c.address, shunt_ohms=c.shunt_ohms,
+                                   max_amps=c.max_amps, interval_s=c.interval_s, bus_factory=bus_factory)
+            reader.open()
+        except Exception as exc:  # noqa: BLE001 - the desk works without it; say why and carry on
+            if reader is not None:
+                reader.close()
+            self.current_problem = str(exc)
+            log.warning("current sensor unavailable: %s; carrying on with the ultrasonic sensor alone "
+                        "(`deskpi doctor` checks it)", exc)
+            return None
+        log.info("current sensor: %s, reading up to %.1f A", reader.where, reader.setup.range_a)
+        return reader
 
     def _drive(self, factory):
         m = self.settings.motor
@@ -228,6 +264,8 @@ class Daemon:
         self.control.start()
         parts.loop.start()
         parts.sensor.start()
+        if parts.current is not None:
+            parts.current.start()
         if parts.habits is not None:
             parts.habits.start()
         if self.web_address is not None:
@@ -304,7 +342,7 @@ class Daemon:
         if self._web_ctx is not None and self._web_ctx.reader is not None:
             steps.append(self._web_ctx.reader.close)
         if parts is not None:
-            steps += [p.close for p in (parts.habits, parts.buttons, parts.indicators) if p is not None]
+            steps += [p.close for p in (parts.habits, parts.buttons, parts.indicators, parts.current) if p is not None]
             steps += [parts.sensor.close, parts.loop.close, self.save_model, parts.drive.close]
             if parts.recorder is not None:
                 steps.append(parts.recorder.close)
