@@ -26,6 +26,8 @@ WARN_FREE_MB = 200
 MAX_NOISE_MM = 5.0
 MIN_USABLE = 0.8
 MOTOR_TEST_MM = 20.0
+REST_CURRENT_A = 0.1        # with the motor off the shunt should carry (next to) nothing
+CURRENT_SAMPLES = 10
 
 
 @dataclass
@@ -89,7 +91,7 @@ class Doctor:
         checks: list[Check] = []
         steps: list[Callable[[], Check | None]] = [
             self.check_config, self.check_pins, self.check_pin_factory, self.check_daemon, self.check_fault,
-            self.check_sensor, self.check_motor, self.check_service, self.check_watchdog, self.check_clock,
+            self.check_sensor, self.check_current, self.check_motor, self.check_service, self.check_watchdog, self.check_clock,
             self.check_database, self.check_disk, self.check_storage]
         try:
             for step in steps:
@@ -246,6 +248,28 @@ class Doctor:
                          "wiring for loose contacts")
         return Check("sensor", "pass", detail)
 
+    def check_current(self) -> Check:
+        """The motor current sensor: off is fine; on, the chip must answer and read ~0 A with the motor off."""
+        s = self.settings
+        if s is None:
+            return Check("current sensor", "fail", "cannot check: the config is invalid", "fix the config first")
+        c = s.current
+        if not c.enabled:
+            return Check("current sensor", "pass", "off ([current] enabled = false): stalls and obstructions are "
+                                                   "seen by the ultrasonic sensor alone")
+        where = f"{c.chip.upper()} at {c.address:#04x} on I2C bus {c.bus}"
+        if self._daemon() is not None:
+            seen = self.client.request("current", samples=CURRENT_SAMPLES, wait_s=10.0)
+            if not seen["running"]:
+                problem = seen.get("problem") or "the daemon is not reading it"
+                return Check("current sensor", "fail", f"{where}: {problem}", _current_hint(problem, c))
+        elif s.daemon.pin_factory == "mock":
+            return Check("current sensor", "warn", f"{where}: cannot check: {self.daemon_error}; the simulated "
+                                                   "sensor lives in the daemon", "start `deskpi sim` first")
+        else:
+            seen = _read_current_directly(c)
+        return _current_verdict(where, seen, c)
+
     def check_motor(self) -> Check | None:
         if not self.move:
             self.skipped.append({"name": "motor", "detail": "the motor's direction was not checked; add --move "
@@ -367,6 +391,69 @@ class Doctor:
                          "free some space (old logs: sudo journalctl --vacuum-size=50M; old backups), then sign "
                          "in again: the flag clears with the next write that succeeds")
         return Check("storage", "pass", "the daemon's writes succeed")
+
+
+def _read_current_directly(c: Any) -> dict[str, Any]:
+    """With no daemon running: open the bus, set the chip up and read it, as the daemon would."""
+    from deskpi.hw.current_sensor import CurrentSensor
+
+    reader = CurrentSensor(c.chip, bus=c.bus, address=c.address, shunt_ohms=c.shunt_ohms, max_amps=c.max_amps,
+                           interval_s=c.interval_s)
+    seen: dict[str, Any] = {"running": True, "at_rest": True}
+    try:
+        reader.open()
+        seen["identity"] = reader.identify()
+        amps = []
+        for _ in range(CURRENT_SAMPLES):
+            amps.append(reader.read().amps)
+            time.sleep(c.interval_s)
+        seen["amps"] = amps
+    except OSError as exc:
+        seen["error"] = str(exc)
+    finally:
+        reader.close()
+    return seen
+
+
+def _current_hint(problem: str, c: Any) -> str:
+    if "smbus2" in problem:
+        return "install the I2C library: pip install 'deskpi[current]' (in the daemon's venv), then restart deskpi"
+    if "cannot open I2C bus" in problem:
+        return (f"enable I2C: sudo raspi-config nonint do_i2c 0 (or raspi-config > Interface Options > I2C) and "
+                f"reboot; [current] bus = {c.bus} must name /dev/i2c-{c.bus}")
+    if "not an INA226" in problem:
+        return "set [current] chip to the chip on the board (\"ina219\" or \"ina226\")"
+    return (f"check the wiring: SDA to GPIO2 (pin 3), SCL to GPIO3 (pin 5), VCC to 3.3 V (pin 1), GND; and that "
+            f"[current] address = {c.address:#04x} matches the board's A0/A1 jumpers: `i2cdetect -y {c.bus}` lists "
+            f"the addresses that answer (hardware/README.md)")
+
+
+def _current_verdict(where: str, seen: dict[str, Any], c: Any) -> Check:
+    """What the readings of a sensor that is meant to be running say."""
+    if seen.get("error"):
+        return Check("current sensor", "fail", f"{where}: {seen['error']}", _current_hint(seen["error"], c))
+    amps = seen.get("amps") or []
+    if not amps:
+        return Check("current sensor", "fail", f"{where}: no readings", _current_hint("", c))
+    mean = sum(amps) / len(amps)
+    detail = f"{where} answers; {mean:+.3f} A with the motor off (mean of {len(amps)})"
+    stats = seen.get("stats") or {}
+    if not seen.get("at_rest", True):
+        return Check("current sensor", "warn", f"{where} answers, but the desk was moving, so the reading at rest "
+                                               "was not checked", "run `deskpi doctor` again with the desk at rest")
+    if mean < -REST_CURRENT_A:
+        return Check("current sensor", "warn", f"{detail}: a negative current means the shunt is wired backwards",
+                     "swap the wires on IN+ and IN-: the supply's + goes to IN+, IN- goes on to the motor driver")
+    if mean > REST_CURRENT_A:
+        return Check("current sensor", "warn", f"{detail}: something draws current through the shunt with the "
+                                               "motor off, or shunt_ohms is not the board's resistor",
+                     f"put only the motor supply through the shunt; check [current] shunt_ohms = {c.shunt_ohms:g} "
+                     "against the resistor's marking (R010 = 0.01 ohm, R100 = 0.1 ohm)")
+    if stats.get("errors"):
+        return Check("current sensor", "warn", f"{detail}; but {stats['errors']} bus errors since the daemon "
+                                               f"started (last: {stats.get('last_error')})",
+                     "loose or long I2C wires: keep SDA/SCL short (under 30 cm), away from the motor leads")
+    return Check("current sensor", "pass", detail)
 
 
 def run_checks(*, config: str | None = None, data_dir: str | None = None, move: bool = False) -> dict[str, Any]:

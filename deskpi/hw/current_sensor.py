@@ -119,7 +119,8 @@ def signed16(word: int) -> int:
     return word - 0x10000 if word & 0x8000 else word
 
 
-def _smbus2_bus(number: int) -> Bus:
+def smbus2_bus(number: int) -> Bus:
+    """/dev/i2c-<number> through smbus2, imported only now (the `current` extra)."""
     try:
         from smbus2 import SMBus
     except ImportError:
@@ -145,7 +146,7 @@ class CurrentSensor:
         self.interval_s = interval_s
         self.idle_interval_s = max(idle_interval_s, interval_s)
         self.on_sample = on_sample
-        self._bus_factory = bus_factory or _smbus2_bus
+        self._bus_factory = bus_factory or smbus2_bus
         self._clock = clock
         self._bus: Bus | None = None
         self._bus_lock = threading.Lock()      # the reader thread and `deskpi doctor`'s reads share the bus
