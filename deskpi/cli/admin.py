@@ -314,6 +314,11 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"  {line}")
     for d, s in result.speeds.items():
         print(f"  {d}: speed {s['speed_mm_s']} mm/s, coast {s['coast_mm']} mm over {s['moves']} move(s)")
+    for d in ("up", "down"):
+        c = result.current.get(d)
+        if c is not None:
+            learned = "not learned yet" if c["running_a"] is None else f"{c['running_a']:g} A +-{c['sd_a']:g} A"
+            print(f"  {d}: running current {learned} over {c['moves']} healthy move(s)")
     for note in result.notes:
         print(f"  note: {note}")
     if written:

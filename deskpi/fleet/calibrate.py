@@ -13,7 +13,11 @@ motor was on); this module only plans the moves and does the arithmetic:
   position at the moment the motor was cut;
 - limits (optional): the desk driven to each configured end in short steps;
   one that stalls before the end has found its end stop, and the limit is
-  pulled in to just short of it.
+  pulled in to just short of it;
+- motor current (with a current sensor, `[current]`): the daemon learns each
+  direction's healthy running current from every healthy move, these included;
+  it is reported, not written (it lives in the learned model), and nothing is
+  claimed about it when the sensor is off or not reading.
 
 The config file is rewritten atomically with tomlkit, so comments and layout
 stay; the result is validated before it is written.
@@ -229,6 +233,7 @@ class Result:
     moves: list[dict] = field(default_factory=list)
     speeds: dict = field(default_factory=dict)
     limits: dict = field(default_factory=dict)
+    current: dict = field(default_factory=dict)
     changes: dict[tuple[str, str], Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -278,7 +283,32 @@ class Calibration:
             self._speeds(plan)
         if limits:
             self._limits(lo, hi, correction)
+        self._current()
         return r
+
+    def _current(self) -> None:
+        """The healthy running current the daemon has learned per direction, or why there is none."""
+        r = self.result
+        st = self.request("status")
+        sensor = st.get("current") or {}
+        if not sensor.get("running"):
+            why = ("off ([current] enabled = false)" if not sensor.get("enabled") else
+                   f"configured but not reading: {sensor.get('problem') or 'unknown'} (deskpi doctor)")
+            r.current = {"sensor": "off" if not sensor.get("enabled") else "unavailable"}
+            r.notes.append(f"the motor current sensor is {why}: no running current was measured, and stalls and "
+                           "obstructions are seen by the ultrasonic sensor alone")
+            return
+        r.current = {"sensor": "on"}
+        for d in ("up", "down"):
+            m = (st.get("learned") or {}).get(d) or {}
+            n = m.get("current_moves") or 0
+            r.current[d] = {"running_a": m.get("current_a") if n else None,
+                            "sd_a": m.get("current_sd_a") if n else None, "moves": n}
+            if n:
+                self.say(f"running current {d}: {m['current_a']:g} A (+-{m['current_sd_a']:g} A) over {n} "
+                         f"healthy move(s)")
+            else:
+                self.say(f"running current {d}: not learned yet (no healthy move {d} with the sensor reading)")
 
     def _direction(self, here: float, up: bool, noise: float) -> bool:
         """A short move the way the speed moves start (so it costs no extra move back)."""

@@ -181,7 +181,9 @@ def test_a_missing_config_file_is_created_with_only_the_calibrated_keys(tmp_path
 class FakeDaemon:
     """Answers the socket's calibration requests from synthetic moves; records what was asked."""
 
-    def __init__(self, *, reversed_wiring=False, height=740.0, end_stop_mm=None) -> None:
+    def __init__(self, *, reversed_wiring=False, height=740.0, end_stop_mm=None, current=None, learned=None) -> None:
+        self.current = current          # the status's "current" (the sensor), None: a daemon that predates it
+        self.learned = learned or {}
         self.height = height
         self.reversed = reversed_wiring
         self.end_stop = end_stop_mm
@@ -192,7 +194,11 @@ class FakeDaemon:
         if cmd == "clear-fault":
             return {"ok": True, "cleared": "stall: ..."}
         if cmd == "status":
-            return {"ok": True, "height_mm": self.height, "limits": {"min_mm": 640.0, "max_mm": 1260.0}}
+            st = {"ok": True, "height_mm": self.height, "limits": {"min_mm": 640.0, "max_mm": 1260.0},
+                  "learned": self.learned}
+            if self.current is not None:
+                st["current"] = self.current
+            return st
         if cmd == "calibrate" and fields["step"] == "measure":
             return {"ok": True, "readings": [self.height + d for d in (-0.5, 0.2, 0.0, 0.4, -0.1)],
                     "offset_mm": 30.0, "orientation": "under_desk"}
@@ -235,6 +241,35 @@ def test_reversed_wiring_swaps_the_pins_and_stops_there():
     assert r.changes == {("motor", "up_pin"): 27, ("motor", "down_pin"): 17}
     assert sum(1 for cmd, f in fake.asked if cmd == "calibrate" and f["step"] == "move") == 1
     assert any("restart" in n for n in r.notes)
+
+
+def test_the_learned_running_current_is_reported_per_direction():
+    learned = {"up": {"current_a": 3.1, "current_sd_a": 0.12, "current_moves": 4},
+               "down": {"current_a": None, "current_sd_a": None, "current_moves": 0}}
+    fake = FakeDaemon(current={"enabled": True, "running": True, "problem": None}, learned=learned)
+    said = []
+    r = Calibration(fake, defaults(), say=said.append).run(measured_mm=None, moves_per_direction=1, distance_mm=150,
+                                                           limits=False)
+    assert r.current == {"sensor": "on", "up": {"running_a": 3.1, "sd_a": 0.12, "moves": 4},
+                         "down": {"running_a": None, "sd_a": None, "moves": 0}}
+    assert "running current up: 3.1 A (+-0.12 A) over 4 healthy move(s)" in said
+    assert any("running current down: not learned yet" in line for line in said)
+    assert ("status", {}) == fake.asked[-1]            # asked after the moves, which taught it
+    assert not any(k[0] == "current" for k in r.changes)       # reported, never written to the config
+
+
+@pytest.mark.parametrize(("sensor", "words"), [
+    (None, "off ([current] enabled = false)"),
+    ({"enabled": False, "running": False, "problem": None}, "off ([current] enabled = false)"),
+    ({"enabled": True, "running": False, "problem": "no answer from the INA219 at 0x40"},
+     "configured but not reading: no answer from the INA219 at 0x40"),
+])
+def test_no_current_is_claimed_when_the_sensor_is_off(sensor, words):
+    learned = {"up": {"current_a": 3.1, "current_sd_a": 0.1, "current_moves": 2}}
+    fake = FakeDaemon(current=sensor, learned=learned)
+    r = Calibration(fake, defaults()).run(measured_mm=None, moves_per_direction=1, distance_mm=150, limits=False)
+    assert "up" not in r.current and r.current["sensor"] in ("off", "unavailable")
+    assert any(words in n and "ultrasonic sensor alone" in n for n in r.notes)
 
 
 def test_limits_pull_in_to_an_end_stop_and_keep_a_reachable_limit():
