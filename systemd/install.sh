@@ -9,7 +9,8 @@
 #   systemd/install.sh --root /tmp/stage    the same into a staging tree (tests, SD-card images)
 #
 # What it does, each step only if needed (a second run changes nothing and says so):
-#   - a `deskpi` system user in the `gpio` group (GPIO access without root);
+#   - a `deskpi` system user in the `gpio` group (GPIO access without root), and in `i2c` where
+#     that group exists (the optional current sensor);
 #   - a virtualenv in /opt/deskpi (PEP 668: never the system Python), made with
 #     --system-site-packages so Debian's python3-lgpio (installed on a Pi) is used;
 #   - deskpi from this source tree (or --source DIR|WHEEL) into it;
@@ -204,6 +205,12 @@ else
         changed "user deskpi" "added to group gpio"
     else
         same "user deskpi" "exists, in group gpio"
+    fi
+    # The I2C buses, for the optional current sensor ([current]); Raspberry Pi OS has the group.
+    if has_group i2c && ! in_group deskpi i2c; then
+        # shellcheck disable=SC2046
+        usermod $(root_opt) --append --groups i2c deskpi
+        changed "user deskpi" "added to group i2c (the current sensor's I2C bus)"
     fi
 fi
 

@@ -35,7 +35,7 @@ def staged(tmp_path_factory):
     root = base / "root"
     (root / "etc").mkdir(parents=True)
     (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
-    (root / "etc" / "group").write_text("root:x:0:\ngpio:x:997:\n")
+    (root / "etc" / "group").write_text("root:x:0:\ngpio:x:997:\ni2c:x:998:\n")
     for f in ("shadow", "gshadow"):
         (root / "etc" / f).write_text("")
     before = {p: _digest(p) for p in REAL}
@@ -50,6 +50,7 @@ def test_first_install_lays_out_the_system(staged):
     passwd = (root / "etc" / "passwd").read_text()
     assert "deskpi:" in passwd and "/usr/sbin/nologin" in passwd
     assert "gpio:x:997:deskpi" in (root / "etc" / "group").read_text()
+    assert "i2c:x:998:deskpi" in (root / "etc" / "group").read_text()        # the current sensor's bus
     uid = int(next(line for line in passwd.splitlines() if line.startswith("deskpi:")).split(":")[2])
     data = root / "var" / "lib" / "deskpi"
     assert stat.S_IMODE(data.stat().st_mode) == 0o750 and data.stat().st_uid == uid

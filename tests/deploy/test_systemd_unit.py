@@ -136,6 +136,9 @@ def test_devices(unit):
     gpiochip = [s for s in specs if s == "char-gpiochip" or s.startswith("/dev/gpiochip")]
     assert gpiochip and all("r" in specs[s] and "w" in specs[s] for s in gpiochip)
     assert "rw" in specs.get("/dev/gpiomem", "")
+    assert specs.get("char-i2c") == "rw"          # the optional current sensor's bus
+    # ... through the user's own groups: a group in SupplementaryGroups= that does not exist fails the start
+    assert "i2c" not in " ".join(values(unit, "Service", "SupplementaryGroups")).split()
     # PrivateDevices=yes would hide /dev/gpiochip* from the daemon.
     assert values(unit, "Service", "PrivateDevices") in ([], ["no"], ["false"])
 
