@@ -3,35 +3,14 @@ from __future__ import annotations
 
 import random
 import statistics
-from dataclasses import dataclass
 
 from deskpi.core.motion.config import MotionConfig
 from deskpi.core.motion.controller import MotionController
 from deskpi.sim.physics import DeskSpec
-from deskpi.sim.sensor_model import SensorSpec
 from deskpi.sim.virtual import VirtualRig
 
+from .desks import BenchParams
 from .naive import NaiveController
-
-
-@dataclass(frozen=True)
-class BenchParams:
-    moves: int = 200
-    seed: int = 1
-    speed_up: float = 35.0
-    speed_down: float = 38.0
-    coast_mm: float = 7.5
-    noise_mm: float = 2.0
-    outliers: float = 0.01
-    dropouts: float = 0.02
-    load_variation: float = 0.15
-
-    def desk(self) -> DeskSpec:
-        return DeskSpec(speed_up_mm_s=self.speed_up, speed_down_mm_s=self.speed_down,
-                        coast_mm=self.coast_mm, load_variation=self.load_variation)
-
-    def sensor(self) -> SensorSpec:
-        return SensorSpec(noise_mm=self.noise_mm, outliers=self.outliers, dropouts=self.dropouts)
 
 
 def limits_for(desk: DeskSpec) -> tuple[float, float]:

@@ -8,13 +8,20 @@ from pathlib import Path
 
 
 def _bench_control(args: argparse.Namespace) -> int:
-    from deskpi.bench.control import BenchParams, run, run_real
+    from dataclasses import replace
+
+    from deskpi.bench.control import run, run_real
+    from deskpi.bench.desks import family_from_args
 
     moves = args.moves if args.moves is not None else (10 if args.clock == "real" else 1000)
-    params = BenchParams(moves=moves, seed=args.seed, speed_up=args.speed_up, speed_down=args.speed_down,
-                         coast_mm=args.coast_mm, noise_mm=args.noise_mm, outliers=args.outliers,
-                         dropouts=args.dropouts, load_variation=args.load_variation)
+    try:
+        family = family_from_args(args)
+    except ValueError as exc:
+        print(f"deskpi: {exc}", file=sys.stderr)
+        return 2
+    params = replace(family.params, moves=moves, seed=args.seed)
     result = run_real(params) if args.clock == "real" else run(params)
+    result["desk"] = family.name
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 
@@ -72,9 +79,18 @@ def _bench_day(args: argparse.Namespace) -> int:
 
 
 def _bench_faults(args: argparse.Namespace) -> int:
+    from deskpi.bench.desks import family_from_args
     from deskpi.bench.faults import run
 
-    result = run(trials=args.trials, seed=args.seed)
+    if not 1 <= args.trials <= 1000:
+        print(f"deskpi: --trials {args.trials} must be 1-1000", file=sys.stderr)
+        return 2
+    try:
+        family = family_from_args(args)
+    except ValueError as exc:
+        print(f"deskpi: {exc}", file=sys.stderr)
+        return 2
+    result = run(trials=args.trials, seed=args.seed, family=family, current=args.current)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 
@@ -216,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="drive a simulated desk from the terminal",
                        description="Example: deskpi demo   (on a terminal: type 1100 to stand, 720 to sit)")
     d.set_defaults(func=_demo)
+    from deskpi.bench.desks import add_desk_arguments
+
     bench = sub.add_parser("bench", help="measure accuracy, fault handling and latency")
     bsub = bench.add_subparsers(dest="bench", required=True)
     c = bsub.add_parser("control", help="stopping accuracy and time vs a naive controller",
@@ -225,19 +243,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--clock", choices=("virtual", "real"), default="virtual",
                    help="virtual: core + physics + sensor model, fast; real: the full gpiozero stack with threads")
     c.add_argument("--seed", type=int, default=1)
-    c.add_argument("--speed-up", type=float, default=35.0, metavar="MM_S")
-    c.add_argument("--speed-down", type=float, default=38.0, metavar="MM_S")
-    c.add_argument("--coast-mm", type=float, default=7.5, metavar="MM")
-    c.add_argument("--noise-mm", type=float, default=2.0, metavar="SIGMA")
-    c.add_argument("--outliers", type=float, default=0.01, metavar="P")
-    c.add_argument("--dropouts", type=float, default=0.02, metavar="P")
-    c.add_argument("--load-variation", type=float, default=0.15, metavar="F")
+    add_desk_arguments(c)
     c.set_defaults(func=_bench_control)
     f = bsub.add_parser("faults", help="inject each fault mid-move; detection, reaction time, travel",
                         description="Example: deskpi bench faults --json --trials 20")
     f.add_argument("--json", action="store_true", help="print one JSON object")
     f.add_argument("--trials", type=int, default=10, help="trials per fault (worst is reported)")
     f.add_argument("--seed", type=int, default=1)
+    f.add_argument("--current", choices=("off", "on", "both"), default="both",
+                   help="motor current sensing: without it (off), with it (on), or each in turn (both, the default)")
+    add_desk_arguments(f)
     f.set_defaults(func=_bench_faults)
     lt = bsub.add_parser("latency", help="button and API stop latency through the simulated pins; idle cost",
                          description="Example: deskpi bench latency --json")

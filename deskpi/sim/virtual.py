@@ -175,6 +175,10 @@ class VirtualRig:
         self.settle(seconds)
 
     @property
+    def last_ping_at(self) -> float:
+        return self._last_ping
+
+    @property
     def next_ping_at(self) -> float:
         return self._next_ping
 

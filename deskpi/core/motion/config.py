@@ -28,6 +28,12 @@ class MotionConfig:
     collapse_threshold: float = 12.0
     limit_overrun_mm: float = 15.0
     pause_after_s: float = 0.2
+    # Motor current sensing (optional hardware): a rise over this move's running current
+    # means the motor is pushing on something; the start-up surge is not judged.
+    current_sensing: bool = False
+    current_rise_a: float = 0.5
+    current_surge_s: float = 0.15
+    current_stall_a: float | None = None
     estimator: EstimatorConfig = field(default_factory=EstimatorConfig)
 
     def __post_init__(self) -> None:

@@ -18,11 +18,13 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..faults import Fault, FaultKind, MotionRefused
-from ..types import Direction, EchoStatus, Reading
+from ..types import CurrentSample, Direction, EchoStatus, Reading
 from .config import Command, MotionConfig, MoveReport
+from .current import CurrentCheck
 from .duty import DutyCycle
 from .estimator import HeightEstimator, SensorHealth, Verdict
 from .interlock import Interlock
+from .judge import Suspicion, verdict
 from .monitors import CollapseCheck, StartupCheck, StuckCheck
 from .settling import combine, robust_mean, still_moving
 from .stopmodel import StopModel
@@ -49,6 +51,7 @@ class _Goal:
     lease_until: float | None = None
     approaches: int = 0
     dismissed: int = 0
+    dismissed_obstruction: bool = False
     backoff_from: Direction | None = None
 
 
@@ -65,16 +68,7 @@ class _Approach:
     stuck: StuckCheck
     cut_at: float
     deadline: float
-
-
-@dataclass(frozen=True)
-class _Suspicion:
-    kind: FaultKind
-    detail: str
-    direction: Direction
-    start_mm: float
-    expected_mm: float       # where a healthy desk would have come to rest
-    spread_mm: float         # how sure that expectation is
+    current: CurrentCheck | None = None
 
 
 @dataclass
@@ -86,10 +80,11 @@ class _Settle:
     learnable: bool
     expected: tuple[float, float] | None = None   # where the fit says the desk will stop, and its sd
     resume: bool = False     # a precautionary pause: carry on towards the goal once settled
-    suspect: _Suspicion | None = None      # a suspected fault to confirm or dismiss once settled
+    suspect: Suspicion | None = None      # a suspected fault to confirm or dismiss once settled
     stopped: bool = False    # a person stopped the desk while it settled: no automatic motion follows
     pulse: tuple[float, float, float] | None = None
     readings: list[float] = field(default_factory=list)
+    running_a: float | None = None       # the move's healthy running current, to learn once confirmed
 
 
 class MotionController:
@@ -109,6 +104,8 @@ class MotionController:
         self._rest: tuple[float, float, float] | None = None
         self._scatter: deque[float] = deque(maxlen=120)
         self._now = 0.0
+        self._ping_s = 0.06            # time between readings, learned: the sensor pings faster while moving
+        self._last_reading_t: float | None = None
 
     # -- state --------------------------------------------------------------
     @property
@@ -221,10 +218,12 @@ class MotionController:
         self._raise_fault(FaultKind.INTERNAL, detail, now)
 
     # -- the loop -----------------------------------------------------------
-    def tick(self, now: float, reading: Reading | None = None) -> Command:
+    def tick(self, now: float, reading: Reading | CurrentSample | None = None) -> Command:
         self._now = max(self._now, now)
         try:
-            if reading is not None:
+            if isinstance(reading, CurrentSample):
+                self._on_current(reading)
+            elif reading is not None:
                 self._on_reading(reading)
             self._check_health(now)
             self._advance(now)
@@ -280,12 +279,23 @@ class MotionController:
 
     def _on_reading(self, r: Reading) -> None:
         verdict = self.estimator.add(r)
+        last, self._last_reading_t = self._last_reading_t, r.t
+        if self._approach is not None and last is not None and 0.0 < r.t - last < 0.2:
+            self._ping_s += 0.1 * (r.t - last - self._ping_s)
         if r.status is EchoStatus.SILENT and self._approach is not None:
             # A working HC-SR04 always answers a ping; when it does not, stop
             # first and decide later whether it was a glitch or a dead sensor.
             self._pause(r.t)
             return
         y = r.height_mm
+        a = self._approach
+        if a is not None and y is not None and r.t >= a.t_on:
+            # Every echo, accepted or not: a sensor stuck on a wild value is rejected by the
+            # estimator, and would otherwise be seen only once the estimator gave in to it.
+            finding = a.stuck.add(y, a.fit.speed(r.t) * self._ping_s, self.noise_mm)
+            if finding:
+                self._suspect(a, r.t, *finding)
+                return
         if verdict is not Verdict.ACCEPTED or y is None:   # an accepted reading always has a height
             return
         if self._approach is not None and r.t >= self._approach.t_on:
@@ -293,13 +303,25 @@ class MotionController:
         elif self._settle is not None and r.t >= self._settle.settle_from:
             self._settle.readings.append(y)
 
+    def _on_current(self, c: CurrentSample) -> None:
+        a = self._approach
+        if a is None or a.current is None or c.t < a.t_on or not self.cfg.current_sensing:
+            return
+        moved = a.direction * (a.fit.position(c.t) - a.fit.x0)
+        finding = a.current.add(c.t, c.amps, moved)
+        if finding is None:
+            return
+        # The current is direct evidence, not a statistical hint: latch now, no settle to judge.
+        kind, detail = finding
+        backoff = kind is FaultKind.OBSTRUCTION and not (self._goal is not None and self._goal.kind == "backoff")
+        self._raise_fault(kind, detail, c.t, backoff_from=a.direction if backoff else None)
+
     def _track(self, a: _Approach, t: float, y: float) -> None:
         fit = a.fit
         pred = fit.position(t)
         gate = max(4.5 * self.noise_mm, 8.0) + 3 * fit.position_sd(t)
         plausible = abs(y - pred) <= gate
-        finding = a.stuck.add(y, fit.speed(t) * 0.06, self.noise_mm)
-        finding = finding or a.startup.add(t, y)
+        finding = a.startup.add(t, y)
         finding = finding or a.collapse.add(t, y, t_on=a.t_on, d=fit.d, plausible=plausible)
         if finding:
             kind, detail = finding
@@ -313,14 +335,10 @@ class MotionController:
             a.cut_at = fit.cut_time(a.aim, self.model[a.direction].stop_lag_s)
 
     def _suspect(self, a: _Approach, t: float, kind: FaultKind, detail: str) -> None:
-        """Motor off at once; once the desk has settled, decide fault or false alarm.
+        """Motor off at once; once the desk has settled, decide fault or false alarm (judge.py).
 
-        The settled height is far better evidence than the few readings that
-        raised the alarm: a desk cut while moving freely coasts on by speed x
-        stop lag, a blocked one stopped before the motor did, a stalled one
-        never left its start, a reversed one ended on the wrong side of it, and
-        a stuck sensor goes on repeating itself. So the monitors can be quick
-        and a rare statistical false alarm costs a pause, not a latched fault.
+        So the monitors can be quick, and a rare statistical false alarm costs a pause,
+        not a latched fault.
         """
         d = a.direction
         m = self.model[d]
@@ -333,10 +351,11 @@ class MotionController:
         else:
             expected = a.fit.x0 + d * m.travel_for_on_time(t - a.t_on)
             spread = 0.15 * abs(expected - a.fit.x0)
+        blocked = a.collapse.onset[1] if kind is FaultKind.OBSTRUCTION and a.collapse.onset else None
         self._pause(t)
         s = self._settle
         assert s is not None   # a was the approach under way, so the pause's cut has just begun a settle
-        s.suspect = _Suspicion(kind, detail, d, a.fit.x0, expected, spread)
+        s.suspect = Suspicion(kind, detail, d, a.fit.x0, expected, spread, blocked)
 
     def _pause(self, now: float) -> None:
         """Motor off as a precaution; the goal stands and resumes once the readings do."""
@@ -433,37 +452,25 @@ class MotionController:
             return  # _start on the next advance runs the correction
         self._finish(g, final, now)
 
-    def _judge(self, sus: _Suspicion, readings: list[float], final: float, se: float, now: float,
+    def _judge(self, sus: Suspicion, readings: list[float], final: float, se: float, now: float,
                stopped: bool = False) -> bool:
         """Latch the suspected fault if the settled desk confirms it; True if it did."""
-        d = sus.direction
-        moved = d * (final - sus.start_mm)
-        expected = d * (sus.expected_mm - sus.start_mm)
-        margin = max(4.0, 3.0 * math.sqrt(se * se + sus.spread_mm ** 2 + 1.0))
-        verdict = None
-        if sus.kind is FaultKind.SENSOR_STUCK:
-            if max(readings) - min(readings) < 1e-4:
-                verdict = (FaultKind.SENSOR_STUCK, sus.detail)
-        elif sus.kind is FaultKind.OBSTRUCTION:
-            if expected - moved > margin:
-                verdict = (FaultKind.OBSTRUCTION,
-                           f"{sus.detail}, {expected - moved:.0f} mm short of where a free desk would have stopped")
-        elif moved < -max(0.4 * expected, margin):
-            # Clearly the wrong way, by a good part of the travel expected: two noisy
-            # rest heights a few millimetres apart are not a reversed motor.
-            verdict = (FaultKind.WRONG_DIRECTION, f"moved {-moved:.0f} mm the wrong way after the motor started")
-        elif expected - moved > margin and moved < 0.5 * expected:
-            verdict = (FaultKind.STALL, f"moved {max(moved, 0):.0f} mm of the {expected:.0f} mm expected")
+        found = verdict(sus, readings, final, se, self.noise_mm)
         g = self._goal
-        if verdict is None and g is not None:
+        if found is None and g is not None:
             g.dismissed += 1
+            if sus.kind is FaultKind.OBSTRUCTION:
+                g.dismissed_obstruction = True
             if g.dismissed > 2:      # a "false alarm" three times over is not one
-                verdict = (sus.kind, f"{sus.detail} (seen {g.dismissed} times in one move)")
-        if verdict is None:
+                found = (sus.kind, f"{sus.detail} (seen {g.dismissed} times in one move)")
+        if found is None:
             self.events.append(("suspicion_dismissed", {"kind": sus.kind.value, "t": now}))
             return False
-        backoff = verdict[0] is FaultKind.OBSTRUCTION and not stopped
-        self._raise_fault(*verdict, now, backoff_from=d if backoff else None)
+        if found[0] is FaultKind.STALL and g is not None and g.dismissed_obstruction:
+            # It slowed to a stop, went on, and now will not move at all: something is in the way.
+            found = (FaultKind.OBSTRUCTION, f"the desk stopped against something: {found[1]}")
+        backoff = found[0] is FaultKind.OBSTRUCTION and not stopped
+        self._raise_fault(*found, now, backoff_from=sus.direction if backoff else None)
         return True
 
     def _rest_height(self, now: float) -> tuple[float, float] | None:
@@ -516,10 +523,14 @@ class MotionController:
             startup=StartupCheck(fit=fit, speed=m.speed_mm_s, noise_mm=self.noise_mm, trusted=trusted,
                                  threshold=self.cfg.evidence_threshold, startup_s=m.startup_s),
             collapse=CollapseCheck(noise_mm=self.noise_mm, threshold=self.cfg.collapse_threshold,
-                                   steady_after_s=max(m.ramp_s, 0.25) + 0.1),
+                                   steady_after_s=max(m.ramp_s, 0.25) + 0.1, speed=m.speed_mm_s,
+                                   ping_s=self._ping_s),
             stuck=StuckCheck(),
             cut_at=fit.cut_time(aim, m.stop_lag_s),
-            deadline=now + 2.0 * expected + 3.0)
+            deadline=now + 2.0 * expected + 3.0,
+            current=CurrentCheck(t_on=now, surge_s=self.cfg.current_surge_s, rise_a=self.cfg.current_rise_a,
+                                 learned_a=m.current_a if m.current_n >= 3 else None,
+                                 stall_a=self.cfg.current_stall_a) if self.cfg.current_sensing else None)
         self._energise(d, now)
 
     def _energise(self, d: Direction, now: float) -> None:
@@ -549,7 +560,8 @@ class MotionController:
         wait = 2.0 * m.stop_lag_s if m.stop_lag_n >= 2 else max(2.0 * m.stop_lag_s, 2.0)
         self._settle = _Settle(t_cut=now, settle_from=now + max(wait, 0.2) + 0.05,
                                direction=a.direction, fit=a.fit, learnable=learnable, expected=expected,
-                               pulse=a.pulse)
+                               pulse=a.pulse,
+                               running_a=a.current.healthy_running_a() if a.current is not None else None)
 
     def _raise_fault(self, kind: FaultKind, detail: str, now: float, *,
                      backoff_from: Direction | None = None) -> None:
@@ -580,6 +592,8 @@ class MotionController:
             if other.stop_lag_n == 0:
                 # Same desk, same control box: a better first guess than the default.
                 other.stop_lag_s = m.stop_lag_s
+        if s.running_a is not None:
+            m.learn_current(s.running_a)
         if steady >= 8:
             m.learn_speed(fit.fit.v)
             line = fit.steady_line()

@@ -68,22 +68,43 @@ class StartupCheck:
 class CollapseCheck:
     """Mid-move: did the speed collapse (an obstruction, or the motor gave up)?
 
-    Fits a plain straight line through the full-speed readings before the
-    newest few (so the reference has not bent towards a failure and owes
-    nothing to the start-up model), then runs a generalised likelihood-ratio
-    test over the possible onset times among the newest readings. Residuals
-    are clipped so one wild echo cannot pass for a collapse.
+    Fits a plain straight line through the full-speed readings before a test window
+    (so the reference has not bent towards a failure and owes nothing to the start-up
+    model), then runs a generalised likelihood-ratio test over the possible onset times
+    within the window. Residuals are clipped so one wild echo cannot pass for a collapse.
+
+    The window is a time, not a count of readings: long enough that a desk stopped at
+    its start gives twice the threshold's evidence at this desk's speed, noise and ping
+    rate. A fixed count of readings was too short for a slow, noisy desk pinged fast:
+    the evidence never added up before the reference line itself bent to the stop.
     """
 
-    LAG = 6
     MIN_REF = 10
+    REF_SPAN_S = 1.5
+    MIN_WINDOW_S = 0.12
+    MAX_WINDOW_S = 0.8
 
-    def __init__(self, *, noise_mm: float, threshold: float, steady_after_s: float) -> None:
+    def __init__(self, *, noise_mm: float, threshold: float, steady_after_s: float, speed: float = 30.0,
+                 ping_s: float = 0.06) -> None:
         self.sigma = max(noise_mm, 1.0)
         self.threshold = threshold
         self.steady_after_s = steady_after_s
-        self._pts: deque[tuple[float, float, bool]] = deque(maxlen=self.LAG + 30)
+        self.window_s = self.window_for(speed, self.sigma, ping_s, threshold)
+        self._pts: deque[tuple[float, float, bool]] = deque()
         self.reference: tuple[float, float, float] | None = None    # (c, slope, t_ref) of the last test
+        self.onset: tuple[float, float] | None = None                # (t, height) the last alarm put the stop at
+
+    @classmethod
+    def window_for(cls, speed: float, sigma: float, ping_s: float, threshold: float) -> float:
+        """Shortest window in which a desk that stopped at its start gives 2 x threshold of evidence."""
+        # A loaded desk may run a quarter slower than learned; its k-th reading after the
+        # stop lies v*k*ping behind: sum over k of (v k ping)^2 / (2 sigma^2) >= 2 threshold.
+        step = max(0.75 * speed * ping_s / sigma, 1e-3)
+        need = 4.0 * threshold / (step * step)          # sum of k^2 needed
+        n = 1
+        while n * (n + 1) * (2 * n + 1) / 6.0 < need and n < 200:
+            n += 1
+        return min(max(n * ping_s, cls.MIN_WINDOW_S), cls.MAX_WINDOW_S)
 
     def predict(self, t: float) -> float | None:
         """Where the desk would be at t had it kept its pre-collapse pace."""
@@ -96,11 +117,12 @@ class CollapseCheck:
         if t - t_on < self.steady_after_s:
             return None
         self._pts.append((t, y, plausible))
-        pts = list(self._pts)
-        ref = [(pt, py) for pt, py, ok in pts[:-self.LAG] if ok]
-        if len(ref) < self.MIN_REF:
-            return None
-        if ref[-1][0] - ref[0][0] < 0.5:
+        while self._pts and t - self._pts[0][0] > self.REF_SPAN_S + self.window_s:
+            self._pts.popleft()
+        split = t - self.window_s
+        ref = [(pt, py) for pt, py, ok in self._pts if ok and pt < split]
+        recent = [(pt, py) for pt, py, _ in self._pts if pt >= split]
+        if len(ref) < self.MIN_REF or not recent or ref[-1][0] - ref[0][0] < 0.4:
             return None
         line = _line(ref, self.sigma ** 2)
         if line is None:
@@ -110,20 +132,31 @@ class CollapseCheck:
         v = d * slope
         if v < 5.0:
             return None
-        recent = pts[-self.LAG:]
         dt_last = recent[-1][0] - t_ref
         sigma2 = self.sigma ** 2 + max(var_c + 2 * dt_last * cov + dt_last ** 2 * var_s, 0.0)
         clip = 4.0 * sigma2 ** 0.5
-        resid = [(pt, max(-clip, min(clip, d * (py - (c + slope * (pt - t_ref)))))) for pt, py, _ in recent]
-        best = 0.0
-        for k in range(len(resid)):
-            t_s = resid[k - 1][0] if k else ref[-1][0]
-            llr = 0.0
-            for pt, r in resid[k:]:
-                dx = v * (pt - t_s)
-                llr += (r * r - (r + dx) ** 2) / (2 * sigma2)
-            best = max(best, llr)
+        ts = [pt for pt, _ in recent]
+        rs = [max(-clip, min(clip, d * (py - (c + slope * (pt - t_ref))))) for pt, py in recent]
+        # LLR of "stopped at t_s" over "kept going" for the readings from k on:
+        #   sum (r^2 - (r + v (t - t_s))^2) / 2 sigma^2, from suffix sums in one pass.
+        best, best_k = 0.0, -1
+        s_r = s_rt = s_t = s_tt = 0.0
+        for k in range(len(rs) - 1, -1, -1):
+            r, tk = rs[k], ts[k]
+            s_r += r
+            s_rt += r * tk
+            s_t += tk
+            s_tt += tk * tk
+            n = len(rs) - k
+            t_s = ts[k - 1] if k else ref[-1][0]
+            cross = s_rt - t_s * s_r
+            square = s_tt - 2 * t_s * s_t + n * t_s * t_s
+            llr = -(2 * v * cross + v * v * square) / (2 * sigma2)
+            if llr > best:
+                best, best_k = llr, k
         if best > self.threshold:
+            t_s = ts[best_k - 1] if best_k > 0 else ref[-1][0]
+            self.onset = (t_s, c + slope * (t_s - t_ref))
             return FaultKind.OBSTRUCTION, "the desk slowed to a stop while the motor was on"
         return None
 
@@ -152,7 +185,7 @@ class StuckCheck:
         self._last.append(y)
         if len(self._last) < self._repeats:
             return None
-        if expected_step_mm < 1.0 or noise_mm < 0.3:
+        if expected_step_mm < 0.2 or noise_mm < 0.3:
             return None
         # Echo timestamps resolve to well under a nanosecond of pulse (1e-4 mm); a
         # moving desk seen through real noise does not repeat itself to that.

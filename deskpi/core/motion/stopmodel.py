@@ -28,10 +28,12 @@ class DirectionModel:
     startup_s: float = 0.15
     stop_lag_s: float = 0.25
     pulse_gain: float = 1.0      # actual / modelled travel of short, open-loop pulses
+    current_a: float = 0.0       # healthy running current of the motor (with a current sensor)
     speed_n: int = 0
     startup_n: int = 0
     stop_lag_n: int = 0
     pulse_n: int = 0
+    current_n: int = 0
 
     @property
     def ramp_s(self) -> float:
@@ -61,6 +63,11 @@ class DirectionModel:
         g = min(max(g, 0.5), 2.0)
         self.pulse_n += 1
         self.pulse_gain += max(1.0 / (self.pulse_n + 1), 0.2) * (g - self.pulse_gain)
+
+    def learn_current(self, amps: float) -> None:
+        if 0.05 <= amps <= 40.0:
+            self.current_n += 1
+            self.current_a += _rate(self.current_n) * (amps - self.current_a)
 
     def travel_for_on_time(self, on_s: float, speed: float | None = None) -> float:
         """Distance (mm) the desk covers for the motor on for on_s, coast included."""
@@ -120,6 +127,7 @@ _RANGES = {
     "startup_s": (0.0, 1.5),
     "stop_lag_s": (0.0, 2.0),
     "pulse_gain": (0.3, 3.0),
+    "current_a": (0.0, 40.0),
 }
 
 
@@ -136,7 +144,7 @@ def _direction_from(data: dict, key: str) -> DirectionModel:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
             raise ValueError(f"stop model {key}.{name} must be a number in {lo}..{hi}, got {v!r}")
         values[name] = float(v)
-    for name in ("speed_n", "startup_n", "stop_lag_n", "pulse_n"):
+    for name in ("speed_n", "startup_n", "stop_lag_n", "pulse_n", "current_n"):
         if name in raw:
             v = raw[name]
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:

@@ -1,0 +1,81 @@
+"""Motor current: the quickest sign that the motor is pushing on something.
+
+A desk motor draws a steady running current that depends on the direction and the load.
+Stalled or pushing against an obstacle, it draws more within milliseconds, long before
+an ultrasonic sensor can tell a stopped desk from a slow one. Commercial control boxes
+stop on this; deskpi does when a shunt monitor on the motor supply is fitted.
+
+The reference is this move's own running current (load changes it by tens of per cent
+from move to move), measured just after the start-up surge, capped by what healthy
+moves in this direction have drawn so a motor that is blocked from the start cannot
+set its own reference.
+"""
+from __future__ import annotations
+
+import statistics
+
+from ..faults import FaultKind
+
+Finding = tuple[FaultKind, str]
+
+#: Samples that set this move's reference once the surge is over (~0.1 s at 5 ms).
+REFERENCE_SAMPLES = 20
+#: A healthy move draws at most this much more than the learned running current (load).
+LOAD_ALLOWANCE = 1.4
+
+
+class CurrentCheck:
+    def __init__(self, *, t_on: float, surge_s: float, rise_a: float, samples: int = 3,
+                 learned_a: float | None = None, stall_a: float | None = None) -> None:
+        self.t_on = t_on
+        self.surge_s = surge_s
+        self.rise_a = rise_a
+        self.samples = samples
+        self.learned_a = learned_a
+        self.stall_a = stall_a
+        self._first: list[float] = []
+        self.reference: float | None = None
+        self.noise_a = 0.0
+        self.running: list[float] = []      # healthy samples of this move, for learning
+        self._over = 0
+
+    def add(self, t: float, amps: float, moved_mm: float) -> Finding | None:
+        if t - self.t_on < self.surge_s:
+            return None
+        limit = self._limit()
+        if limit is not None and amps > limit:
+            self._over += 1
+            if self._over >= self.samples:
+                return self._finding(amps, moved_mm)
+            return None
+        self._over = 0
+        if self.reference is None:
+            self._first.append(amps)
+            if len(self._first) >= REFERENCE_SAMPLES:
+                med = statistics.median(self._first)
+                cap = None if self.learned_a is None else self.learned_a * LOAD_ALLOWANCE
+                self.reference = med if cap is None else min(med, cap)
+                self.noise_a = 1.4826 * statistics.median(abs(x - med) for x in self._first)
+        else:
+            self.running.append(amps)
+        return None
+
+    def _limit(self) -> float | None:
+        if self.reference is not None:
+            return self.reference + max(self.rise_a, 5.0 * self.noise_a)
+        if self.learned_a is not None:
+            # Before this move's reference is set: far above anything a healthy start draws.
+            return self.learned_a * LOAD_ALLOWANCE + self.rise_a
+        return self.stall_a
+
+    def _finding(self, amps: float, moved_mm: float) -> Finding:
+        ref = self.reference if self.reference is not None else self.learned_a
+        was = f" from {ref:.1f} A" if ref is not None else ""
+        if moved_mm < 5.0:
+            return FaultKind.STALL, f"the motor drew {amps:.1f} A{was} and the desk did not move"
+        return FaultKind.OBSTRUCTION, f"the motor current rose{was} to {amps:.1f} A: it is pushing on something"
+
+    def healthy_running_a(self) -> float | None:
+        """This move's running current, if it saw enough of it to learn from."""
+        pool = self._first + self.running
+        return statistics.median(pool) if len(pool) >= REFERENCE_SAMPLES else None

@@ -1,0 +1,66 @@
+"""Was it a fault? The verdict on a suspicion, once the desk the motor was cut on has settled.
+
+The settled height is far better evidence than the few readings that raised the alarm:
+a desk cut while moving freely coasts on by speed x stop lag, a blocked one stopped
+where it met the obstacle, a stalled one never left its start, a reversed one ended on
+the wrong side of it, and a stuck sensor goes on repeating itself.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..faults import FaultKind
+from ..types import Direction
+
+
+@dataclass(frozen=True)
+class Suspicion:
+    kind: FaultKind
+    detail: str
+    direction: Direction
+    start_mm: float
+    expected_mm: float       # where a healthy desk would have come to rest
+    spread_mm: float         # how sure that expectation is
+    blocked_mm: float | None = None   # where the readings say the desk stopped, if it was blocked
+
+
+def verdict(sus: Suspicion, readings: list[float], final: float, se: float,
+            noise_mm: float) -> tuple[FaultKind, str] | None:
+    """The fault the settled desk confirms, or None for a false alarm."""
+    d = sus.direction
+    moved = d * (final - sus.start_mm)
+    expected = d * (sus.expected_mm - sus.start_mm)
+    margin = max(4.0, 3.0 * math.sqrt(se * se + sus.spread_mm ** 2 + 1.0))
+    if len(readings) >= 2 and max(readings) - min(readings) < 1e-4:
+        # Real readings through real noise never repeat to a nanosecond of echo: whatever
+        # raised the alarm, a sensor that says the same thing over and over is stuck.
+        return FaultKind.SENSOR_STUCK, f"the sensor reported {final:.0f} mm {len(readings)} times in a row"
+    if sus.kind is FaultKind.SENSOR_STUCK:
+        return None
+    if sus.kind is FaultKind.OBSTRUCTION:
+        short = expected - moved
+        if short > margin:
+            return FaultKind.OBSTRUCTION, f"{sus.detail}, {short:.0f} mm short of where a free desk would have stopped"
+        if sus.blocked_mm is not None and short > max(2.0, 2.0 * se):
+            # Caught early, a blocked desk is only a few mm short of a free one's stop:
+            # weigh which of the two places the desk came to rest nearer, each by its spread.
+            sd_free = math.hypot(se, sus.spread_mm)
+            sd_blocked = math.hypot(se, max(noise_mm, 1.0))
+            z_free = (final - sus.expected_mm) / sd_free
+            z_blocked = (final - sus.blocked_mm) / sd_blocked
+            # Only a decisive answer (100 to 1) latches; an undecided one resumes, and a desk
+            # that is really blocked then will not move at all, which the next look sees at once.
+            log_ratio = 0.5 * (z_free * z_free - z_blocked * z_blocked) + math.log(sd_free / sd_blocked)
+            if log_ratio > math.log(100.0):
+                return (FaultKind.OBSTRUCTION,
+                        f"{sus.detail}, stopped where the readings saw it meet the obstacle, "
+                        f"{short:.0f} mm short of where a free desk would have stopped")
+        return None
+    if moved < -max(0.4 * expected, margin):
+        # Clearly the wrong way, by a good part of the travel expected: two noisy
+        # rest heights a few millimetres apart are not a reversed motor.
+        return FaultKind.WRONG_DIRECTION, f"moved {-moved:.0f} mm the wrong way after the motor started"
+    if expected - moved > margin and moved < 0.5 * expected:
+        return FaultKind.STALL, f"moved {max(moved, 0):.0f} mm of the {expected:.0f} mm expected"
+    return None
