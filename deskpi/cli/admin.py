@@ -317,7 +317,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     for d in ("up", "down"):
         c = result.current.get(d)
         if c is not None:
-            learned = "not learned yet" if c["running_a"] is None else f"{c['running_a']:g} A +-{c['sd_a']:g} A"
+            sd = "" if c["sd_a"] is None else f" +-{c['sd_a']:g} A"
+            learned = "not learned yet" if c["running_a"] is None else f"{c['running_a']:g} A{sd}"
             print(f"  {d}: running current {learned} over {c['moves']} healthy move(s)")
     for note in result.notes:
         print(f"  note: {note}")

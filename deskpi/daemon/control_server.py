@@ -373,10 +373,12 @@ COMMANDS = {
 
 
 def _learned_current(m: Any) -> dict:
-    """The healthy running current learned for one direction (nothing learned yet: None)."""
-    n = getattr(m, "current_n", 0)
+    """The healthy running current learned for one direction (nothing learned yet: None). The spread is
+    shown where the model keeps one."""
+    n = m.current_n
+    sd = getattr(m, "current_sd_a", None)
     return {"current_a": round(m.current_a, 3) if n else None,
-            "current_sd_a": round(m.current_sd_a, 3) if n else None, "current_moves": n}
+            "current_sd_a": round(sd, 3) if n and sd is not None else None, "current_moves": n}
 
 
 # ---------------------------------------------------------------------------------------- server

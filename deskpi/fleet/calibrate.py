@@ -305,8 +305,8 @@ class Calibration:
             r.current[d] = {"running_a": m.get("current_a") if n else None,
                             "sd_a": m.get("current_sd_a") if n else None, "moves": n}
             if n:
-                self.say(f"running current {d}: {m['current_a']:g} A (+-{m['current_sd_a']:g} A) over {n} "
-                         f"healthy move(s)")
+                sd = f" (+-{m['current_sd_a']:g} A)" if m.get("current_sd_a") is not None else ""
+                self.say(f"running current {d}: {m['current_a']:g} A{sd} over {n} healthy move(s)")
             else:
                 self.say(f"running current {d}: not learned yet (no healthy move {d} with the sensor reading)")
 
