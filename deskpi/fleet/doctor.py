@@ -91,8 +91,8 @@ class Doctor:
         checks: list[Check] = []
         steps: list[Callable[[], Check | None]] = [
             self.check_config, self.check_pins, self.check_pin_factory, self.check_daemon, self.check_fault,
-            self.check_sensor, self.check_current, self.check_motor, self.check_service, self.check_watchdog, self.check_clock,
-            self.check_database, self.check_disk, self.check_storage]
+            self.check_sensor, self.check_current, self.check_motor, self.check_service, self.check_watchdog,
+            self.check_clock, self.check_database, self.check_disk, self.check_storage]
         try:
             for step in steps:
                 name = step.__name__.removeprefix("check_").replace("_", " ")
@@ -258,8 +258,9 @@ class Doctor:
             return Check("current sensor", "pass", "off ([current] enabled = false): stalls and obstructions are "
                                                    "seen by the ultrasonic sensor alone")
         where = f"{c.chip.upper()} at {c.address:#04x} on I2C bus {c.bus}"
-        if self._daemon() is not None:
-            seen = self.client.request("current", samples=CURRENT_SAMPLES, wait_s=10.0)
+        client = self._daemon()
+        if client is not None:
+            seen = client.request("current", samples=CURRENT_SAMPLES, wait_s=10.0)
             if not seen["running"]:
                 problem = seen.get("problem") or "the daemon is not reading it"
                 return Check("current sensor", "fail", f"{where}: {problem}", _current_hint(problem, c))

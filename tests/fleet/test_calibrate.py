@@ -254,7 +254,7 @@ def test_the_learned_running_current_is_reported_per_direction():
                          "down": {"running_a": None, "sd_a": None, "moves": 0}}
     assert "running current up: 3.1 A (+-0.12 A) over 4 healthy move(s)" in said
     assert any("running current down: not learned yet" in line for line in said)
-    assert ("status", {}) == fake.asked[-1]            # asked after the moves, which taught it
+    assert fake.asked[-1] == ("status", {})            # asked after the moves, which taught it
     assert not any(k[0] == "current" for k in r.changes)       # reported, never written to the config
 
 

@@ -3,6 +3,7 @@ and every other finding says what to do. In-process, against a fake control clie
 from __future__ import annotations
 
 import pytest
+from helpers import running_sim_daemon
 
 from deskpi.config import defaults, from_mapping
 from deskpi.fleet.doctor import Doctor
@@ -108,3 +109,17 @@ def test_without_a_daemon_a_missing_chip_fails_naming_the_address(monkeypatch):
     c = doctor(from_mapping({"current": ON})).check_current()
     assert c.status == "fail" and "no answer from the INA219 at 0x40" in c.detail
     assert "A0/A1 jumpers" in c.hint and "GPIO2" in c.hint
+
+
+def test_against_a_simulated_desk_with_the_sensor_on(cli, tmp_path):
+    config = tmp_path / "deskpi.toml"
+    config.write_text('[current]\nenabled = true\nchip = "ina226"\nshunt_ohms = 0.005\nmax_amps = 12.0\n'
+                      '[daemon]\npin_factory = "mock"\n')
+    from deskpi.config import load
+
+    with running_sim_daemon(tmp_path / "data", seed=2, settings=load(config)):
+        p = cli("--data-dir", str(tmp_path / "data"), "--config", str(config), "doctor", "--json")
+        checks = {c["name"]: c for c in cli.parse(p, p.returncode)["checks"]}
+    c = checks["current sensor"]
+    assert c["status"] == "pass", c
+    assert "INA226 at 0x40 on I2C bus 1 answers" in c["detail"]
