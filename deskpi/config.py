@@ -77,8 +77,11 @@ SCHEMA: dict[str, dict[str, Opt]] = {
         "orientation": Opt(str, "under_desk", choices=("under_desk", "floor", "ceiling")),
         "offset_mm": Opt(float, 30.0, -3000, 3000),
         "temperature_c": Opt(float, 20.0, -30, 60),
-        "interval_s": Opt(float, 0.06, 0.06, 0.1),   # the controller pauses after 0.2 s without a reading
-        "idle_interval_s": Opt(float, 0.15, 0.06, 0.16),
+        # While moving. Down to 20 ms: the reader raises it to three echo round trips at the farthest distance
+        # the desk allows (~23.5 ms at desk heights, more under a tall ceiling) so no ghost of one ping is read
+        # as the next; at most 0.1 s because the controller pauses after 0.2 s without a reading.
+        "interval_s": Opt(float, 0.025, 0.02, 0.1),
+        "idle_interval_s": Opt(float, 0.15, 0.06, 0.16),   # at rest; never shorter than interval_s
     },
     "buttons": {
         "up_pin": _pin(DEFAULT_PINS["buttons"]["up_pin"], optional=True),
@@ -289,6 +292,9 @@ def _cross_checks(s: dict, problems: list[str]) -> list[str]:
     if desk.duty_max_on_s >= desk.duty_window_s:
         problems.append(f"[desk] duty_max_on_s = {desk.duty_max_on_s:g} must be below "
                         f"duty_window_s = {desk.duty_window_s:g} (motor-on seconds within that window)")
+    if sensor.idle_interval_s < sensor.interval_s:
+        problems.append(f"[sensor] idle_interval_s = {sensor.idle_interval_s:g} must be at least interval_s = "
+                        f"{sensor.interval_s:g} (pings at rest are never faster than while the desk moves)")
     if motor.driver == "hbridge" and not motor.active_high:
         problems.append("[motor] active_high = false: H-bridge inputs are driven active-high (PWM duty = power); "
                         "leave active_high = true with driver = \"hbridge\"")

@@ -26,7 +26,7 @@ from deskpi.daemon.service import DeskService
 from deskpi.hw import motor_pins
 from deskpi.hw.drives import HBridgeDrive, RelayPairDrive
 from deskpi.hw.pin_factory import pin_factory_for
-from deskpi.hw.ultrasonic import Mounting, UltrasonicSensor
+from deskpi.hw.ultrasonic import Mounting, UltrasonicSensor, effective_interval_s
 from deskpi.people.presets import PresetStore, UserPresets
 from deskpi.store import Store, db_path
 
@@ -45,6 +45,15 @@ def motion_config(settings: Settings, *, current_sensing: bool | None = None) ->
                         speed_up_mm_s=d.speed_up_mm_s, speed_down_mm_s=d.speed_down_mm_s,
                         current_sensing=c.enabled if current_sensing is None else current_sensing,
                         current_rise_a=c.rise_a, current_surge_s=c.surge_s, current_stall_a=c.stall_a)
+
+
+def sensor_mounting(settings: Settings) -> Mounting:
+    return Mounting(settings.sensor.orientation, settings.sensor.offset_mm)
+
+
+def sensor_max_distance_mm(settings: Settings) -> float:
+    """The farthest the sensor's echo can come from within the desk's limits (it sets how fast it may ping)."""
+    return sensor_mounting(settings).max_distance_mm(settings.desk.min_mm, settings.desk.max_mm)
 
 
 @dataclass
@@ -113,10 +122,10 @@ class Daemon:
         loop = ControlLoop(controller, drive)
         if current is not None:
             current.on_sample = loop.feed
-        sensor = UltrasonicSensor(s.sensor.trigger_pin, s.sensor.echo_pin,
-                                  mounting=Mounting(s.sensor.orientation, s.sensor.offset_mm),
+        sensor = UltrasonicSensor(s.sensor.trigger_pin, s.sensor.echo_pin, mounting=sensor_mounting(s),
                                   temperature_c=s.sensor.temperature_c, interval_s=s.sensor.interval_s,
-                                  idle_interval_s=s.sensor.idle_interval_s, on_reading=loop.feed,
+                                  idle_interval_s=s.sensor.idle_interval_s,
+                                  max_distance_mm=sensor_max_distance_mm(s), on_reading=loop.feed,
                                   pin_factory=factory)
         arbiter = MotionArbiter(loop)
         recorder = Recorder(store)
@@ -165,7 +174,9 @@ class Daemon:
                                   echo=s.sensor.echo_pin),
             desk=DeskSpec(min_mm=s.desk.min_mm - 20, max_mm=s.desk.max_mm + 10),
             sensor=SensorSpec(mount_offset_mm=s.sensor.offset_mm, temperature_c=s.sensor.temperature_c,
-                              ping_interval_s=s.sensor.interval_s),
+                              ping_interval_s=effective_interval_s(s.sensor.interval_s, sensor_max_distance_mm(s),
+                                                                   s.sensor.temperature_c),
+                              idle_interval_s=s.sensor.idle_interval_s),
             seed=self.seed, start_mm=min(max(740.0, s.desk.min_mm), s.desk.max_mm),
             active_high=s.motor.active_high)
         return factory, desk

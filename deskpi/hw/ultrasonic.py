@@ -8,6 +8,29 @@ estimator can tell fresh from stale and a lost echo from a dead sensor.
 
 Timing: the pulse width comes from the pin factory's edge timestamps (kernel
 timestamps with lgpio), never from when Python got round to noticing an edge.
+
+How fast it may ping. The datasheet's 60 ms cycle is the worst case: an echo
+from 4 m plus time for it to die away. What limits the cycle at a desk is not
+the echo itself (~7 ms there and back at 1.2 m) but two other things:
+
+- a ghost of the previous ping. Sound that bounced floor -> desktop -> floor
+  comes back at 2x and 3x the round trip, weaker each time. If one lands after
+  the next trigger but before that ping's own echo, the sensor reports it as a
+  short distance. So a ping waits for three round trips at the farthest
+  distance the desk can put its target (`max_distance_mm`, from the desk's
+  limits and the mounting) plus 2 ms (which also covers ~0.1 m of overshoot
+  beyond that distance): with the default desk (1230 mm at most under an
+  under_desk sensor) that is ~23.5 ms, so 25 ms between pings while moving is
+  safe, and 20 ms is the floor whatever the distance;
+- a lost echo's timeout pulse (~38 ms): the sensor will not fire again until
+  it ends, so `ping` waits for it and one ping is never started before the last
+  one has answered.
+
+What would make 25 ms unsafe is a long path: a ceiling-mounted sensor under a
+tall ceiling (3 m above a lowered desk needs ~54 ms), or an under_desk sensor
+with a big offset. The reader then pings at the computed minimum and says so
+once in the log. A hard surface beyond the target (an open stairwell, a far
+wall in the beam) can also echo late; keep the beam's cone clear.
 """
 from __future__ import annotations
 
@@ -41,6 +64,15 @@ LOST_WIDTH_S = 0.030
 RISE_TIMEOUT_S = 0.025
 #: Longest we wait for the echo line to fall after a trigger.
 ECHO_TIMEOUT_S = 0.1
+#: No ping sooner than this after the last, however close the target: nothing specifies a faster cycle for
+#: the HC-SR04 and its clones.
+MIN_INTERVAL_S = 0.02
+#: Added to three round trips: a little overshoot past the farthest distance and thread jitter.
+GHOST_MARGIN_S = 0.002
+#: Orders of echo we wait out: the 2nd and 3rd come back at 2x and 3x the round trip.
+GHOST_ORDERS = 3
+#: The HC-SR04's rated range: assumed when the reader is not told how far its target can be.
+RATED_RANGE_MM = 4000.0
 #: How long we let the edge callback take to reach us. Whether the sensor answered in time is
 #: judged on the edge's own timestamp (RISE_TIMEOUT_S), so a busy machine that delivers a good
 #: echo late does not turn it into a dead-sensor alarm.
@@ -49,6 +81,20 @@ RISE_DELIVERY_S = 0.1
 
 def speed_of_sound_m_s(temperature_c: float) -> float:
     return 331.3 + 0.606 * temperature_c
+
+
+def min_interval_s(max_distance_mm: float, temperature_c: float = 20.0) -> float:
+    """The shortest safe time between pings when the target is at most `max_distance_mm` away: three round
+    trips (so no 2nd or 3rd order echo of one ping is heard by the next) plus a margin, and never under 20 ms."""
+    round_trip_s = 2.0 * max(max_distance_mm, 0.0) / (speed_of_sound_m_s(temperature_c) * 1000.0)
+    return max(MIN_INTERVAL_S, GHOST_ORDERS * round_trip_s + GHOST_MARGIN_S)
+
+
+def effective_interval_s(interval_s: float, max_distance_mm: float | None = None,
+                         temperature_c: float = 20.0) -> float:
+    """The interval the reader will use while moving: the one asked for, or the safe minimum if that is longer."""
+    distance = RATED_RANGE_MM if max_distance_mm is None else max_distance_mm
+    return max(interval_s, min_interval_s(distance, temperature_c))
 
 
 @dataclass(frozen=True)
@@ -68,24 +114,47 @@ class Mounting:
     def height(self, distance_mm: float) -> float:
         return self.offset_mm + ORIENTATIONS[self.orientation] * distance_mm
 
+    def max_distance_mm(self, min_height_mm: float, max_height_mm: float) -> float:
+        """The farthest the sensor's target can be while the desk stays within these heights: height - offset
+        looking down or up from below (under_desk, floor), offset - height looking up (ceiling)."""
+        sign = ORIENTATIONS[self.orientation]
+        return max(0.0, *(sign * (h - self.offset_mm) for h in (min_height_mm, max_height_mm)))
+
 
 class UltrasonicSensor:
-    """Pings an HC-SR04 every `interval_s` on its own thread and hands each Reading to `on_reading`."""
+    """Pings an HC-SR04 every `interval_s` on its own thread and hands each Reading to `on_reading`.
+
+    `max_distance_mm` is the farthest the echo can legitimately come from (see Mounting.max_distance_mm);
+    without it the sensor's rated 4 m is assumed. An `interval_s` shorter than is safe for that distance
+    (module docstring) is raised to the safe minimum, and the log says why, once.
+    """
 
     def __init__(self, trigger_pin, echo_pin, *, mounting: Mounting | None = None, temperature_c: float = 20.0,
-                 interval_s: float = 0.06, idle_interval_s: float | None = None,
+                 interval_s: float = 0.025, idle_interval_s: float | None = None,
+                 max_distance_mm: float | None = None,
                  on_reading: Callable[[Reading], None] | None = None,
                  pin_factory=None, clock: Callable[[], float] = time.monotonic) -> None:
-        if not 0.06 <= interval_s <= 1.0:
-            raise ValueError(f"ping interval must be 0.06..1.0 s (the HC-SR04 needs 60 ms), got {interval_s}")
+        if not (isinstance(interval_s, (int, float)) and MIN_INTERVAL_S <= interval_s <= 1.0):
+            raise ValueError(f"ping interval must be {MIN_INTERVAL_S:g}..1 s (no HC-SR04 is specified for a faster "
+                             f"cycle), got {interval_s}")
         if not -30.0 <= temperature_c <= 60.0:
             raise ValueError(f"air temperature must be -30..60 degC, got {temperature_c}")
+        if max_distance_mm is not None and not (math.isfinite(max_distance_mm) and max_distance_mm >= 0):
+            raise ValueError(f"the farthest echo distance must be a finite number of mm >= 0, got {max_distance_mm}")
         self.mounting = mounting or Mounting()
         self.c_mm_s = speed_of_sound_m_s(temperature_c) * 1000.0
-        self.interval_s = interval_s
-        # At rest nothing needs 16 pings a second; a few keep the height fresh
+        self.max_distance_mm = RATED_RANGE_MM if max_distance_mm is None else float(max_distance_mm)
+        self.interval_s = effective_interval_s(interval_s, self.max_distance_mm, temperature_c)
+        if self.interval_s > interval_s:
+            log.warning("ping interval %.3f s is too short for echoes from up to %.0f mm away (at %g degC three "
+                        "round trips and a margin take %.1f ms: a late echo of one ping would be read as the "
+                        "next one's); pinging every %.4f s instead", interval_s, self.max_distance_mm,
+                        temperature_c, self.interval_s * 1000, self.interval_s)
+        # At rest nothing needs 40 pings a second; a few keep the height fresh
         # (three lost echoes in a row still fit inside the staleness bound).
-        self.idle_interval_s = interval_s if idle_interval_s is None else max(idle_interval_s, interval_s)
+        self.idle_interval_s = (self.interval_s if idle_interval_s is None
+                                else max(idle_interval_s, self.interval_s))
+        self._last_trigger = -math.inf
         self._active = True
         self._wake = threading.Event()
         self.on_reading = on_reading
@@ -124,7 +193,7 @@ class UltrasonicSensor:
             self._rise = self._fall = None
             self._fallen.clear()
             self._risen.clear()
-        t_trigger = self._clock()
+        t_trigger = self._last_trigger = self._clock()
         trigger_ticks = self._factory.ticks()
         self._trigger.on()
         self._trigger.off()     # the Python call overhead is already > the 10 us the sensor needs
@@ -154,7 +223,6 @@ class UltrasonicSensor:
     def _run(self) -> None:
         next_at = self._clock()
         while not self._stop.is_set():
-            last_ping = self._clock()
             try:
                 reading = self.ping()
             except Exception:
@@ -164,12 +232,14 @@ class UltrasonicSensor:
             if self.on_reading is not None:
                 self.on_reading(reading)
             interval = self.interval_s if self._active else self.idle_interval_s
-            next_at = max(next_at + interval, self._clock() + 0.005)
+            # On the schedule's grid, but never catching up on a late ping by pinging sooner than the
+            # moving interval after the last trigger: that gap is what keeps its ghosts out of the next.
+            next_at = max(next_at + interval, self._last_trigger + self.interval_s, self._clock() + 0.005)
             if self._wake.wait(max(next_at - self._clock(), 0.0)):
                 self._wake.clear()
                 # Woken early because a move is starting: ping as soon as the
                 # sensor allows (the last ping's echoes must have died away).
-                next_at = max(last_ping + self.interval_s, self._clock())
+                next_at = max(self._last_trigger + self.interval_s, self._clock())
                 self._stop.wait(max(next_at - self._clock(), 0.0))
 
     def set_active(self, active: bool) -> None:

@@ -8,6 +8,7 @@ never turns into a height error, just as lgpio's kernel timestamps do on a Pi.
 """
 from __future__ import annotations
 
+import math
 import queue
 import random
 import threading
@@ -111,15 +112,18 @@ class SimulatedDesk:
             self._jobs.put(t)
 
     def _echo_worker(self) -> None:
+        last_trig = -math.inf
         while not self._closed.is_set():
             try:
                 t_trig = self._jobs.get(timeout=0.2)
             except queue.Empty:
                 continue
             rise = t_trig + BURST_DELAY_S
+            # A ping soon after the last can hear that one's late (multipath) echoes.
+            since, last_trig = t_trig - last_trig, t_trig
             with self._lock:
                 self.physics.advance(max(rise, self.physics.t))
-                status, dist = self.sensor.ping(self.physics.height_mm)
+                status, dist = self.sensor.ping(self.physics.height_mm, since)
             if status == "silent":
                 continue
             if self.echo_stuck_high:

@@ -47,8 +47,10 @@ def build_sim_stack(*, desk: DeskSpec = DeskSpec(),  # noqa: B008 - frozen spec,
     motion = motion or MotionConfig(min_mm=desk.min_mm + 10, max_mm=desk.max_mm - 10)
     controller = MotionController(motion, model)
     loop = ControlLoop(controller, drive)
-    reader = UltrasonicSensor(pins.trigger, pins.echo, mounting=Mounting("under_desk", sensor.mount_offset_mm),
-                              temperature_c=sensor.temperature_c, interval_s=sensor.ping_interval_s,
+    mounting = Mounting("under_desk", sensor.mount_offset_mm)
+    reader = UltrasonicSensor(pins.trigger, pins.echo, mounting=mounting, temperature_c=sensor.temperature_c,
+                              interval_s=sensor.ping_interval_s, idle_interval_s=sensor.idle_interval_s,
+                              max_distance_mm=mounting.max_distance_mm(desk.min_mm, desk.max_mm),
                               on_reading=loop.feed, pin_factory=factory)
     loop.start()
     reader.start()

@@ -8,6 +8,9 @@ thread burns CPU. Nothing here synchronises by sleeping.
 """
 from __future__ import annotations
 
+import itertools
+import logging
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -18,11 +21,16 @@ from pathlib import Path
 import pytest
 from gpiozero import DigitalOutputDevice, InputDevice
 
+from deskpi.config import ConfigError, from_mapping
 from deskpi.core.types import EchoStatus
 from deskpi.hw.ultrasonic import (
     LOST_WIDTH_S,
+    MIN_INTERVAL_S,
+    RATED_RANGE_MM,
     Mounting,
     UltrasonicSensor,
+    effective_interval_s,
+    min_interval_s,
     speed_of_sound_m_s,
 )
 from deskpi.sim.mockdesk import SimFactory, SimulatedDesk
@@ -257,8 +265,11 @@ def test_pin_error_reads_as_silent_and_keeps_the_thread_alive(factory):
 @pytest.mark.parametrize(
     "kw, needle",
     [
-        ({"interval_s": 0.05}, "0.05"),
+        ({"interval_s": 0.019}, "0.019"),
+        ({"interval_s": 0.01}, "0.01"),
         ({"interval_s": 1.5}, "1.5"),
+        ({"max_distance_mm": -5.0}, "-5.0"),
+        ({"max_distance_mm": float("nan")}, "nan"),
         ({"temperature_c": 75.0}, "75.0"),
         ({"temperature_c": -40.0}, "-40.0"),
     ],
@@ -281,6 +292,137 @@ def test_bad_settings_raise_value_error_naming_the_value(factory, kw, needle):
 def test_bad_mounting_raises_value_error_naming_the_value(kw, needle):
     with pytest.raises(ValueError, match=needle):
         Mounting(**kw)
+
+
+# -- how fast it may ping ----------------------------------------------------------------
+
+
+def test_min_interval_is_three_round_trips_at_the_farthest_distance_plus_a_margin():
+    c_mm_s = speed_of_sound_m_s(20.0) * 1000.0
+    assert min_interval_s(1230.0, 20.0) == pytest.approx(3 * 2 * 1230.0 / c_mm_s + 0.002)
+    # The default desk (1260 mm at most, sensor 30 mm under the top) fits in 25 ms; 3 m does not.
+    assert min_interval_s(1230.0) < 0.025 < min_interval_s(3000.0)
+    # Sound is slower in cold air, so the echoes take longer.
+    assert min_interval_s(1500.0, -10.0) > min_interval_s(1500.0, 30.0)
+    # Never below the sensor's own 20 ms, however close the target.
+    assert min_interval_s(0.0) == min_interval_s(100.0) == MIN_INTERVAL_S
+    # Not told the distance: the sensor's whole rated range.
+    assert effective_interval_s(0.025) == pytest.approx(min_interval_s(RATED_RANGE_MM))
+    assert effective_interval_s(0.05, 1230.0) == 0.05
+
+
+@pytest.mark.parametrize(
+    "orientation, offset, expected",
+    [
+        ("under_desk", 30.0, 1230.0),     # highest desk: farthest from the floor
+        ("floor", 100.0, 1160.0),
+        ("ceiling", 2600.0, 1960.0),      # lowest desk: farthest from the ceiling
+        ("ceiling", 500.0, 0.0),          # nonsense mounting: no negative distance
+    ],
+)
+def test_mounting_max_distance_over_the_desk_range(orientation, offset, expected):
+    assert Mounting(orientation, offset).max_distance_mm(640.0, 1260.0) == pytest.approx(expected)
+
+
+def test_reader_pings_at_25_ms_while_moving(factory):
+    """At desk heights (1.2 m, a ~7 ms round trip) the reader keeps 25 ms between pings: readings come at
+    about that pace, and never faster."""
+    hand = HandSensor(factory)
+    hand.answer = ("pulse", width_for(1200.0))
+    wanted = 25
+    got: list = []
+    enough = threading.Event()
+
+    def on_reading(r):
+        got.append(r)
+        if len(got) >= wanted:
+            enough.set()
+
+    sensor = UltrasonicSensor(TRIG, ECHO, mounting=Mounting("floor", 0.0), interval_s=0.025, idle_interval_s=0.15,
+                              max_distance_mm=1230.0, pin_factory=factory, on_reading=on_reading)
+    try:
+        assert sensor.interval_s == 0.025
+        sensor.start()
+        assert enough.wait(10.0), f"only {len(got)} readings"
+    finally:
+        sensor.close()
+    assert all(r.status is EchoStatus.OK for r in got[:wanted])
+    gaps = [b - a for a, b in itertools.pairwise(hand.triggers[:wanted])]
+    # Never sooner than the interval (a little slack: the edge is stamped just after the reader's clock read);
+    # the median is well under the old 60 ms cycle however busy the machine is.
+    assert min(gaps) >= 0.025 - 0.005, gaps
+    assert 0.025 * 0.95 <= statistics.median(gaps) < 0.05, gaps
+
+
+def test_too_short_interval_is_raised_to_the_computed_minimum_and_logged_once(factory, caplog):
+    caplog.set_level(logging.WARNING, logger="deskpi.hw.ultrasonic")
+    sensor = UltrasonicSensor(TRIG, ECHO, interval_s=0.025, idle_interval_s=0.03, max_distance_mm=2000.0,
+                              temperature_c=10.0, pin_factory=factory)
+    try:
+        expected = min_interval_s(2000.0, 10.0)
+        assert expected > 0.025
+        assert sensor.interval_s == pytest.approx(expected)
+        assert sensor.idle_interval_s == pytest.approx(expected)   # at rest never faster than moving
+        records = [r for r in caplog.records if r.name == "deskpi.hw.ultrasonic"]
+        assert len(records) == 1, records
+        message = records[0].getMessage()
+        assert "0.025" in message and "2000 mm" in message and f"{expected:.4f}" in message, message
+    finally:
+        sensor.close()
+
+
+def test_an_interval_that_is_safe_is_kept_and_nothing_is_logged(factory, caplog):
+    caplog.set_level(logging.WARNING, logger="deskpi.hw.ultrasonic")
+    sensor = UltrasonicSensor(TRIG, ECHO, interval_s=0.025, max_distance_mm=1230.0, pin_factory=factory)
+    sensor.close()
+    assert sensor.interval_s == 0.025
+    assert not [r for r in caplog.records if r.name == "deskpi.hw.ultrasonic"]
+
+
+def test_waking_for_a_move_pings_at_once_but_not_sooner_than_the_interval(factory):
+    """At rest the reader may sleep a long time; a move starting wakes it, without sleeping out the rest."""
+    hand = HandSensor(factory)
+    hand.answer = ("pulse", width_for(700.0))
+    got: list = []
+    first, second = threading.Event(), threading.Event()
+
+    def on_reading(r):
+        got.append(r)
+        (second if first.is_set() else first).set()
+
+    sensor = UltrasonicSensor(TRIG, ECHO, interval_s=0.025, idle_interval_s=60.0, max_distance_mm=1230.0,
+                              pin_factory=factory, on_reading=on_reading)
+    try:
+        sensor.set_active(False)
+        sensor.start()
+        assert first.wait(10.0)
+        sensor.set_active(True)
+        assert second.wait(10.0), "a move starting did not wake the reader from its idle sleep"
+    finally:
+        sensor.close()
+    assert hand.triggers[1] - hand.triggers[0] >= 0.025 - 0.005
+
+
+# -- the config's bounds -------------------------------------------------------------
+
+
+def test_config_refuses_a_ping_interval_below_20_ms_naming_the_value_and_the_range():
+    with pytest.raises(ConfigError) as info:
+        from_mapping({"sensor": {"interval_s": 0.01}})
+    problem, = info.value.problems
+    assert "[sensor] interval_s = 0.01" in problem and "0.02..0.1" in problem, problem
+
+
+def test_config_accepts_20_ms_and_defaults_to_25_ms():
+    assert from_mapping({}).sensor.interval_s == 0.025
+    assert from_mapping({"sensor": {"interval_s": 0.02}}).sensor.interval_s == 0.02
+
+
+def test_config_refuses_an_idle_interval_shorter_than_the_moving_one():
+    with pytest.raises(ConfigError) as info:
+        from_mapping({"sensor": {"interval_s": 0.09, "idle_interval_s": 0.07}})
+    problem, = info.value.problems
+    assert "[sensor] idle_interval_s = 0.07" in problem and "interval_s = 0.09" in problem, problem
 
 
 # -- imports ------------------------------------------------------------------------
@@ -306,7 +448,8 @@ def test_thread_jitter_does_not_become_height_error(factory):
     """A stationary, noise-free simulated desk reads its true height to 0.05 mm
     while another thread competes for the interpreter. Python-stamped edges
     would be off by ~0.17 mm per microsecond of wake-up lateness."""
-    spec = SensorSpec(noise_mm=0, outliers=0, dropouts=0)
+    # Pinged back to back (no interval), so the simulated sensor would hear the last ping's ghosts.
+    spec = SensorSpec(noise_mm=0, outliers=0, dropouts=0, ghost_2nd=0, ghost_3rd=0)
     desk = SimulatedDesk(factory, sensor=spec, start_mm=900.0, seed=4)
     sensor = UltrasonicSensor(TRIG, ECHO, mounting=Mounting("under_desk", spec.mount_offset_mm),
                               temperature_c=spec.temperature_c, pin_factory=factory)

@@ -186,3 +186,29 @@ def test_a_pin_that_keeps_changing_remembers_a_bounded_history():
     assert len(states) <= PIN_HISTORY
     assert [s.state for s in states[-4:]] == [True, False, True, False]
     pin.close()
+
+
+def test_each_ping_tells_the_sensor_model_how_long_since_the_last():
+    """So the model can place the last ping's ghosts (deskpi.sim.sensor_model)."""
+    rig = Rig(devices=False)
+    calls: list[float] = []
+    ping = rig.desk.sensor.ping
+
+    def spy(height_mm, since_s=float("inf")):
+        calls.append(since_s)
+        return ping(height_mm, since_s)
+
+    rig.desk.sensor.ping = spy
+    trigger = DigitalOutputDevice(PINS.trigger, initial_value=False, pin_factory=rig.factory)
+    try:
+        stamps = []
+        for _ in range(2):
+            trigger.on()
+            trigger.off()
+            stamps.append(trigger.pin._last_change)
+        wait_until(lambda: len(calls) == 2, what="two pings answered")
+    finally:
+        trigger.close()
+        rig.close()
+    assert calls[0] == float("inf")
+    assert calls[1] == pytest.approx(stamps[1] - stamps[0])

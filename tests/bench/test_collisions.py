@@ -1,0 +1,70 @@
+"""Collisions on every desk: randomly drawn desks never hide a fault, healthy moves never raise one.
+
+Virtual clock throughout (desk physics, sensor model, the pure controller): thousands of
+moves run in seconds, with no threads and no sleeps.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from deskpi.bench.control import deskpi_controller, run_virtual
+from deskpi.bench.desks import FAMILIES, BenchParams, DeskFamily
+from deskpi.bench.faults import run_trial
+
+desks = st.builds(
+    BenchParams,
+    speed_up=st.floats(18.0, 65.0), speed_down=st.floats(18.0, 65.0), coast_mm=st.floats(0.5, 20.0),
+    load_variation=st.floats(0.0, 0.25), noise_mm=st.floats(0.5, 3.0), outliers=st.floats(0.0, 0.03),
+    dropouts=st.floats(0.0, 0.03))
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_a_thousand_healthy_moves_raise_no_fault(family):
+    result = run_virtual(replace(FAMILIES[family].params, moves=1000, seed=11), deskpi_controller)
+    assert result["faults"] == 0, result
+    assert result["interlock_violations"] == 0
+    assert result["moves"] == 1000
+
+
+@settings(max_examples=12, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(params=desks, seed=st.integers(1, 10_000), fault=st.sampled_from(["stall", "obstruction_up",
+                                                                            "obstruction_down"]))
+def test_no_fault_goes_undetected_on_any_desk(params, seed, fault):
+    family = DeskFamily("drawn", "drawn by hypothesis", params)
+    trial = run_trial(fault, seed, family)
+    assert trial.detected, trial
+    allowed = params.coast_mm * 1.2 * (1 + params.load_variation) + 0.3 * max(params.speed_up, params.speed_down)
+    assert trial.travel_after_mm <= allowed + 2.0, trial
+    if fault.startswith("obstruction"):
+        assert trial.kind == "obstruction", trial
+        assert trial.backed_off_mm >= 10.0, trial       # it let go of what it met
+
+
+@settings(max_examples=8, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(params=desks, seed=st.integers(1, 10_000),
+       fault=st.sampled_from(["stall", "obstruction_up", "obstruction_down", "soft_obstruction_up",
+                              "soft_obstruction_down"]))
+def test_with_current_sensing_a_blocked_motor_is_off_within_50_ms(params, seed, fault):
+    family = DeskFamily("drawn", "drawn by hypothesis", params)
+    trial = run_trial(fault, seed, family, current=True)
+    assert trial.detected, trial
+    if not fault.startswith("soft"):
+        assert trial.motor_off_ms <= 50.0, trial
+    else:
+        # A soft obstacle is pushed until its force shows in the current: bounded, and let go of.
+        assert trial.peak_force_n < 1000.0, trial
+        assert trial.backed_off_mm >= 10.0, trial
+
+
+@pytest.mark.parametrize("fault", ["soft_obstruction_down", "soft_obstruction_up"])
+def test_a_soft_obstacle_is_detected_and_backed_off_from_on_the_default_desk(fault):
+    trial = run_trial(fault, 3, FAMILIES["default"])
+    assert trial.detected and trial.kind == "obstruction", trial
+    assert trial.peak_compression_mm > 0.0          # it was soft: the desk pressed into it
+    assert trial.backed_off_mm >= 10.0, trial
