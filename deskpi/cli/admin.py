@@ -71,6 +71,12 @@ def _cmd_status(args: argparse.Namespace) -> int:
     up, down = st["learned"]["up"], st["learned"]["down"]
     print(f"  learned  up {up['speed_mm_s']:g} mm/s, coast {up['coast_mm']:g} mm ({up['moves_learned_from']} moves); "
           f"down {down['speed_mm_s']:g} mm/s, coast {down['coast_mm']:g} mm ({down['moves_learned_from']} moves)")
+    current = st.get("current") or {}
+    if current.get("enabled"):
+        def amps(m):
+            return "not learned" if m.get("current_a") is None else f"{m['current_a']:g} A"
+        print(f"  current  up {amps(up)}, down {amps(down)}" if current.get("running") else
+              f"  current  NOT READING: {current.get('problem')} (deskpi doctor)")
     return exit_codes.OK
 
 

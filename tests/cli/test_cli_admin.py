@@ -30,6 +30,7 @@ def test_status_for_people_and_options_after_the_command(cli, daemon):
     p = cli("status", "--data-dir", str(daemon.data_dir))
     assert p.returncode == 0, p.stderr
     assert "height" in p.stdout and "simulated desk" in p.stdout and "limits   640-1260 mm" in p.stdout
+    assert "  current " not in p.stdout            # no current sensor configured, nothing said about one
 
 
 def test_no_daemon_is_exit_3_with_a_clear_message(cli, tmp_path):

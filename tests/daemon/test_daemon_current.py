@@ -24,7 +24,7 @@ def at_rest(d) -> bool:
     return not d.parts.controller.busy and d.parts.drive.direction is None
 
 
-def test_the_current_reader_runs_in_the_sim_and_learns_the_running_current(tmp_path, monkeypatch):
+def test_the_current_reader_runs_in_the_sim_and_learns_the_running_current(tmp_path, monkeypatch, cli):
     buses: list[InaBus] = []
     original = SimulatedDesk.i2c_bus
 
@@ -56,6 +56,8 @@ def test_the_current_reader_runs_in_the_sim_and_learns_the_running_current(tmp_p
         assert up["current_moves"] >= 1
         assert 0.7 * spec.current_up_a < up["current_a"] < 1.3 * spec.current_up_a      # load varies +-15 %
         assert reader.errors == 0
+        p = cli("--data-dir", str(d.data_dir), "status")
+        assert f"  current  up {up['current_a']:g} A, down " in p.stdout, p.stdout
         wait_until(lambda: reader.interval_now_s == reader.idle_interval_s, 20, "the reader back at its rest pace")
     assert len(buses) == 1 and buses[0].closed                        # closed at shutdown
 
@@ -71,7 +73,7 @@ def test_a_stall_is_stopped(tmp_path):
         wait_until(lambda: d.parts.drive.direction is None, what="the motor off")
 
 
-def test_a_sensor_that_cannot_be_opened_is_a_warning_not_a_dead_desk(tmp_path, monkeypatch, caplog):
+def test_a_sensor_that_cannot_be_opened_is_a_warning_not_a_dead_desk(tmp_path, monkeypatch, caplog, cli):
     monkeypatch.setattr(SimulatedDesk, "i2c_bus", lambda self, chip, address, shunt_ohms: InaBus({}))
     with caplog.at_level(logging.WARNING, logger="deskpi.daemon.root"), \
             running_sim_daemon(tmp_path / "data", seed=7, settings=settings()) as d:
@@ -83,6 +85,8 @@ def test_a_sensor_that_cannot_be_opened_is_a_warning_not_a_dead_desk(tmp_path, m
             seen = c.request("current")
         assert st["current"]["running"] is False and "no answer" in st["current"]["problem"]
         assert {k: v for k, v in seen.items() if k != "ok"} == st["current"]
+        p = cli("--data-dir", str(d.data_dir), "status")
+        assert "  current  NOT READING: no answer from the INA226" in p.stdout, p.stdout
         wait_until(lambda: at_rest(d), 30, "the desk at rest")
         d.parts.service.move_to(d.parts.sim_desk.true_height() + 40, Source.REMOTE, "test")
         wait_until(lambda: d.parts.controller.busy, what="the move to start")
