@@ -141,11 +141,16 @@ class HeightEstimator:
         items = self.recent(self.cfg.window)
         med = statistics.median(r.height_mm for r in items)
         t_mid = statistics.median(r.t for r in items)
-        # The slope of the same readings the median comes from: a slope taken over a
-        # shorter span would be extrapolated across however long ago they were taken
-        # (a gap in the readings turns a few mm of noise into tens of mm of "motion").
-        v = _slope(items) if len(items) >= 3 else 0.0
-        return med + v * (t - t_mid)
+        # The slope of the same readings the median comes from, and only when it is real
+        # motion and recent: extrapolated across a gap in the readings, a slope made of
+        # noise turns into tens of mm of "motion" and good readings into outliers.
+        if len(items) < 3 or t - items[-1].t > self.cfg.velocity_window_s:
+            return med
+        line = fit_line((r.t, r.height_mm) for r in items)
+        if line is None or line.n < 3:
+            return med
+        se = (max(line.rss / max(line.n - 2, 1), 1e-9) / line.sxx) ** 0.5
+        return med + (line.slope * (t - t_mid) if abs(line.slope) > 3.0 * se else 0.0)
 
     def health(self, now: float) -> SensorHealth:
         if self._silent_run >= self.cfg.silent_limit:
