@@ -8,7 +8,7 @@ from deskpi.core.faults import MotionRefused
 from deskpi.core.motion.config import MotionConfig
 from deskpi.core.motion.controller import MotionController
 from deskpi.sim.physics import DeskSpec
-from deskpi.sim.virtual import VirtualRig
+from deskpi.sim.virtual import CurrentSpec, VirtualRig
 
 from .desks import BenchParams
 from .naive import NaiveController
@@ -44,11 +44,13 @@ def summarise(errors: list[float], ratios: list[float], violations: int, faults:
     }
 
 
-def run_virtual(params: BenchParams, controller_factory, log=None) -> dict:
+def run_virtual(params: BenchParams, controller_factory, log=None, *, current: bool = False) -> dict:
+    """Moves to random targets on the virtual clock; `current` fits the desk with a current sensor."""
     desk = params.desk()
     lo, hi = limits_for(desk)
     ctrl = controller_factory(lo, hi)
-    rig = VirtualRig(ctrl, desk, params.sensor(), seed=params.seed * 7919 + 1, start_mm=(lo + hi) / 2)
+    rig = VirtualRig(ctrl, desk, params.sensor(), seed=params.seed * 7919 + 1, start_mm=(lo + hi) / 2,
+                     current=CurrentSpec() if current else None)
     rig.settle(2.0)
     errors, ratios, faults, refused = [], [], 0, 0
     rng = random.Random(params.seed + 17)
@@ -104,8 +106,8 @@ def ctrl_tolerance(ctrl) -> float:
     return cfg.tolerance_mm if cfg is not None else 2.0
 
 
-def deskpi_controller(lo: float, hi: float) -> MotionController:
-    return MotionController(MotionConfig(min_mm=lo, max_mm=hi))
+def deskpi_controller(lo: float, hi: float, *, current: bool = False) -> MotionController:
+    return MotionController(MotionConfig(min_mm=lo, max_mm=hi, current_sensing=current))
 
 
 def run(params: BenchParams) -> dict:

@@ -258,7 +258,17 @@ class DeskPhysics:
             if math.isinf(self._decel):
                 self.v = vt if (vt == 0 or (vt > 0) == (v > 0)) else 0.0
                 return
-            a = -self._decel if v > vt else self._decel
+            decel = self._decel
+            force = self.contact_force_n()
+            if force > 0:
+                # Coasting into something soft: it pushes back, and the drive that takes the
+                # stall force to stop it within the soft start stops it that much sooner.
+                decel += accel_rate * force / self.spec.stall_force_n
+            a = -decel if v > vt else decel
+            phase_dt = min(dt_total, abs(v - vt) / decel)
+            self._integrate(a, phase_dt, vt)
+            self._heat(phase_dt)
+            return
             phase_dt = min(dt_total, abs(v - vt) / self._decel)
         self._integrate(a, phase_dt, vt)
         self._heat(phase_dt)

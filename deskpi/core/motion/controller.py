@@ -25,7 +25,7 @@ from .duty import DutyCycle
 from .estimator import HeightEstimator, SensorHealth, Verdict
 from .interlock import Interlock
 from .judge import Suspicion, verdict
-from .monitors import CollapseCheck, StartupCheck, StuckCheck
+from .monitors import CollapseCheck, SlowdownCheck, StartupCheck, StuckCheck
 from .settling import combine, robust_mean, still_moving
 from .stopmodel import StopModel
 from .trajectory import TrajectoryFit
@@ -65,6 +65,7 @@ class _Approach:
     fit: TrajectoryFit
     startup: StartupCheck
     collapse: CollapseCheck
+    slowdown: SlowdownCheck
     stuck: StuckCheck
     cut_at: float
     deadline: float
@@ -311,10 +312,16 @@ class MotionController:
         finding = a.current.add(c.t, c.amps, moved)
         if finding is None:
             return
-        # The current is direct evidence, not a statistical hint: latch now, no settle to judge.
         kind, detail = finding
-        backoff = kind is FaultKind.OBSTRUCTION and not (self._goal is not None and self._goal.kind == "backoff")
-        self._raise_fault(kind, detail, c.t, backoff_from=a.direction if backoff else None)
+        in_backoff = self._goal is not None and self._goal.kind == "backoff"
+        if a.current.settled or in_backoff:
+            # A rise from this move's own running current is direct evidence: latch now.
+            backoff = kind is FaultKind.OBSTRUCTION and not in_backoff
+            self._raise_fault(kind, detail, c.t, backoff_from=a.direction if backoff else None)
+        else:
+            # Too much current from the start: a stall, or a motor running the wrong way (it
+            # draws what the other direction does). Motor off now; the settled desk says which.
+            self._suspect(a, c.t, kind, detail, direct=True)
 
     def _track(self, a: _Approach, t: float, y: float) -> None:
         fit = a.fit
@@ -323,6 +330,15 @@ class MotionController:
         plausible = abs(y - pred) <= gate
         finding = a.startup.add(t, y)
         finding = finding or a.collapse.add(t, y, t_on=a.t_on, d=fit.d, plausible=plausible)
+        if finding and finding[0] is FaultKind.OBSTRUCTION and a.current is not None and a.current.quiet(t):
+            # A desk that met something draws more current at once; this one does not: the
+            # echoes misled the collapse test, and the motor is not pushing on anything.
+            finding = None
+        slowing = None if finding else a.slowdown.add(t, y, t_on=a.t_on, d=fit.d, plausible=plausible)
+        if slowing and not (self._goal is not None and self._goal.kind == "backoff"):
+            self._suspect(a, t, *slowing, direct=True)
+            return
+        finding = finding or slowing
         if finding:
             kind, detail = finding
             if self._goal is not None and self._goal.kind == "backoff":
@@ -334,7 +350,7 @@ class MotionController:
             fit.add(t, y)
             a.cut_at = fit.cut_time(a.aim, self.model[a.direction].stop_lag_s)
 
-    def _suspect(self, a: _Approach, t: float, kind: FaultKind, detail: str) -> None:
+    def _suspect(self, a: _Approach, t: float, kind: FaultKind, detail: str, *, direct: bool = False) -> None:
         """Motor off at once; once the desk has settled, decide fault or false alarm (judge.py).
 
         So the monitors can be quick, and a rare statistical false alarm costs a pause,
@@ -355,7 +371,7 @@ class MotionController:
         self._pause(t)
         s = self._settle
         assert s is not None   # a was the approach under way, so the pause's cut has just begun a settle
-        s.suspect = Suspicion(kind, detail, d, a.fit.x0, expected, spread, blocked)
+        s.suspect = Suspicion(kind, detail, d, a.fit.x0, expected, spread, blocked, direct, a.fit.start_sd)
 
     def _pause(self, now: float) -> None:
         """Motor off as a precaution; the goal stands and resumes once the readings do."""
@@ -424,7 +440,9 @@ class MotionController:
             del s.readings[: len(s.readings) // 2]   # the desk is still creeping: wait for it
             return
         measured, n_used = robust_mean(s.readings, self.noise_mm)
-        final, se = combine(measured, self.noise_mm / math.sqrt(n_used), s.expected)
+        # The fit's expectation is where a free desk would stop: no help when whether it ran
+        # free is the question (a blend would put a blocked desk past what blocked it).
+        final, se = combine(measured, self.noise_mm / math.sqrt(n_used), None if s.suspect else s.expected)
         g = self._goal
         if g is not None and g.kind == "goto" and g.corrections_left > 0:
             err = abs(g.target - final)
@@ -525,6 +543,7 @@ class MotionController:
             collapse=CollapseCheck(noise_mm=self.noise_mm, threshold=self.cfg.collapse_threshold,
                                    steady_after_s=max(m.ramp_s, 0.25) + 0.1, speed=m.speed_mm_s,
                                    ping_s=self._ping_s),
+            slowdown=SlowdownCheck(noise_mm=self.noise_mm, steady_after_s=max(m.ramp_s, 0.25) + 0.1),
             stuck=StuckCheck(),
             cut_at=fit.cut_time(aim, m.stop_lag_s),
             deadline=now + 2.0 * expected + 3.0,

@@ -13,6 +13,7 @@ set its own reference.
 from __future__ import annotations
 
 import statistics
+from collections import deque
 
 from ..faults import FaultKind
 
@@ -20,6 +21,8 @@ Finding = tuple[FaultKind, str]
 
 #: Samples that set this move's reference once the surge is over (~0.1 s at 5 ms).
 REFERENCE_SAMPLES = 20
+#: Samples averaged to see a steady climb (~20 ms at 5 ms).
+MEAN_SAMPLES = 4
 #: A healthy move draws at most this much more than the learned running current (load).
 LOAD_ALLOWANCE = 1.4
 
@@ -38,10 +41,14 @@ class CurrentCheck:
         self.noise_a = 0.0
         self.running: list[float] = []      # healthy samples of this move, for learning
         self._over = 0
+        self._recent: deque[float] = deque(maxlen=MEAN_SAMPLES)
+        self._last_t = t_on
 
     def add(self, t: float, amps: float, moved_mm: float) -> Finding | None:
         if t - self.t_on < self.surge_s:
             return None
+        self._last_t = t
+        self._recent.append(amps)
         limit = self._limit()
         if limit is not None and amps > limit:
             self._over += 1
@@ -49,6 +56,12 @@ class CurrentCheck:
                 return self._finding(amps, moved_mm)
             return None
         self._over = 0
+        if self.reference is not None and len(self._recent) == self._recent.maxlen:
+            # A steady climb (pressing into something soft) shows in the mean of a few
+            # samples before any one sample stands out from the noise.
+            mean = sum(self._recent) / len(self._recent)
+            if mean > self.reference + max(self.rise_a / 2, 5.0 * self.noise_a / len(self._recent) ** 0.5):
+                return self._finding(mean, moved_mm)
         if self.reference is None:
             self._first.append(amps)
             if len(self._first) >= REFERENCE_SAMPLES:
@@ -67,6 +80,17 @@ class CurrentCheck:
             # Before this move's reference is set: far above anything a healthy start draws.
             return self.learned_a * LOAD_ALLOWANCE + self.rise_a
         return self.stall_a
+
+    def quiet(self, t: float) -> bool:
+        """The current was read just now and shows no rise: the motor is not pushing on anything."""
+        if self.reference is None or not self._recent or t - self._last_t > 0.05:
+            return False
+        return max(self._recent) < self.reference + self.rise_a / 2
+
+    @property
+    def settled(self) -> bool:
+        """This move's own running current is known: a rise from it is something in the way."""
+        return self.reference is not None
 
     def _finding(self, amps: float, moved_mm: float) -> Finding:
         ref = self.reference if self.reference is not None else self.learned_a

@@ -23,6 +23,8 @@ class Suspicion:
     expected_mm: float       # where a healthy desk would have come to rest
     spread_mm: float         # how sure that expectation is
     blocked_mm: float | None = None   # where the readings say the desk stopped, if it was blocked
+    direct: bool = False     # raised by direct evidence (the motor current): a fault, only its kind is open
+    start_sd_mm: float = 0.0  # how sure the height the move started from is
 
 
 def verdict(sus: Suspicion, readings: list[float], final: float, se: float,
@@ -31,13 +33,20 @@ def verdict(sus: Suspicion, readings: list[float], final: float, se: float,
     d = sus.direction
     moved = d * (final - sus.start_mm)
     expected = d * (sus.expected_mm - sus.start_mm)
-    margin = max(4.0, 3.0 * math.sqrt(se * se + sus.spread_mm ** 2 + 1.0))
+    # Where the move started is an estimate too: a start a few mm off reads as a desk that
+    # moved a few mm less (or the wrong way), so its uncertainty widens the margin.
+    margin = max(4.0, 3.0 * math.sqrt(se * se + sus.start_sd_mm ** 2 + sus.spread_mm ** 2 + 1.0))
     if len(readings) >= 2 and max(readings) - min(readings) < 1e-4:
         # Real readings through real noise never repeat to a nanosecond of echo: whatever
         # raised the alarm, a sensor that says the same thing over and over is stuck.
         return FaultKind.SENSOR_STUCK, f"the sensor reported {final:.0f} mm {len(readings)} times in a row"
     if sus.kind is FaultKind.SENSOR_STUCK:
         return None
+    if sus.direct:
+        if moved < -max(4.0, 3.0 * se):
+            return (FaultKind.WRONG_DIRECTION,
+                    f"moved {-moved:.0f} mm the wrong way after the motor started ({sus.detail})")
+        return sus.kind, sus.detail
     if sus.kind is FaultKind.OBSTRUCTION:
         short = expected - moved
         if short > margin:

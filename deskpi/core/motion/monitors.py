@@ -37,16 +37,23 @@ class StartupCheck:
         self._sum_gy = 0.0
         self._sum_gg = 0.0
         self._recent: deque[float] = deque(maxlen=3)
+        self._behind: deque[float] = deque(maxlen=3)      # how far behind a healthy start, lately
 
     def add(self, t: float, y: float) -> Finding | None:
         d = self.fit.d
         g = self.fit.g(t)
-        dev = d * (y - self.fit.x0)          # progress in the commanded direction
+        # Progress in the commanded direction, given the benefit of the doubt about where
+        # the move started: a start estimated 2 mm too far along reads as 2 mm the wrong way.
+        dev = d * (y - self.fit.x0) + 2.0 * self.fit.start_sd
         self._recent.append(dev)
+        self._behind.append(dev - self.v * g)
         self._sum_gy += g * dev
         self._sum_gg += g * g
         tau = t - self.fit.t_on
-        if self.trusted:
+        # One wild echo inside the estimator's gate weighs a lot this early; a desk that is
+        # really not moving (or moving the wrong way) is behind on every reading.
+        consistent = len(self._behind) == 3 and sorted(self._behind)[1] < -2.0 * self.sigma2 ** 0.5
+        if self.trusted and consistent:
             llr_wrong = -2.0 * self.v * self._sum_gy / self.sigma2
             llr_stall = (self.v ** 2 * self._sum_gg - 2.0 * self.v * self._sum_gy) / (2 * self.sigma2)
             # Not moving as learned: then which failure fits better, not moving or moving the wrong way?
@@ -80,6 +87,8 @@ class CollapseCheck:
     """
 
     MIN_REF = 10
+    PERSIST = 1
+    MIN_REF_SPAN_S = 0.7     # a shorter line misjudges the speed, and its error looks like a collapse
     REF_SPAN_S = 1.5
     MIN_WINDOW_S = 0.12
     MAX_WINDOW_S = 0.8
@@ -93,6 +102,7 @@ class CollapseCheck:
         self._pts: deque[tuple[float, float, bool]] = deque()
         self.reference: tuple[float, float, float] | None = None    # (c, slope, t_ref) of the last test
         self.onset: tuple[float, float] | None = None                # (t, height) the last alarm put the stop at
+        self._over = 0
 
     @classmethod
     def window_for(cls, speed: float, sigma: float, ping_s: float, threshold: float) -> float:
@@ -122,7 +132,7 @@ class CollapseCheck:
         split = t - self.window_s
         ref = [(pt, py) for pt, py, ok in self._pts if ok and pt < split]
         recent = [(pt, py) for pt, py, _ in self._pts if pt >= split]
-        if len(ref) < self.MIN_REF or not recent or ref[-1][0] - ref[0][0] < 0.4:
+        if len(ref) < self.MIN_REF or not recent or ref[-1][0] - ref[0][0] < self.MIN_REF_SPAN_S:
             return None
         line = _line(ref, self.sigma ** 2)
         if line is None:
@@ -154,10 +164,67 @@ class CollapseCheck:
             llr = -(2 * v * cross + v * v * square) / (2 * sigma2)
             if llr > best:
                 best, best_k = llr, k
-        if best > self.threshold:
-            t_s = ts[best_k - 1] if best_k > 0 else ref[-1][0]
-            self.onset = (t_s, c + slope * (t_s - t_ref))
-            return FaultKind.OBSTRUCTION, "the desk slowed to a stop while the motor was on"
+        if best <= self.threshold:
+            self._over = 0
+            return None
+        # Twice running: a stop only grows more certain with the next reading, a chance
+        # run of low echoes rarely survives it (one ping's delay for far fewer false pauses).
+        self._over += 1
+        if self._over < self.PERSIST:
+            return None
+        t_s = ts[best_k - 1] if best_k > 0 else ref[-1][0]
+        self.onset = (t_s, c + slope * (t_s - t_ref))
+        return FaultKind.OBSTRUCTION, "the desk slowed to a stop while the motor was on"
+
+
+class SlowdownCheck:
+    """Mid-move: is the desk slowing down while the motor is on?
+
+    A hand, a knee or a chair arm does not stop a desk: it is squeezed, pushes back harder
+    with every millimetre, and the motor slows as the force rises. The collapse test looks
+    for a stop; this one compares the speed over the last second with the move's own
+    cruising speed (measured once it was up to speed), and speaks when the desk has lost
+    a good part of it beyond doubt. A slowdown is not explained by noise, so its finding
+    is acted on as direct evidence.
+    """
+
+    WINDOW_S = 1.0
+    CRUISE_S = 1.0
+    DROP = 0.25          # the share of the cruising speed lost before it counts
+    Z = 5.0
+
+    def __init__(self, *, noise_mm: float, steady_after_s: float) -> None:
+        self.sigma = max(noise_mm, 1.0)
+        self.steady_after_s = steady_after_s
+        self._cruise_pts: list[tuple[float, float]] = []
+        self.cruise: tuple[float, float] | None = None      # (speed along the move, its sd)
+        self._pts: deque[tuple[float, float]] = deque()
+
+    def add(self, t: float, y: float, *, t_on: float, d: int, plausible: bool) -> Finding | None:
+        if t - t_on < self.steady_after_s or not plausible:
+            return None
+        if self.cruise is None:
+            self._cruise_pts.append((t, y))
+            if t - self._cruise_pts[0][0] >= self.CRUISE_S:
+                line = _line(self._cruise_pts, self.sigma ** 2)
+                if line is not None:
+                    self.cruise = (d * line[1], line[3] ** 0.5)
+            return None
+        self._pts.append((t, y))
+        while t - self._pts[0][0] > self.WINDOW_S:
+            self._pts.popleft()
+        if len(self._pts) < 10 or t - self._pts[0][0] < 0.8 * self.WINDOW_S:
+            return None
+        line = _line(list(self._pts), self.sigma ** 2)
+        if line is None:
+            return None
+        v_now, sd_now = d * line[1], line[3] ** 0.5
+        cruise, sd_cruise = self.cruise
+        lost = cruise - v_now
+        if cruise > 5.0 and lost > max(self.DROP * cruise, self.Z * (sd_now ** 2 + sd_cruise ** 2) ** 0.5):
+            return (FaultKind.OBSTRUCTION,
+                    f"the desk slowed from {cruise:.0f} to {max(v_now, 0):.0f} mm/s while the motor was on "
+                    f"(pressing into something)")
         return None
 
 
@@ -177,7 +244,7 @@ def _line(pts: list[tuple[float, float]], noise_var: float):
 class StuckCheck:
     """A sensor that repeats one value exactly while the desk should be moving."""
 
-    def __init__(self, repeats: int = 2) -> None:
+    def __init__(self, repeats: int = 3) -> None:
         self._repeats = repeats
         self._last: deque[float] = deque(maxlen=repeats)
 

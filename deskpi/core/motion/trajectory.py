@@ -38,6 +38,7 @@ class TrajectoryFit:
         self.noise = max(noise_mm, 0.5)
         self.window_s = window_s
         self._prior_a = (start_mm, max(start_sd_mm, 0.3))
+        self.start_sd = max(start_sd_mm, 0.3)
         self._prior_v = (speed_prior, max(speed_sd, 0.5))
         self._samples: deque[tuple[float, float]] = deque()
         self._early: list[tuple[float, float]] = []      # the first seconds, kept for learning start-up
