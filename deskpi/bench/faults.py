@@ -170,6 +170,10 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
                 and rig.t - off_at > 0.5:
             break
     off = off_at if off_at is not None else rig.t
+    if fault is None:
+        # The move ended without a fault: evidence after the motor went off for the target
+        # is of a desk that was meant to stop, so it cannot count towards the bound.
+        watch.pings = [(t, h) for t, h in watch.pings if t <= off]
     observable, bound = _observable(name, onset, h_onset, watch, rig, v_onset, d, current)
     trial = Trial(detected=fault is not None, kind=fault.kind.value if fault else None,
                   motor_off_ms=max(off - observable, 0.0) * 1000.0,
