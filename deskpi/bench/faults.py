@@ -9,7 +9,9 @@ desk's true state:
   it began; with current sensing, the first current sample) to the motor outputs going off;
 - bound_ms: the same for an ideal detector that knows the desk's path and when the fault
   began, and needs the evidence of the pings to reach DETECTION_Z standard deviations:
-  no detector with this sensor can reliably be quicker;
+  no detector with this sensor can reliably be quicker (ultrasonic only: None with current
+  sensing; None too when no detector could have told before the move ended);
+- restarts_after_onset: how often a precaution was dismissed and the motor drove on;
 - travel_after_mm: how far the desk went on in the faulty direction after the onset,
   coast included; for an obstruction, the onset is the moment the desk touched it, and
   the peak compression and force it was pushed with are reported beside it.
@@ -53,6 +55,7 @@ class Trial:
     peak_force_n: float = 0.0
     peak_compression_mm: float = 0.0
     from_onset_ms: float = 0.0
+    restarts: int = 0          # the motor went on again after the onset before the fault latched
 
 
 @dataclass
@@ -122,7 +125,8 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
         setattr(rig.physics, "stalled" if name == "stall" else "reversed_wiring", True)
     elif "obstruction" in name:
         span = abs(target - start)
-        at = start + d * (rng.uniform(0.55, 0.85) * span if family.near_end else rng.uniform(60, 120))
+        # Anywhere from just after the start (a hand already under the desktop) to well into the move.
+        at = start + d * (rng.uniform(0.55, 0.85) * span if family.near_end else rng.uniform(20, 120))
         stiffness = rng.uniform(*SOFT_STIFFNESS[d]) if name.startswith("soft") else None
         rig.physics.obstruction = Obstruction(at, d, stiffness)
     rig.rest_for_duty(abs(target - start) / 20.0 + 3.0)
@@ -150,6 +154,7 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
 
     off_at = None
     fault = None
+    restarts, was_off = 0, False
     peak, peak_h, backed = 0.0, h_onset, 0.0
     pings_seen = rig.next_ping_at
     while rig.t < onset + 30:
@@ -163,6 +168,9 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
         backed = max(backed, sign * (peak_h - h))
         if off_at is None and rig.drive is None:
             off_at = rig.t
+        elif off_at is not None and rig.drive is not None and fault is None and was_off:
+            restarts += 1          # a precaution dismissed: the motor drives on into the fault
+        was_off = rig.drive is None
         for kind, ev in rig.ctrl.drain_events():
             if kind == "fault" and fault is None:
                 fault = ev
@@ -177,8 +185,10 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
     observable, bound = _observable(name, onset, h_onset, watch, rig, v_onset, d, current)
     trial = Trial(detected=fault is not None, kind=fault.kind.value if fault else None,
                   motor_off_ms=max(off - observable, 0.0) * 1000.0,
-                  bound_ms=max(bound - observable, 0.0) * 1000.0 if bound is not None else float("inf"),
-                  travel_after_mm=peak, backed_off_mm=backed, from_onset_ms=max(off - onset, 0.0) * 1000.0)
+                  bound_ms=(max(bound - observable, 0.0) * 1000.0 if bound is not None
+                            else float("nan") if current else float("inf")),
+                  travel_after_mm=peak, backed_off_mm=backed, from_onset_ms=max(off - onset, 0.0) * 1000.0,
+                  restarts=restarts)
     if "obstruction" in name:
         trial.peak_force_n = rig.physics.peak_force_n
         trial.peak_compression_mm = rig.physics.peak_compression_mm
@@ -196,8 +206,7 @@ def _observable(name: str, onset: float, h0: float, watch: _Watch, rig: VirtualR
         assert spec is not None
         # A start-up surge looks like a stall until it has died away: the controller's window for it.
         start = onset + (rig.ctrl.cfg.current_surge_s if name == "stall" else 0.0)
-        first = start + spec.interval_s
-        return first, first
+        return start + spec.interval_s, None     # no ideal-detector bound is computed for the current
     if name not in ("stall", "reversed_wiring") and "obstruction" not in name:
         first = after[0][0] if after else onset
         return first, first       # a silent, stuck or lost sensor shows on its first ping
@@ -227,7 +236,8 @@ def _observable(name: str, onset: float, h0: float, watch: _Watch, rig: VirtualR
 def _summary(name: str, results: list[Trial], trials: int, target_ms: float, allowed_mm: float) -> dict:
     offs = [r.motor_off_ms for r in results]
     travel = [r.travel_after_mm for r in results]
-    bound = max(r.bound_ms for r in results)
+    bounds = [r.bound_ms for r in results]
+    bound = float("nan") if any(b != b for b in bounds) else max(bounds)      # nan: not computed
     entry: dict = {
         "name": name,
         "detected": all(r.detected for r in results),
@@ -238,11 +248,12 @@ def _summary(name: str, results: list[Trial], trials: int, target_ms: float, all
         "kinds": sorted({r.kind for r in results if r.kind}),
         "p50_motor_off_ms": round(statistics.median(offs), 1),
         "p50_travel_after_mm": round(statistics.median(travel), 1),
-        "bound_ms": round(bound, 1) if bound != float("inf") else None,
+        "bound_ms": round(bound, 1) if bound == bound and bound != float("inf") else None,
         "target_ms": target_ms,
-        "physics_allows_target": bound <= target_ms,
+        "physics_allows_target": None if bound != bound else bound <= target_ms,
         "meets_target": max(offs) <= target_ms,
         "travel_allowed_mm": round(allowed_mm, 1),
+        "restarts_after_onset": max(r.restarts for r in results),
     }
     if "obstruction" in name:
         entry["min_backed_off_mm"] = round(min(r.backed_off_mm for r in results), 1)
@@ -268,10 +279,15 @@ def run(trials: int = 10, seed: int = 1, family: DeskFamily = FAMILIES["default"
                     "clock": "virtual", "statistic": "worst trial (p50 alongside)",
                     "detection_z": DETECTION_Z}
     del result["spec"]["moves"]
+    # "faults" is always the first run: the ultrasonic sensor alone, unless only current sensing was asked for;
+    # "sensing" says which.
     if current in ("off", "both"):
+        result["sensing"] = "ultrasonic"
         result["faults"] = run_family(family, trials, seed, current=False)
     if current in ("on", "both"):
-        result["current_sensing"] = {"faults": run_family(family, trials, seed, current=True)}
-    if "faults" not in result:
-        result["faults"] = result["current_sensing"]["faults"]
+        with_current = run_family(family, trials, seed, current=True)
+        result["current_sensing"] = {"sensing": "ultrasonic+current", "faults": with_current}
+        if current == "on":
+            result["sensing"] = "ultrasonic+current"
+            result["faults"] = with_current
     return result

@@ -269,7 +269,6 @@ class DeskPhysics:
             self._integrate(a, phase_dt, vt)
             self._heat(phase_dt)
             return
-            phase_dt = min(dt_total, abs(v - vt) / self._decel)
         self._integrate(a, phase_dt, vt)
         self._heat(phase_dt)
 

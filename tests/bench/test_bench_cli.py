@@ -127,3 +127,44 @@ def test_bench_day_prints_the_contract_keys_with_the_safety_zeros(cli):
 def test_bench_day_rejects_impossible_arguments(cli, args, fragment):
     out = cli("bench", "day", "--json", *args)
     assert out.returncode == 2 and fragment in out.stderr
+
+
+# -- desk families --------------------------------------------------------------------
+
+
+def test_faults_reports_both_sensing_modes_with_bounds_and_forces(faults):
+    assert faults["desk"] == "default"
+    for entries in (faults["faults"], faults["current_sensing"]["faults"]):
+        names = {e["name"] for e in entries}
+        assert {"soft_obstruction_down", "soft_obstruction_up"} <= names
+        for e in entries:
+            assert e["target_ms"] in (300.0, 50.0)
+            assert isinstance(e["meets_target"], bool) and e["physics_allows_target"] in (True, False, None)
+            assert e["bound_ms"] is None or e["bound_ms"] >= 0
+            if "obstruction" in e["name"]:
+                assert e["peak_force_n"] >= 0 and e["peak_compression_mm"] >= 0 and e["min_backed_off_mm"] >= 0
+
+
+def test_faults_runs_a_named_family_with_a_flag_changed(cli):
+    out = cli.json("bench", "faults", "--json", "--trials", "1", "--desk", "slow-heavy", "--current", "on",
+                   "--noise-mm", "2")
+    assert out["desk"] == "slow-heavy" and out["spec"]["speed_up"] == 22.0 and out["spec"]["noise_mm"] == 2.0
+    assert all(e["detected"] for e in out["current_sensing"]["faults"])
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--desk", "wobbly"], "default, slow-heavy, fast-coasting, end-of-travel"),
+    (["--speed-up", "0"], "--speed-up 0 is outside 2..200"),
+    (["--noise-mm", "nan"], "--noise-mm nan is outside"),
+    (["--trials", "0"], "--trials 0 must be 1-1000"),
+])
+def test_faults_refuses_an_unknown_desk_or_an_impossible_flag(cli, args, fragment):
+    proc = cli("bench", "faults", "--json", *args)
+    assert proc.returncode == 2 and fragment in proc.stderr and proc.stdout == ""
+
+
+def test_control_takes_a_desk_family(cli):
+    out = cli.json("bench", "control", "--json", "--moves", "20", "--desk", "fast-coasting")
+    assert out["desk"] == "fast-coasting"
+    check_summary(out, 20)
+    assert cli("bench", "control", "--json", "--desk", "nope").returncode == 2

@@ -319,9 +319,10 @@ class MotionController:
             backoff = kind is FaultKind.OBSTRUCTION and not in_backoff
             self._raise_fault(kind, detail, c.t, backoff_from=a.direction if backoff else None)
         else:
-            # Too much current from the start: a stall, or a motor running the wrong way (it
-            # draws what the other direction does). Motor off now; the settled desk says which.
-            self._suspect(a, c.t, kind, detail, direct=True)
+            # More current than healthy moves drew, from the start: a stall, a motor running
+            # the wrong way (it draws what the other direction does), or a desk loaded more
+            # heavily than ever before. Motor off now; the settled desk says which.
+            self._suspect(a, c.t, kind, detail, current_a=a.current.seen_a())
 
     def _track(self, a: _Approach, t: float, y: float) -> None:
         fit = a.fit
@@ -350,7 +351,8 @@ class MotionController:
             fit.add(t, y)
             a.cut_at = fit.cut_time(a.aim, self.model[a.direction].stop_lag_s)
 
-    def _suspect(self, a: _Approach, t: float, kind: FaultKind, detail: str, *, direct: bool = False) -> None:
+    def _suspect(self, a: _Approach, t: float, kind: FaultKind, detail: str, *, direct: bool = False,
+                 current_a: float | None = None) -> None:
         """Motor off at once; once the desk has settled, decide fault or false alarm (judge.py).
 
         So the monitors can be quick, and a rare statistical false alarm costs a pause,
@@ -371,7 +373,8 @@ class MotionController:
         self._pause(t)
         s = self._settle
         assert s is not None   # a was the approach under way, so the pause's cut has just begun a settle
-        s.suspect = Suspicion(kind, detail, d, a.fit.x0, expected, spread, blocked, direct, a.fit.start_sd)
+        s.suspect = Suspicion(kind, detail, d, a.fit.x0, expected, spread, blocked, direct, a.fit.start_sd,
+                              current_a)
 
     def _pause(self, now: float) -> None:
         """Motor off as a precaution; the goal stands and resumes once the readings do."""
@@ -475,12 +478,20 @@ class MotionController:
         """Latch the suspected fault if the settled desk confirms it; True if it did."""
         found = verdict(sus, readings, final, se, self.noise_mm)
         g = self._goal
+        if found is None and sus.current_a is not None:
+            # The desk moved as it should while drawing more than ever before: it is heavier
+            # now. Learn that, or every move would stop on it.
+            self.model[sus.direction].learn_current(sus.current_a / 1.1)
         if found is None and g is not None:
             g.dismissed += 1
+            if sus.kind is FaultKind.OBSTRUCTION and g.dismissed_obstruction:
+                # Slowed to a stop twice at the same goal: a desk that keeps meeting something
+                # is not misread twice; never drive into it a third time.
+                found = (sus.kind, f"{sus.detail} (a second time in one move)")
+            elif g.dismissed > 2:      # a "false alarm" three times over is not one
+                found = (sus.kind, f"{sus.detail} (seen {g.dismissed} times in one move)")
             if sus.kind is FaultKind.OBSTRUCTION:
                 g.dismissed_obstruction = True
-            if g.dismissed > 2:      # a "false alarm" three times over is not one
-                found = (sus.kind, f"{sus.detail} (seen {g.dismissed} times in one move)")
         if found is None:
             self.events.append(("suspicion_dismissed", {"kind": sus.kind.value, "t": now}))
             return False

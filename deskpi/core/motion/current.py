@@ -23,6 +23,8 @@ Finding = tuple[FaultKind, str]
 REFERENCE_SAMPLES = 20
 #: Samples averaged to see a steady climb (~20 ms at 5 ms).
 MEAN_SAMPLES = 4
+#: Less than this while the motor runs is a sensor that is not reading, not a motor.
+MIN_RUNNING_A = 0.2
 #: A healthy move draws at most this much more than the learned running current (load).
 LOAD_ALLOWANCE = 1.4
 
@@ -38,6 +40,7 @@ class CurrentCheck:
         self.stall_a = stall_a
         self._first: list[float] = []
         self.reference: float | None = None
+        self.capped = False        # this move draws more than any healthy one did: heavier, or blocked early
         self.noise_a = 0.0
         self.running: list[float] = []      # healthy samples of this move, for learning
         self._over = 0
@@ -68,6 +71,7 @@ class CurrentCheck:
                 med = statistics.median(self._first)
                 cap = None if self.learned_a is None else self.learned_a * LOAD_ALLOWANCE
                 self.reference = med if cap is None else min(med, cap)
+                self.capped = cap is not None and med > cap
                 self.noise_a = 1.4826 * statistics.median(abs(x - med) for x in self._first)
         else:
             self.running.append(amps)
@@ -85,12 +89,21 @@ class CurrentCheck:
         """The current was read just now and shows no rise: the motor is not pushing on anything."""
         if self.reference is None or not self._recent or t - self._last_t > 0.05:
             return False
-        return max(self._recent) < self.reference + self.rise_a / 2
+        # A reading of a motor that is running: a sensor reading nothing (a broken sense
+        # line, a chip that lost its set-up, the motor's supply gone) must not vouch for it.
+        if self.reference < MIN_RUNNING_A or (self.learned_a is not None and self.reference < 0.5 * self.learned_a):
+            return False
+        band = max(self.rise_a, 5.0 * self.noise_a)
+        return self.reference - band < min(self._recent) and max(self._recent) < self.reference + self.rise_a / 2
 
     @property
     def settled(self) -> bool:
         """This move's own running current is known: a rise from it is something in the way."""
-        return self.reference is not None
+        return self.reference is not None and not self.capped
+
+    def seen_a(self) -> float | None:
+        """What this move drew once the surge was over (to re-learn from when it proves healthy)."""
+        return statistics.median(self._first) if self._first else None
 
     def _finding(self, amps: float, moved_mm: float) -> Finding:
         ref = self.reference if self.reference is not None else self.learned_a

@@ -25,6 +25,7 @@ class Suspicion:
     blocked_mm: float | None = None   # where the readings say the desk stopped, if it was blocked
     direct: bool = False     # raised by direct evidence (the motor current): a fault, only its kind is open
     start_sd_mm: float = 0.0  # how sure the height the move started from is
+    current_a: float | None = None   # what the motor drew, when the current raised the alarm
 
 
 def verdict(sus: Suspicion, readings: list[float], final: float, se: float,

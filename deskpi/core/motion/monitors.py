@@ -44,8 +44,9 @@ class StartupCheck:
         g = self.fit.g(t)
         # Progress in the commanded direction, given the benefit of the doubt about where
         # the move started: a start estimated 2 mm too far along reads as 2 mm the wrong way.
-        dev = d * (y - self.fit.x0) + 2.0 * self.fit.start_sd
-        self._recent.append(dev)
+        moved = d * (y - self.fit.x0)
+        dev = moved + 2.0 * self.fit.start_sd
+        self._recent.append(moved)
         self._behind.append(dev - self.v * g)
         self._sum_gy += g * dev
         self._sum_gg += g * g
@@ -60,7 +61,8 @@ class StartupCheck:
             llr_wrong_vs_stall = (-2.0 * self.v * self._sum_gy - self.v ** 2 * self._sum_gg) / (2 * self.sigma2)
             if max(llr_wrong, llr_stall) > self.threshold and tau > self.startup_s:
                 if llr_wrong_vs_stall > 0:
-                    return FaultKind.WRONG_DIRECTION, f"moved {abs(dev):.0f} mm the wrong way after the motor started"
+                    return (FaultKind.WRONG_DIRECTION,
+                            f"moved {abs(min(moved, 0.0)):.0f} mm the wrong way after the motor started")
                 return FaultKind.STALL, f"no movement {tau:.1f} s after the motor started"
         # Gross evidence needs no learned model: it also covers a desk fresh out of the box.
         if len(self._recent) == 3:
@@ -87,7 +89,6 @@ class CollapseCheck:
     """
 
     MIN_REF = 10
-    PERSIST = 1
     MIN_REF_SPAN_S = 0.7     # a shorter line misjudges the speed, and its error looks like a collapse
     REF_SPAN_S = 1.5
     MIN_WINDOW_S = 0.12
@@ -102,7 +103,6 @@ class CollapseCheck:
         self._pts: deque[tuple[float, float, bool]] = deque()
         self.reference: tuple[float, float, float] | None = None    # (c, slope, t_ref) of the last test
         self.onset: tuple[float, float] | None = None                # (t, height) the last alarm put the stop at
-        self._over = 0
 
     @classmethod
     def window_for(cls, speed: float, sigma: float, ping_s: float, threshold: float) -> float:
@@ -145,7 +145,8 @@ class CollapseCheck:
         dt_last = recent[-1][0] - t_ref
         sigma2 = self.sigma ** 2 + max(var_c + 2 * dt_last * cov + dt_last ** 2 * var_s, 0.0)
         clip = 4.0 * sigma2 ** 0.5
-        ts = [pt for pt, _ in recent]
+        base = ref[-1][0]       # times from here: absolute monotonic seconds (days of uptime) lose precision
+        ts = [pt - base for pt, _ in recent]
         rs = [max(-clip, min(clip, d * (py - (c + slope * (pt - t_ref))))) for pt, py in recent]
         # LLR of "stopped at t_s" over "kept going" for the readings from k on:
         #   sum (r^2 - (r + v (t - t_s))^2) / 2 sigma^2, from suffix sums in one pass.
@@ -158,21 +159,15 @@ class CollapseCheck:
             s_t += tk
             s_tt += tk * tk
             n = len(rs) - k
-            t_s = ts[k - 1] if k else ref[-1][0]
+            t_s = ts[k - 1] if k else 0.0
             cross = s_rt - t_s * s_r
             square = s_tt - 2 * t_s * s_t + n * t_s * t_s
             llr = -(2 * v * cross + v * v * square) / (2 * sigma2)
             if llr > best:
                 best, best_k = llr, k
         if best <= self.threshold:
-            self._over = 0
             return None
-        # Twice running: a stop only grows more certain with the next reading, a chance
-        # run of low echoes rarely survives it (one ping's delay for far fewer false pauses).
-        self._over += 1
-        if self._over < self.PERSIST:
-            return None
-        t_s = ts[best_k - 1] if best_k > 0 else ref[-1][0]
+        t_s = base + (ts[best_k - 1] if best_k > 0 else 0.0)
         self.onset = (t_s, c + slope * (t_s - t_ref))
         return FaultKind.OBSTRUCTION, "the desk slowed to a stop while the motor was on"
 

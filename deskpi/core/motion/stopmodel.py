@@ -150,4 +150,8 @@ def _direction_from(data: dict, key: str) -> DirectionModel:
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"stop model {key}.{name} must be a count >= 0, got {v!r}")
             values[name] = v
-    return DirectionModel(**values)
+    model = DirectionModel(**values)
+    if model.current_n >= 3 and model.current_a < 0.05:
+        raise ValueError(f"stop model {key}.current_a {model.current_a!r} A is no running current "
+                         f"(learned from {model.current_n} moves); expected at least 0.05 A")
+    return model
