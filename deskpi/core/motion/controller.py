@@ -52,6 +52,7 @@ class _Goal:
     approaches: int = 0
     dismissed: int = 0
     dismissed_obstruction: bool = False
+    obstruction_at: float | None = None      # where a dismissed obstruction suspicion left the desk
     backoff_from: Direction | None = None
 
 
@@ -484,14 +485,17 @@ class MotionController:
             self.model[sus.direction].learn_current(sus.current_a / 1.1)
         if found is None and g is not None:
             g.dismissed += 1
-            if sus.kind is FaultKind.OBSTRUCTION and g.dismissed_obstruction:
-                # Slowed to a stop twice at the same goal: a desk that keeps meeting something
-                # is not misread twice; never drive into it a third time.
-                found = (sus.kind, f"{sus.detail} (a second time in one move)")
+            near = max(10.0, 4.0 * self.noise_mm)
+            if sus.kind is FaultKind.OBSTRUCTION and g.obstruction_at is not None \
+                    and abs(final - g.obstruction_at) <= near:
+                # Slowed to a stop twice in the same place: echoes do not mislead twice at one
+                # height, something is there; never drive into it a third time.
+                found = (sus.kind, f"{sus.detail} (a second time at {final:.0f} mm)")
             elif g.dismissed > 2:      # a "false alarm" three times over is not one
                 found = (sus.kind, f"{sus.detail} (seen {g.dismissed} times in one move)")
             if sus.kind is FaultKind.OBSTRUCTION:
                 g.dismissed_obstruction = True
+                g.obstruction_at = final
         if found is None:
             self.events.append(("suspicion_dismissed", {"kind": sus.kind.value, "t": now}))
             return False

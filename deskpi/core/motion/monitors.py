@@ -89,7 +89,9 @@ class CollapseCheck:
     """
 
     MIN_REF = 10
-    MIN_REF_SPAN_S = 0.7     # a shorter line misjudges the speed, and its error looks like a collapse
+    MIN_REF_SPAN_S = 0.7     # a shorter line misjudges the speed, and its error looks like a collapse ...
+    EARLY_REF_SPAN_S = 0.35  # ... so from here to there its speed is held to the learned one
+    EARLY_SPEED_ALLOWANCE = 1.25
     REF_SPAN_S = 1.5
     MIN_WINDOW_S = 0.12
     MAX_WINDOW_S = 0.8
@@ -99,6 +101,7 @@ class CollapseCheck:
         self.sigma = max(noise_mm, 1.0)
         self.threshold = threshold
         self.steady_after_s = steady_after_s
+        self.speed = speed
         self.window_s = self.window_for(speed, self.sigma, ping_s, threshold)
         self._pts: deque[tuple[float, float, bool]] = deque()
         self.reference: tuple[float, float, float] | None = None    # (c, slope, t_ref) of the last test
@@ -132,12 +135,20 @@ class CollapseCheck:
         split = t - self.window_s
         ref = [(pt, py) for pt, py, ok in self._pts if ok and pt < split]
         recent = [(pt, py) for pt, py, _ in self._pts if pt >= split]
-        if len(ref) < self.MIN_REF or not recent or ref[-1][0] - ref[0][0] < self.MIN_REF_SPAN_S:
+        span = ref[-1][0] - ref[0][0] if ref else 0.0
+        if len(ref) < self.MIN_REF or not recent or span < self.EARLY_REF_SPAN_S:
             return None
         line = _line(ref, self.sigma ** 2)
         if line is None:
             return None
         c, slope, var_c, var_s, cov, t_ref = line
+        threshold = self.threshold
+        if span < self.MIN_REF_SPAN_S:
+            # Early in a move the line is short and may read the speed high, and a desk that
+            # falls behind an over-fast line looks like one that stopped: hold it to what this
+            # desk has been seen to do (a light load runs it a little faster), and ask more.
+            slope = d * min(d * slope, self.EARLY_SPEED_ALLOWANCE * self.speed)
+            threshold += 2.0
         self.reference = (c, slope, t_ref)
         v = d * slope
         if v < 5.0:
@@ -165,7 +176,7 @@ class CollapseCheck:
             llr = -(2 * v * cross + v * v * square) / (2 * sigma2)
             if llr > best:
                 best, best_k = llr, k
-        if best <= self.threshold:
+        if best <= threshold:
             return None
         t_s = base + (ts[best_k - 1] if best_k > 0 else 0.0)
         self.onset = (t_s, c + slope * (t_s - t_ref))
