@@ -36,26 +36,28 @@ class StartupCheck:
         self.startup_s = startup_s
         self._sum_gy = 0.0
         self._sum_gg = 0.0
+        self._sum_g = 0.0
         self._recent: deque[float] = deque(maxlen=3)
         self._behind: deque[float] = deque(maxlen=3)      # how far behind a healthy start, lately
 
     def add(self, t: float, y: float) -> Finding | None:
         d = self.fit.d
         g = self.fit.g(t)
-        # Progress in the commanded direction, given the benefit of the doubt about where
-        # the move started: a start estimated 2 mm too far along reads as 2 mm the wrong way.
-        moved = d * (y - self.fit.x0)
-        dev = moved + 2.0 * self.fit.start_sd
+        moved = d * (y - self.fit.x0)      # progress in the commanded direction
         self._recent.append(moved)
-        self._behind.append(dev - self.v * g)
-        self._sum_gy += g * dev
+        self._behind.append(moved - self.v * g)
+        self._sum_gy += g * moved
+        self._sum_g += g
         self._sum_gg += g * g
         tau = t - self.fit.t_on
         # One wild echo inside the estimator's gate weighs a lot this early; a desk that is
         # really not moving (or moving the wrong way) is behind on every reading.
         consistent = len(self._behind) == 3 and sorted(self._behind)[1] < -2.0 * self.sigma2 ** 0.5
         if self.trusted and consistent:
-            llr_wrong = -2.0 * self.v * self._sum_gy / self.sigma2
+            # "The wrong way" gets the benefit of the doubt about where the move started: a start
+            # estimated 2 mm too far along reads as 2 mm the wrong way (a stall claim is checked
+            # against that doubt when the desk has settled, so it need not wait for it here).
+            llr_wrong = -2.0 * self.v * (self._sum_gy + 2.0 * self.fit.start_sd * self._sum_g) / self.sigma2
             llr_stall = (self.v ** 2 * self._sum_gg - 2.0 * self.v * self._sum_gy) / (2 * self.sigma2)
             # Not moving as learned: then which failure fits better, not moving or moving the wrong way?
             llr_wrong_vs_stall = (-2.0 * self.v * self._sum_gy - self.v ** 2 * self._sum_gg) / (2 * self.sigma2)
