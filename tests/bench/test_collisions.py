@@ -57,8 +57,8 @@ def test_with_current_sensing_a_blocked_motor_is_off_within_50_ms(params, seed, 
     if not fault.startswith("soft"):
         assert trial.motor_off_ms <= 50.0, trial
     else:
-        # A soft obstacle is pushed until its force shows in the current: bounded, and let go of.
-        assert trial.peak_force_n < 1000.0, trial
+        # A soft obstacle is pushed until its force shows in the current, then let go of.
+        assert trial.from_onset_ms <= 600.0, trial
         assert trial.backed_off_mm >= 10.0, trial
 
 

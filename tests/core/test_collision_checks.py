@@ -1,0 +1,179 @@
+"""The collision checks on their own: current, collapse, slowdown, and the verdict once settled.
+
+Pure core, fake clock, no threads: each check is fed the readings a desk would give.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import pytest
+
+from deskpi.core.faults import FaultKind
+from deskpi.core.motion.current import CurrentCheck
+from deskpi.core.motion.judge import Suspicion, verdict
+from deskpi.core.motion.monitors import CollapseCheck, SlowdownCheck
+from deskpi.core.motion.stopmodel import StopModel
+from deskpi.core.types import Direction
+
+
+def feed_current(check: CurrentCheck, samples: list[tuple[float, float]], moved_mm: float = 50.0):
+    for t, amps in samples:
+        found = check.add(t, amps, moved_mm)
+        if found:
+            return t, found
+    return None
+
+
+def running(t0: float, t1: float, amps: float, rng: random.Random, noise: float = 0.05):
+    n = int(round((t1 - t0) / 0.005))
+    return [(t0 + k * 0.005, amps + rng.gauss(0.0, noise)) for k in range(n)]
+
+
+def test_the_start_up_surge_is_never_judged():
+    check = CurrentCheck(t_on=0.0, surge_s=0.15, rise_a=0.5, learned_a=3.0)
+    assert feed_current(check, [(k * 0.005, 9.0) for k in range(30)]) is None    # 0-0.145 s: surge
+
+
+def test_a_wall_mid_move_is_an_obstruction_within_a_few_samples():
+    rng = random.Random(1)
+    check = CurrentCheck(t_on=0.0, surge_s=0.15, rise_a=0.5, learned_a=3.0)
+    assert feed_current(check, running(0.15, 2.0, 3.0, rng)) is None
+    assert check.settled
+    hit = feed_current(check, [(2.0 + k * 0.005, 9.0) for k in range(10)])
+    assert hit is not None
+    t, (kind, detail) = hit
+    assert kind is FaultKind.OBSTRUCTION and t <= 2.0 + 3 * 0.005 + 1e-9
+    assert "9.0 A" in detail
+
+
+def test_a_slow_climb_shows_in_the_mean_before_any_sample_stands_out():
+    rng = random.Random(2)
+    check = CurrentCheck(t_on=0.0, surge_s=0.15, rise_a=0.5, learned_a=3.0)
+    assert feed_current(check, running(0.15, 2.0, 3.0, rng)) is None
+    climb = [(2.0 + k * 0.005, 3.0 + 5.0 * k * 0.005 + rng.gauss(0.0, 0.05)) for k in range(60)]
+    t, (kind, _) = feed_current(check, climb)
+    assert kind is FaultKind.OBSTRUCTION
+    assert t - 2.0 < 0.1                  # 0.5 A of climb would take 0.1 s
+
+
+def test_a_motor_that_draws_stall_current_from_the_start_is_a_stall():
+    check = CurrentCheck(t_on=0.0, surge_s=0.15, rise_a=0.5, learned_a=3.0)
+    t, (kind, _) = feed_current(check, [(k * 0.005, 9.0) for k in range(60)], moved_mm=0.0)
+    assert kind is FaultKind.STALL and t < 0.2
+
+
+def test_without_anything_learned_or_an_absolute_limit_the_start_is_not_judged():
+    check = CurrentCheck(t_on=0.0, surge_s=0.15, rise_a=0.5)
+    assert feed_current(check, [(k * 0.005, 9.0) for k in range(40)]) is None   # sets its reference at 9 A
+
+
+@pytest.mark.parametrize("amps", [0.0, -0.5, 1.0])
+def test_a_sensor_that_reads_next_to_nothing_cannot_vouch_for_the_motor(amps):
+    rng = random.Random(3)
+    check = CurrentCheck(t_on=0.0, surge_s=0.15, rise_a=0.5, learned_a=3.0)
+    feed_current(check, running(0.15, 1.0, amps, rng, noise=0.01))
+    assert not check.quiet(1.0)
+
+
+def test_a_healthy_running_motor_is_quiet():
+    rng = random.Random(4)
+    check = CurrentCheck(t_on=0.0, surge_s=0.15, rise_a=0.5, learned_a=3.0)
+    feed_current(check, running(0.15, 1.0, 3.1, rng))
+    assert check.quiet(0.996)
+    assert not check.quiet(1.2)           # the last sample is too old to vouch for anything
+
+
+def test_a_move_heavier_than_ever_learned_is_not_direct_evidence():
+    rng = random.Random(5)
+    check = CurrentCheck(t_on=0.0, surge_s=0.15, rise_a=0.5, learned_a=2.0)
+    found = feed_current(check, running(0.15, 1.0, 3.5, rng))
+    assert found is not None and not check.settled     # the controller judges it once settled
+
+
+def collapse_run(t0: float, stop_after: float | None, *, speed=30.0, noise=2.0, seed=1):
+    rng = random.Random(seed)
+    check = CollapseCheck(noise_mm=noise, threshold=10.0, steady_after_s=0.3, speed=speed, ping_s=0.025)
+    y0 = 800.0
+    for k in range(400):
+        t = t0 + k * 0.025
+        tau = t - t0
+        moving = tau if stop_after is None else min(tau, stop_after)
+        found = check.add(t, y0 + speed * moving + rng.gauss(0.0, noise), t_on=t0, d=1, plausible=True)
+        if found:
+            return tau, found
+    return None
+
+
+@pytest.mark.parametrize("t0", [0.0, 1.0e6, 3.0e7])      # a Pi up for a year: monotonic seconds grow large
+def test_the_collapse_test_works_at_any_uptime(t0):
+    assert all(collapse_run(t0, None, seed=s) is None for s in range(5))
+    hit = collapse_run(t0, 3.0)
+    assert hit is not None and hit[1][0] is FaultKind.OBSTRUCTION
+    assert 3.0 < hit[0] < 3.5
+
+
+def test_the_collapse_window_grows_for_a_slow_noisy_desk():
+    fast = CollapseCheck.window_for(35.0, 2.0, 0.025, 10.0)
+    slow = CollapseCheck.window_for(22.0, 2.5, 0.025, 10.0)
+    assert slow > fast
+    assert fast >= CollapseCheck.MIN_WINDOW_S and slow <= CollapseCheck.MAX_WINDOW_S
+
+
+def test_a_desk_slowing_against_something_soft_is_seen_by_the_slowdown_check():
+    rng = random.Random(6)
+    check = SlowdownCheck(noise_mm=2.0, steady_after_s=0.3)
+    y, v = 800.0, 35.0
+    found = None
+    for k in range(400):
+        t = k * 0.025
+        if t > 2.0:
+            v = max(35.0 * (1 - 0.4 * (t - 2.0)), 0.0)     # pressed into a spring
+        y += v * 0.025
+        found = check.add(t, y + rng.gauss(0.0, 2.0), t_on=0.0, d=1, plausible=True)
+        if found:
+            break
+    assert found is not None and found[0] is FaultKind.OBSTRUCTION
+    assert "slowed from 35" in found[1]
+
+
+def suspicion(kind: FaultKind, **kw) -> Suspicion:
+    base = {"detail": "test", "direction": Direction.UP, "start_mm": 800.0, "expected_mm": 900.0, "spread_mm": 1.0}
+    return Suspicion(kind, **{**base, **kw})
+
+
+def test_a_sensor_repeating_itself_is_stuck_whatever_raised_the_alarm():
+    found = verdict(suspicion(FaultKind.OBSTRUCTION), [850.0] * 6, 850.0, 0.5, 2.0)
+    assert found is not None and found[0] is FaultKind.SENSOR_STUCK
+
+
+def test_an_obstruction_caught_early_is_confirmed_where_the_readings_saw_it_stop():
+    sus = suspicion(FaultKind.OBSTRUCTION, expected_mm=906.0, blocked_mm=900.0)
+    readings = [899.5, 900.4, 900.1, 899.8, 900.3, 899.9]
+    found = verdict(sus, readings, 900.0, 0.3, 1.0)
+    assert found is not None and found[0] is FaultKind.OBSTRUCTION
+    # The same desk at rest where a free one would be: a false alarm.
+    assert verdict(sus, [r + 6.0 for r in readings], 906.0, 0.3, 1.0) is None
+
+
+def test_direct_evidence_is_a_fault_whose_kind_the_settled_desk_decides():
+    sus = suspicion(FaultKind.STALL, expected_mm=805.0, direct=True)
+    assert verdict(sus, [800.2, 799.9, 800.1, 800.0], 800.0, 0.3, 1.0)[0] is FaultKind.STALL
+    wrong = verdict(sus, [790.2, 789.9, 790.1, 790.0], 790.0, 0.3, 1.0)
+    assert wrong[0] is FaultKind.WRONG_DIRECTION
+
+
+def test_the_start_heights_doubt_widens_the_stall_margin():
+    sus = suspicion(FaultKind.STALL, expected_mm=806.5)
+    readings = [801.0, 801.4, 800.8, 801.2]
+    assert verdict(sus, readings, 801.1, 0.5, 1.0) is not None                       # start taken as exact
+    assert verdict(replace(sus, start_sd_mm=1.5), readings, 801.1, 0.5, 1.0) is None    # a start known to 1.5 mm
+
+
+def test_a_saved_model_with_no_running_current_is_refused():
+    data = StopModel().to_dict()
+    data["up"].update(current_a=0.0, current_n=5)
+    with pytest.raises(ValueError, match="current_a"):
+        StopModel.from_dict(data)
+    data["up"].update(current_a=2.5)
+    assert StopModel.from_dict(data).up.current_a == 2.5
