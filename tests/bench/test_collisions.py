@@ -6,6 +6,7 @@ moves run in seconds, with no threads and no sleeps.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,9 +23,11 @@ desks = st.builds(
     dropouts=st.floats(0.0, 0.03))
 
 
+@pytest.mark.parametrize("current", [False, True], ids=["ultrasonic", "with-current"])
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_a_thousand_healthy_moves_raise_no_fault(family):
-    result = run_virtual(replace(FAMILIES[family].params, moves=1000, seed=11), deskpi_controller)
+def test_a_thousand_healthy_moves_raise_no_fault(family, current):
+    result = run_virtual(replace(FAMILIES[family].params, moves=1000, seed=11),
+                         partial(deskpi_controller, current=current), current=current)
     assert result["faults"] == 0, result
     assert result["interlock_violations"] == 0
     assert result["moves"] == 1000
