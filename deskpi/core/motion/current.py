@@ -23,6 +23,8 @@ Finding = tuple[FaultKind, str]
 REFERENCE_SAMPLES = 20
 #: Samples averaged to see a steady climb (~20 ms at 5 ms).
 MEAN_SAMPLES = 4
+#: The least noise a running motor's current has, as a share of it.
+NOISE_SHARE = 0.025
 #: Less than this while the motor runs is a sensor that is not reading, not a motor.
 MIN_RUNNING_A = 0.2
 #: A healthy move draws at most this much more than the learned running current (load).
@@ -62,8 +64,10 @@ class CurrentCheck:
         if self.reference is not None and len(self._recent) == self._recent.maxlen:
             # A steady climb (pressing into something soft) shows in the mean of a few
             # samples before any one sample stands out from the noise.
+            # Tested on every sample, thousands of times a move: 8 sd of the mean, so that a
+            # year of healthy moves does not raise one false alarm.
             mean = sum(self._recent) / len(self._recent)
-            if mean > self.reference + max(self.rise_a / 2, 5.0 * self.noise_a / len(self._recent) ** 0.5):
+            if mean > self.reference + max(self.rise_a / 2, 8.0 * self.noise_a / len(self._recent) ** 0.5):
                 return self._finding(mean, moved_mm)
         if self.reference is None:
             self._first.append(amps)
@@ -72,7 +76,10 @@ class CurrentCheck:
                 cap = None if self.learned_a is None else self.learned_a * LOAD_ALLOWANCE
                 self.reference = med if cap is None else min(med, cap)
                 self.capped = cap is not None and med > cap
-                self.noise_a = 1.4826 * statistics.median(abs(x - med) for x in self._first)
+                # Twenty samples judge the noise only roughly: never below what brush and PWM
+                # ripple make of a running current (a few per cent of it).
+                mad = 1.4826 * statistics.median(abs(x - med) for x in self._first)
+                self.noise_a = max(mad, NOISE_SHARE * self.reference)
         else:
             self.running.append(amps)
         return None
