@@ -16,6 +16,9 @@ from deskpi.bench.control import deskpi_controller, run_virtual
 from deskpi.bench.desks import FAMILIES, BenchParams, DeskFamily
 from deskpi.bench.faults import run_trial
 
+# Thousands of simulated moves per test: seconds each on a quiet machine, minutes on a busy CI box.
+pytestmark = pytest.mark.timeout(900)
+
 desks = st.builds(
     BenchParams,
     speed_up=st.floats(18.0, 65.0), speed_down=st.floats(18.0, 65.0), coast_mm=st.floats(0.5, 20.0),
