@@ -12,149 +12,55 @@ Under CI=true nothing here may skip: a missing browser or Playwright fails.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import sqlite3
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
-from helpers import fill_file_system, sim_url, small_tmpfs
+from browser_kit import (
+    add_user,
+    api,
+    chromium,
+    expect,
+    height,
+    no_fault,
+    phone,
+    poll,
+    preset_to_press,
+    press,
+    require_browser,
+    running_sim,
+    sign_in,
+    state,
+)
+from helpers import fill_file_system, small_tmpfs
 
-ROOT = Path(__file__).resolve().parents[2]
-CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-CHROMIUM = os.environ.get("DESKPI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-PHONE = {"width": 390, "height": 844}
 ADA_PIN, BOB_PIN = "4711", "2580"
 LEASE_S = 0.4                         # the server stops a hold this long after the last renewal
-
-
-def _unavailable(reason: str):
-    if CI:
-        pytest.fail(f"browser tests cannot run under CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:                                          # pragma: no cover - depends on the machine
-    sync_playwright = expect = None
-
-
-def _deskpi(*args: str, stdin: str | None = None, data_dir: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    subprocess.run([sys.executable, "-m", "deskpi.cli", "--data-dir", str(data_dir), *args], input=stdin,
-                   text=True, check=True, capture_output=True, env=env, timeout=60)
 
 
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
     """A running `deskpi sim` with Ada (admin) and Bob; yields its base URL."""
-    if sync_playwright is None:
-        _unavailable("Python Playwright is not installed")
-    if not os.path.exists(CHROMIUM):
-        _unavailable(f"no Chromium at {CHROMIUM} (set DESKPI_CHROMIUM)")
+    require_browser()
     data = tmp_path_factory.mktemp("browser-desk")
-    _deskpi("user", "add", "Ada", "--stature-cm", "170", "--admin", "--pin-stdin", stdin=ADA_PIN + "\n", data_dir=data)
-    _deskpi("user", "add", "Bob", "--stature-cm", "185", "--pin-stdin", stdin=BOB_PIN + "\n", data_dir=data)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    log = data / "sim.log"                    # a file, not a pipe nobody reads: the sim never blocks on it
-    with open(log, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "deskpi.cli", "sim", "--host", "127.0.0.1", "--port", "0",
-                                 "--data-dir", str(data), "--seed", "3"],
-                                env=env, stdout=subprocess.PIPE, stderr=err, text=True)
-    try:
-        url = sim_url(proc, log=log)
+    add_user(data, "Ada", ADA_PIN, "--stature-cm", "170", "--admin")
+    add_user(data, "Bob", BOB_PIN, "--stature-cm", "185")
+    with running_sim(data) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        proc.stdout.close()
-
-
 
 
 @pytest.fixture(scope="module")
 def browser(desk):
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+    with chromium() as b:
         yield b
-        b.close()
-
-
-def _phone(browser):
-    ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
-    ctx.set_default_timeout(10_000)
-    return ctx
-
-
-def _state(url: str) -> dict:
-    with urllib.request.urlopen(f"{url}/api/v1/state", timeout=2) as resp:
-        return json.load(resp)
-
-
-def _poll(what: str, fn, timeout: float):
-    """fn() until it returns something truthy (bounded; a wait, not a sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
-
-
-def _height(page) -> float:
-    return float(page.get_by_test_id("height").inner_text())
-
-
-def _sign_in(page, url: str, name: str, pin: str, path: str = "/") -> None:
-    page.goto(url + path)
-    page.get_by_test_id("login-name").fill(name)
-    page.get_by_test_id("login-pin").fill(pin)
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("sign-out")).to_be_visible()
-
-
-def _press(page, testid: str):
-    """Put a finger (the mouse) down on a button and keep it there."""
-    button = page.get_by_test_id(testid)
-    button.scroll_into_view_if_needed()
-    box = button.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.down()
-
-
-def _no_fault(page) -> None:
-    """Clear a latched fault first: under heavy CPU load the simulated sensor can miss an echo
-    (sensor_dead), which latches like on a real desk. These tests are about the page."""
-    if page.get_by_test_id("fault-box").is_visible():
-        page.get_by_test_id("btn-clear-fault").click()
-        expect(page.get_by_test_id("fault-box")).to_be_hidden()
-    expect(page.get_by_test_id("state")).to_have_text("idle", timeout=30_000)
-
-
-def _api(page, url: str, method: str, path: str, body=None):
-    """A request with the page's session cookie and CSRF token, as the page's own script sends it."""
-    token = page.locator('meta[name="csrf-token"]').get_attribute("content")
-    return page.request.fetch(f"{url}/api/v1{path}", method=method, data=json.dumps(body or {}),
-                              headers={"Content-Type": "application/json", "X-CSRF-Token": token})
 
 
 @pytest.fixture(scope="module")
 def ada_page(browser, desk):
-    ctx = _phone(browser)
+    ctx = phone(browser)
     page = ctx.new_page()
     yield page
     ctx.close()
@@ -166,22 +72,15 @@ def ada(request, ada_page, desk):
     a test run on its own with -k gets there here)."""
     if request.node.name != "test_sign_in_and_claim_with_the_desk_keypad":
         if not ada_page.get_by_test_id("sign-out").count():
-            _sign_in(ada_page, desk, "Ada", ADA_PIN)
+            sign_in(ada_page, desk, "Ada", ADA_PIN)
         if ada_page.url.rstrip("/") != desk:
             ada_page.goto(desk + "/")
         if ada_page.get_by_test_id("claim-status").inner_text().strip() != "Claimed by you":
             ada_page.get_by_test_id("claim").click()
-            ada_page.get_by_test_id(f"sim-key-preset-{_preset_to_press(ada_page)}").click()
+            ada_page.get_by_test_id(f"sim-key-preset-{preset_to_press(ada_page)}").click()
             expect(ada_page.get_by_test_id("claim-status")).to_have_text("Claimed by you")
     return ada_page
 
-
-def _preset_to_press(page) -> int:
-    """The preset the page says to press on the desk (drawn by the server for this request)."""
-    slot = page.get_by_test_id("claim-press-preset")
-    expect(slot).to_be_visible()
-    expect(slot).to_have_text(re.compile(r"^[1-4]$"))
-    return int(slot.inner_text())
 
 
 def test_sign_in_and_claim_with_the_desk_keypad(ada, desk):
@@ -192,13 +91,13 @@ def test_sign_in_and_claim_with_the_desk_keypad(ada, desk):
     page.get_by_test_id("login-pin").fill("0000")
     page.get_by_test_id("login-submit").click()
     expect(page.get_by_test_id("message")).to_contain_text("wrong name or PIN")
-    _sign_in(page, desk, "Ada", ADA_PIN)
+    sign_in(page, desk, "Ada", ADA_PIN)
     expect(page.get_by_test_id("height")).to_have_text(re.compile(r"^\d+\.\d$"))      # cm, one decimal
     status = page.get_by_test_id("claim-status")
     expect(status).to_have_text("Not claimed")
     expect(page.get_by_test_id("btn-up")).to_have_attribute("aria-disabled", "true")
     page.get_by_test_id("claim").click()
-    slot = _preset_to_press(page)
+    slot = preset_to_press(page)
     expect(status).to_have_text(re.compile(rf"Press preset {slot} on the desk within \d+ s"))
     page.get_by_test_id(f"sim-key-preset-{slot}").click()      # the person at the desk confirms
     expect(status).to_have_text("Claimed by you")
@@ -208,19 +107,19 @@ def test_sign_in_and_claim_with_the_desk_keypad(ada, desk):
 
 def test_hold_up_rises_and_release_stops(ada, desk):
     page = ada
-    _no_fault(page)
-    start = _height(page)
-    _press(page, "btn-up")
+    no_fault(page)
+    start = height(page)
+    press(page, "btn-up")
     expect(page.get_by_test_id("state")).to_have_text("moving")
     page.wait_for_function("h => parseFloat(document.querySelector('[data-testid=height]').textContent) > h + 1",
                            arg=start)
     page.mouse.up()
     expect(page.get_by_test_id("state")).to_have_text("idle")
-    after = _height(page)
+    after = height(page)
     assert after > start + 1
     # Stopped for good: the desk's own state agrees, and the height no longer climbs.
-    _poll("the desk at rest", lambda: _state(desk)["state"] == "idle", 3)
-    assert abs(_state(desk)["height_mm"] / 10 - after) < 1.5
+    poll("the desk at rest", lambda: state(desk)["state"] == "idle", 3)
+    assert abs(state(desk)["height_mm"] / 10 - after) < 1.5
     # The keyboard does the same: Space held on the focused button.
     page.get_by_test_id("btn-down").focus()
     page.keyboard.down(" ")
@@ -231,12 +130,12 @@ def test_hold_up_rises_and_release_stops(ada, desk):
 
 def test_recall_a_preset(ada, desk):
     page = ada
-    _no_fault(page)
+    no_fault(page)
     sit_cm = float(page.get_by_test_id("preset-1-height").inner_text().split()[0])
     page.get_by_test_id("preset-1").click()
     expect(page.get_by_test_id("state")).to_have_text("moving")
     expect(page.get_by_test_id("state")).to_have_text("idle", timeout=20_000)
-    assert abs(_height(page) - sit_cm) <= 1.0
+    assert abs(height(page) - sit_cm) <= 1.0
 
 
 def test_profile_from_stature(ada, desk):
@@ -262,7 +161,7 @@ def test_profile_from_stature(ada, desk):
 def test_confirm_a_reminder(ada, desk):
     page = ada
     page.goto(desk + "/reminders")
-    resp = _api(page, desk, "POST", "/sim/next-reminder")       # the live one, or the next one now
+    resp = api(page, desk, "POST", "/sim/next-reminder")       # the live one, or the next one now
     assert resp.ok, resp.text()
     box = page.get_by_test_id("reminder")
     expect(box).to_be_visible()                        # pushed by the live feed
@@ -286,13 +185,13 @@ def test_losing_the_connection_mid_hold_stops_the_desk(ada, desk):
     page = ada
     page.goto(desk + "/")
     expect(page.get_by_test_id("claim-status")).to_have_text("Claimed by you")
-    _no_fault(page)
-    _press(page, "btn-up")
+    no_fault(page)
+    press(page, "btn-up")
     expect(page.get_by_test_id("state")).to_have_text("moving")
     page.context.set_offline(True)
     cut = time.monotonic()
     try:
-        _poll("the desk to stop by itself", lambda: _state(desk)["state"] != "moving", LEASE_S + 1.0)
+        poll("the desk to stop by itself", lambda: state(desk)["state"] != "moving", LEASE_S + 1.0)
         stopped_after = time.monotonic() - cut
         expect(page.get_by_test_id("connection-lost")).to_be_visible()
     finally:
@@ -300,26 +199,26 @@ def test_losing_the_connection_mid_hold_stops_the_desk(ada, desk):
         page.context.set_offline(False)
     assert stopped_after <= LEASE_S + 1.0
     expect(page.get_by_test_id("connection-lost")).to_be_hidden(timeout=15_000)
-    assert _state(desk)["state"] != "moving"          # coming back online did not restart the hold
+    assert state(desk)["state"] != "moving"          # coming back online did not restart the hold
 
 
 def test_someone_without_the_claim_cannot_move_the_desk(browser, desk):
-    ctx = _phone(browser)
+    ctx = phone(browser)
     page = ctx.new_page()
     try:
-        _sign_in(page, desk, "Bob", BOB_PIN)
+        sign_in(page, desk, "Bob", BOB_PIN)
         expect(page.get_by_test_id("claim-status")).to_have_text("In use by Ada")
         up = page.get_by_test_id("btn-up")
         expect(up).to_have_attribute("aria-disabled", "true")
         expect(up).to_be_disabled()                                     # as assistive technology sees it
         expect(page.get_by_test_id("preset-2")).to_be_disabled()
-        before = _state(desk)
-        _press(page, "btn-up")
+        before = state(desk)
+        press(page, "btn-up")
         expect(page.get_by_test_id("message")).to_contain_text("claim the desk first")
         page.mouse.up()
         page.get_by_test_id("preset-2").click(force=True)          # dimmed, but the server decides
         expect(page.get_by_test_id("message")).to_contain_text("claim the desk first")
-        after = _state(desk)
+        after = state(desk)
         assert after["state"] != "moving" and abs(after["height_mm"] - before["height_mm"]) < 5, after
         expect(page.get_by_test_id("btn-stop")).to_be_enabled()          # stop always works
     finally:
@@ -331,16 +230,16 @@ def test_a_colleague_elsewhere_asks_and_the_holder_keeps_the_desk_and_refuses(ad
     even of the very preset Bob was told, stays hers; she sees Bob's request and refuses it."""
     ada.goto(desk + "/")
     expect(ada.get_by_test_id("claim-status")).to_have_text("Claimed by you")
-    _no_fault(ada)
+    no_fault(ada)
     expect(ada.get_by_test_id("claim-pending-list")).to_be_hidden()
-    ctx = _phone(browser)
+    ctx = phone(browser)
     bob = ctx.new_page()
     try:
-        _sign_in(bob, desk, "Bob", BOB_PIN)
+        sign_in(bob, desk, "Bob", BOB_PIN)
         expect(bob.get_by_test_id("claim-status")).to_have_text("In use by Ada")
         bob.get_by_test_id("claim").click()
         expect(bob.get_by_test_id("claim-status")).to_have_text("Waiting for Ada to release the desk")
-        slot = _preset_to_press(bob)
+        slot = preset_to_press(bob)
         # Ada's phone hears of it at once (live feed) and lists who asks.
         request = ada.get_by_test_id("claim-request")
         expect(request).to_have_count(1)
@@ -365,10 +264,10 @@ def test_a_colleague_elsewhere_asks_and_the_holder_keeps_the_desk_and_refuses(ad
 
 
 def test_a_lost_sign_in_goes_back_to_the_sign_in_page(browser, desk):
-    ctx = _phone(browser)
+    ctx = phone(browser)
     page = ctx.new_page()
     try:
-        _sign_in(page, desk, "Bob", BOB_PIN, "/stats")
+        sign_in(page, desk, "Bob", BOB_PIN, "/stats")
         # The page's last request first: a response still on its way would set the cookie again.
         expect(page.locator('[data-testid="stats-weeks"] svg')).to_be_visible()
         ctx.clear_cookies()                       # the session is gone (expired, PIN changed, removed)
@@ -383,7 +282,7 @@ def test_a_lost_sign_in_goes_back_to_the_sign_in_page(browser, desk):
 
 
 def test_too_many_wrong_pins_show_a_lock_out_countdown(browser, desk):
-    ctx = _phone(browser)
+    ctx = phone(browser)
     page = ctx.new_page()
     try:
         page.goto(desk + "/")
@@ -414,7 +313,7 @@ PAGE_READY = {
 
 
 def test_every_page_loads_its_modules_without_a_console_error(browser, desk):
-    ctx = _phone(browser)
+    ctx = phone(browser)
     page = ctx.new_page()
     errors: list[str] = []
     page.on("console",
@@ -423,7 +322,7 @@ def test_every_page_loads_its_modules_without_a_console_error(browser, desk):
     try:
         page.goto(desk + "/")
         expect(page.get_by_test_id("login-submit")).to_be_enabled()          # login.js ran
-        _sign_in(page, desk, "Ada", ADA_PIN)
+        sign_in(page, desk, "Ada", ADA_PIN)
         for path, ready in PAGE_READY.items():
             # app.js and live.js ran: the live feed opens and the reminder is fetched, on every page.
             with page.expect_request(lambda r: r.url.endswith("/api/v1/events")), \
@@ -437,12 +336,12 @@ def test_every_page_loads_its_modules_without_a_console_error(browser, desk):
 
 
 def test_changing_your_pin_on_the_profile_page_says_it_ends_your_api_tokens(ada, browser, desk):
-    assert _api(ada, desk, "POST", "/users", {"name": "Cleo", "pin": "3690"}).status == 201
-    ctx = _phone(browser)
+    assert api(ada, desk, "POST", "/users", {"name": "Cleo", "pin": "3690"}).status == 201
+    ctx = phone(browser)
     page = ctx.new_page()
     try:
-        _sign_in(page, desk, "Cleo", "3690")
-        token = _api(page, desk, "POST", "/tokens", {"label": "script"}).json()["token"]
+        sign_in(page, desk, "Cleo", "3690")
+        token = api(page, desk, "POST", "/tokens", {"label": "script"}).json()["token"]
         bearer = {"Authorization": f"Bearer {token}"}
         assert page.request.get(desk + "/api/v1/tokens", headers=bearer).status == 200
         page.goto(desk + "/profile")
@@ -463,41 +362,30 @@ def test_a_full_disk_shows_the_storage_banner_until_there_is_room_again(browser,
     """A desk of its own whose data directory is a small tmpfs, filled while Ada's page is open: the
     banner appears from the live feed when a write fails, and goes when one works again."""
     with small_tmpfs(tmp_path / "data", "8m") as data:
-        _deskpi("user", "add", "Ada", "--admin", "--pin-stdin", stdin=ADA_PIN + "\n", data_dir=data)
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        with open(tmp_path / "sim.log", "w") as err:
-            proc = subprocess.Popen([sys.executable, "-m", "deskpi.cli", "sim", "--host", "127.0.0.1", "--port", "0",
-                                     "--data-dir", str(data), "--seed", "5"],
-                                    env=env, stdout=subprocess.PIPE, stderr=err, text=True)
-        ctx = _phone(browser)
+        add_user(data, "Ada", ADA_PIN, "--admin")
+        ctx = phone(browser)
         try:
-            url = sim_url(proc, log=tmp_path / "sim.log")
-            page = ctx.new_page()
-            _sign_in(page, url, "Ada", ADA_PIN)
-            banner = page.get_by_test_id("storage-full")
-            expect(banner).to_be_hidden()
-            with sqlite3.connect(data / "deskpi.db") as conn:        # every commit from now on grows the WAL
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            fill_file_system(data)
-            sign_in = json.dumps({"name": "Ada", "pin": ADA_PIN}).encode()
-            req = urllib.request.Request(f"{url}/api/v1/session", data=sign_in, method="POST",
-                                         headers={"Content-Type": "application/json"})
-            with pytest.raises(urllib.error.HTTPError) as refused:
-                urllib.request.urlopen(req, timeout=10)
-            assert refused.value.code == 503
-            expect(banner).to_be_visible()
-            expect(banner).to_contain_text("storage is full")
-            expect(page.get_by_test_id("btn-stop")).to_be_enabled()          # the desk still stops
+            with running_sim(data, seed=5) as url:
+                page = ctx.new_page()
+                sign_in(page, url, "Ada", ADA_PIN)
+                banner = page.get_by_test_id("storage-full")
+                expect(banner).to_be_hidden()
+                with sqlite3.connect(data / "deskpi.db") as conn:        # every commit from now on grows the WAL
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                fill_file_system(data)
+                body = json.dumps({"name": "Ada", "pin": ADA_PIN}).encode()
+                req = urllib.request.Request(f"{url}/api/v1/session", data=body, method="POST",
+                                             headers={"Content-Type": "application/json"})
+                with pytest.raises(urllib.error.HTTPError) as refused:
+                    urllib.request.urlopen(req, timeout=10)
+                assert refused.value.code == 503
+                expect(banner).to_be_visible()
+                expect(banner).to_contain_text("storage is full")
+                expect(page.get_by_test_id("btn-stop")).to_be_enabled()          # the desk still stops
 
-            (data / "filler").unlink()
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                assert resp.status == 200
-            expect(banner).to_be_hidden()
+                (data / "filler").unlink()
+                with urllib.request.urlopen(req, timeout=10) as resp:
+                    assert resp.status == 200
+                expect(banner).to_be_hidden()
         finally:
             ctx.close()
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            proc.stdout.close()
