@@ -153,13 +153,17 @@ def _cmd_user_list(args: argparse.Namespace) -> int:
 
 @guarded
 def _cmd_user_show(args: argparse.Namespace) -> int:
+    from deskpi.core.habits.plan_names import plan_label
+
     with open_store(data_dir(args), create=False) as store:
         user = require_user(store, args.name)
         d = _described(store, user)
         presets = store.get_presets(user.name)
         plan = store.get_plan(user.name)
+        named, _ = plan_for(store, user.name)
     d["presets"] = {str(k): v for k, v in presets.items()}
-    d["plan"] = None if plan is None else {"kind": plan.kind, "updated_at": plan.updated_at}
+    d["plan"] = None if plan is None else {"kind": plan.kind, "updated_at": plan.updated_at,
+                                           "label": plan_label(named)}
     if args.json:
         print_json(d)
         return 0
@@ -167,7 +171,7 @@ def _cmd_user_show(args: argparse.Namespace) -> int:
     print(f"  stature {_num(d['stature_cm'])} cm, shoe allowance {_num(d['shoe_mm'])} mm, units {d['units']}")
     print(f"  seated {mm(d['seated_mm'])}, standing {mm(d['standing_mm'])}")
     print("  presets " + ", ".join(f"{k}: {mm(v)}" for k, v in d["presets"].items()))
-    print(f"  plan {'none' if plan is None else plan.kind}")
+    print(f"  plan {'none set, so the default: ' if plan is None else ''}{plan_label(named)}")
     return 0
 
 
@@ -206,21 +210,26 @@ def _cmd_user_use(args: argparse.Namespace) -> int:
 
 @guarded
 def _cmd_plan_show(args: argparse.Namespace) -> int:
+    from deskpi.core.habits.plan_names import plan_label
+
     with open_store(data_dir(args), create=False) as store:
         user = require_user(store, args.name)
         plan, source = plan_for(store, user.name)
-    doc = {"user": user.name, "source": source, "plan": plan.to_dict()}
+    doc = {"user": user.name, "source": source, "plan": plan.to_dict(), "label": plan_label(plan)}
     if args.json:
         print_json(doc)
     else:
         p = doc["plan"]
-        print(f"{user.name}: {p['name']} ({source}): sit {p['sit_min']} / stand {p['stand_min']} / "
-              f"move {p['move_min']} min, {p['mode']} mode, {', '.join(p['days'])} {p['start']}-{p['end']}")
+        print(f"{user.name}: {doc['label']} ({source}); {p['mode']} mode, {', '.join(p['days'])} "
+              f"{p['start']}-{p['end']}")
     return 0
 
 
 @guarded
 def _cmd_plan_set(args: argparse.Namespace) -> int:
+    from deskpi.core.habits.plan_names import plan_label
+    from deskpi.core.habits.plans import Plan
+
     if args.kind is not None:
         doc: object = {"kind": args.kind}
     else:
@@ -240,10 +249,11 @@ def _cmd_plan_set(args: argparse.Namespace) -> int:
             full = set_plan(store, user.name, doc)
         except ValueError as exc:
             raise CliError(str(exc)) from None
+    label = plan_label(Plan.from_dict(full))
     if args.json:
-        print_json({"user": user.name, "plan": full})
+        print_json({"user": user.name, "plan": full, "label": label})
     else:
-        print(f"{user.name}: plan set to {full['name']} ({full['kind']})")
+        print(f"{user.name}: plan set to {label} ({full['kind']})")
     return 0
 
 

@@ -10,7 +10,8 @@ from flask import g, jsonify, request, session
 
 from deskpi.core.ergonomics import ErgonomicsError, recommend
 from deskpi.core.habits.habit_state import PolicyError
-from deskpi.core.habits.plans import DEFAULT_PLAN, KINDS, MODES, NO_RAMP, RAMPS, RANGES
+from deskpi.core.habits.plan_names import plan_label
+from deskpi.core.habits.plans import DEFAULT_PLAN, KINDS, MODES, NO_RAMP, RAMPS, RANGES, Plan
 from deskpi.people.accounts import (
     add_user,
     desk_notes,
@@ -276,18 +277,19 @@ def delete_user_preset(name: str, slot: str):
 
 
 @api.op("GET", "/users/<name>/plan", summary="A person's sit-stand plan", tag="plans",
-        responses={200: "The plan and where it comes from", 403: "Someone else's plan", 404: "No such user"})
+        responses={200: "The plan, where it comes from, and its label (what it does, in words)",
+                   403: "Someone else's plan", 404: "No such user"})
 def get_plan(name: str):
     ctx = context()
     u = _user_or_404(ctx, name)
     plan, source = plan_for(ctx.store, u.name)
-    return jsonify(user=u.name, source=source, plan=plan.to_dict())
+    return jsonify(user=u.name, source=source, plan=plan.to_dict(), label=plan_label(plan))
 
 
 @api.op("PUT", "/users/<name>/plan", summary="Set a person's plan (a kind's preset fills missing fields)",
         tag="plans",
         body=PLAN, body_required=True,
-        responses={200: "Stored in full", 403: "Someone else's plan", 404: "No such user",
+        responses={200: "Stored in full, with its label", 403: "Someone else's plan", 404: "No such user",
                    422: "A field outside its rules, or fields that do not fit together"})
 def put_plan(name: str, body):
     ctx = context()
@@ -296,7 +298,7 @@ def put_plan(name: str, body):
         full = set_plan(ctx.store, u.name, body)
     except ValueError as exc:
         raise ApiError(422, str(exc)) from None
-    return jsonify(user=u.name, plan=full), 200
+    return jsonify(user=u.name, plan=full, label=plan_label(Plan.from_dict(full))), 200
 
 
 @api.op("GET", "/ergonomics", summary="Recommended sit and stand heights from stature, with why",

@@ -94,7 +94,7 @@ class Plan:
     warning_s: int = 10
     idle_break_min: int = 10
     nag_stop_h: float = 4.0
-    name: str = ""
+    name: str = ""                                          # its owner's name for it, if any (see plan_names)
 
     # ---- derived -------------------------------------------------------------------------------------------------
     @property
@@ -243,7 +243,8 @@ class Plan:
                 problems.append(("mode", data["mode"], " | ".join(MODES)))
         if "name" in data:
             if isinstance(data["name"], str) and len(data["name"]) <= 80:
-                values["name"] = data["name"]
+                # The presets' old fixed names went stale once a number changed; a person's own name stays.
+                values["name"] = "" if data["name"] in OLD_PRESET_NAMES else data["name"]
             else:
                 problems.append(("name", data["name"], "text of up to 80 characters"))
         if "days" in data:
@@ -437,6 +438,9 @@ def _parse_ramp(raw: object, problems: list) -> str | tuple[tuple[int, int], ...
     return tuple(pts)
 
 
-DEFAULT_PLAN = Plan(kind="default", name="30 min sit / 15 min stand, 2 min move")
-CORNELL = Plan(kind="cornell", name="Cornell 20-8-2", sit_min=20, stand_min=8, move_min=2, ramp=NO_RAMP)
+#: Names the presets once had, stored in older plans. A plan is now named for its numbers
+#: (deskpi.core.habits.plan_names); `name` is only a name its owner chose.
+OLD_PRESET_NAMES = ("30 min sit / 15 min stand, 2 min move", "Cornell 20-8-2")
+DEFAULT_PLAN = Plan(kind="default")
+CORNELL = Plan(kind="cornell", sit_min=20, stand_min=8, move_min=2, ramp=NO_RAMP)
 PRESETS = {"default": DEFAULT_PLAN, "cornell": CORNELL}
