@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, g, jsonify, render_template, re
 from jinja2 import TemplateNotFound
 
 from deskpi import __version__
+from deskpi.core.habits.plan_names import catalogue
 from deskpi.people.presets import SLOTS
 from deskpi.webapp.api_desk import SIM_KEYS, state_dict
 from deskpi.webapp.api_people import describe_user
@@ -46,6 +47,8 @@ def page(name: str):
         if name == "admin" and not ctx.is_admin(user):
             abort(403, f"the admin page is for admins; {user.name!r} is not one")
         values.update(user=describe_user(ctx, user), csrf_token=session.get("csrf"))
+        if name == "plan":
+            values.update(plans=catalogue())
         template = f"{name}.html"
     try:
         return render_template(template, **values)

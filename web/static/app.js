@@ -3,13 +3,13 @@
  * It starts the live feed (live.js) and shows what it brings: the height and state readouts, the
  * child lock, the fault, the presets, the claim (claim.js) and the reminder (reminder.js). It owns
  * Stop (the bar on every page, and Escape), and the home page's controls: hold-to-run (hold.js),
- * presets, clearing a fault and the simulator's keypad (keypad.js). When the window loses focus or
+ * clearing a fault and the simulator's keypad (keypad.js); its presets are presets.js. When the window loses focus or
  * the page is hidden or left, every hold and key is let go.
  *
  * CSP: no inline scripts or style attributes; every text is set with textContent, never as HTML.
  */
 import { API, act, call, errorText } from "./api.js";
-import { $, $$, byTestId, setHidden, setText, showMessage } from "./dom.js";
+import { $, byTestId, setHidden, setText, showMessage } from "./dom.js";
 import { endAllHolds } from "./hold.js";
 import { latched, releaseAllKeys } from "./keypad.js";
 import { connect, disconnect, on, refresh, start } from "./live.js";
@@ -54,18 +54,12 @@ on("state", (s, previous) => {
   if (el.announce && previous && previous.state !== state && state === "idle") {
     setText(el.announce, `Desk stopped at ${height(s.height_mm)}`);
   }
-  if (Array.isArray(s.presets)) {
-    for (const p of s.presets) {
-      const label = byTestId(`preset-${Number(p.slot)}-height`);
-      setText(label, finite(p.height_mm) ? height(p.height_mm) : "empty");
-    }
-  }
   if (el.presetsOwner && "active_user" in s) {
     setText(el.presetsOwner, s.active_user ? `· ${s.active_user}` : "· the desk's own");
   }
 });
 
-// -- stop, fault, presets -----------------------------------------------------------------
+// -- stop, fault -----------------------------------------------------------------
 function stopNow() {
   endAllHolds();
   call("POST", "/stop", undefined, { keepalive: true })
@@ -92,24 +86,6 @@ document.addEventListener("keydown", (e) => {
 });
 
 if (el.clear) el.clear.addEventListener("click", () => act("POST", "/clear-fault", {}, "fault cleared"));
-
-$$("[data-preset]").forEach((button) => {
-  const slot = button.dataset.preset;
-  button.addEventListener("click", () => {
-    endAllHolds();
-    act("POST", `/presets/${encodeURIComponent(slot)}/recall`, {},
-      (d) => `going to preset ${slot} (${height(d && d.target_mm)})`);
-  });
-  button.addEventListener("contextmenu", (e) => e.preventDefault());
-});
-
-$$("[data-save]").forEach((button) => {
-  const slot = button.dataset.save;
-  button.addEventListener("click", () => {
-    act("PUT", `/presets/${encodeURIComponent(slot)}`, {},
-      (d) => `preset ${slot} saved at ${height(d && d.height_mm)}`);
-  });
-});
 
 const signOut = $("[data-sign-out]");
 if (signOut) {

@@ -1,80 +1,117 @@
-/* Plan: the person's sit-stand rhythm, working time, confirm or auto, pause today. */
+/* Plan: the person's sit-stand rhythm and standing goal, working time, quiet periods, holidays,
+ * confirm or auto, pause today. Fields that do not apply are hidden: the numbers and the ramp
+ * unless the plan is their own, the week rows unless the ramp is their own, the warning unless
+ * the desk moves by itself. The plan's name comes from the desk (made from its numbers).
+ */
 import { act, call, errorText, me } from "./api.js";
-import { $, showMessage } from "./dom.js";
+import { $, setHidden, setText, showMessage } from "./dom.js";
 import { on, refreshReminder } from "./live.js";
+import {
+  holidayItem, holidayValues, localTime, quietRow, quietValues, rampRow, rampValues,
+} from "./plan_rows.js";
 
 const form = $("[data-plan-form]");
 const path = `/users/${encodeURIComponent(me || "")}/plan`;
 const quietBox = $("[data-quiet]");
+const holidayList = $("[data-holidays]");
+const rampBox = $("[data-ramp-list]");
 const RHYTHM = ["sit_min", "stand_min", "move_min", "stand_cap_min"];
 const HINTS = {
-  default: "Sit 30 min, stand 15, move 2; standing time builds up week by week (less is more at first).",
-  cornell: "Sit 20 min, stand 8, move 2: the Cornell rhythm, every half hour.",
-  custom: "Your own rhythm. Change posture at least every 20–30 minutes; standing for long is no better than sitting.",
+  default: "Standing time builds up week by week: less is more at first.",
+  cornell: "The Cornell rhythm: a posture change every 20 minutes, the same every week.",
+  custom: "Change posture at least every 20–30 minutes; standing for long is no better than sitting.",
 };
 let plan = null;
 let autoAllowed = false;
 
-function quietRow(a, b) {
-  const row = document.createElement("div");
-  row.className = "inline";
-  row.dataset.quietRow = "";
-  const n = quietBox.children.length + 1;
-  for (const [value, label] of [[a, "from"], [b, "until"]]) {
-    const input = document.createElement("input");
-    input.type = "time";
-    input.value = value || "";
-    input.setAttribute("aria-label", `Quiet period ${n} ${label}`);
-    row.append(input);
-  }
-  const remove = document.createElement("button");
-  remove.type = "button";
-  remove.className = "btn btn-small btn-quiet";
-  remove.textContent = "Remove";
-  remove.setAttribute("aria-label", `Remove quiet period ${n}`);
-  remove.addEventListener("click", () => row.remove());
-  row.append(remove);
-  quietBox.append(row);
-}
+const radio = (name, value) => form.querySelector(`[name="${name}"][value="${value}"]`);
 
-function setKindUi() {
+// -- what shows ----------------------------------------------------------------------------
+function setVisibility() {
   const kind = form.elements.kind.value;
-  for (const el of form.querySelectorAll("[data-rhythm]")) el.disabled = kind !== "custom";
-  $("[data-kind-hint]").textContent = HINTS[kind] || "";
+  setHidden($("[data-custom]"), kind !== "custom");
+  setText($("[data-kind-hint]"), HINTS[kind] || "");
+  setHidden($("[data-ramp-rows]"), form.elements.ramp.value !== "custom");
+  setHidden($("[data-warning-field]"), form.elements.mode.value !== "auto");
 }
 
-function fill(p) {
+const span = (a, b) => `${a}\u00a0–\u00a0${b}`;      // a period stays on one line
+function summariseHours() {
+  const start = localTime(form.elements.start.value);
+  const end = localTime(form.elements.end.value);
+  const quiet = quietValues(quietBox).filter(([a, b]) => a && b)
+    .map(([a, b]) => span(localTime(a), localTime(b)));
+  setText($("[data-hours-summary]"), start && end
+    ? `Reminders ${span(start, end)}${quiet.length ? `, not ${quiet.join(", ")}` : ""}.` : "");
+}
+
+// -- filling the form from the desk's plan ----------------------------------------------------
+function fillRamp(ramp) {
+  rampBox.replaceChildren();
+  if (typeof ramp === "string") {
+    form.elements.ramp.value = ramp;
+  } else {
+    form.elements.ramp.value = "custom";
+    for (const point of ramp) rampRow(rampBox, point);
+  }
+}
+
+function fill(p, label) {
   plan = p;
   form.elements.kind.value = p.kind;
   for (const k of [...RHYTHM, "snooze_min", "warning_s"]) form.elements[k].value = p[k];
-  const ramp = form.elements.ramp;
-  if (typeof p.ramp === "string") {
-    ramp.value = p.ramp;
-  } else {
-    let opt = ramp.querySelector('option[value="keep"]');
-    if (!opt) {
-      opt = document.createElement("option");
-      opt.value = "keep";
-      opt.textContent = "Your own ramp (kept)";
-      ramp.append(opt);
-    }
-    ramp.value = "keep";
-  }
+  fillRamp(p.ramp);
   for (const box of form.querySelectorAll('[name="days"]')) box.checked = p.days.includes(box.value);
   form.elements.start.value = p.start;
   form.elements.end.value = p.end;
   quietBox.replaceChildren();
-  for (const [a, b] of p.quiet) quietRow(a, b);
+  for (const q of p.quiet) quietRow(quietBox, q, summariseHours);
+  holidayList.replaceChildren();
+  for (const day of p.holidays) holidayItem(holidayList, day, () => {});
   form.elements.mode.value = p.mode;
-  const auto = form.querySelector('[name="mode"][value="auto"]');
+  const auto = radio("mode", "auto");
   auto.disabled = !autoAllowed && p.mode !== "auto";
   auto.closest("label").hidden = auto.disabled;          // offered only where the desk allows it
-  $("[data-auto-hint]").textContent = autoAllowed
+  setText($("[data-auto-hint]"), autoAllowed
     ? "Automatic moves only happen while you are at the desk, after a warning; any desk button cancels."
-    : "Automatic moves are switched off for this desk by its administrator.";
-  setKindUi();
+    : "Automatic moves are switched off for this desk by its administrator.");
+  if (label) setText($("[data-plan-label]"), label);
+  setVisibility();
+  summariseHours();
   form.removeAttribute("aria-busy");
 }
+
+// -- the person's changes ----------------------------------------------------------------------
+form.addEventListener("change", (e) => {
+  const name = e.target.name;
+  if (name === "ramp" && e.target.value === "custom" && !rampBox.children.length) {
+    // A ramp of one's own starts from the one chosen before (or the standard one).
+    const from = plan && Array.isArray(plan.ramp) ? plan.ramp
+      : JSON.parse((radio("ramp", "standard").dataset.points) || "[]");
+    for (const point of from) rampRow(rampBox, point);
+  }
+  if (name === "kind" || name === "ramp" || name === "mode") setVisibility();
+  if (name === "start" || name === "end") summariseHours();
+});
+form.elements.start.addEventListener("input", summariseHours);
+form.elements.end.addEventListener("input", summariseHours);
+
+$("[data-add-quiet]").addEventListener("click", () => {
+  quietRow(quietBox, ["", ""], summariseHours).focus();
+});
+$("[data-ramp-add]").addEventListener("click", () => {
+  const last = rampValues(rampBox).at(-1);
+  rampRow(rampBox, last ? [last[0] + 4, last[1]] : [1, 60]).focus();
+});
+$("[data-holiday-add]").addEventListener("click", () => {
+  const input = $("[data-holiday-date]");
+  const day = input.value;
+  if (!day) { showMessage("choose a date first, then Add"); input.focus(); return; }
+  const days = new Set([...holidayValues(holidayList), day]);
+  holidayList.replaceChildren();
+  for (const d of [...days].sort()) holidayItem(holidayList, d, () => {});
+  input.value = "";
+});
 
 function collect() {
   const kind = form.elements.kind.value;
@@ -83,31 +120,33 @@ function collect() {
     days: Array.from(form.querySelectorAll('[name="days"]:checked'), (b) => b.value),
     start: form.elements.start.value,
     end: form.elements.end.value,
-    quiet: Array.from(quietBox.querySelectorAll("[data-quiet-row]"), (row) => {
-      const [a, b] = row.querySelectorAll("input");
-      return [a.value, b.value];
-    }).filter(([a, b]) => a || b),
+    quiet: quietValues(quietBox),
     mode: form.elements.mode.value || "confirm",
     snooze_min: Number(form.elements.snooze_min.value),
     warning_s: Number(form.elements.warning_s.value),
-    holidays: plan ? plan.holidays : [],
+    holidays: holidayValues(holidayList),
   };
   if (kind === "custom") {
     for (const k of RHYTHM) out[k] = Number(form.elements[k].value);
-    out.ramp = form.elements.ramp.value === "keep" ? plan.ramp : form.elements.ramp.value;
+    out.ramp = form.elements.ramp.value === "custom" ? rampValues(rampBox) : form.elements.ramp.value;
   }
-  // default and cornell: the server fills the rhythm from the preset.
+  // default and cornell: the desk fills the rhythm and the ramp from the preset.
   return out;
 }
 
-form.addEventListener("change", (e) => { if (e.target.name === "kind") setKindUi(); });
-$("[data-add-quiet]").addEventListener("click", () => {
-  quietRow("", "");
-  quietBox.lastElementChild.querySelector("input").focus();
-});
 form.addEventListener("submit", (e) => {
   e.preventDefault();
-  act("PUT", path, collect(), "plan saved").then((r) => { if (r.ok && r.data && r.data.plan) fill(r.data.plan); });
+  const body = collect();
+  if (Array.isArray(body.ramp)) {
+    if (!body.ramp.length) { showMessage("your own ramp needs at least one week: Add a week, or choose another ramp"); return; }
+    if (body.ramp.some(([w, m]) => !Number.isInteger(w) || !Number.isInteger(m))) {
+      showMessage("every week of your ramp needs a week number (1–520) and whole minutes (0–720)");
+      return;
+    }
+  }
+  act("PUT", path, body, "plan saved").then((r) => {
+    if (r.ok && r.data && r.data.plan) fill(r.data.plan, r.data.label);
+  });
 });
 
 // -- today: pause -------------------------------------------------------------------
@@ -126,7 +165,7 @@ function renderStatus(snap) {
   if (paused) parts.push("Reminders are paused until tomorrow.");
   else if (s.next && s.next.at) {
     const at = new Date(s.next.at);
-    if (!isNaN(at)) parts.push(`Next reminder around ${at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}.`);
+    if (!isNaN(at)) parts.push(`Next reminder around ${at.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" })}.`);
   }
   $("[data-today]").textContent = parts.join(" ") || "No reminders today.";
 }
@@ -143,7 +182,7 @@ Promise.all([call("GET", "/session").catch(() => null), call("GET", path)])
     const desk = session && session.ok && session.data && session.data.desk;
     autoAllowed = Boolean(desk && desk.auto_moves_allowed);
     if (!r.ok) { showMessage(errorText(r)); return; }
-    fill(r.data.plan);
+    fill(r.data.plan, r.data.label);
   })
   .catch(() => showMessage("could not load your plan; check the connection"));
 refreshReminder();

@@ -1,13 +1,32 @@
-/* Profile: recommended heights from stature, fine-tuning, presets, units, the PIN. */
+/* Profile: one way to save. Your height (feet and inches for inch users) gives recommended
+ * sitting and standing heights, filled into the fields you have not typed yourself; "Use the
+ * desk's height" fills a field too. Nothing is kept until the one Save, which stores the height,
+ * the two desk heights and every preset you changed. Units and the PIN are their own things.
+ */
 import { act, call, errorText, me } from "./api.js";
-import { $, $$, fillList, showMessage } from "./dom.js";
-import { state } from "./live.js";
+import { $, $$, fillList, setText, showMessage } from "./dom.js";
+import { on, state } from "./live.js";
 import { height, num, pageUnits, toMm } from "./units.js";
 
 const userPath = `/users/${encodeURIComponent(me || "")}`;
 const form = $("[data-profile-form]");
 const unitName = pageUnits === "in" ? "in" : "cm";
+const ftInput = $("#stature-ft");
+const inInput = $("#stature-in");
+const unsaved = $("[data-unsaved]");
 let rec = null;
+
+// Feet and inches, for inch users, feed the one stature field (total inches) the rest reads.
+if (ftInput && inInput) {
+  const total = () => {
+    const ft = ftInput.value === "" ? NaN : Number(ftInput.value);
+    const inch = inInput.value === "" ? 0 : Number(inInput.value);
+    form.elements.stature.value = isFinite(ft) && isFinite(inch) ? String(ft * 12 + inch) : "";
+    form.elements.stature.dispatchEvent(new Event("input"));
+  };
+  ftInput.addEventListener("input", total);
+  inInput.addEventListener("input", total);
+}
 
 const statureCm = () => {
   const v = Number(form.elements.stature.value);
@@ -17,13 +36,20 @@ const statureCm = () => {
 const shoeMm = () => (form.elements.shoe.value === "" ? null : Number(form.elements.shoe.value));
 const show = (mm) => (mm == null ? "" : num(mm, unitName));
 
-function currentHeight() {
+function deskHeight() {
   const s = state();
   if (!s || typeof s.height_mm !== "number") {
     showMessage("no height reading from the desk yet");
     return null;
   }
   return Math.round(s.height_mm);
+}
+on("state", (s) => { for (const el of $$("[data-desk-height]")) setText(el, height(s.height_mm, unitName)); });
+
+// -- what is not saved yet -------------------------------------------------------------------------
+const changedPresets = new Set();
+function markUnsaved(yes) {
+  setText(unsaved, yes ? "Changes not saved yet" : "");
 }
 
 // -- recommendation ------------------------------------------------------------
@@ -34,12 +60,17 @@ const saved = () => `${statureCm()}|${shoeMm()}`;
 let basis = saved();
 const typed = { sit: false, stand: false };
 
+function differsFromRec() {
+  return rec && ["sit", "stand"].some((k) => form.elements[k].value !== show(k === "sit" ? rec.sit_mm : rec.stand_mm));
+}
+
 function useRec(which) {
   for (const k of which) {
     form.elements[k].value = show(k === "sit" ? rec.sit_mm : rec.stand_mm);
     typed[k] = false;
   }
   basis = `${rec.stature_cm}|${form.elements.shoe.value === "" ? null : rec.shoe_mm}`;
+  $("[data-use-rec]").hidden = !differsFromRec();
 }
 
 function recommend(quiet, fill) {
@@ -55,40 +86,66 @@ function recommend(quiet, fill) {
       if (!r.ok) { if (!quiet) showMessage(errorText(r)); return; }
       rec = r.data;
       $("[data-rec]").hidden = false;
-      $("[data-rec-sit]").textContent = height(rec.sit_mm, unitName);
-      $("[data-rec-stand]").textContent = height(rec.stand_mm, unitName);
+      setText($("[data-rec-sit]"), height(rec.sit_mm, unitName));
+      setText($("[data-rec-stand]"), height(rec.stand_mm, unitName));
       fillList($("[data-rec-notes]"), rec.notes);
-      $("[data-use-rec]").hidden = false;
       if (fill) useRec(["sit", "stand"].filter((k) => !typed[k]));
+      $("[data-use-rec]").hidden = !differsFromRec();
     })
     .catch(() => showMessage("could not reach the desk"));
 }
 $("[data-recommend]").addEventListener("click", () => recommend(false, true));
 for (const name of ["stature", "shoe"]) {
-  form.elements[name].addEventListener("input", () => {
+  form.elements[name].addEventListener(name === "shoe" ? "change" : "input", () => {
+    markUnsaved(true);
     clearTimeout(recTimer);
     recTimer = setTimeout(() => recommend(true, true), 400);
   });
 }
-for (const k of ["sit", "stand"]) form.elements[k].addEventListener("input", () => { typed[k] = true; });
+for (const k of ["sit", "stand"]) {
+  form.elements[k].addEventListener("input", () => {
+    typed[k] = true;
+    markUnsaved(true);
+    $("[data-use-rec]").hidden = !differsFromRec();
+  });
+}
 $("[data-use-rec]").addEventListener("click", () => {
   if (!rec) return;
   useRec(["sit", "stand"]);
-  showMessage("recommended heights filled in: save to keep them", "ok");
+  markUnsaved(true);
 });
 
 if (statureCm() !== null) recommend(true);      // show why the saved heights are what they are
 
-// -- save ------------------------------------------------------------------------
-function patch(payload, okText) {
-  return act("PATCH", userPath, payload, (data) => {
-    const notes = (data && Array.isArray(data.notes) && data.notes.length) ? ` – ${data.notes[0]}` : "";
-    return okText + notes;
+// -- fill-in helpers: the desk's height into a field (saved with the rest) ------------------------------
+for (const b of $$("[data-current]")) {
+  b.addEventListener("click", () => {
+    const mm = deskHeight();
+    if (mm === null) return;
+    const which = b.dataset.current;
+    form.elements[which].value = show(mm);
+    typed[which] = true;
+    markUnsaved(true);
+    $("[data-use-rec]").hidden = !differsFromRec();
   });
 }
+for (const b of $$("[data-preset-current]")) {
+  b.addEventListener("click", () => {
+    const mm = deskHeight();
+    if (mm === null) return;
+    $(`#preset-${b.dataset.presetCurrent}`).value = show(mm);
+    changedPresets.add(b.dataset.presetCurrent);
+    markUnsaved(true);
+  });
+}
+for (const input of $$("[data-preset-input]")) {
+  input.addEventListener("input", () => { changedPresets.add(input.dataset.presetInput); markUnsaved(true); });
+}
+// The per-preset Save buttons of old (hidden; kept for their names) are the one Save now.
+for (const b of $$("[data-preset-save]")) b.addEventListener("click", () => form.requestSubmit());
 
-form.addEventListener("submit", (e) => {
-  e.preventDefault();
+// -- the one Save ---------------------------------------------------------------------------------
+function profilePayload() {
   const payload = {};
   const cm = statureCm();
   if (cm !== null) payload.stature_cm = cm;
@@ -100,44 +157,61 @@ form.addEventListener("submit", (e) => {
   const stand = toMm(form.elements.stand.value, unitName);
   if (sit !== null && (typed.sit || current)) payload.seated_mm = sit;
   if (stand !== null && (typed.stand || current)) payload.standing_mm = stand;
-  if (!Object.keys(payload).length) { showMessage("nothing to save yet"); return; }
-  patch(payload, "profile saved").then((r) => {
-    if (r.ok && r.data) {
-      form.elements.sit.value = show(r.data.seated_mm);
-      form.elements.stand.value = show(r.data.standing_mm);
-      typed.sit = typed.stand = false;
-      basis = saved();
+  return payload;
+}
+
+function savePresets() {
+  const slots = [...changedPresets].sort();
+  for (const slot of slots) {
+    if (toMm($(`#preset-${slot}`).value, unitName) === null) {
+      return Promise.resolve({ ok: false, data: { error: `preset ${slot}: enter a height in ${unitName}, or leave it as it was` } });
     }
-  });
+  }
+  return slots.reduce((done, slot) => done.then((r) => {
+    if (!r.ok) return r;
+    return call("PUT", `${userPath}/presets/${slot}`, { height_mm: toMm($(`#preset-${slot}`).value, unitName) })
+      .then((res) => { if (res.ok) changedPresets.delete(slot); return res; });
+  }), Promise.resolve({ ok: true }));
+}
+
+function showSaved(user) {
+  form.elements.sit.value = show(user.seated_mm);
+  form.elements.stand.value = show(user.standing_mm);
+  for (const p of user.presets || []) {
+    const input = $(`#preset-${p.slot}`);
+    if (input && !changedPresets.has(String(p.slot))) input.value = show(p.height_mm);
+  }
+  typed.sit = typed.stand = false;
+  basis = saved();
+  $("[data-use-rec]").hidden = !differsFromRec();
+}
+
+form.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const payload = profilePayload();
+  const nothing = !Object.keys(payload).length && !changedPresets.size;
+  if (nothing) { showMessage("nothing to save yet"); return; }
+  let notes = "";
+  const profile = Object.keys(payload).length
+    ? call("PATCH", userPath, payload).then((r) => {
+      if (r.ok && r.data && Array.isArray(r.data.notes) && r.data.notes.length) notes = ` – ${r.data.notes[0]}`;
+      return r;
+    })
+    : Promise.resolve({ ok: true });
+  profile
+    .then((r) => (r.ok ? savePresets() : r))
+    .then((r) => {
+      if (!r.ok) { showMessage(errorText(r)); return null; }
+      return call("GET", userPath);
+    })
+    .then((r) => {
+      if (!r) return;
+      if (r.ok && r.data) showSaved(r.data);
+      markUnsaved(false);
+      showMessage(`profile saved${notes}`, "ok");
+    })
+    .catch(() => showMessage("could not reach the desk; nothing more was saved – try Save again"));
 });
-
-for (const b of $$("[data-current]")) {
-  b.addEventListener("click", () => {
-    const mm = currentHeight();
-    if (mm === null) return;
-    const which = b.dataset.current;
-    form.elements[which].value = show(mm);
-    patch(which === "sit" ? { seated_mm: mm } : { standing_mm: mm },
-      `${which === "sit" ? "sitting" : "standing"} height saved: ${height(mm, unitName)}`);
-  });
-}
-
-// -- presets -----------------------------------------------------------------------
-function savePreset(slot, mm) {
-  if (mm === null) { showMessage(`enter a height for preset ${slot}`); return; }
-  act("PUT", `${userPath}/presets/${slot}`, { height_mm: mm },
-    (data) => `preset ${slot} saved at ${height(data && typeof data.height_mm === "number" ? data.height_mm : mm, unitName)}`)
-    .then((r) => { if (r.ok) $(`#preset-${slot}`).value = show(r.data && typeof r.data.height_mm === "number" ? r.data.height_mm : mm); });
-}
-for (const b of $$("[data-preset-save]")) {
-  b.addEventListener("click", () => savePreset(b.dataset.presetSave, toMm($(`#preset-${b.dataset.presetSave}`).value, unitName)));
-}
-for (const b of $$("[data-preset-current]")) {
-  b.addEventListener("click", () => {
-    const mm = currentHeight();
-    if (mm !== null) savePreset(b.dataset.presetCurrent, mm);
-  });
-}
 
 // -- PIN ----------------------------------------------------------------------------------
 // A new PIN ends every other session and all the person's API tokens (the desk says how many).
@@ -159,6 +233,7 @@ pinForm.addEventListener("submit", (e) => {
 for (const b of $$("[data-set-units]")) {
   b.addEventListener("click", () => {
     if (b.getAttribute("aria-pressed") === "true") return;
+    if (unsaved.textContent && !window.confirm("Switching units reloads the page: changes not saved yet are lost. Switch anyway?")) return;
     act("PATCH", userPath, { units: b.dataset.setUnits }).then((r) => {
       if (r.ok) window.location.reload();          // every height on the page in the new unit
     });

@@ -6,7 +6,9 @@ the API name a plan with `plan_label` (a name the person gave it comes first).
 """
 from __future__ import annotations
 
-from deskpi.core.habits.plans import Plan
+from dataclasses import replace
+
+from deskpi.core.habits.plans import DEFAULT_PLAN, PRESETS, RAMPS, Plan
 
 
 def duration(minutes: float) -> str:
@@ -44,3 +46,11 @@ def plan_label(plan: Plan) -> str:
     words = f"{rhythm_phrase(plan)}; {goal_phrase(plan)}"
     own = plan.name.strip()
     return f"{own}: {words}" if own else words
+
+
+def catalogue() -> dict[str, dict]:
+    """What the plan page offers: each preset plan's label, each named ramp's goal in words and its
+    (week, minutes) points (where a person's own ramp starts from)."""
+    return {"kinds": {kind: plan_label(plan) for kind, plan in PRESETS.items()},
+            "ramps": {name: goal_phrase(replace(DEFAULT_PLAN, kind="custom", ramp=name)) for name in RAMPS},
+            "points": {name: [list(p) for p in points] for name, points in RAMPS.items()}}
