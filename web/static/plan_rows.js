@@ -2,8 +2,12 @@
  * and a person's own ramp; and times and dates in the phone's own way of writing them.
  */
 
-// The phone's locale decides: "12:00 PM" where people read 12-hour clocks, "12:00" elsewhere.
-const clock = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+// The phone's locale decides: "9:00 AM" where people read 12-hour clocks, "09:00" (as its time
+// fields show it) where they read 24-hour ones.
+const cycle = new Intl.DateTimeFormat(undefined, { hour: "numeric" }).resolvedOptions().hourCycle;
+const clock = new Intl.DateTimeFormat(undefined, {
+  hour: cycle === "h23" || cycle === "h24" ? "2-digit" : "numeric", minute: "2-digit",
+});
 const calendar = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", year: "numeric" });
 
 /** "13:00" as this phone writes a time of day ("1:00 PM" or "13:00"); "" for no time. */
