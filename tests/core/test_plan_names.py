@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from deskpi.core.habits.plan_names import duration, plan_label
+from deskpi.core.habits.plan_names import catalogue, duration, plan_label
 from deskpi.core.habits.plans import CORNELL, DEFAULT_PLAN, Plan
 
 
@@ -58,3 +58,10 @@ def test_a_changed_number_changes_the_name() -> None:
     plan = Plan.from_dict(stored)
     assert plan.name == "" and plan_label(plan).startswith("Sit 40 min, stand 15 min")
     assert Plan.from_dict({"kind": "cornell", "name": "Cornell 20-8-2"}) == CORNELL
+
+
+def test_the_plan_page_offers_the_presets_and_ramps_by_the_same_words() -> None:
+    offered = catalogue()
+    assert offered["kinds"] == {"default": plan_label(DEFAULT_PLAN), "cornell": plan_label(CORNELL)}
+    assert offered["ramps"]["slow"] == "standing rises from 30 min to 4 h a day over 20 weeks"
+    assert offered["points"]["standard"] == [[1, 60], [4, 120], [12, 240]]
