@@ -11,7 +11,7 @@ import { endAllHolds } from "./hold.js";
 import { on, refresh, state } from "./live.js";
 import { finite, height, num } from "./units.js";
 
-const HERE_MM = 10;           // as index.html: a preset within a centimetre is where the desk is
+const HERE_MM = 15;           // as index.html: a preset within 1.5 cm is where the desk is (it stops near, not on)
 const UNDO_MS = 8000;
 
 const editButton = $("[data-presets-edit]");
