@@ -17,13 +17,14 @@ from prometheus_client.process_collector import ProcessCollector
 
 from deskpi import __version__
 from deskpi.core.faults import FaultKind
-from deskpi.daemon.metrics import Counts, Histogram
 
 #: The format every Prometheus since 2.0 reads (prometheus_client's newest name for it varies by version).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def render(counts: Counts, live: dict[str, Any]) -> tuple[bytes, str]:
+def render(counts: Any, live: dict[str, Any]) -> tuple[bytes, str]:
+    """`counts`: a Counts of deskpi/daemon/metrics.py (which imports this module, so not the other way);
+    `live`: the desk now, as its `live` reads it."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Desk(counts, live))
     ProcessCollector(registry=registry)
@@ -33,7 +34,7 @@ def render(counts: Counts, live: dict[str, Any]) -> tuple[bytes, str]:
 class _Desk:
     """A collector of one scrape's families (prometheus_client calls collect())."""
 
-    def __init__(self, counts: Counts, live: dict[str, Any]) -> None:
+    def __init__(self, counts: Any, live: dict[str, Any]) -> None:
         self.counts, self.live = counts, live
 
     def collect(self) -> Iterator[Metric]:
@@ -83,6 +84,6 @@ def _counter(name: str, doc: str, label: str, values: dict[str, Any]) -> Counter
     return family
 
 
-def _histogram(name: str, doc: str, h: Histogram) -> HistogramMetricFamily:
+def _histogram(name: str, doc: str, h: Any) -> HistogramMetricFamily:
     return HistogramMetricFamily(name, doc, buckets=[(le, float(n)) for le, n in h.cumulative()],
                                  sum_value=h.total)
