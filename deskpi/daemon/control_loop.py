@@ -52,7 +52,8 @@ class ControlLoop:
         self.listeners: list[Callable[[str, object], None]] = []
         self.ticks = 0
         # Metrics (deskpi/daemon/metrics.py), when on: each wake's lateness, and each stop's time to motor off.
-        # Both are called on the thread that measured, holding no lock, and must not block.
+        # Both are called on the thread that measured, holding no lock; a failing one is logged, never
+        # allowed to stop the loop or a stop.
         self.on_lag: Callable[[float], None] | None = None
         self.on_stop: Callable[[float], None] | None = None
 
@@ -87,7 +88,7 @@ class ControlLoop:
                 self._stopping = False
         self._q.put(_WAKE)
         if self.on_stop is not None:
-            self.on_stop(off_s)
+            self._measured(self.on_stop, off_s)
 
     @property
     def alive(self) -> bool:
@@ -122,7 +123,7 @@ class ControlLoop:
                 if wake is not None and now >= wake:
                     self.lag_s.append(now - wake)     # how late we are for what we asked to be woken for
                     if self.on_lag is not None:
-                        self.on_lag(now - wake)
+                        self._measured(self.on_lag, now - wake)
                 reading = None
                 if isinstance(item, tuple):
                     reading, queued_at = item
@@ -163,6 +164,13 @@ class ControlLoop:
                     log.exception("event listener failed")
         if self.on_tick is not None:
             self.on_tick(cmd)
+
+    @staticmethod
+    def _measured(hook: Callable[[float], None], seconds: float) -> None:
+        try:
+            hook(seconds)
+        except Exception:
+            log.exception("a metrics hook failed")
 
     def _hard_off(self) -> None:
         """Off now: an H-bridge skips its soft-stop ramp (relays are immediate anyway)."""

@@ -49,10 +49,12 @@ def metrics() -> Response:
 
 def _from_this_machine() -> bool:
     try:
-        loopback = ipaddress.ip_address(request.remote_addr or "").is_loopback
+        address = ipaddress.ip_address(request.remote_addr or "")
     except ValueError:
         return False
-    return loopback and not any(h in request.headers for h in FORWARDED)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped          # ::ffff:127.0.0.1, from a server bound to "::"
+    return address.is_loopback and not any(h in request.headers for h in FORWARDED)
 
 
 def _require_metrics_token(ctx: WebContext) -> None:

@@ -187,3 +187,18 @@ def test_with_metrics_off_nothing_is_counted_or_hooked(tmp_path):
     with running_sim_daemon(tmp_path / "data") as d:
         assert d.parts.metrics is None and d.parts.service.metrics is None
         assert d.parts.loop.on_lag is None and d.parts.loop.on_stop is None
+
+
+def test_a_failing_metrics_hook_never_stops_the_loop_or_a_stop(tmp_path):
+    def broken(seconds: float) -> None:
+        raise RuntimeError("a bug in the metrics")
+
+    with running_sim_daemon(tmp_path / "data") as d:
+        loop, service = d.parts.loop, d.parts.service
+        loop.on_lag = loop.on_stop = broken
+        service.move_to(800.0, Source.REMOTE)
+        wait_until(lambda: d.parts.controller.drive is not None, 10, "the motor to start")
+        service.stop(Source.BUTTON)                       # no exception reaches whoever pressed Stop
+        assert d.parts.controller.drive is None
+        calm(d)                                           # the loop kept running through its wakes
+        assert loop.alive and d.parts.controller.fault is None

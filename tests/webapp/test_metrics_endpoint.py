@@ -98,6 +98,8 @@ def test_allow_localhost_lets_this_machine_in_without_a_token_but_not_a_forwarde
     service.metrics.allow_localhost = True
     assert _get(app).status_code == 200                                  # the test client is 127.0.0.1
     assert _get(app, REMOTE_ADDR="::1").status_code == 200
+    assert _get(app, REMOTE_ADDR="::ffff:127.0.0.1").status_code == 200
+    assert _get(app, REMOTE_ADDR="::ffff:10.0.0.5").status_code == 401
     assert _get(app, REMOTE_ADDR="10.0.0.5").status_code == 401
     forwarded = app.test_client().get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
     assert forwarded.status_code == 401
