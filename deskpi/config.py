@@ -139,6 +139,11 @@ SCHEMA: dict[str, dict[str, Opt]] = {
         "surge_s": Opt(float, 0.15, 0.02, 1.0),
         "stall_a": Opt(float, None, 0.1, 40, optional=True),
     },
+    # Prometheus metrics at /metrics (deskpi/daemon/metrics.py): off unless asked for; read with a metrics token.
+    "metrics": {
+        "enabled": Opt(bool, False),
+        "allow_localhost": Opt(bool, False),
+    },
 }
 
 #: The largest voltage each chip measures across its shunt (INA219 with its PGA at /8; INA226 fixed);
@@ -169,6 +174,7 @@ class Settings:
     habits: Any
     web: Any
     current: Any
+    metrics: Any
     warnings: tuple[str, ...] = ()
     source: str = "defaults"
 

@@ -104,9 +104,10 @@ def calm(d) -> None:
 
 
 @contextlib.contextmanager
-def running_sim(data_dir, log_path, *, seed: int = 1, env: dict | None = None):
+def running_sim(data_dir, log_path, *, seed: int = 1, env: dict | None = None, extra: tuple[str, ...] = ()):
     """A real `deskpi sim` on `data_dir` for a `with` block: yields its base URL; its log goes to
-    `log_path` (a file, never a pipe nobody reads); it is stopped (killed if it must be) at the end."""
+    `log_path` (a file, never a pipe nobody reads); it is stopped (killed if it must be) at the end.
+    `extra`: more `deskpi sim` arguments (--metrics, --config PATH)."""
     import os
     import subprocess
     import sys
@@ -115,7 +116,7 @@ def running_sim(data_dir, log_path, *, seed: int = 1, env: dict | None = None):
     env = dict(os.environ if env is None else env, PYTHONPATH=str(root))
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "deskpi.cli", "sim", "--host", "127.0.0.1", "--port", "0",
-                                 "--data-dir", str(data_dir), "--seed", str(seed)],
+                                 "--data-dir", str(data_dir), "--seed", str(seed), *extra],
                                 env=env, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True)
     try:
         yield sim_url(proc, log=log_path)

@@ -143,6 +143,9 @@ def _sim(args: argparse.Namespace) -> int:
 
     # A simulated desk needs no config: /etc/deskpi/deskpi.toml is for the real one.
     settings = _daemon_settings(args, etc="never", log_format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.metrics:
+        from dataclasses import replace
+        settings = replace(settings, metrics=replace(settings.metrics, enabled=True))
     data_dir = Path(args.data_dir or "deskpi-sim-data")
     daemon = Daemon(settings, sim=True, data_dir=data_dir, web=(args.host, args.port), seed=args.seed)
     daemon.install_signal_handlers()
@@ -220,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--data-dir", metavar="D", default=argparse.SUPPRESS)
     sm.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS)
     sm.add_argument("--seed", type=int, default=None, help="simulator random seed")
+    sm.add_argument("--metrics", action="store_true",
+                    help="serve Prometheus metrics at /metrics, read with a token of "
+                         "`deskpi token create NAME --role metrics`")
     sm.set_defaults(func=_sim)
     r = sub.add_parser("run", help="run the daemon on the real desk (what systemd starts)",
                        description="Example: deskpi run --config /etc/deskpi/deskpi.toml")

@@ -51,6 +51,11 @@ class ControlLoop:
         self.reading_lag_s: deque[float] = deque(maxlen=2000)   # reading queued -> acted on
         self.listeners: list[Callable[[str, object], None]] = []
         self.ticks = 0
+        # Metrics (deskpi/daemon/metrics.py), when on: each wake's lateness, and each stop's time to motor off.
+        # Both are called on the thread that measured, holding no lock; a failing one is logged, never
+        # allowed to stop the loop or a stop.
+        self.on_lag: Callable[[float], None] | None = None
+        self.on_stop: Callable[[float], None] | None = None
 
     # -- inputs from other threads -----------------------------------------
     def feed(self, reading: Reading) -> None:
@@ -67,9 +72,11 @@ class ControlLoop:
     def stop_motion(self, reason: str = "stop") -> None:
         """Stop beats everything: the motor goes off in this thread, now, and no tick
         already under way can turn it back on before the controller has heard."""
+        asked = time.perf_counter()
         with self._out_lock:
             self._stopping = True
             self._hard_off()
+        off_s = time.perf_counter() - asked
         try:
             with self.lock:
                 self.ctrl.stop(self.clock(), reason)
@@ -80,6 +87,13 @@ class ControlLoop:
             with self._out_lock:
                 self._stopping = False
         self._q.put(_WAKE)
+        if self.on_stop is not None:
+            self._measured(self.on_stop, off_s)
+
+    @property
+    def alive(self) -> bool:
+        """The loop's thread is running (it ends only on close or a crash)."""
+        return self._thread is not None and self._thread.is_alive()
 
     # -- the thread -----------------------------------------------------------
     def start(self) -> None:
@@ -108,6 +122,8 @@ class ControlLoop:
                 now = self.clock()
                 if wake is not None and now >= wake:
                     self.lag_s.append(now - wake)     # how late we are for what we asked to be woken for
+                    if self.on_lag is not None:
+                        self._measured(self.on_lag, now - wake)
                 reading = None
                 if isinstance(item, tuple):
                     reading, queued_at = item
@@ -148,6 +164,13 @@ class ControlLoop:
                     log.exception("event listener failed")
         if self.on_tick is not None:
             self.on_tick(cmd)
+
+    @staticmethod
+    def _measured(hook: Callable[[float], None], seconds: float) -> None:
+        try:
+            hook(seconds)
+        except Exception:
+            log.exception("a metrics hook failed")
 
     def _hard_off(self) -> None:
         """Off now: an H-bridge skips its soft-stop ramp (relays are immediate anyway)."""

@@ -87,6 +87,8 @@ class HabitService:
         self.scheduler = scheduler
         self._started = False
         self.pir = None
+        # Metrics (deskpi/daemon/metrics.py), when on: "shown", then each outcome as it is recorded; no person.
+        self.on_reminder: Callable[[str], None] | None = None
 
     def _policy_for_active_user(self) -> HabitPolicy:
         """The active person's own plan, its standing ramp counted from when they joined."""
@@ -203,6 +205,7 @@ class HabitService:
             events = self.policy.on_outcome(now, self.state, outcome, reminder_id, mono=mono)
             if outcome == "snooze" and live in self._store_ids:
                 _kept(self.store.update_reminder, self._store_ids[live], "snoozed", now.timestamp())
+                self._count("snoozed")
             self._deliver(events, now)
             self._reschedule(now)
             return {"outcome": outcome, "reminder": self.current}
@@ -281,6 +284,7 @@ class HabitService:
                              _KIND[ev.kind.value], now.timestamp(), stretch_id=ev.stretch_id)
             if store_id is not None:
                 self._store_ids[ev.reminder_id] = store_id
+            self._count("shown")
         return self._prompt_dict(ev.reminder_id, ev.kind.value, ev.target, ev.message, ev.minutes, now,
                                  ev.stretch_id)
 
@@ -298,9 +302,10 @@ class HabitService:
     def _store_records(self) -> None:
         for rec in self.policy.take_records(self.state):
             store_id = self._store_ids.pop(rec.get("id"), None)
+            outcome = _OUTCOME.get(rec.get("outcome"), "expired")
+            self._count(outcome)
             if store_id is None:
                 continue
-            outcome = _OUTCOME.get(rec.get("outcome"), "expired")
             at = rec.get("outcome_at")
             t = dt.datetime.fromisoformat(at).timestamp() if at else time.time()
             try:
@@ -324,6 +329,10 @@ class HabitService:
             return None
         presets = self.desk.presets.all()
         return presets.get(1 if posture == "sit" else 2)
+
+    def _count(self, outcome: str) -> None:
+        if self.on_reminder is not None:
+            self.on_reminder(outcome)
 
     def _show(self, pattern: str) -> None:
         if self.indicators is not None:

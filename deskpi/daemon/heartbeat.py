@@ -41,6 +41,8 @@ class Heartbeat:
             self.notifier.status(self.status_text())
         if p.recorder is not None:
             p.recorder.height(ctrl.height_mm() if fresh else None)
+        if p.metrics is not None:
+            p.metrics.motor(now, ctrl.drive)
         if ctrl.busy or cmd.drive is not None:
             self._busy_until = now + BUSY_LINGER_S
         p.sensor.set_active(now < self._busy_until)

@@ -72,6 +72,7 @@ class Parts:
     recorder: Recorder | None = None
     habits: object | None = None
     current: object | None = None       # the motor current reader (hw/current_sensor.py), when [current] is on
+    metrics: object | None = None       # the desk's Prometheus counts (daemon/metrics.py), when [metrics] is on
 
 
 class Daemon:
@@ -94,6 +95,7 @@ class Daemon:
         self.control = None             # the control socket (deskpi/daemon/control_server.py)
         self._store: Store | None = None  # open from the start of build, so shutdown closes it even if build fails
         self.current_problem: str | None = None     # why the configured current sensor is not reading
+        self.metrics_problem: str | None = None     # why [metrics] enabled = true serves no metrics
 
     @property
     def ready_at(self) -> float | None:
@@ -122,10 +124,12 @@ class Daemon:
         loop = ControlLoop(controller, drive)
         if current is not None:
             current.on_sample = loop.feed
+        metrics = self._metrics()
         sensor = UltrasonicSensor(s.sensor.trigger_pin, s.sensor.echo_pin, mounting=sensor_mounting(s),
                                   temperature_c=s.sensor.temperature_c, interval_s=s.sensor.interval_s,
                                   idle_interval_s=s.sensor.idle_interval_s,
-                                  max_distance_mm=sensor_max_distance_mm(s), on_reading=loop.feed,
+                                  max_distance_mm=sensor_max_distance_mm(s),
+                                  on_reading=loop.feed if metrics is None else metrics.counting(loop.feed),
                                   pin_factory=factory)
         arbiter = MotionArbiter(loop)
         recorder = Recorder(store)
@@ -133,8 +137,11 @@ class Daemon:
         service = DeskService(loop, arbiter, UserPresets(store, desk_presets))
         service.store = store
         service.sim_desk = sim_desk
+        service.metrics_problem = self.metrics_problem
 
         def audit(source, action, detail, by=None):
+            if metrics is not None:
+                metrics.on_request(source, action, detail, by)
             # Credited to who asked when the interface knows (a signed-in person, a token's owner), else to
             # whoever is at the desk (a button, the schedule, the CLI).
             if by is not None and by.user is not None:
@@ -152,7 +159,9 @@ class Daemon:
 
         arbiter.on_request = audit
         parts = Parts(factory, drive, sensor, controller, loop, arbiter, service, sim_desk=sim_desk,
-                      store=store, recorder=recorder, current=current)
+                      store=store, recorder=recorder, current=current, metrics=metrics)
+        if metrics is not None:
+            self._count(parts, metrics)
         self._optional_parts(parts)
         self._habits(parts)
         self.heartbeat = Heartbeat(parts, self.notifier, watchdog=bool(s.daemon.watchdog))
@@ -160,6 +169,34 @@ class Daemon:
         loop.listeners.append(self._on_event)
         self.parts = parts
         return parts
+
+    def _metrics(self):
+        """The desk's Prometheus counts, or None: off in the config, or prometheus-client missing (said once
+        here and on every scrape; the desk itself works the same without them)."""
+        m = self.settings.metrics
+        if not m.enabled:
+            return None
+        from deskpi.daemon.metrics import DeskMetrics
+        try:
+            import deskpi.daemon.metrics_export  # noqa: F401 - needs prometheus-client, which is checked now
+        except ImportError as exc:
+            self.metrics_problem = (f"[metrics] enabled = true, but the Python package prometheus-client is "
+                                    f"missing ({exc}); reinstall deskpi (systemd/install.sh) or pip install "
+                                    f"prometheus-client into its environment")
+            log.error("%s; carrying on without metrics", self.metrics_problem)
+            return None
+        return DeskMetrics(allow_localhost=m.allow_localhost)
+
+    @staticmethod
+    def _count(parts: Parts, metrics) -> None:
+        """Hand the counts their hooks: each bumps a number and returns, on the thread it is called on."""
+        from deskpi.daemon.metrics import live_state
+        parts.loop.on_lag, parts.loop.on_stop = metrics.loop_lag, metrics.stop_latency
+        parts.loop.listeners.append(metrics.on_event)
+        if parts.recorder is not None:
+            parts.recorder.listeners.append(metrics.height)
+        metrics.live = live_state(parts.loop, parts.arbiter)
+        parts.service.metrics = metrics
 
     def _simulated_desk(self):
         """A simulated desk on simulated pins, shaped by the settings: (its pin factory, the desk)."""
@@ -260,6 +297,8 @@ class Daemon:
                 log.exception("PIR sensor on GPIO%s unavailable; presence comes from button and web use", h.pir_pin)
         parts.habits = habits
         parts.service.habits = habits
+        if parts.metrics is not None:
+            habits.on_reminder = parts.metrics.reminder
         parts.recorder.listeners.append(habits.on_height)
 
     def save_model(self) -> None:

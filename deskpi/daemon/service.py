@@ -28,6 +28,8 @@ class DeskService:
         self.habits = None              # the reminder service, when present
         self.store = None               # users, presets, statistics, when present
         self.sim_desk = None            # the simulated desk behind the pins (`deskpi sim` only): fault injection
+        self.metrics = None             # the desk's Prometheus counts ([metrics] enabled), for GET /metrics
+        self.metrics_problem: str | None = None     # why metrics that are turned on cannot be served
 
     @property
     def limits(self) -> tuple[float, float]:

@@ -70,7 +70,7 @@ class AccessMixin(StoreBase):
             return None
         token_id, secret = int(m.group(1)), m.group(2)
         with self._read() as conn:
-            row = conn.execute("SELECT user_id, hash, last_used_at FROM api_tokens WHERE id = ?",
+            row = conn.execute("SELECT user_id, hash, last_used_at FROM api_tokens WHERE id = ? AND role = 'user'",
                                [token_id]).fetchone()
             if row is None or not hmac.compare_digest(row[1], secret_hash(secret)):
                 return None

@@ -161,6 +161,27 @@ def _v6_web_devices(db: Database) -> None:
     db["web_devices"].create_index(["user_id"], index_name="idx_web_devices_user")
 
 
+def _v7_token_roles(db: Database) -> None:
+    # A metrics token belongs to nobody (a Prometheus server is not a person at the desk), so user_id becomes
+    # optional and each token gets a role; SQLite drops a NOT NULL only by rebuilding the table. Every
+    # existing token is a person's ("user"), kept with its id so `deskpi token revoke ID` still finds it.
+    db.execute("""CREATE TABLE api_tokens_v7 (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+        role TEXT NOT NULL DEFAULT 'user',
+        name TEXT,
+        label TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        last_used_at REAL
+    )""")
+    db.execute("INSERT INTO api_tokens_v7 (id, user_id, role, label, hash, created_at, last_used_at) "
+               "SELECT id, user_id, 'user', label, hash, created_at, last_used_at FROM api_tokens")
+    db.execute("DROP TABLE api_tokens")
+    db.execute("ALTER TABLE api_tokens_v7 RENAME TO api_tokens")
+    db["api_tokens"].create_index(["user_id"], index_name="idx_api_tokens_user")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "base schema: users, presets, settings, plans, reminders, height log, audit", _v1_base_schema),
     Migration(2, "audit: remote address column; index audit by time and reminders by user and time",
@@ -169,6 +190,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "API tokens for scripts (hashed)", _v4_api_tokens),
     Migration(5, "web sign-in sessions (hashed ids)", _v5_web_sessions),
     Migration(6, "device cookies of phones that signed in before (hashed)", _v6_web_devices),
+    Migration(7, "API token roles: metrics tokens that belong to no person", _v7_token_roles),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -9,7 +9,7 @@ before the service hears of it and never moves the desk. Every error is
 ``{"error": "..."}`` with a 4xx that says what was wrong, the value given and
 what is allowed (deskpi.webapp.errors). Who is asking and what they may do:
 deskpi.webapp.security; which host names, proxies and HTTPS: deskpi.webapp.transport;
-the pages: deskpi.webapp.pages.
+the pages: deskpi.webapp.pages; Prometheus' /metrics: deskpi.webapp.metrics_endpoint.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from deskpi.webapp import api_desk, api_people, api_session, errors, security, static_files
+from deskpi.webapp import api_desk, api_people, api_session, errors, metrics_endpoint, security, static_files
 from deskpi.webapp.api_spec import API, serve
 from deskpi.webapp.auth import SignIn
 from deskpi.webapp.claims import ClaimBook
@@ -59,6 +59,7 @@ def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | N
     errors.install(app)
     static_files.install(app)      # every static URL names its content, ES module imports too
     app.register_blueprint(pages)
+    metrics_endpoint.install(app)      # /metrics, 404 unless [metrics] enabled; counts every response
     return app
 
 

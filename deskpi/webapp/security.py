@@ -55,6 +55,9 @@ def identify() -> None:
             raise ApiError(401, f"Authorization must be 'Bearer <token>', got a {show(scheme)} header")
         user = user_for_token(ctx, token.strip())
         if user is None:
+            if _is_metrics_token(ctx, token.strip()):
+                raise ApiError(403, "a metrics token reads the desk's metrics and nothing else; the desk's API "
+                                    "takes a person's token (`deskpi token create NAME`)")
             raise ApiError(401, "that API token is not valid (revoked, or its user was removed); "
                                 "make a new one with `deskpi token create NAME`")
         g.user, g.via = user, "token"
@@ -66,6 +69,11 @@ def identify() -> None:
             g.user, g.via = user, "session"
         else:
             session.clear()          # signed out, expired, removed, or the PIN changed
+
+
+def _is_metrics_token(ctx, token: str) -> bool:
+    reads = ctx.reads if ctx.has_store else None
+    return reads is not None and hasattr(reads, "token_role") and reads.token_role(token, touch=False) == "metrics"
 
 
 def refuse_cross_site() -> None:

@@ -1,7 +1,8 @@
 """ansible/deskpi.yml against two "desks" over real SSH (both are 127.0.0.1 through a test sshd, each in
 its own staging tree): the first run installs and converges, the second reports changed=0, and --check
 after a hand edit on one desk reports that desk's drift without changing anything. desk-001 also gets the
-organisation's certificate (deskpi_tls_cert_src / deskpi_tls_key_src) and so serves HTTPS."""
+organisation's certificate (deskpi_tls_cert_src / deskpi_tls_key_src) and so serves HTTPS; desk-002 gets
+Prometheus metrics and the fleet's metrics token (deskpi_metrics / deskpi_metrics_token_src)."""
 from __future__ import annotations
 
 import json
@@ -40,8 +41,12 @@ class Fleet:
         self.roots = {d: base / "desks" / d for d in DESKS}
         self.inventory = base / "inventory.ini"
         self.cert = self_signed_cert(base / "org-tls", names=("desk-001.example.com",))
-        tls = {"desk-001": f" deskpi_tls_cert_src={self.cert[0]} deskpi_tls_key_src={self.cert[1]}"}
-        lines = ["[desks]"] + [f"{d} ansible_host=127.0.0.1 deskpi_root={self.roots[d]}{tls.get(d, '')}"
+        self.metrics_token = "dpm_" + "0123456789abcdef" * 4
+        token_file = base / "metrics.token"
+        token_file.write_text(self.metrics_token + "\n")
+        per_desk = {"desk-001": f" deskpi_tls_cert_src={self.cert[0]} deskpi_tls_key_src={self.cert[1]}",
+               "desk-002": f" deskpi_metrics=true deskpi_metrics_token_src={token_file}"}
+        lines = ["[desks]"] + [f"{d} ansible_host=127.0.0.1 deskpi_root={self.roots[d]}{per_desk.get(d, '')}"
                                for d in DESKS]
         lines += ["", "[desks:vars]", f"ansible_port={sshd.port}", f"ansible_user={sshd.user}",
                   f"ansible_ssh_private_key_file={sshd.key}",
@@ -129,6 +134,16 @@ def test_first_run_installs_and_converges_every_desk(fleet):
     web = load(fleet.config("desk-001")).web
     assert (web.tls_cert, web.tls_key) == ("/etc/deskpi/tls/deskpi.crt", "/etc/deskpi/tls/deskpi.key")
     assert web.host == "0.0.0.0" and load(fleet.config("desk-002")).web.tls_cert == ""
+
+
+def test_metrics_are_turned_on_per_desk_and_take_the_fleets_token(fleet):
+    assert load(fleet.config("desk-002")).metrics.enabled and not load(fleet.config("desk-002")).metrics.allow_localhost
+    assert not load(fleet.config("desk-001")).metrics.enabled, "a desk without deskpi_metrics keeps the default"
+    with fleet.store("desk-002") as s:
+        assert s.token_role(fleet.metrics_token, touch=False) == "metrics"
+        assert [t["name"] for t in s.list_metrics_tokens()] == ["prometheus"]
+    with fleet.store("desk-001") as s:
+        assert s.list_metrics_tokens() == []
 
 
 def test_second_run_changes_nothing(fleet):

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Where citations are looked for.
 CITING_GLOBS = ("deskpi/**/*.py", "tests/**/*.py", "README.md", "docs/*.md", "hardware/*.md", "web/README.md")
 #: A citation of a file in the repository starts with one of its top-level folders.
-TOP_DIRS = ("deskpi", "docs", "hardware", "web", "tests", "systemd", "ansible")
+TOP_DIRS = ("deskpi", "docs", "hardware", "web", "tests", "systemd", "ansible", "contrib")
 CANDIDATE = re.compile("(?:" + "|".join(TOP_DIRS) + r")/[\w./-]*\w")
 #: A character right before the folder name that makes it part of something else: a longer name,
 #: an absolute path (/etc/deskpi/...), a URL, a home or variable path.

@@ -79,7 +79,7 @@ def make_bad_sources(tmp: Path) -> list[tuple[Path, str]]:
     Database(other)["things"].insert({"a": 1})
     newer = tmp / "newer.db"
     Store.open(newer).close()
-    Database(newer).execute("INSERT INTO schema_version VALUES (7, 'future', 0)")
+    Database(newer).execute("INSERT INTO schema_version VALUES (?, 'future', 0)", [LATEST_VERSION + 1])
     damaged = tmp / "damaged.db"
     with Store.open(damaged) as s:
         s.log_heights((T0 + i * 700, 600 + i % 700, "sensor") for i in range(20000))
@@ -91,7 +91,8 @@ def make_bad_sources(tmp: Path) -> list[tuple[Path, str]]:
         raw[off] = 0x55
     damaged.write_bytes(bytes(raw))
     return [(text, "not a SQLite database"), (empty, "not a deskpi database"), (other, "not a deskpi database"),
-            (newer, "schema version 7, but this deskpi only knows versions up to"), (damaged, "damaged|not a SQLite"),
+            (newer, f"schema version {LATEST_VERSION + 1}, but this deskpi only knows versions up to"),
+            (damaged, "damaged|not a SQLite"),
             (tmp / "missing.db", "src = .*an existing backup file")]
 
 
