@@ -87,6 +87,14 @@ def local_zone(name: str | None):
 
 
 
+def goal_since(user: Any, zone=None):
+    """The local day a person's standing goal counts from: the day their account was created, in `zone`
+    (default: this machine's). The habit service and the statistics both start the ramp here."""
+    from deskpi.core.habits.posture_stats import local_date
+
+    return local_date(user.created_at, zone or local_zone(None))
+
+
 def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, now: float | None = None) -> dict:
     """Sitting/standing statistics from the measured height log; ValueError/LookupError on bad input."""
     from deskpi.core.habits.plans import week_number
@@ -119,7 +127,7 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
     goals: dict[str, dict[str, Any]] = {}
     for u in users:
         plan, source = plan_for(store, u.name)
-        start = local_date(u.created_at, zone)
+        start = goal_since(u, zone)
         plans[u.name] = (plan, start)
         week = week_number(start, last_day) if start <= last_day else None
         goals[u.name] = {"standing_goal_min": None if week is None else plan.working_day_goal_min(week),
