@@ -34,6 +34,15 @@ def user_dict(user: Any, active: Any, owner: Any) -> dict[str, Any]:
     }
 
 
+def last_desk_use(store: Any, user: Any) -> float | None:
+    """When the person last used the desk (unix seconds), or None: their newest entry in the audit trail
+    (every move, hold, stop, preset and fault clear, from their phone, a script of theirs, or the desk's
+    own buttons while they were the one at the desk), counting only since their account was created
+    (an earlier person of the same name is not them)."""
+    found = store.list_audit(user=user.name, since=user.created_at, limit=1)
+    return found[0].t if found else None
+
+
 def may_manage(user: Any, owner: Any) -> bool:
     """Admins, and the desk's owner (the first person added), may manage everyone."""
     return user.is_admin or (owner is not None and owner.id == user.id)
