@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from deskpi.cli.common import CliError, add_command, data_dir, guarded, open_store, print_json
+from deskpi.cli.common import CliError, add_command, data_dir, desk_data_dir, guarded, open_store, print_json
 
 # ------------------------------------------------------------------------------------- stats
 
@@ -21,7 +21,7 @@ from deskpi.cli.common import CliError, add_command, data_dir, guarded, open_sto
 def _cmd_stats(args: argparse.Namespace) -> int:
     from deskpi.people.accounts import local_zone, stats_report
 
-    where = data_dir(args)
+    where = desk_data_dir(args)
     try:
         zone = local_zone(args.tz)
         with open_store(where, create=False) as store:
@@ -96,7 +96,7 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     if dest.exists() and not args.force:
         raise CliError(f"DEST = {str(dest)!r}: the file exists; choose another name or a directory, or pass "
                        f"--force to overwrite it")
-    where = data_dir(args)
+    where = desk_data_dir(args)
     with open_store(where, create=False) as store:
         path = store.backup(dest)
         version = store.schema_version

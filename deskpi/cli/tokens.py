@@ -9,12 +9,12 @@ import argparse
 import time
 from typing import Any
 
-from deskpi.cli.common import RAW, CliError, add_command, data_dir, guarded, open_store, print_json, require_user
+from deskpi.cli.common import RAW, CliError, add_command, desk_data_dir, guarded, open_store, print_json, require_user
 
 
 @guarded
 def _cmd_create(args: argparse.Namespace) -> int:
-    with open_store(data_dir(args), create=False) as store:
+    with open_store(desk_data_dir(args), create=False) as store:
         user = require_user(store, args.name)
         token_id, token = store.create_token(user.name, args.label or "")
     if args.json:
@@ -26,7 +26,7 @@ def _cmd_create(args: argparse.Namespace) -> int:
 
 @guarded
 def _cmd_list(args: argparse.Namespace) -> int:
-    with open_store(data_dir(args), create=False) as store:
+    with open_store(desk_data_dir(args), create=False) as store:
         user = require_user(store, args.name)
         tokens = store.list_tokens(user.name)
     if args.json:
@@ -42,7 +42,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 @guarded
 def _cmd_revoke(args: argparse.Namespace) -> int:
-    with open_store(data_dir(args), create=False) as store:
+    with open_store(desk_data_dir(args), create=False) as store:
         if not store.revoke_token(args.id):
             raise CliError(f"token {args.id}: no such token (see `deskpi token list NAME`)")
     if args.json:
