@@ -342,7 +342,10 @@ class HabitService:
             mono = time.monotonic()
             if mono - self._followed_at >= FOLLOW_S:
                 self._followed_at = mono
-                self._follow_active_user()
+                try:
+                    self._follow_active_user()
+                except Exception:          # a busy or closing store: the last person's status will do
+                    log.debug("snapshot: could not follow the active user", exc_info=True)
             return {"reminder": self.current, "status": self.policy.status(self.wall(), self.state)}
 
 
