@@ -25,7 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from deskpi import exit_codes
-from deskpi.cli.common import CliError, add_command, data_dir, guarded, load_settings, mm, open_store, print_json
+from deskpi.cli.common import (
+    CliError,
+    add_command,
+    data_dir,
+    desk_data_dir,
+    guarded,
+    load_settings,
+    mm,
+    open_store,
+    print_json,
+)
 from deskpi.daemon.client import ControlClient
 
 POLL_S = 0.1
@@ -232,7 +242,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     if not 1 <= args.limit <= 10000:
         raise CliError(f"--limit {args.limit}: must be 1-10000", exit_codes.USAGE)
     since = parse_since(args.since) if args.since else None
-    with open_store(data_dir(args, lenient=True),
+    with open_store(desk_data_dir(args, lenient=True),
                     first="start the daemon once with this data dir (it creates the database)") as store:
         entries = store.list_audit(since=since, user=args.user, limit=args.limit)
     rows = [{"id": e.id, "t": e.t, "time": dt.datetime.fromtimestamp(e.t).astimezone().isoformat(timespec="seconds"),

@@ -194,6 +194,25 @@ def data_dir(args: argparse.Namespace, settings: Any = None, *, lenient: bool = 
     return Path(settings.daemon.data_dir)
 
 
+def desk_data_dir(args: argparse.Namespace, settings: Any = None, *, lenient: bool = False) -> Path:
+    """`data_dir`, for the commands that work on a desk's data (people, plans, tokens, statistics, audit).
+
+    Without --data-dir, on a machine where no desk was ever installed (the built-in data directory does not
+    exist and the config names no other), that is a usage error saying so and how to point at one, rather
+    than a database that is missing or a list of nobody."""
+    where = data_dir(args, settings, lenient=lenient)
+    if getattr(args, "data_dir", None) or where.exists():
+        return where
+    from deskpi.config import defaults
+
+    if where != Path(defaults().daemon.data_dir):
+        return where                       # the config's own data_dir: open_store says it is missing
+    raise CliError(f"no desk is installed on this machine: there is no {where} (where an installed desk keeps "
+                   f"its people and statistics). Point at a desk's data directory with --data-dir DIR (the "
+                   f"one `deskpi sim --data-dir DIR` uses, for a simulated desk), or run this on the desk's "
+                   f"Raspberry Pi (over SSH)", exit_codes.USAGE)
+
+
 # ---------------------------------------------------------------------------------------- store
 
 @contextmanager

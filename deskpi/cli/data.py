@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from deskpi.cli.common import CliError, add_command, data_dir, guarded, open_store, print_json
+from deskpi.cli.common import CliError, add_command, data_dir, desk_data_dir, guarded, open_store, print_json
 
 # ------------------------------------------------------------------------------------- stats
 
@@ -21,7 +21,7 @@ from deskpi.cli.common import CliError, add_command, data_dir, guarded, open_sto
 def _cmd_stats(args: argparse.Namespace) -> int:
     from deskpi.people.accounts import local_zone, stats_report
 
-    where = data_dir(args)
+    where = desk_data_dir(args)
     try:
         zone = local_zone(args.tz)
         with open_store(where, create=False) as store:
@@ -42,27 +42,48 @@ def _print_stats(r: dict[str, Any]) -> None:
 
     def table(name: str, bucket: dict[str, Any]) -> None:
         print(f"\n{name}")
-        print(f"  {'day':10s} {'sit':>6s} {'stand':>6s} {'betw.':>6s} {'unkn.':>6s} {'changes':>7s} "
-              f"{'reminders':>9s} {'goal':>6s}")
+        print(f"  {'day':13s} {'sit':>6s} {'stand':>6s} {'betw.':>6s} {'unkn.':>6s} {'changes':>7s} "
+              f"{'reminders':>9s} {'reached':>7s} {'goal':>6s}")
         for d in bucket["days"]:
-            goal = "-" if d["goal_progress"] is None else f"{100 * d['goal_progress']:.0f}%"
-            print(f"  {d['date']:10s} {d['sitting_min']:6.0f} {d['standing_min']:6.0f} {d['between_min']:6.0f} "
-                  f"{d['unknown_min']:6.0f} {d['posture_changes']:7d} {d['reminders'].get('shown', 0):9d} {goal:>6s}")
+            print(f"  {d['date']:13s} {d['sitting_min']:6.0f} {d['standing_min']:6.0f} {d['between_min']:6.0f} "
+                  f"{d['unknown_min']:6.0f} {d['posture_changes']:7d} {d['reminders'].get('shown', 0):9d} "
+                  f"{_goal_columns(d)}")
         for w in bucket["weeks"]:
-            goal = "-" if w["goal_progress"] is None else f"{100 * w['goal_progress']:.0f}%"
-            print(f"  {w['week']:10s} {w['sitting_min']:6.0f} {w['standing_min']:6.0f} {w['between_min']:6.0f} "
+            print(f"  {_week_label(w):13s} {w['sitting_min']:6.0f} {w['standing_min']:6.0f} {w['between_min']:6.0f} "
                   f"{w['unknown_min']:6.0f} {w['posture_changes']:7d} {w['reminders'].get('shown', 0):9d} "
-                  f"{goal:>6s}  ({w['working_days']} working day(s))")
+                  f"{_goal_columns(w)}  ({w['working_days']} working day(s))")
 
     for name, bucket in r["users"].items():
         g = r["goals"][name]
-        goal = "no goal yet" if g["standing_goal_min"] is None else f"goal {g['standing_goal_min']:g} min standing/day"
-        table(f"{name} (minutes; {goal}, {g['source']})", bucket)
+        today = bucket["days"][-1]["standing_goal_min"] if bucket["days"] else None
+        if g["week"] is None:
+            goal = "no goal yet"
+        else:
+            goal = (f"goal today {today:g} min standing" if today is not None else "no goal today") + \
+                   f", week {g['week']} of the plan"
+        table(f"{name} (minutes; {goal}, {g['source']} plan)", bucket)
     if any(d["day_min"] and (d["sitting_min"] or d["standing_min"] or d["between_min"])
            for d in r["unassigned"]["days"]):
         table("unassigned (minutes)", r["unassigned"])
     for line in r["notes"] + r["warnings"]:
         print(f"- {line}")
+
+
+def _goal_columns(rec: dict[str, Any]) -> str:
+    """The share of the standing goal reached and the goal itself, in minutes ('-' without a goal)."""
+    if rec["standing_goal_min"] is None:
+        return f"{'-':>7s} {'-':>6s}"
+    return f"{100 * rec['goal_progress']:6.0f}% {rec['standing_goal_min']:6.0f}"
+
+
+def _week_label(w: dict[str, Any]) -> str:
+    """A week as the dates it covers ('30 Nov–6 Dec'), not its ISO name."""
+    from datetime import date
+
+    first, last = date.fromisoformat(w["first_day"]), date.fromisoformat(w["last_day"])
+    def day(d: date) -> str:
+        return f"{d.day} {d.strftime('%b')}"
+    return day(first) if first == last else f"{day(first)}–{day(last)}"
 
 
 # ---------------------------------------------------------------------------- backup, restore
@@ -75,7 +96,7 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     if dest.exists() and not args.force:
         raise CliError(f"DEST = {str(dest)!r}: the file exists; choose another name or a directory, or pass "
                        f"--force to overwrite it")
-    where = data_dir(args)
+    where = desk_data_dir(args)
     with open_store(where, create=False) as store:
         path = store.backup(dest)
         version = store.schema_version

@@ -28,7 +28,7 @@ from deskpi.cli.common import (
     RAW,
     CliError,
     add_command,
-    data_dir,
+    desk_data_dir,
     guarded,
     load_settings,
     mm,
@@ -120,7 +120,7 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
     if args.sex is not None and args.stature_cm is None:
         raise CliError(f"--sex = {args.sex!r}: only used with --stature-cm (it picks the shoe allowance)")
     pin_hash = read_secret_hash() if args.pin_stdin else None
-    with open_store(data_dir(args, settings), create=True) as store:
+    with open_store(desk_data_dir(args, settings), create=True) as store:
         user, notes = add_user(store, args.name, limits=_limits(settings), stature_cm=args.stature_cm,
                                shoe_mm=args.shoe_mm, sex=args.sex, seated_mm=args.seated_mm,
                                standing_mm=args.standing_mm, units=args.units, admin=args.admin, pin_hash=pin_hash)
@@ -130,7 +130,7 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
 
 @guarded
 def _cmd_user_list(args: argparse.Namespace) -> int:
-    where = data_dir(args)
+    where = desk_data_dir(args)
     # No database there is an error, not an empty list: a mistyped --data-dir must not look like a desk
     # nobody uses (nor create one). A desk with a database and nobody in it lists nobody.
     with open_store(where, create=False) as store:
@@ -155,7 +155,7 @@ def _cmd_user_list(args: argparse.Namespace) -> int:
 def _cmd_user_show(args: argparse.Namespace) -> int:
     from deskpi.core.habits.plan_names import plan_label
 
-    with open_store(data_dir(args), create=False) as store:
+    with open_store(desk_data_dir(args), create=False) as store:
         user = require_user(store, args.name)
         d = _described(store, user)
         presets = store.get_presets(user.name)
@@ -177,7 +177,7 @@ def _cmd_user_show(args: argparse.Namespace) -> int:
 
 @guarded
 def _cmd_user_remove(args: argparse.Namespace) -> int:
-    with open_store(data_dir(args), create=False) as store, store.transaction():
+    with open_store(desk_data_dir(args), create=False) as store, store.transaction():
         user = require_user(store, args.name)
         refusal = last_admin_refusal(store, user)        # as the API refuses it (409)
         if refusal:
@@ -201,7 +201,7 @@ def _cmd_user_remove(args: argparse.Namespace) -> int:
 
 @guarded
 def _cmd_user_use(args: argparse.Namespace) -> int:
-    with open_store(data_dir(args), create=False) as store:
+    with open_store(desk_data_dir(args), create=False) as store:
         require_user(store, args.name)
         user = store.set_active_user(args.name)
         _emit_user(args, "active", store, user, [])
@@ -212,7 +212,7 @@ def _cmd_user_use(args: argparse.Namespace) -> int:
 def _cmd_plan_show(args: argparse.Namespace) -> int:
     from deskpi.core.habits.plan_names import plan_label
 
-    with open_store(data_dir(args), create=False) as store:
+    with open_store(desk_data_dir(args), create=False) as store:
         user = require_user(store, args.name)
         plan, source = plan_for(store, user.name)
     doc = {"user": user.name, "source": source, "plan": plan.to_dict(), "label": plan_label(plan)}
@@ -243,7 +243,7 @@ def _cmd_plan_set(args: argparse.Namespace) -> int:
             raise CliError(f"--file {args.file!r}: {exc.reason}") from None
         except ValueError as exc:              # not UTF-8, not JSON
             raise CliError(f"--file {args.file!r}: not valid JSON ({exc})") from None
-    with open_store(data_dir(args), create=False) as store:
+    with open_store(desk_data_dir(args), create=False) as store:
         user = require_user(store, args.name)
         try:
             full = set_plan(store, user.name, doc)
@@ -271,7 +271,7 @@ def _cmd_user_set(args: argparse.Namespace) -> int:
         raise CliError(f"--sex = {args.sex!r}: only used with --stature-cm (it picks the shoe allowance)")
     pin_hash = read_secret_hash() if args.pin_stdin else None     # before the store is open: a prompt may wait
     notes: list[str] = []
-    with open_store(data_dir(args, settings), create=False) as store:
+    with open_store(desk_data_dir(args, settings), create=False) as store:
         user = require_user(store, args.name)
         fields: dict[str, Any] = {}
         if args.stature_cm is not None:

@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from deskpi.cli.common import RAW, CliError, add_command, data_dir, guarded, open_store, print_json, require_user
+from deskpi.cli.common import RAW, CliError, add_command, desk_data_dir, guarded, open_store, print_json, require_user
 
 ROLES = ("user", "metrics")
 #: What --token-stdin reads at most (a token is about 50 characters).
@@ -29,7 +29,7 @@ def _cmd_create(args: argparse.Namespace) -> int:
     if args.token_stdin:
         raise CliError("--token-stdin: only a metrics token may be handed in (add --role metrics); a person's "
                        "token is always made by the desk")
-    with open_store(data_dir(args), create=False) as store:
+    with open_store(desk_data_dir(args), create=False) as store:
         user = require_user(store, args.name)
         token_id, token = store.create_token(user.name, args.label or "")
     if args.json:
@@ -41,7 +41,7 @@ def _cmd_create(args: argparse.Namespace) -> int:
 
 def _create_metrics(args: argparse.Namespace) -> int:
     given = _read_token() if args.token_stdin else None      # before the store is open: a pipe may wait
-    with open_store(data_dir(args), create=False) as store:
+    with open_store(desk_data_dir(args), create=False) as store:
         token_id, token, created = store.create_metrics_token(args.name, args.label or "", token=given)
     if args.json:
         out = {"id": token_id, "user": None, "role": "metrics", "name": args.name, "label": args.label or "",
@@ -77,7 +77,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if args.name is None:
         raise CliError("NAME is missing: whose tokens? (`deskpi token list NAME`, or `deskpi token list "
                        "--role metrics` for the metrics tokens)")
-    with open_store(data_dir(args), create=False) as store:
+    with open_store(desk_data_dir(args), create=False) as store:
         user = require_user(store, args.name)
         tokens = store.list_tokens(user.name)
     if args.json:
@@ -92,7 +92,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _list_metrics(args: argparse.Namespace) -> int:
-    with open_store(data_dir(args), create=False) as store:
+    with open_store(desk_data_dir(args), create=False) as store:
         tokens = store.list_metrics_tokens(args.name)
     if args.json:
         print_json({"role": "metrics", "tokens": tokens})
@@ -107,7 +107,7 @@ def _list_metrics(args: argparse.Namespace) -> int:
 
 @guarded
 def _cmd_revoke(args: argparse.Namespace) -> int:
-    with open_store(data_dir(args), create=False) as store:
+    with open_store(desk_data_dir(args), create=False) as store:
         if not store.revoke_token(args.id):
             raise CliError(f"token {args.id}: no such token (see `deskpi token list NAME`)")
     if args.json:

@@ -35,6 +35,7 @@ from deskpi.util.storage import StorageFull
 log = logging.getLogger(__name__)
 
 STATE_KEY = "habits.state"
+FOLLOW_S = 1.0            # how stale the person and plan behind a snapshot may be
 RECHECK_S = 60.0           # wake at least this often: clock sync, day change, a restored state
 _KIND = {"prompt_stand": "stand", "prompt_sit": "sit", "prompt_move": "move", "prompt_stretch": "stretch"}
 # "followed": the person changed posture with the desk's own buttons or a preset while the prompt
@@ -78,6 +79,7 @@ class HabitService:
         self._fixed_plan = plan
         self._start_date = start_date
         self._plan_key: tuple | None = None
+        self._followed_at = float("-inf")
         self.policy = self._policy_for_active_user()
         self.state, self._store_ids = self._load()
         self.current: dict | None = self._restored_prompt()
@@ -92,7 +94,7 @@ class HabitService:
 
     def _policy_for_active_user(self) -> HabitPolicy:
         """The active person's own plan, its standing ramp counted from when they joined."""
-        from deskpi.people.accounts import plan_for
+        from deskpi.people.accounts import goal_since, plan_for
 
         user = self.store.get_active_user()
         stored = None if user is None else self.store.get_plan(user.name)
@@ -101,7 +103,7 @@ class HabitService:
             plan = self._fixed_plan or DEFAULT_PLAN
         else:
             plan, _ = plan_for(self.store, user.name)
-        start = self._start_date or (dt.date.fromtimestamp(user.created_at) if user is not None and user.created_at
+        start = self._start_date or (goal_since(user) if user is not None and user.created_at
                                      else self.wall().date())
         return HabitPolicy(plan, start_date=start, auto_allowed=self.auto_allowed)
 
@@ -344,6 +346,15 @@ class HabitService:
 
     def snapshot(self) -> dict:
         with self._lock:
+            # The goal shown is that of the plan of whoever is at the desk now, not as of the last tick; the
+            # live feed asks ten times a second, the store is asked at most once a second.
+            mono = time.monotonic()
+            if mono - self._followed_at >= FOLLOW_S:
+                self._followed_at = mono
+                try:
+                    self._follow_active_user()
+                except Exception:          # a busy or closing store: the last person's status will do
+                    log.debug("snapshot: could not follow the active user", exc_info=True)
             return {"reminder": self.current, "status": self.policy.status(self.wall(), self.state)}
 
 

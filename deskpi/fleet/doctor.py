@@ -90,12 +90,21 @@ class Doctor:
     def run(self) -> dict[str, Any]:
         checks: list[Check] = []
         steps: list[Callable[[], Check | None]] = [
-            self.check_config, self.check_pins, self.check_pin_factory, self.check_daemon, self.check_fault,
-            self.check_sensor, self.check_current, self.check_motor, self.check_service, self.check_watchdog,
-            self.check_clock, self.check_database, self.check_disk, self.check_storage]
+            self.check_config, self.check_desk, self.check_pins, self.check_pin_factory, self.check_daemon,
+            self.check_fault, self.check_sensor, self.check_current, self.check_motor, self.check_service,
+            self.check_watchdog, self.check_clock, self.check_database, self.check_disk, self.check_storage]
+        # Checks of an installed desk (its daemon, service, data, disk, clock): on a machine without one they
+        # would only say what is not running here and how to start it.
+        needs_desk = {self.check_daemon, self.check_fault, self.check_sensor, self.check_motor, self.check_service,
+                      self.check_watchdog, self.check_clock, self.check_database, self.check_disk,
+                      self.check_storage}
         try:
             for step in steps:
                 name = step.__name__.removeprefix("check_").replace("_", " ")
+                if step in needs_desk and self.no_desk_here():
+                    if name not in ("fault", "storage"):     # the daemon's own findings: no daemon, nothing to say
+                        self.skipped.append({"name": name, "detail": "no desk is installed on this machine"})
+                    continue
                 try:
                     c = step()
                 except Exception as exc:  # noqa: BLE001 - a broken check is a finding, not a crash
@@ -115,6 +124,15 @@ class Doctor:
         from deskpi.config import defaults
 
         return Path((self.settings or defaults()).daemon.data_dir)
+
+    def no_desk_here(self) -> bool:
+        """No --data-dir, and the data directory an installed desk has (the built-in one: the config names no
+        other) does not exist: nothing was ever installed on this machine."""
+        if self.data_dir_arg:
+            return False
+        from deskpi.config import defaults
+
+        return not self.data_dir.exists() and self.data_dir == Path(defaults().daemon.data_dir)
 
     def _daemon(self) -> ControlClient | None:
         if self.client is None and self.daemon_error is None:
@@ -152,6 +170,15 @@ class Doctor:
             return Check("config", "warn", f"{path}: valid, with warnings: " + "; ".join(self.settings.warnings),
                          "see each warning; they name the key and the risk")
         return Check("config", "pass", f"{path}: valid")
+
+    def check_desk(self) -> Check | None:
+        if not self.no_desk_here():
+            return None
+        return Check("desk", "fail", f"no desk is installed on this machine: there is no {self.data_dir} (where an "
+                                     "installed desk keeps its data), so the daemon, its service, the database and "
+                                     "the disk were not checked",
+                     "point at a desk's data directory with --data-dir DIR (the one `deskpi sim --data-dir DIR` "
+                     "uses, for a simulated desk), or run `deskpi doctor` on the desk's Raspberry Pi (over SSH)")
 
     def check_pins(self) -> Check:
         s = self.settings

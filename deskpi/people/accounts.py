@@ -34,6 +34,15 @@ def user_dict(user: Any, active: Any, owner: Any) -> dict[str, Any]:
     }
 
 
+def last_desk_use(store: Any, user: Any) -> float | None:
+    """When the person last used the desk (unix seconds), or None: their newest entry in the audit trail
+    (every move, hold, stop, preset and fault clear, from their phone, a script of theirs, or the desk's
+    own buttons while they were the one at the desk), counting only since their account was created
+    (an earlier person of the same name is not them)."""
+    found = store.list_audit(user=user.name, since=user.created_at, limit=1)
+    return found[0].t if found else None
+
+
 def may_manage(user: Any, owner: Any) -> bool:
     """Admins, and the desk's owner (the first person added), may manage everyone."""
     return user.is_admin or (owner is not None and owner.id == user.id)
@@ -87,6 +96,14 @@ def local_zone(name: str | None):
 
 
 
+def goal_since(user: Any, zone=None):
+    """The local day a person's standing goal counts from: the day their account was created, in `zone`
+    (default: this machine's). The habit service and the statistics both start the ramp here."""
+    from deskpi.core.habits.posture_stats import local_date
+
+    return local_date(user.created_at, zone or local_zone(None))
+
+
 def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, now: float | None = None) -> dict:
     """Sitting/standing statistics from the measured height log; ValueError/LookupError on bad input."""
     from deskpi.core.habits.plans import week_number
@@ -119,7 +136,7 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
     goals: dict[str, dict[str, Any]] = {}
     for u in users:
         plan, source = plan_for(store, u.name)
-        start = local_date(u.created_at, zone)
+        start = goal_since(u, zone)
         plans[u.name] = (plan, start)
         week = week_number(start, last_day) if start <= last_day else None
         goals[u.name] = {"standing_goal_min": None if week is None else plan.working_day_goal_min(week),

@@ -93,6 +93,23 @@ def validate_secret(secret: object) -> str:
     return secret
 
 
+#: Digits of a PIN the desk draws for someone (an admin's reset): a million of them, and sign-in
+#: locks a name out after 5 wrong tries.
+DRAWN_PIN_DIGITS = 6
+
+
+def draw_pin(digits: int = DRAWN_PIN_DIGITS) -> str:
+    """A fresh random PIN from the system's CSPRNG; never one a person would guess first (one digit
+    repeated, or a run up or down such as 123456)."""
+    if not PIN_DIGITS[0] <= digits <= PIN_DIGITS[1]:
+        raise ValueError(f"digits = {digits!r}: a PIN has {PIN_DIGITS[0]}-{PIN_DIGITS[1]} digits")
+    while True:
+        pin = "".join(secrets.choice("0123456789") for _ in range(digits))
+        steps = {(int(b) - int(a)) % 10 for a, b in zip(pin, pin[1:], strict=False)}
+        if len(steps) > 1:                  # 111111 (step 0), 123456 (1), 987654 (9) are out
+            return validate_secret(pin)
+
+
 def strip_stdin_newline(text: str) -> str:
     """What was piped in, minus exactly one trailing newline ('\\n' or '\\r\\n'), as `echo` adds.
 

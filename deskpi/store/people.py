@@ -99,6 +99,11 @@ class PeopleMixin(StoreBase):
             self._users_changed = True
 
     def rename_user(self, name: str, new_name: str) -> User:
+        """Give a person a new name; the same rules as for adding one (case-insensitive, lookalikes count).
+
+        What the person did under their old name stays theirs: the audit trail and the active-user history
+        since their account was created follow the new name (so their statistics and when they last used
+        the desk carry on). Entries from before, of someone removed who had the same name, keep it."""
         new = fields.valid_name(new_name, "new_name")
         with self._tx() as db:
             row = require_user(db, name)
@@ -109,6 +114,11 @@ class PeopleMixin(StoreBase):
                 db["users"].update(row["id"], {"name": new, "name_key": fields.name_key(new)})
             except sqlite3.IntegrityError:
                 raise _taken("new_name", new_name, new, require_user(db, new)["name"]) from None
+            if new != row["name"]:
+                for table in ("audit", "active_user_log"):
+                    db.execute(f"UPDATE {table} SET user = ? WHERE user = ? AND t >= ?",
+                               [new, row["name"], row["created_at"]])
+            self._users_changed = True
             return User.from_row(db["users"].get(row["id"]))
 
     def update_user(self, name: str, /, **changes: Any) -> User:

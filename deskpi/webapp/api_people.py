@@ -17,12 +17,13 @@ from deskpi.people.accounts import (
     desk_notes,
     heights_for,
     last_admin_refusal,
+    last_desk_use,
     plan_for,
     set_plan,
     stats_report,
     user_dict,
 )
-from deskpi.people.passwords import hash_secret, validate_secret
+from deskpi.people.passwords import draw_pin, hash_secret, validate_secret
 from deskpi.webapp.api_desk import SLOT, height_schema, slot_number
 from deskpi.webapp.api_spec import Api, ApiError, show
 from deskpi.webapp.auth import LockedOut
@@ -90,6 +91,11 @@ def checked_pin_hash(pin: object) -> str:
         validate_secret(pin if isinstance(pin, str) else "")
     except ValueError as exc:
         raise ApiError(422, f"pin: {exc}") from None
+    return _pin_hash(str(pin))
+
+
+def _pin_hash(pin: str) -> str:
+    """The hash of a valid PIN, made in one of the few PIN-check slots (429 when none comes free)."""
     signin = context().signin
     if signin is None:
         return hash_secret(pin)
@@ -146,7 +152,7 @@ def users():
     # Statures and heights are personal: as GET /users/NAME, a plain user sees only their own profile (who
     # is at the desk and who holds the claim come with GET /state).
     people = st.list_users() if ctx.is_admin(me) else [u for u in st.list_users() if u.id == me.id]
-    return jsonify([user_dict(u, active, owner) for u in people])
+    return jsonify([{**user_dict(u, active, owner), "last_used_at": last_desk_use(st, u)} for u in people])
 
 
 @api.op("POST", "/users", auth="admin", summary="Add a person (admins)", tag="people",
@@ -247,6 +253,48 @@ def activate(name: str):
     u = _user_or_404(ctx, name)
     ctx.store.set_active_user(u.name)
     return jsonify(active=u.name), 200
+
+
+@api.op("POST", "/users/<name>/rename", auth="admin", tag="people",
+        summary="Give a person a new name (admins); what they did under the old one stays theirs",
+        body={"type": "object", "required": ["name"], "additionalProperties": False,
+              "properties": {"name": NAME}, "example": {"name": "Robert"}},
+        body_required=True,
+        responses={200: "Renamed", 403: "Not an admin", 404: "No such user",
+                   422: "Not a valid name, or it reads as someone else's (case and lookalikes count)"})
+def rename_user_route(name: str, body):
+    ctx = context()
+    u = _user_or_404(ctx, name)
+    try:
+        renamed = ctx.store.rename_user(u.name, body["name"])
+    except ValueError as exc:
+        # The store names its argument new_name; here the field is `name`, as when adding a person.
+        raise ApiError(422, str(exc).replace("new_name = ", "name = ", 1)) from None
+    ctx.claims.rename(u.name, renamed.name)
+    return jsonify({**describe_user(ctx, renamed), "renamed_from": u.name}), 200
+
+
+@api.op("POST", "/users/<name>/reset-pin", auth="admin", tag="people",
+        summary="Give a person a new PIN drawn by the desk, shown once (admins); signs them out everywhere",
+        responses={200: "The new PIN, in this answer only; their sessions ended and their API tokens were revoked",
+                   403: "Not an admin, or your own PIN (change it on your profile, with your present one)",
+                   404: "No such user", 429: "Too many PIN checks at once (see Retry-After)"})
+def reset_pin_route(name: str):
+    ctx = context()
+    u = _user_or_404(ctx, name)
+    if u.id == ctx.user().id:
+        raise ApiError(403, "your own PIN is changed on your profile page, with your present one: a new PIN "
+                            "drawn here would sign you out")
+    pin = draw_pin()
+    pin_hash = _pin_hash(pin)
+    tokens = len(ctx.store.list_tokens(u.name))
+    ctx.store.update_user(u.name, pin_hash=pin_hash)     # ends all their sessions and revokes their tokens
+    if ctx.signin is not None:
+        ctx.signin.forgive(u.name)
+    notes = [f"Tell {u.name} the new PIN in person: it is not shown again.",
+             f"{u.name} is signed out on every phone and browser, and {tokens} API token"
+             f"{'' if tokens == 1 else 's'} of theirs {'was' if tokens == 1 else 'were'} revoked."]
+    return jsonify(name=u.name, pin=pin, notes=notes), 200        # answers under /api/ are never cached
 
 
 @api.op("PUT", "/users/<name>/presets/<slot>", summary="Save one of a person's presets", tag="people", params=SLOT,

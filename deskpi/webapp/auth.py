@@ -253,6 +253,11 @@ class SignIn:
                 limiter.finish(key, "none" if outcome == "succeeded" and limiter is self.per_address else outcome)
         return user if outcome == "succeeded" else None
 
+    def forgive(self, name: str) -> None:
+        """Lift the lock-out of a name (an admin just gave that person a new PIN in person); the
+        addresses' counts stay."""
+        self.per_name.succeeded(f"name:{checks.name_key(name)}")
+
     def _check_device(self, device: str, user, pin: object) -> bool | None:
         """True/False for a PIN checked on this phone's own budget; None when the cookie does not
         count for this user (then the name's and the address's lock-outs apply)."""

@@ -303,6 +303,18 @@ class ClaimBook:
                 self._refused[mine.name.casefold()] = (mine.name, self._holder or by, now + self.refused_s)
             return True
 
+    def rename(self, old: str, new: str) -> None:
+        """A person was renamed: what they hold or asked for stays theirs under the new name."""
+        with self._lock:
+            if _same(self._holder, old):
+                self._holder = new
+            for p in self._pending:
+                if _same(p.name, old):
+                    p.name = new
+            self._refused = {(new.casefold() if _same(who, old) else key): (new if _same(who, old) else who,
+                                                                            new if _same(by, old) else by, until)
+                             for key, (who, by, until) in self._refused.items()}
+
     def forget(self, name: str) -> None:
         """A user was removed: whatever they held or asked for goes."""
         self.release(name, force=False)

@@ -70,3 +70,44 @@ def test_an_invalid_stored_plan_counts_as_the_default_plan(store) -> None:
     report = stats_report(store, days=1, zone=UTC_ZONE, now=ts(date(2026, 11, 23), 12))
     assert report["goals"]["Ada"]["source"] == "default"
     assert goals_by_day(report, "Ada") == {"2026-11-23": 120.0}
+
+
+class _Scheduler:
+    """Nothing is scheduled: only the status is asked for."""
+
+    def add_job(self, *args, **kw) -> None:
+        pass
+
+
+def test_stats_and_the_reminder_status_give_the_same_goal_day_by_day(store) -> None:
+    """`deskpi stats`/the API (stats_report) and the home and reminders pages (the habit service's status)
+    on a fake clock: the account's first day, its ramp week, a weekend, a holiday and the weeks after."""
+    import datetime as dt
+
+    from deskpi.daemon.habits import HabitService
+    from deskpi.people.accounts import local_zone
+
+    zone = local_zone(None)                                      # the daemon counts days in the machine's zone
+    created = date(2026, 11, 25)                                 # a Wednesday
+    store.add_user("Ada", now=datetime(2026, 11, 25, 11).timestamp())
+    store.add_user("Bob", now=datetime(2026, 10, 1, 11).timestamp())
+    set_plan(store, "Ada", {"holidays": ["2026-12-08"]})
+    set_plan(store, "Bob", {"kind": "cornell"})
+    clock = {"now": datetime(2026, 11, 24, 10)}
+    wall = lambda: clock["now"]                                  # noqa: E731 - the fake clock
+    seen: dict[str, dict[date, float | None]] = {"Ada": {}, "Bob": {}}
+    for name in seen:
+        store.set_active_user(name)
+        habits = HabitService(store, None, scheduler=_Scheduler(), wall=wall, clock_synced=lambda: True)
+        for k in range(-1, 22):
+            day = created + dt.timedelta(days=k)
+            clock["now"] = datetime.combine(day, dt.time(10))
+            status_goal = habits.snapshot()["status"]["goal_min"]
+            report = stats_report(store, user=name, days=1, zone=zone, now=clock["now"].timestamp())
+            assert report["users"][name]["days"][-1]["standing_goal_min"] == status_goal, (name, day)
+            seen[name][day] = status_goal
+    ada = seen["Ada"]
+    assert ada[date(2026, 11, 24)] is None and ada[created] == 60.0           # none before the account's day
+    assert ada[date(2026, 11, 28)] is None and ada[date(2026, 12, 8)] is None  # a weekend day, the holiday
+    assert ada[date(2026, 12, 2)] == 80.0 and ada[date(2026, 12, 16)] == 120.0  # weeks 2 and 4 of the ramp
+    assert set(seen["Bob"].values()) == {None, 128.0}                          # no ramp: what the rhythm holds

@@ -130,3 +130,14 @@ def test_statistics_split_time_between_the_people_who_used_the_desk(tmp_path):
     bo = report["users"]["Bo"]["days"][0]
     assert ada["sitting_min"] == pytest.approx(60, abs=1) and ada["standing_min"] == pytest.approx(0, abs=1)
     assert bo["standing_min"] == pytest.approx(55, abs=6) and bo["sitting_min"] == pytest.approx(0, abs=1)
+
+
+def test_a_rename_carries_the_persons_history_but_not_an_earlier_holder_of_the_name(store: Store) -> None:
+    store.append_audit("web", "move", user="Bob", t=T0 - 10)          # someone called Bob before this one
+    store.set_active_user(None, now=T0 - 5)
+    store.add_user("Bob", now=T0)
+    store.set_active_user("Bob", now=T0 + 10)
+    store.append_audit("button", "recall", user="Bob", t=T0 + 20)
+    store.rename_user("bob", "Robert")
+    assert [(e.t, e.user) for e in store.list_audit()] == [(T0 + 20, "Robert"), (T0 - 10, "Bob")]
+    assert store.active_user_timeline(T0, T0 + 30) == [(T0 - 5, None), (T0 + 10, "Robert")]

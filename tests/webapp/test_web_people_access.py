@@ -36,7 +36,7 @@ def test_a_plain_user_lists_only_themselves(sign_in, service) -> None:
     assert resp.status_code == 200
     listed = resp.get_json()
     assert isinstance(listed, list) and [u["name"] for u in listed] == ["Bob"]
-    assert listed[0]["stature_cm"] == 182.0 and set(listed[0]) == USER_KEYS          # the same shape as before
+    assert listed[0]["stature_cm"] == 182.0 and set(listed[0]) == USER_KEYS | {"last_used_at"}    # issue 12 adds one
     assert bob.get(f"{API}/users/Cy").status_code == 403                             # as before
 
 

@@ -1,5 +1,6 @@
-/* Admin: settings (auto moves, claims), people (add with PIN, remove, make admin). */
-import { act, call, errorText, me } from "./api.js";
+/* Admin: settings (auto moves, claims), people (add with PIN, rename, reset a PIN, make admin, remove,
+ * and when each last used the desk). */
+import { act, call, errorText, me, samePerson } from "./api.js";
 import { $, showMessage } from "./dom.js";
 
 const LABELS = {
@@ -68,6 +69,9 @@ settingsForm.addEventListener("submit", (e) => {
 
 // -- people -----------------------------------------------------------------------------
 const list = $("[data-users]");
+// A PIN the desk just drew for someone: shown once, in their row, until Done or the list changes.
+let revealed = null;
+let renaming = null;                        // whose row shows the rename form
 
 function button(text, testid, onClick, cls) {
   const b = document.createElement("button");
@@ -86,6 +90,95 @@ function tag(text) {
   return s;
 }
 
+/** A second tap confirms (no blocking dialog); the button says what the second tap does. */
+function armed(b, text, idle) {
+  if (b.dataset.armed === "true") return true;
+  b.dataset.armed = "true";
+  b.textContent = text;
+  setTimeout(() => { b.dataset.armed = "false"; b.textContent = idle; }, 4000);
+  return false;
+}
+
+function ago(t) {
+  const s = Math.max(0, Date.now() / 1000 - t);
+  if (s < 90) return "just now";
+  if (s < 90 * 60) return `${Math.round(s / 60)} min ago`;
+  if (s < 36 * 3600) return `${Math.round(s / 3600)} h ago`;
+  const days = Math.round(s / 86400);
+  return `${days} day${days === 1 ? "" : "s"} ago`;
+}
+
+/** When they last moved, stopped or set the desk (the desk's record of who asked it), or never. */
+function lastUsed(u) {
+  const p = document.createElement("p");
+  p.className = "hint user-line";
+  p.dataset.testid = `admin-last-used-${u.name}`;
+  if (typeof u.last_used_at !== "number") {
+    p.textContent = "Has not used the desk yet";
+    return p;
+  }
+  const when = new Date(u.last_used_at * 1000);
+  const time = document.createElement("time");
+  time.dateTime = when.toISOString();
+  time.textContent = `${ago(u.last_used_at)} (${when.toLocaleString([], { dateStyle: "medium", timeStyle: "short" })})`;
+  p.append("Last used the desk ", time);
+  return p;
+}
+
+function newPinBox(name, pin) {
+  const box = document.createElement("div");
+  box.className = "user-line new-pin";
+  box.setAttribute("role", "status");
+  const text = document.createElement("p");
+  const code = document.createElement("output");
+  code.className = "pin";
+  code.dataset.testid = `admin-new-pin-${name}`;
+  code.textContent = pin;
+  text.append(`New PIN for ${name}: `, code);
+  const hint = document.createElement("p");
+  hint.className = "hint";
+  hint.textContent = `Tell ${name} in person; it is not shown again. They are signed out on every phone and browser.`;
+  box.append(text, hint, button("Done", `admin-new-pin-done-${name}`, () => { revealed = null; box.remove(); }));
+  return box;
+}
+
+function renameForm(u, path) {
+  const form = document.createElement("form");
+  form.className = "user-line rename";
+  form.noValidate = true;
+  form.dataset.testid = `admin-rename-form-${u.name}`;
+  const id = `rename-${Math.random().toString(36).slice(2)}`;
+  const label = document.createElement("label");
+  label.htmlFor = id;
+  label.textContent = `New name for ${u.name}`;
+  const input = document.createElement("input");
+  Object.assign(input, { id, type: "text", value: u.name, maxLength: 64, autocomplete: "off", required: true });
+  input.setAttribute("autocapitalize", "none");
+  input.dataset.testid = `admin-rename-input-${u.name}`;
+  const save = document.createElement("button");
+  save.type = "submit";
+  save.className = "btn btn-small btn-primary";
+  save.textContent = "Save name";
+  save.dataset.testid = `admin-rename-save-${u.name}`;
+  const row = document.createElement("div");
+  row.className = "inline";
+  row.append(input, save, button("Cancel", `admin-rename-cancel-${u.name}`, () => { renaming = null; loadUsers(); }));
+  form.append(label, row);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const name = input.value.trim();
+    if (!name) { showMessage(`a name is needed: 1-40 characters (${u.name} keeps their name)`); return; }
+    act("POST", `${path}/rename`, { name }, (d) => `${u.name} is now called ${d.name}`).then((r) => {
+      if (!r.ok) { input.focus(); return; }
+      renaming = null;
+      if (samePerson(u.name, me)) window.location.reload();      // this page is signed in under that name
+      else loadUsers();
+    });
+  });
+  setTimeout(() => input.focus(), 0);
+  return form;
+}
+
 function renderUsers(users) {
   list.replaceChildren(...users.map((u) => {
     const li = document.createElement("li");
@@ -98,22 +191,35 @@ function renderUsers(users) {
     if (u.owner) li.append(tag("owner"));
     if (u.active) li.append(tag("at the desk"));
     if (!u.has_pin) li.append(tag("no PIN"));
+    li.append(lastUsed(u));
     const path = `/users/${encodeURIComponent(u.name)}`;
-    if (u.name !== me) {
-      li.append(button(admin ? "Remove admin" : "Make admin", `admin-toggle-${u.name}`, () => {
+    if (revealed && samePerson(revealed.name, u.name)) li.append(newPinBox(u.name, revealed.pin));
+    if (renaming && samePerson(renaming, u.name)) {
+      li.append(renameForm(u, path));
+      return li;
+    }
+    const actions = document.createElement("div");
+    actions.className = "user-line user-actions";
+    actions.append(button("Rename", `admin-rename-${u.name}`, () => { renaming = u.name; revealed = null; loadUsers(); }));
+    if (!samePerson(u.name, me)) {
+      actions.append(button("Reset PIN", `admin-reset-pin-${u.name}`, (b) => {
+        if (!armed(b, "Tap again: new PIN, signs them out", "Reset PIN")) return;
+        act("POST", `${path}/reset-pin`, undefined, `${u.name} has a new PIN`).then((r) => {
+          if (!r.ok) return;
+          revealed = { name: r.data.name, pin: r.data.pin };
+          loadUsers();
+        });
+      }));
+      actions.append(button(admin ? "Remove admin" : "Make admin", `admin-toggle-${u.name}`, () => {
         act("PATCH", path, { admin: !admin }, admin ? `${u.name} is no longer an admin` : `${u.name} is now an admin`)
           .then(loadUsers);
       }));
-      li.append(button("Remove", `admin-remove-${u.name}`, (b) => {
-        if (b.dataset.armed !== "true") {           // a second tap confirms: no blocking dialog
-          b.dataset.armed = "true";
-          b.textContent = "Tap again to remove";
-          setTimeout(() => { b.dataset.armed = "false"; b.textContent = "Remove"; }, 4000);
-          return;
-        }
+      actions.append(button("Remove", `admin-remove-${u.name}`, (b) => {
+        if (!armed(b, "Tap again to remove", "Remove")) return;
         act("DELETE", path, undefined, `${u.name} removed`).then(loadUsers);
       }, "btn-danger"));
     }
+    li.append(actions);
     return li;
   }));
 }

@@ -16,6 +16,7 @@ import { connect, disconnect, on, refresh, start } from "./live.js";
 import { finite, height, num } from "./units.js";
 import "./claim.js";
 import "./reminder.js";
+import "./goal.js";
 
 const body = document.body;
 

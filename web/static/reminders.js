@@ -58,7 +58,7 @@ function render(snap) {
   const s = snap && snap.status;
   if (!s || others) return;
   const set = (k, v) => { $(`[data-s="${k}"]`).textContent = v; };
-  set("standing", `${Math.round(s.standing_min || 0)} min${typeof s.goal_min === "number" ? ` of ${s.goal_min} min goal` : ""}`);
+  // "Standing" (today's goal) is goal.js's, as on the home page.
   set("changes", String(s.posture_changes ?? "–"));
   set("reminders", String(s.reminders ?? "–"));
   set("mode", s.paused_today ? "paused today" : (s.mode === "auto" ? "moves by itself after a warning" : "asks you first"));

@@ -60,6 +60,9 @@ const hours = (min) => (typeof min === "number" ? min / 60 : 0);
 const weekday = (iso) => new Date(`${iso}T12:00:00`).toLocaleDateString([], { weekday: "short" });
 const shortDate = (iso) => new Date(`${iso}T12:00:00`).toLocaleDateString([], { day: "numeric", month: "short" });
 const mins = (m) => `${Math.round(m || 0)} min`;
+/** The days a week record covers, as dates ("30 Nov – 6 Dec"): never its ISO name. */
+const span = (w) => (w.first_day === w.last_day ? shortDate(w.first_day)
+  : `${shortDate(w.first_day)} – ${shortDate(w.last_day)}`);
 
 function put(where, node) {
   const box = $(`[data-chart="${where}"]`);
@@ -67,12 +70,14 @@ function put(where, node) {
   box.removeAttribute("aria-busy");
 }
 
-function progress(which, fraction, text) {
+function progress(which, fraction, text, goal) {
   const bar = $(`[data-progress="${which}"]`);
   const pct = Math.max(0, Math.min(100, Math.round((fraction || 0) * 100)));
   bar.setAttribute("aria-valuenow", String(pct));
   bar.firstElementChild.style.width = `${pct}%`;
-  $(`[data-k="${which}-text"]`).textContent = text;
+  const line = $(`[data-k="${which}-text"]`);
+  line.textContent = text;
+  line.dataset.goalMin = typeof goal === "number" ? String(goal) : "";
 }
 
 function mine(report) {
@@ -102,12 +107,13 @@ function renderWeek(report) {
   $('[data-k="confirmed"]').textContent = String(days.reduce((s, x) => s + ((x.reminders && x.reminders.confirmed) || 0), 0));
   progress("today", today.goal_progress, typeof today.standing_goal_min === "number"
     ? `Today: ${mins(today.standing_min)} of ${mins(today.standing_goal_min)} standing`
-    : "Today: no standing goal");
+    : `Today: ${mins(today.standing_min)} standing, no standing goal today`, today.standing_goal_min);
   const week = (u.weeks || [])[(u.weeks || []).length - 1];
   if (week) {
+    // The week so far: its goal is the sum of the goals of its days up to today.
     progress("week", week.goal_progress, typeof week.standing_goal_min === "number"
-      ? `This week (${week.week}): ${mins(week.standing_min)} of ${mins(week.standing_goal_min)}`
-      : `This week: ${mins(week.standing_min)} standing`);
+      ? `This week (${span(week)}): ${mins(week.standing_min)} of ${mins(week.standing_goal_min)}`
+      : `This week (${span(week)}): ${mins(week.standing_min)} standing, no standing goal`, week.standing_goal_min);
   }
   $("[data-table]").replaceChildren(...days.map((x) => {
     const tr = document.createElement("tr");
@@ -129,7 +135,7 @@ function renderMonth(report) {
   if (!u) { put("weeks", document.createTextNode("No data yet.")); return; }
   put("weeks", barChart((u.weeks || []).map((w) => ({
     label: shortDate(w.first_day),
-    title: `Week ${w.week}: standing ${mins(w.standing_min)}, sitting ${mins(w.sitting_min)}`,
+    title: `${span(w)}: standing ${mins(w.standing_min)}, sitting ${mins(w.sitting_min)}`,
     parts: [["b-stand", hours(w.standing_min)], ["b-between", hours(w.between_min)], ["b-sit", hours(w.sitting_min)]],
     goal: hours(w.standing_goal_min),
   })), { unit: "h", label: "Hours sitting and standing per week, last 4 weeks", decimals: 0 }));

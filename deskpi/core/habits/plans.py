@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -150,10 +151,16 @@ class Plan:
         return float(round(self.working_minutes() * self.stand_min / (self.sit_min + self.stand_min + self.move_min)))
 
     def standing_goal_min(self, day: dt.date, start: dt.date) -> float | None:
-        """The standing goal (minutes) on `day` for a person on this plan since `start`.
+        """The standing goal (whole minutes) on `day` for a person on this plan since `start`.
+
+        The one rule for a person's goal: the home and reminders pages (through the
+        habit policy's status), the statistics page, `deskpi stats` and the API all
+        show this number for the same day. `start` is the local day the person's
+        account was created: the ramp counts from there, whatever plan they chose
+        later.
 
         None on a day off or a holiday, and before `start` (no goal before the
-        person had the plan). With a ramp: the ramp's goal for the plan's week
+        account existed). With a ramp: the ramp's goal for the plan's week
         (week 1 = the seven days from `start`); without one: what the rhythm
         holds over the working day (rhythm_standing_min).
         """
@@ -161,10 +168,17 @@ class Plan:
             return None
         return self.working_day_goal_min(week_number(start, day))
 
+    def week_goal_min(self, days: Iterable[dt.date], start: dt.date) -> float | None:
+        """The goal of a span of days (a week): the sum of their goals; None when none of them has one."""
+        goals = [g for g in (self.standing_goal_min(d, start) for d in days) if g is not None]
+        return float(sum(goals)) if goals else None
+
     def working_day_goal_min(self, week: int) -> float:
-        """The standing goal of a working day in `week` of the plan: the ramp's, or what the rhythm holds."""
+        """The standing goal of a working day in `week` of the plan: the ramp's, or what the rhythm holds.
+
+        Whole minutes, so that a page, the CLI and the API never show 137.5 in one place and 138 in another."""
         ramped = self.daily_goal_min(week)
-        return self.rhythm_standing_min() if ramped is None else ramped
+        return self.rhythm_standing_min() if ramped is None else float(round(ramped))
 
     def is_working_day(self, day: dt.date) -> bool:
         return day.weekday() in self.days and day not in self.holidays

@@ -132,6 +132,14 @@ class HabitPolicy:
         return week_number(self.start_date, day)
 
     def goal_min(self, day: dt.date) -> float | None:
+        """The day's standing goal as every page shows it (Plan.standing_goal_min): none on a day off or a
+        holiday; with a fixed week (the simulated day), that week's goal on a working day."""
+        if self.fixed_week is not None:
+            return self.plan.working_day_goal_min(self.fixed_week) if self.plan.is_working_day(day) else None
+        return self.plan.standing_goal_min(day, self.start_date or day)
+
+    def ramp_goal_min(self, day: dt.date) -> float | None:
+        """What the standing blocks are paced for: the ramp's goal, None without a ramp (the rhythm as it is)."""
         return self.plan.daily_goal_min(self.week_on(day))
 
     def new_state(self, *, clock_synced: bool = False) -> HabitState:
@@ -455,7 +463,7 @@ class HabitPolicy:
     # ---- internals: what is due ----------------------------------------------------------------------------------
     def _pace(self, now: dt.datetime, state: HabitState) -> tuple[float, float]:
         """(sit, stand) block lengths in minutes for blocks starting now (deskpi.core.habits.pacing)."""
-        return block_lengths(self.plan, self.goal_min(now.date()), state.standing_s / 60.0, now,
+        return block_lengths(self.plan, self.ramp_goal_min(now.date()), state.standing_s / 60.0, now,
                              finish_margin=self.finish_margin,
                              presence=presence_share(state.work_s, state.away_s))
 

@@ -1,0 +1,234 @@
+"""Issue 12 in a real browser: one standing goal everywhere (item 1), weeks as dates (item 2, statistics)
+and the admin's people tools (item 9), against a real `deskpi sim` with Debian's Chromium on a phone.
+
+The desk's people are made in its data directory before the simulator starts, with the account days
+the goals depend on: Ada nine days ago (week 2 of the standard ramp), Nia today (her first day), Wes
+whose plan has today off (a weekend), Hal whose plan has today as a holiday, and Cy on a plan without a
+ramp (what its rhythm holds). For each, the goal of today on the home page, the reminders page and the
+statistics page must be the one `deskpi stats --json` and the statistics API give, and the one the plan
+says (Plan.standing_goal_min). Waits are Playwright expectations or bounded polls; no bare sleeps.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+
+import pytest
+from browser_kit import api, chromium, deskpi, expect, phone, poll, require_browser, running_sim, sign_in
+
+from deskpi.core.habits.plans import Plan
+from deskpi.people.accounts import set_plan
+from deskpi.people.passwords import hash_secret
+from deskpi.store import Store
+
+PINS = {"Ada": "4711", "Nia": "2580", "Wes": "3690", "Hal": "1470", "Cy": "8520", "Bob": "9630", "Cleo": "7410"}
+EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+TODAY = dt.date.today()
+#: name -> (days since the account was created, plan): the plan's goal today is what every page shows.
+PEOPLE = {
+    "Ada": (9, {"days": EVERY_DAY}),                                           # week 2 of the ramp: 80 min
+    "Nia": (0, {"days": EVERY_DAY}),                                           # the account's first day: 60
+    "Wes": (30, {"days": [d for i, d in enumerate(EVERY_DAY) if i != TODAY.weekday()]}),   # today off
+    "Hal": (30, {"days": EVERY_DAY, "holidays": [TODAY.isoformat()]}),         # a holiday
+    "Cy": (30, {"kind": "cornell", "days": EVERY_DAY}),                        # no ramp: the rhythm's 128
+}
+
+
+def expected_goal(name: str) -> float | None:
+    ago, doc = PEOPLE[name]
+    return Plan.from_dict(doc).standing_goal_min(TODAY, TODAY - dt.timedelta(days=ago))
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory):
+    """A running `deskpi sim` over a data directory made beforehand; yields (its URL, the directory)."""
+    require_browser()
+    data = tmp_path_factory.mktemp("goals-desk")
+    noon = dt.datetime.combine(TODAY, dt.time(12))
+    with Store.open(data / "deskpi.db") as store:
+        for name, (ago, doc) in PEOPLE.items():
+            created = noon - dt.timedelta(days=ago)
+            if ago == 0:
+                created = min(created, dt.datetime.now())           # made today, never in the future
+            store.add_user(name, role="admin" if name == "Ada" else "user", pin_hash=hash_secret(PINS[name]),
+                           seated_mm=700, standing_mm=1100, now=created.timestamp())
+            set_plan(store, name, doc)
+        store.set_owner("Ada")
+        store.set_active_user("Ada")
+        store.add_user("Bob", pin_hash=hash_secret(PINS["Bob"]), now=time.time() - 30 * 86400)
+        store.add_user("Cleo", now=time.time() - 3 * 86400)
+        store.append_audit("web", "move", user="Bob", t=time.time() - 5 * 3600)     # Bob moved it 5 h ago
+    with running_sim(data) as url:
+        yield url, data
+
+
+@pytest.fixture(scope="module")
+def browser(desk):
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def ada(browser, desk):
+    url, _data = desk
+    ctx = phone(browser)
+    page = ctx.new_page()
+    sign_in(page, url, "Ada", PINS["Ada"])
+    yield page
+    ctx.close()
+
+
+def _goal_attr(value: float | None) -> str:
+    """How a page writes a goal into data-goal-min: whole minutes, or empty for no goal today."""
+    return "" if value is None else str(int(value))
+
+
+# ------------------------------------------------------------------------------------------ item 1
+
+@pytest.mark.parametrize("name", list(PEOPLE))
+def test_the_same_goal_on_every_page_the_cli_and_the_api(browser, desk, ada, name) -> None:
+    url, data = desk
+    want = expected_goal(name)
+    assert api(ada, url, "POST", f"/users/{name}/activate").ok        # they are the one at the desk now
+    ctx = phone(browser)
+    page = ctx.new_page()
+    try:
+        sign_in(page, url, name, PINS[name])
+        home = page.get_by_test_id("home-goal")
+        expect(home).to_have_attribute("data-goal-min", _goal_attr(want))
+        tail = f" of {want:.0f} min goal$" if want is not None else ", no standing goal today$"
+        expect(home).to_have_text(re.compile(r"^Standing today: \d+ min" + tail))
+        page.goto(url + "/reminders")
+        standing = page.get_by_test_id("reminders-standing")
+        expect(standing).to_have_attribute("data-goal-min", _goal_attr(want))
+        expect(standing).not_to_have_text("–")
+        page.goto(url + "/stats")
+        today = page.get_by_test_id("stats-goal-today")
+        expect(today).not_to_have_text("Loading…")
+        expect(today).to_have_attribute("data-goal-min", _goal_attr(want))
+        from_api = page.request.get(f"{url}/api/v1/stats?days=1").json()
+        from_cli = json.loads(deskpi("stats", "--user", name, "--days", "1", "--json", data_dir=data))
+    finally:
+        ctx.close()
+    for report in (from_api, from_cli):
+        day = report["users"][name]["days"][-1]
+        assert day["date"] == TODAY.isoformat() and day["standing_goal_min"] == want, (name, report["users"])
+
+
+def test_someone_not_at_the_desk_sees_no_goal_of_the_persons_who_is(browser, desk, ada) -> None:
+    url, _data = desk
+    assert api(ada, url, "POST", "/users/Nia/activate").ok
+    ctx = phone(browser)
+    page = ctx.new_page()
+    try:
+        sign_in(page, url, "Cy", PINS["Cy"])
+        expect(page.get_by_test_id("home-goal")).to_have_text("")
+        expect(page.get_by_test_id("home-goal")).to_have_attribute("data-goal-min", "")
+    finally:
+        ctx.close()
+
+
+# ------------------------------------------------------------------------------------------ item 2
+
+def test_weeks_on_the_statistics_page_read_as_dates(ada, desk) -> None:
+    url, _data = desk
+    ada.goto(url + "/stats")
+    week = ada.get_by_test_id("stats-goal-week")
+    expect(week).to_have_text(re.compile(r"^This week \("))
+    text = week.inner_text()
+    assert not re.search(r"\d{4}-W\d{2}", text), text
+    monday = TODAY - dt.timedelta(days=TODAY.weekday())
+    for day in {monday, TODAY}:                                   # the week so far: Monday to today
+        assert re.search(rf"\b{day.day}\b", text), text
+    expect(ada.locator('[data-testid="stats-weeks"] svg')).to_be_visible()
+    titles = ada.locator('[data-testid="stats-weeks"] svg g > title').all_text_contents()
+    assert titles and not any(re.search(r"\d{4}-W\d{2}", t) for t in titles), titles
+
+
+# ------------------------------------------------------------------------------------------ item 9
+
+def test_the_admin_sees_when_each_person_last_used_the_desk(ada, desk) -> None:
+    url, _data = desk
+    ada.goto(url + "/")
+    ada.get_by_test_id("btn-stop").click()                        # a stop is using the desk too (audited)
+    ada.goto(url + "/admin")
+    expect(ada.get_by_test_id("admin-last-used-Bob")).to_have_text(re.compile(r"^Last used the desk 5 h ago"))
+    expect(ada.get_by_test_id("admin-last-used-Cleo")).to_have_text("Has not used the desk yet")
+
+    def ada_used_it():
+        people = ada.request.get(f"{url}/api/v1/users").json()
+        return next(u for u in people if u["name"] == "Ada")["last_used_at"]
+
+    poll("Ada's stop in the audit trail", ada_used_it, timeout=15)      # written by the recorder's thread
+    ada.reload()
+    expect(ada.get_by_test_id("admin-last-used-Ada")).to_have_text(re.compile(r"^Last used the desk just now"))
+    for testid in ("admin-toggle-Bob", "admin-remove-Bob"):         # what was there stays
+        expect(ada.get_by_test_id(testid)).to_be_visible()
+
+
+def test_the_admin_resets_a_pin_shown_once_and_the_person_is_signed_out(browser, desk, ada) -> None:
+    url, _data = desk
+    bob_ctx = phone(browser)
+    bob = bob_ctx.new_page()
+    try:
+        sign_in(bob, url, "Bob", PINS["Bob"])
+        ada.goto(url + "/admin")
+        reset = ada.get_by_test_id("admin-reset-pin-Bob")
+        reset.click()
+        expect(reset).to_have_text(re.compile("Tap again"))          # a second, deliberate tap
+        reset.click()
+        shown = ada.get_by_test_id("admin-new-pin-Bob")
+        expect(shown).to_have_text(re.compile(r"^\d{6}$"))
+        pin = shown.inner_text()
+        expect(ada.get_by_test_id("message")).to_have_text("Bob has a new PIN")
+        bob.reload()
+        expect(bob.get_by_test_id("login-name")).to_be_visible()      # signed out on his phone
+        sign_in(bob, url, "Bob", pin)
+        ada.get_by_test_id("admin-new-pin-done-Bob").click()
+        expect(ada.get_by_test_id("admin-new-pin-Bob")).to_have_count(0)
+        ada.reload()
+        expect(ada.get_by_test_id("admin-last-used-Bob")).to_be_visible()
+        assert pin not in ada.content()                               # shown once
+    finally:
+        bob_ctx.close()
+
+
+def test_the_admin_renames_a_person_by_the_name_rules(ada, desk) -> None:
+    url, data = desk
+    ada.goto(url + "/admin")
+    ada.get_by_test_id("admin-rename-Cleo").click()
+    name_input = ada.get_by_test_id("admin-rename-input-Cleo")
+    expect(name_input).to_be_focused()
+    name_input.fill("ＢＯＢ")                                        # full-width: reads as Bob
+    ada.get_by_test_id("admin-rename-save-Cleo").click()
+    message = ada.get_by_test_id("message")
+    expect(message).to_have_text(re.compile(r"already taken by 'Bob'.*case-insensitive"))
+    assert not re.search(r"/api/|\bPOST\b|new_name", message.inner_text())
+    expect(name_input).to_be_visible()                              # the form stays for another try
+    name_input.fill("Clementine")
+    ada.get_by_test_id("admin-rename-save-Cleo").click()
+    expect(message).to_have_text("Cleo is now called Clementine")
+    expect(ada.get_by_test_id("admin-rename-Clementine")).to_be_visible()
+    expect(ada.get_by_test_id("admin-users")).not_to_contain_text("Cleo")
+    listed = json.loads(deskpi("user", "list", "--json", data_dir=data))
+    assert "Clementine" in [u["name"] for u in listed]
+
+
+def test_what_the_admin_page_adds_is_big_enough_to_tap(ada, desk) -> None:
+    url, _data = desk
+    ada.goto(url + "/admin")
+
+    def big_enough(*testids: str) -> None:
+        for testid in testids:
+            target = ada.get_by_test_id(testid)
+            expect(target).to_be_visible()
+            box = target.bounding_box()
+            assert box["height"] >= 44 and box["width"] >= 44, (testid, box)
+
+    big_enough("admin-rename-Bob", "admin-reset-pin-Bob", "admin-rename-Ada")
+    ada.get_by_test_id("admin-rename-Bob").click()
+    big_enough("admin-rename-input-Bob", "admin-rename-save-Bob", "admin-rename-cancel-Bob")
+    ada.get_by_test_id("admin-rename-cancel-Bob").click()
+    expect(ada.get_by_test_id("admin-rename-form-Bob")).to_have_count(0)
