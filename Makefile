@@ -7,15 +7,22 @@ STAMP  := $(VENV)/.installed
 # SSH and Ansible tests run sshd, ssh and systemctl --root; the browser tests drive Debian's Chromium
 # through Playwright, which never downloads a browser of its own; openssl makes the HTTPS tests' and
 # the installer's self-signed certificates).
-SYSTEM_TOOLS := systemd-analyze:systemd sshd:openssh-server ssh:openssh-client chromium:chromium openssl:openssl
+SYSTEM_TOOLS := systemd-analyze:systemd sshd:openssh-server ssh:openssh-client chromium:chromium openssl:openssl \
+                npm:npm
+# axe-core, the accessibility checker the browser tests run in every page, comes from npm.
+AXE := $(VENV)/node/node_modules/axe-core/axe.min.js
+# The demo's address, and the person it signs in as (made on its first run).
+DEMO_PORT ?= 8080
+DEMO_URL  := http://127.0.0.1:$(DEMO_PORT)/
 
-.PHONY: demo test check bench system-deps clean
+.PHONY: demo test check bench system-deps axe clean
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@$(PYTHON) -m venv $(VENV)
+	@echo "installing deskpi and its tools into $(VENV) (a minute or two the first time)..."
+	@$(BIN)/pip install -qq --disable-pip-version-check --upgrade pip
+	@$(BIN)/pip install -qq --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
 
 # Installs missing tools when it can (root with apt-get); the tests themselves
 # fail under CI=true when a tool is still missing, and skip otherwise.
@@ -33,19 +40,35 @@ system-deps:
 	  fi; \
 	fi
 
+# Under CI=true a missing npm or axe-core fails here (and the browser tests would fail without it).
+axe: system-deps
+	@if [ ! -f $(AXE) ]; then \
+	  if command -v npm >/dev/null 2>&1; then \
+	    npm install --prefix $(VENV)/node --no-audit --no-fund --silent axe-core@4 || exit 1; \
+	  elif [ "$$CI" = true ]; then echo "npm is missing: the accessibility tests need axe-core"; exit 1; \
+	  else echo "note: npm is missing (apt-get install npm); the accessibility tests skip"; fi; \
+	fi
+
 # The demo signs in as "demo" with PIN 1234 (made on first run; the simulator only listens on 127.0.0.1).
 demo: $(STAMP)
-	@$(BIN)/deskpi --data-dir demo-data user list --json | grep -q '"name"' || \
-	  (echo 1234 | $(BIN)/deskpi --data-dir demo-data user add demo --admin --stature-cm 175 --pin-stdin >/dev/null && \
-	   echo "demo user created: sign in as demo, PIN 1234")
-	$(BIN)/deskpi sim --data-dir demo-data
+	@$(BIN)/deskpi --data-dir demo-data user list --json 2>/dev/null | grep -q '"name"' || \
+	  echo 1234 | $(BIN)/deskpi --data-dir demo-data user add demo --admin --stature-cm 175 --pin-stdin >/dev/null
+	@echo ""
+	@echo "  deskpi demo: a simulated desk driven by the real motion stack"
+	@echo "    open      $(DEMO_URL)"
+	@echo "    sign in   demo, PIN 1234"
+	@echo "    reminder  tap \"Remind me now\" on the page's virtual keypad, or in another terminal:"
+	@echo "              curl -X POST -H \"Authorization: Bearer \$$($(BIN)/deskpi --data-dir demo-data token create demo)\" $(DEMO_URL)api/v1/sim/next-reminder"
+	@echo "    stop      Ctrl-C (the desk's data stays in demo-data/)"
+	@echo ""
+	@$(BIN)/deskpi sim --data-dir demo-data --port $(DEMO_PORT)
 
 # Lint and type-check first: a minute of ruff and mypy saves a suite run on a broken tree.
 check: $(STAMP)
 	$(BIN)/ruff check deskpi tests
 	$(BIN)/mypy
 
-test: $(STAMP) system-deps check
+test: $(STAMP) system-deps axe check
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
