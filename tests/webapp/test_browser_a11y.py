@@ -255,7 +255,7 @@ def _beside(page, testid: str) -> None:
     gap = min(abs(box["y"] - (control["y"] + control["height"])), abs(control["y"] - (box["y"] + box["height"])))
     assert gap <= 16, f"the message is {gap:.0f} px from the control that caused it: {box} vs {control}"
     viewport = page.viewport_size
-    assert 0 <= box["y"] and box["y"] + box["height"] <= viewport["height"], f"the message is off screen: {box}"
+    assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], f"the message is off screen: {box}"
 
 
 def test_an_error_shows_next_to_the_control_that_caused_it(ada, desk):
