@@ -130,6 +130,10 @@ def _daemon_settings(args: argparse.Namespace, *, etc: str, log_format: str):
     from deskpi.cli.common import CliError, load_settings, report
 
     logging.basicConfig(level=logging.INFO, format=log_format)
+    if not getattr(args, "verbose", False):
+        # APScheduler says at INFO every time the reminder job is rescheduled or runs (once a minute
+        # or more): noise that buries what the desk itself says. --verbose brings it back.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         return load_settings(args, etc=etc)
     except CliError as exc:
@@ -226,10 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--metrics", action="store_true",
                     help="serve Prometheus metrics at /metrics, read with a token of "
                          "`deskpi token create NAME --role metrics`")
+    sm.add_argument("--verbose", action="store_true", help="also log every run of the reminder scheduler")
     sm.set_defaults(func=_sim)
     r = sub.add_parser("run", help="run the daemon on the real desk (what systemd starts)",
                        description="Example: deskpi run --config /etc/deskpi/deskpi.toml")
     r.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS)
+    r.add_argument("--verbose", action="store_true", help="also log every run of the reminder scheduler")
     r.set_defaults(func=_run)
     so = sub.add_parser("safe-off", help="drive the motor pins to their off level and exit",
                         description="Example: deskpi safe-off --config /etc/deskpi/deskpi.toml")
@@ -270,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     wb.add_argument("--json", action="store_true", help="print one JSON object")
     wb.add_argument("--quick", action="store_true", help="a 4 s load instead of 20 s (for tests)")
     wb.add_argument("--clients", type=int, default=20, help="live-update (SSE) clients kept connected")
-    wb.add_argument("--rps", type=float, default=50.0, help="GET /api/v1/state requests per second")
+    wb.add_argument("--rps", type=float, default=50.0, help="requests per second for the desk's state")
     wb.set_defaults(func=_bench_web)
     si = bsub.add_parser("signin", help="memory of a simulated desk under a burst of bogus sign-ins",
                          description="Starts `deskpi sim`, reads its idle memory, fires concurrent sign-ins with "
@@ -286,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     sk.add_argument("--json", action="store_true", help="print one JSON object")
     sk.add_argument("--idle", type=int, default=300, help="TCP connections that never send anything")
     sk.add_argument("--slowloris", type=int, default=20, help="connections sending a header byte every 3 s")
-    sk.add_argument("--stops", type=int, default=200, help="POST /api/v1/stop samples per phase and connection kind")
+    sk.add_argument("--stops", type=int, default=200, help="Stop requests timed per phase and connection kind")
     sk.add_argument("--quick", action="store_true", help="at most 50 idle, 5 slow, 20 stops (for tests)")
     sk.set_defaults(func=_bench_sockets)
     dy = bsub.add_parser("day", help="one simulated working day with the default plan",

@@ -54,7 +54,7 @@ class AccessMixin(StoreBase):
                 raise TokenLimitError(
                     f"{row['name']} already has {count} API tokens, the most one person may have "
                     f"({TOKENS_PER_USER}): revoke one first (`deskpi token list {row['name']}`, then "
-                    f"`deskpi token revoke ID`; on the API GET /api/v1/tokens, then DELETE /api/v1/tokens/ID)",
+                    f"`deskpi token revoke ID`)",
                     TOKENS_PER_USER)
             cur = db.execute("INSERT INTO api_tokens (user_id, label, hash, created_at) VALUES (?, ?, ?, ?)",
                              [row["id"], label, secret_hash(secret), created])

@@ -109,7 +109,7 @@ def events():
         return Response(mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
     if feed is None or not feed.try_open():
         raise ApiError(503, "live updates are not available right now (too many pages open); "
-                            "the page falls back to polling /api/v1/state")
+                            "the page keeps asking for the desk's state every few seconds instead")
     name = ctx.user().name
 
     def render(kind: str, value):

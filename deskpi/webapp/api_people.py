@@ -226,7 +226,7 @@ def update_user_route(name: str, body):
         where = "every other phone and browser" if own and g.get("via") == "session" else "every phone and browser"
         notes.append(f"PIN changed: {u.name} is signed out on {where}, and "
                      f"{tokens} API token{'' if tokens == 1 else 's'} of theirs {'was' if tokens == 1 else 'were'} "
-                     f"revoked (make new ones with `deskpi token create {u.name}` or POST /api/v1/tokens)")
+                     f"revoked (make new ones with `deskpi token create {u.name}`)")
     if "pin" in body and own and g.get("via") == "session":
         sign_in(ctx.store, updated, csrf=session.get("csrf"))   # ...but this one, where it was changed
     return jsonify({**describe_user(ctx, updated), "notes": notes}), 200
@@ -359,7 +359,7 @@ def ergonomics():
         stature = float(args["stature_cm"])
         shoe = float(args["shoe_mm"]) if "shoe_mm" in args else None
     except KeyError:
-        raise ApiError(400, "missing stature_cm: ask like /api/v1/ergonomics?stature_cm=175") from None
+        raise ApiError(400, "missing stature_cm: give a height in cm, e.g. stature_cm=175") from None
     except ValueError:
         raise ApiError(400, f"stature_cm and shoe_mm must be numbers, got {show(dict(args))}") from None
     try:

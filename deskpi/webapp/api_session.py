@@ -136,7 +136,8 @@ def create_token(body):
         responses={200: "Revoked", 404: "No such token of yours"})
 def revoke_token(token_id: str):
     if not re.fullmatch(r"[0-9]{1,12}", token_id):
-        raise ApiError(404, f"no token {token_id!r}: ids are whole numbers from GET /api/v1/tokens")
+        raise ApiError(404, f"no token {token_id!r}: token ids are whole numbers (your tokens and their ids "
+                            f"are listed with `deskpi token list NAME`)")
     ctx = context()
     user = ctx.user()
     if not ctx.store.revoke_token(int(token_id), user=None if ctx.is_admin(user) else user.name):

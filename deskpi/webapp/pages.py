@@ -33,7 +33,8 @@ def manifest():
     return resp
 
 
-def page(name: str):
+def _values(name: str) -> dict:
+    """What base.html needs: the desk's state, and who is signed in (their name, the CSRF token)."""
     ctx = context()
     user = g.get("user")
     snap = state_dict(ctx, user)
@@ -41,12 +42,31 @@ def page(name: str):
     values = dict(page=name, snap=snap, sim=bool(snap.get("sim")), sim_keys=SIM_KEYS, slots=SLOTS,
                   user=None, csrf_token=None, next=request.path,
                   setup={"users_exist": has_users, "self_register": bool(ctx.policy()["self_register"])})
+    if user is not None:
+        values.update(user=describe_user(ctx, user), csrf_token=session.get("csrf"),
+                      reminder_live=_reminder_live(ctx, user, snap))
+    return values
+
+
+def _reminder_live(ctx, user, snap: dict) -> bool:
+    """Whether a reminder is waiting for this person (reminder.js's rule: none while someone else is at
+    the desk), so the page has the reminder's room from its first paint instead of jumping when it comes."""
+    habits = getattr(ctx.service, "habits", None)
+    if habits is None or not habits.snapshot().get("reminder"):
+        return False
+    at_desk = snap.get("active_user")
+    return not at_desk or str(at_desk).casefold() == user.name.casefold()
+
+
+def page(name: str):
+    ctx = context()
+    user = g.get("user")
+    values = _values(name)
     if user is None:
         template = "login.html"
     else:
         if name == "admin" and not ctx.is_admin(user):
             abort(403, f"the admin page is for admins; {user.name!r} is not one")
-        values.update(user=describe_user(ctx, user), csrf_token=session.get("csrf"))
         if name == "plan":
             values.update(plans=catalogue())
         template = f"{name}.html"
@@ -54,6 +74,12 @@ def page(name: str):
         return render_template(template, **values)
     except TemplateNotFound:
         return render_template("index.html", **values)
+
+
+def error_page(status: int, title: str, message: str):
+    """A page for a browser that asked for one and got an error (no such page, not for you): the
+    same header, navigation and Stop bar as every page, with a way home."""
+    return render_template("error.html", **_values("error"), title=title, message=message), status
 
 
 @pages.get("/", endpoint="page_home")

@@ -101,12 +101,12 @@ def guard(op: Operation, phase: str) -> None:
     user = g.get("user")
     if phase == "before":
         if user is None:
-            raise ApiError(401, "sign in first (POST /api/v1/session with name and PIN) or send "
-                                "Authorization: Bearer <token> (`deskpi token create NAME`)")
+            raise ApiError(401, "sign in first: with your name and PIN on the sign-in page, or from a script "
+                                "with an API token (`deskpi token create NAME`) as Authorization: Bearer <token>")
         if (request.method not in SAFE_METHODS and g.get("via") == "session"
                 and request.path not in ALWAYS_ALLOWED and not csrf_ok()):
-            raise ApiError(403, "missing or wrong X-CSRF-Token header: send the csrf_token from "
-                                "GET /api/v1/session with every change")
+            raise ApiError(403, "this page's security token is missing or out of date: reload the page and "
+                                "try again (a script sends its session's csrf_token as X-CSRF-Token)")
         if op.auth == "admin" and not ctx.is_admin(user):
             raise ApiError(403, f"{user.name!r} is not an admin; ask an admin or facilities")
     elif op.auth == "claim":
@@ -114,8 +114,9 @@ def guard(op: Operation, phase: str) -> None:
             view = ctx.claims.view()
             held = (f"{view.user} is using it" if view.state == "claimed" else
                     f"waiting for {view.user}'s button press" if view.state == "pending" else "nobody holds it")
-            raise ApiError(409, f"claim the desk first ({held}): POST /api/v1/claim, then press the "
-                                f"preset button its answer names (press_preset) on the desk within 30 s")
+            where = "on the virtual keypad" if getattr(ctx.service, "sim_keypad", None) is not None else "on the desk"
+            raise ApiError(409, f"claim the desk first ({held}): tap “Claim this desk”, then press the preset "
+                                f"it names {where} within 30 s")
         ctx.claims.touch(user.name)
 
 

@@ -163,7 +163,7 @@ def test_move_without_the_claim_is_409_with_a_message(desk):
     resp = desk.client("Bob").post(f"{API}/move", json={"target_mm": 900})
     assert resp.status_code == 409
     message = error_of(resp)
-    assert "claim the desk first" in message and "POST /api/v1/claim" in message
+    assert "claim the desk first" in message and "tap “Claim this desk”" in message
     desk.grant("Ada")
     message = error_of(desk.client("Bob").post(f"{API}/move", json={"target_mm": 900}))
     assert "Ada is using it" in message

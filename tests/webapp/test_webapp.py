@@ -383,17 +383,19 @@ def test_bad_sim_fault_requests(sim, method, body, status, fragment):
 
 
 # -- errors are JSON everywhere under /api ----------------------------------------------------------
-@pytest.mark.parametrize("method, url, status, fragment", [
-    ("GET", "/api/v1/nope", 404, "no such URL"),
-    ("GET", "/api/v2/state", 404, "/api/v1/"),
-    ("POST", "/api/v1/state", 405, "allowed: GET"),
-    ("GET", "/api/v1/move", 405, "allowed: POST"),
-    ("DELETE", "/api/v1/presets/1", 405, "PUT"),
+@pytest.mark.parametrize("method, url, status, fragment, allowed", [
+    ("GET", "/api/v1/nope", 404, "no such address", None),
+    ("GET", "/api/v2/state", 404, "/openapi.json", None),
+    ("POST", "/api/v1/state", 405, "/openapi.json", ["GET"]),
+    ("GET", "/api/v1/move", 405, "/openapi.json", ["POST"]),
+    ("DELETE", "/api/v1/presets/1", 405, "/openapi.json", ["PUT"]),
 ])
-def test_unknown_routes_and_methods_answer_json(client, service, method, url, status, fragment):
+def test_unknown_routes_and_methods_answer_json(client, service, method, url, status, fragment, allowed):
     resp = send(client, method, url)
     assert resp.status_code == status
     assert fragment in error_of(resp)
+    if allowed is not None:      # the methods allowed are in the Allow header, not in the message
+        assert set(allowed) <= set(resp.headers["Allow"].replace(" ", "").split(","))
     assert service.calls == []
 
 

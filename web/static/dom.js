@@ -2,6 +2,8 @@
  * differ (no needless layout, no repeated screen-reader announcements), lists filled as text
  * (never as HTML), and the message line every page has.
  */
+import { place } from "./anchor.js";
+
 const MESSAGE_MS = 6000;
 
 export const $ = (sel, root) => (root || document).querySelector(sel);
@@ -34,6 +36,7 @@ export function showMessage(text, kind = "error") {
   if (!messageEl) return;
   messageEl.textContent = text;
   messageEl.dataset.kind = kind;
+  place(messageEl, kind);                      // an error sits by the control that caused it
   clearTimeout(messageTimer);
   messageTimer = setTimeout(() => { messageEl.textContent = ""; }, MESSAGE_MS);
 }

@@ -1,9 +1,10 @@
 /* The simulator's virtual keypad (home page, `deskpi sim` only): the simulated desk's own buttons,
- * pressed and held like the real ones, or latched with a mouse (a click presses, the next lets go).
+ * pressed and held like the real ones, or latched with a mouse (a click presses, the next lets go);
+ * and "Remind me now", which moves the simulated clock ahead to the next reminder.
  */
-import { call, errorText } from "./api.js";
+import { act, call, errorText } from "./api.js";
 import { $$, byTestId, showMessage } from "./dom.js";
-import { refresh } from "./live.js";
+import { refresh, refreshReminder } from "./live.js";
 
 const keys = [];
 let latch = false;
@@ -68,5 +69,12 @@ if (latchButton) {
     latchButton.setAttribute("aria-pressed", String(latch));
     latchButton.textContent = latch ? "Latch: on" : "Latch: off";
     if (!latch) releaseAllKeys();
+  });
+}
+
+const remindNow = byTestId("sim-remind-now");
+if (remindNow) {
+  remindNow.addEventListener("click", () => {
+    act("POST", "/sim/next-reminder", {}).then((r) => { if (r.ok) refreshReminder(); });
   });
 }
