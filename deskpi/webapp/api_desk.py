@@ -46,6 +46,9 @@ def state_dict(ctx: WebContext, user) -> dict:
     snap["claim"] = ctx.claim_view(user)
     active = ctx.active_user()
     snap["active_user"] = None if active is None or user is None else active.name
+    moved_by = snap.get("moved_by")
+    if user is None and isinstance(moved_by, dict):
+        snap["moved_by"] = {**moved_by, "user": None}      # names are for the people signed in
     snap["storage"] = ctx.storage_view()
     return snap
 
@@ -149,7 +152,8 @@ def move(body):
     return jsonify(target_mm=body["target_mm"]), 202
 
 
-@api.op("POST", "/stop", summary="Stop now (never refused to a signed-in user; the body is ignored)",
+@api.op("POST", "/stop", summary="Stop now (never refused to a signed-in user, nor to this desk's own sign-in "
+                                 "page in a browser; the body is ignored)",
         responses={200: "Stopped"})
 def stop():
     context().service.stop(Source.REMOTE, by=_caller())
