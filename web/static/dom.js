@@ -28,12 +28,22 @@ export function fillList(list, items) {
 
 const messageEl = byTestId("message");
 let messageTimer = null;
+let messageId = 0;
 
-/** Say something in the page's message line (aria-live): the desk's refusal, or "saved". */
+/** Say something in the page's message line (aria-live): the desk's refusal, or "saved". Returns the
+ * message's id for clearMessage, so a message can go when its moment has passed. */
 export function showMessage(text, kind = "error") {
-  if (!messageEl) return;
+  if (!messageEl) return 0;
   messageEl.textContent = text;
   messageEl.dataset.kind = kind;
   clearTimeout(messageTimer);
   messageTimer = setTimeout(() => { messageEl.textContent = ""; }, MESSAGE_MS);
+  return ++messageId;
+}
+
+/** Take the message away: the one with `id` if it is still shown, or (no id) whatever is shown. */
+export function clearMessage(id) {
+  if (!messageEl || (id !== undefined && id !== messageId)) return;
+  clearTimeout(messageTimer);
+  messageEl.textContent = "";
 }
