@@ -140,6 +140,11 @@ class HabitService:
         if self.pir is not None:
             # gpiozero fires no event for the state it finds at start: report it once.
             self.defer(lambda: self.on_presence(bool(self.pir.motion_detected)))
+        snapshot = getattr(self.desk, "snapshot", None)
+        if snapshot is not None and self.state.fault != bool(snapshot().get("fault")):
+            # A fault saved with the state before a restart is gone unless the desk still has it
+            # (no "cleared" event comes for it): a stale one hides the reminders' heights.
+            self.on_fault(bool(snapshot().get("fault")))
         self.tick()
 
     def close(self) -> None:

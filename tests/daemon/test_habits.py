@@ -219,6 +219,18 @@ def test_remind_me_when_back_asks_to_sit_when_the_break_is_over(rig):
     assert desk.moves == []
 
 
+def test_a_fault_saved_before_a_restart_is_dropped_when_the_desk_has_none(rig):
+    habits, clock, desk, store, synced, make, _ = rig
+    habits.on_fault(True)
+    habits.close()
+    desk.snapshot = lambda: {"fault": None}
+    again = make()
+    assert again.state.fault
+    again.start()
+    assert not again.state.fault
+    assert run_until_prompt(again, clock)["target"] == "stand"
+
+
 def test_reminder_api_on_the_simulated_daemon(tmp_path):
     from deskpi.webapp.app import create_app
 
