@@ -41,6 +41,11 @@ export function showMessage(text, kind = "error") {
   return ++messageId;
 }
 
+/** Put `text` in place of the message with `id`, if it is still shown (its time is not restarted). */
+export function updateMessage(id, text) {
+  if (messageEl && id === messageId && messageEl.textContent) messageEl.textContent = text;
+}
+
 /** Take the message away: the one with `id` if it is still shown, or (no id) whatever is shown. */
 export function clearMessage(id) {
   if (!messageEl || (id !== undefined && id !== messageId)) return;

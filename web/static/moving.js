@@ -7,7 +7,7 @@
  * and who asked (moved_by), so every phone shows the same move the same way.
  */
 import { me, samePerson } from "./api.js";
-import { $, byTestId, clearMessage, setHidden, setText, showMessage } from "./dom.js";
+import { $, byTestId, clearMessage, setHidden, setText, showMessage, updateMessage } from "./dom.js";
 import { on } from "./live.js";
 import { finite, height } from "./units.js";
 
@@ -19,6 +19,7 @@ const left = byTestId("move-remaining");
 
 let move = null;                // { target, from } while a move to a height is under way
 let endedMessage = 0;
+let endedAt = null;             // the target of the move that just ended, while its message shows
 
 const busy = (s) => s.state === "moving" || s.state === "settling";
 
@@ -64,15 +65,20 @@ function hideProgress() {
   document.body.classList.remove("is-going");
 }
 
+function endedText(h, target) {
+  const off = Math.abs(h - target);
+  return off <= ARRIVED_MM ? `Arrived at ${height(h)}`
+    : `Stopped at ${height(h)}, ${height(off)} ${h < target ? "below" : "above"} ${height(target)}`;
+}
+
 function ended(s) {
   hideProgress();
   const target = move.target;
   move = null;
+  endedAt = null;
   if (s.state !== "idle" || !finite(s.height_mm)) return;     // a fault says so in its own box
-  const off = Math.abs(s.height_mm - target);
-  const text = off <= ARRIVED_MM ? `Arrived at ${height(s.height_mm)}`
-    : `Stopped at ${height(s.height_mm)}, ${height(off)} ${s.height_mm < target ? "below" : "above"} ${height(target)}`;
-  endedMessage = showMessage(text, "ok");                     // replaces "going to preset 2..."
+  endedAt = target;
+  endedMessage = showMessage(endedText(s.height_mm, target), "ok");   // replaces "going to preset 2..."
 }
 
 if (box && bar) {
@@ -81,11 +87,15 @@ if (box && bar) {
     if (busy(s) && target !== null && finite(s.height_mm)) {
       if (!move || Math.abs(move.target - target) > 0.5) {
         clearMessage(endedMessage);                              // the last move's "Arrived" is old news
+        endedAt = null;
         move = { target, from: s.height_mm };
       }
       showProgress(s);
     } else if (move && !busy(s)) {
       ended(s);
+    } else if (endedAt !== null && s.state === "idle" && finite(s.height_mm)) {
+      // The last readings of the settled desk: the message says the height the page shows.
+      updateMessage(endedMessage, endedText(s.height_mm, endedAt));
     }
   });
 }
