@@ -96,6 +96,10 @@ def _caller() -> Caller:
     return Caller("web", user=None if user is None else user.name, remote=request.remote_addr, via=g.get("via"))
 
 
+#: The same for a reminder's labelled move (deskpi.webapp.api_people).
+caller = _caller
+
+
 @api.op("GET", "/state", auth="public", summary="Live height, state, fault, presets and the claim",
         responses={200: "The desk's state"})
 def state():

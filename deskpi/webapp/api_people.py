@@ -23,7 +23,7 @@ from deskpi.people.accounts import (
     user_dict,
 )
 from deskpi.people.passwords import hash_secret, validate_secret
-from deskpi.webapp.api_desk import SLOT, _caller, height_schema, slot_number
+from deskpi.webapp.api_desk import SLOT, caller, height_schema, slot_number
 from deskpi.webapp.api_spec import Api, ApiError, show
 from deskpi.webapp.auth import LockedOut
 from deskpi.webapp.context import WebContext, context
@@ -384,7 +384,7 @@ def reminder_outcome(outcome: str, body):
         raise ApiError(409, claim_first(ctx))           # the same rule as every move from a phone
     try:
         return jsonify(habits.outcome(outcome, body.get("id"), move=move, when_back=bool(body.get("when_back")),
-                                      by=_caller())), 200
+                                      by=caller())), 200
     except PolicyError as exc:
         raise ApiError(409, str(exc)) from None
     except MotionRefused as exc:
