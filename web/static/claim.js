@@ -110,7 +110,7 @@ function renderClaim(c) {
   setHidden(el.claim, Boolean(c.mine && c.state !== "none"));
   setHidden(el.release, !(c.mine && c.state !== "none"));
   setText(el.release, c.state === "pending" ? "Cancel" : "Release the desk");
-  for (const b of $$("[data-hold], [data-preset]")) {
+  for (const b of $$('[data-hold], [data-preset], [data-r-action="move"]')) {   // a reminder's move too
     if (locked) b.setAttribute("aria-disabled", "true");
     else b.removeAttribute("aria-disabled");
   }
