@@ -16,6 +16,23 @@ from deskpi.core.faults import MotionRefused
 from deskpi.core.types import Caller, Direction, Source
 from deskpi.daemon.control_loop import ControlLoop
 
+#: What `moved_by.kind` says: the web page turns it into words ("from your phone", "the desk's buttons").
+MOVER_KINDS = ("buttons", "reminder", "phone", "app", "cli", "remote")
+
+
+def mover(source: Source, detail: str, by: Caller | None) -> dict:
+    """Who or what asked for the motion in progress: {"kind": one of MOVER_KINDS, "user": name or None}.
+    A reminder's own move (confirmed or automatic) has no caller; a person's request names them."""
+    if source is Source.BUTTON:
+        return {"kind": "buttons", "user": None}
+    if source is Source.SCHEDULE or (by is None and detail.startswith("habit")):
+        return {"kind": "reminder", "user": None}
+    if by is None:
+        return {"kind": "remote", "user": None}
+    if by.channel == "cli":
+        return {"kind": "cli", "user": by.user}
+    return {"kind": "app" if by.via == "token" else "phone", "user": by.user}
+
 
 class MotionArbiter:
     def __init__(self, loop: ControlLoop) -> None:
@@ -23,6 +40,7 @@ class MotionArbiter:
         self._lock = threading.Lock()
         self._owner: Source | None = None
         self._owner_detail = ""
+        self._owner_by: Caller | None = None
         self.locked = False
         self.closing = False        # set (without a lock: from a signal handler) when shutting down
         # Sources whose hold was cut by a stop, and when they last tried to renew it: a
@@ -45,6 +63,14 @@ class MotionArbiter:
         with self._lock:
             return self._owner if self._moving() else None
 
+    @property
+    def moved_by(self) -> dict | None:
+        """Who or what is moving the desk, for the page to say so ("from your phone", "the desk's buttons")."""
+        with self._lock:
+            if self._owner is None or not self._moving():
+                return None
+            return mover(self._owner, self._owner_detail, self._owner_by)
+
     def _moving(self) -> bool:
         # Busy, not just "moving": a pause or a correction is still someone's move.
         return self.loop.ctrl.busy and self.loop.ctrl.fault is None
@@ -54,7 +80,7 @@ class MotionArbiter:
             with self._lock:
                 self._owner = None
 
-    def _claim(self, source: Source, detail: str) -> None:
+    def _claim(self, source: Source, detail: str, by: Caller | None = None) -> None:
         """Take the desk for `source` or raise MotionRefused. Caller holds no lock."""
         with self._lock:
             if self.closing:
@@ -68,6 +94,7 @@ class MotionArbiter:
                                     f"{source.label} cannot take over (stop always works)")
             self._owner = source
             self._owner_detail = detail
+            self._owner_by = by
 
     # -- requests ------------------------------------------------------------
     def stop(self, source: Source | str = "stop", *, by: Caller | None = None) -> None:
@@ -83,9 +110,9 @@ class MotionArbiter:
         if isinstance(source, Source):
             self.record(source, "stop", by=by)
 
-    def _on_behalf(self, source: Source, detail: str, request) -> None:
+    def _on_behalf(self, source: Source, detail: str, request, by: Caller | None = None) -> None:
         """Claim the desk for `source`, then ask the loop; a refused request gives the claim back."""
-        self._claim(source, detail)
+        self._claim(source, detail, by)
         try:
             request(detail or source.name.lower())
         except MotionRefused:
@@ -94,7 +121,7 @@ class MotionArbiter:
             raise
 
     def move_to(self, target_mm: float, source: Source, detail: str = "", *, by: Caller | None = None) -> None:
-        self._on_behalf(source, detail, lambda why: self.loop.move_to(target_mm, source=why))
+        self._on_behalf(source, detail, lambda why: self.loop.move_to(target_mm, source=why), by)
         self.record(source, "move", by=by, target_mm=round(float(target_mm), 1), why=detail or None)
 
     def hold(self, direction: Direction, source: Source, detail: str = "", *, by: Caller | None = None) -> None:
@@ -108,7 +135,7 @@ class MotionArbiter:
                                     "let go and press again to move")
             self._stopped_holds.pop(source, None)
             renewal = self._owner == source and self._moving()
-        self._on_behalf(source, detail, lambda why: self.loop.hold(direction, source=why))
+        self._on_behalf(source, detail, lambda why: self.loop.hold(direction, source=why), by)
         with self._lock:
             self._holding[source] = now
         if not renewal:

@@ -29,7 +29,7 @@ from deskpi.core.habits import stretches
 from deskpi.core.habits.habit_state import EventKind, HabitState, PolicyError
 from deskpi.core.habits.plans import DEFAULT_PLAN, Plan
 from deskpi.core.habits.schedule_policy import HabitPolicy
-from deskpi.core.types import Source
+from deskpi.core.types import Caller, Source
 from deskpi.util.storage import StorageFull
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,11 @@ class HabitService:
         if self.pir is not None:
             # gpiozero fires no event for the state it finds at start: report it once.
             self.defer(lambda: self.on_presence(bool(self.pir.motion_detected)))
+        snapshot = getattr(self.desk, "snapshot", None)
+        if snapshot is not None and self.state.fault != bool(snapshot().get("fault")):
+            # A fault saved with the state before a restart is gone unless the desk still has it
+            # (no "cleared" event comes for it): a stale one hides the reminders' heights.
+            self.on_fault(bool(snapshot().get("fault")))
         self.tick()
 
     def close(self) -> None:
@@ -199,18 +204,41 @@ class HabitService:
     def on_fault(self, active: bool) -> None:
         self._input(lambda now, mono: self.policy.on_fault(now, self.state, active, mono=mono))
 
-    def outcome(self, outcome: str, reminder_id: str | None = None) -> dict:
-        """The person answered the live reminder (confirm | acknowledge | snooze | skip)."""
+    def outcome(self, outcome: str, reminder_id: str | None = None, *, move: bool | None = None,
+                when_back: bool = False, by: Caller | None = None) -> dict:
+        """The person answered the live reminder (confirm | acknowledge | snooze | skip).
+
+        `move`: None, a confirmed prompt moves the desk to its posture (the API's confirm as it always
+        was); False, the answer is recorded and nothing moves (the page's Done); True, confirm and move
+        the desk to the reminder's posture now (the page's "Lower to 66 cm now"): MotionRefused says why
+        the desk did not move (the answer stays recorded). `when_back`: on a break now, ask again (or,
+        in auto mode, warn before moving) when the break is over. PolicyError for an answer not allowed."""
         with self._lock:
             now, mono = self.wall(), self.mono()
-            live = self.state.pending.id if self.state.pending is not None else None
-            events = self.policy.on_outcome(now, self.state, outcome, reminder_id, mono=mono)
+            pending = self.state.pending
+            live = pending.id if pending is not None else None
+            if move and outcome != "confirm":
+                raise PolicyError(f"moving the desk goes with 'confirm', not {outcome!r}")
+            if move and move_is_pointless(pending, reminder_id):
+                raise PolicyError(f"the reminder {live} asks for no posture change: there is no height to move to")
+            events = self.policy.on_outcome(now, self.state, outcome, reminder_id, mono=mono, when_back=when_back)
+            target = None if pending is None else pending.target
+            if move is not None:                 # the page moves the desk only by its labelled button
+                events = [e for e in events if e.kind is not EventKind.MOVE]
             if outcome == "snooze" and live in self._store_ids:
                 _kept(self.store.update_reminder, self._store_ids[live], "snoozed", now.timestamp())
                 self._count("snoozed")
             self._deliver(events, now)
+            if self.current is not None and self.state.pending is None:
+                self.current = None              # answered: nothing left to show
             self._reschedule(now)
-            return {"outcome": outcome, "reminder": self.current}
+            height = self._posture_height(target) if move else None
+            if move and height is None:
+                raise MotionRefused(f"there is no {target} height to move to: save preset "
+                                    f"{1 if target == 'sit' else 2} ({target}) first")
+        if height is not None:
+            self.desk.move_to(height, Source.REMOTE, f"reminder: {target}", by=by)
+        return {"outcome": outcome, "reminder": self.current, "target_mm": height}
 
     def set_auto_allowed(self, allowed: bool) -> None:
         """The desk policy changed (admin page): automatic moves on or off from now on."""
@@ -355,7 +383,17 @@ class HabitService:
                     self._follow_active_user()
                 except Exception:          # a busy or closing store: the last person's status will do
                     log.debug("snapshot: could not follow the active user", exc_info=True)
-            return {"reminder": self.current, "status": self.policy.status(self.wall(), self.state)}
+            reminder = self.current
+            if reminder is not None:
+                # The height its posture is at for the person now (their preset): the page's "Raise to 110 cm now".
+                reminder = {**reminder, "target_mm": self._posture_height(reminder.get("target"))}
+            return {"reminder": reminder, "status": self.policy.status(self.wall(), self.state)}
+
+
+def move_is_pointless(pending, reminder_id: str | None) -> bool:
+    """The live reminder (the one answered) has no posture to move the desk to."""
+    return (pending is not None and (reminder_id is None or reminder_id == pending.id)
+            and pending.target is None)
 
 
 def _kept(write: Callable, *args, **kwargs):

@@ -44,6 +44,9 @@ class DeskService:
             fault = c.fault.message if c.fault else None
             target = c.target_mm
             drive = c.drive
+            # The learned speed towards the target: the page shows the time left of a move.
+            speed = (None if target is None or height is None
+                     else c.model[Direction.UP if target > height else Direction.DOWN].speed_mm_s)
         lags = sorted(self.loop.lag_s)
         reading_lags = sorted(self.loop.reading_lag_s)
         return {
@@ -55,6 +58,8 @@ class DeskService:
             "motor": None if drive is None else str(drive),
             "locked": self.arbiter.locked,
             "owner": None if self.arbiter.owner is None else self.arbiter.owner.name.lower(),
+            "moved_by": self.arbiter.moved_by,
+            "speed_mm_s": None if speed is None else round(speed, 1),
             "limits": {"min_mm": self.limits[0], "max_mm": self.limits[1]},
             "presets": [{"slot": k, "height_mm": v} for k, v in sorted(self.presets.all().items())],
             "sim": self.sim_keypad is not None,

@@ -46,6 +46,9 @@ def state_dict(ctx: WebContext, user) -> dict:
     snap["claim"] = ctx.claim_view(user)
     active = ctx.active_user()
     snap["active_user"] = None if active is None or user is None else active.name
+    moved_by = snap.get("moved_by")
+    if user is None and isinstance(moved_by, dict):
+        snap["moved_by"] = {**moved_by, "user": None}      # names are for the people signed in
     snap["storage"] = ctx.storage_view()
     return snap
 
@@ -91,6 +94,10 @@ def _caller() -> Caller:
     """Who asks, for the audit trail: the signed-in person (or the token's), from which address."""
     user = context().user()
     return Caller("web", user=None if user is None else user.name, remote=request.remote_addr, via=g.get("via"))
+
+
+#: The same for a reminder's labelled move (deskpi.webapp.api_people).
+caller = _caller
 
 
 @api.op("GET", "/state", auth="public", summary="Live height, state, fault, presets and the claim",
@@ -149,7 +156,8 @@ def move(body):
     return jsonify(target_mm=body["target_mm"]), 202
 
 
-@api.op("POST", "/stop", summary="Stop now (never refused to a signed-in user; the body is ignored)",
+@api.op("POST", "/stop", summary="Stop now (never refused to a signed-in user, nor to this desk's own sign-in "
+                                 "page in a browser; the body is ignored)",
         responses={200: "Stopped"})
 def stop():
     context().service.stop(Source.REMOTE, by=_caller())

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import g, jsonify, request, session
 
 from deskpi.core.ergonomics import ErgonomicsError, recommend
+from deskpi.core.faults import MotionRefused
 from deskpi.core.habits.habit_state import PolicyError
 from deskpi.core.habits.plan_names import plan_label
 from deskpi.core.habits.plans import DEFAULT_PLAN, KINDS, MODES, NO_RAMP, RAMPS, RANGES, Plan
@@ -24,10 +25,11 @@ from deskpi.people.accounts import (
     user_dict,
 )
 from deskpi.people.passwords import draw_pin, hash_secret, validate_secret
-from deskpi.webapp.api_desk import SLOT, height_schema, slot_number
+from deskpi.webapp.api_desk import SLOT, caller, height_schema, slot_number
 from deskpi.webapp.api_spec import Api, ApiError, show
 from deskpi.webapp.auth import LockedOut
 from deskpi.webapp.context import WebContext, context
+from deskpi.webapp.security import claim_first
 from deskpi.webapp.sessions import sign_in
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 64, "description": "a person's name", "example": "Ada"}
@@ -409,21 +411,34 @@ def reminder():
 
 @api.op("POST", "/reminder/<outcome>", summary="Answer the live reminder: confirm, acknowledge, snooze or skip",
         body={"type": "object", "additionalProperties": False,
-              "properties": {"id": {"type": ["string", "null"], "maxLength": 64}},
-              "example": {"id": "20261127-3"}},
+              "properties": {
+                  "id": {"type": ["string", "null"], "maxLength": 64},
+                  "move": {"type": "boolean", "description":
+                           "confirm only: true moves the desk to the reminder's posture now (needs the claim), "
+                           "false never moves it; left out, a confirmed prompt moves the desk as it always did"},
+                  "when_back": {"type": "boolean", "description":
+                                "a break that ends in sitting or standing: ask again (or, in auto mode, warn "
+                                "before moving) when the break's minutes are over"}},
+              "example": {"id": "20261127-3", "move": False}},
         params={"outcome": {"type": "string", "enum": list(REMINDER_ACTIONS)}},
         tag="plans", responses={200: "Answered", 404: "No such action, or reminders are not enabled",
-                                409: "Not the live reminder, or not yours to answer"})
+                                409: "Not the live reminder, not yours to answer, or the desk did not move"})
 def reminder_outcome(outcome: str, body):
     if outcome not in REMINDER_ACTIONS:
         raise ApiError(404, f"unknown reminder action {show(outcome)}; actions are {', '.join(REMINDER_ACTIONS)}")
     ctx = context()
     habits = ctx.habits
     _answering_allowed(ctx)
+    move = body.get("move")
+    if move and not ctx.may_move(ctx.user()):
+        raise ApiError(409, claim_first(ctx))           # the same rule as every move from a phone
     try:
-        return jsonify(habits.outcome(outcome, body.get("id"))), 200
+        return jsonify(habits.outcome(outcome, body.get("id"), move=move, when_back=bool(body.get("when_back")),
+                                      by=caller())), 200
     except PolicyError as exc:
         raise ApiError(409, str(exc)) from None
+    except MotionRefused as exc:
+        raise ApiError(409, f"the answer is recorded, but the desk did not move: {exc}") from None
 
 
 @api.op("POST", "/reminders/pause-today", summary="Pause (or resume) today's reminders",

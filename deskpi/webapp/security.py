@@ -3,7 +3,8 @@ auth levels, and on the way out the security headers, cache rules and gzip.
 
 Who is asking: a session cookie from signing in (then every change must carry
 the X-CSRF-Token from that sign-in) or ``Authorization: Bearer`` with an API
-token. Remote motion also needs the desk's claim (deskpi.webapp.claims).
+token. Remote motion also needs the desk's claim (deskpi.webapp.claims). Stop needs nobody signed
+in when it comes from this desk's own page in a browser: a signed-out phone at the desk can stop it.
 """
 from __future__ import annotations
 
@@ -92,6 +93,17 @@ def refuse_cross_site() -> None:
                             f"(Origin: {show(origin)}); use this desk's own page")
 
 
+def from_this_desks_page() -> bool:
+    """The browser says this request came from one of this desk's own pages (the sign-in page's Stop).
+    Not proof of anything (a script can send these headers), only what keeps other sites out: a page on
+    another site can neither hide its origin nor claim this one."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("Origin")
+    return origin is not None and urlsplit(origin).netloc == request.host
+
+
 def guard(op: Operation, phase: str) -> None:
     """The operation's auth level: "before" its body is read (signed in, CSRF, admin), "after" it was
     validated (the claim), so bad input is named before a refusal for the desk's state."""
@@ -100,6 +112,8 @@ def guard(op: Operation, phase: str) -> None:
     ctx = context()
     user = g.get("user")
     if phase == "before":
+        if user is None and request.path == f"{API}/stop" and from_this_desks_page():
+            return      # a signed-out phone at the desk: stop is never refused to a person there
         if user is None:
             raise ApiError(401, "sign in first: with your name and PIN on the sign-in page, or from a script "
                                 "with an API token (`deskpi token create NAME`) as Authorization: Bearer <token>")
@@ -111,13 +125,21 @@ def guard(op: Operation, phase: str) -> None:
             raise ApiError(403, f"{user.name!r} is not an admin; ask an admin or facilities")
     elif op.auth == "claim":
         if not ctx.may_move(user):
-            view = ctx.claims.view()
-            held = (f"{view.user} is using it" if view.state == "claimed" else
-                    f"waiting for {view.user}'s button press" if view.state == "pending" else "nobody holds it")
-            where = "on the virtual keypad" if getattr(ctx.service, "sim_keypad", None) is not None else "on the desk"
-            raise ApiError(409, f"claim the desk first ({held}): tap “Claim this desk”, then press the preset "
-                                f"it names {where} within 30 s")
+            raise ApiError(409, claim_first(ctx))
         ctx.claims.touch(user.name)
+
+
+def claim_first(ctx) -> str:
+    """Why a person may not move the desk from their phone yet, and what to do, in the page's words
+    (the claim: deskpi.webapp.claims; an API client finds the same steps in the API document)."""
+    view = ctx.claims.view()
+    where = "on the virtual keypad" if getattr(ctx.service, "sim_keypad", None) is not None else "on the desk"
+    if view.state == "claimed":
+        return (f"{view.user} is using this desk: to move it from here, tap Claim this desk; {view.user} sees "
+                f"your request, and once they release the desk you press the preset button your phone shows {where}")
+    busy = f" ({view.user} is claiming it right now)" if view.state == "pending" else ""
+    return (f"to move the desk from here, claim it first{busy}: tap Claim this desk, then press the preset "
+            f"button your phone shows {where} within 30 s")
 
 
 def finish(resp: Response) -> Response:

@@ -411,10 +411,44 @@ def test_standing_is_capped_even_when_prompts_are_ignored() -> None:
     assert d.prompts()[0].at == at(9, 15)          # the block itself ended at 15 min
 
 
-def test_auto_mode_brings_the_desk_down_at_the_cap() -> None:
+def test_auto_mode_brings_the_desk_down_after_the_break_not_while_the_person_walks() -> None:
+    """Issue 12: "move for 2 min, then sit" is the walk first; the warning comes when it is over."""
     d = Desk(AUTO, auto_allowed=True, pir=True, posture="stand", start=at(9, 0))
-    d.run_until(at(9, 16))
-    assert [(e.kind, e.target) for e in d.log] == [(K.WARN, "sit"), (K.AUTO_MOVE, "sit")]
+    d.run_until(at(9, 18))
+    assert [(e.kind, e.target, e.at.strftime("%H:%M:%S")) for e in d.log] == [
+        (K.PROMPT_MOVE, "sit", "09:15:00"), (K.WARN, "sit", "09:17:00"), (K.AUTO_MOVE, "sit", "09:17:10")]
+
+
+def test_auto_mode_after_a_break_asks_instead_when_the_person_is_not_back() -> None:
+    d = Desk(AUTO, auto_allowed=True, pir=True, posture="stand", start=at(9, 0))
+    d.run_until(at(9, 15))
+    d.policy.on_presence(at(9, 15, 30), d.st, False)               # off for the walk, and not back in time
+    d.now = at(9, 15, 30)
+    d.run_until(at(9, 19))
+    assert not [e for e in d.log if e.kind in (K.WARN, K.AUTO_MOVE)]
+    assert d.st.pending is not None and d.st.pending.no_auto
+
+
+def test_a_break_answered_when_back_asks_again_when_its_minutes_are_over() -> None:
+    d = Desk(posture="stand", start=at(9, 0))
+    d.run_until(at(9, 15))
+    rid = d.st.pending.id
+    d.now = at(9, 15, 20)
+    assert d.policy.on_outcome(d.now, d.st, "confirm", rid, when_back=True) == []     # nothing moves now
+    d.run_until(at(9, 18))
+    sit = d.prompts()[-1]
+    assert (sit.kind, sit.target, sit.at) == (K.PROMPT_SIT, "sit", at(9, 17, 20))
+    with pytest.raises(PolicyError, match="a break that ends in sitting or standing"):
+        d.policy.on_outcome(d.now, d.st, "confirm", sit.reminder_id, when_back=True)
+
+
+def test_auto_mode_a_break_answered_when_back_is_warned_then_moved_when_it_is_over() -> None:
+    d = Desk(AUTO, auto_allowed=True, pir=True, posture="stand", start=at(9, 0))
+    d.run_until(at(9, 15))
+    d.now = at(9, 16)
+    d.policy.on_outcome(d.now, d.st, "confirm", d.st.pending.id, when_back=True)
+    d.run_until(at(9, 19))
+    assert [(e.kind, e.at.strftime("%H:%M:%S")) for e in d.log[1:]] == [(K.WARN, "09:18:00"), (K.AUTO_MOVE, "09:18:10")]
 
 
 @pytest.mark.parametrize("week, standing_so_far, minutes", [

@@ -7,7 +7,7 @@ import pytest
 from helpers import running_sim_daemon, signed_in
 
 from deskpi.core.habits.habit_state import PolicyError
-from deskpi.core.types import Source
+from deskpi.core.types import Caller, Source
 from deskpi.daemon.habits import HabitService
 from deskpi.store import Store
 
@@ -146,6 +146,89 @@ def test_a_fault_cancels_a_confirmed_move(rig):
     habits.on_fault(True)
     habits.outcome("confirm", prompt["id"])
     assert desk.moves == []
+
+
+class CallerDesk(Desk):
+    """The desk as the web app drives it: a move names who asked."""
+
+    def move_to(self, target, source, detail="", *, by=None):
+        self.moves.append((target, source, detail))
+        self.by = by
+
+
+def run_until_kind(habits, clock, kinds, limit_min=120):
+    for _ in range(limit_min):
+        prompt = run_until_prompt(habits, clock, limit_min)
+        if prompt["kind"] in kinds:
+            return prompt
+        habits.outcome("skip", prompt["id"])
+    raise AssertionError(f"no {kinds} reminder")
+
+
+def test_done_records_the_reminder_and_moves_nothing(rig):
+    """Issue 12: the page's Done (move=False) never moves the desk, even for a stand prompt."""
+    habits, clock, desk, store, *_ = rig
+    prompt = run_until_prompt(habits, clock)
+    assert prompt["kind"] == "stand" and habits.snapshot()["reminder"]["target_mm"] == 1120.0
+    answer = habits.outcome("confirm", prompt["id"], move=False)
+    assert desk.moves == [] and answer["reminder"] is None and answer["target_mm"] is None
+    assert habits.current is None and habits.snapshot()["reminder"] is None
+    assert store.list_reminders(user="Ada")[0].outcome == "confirmed"
+
+
+def test_the_labelled_move_goes_to_the_persons_height_and_names_them(rig):
+    habits, clock, _, store, _, _, sched = rig
+    desk = CallerDesk()
+    habits.desk = desk
+    prompt = run_until_prompt(habits, clock)
+    who = Caller("web", user="Ada", remote="10.0.0.7", via="session")
+    answer = habits.outcome("confirm", prompt["id"], move=True, by=who)
+    assert desk.moves == [(1120.0, Source.REMOTE, "reminder: stand")] and desk.by == who
+    assert answer["target_mm"] == 1120.0 and answer["reminder"] is None
+    assert store.list_reminders(user="Ada")[0].outcome == "confirmed"
+
+
+def test_a_move_only_goes_with_confirm_and_a_posture(rig):
+    habits, clock, desk, *_ = rig
+    prompt = run_until_prompt(habits, clock)
+    with pytest.raises(PolicyError, match="goes with 'confirm'"):
+        habits.outcome("snooze", prompt["id"], move=True)
+    assert habits.current is not None and desk.moves == []          # refused: nothing answered
+    habits.on_fault(True)                                           # a break without a posture change
+    habits.outcome("skip", prompt["id"])
+    brk = run_until_prompt(habits, clock)
+    assert brk["target"] is None
+    with pytest.raises(PolicyError, match="no height to move to"):
+        habits.outcome("confirm", brk["id"], move=True)
+    assert desk.moves == []
+
+
+def test_remind_me_when_back_asks_to_sit_when_the_break_is_over(rig):
+    habits, clock, desk, *_ = rig
+    desk.moves.clear()
+    habits.on_height(1120.0)                                        # standing
+    brk = run_until_kind(habits, clock, ("move", "stretch"))
+    assert brk["target"] == "sit" and brk["minutes"] == 2
+    habits.outcome("confirm", brk["id"], move=False, when_back=True)
+    assert desk.moves == [] and habits.current is None
+    clock.advance(1)
+    habits.tick()
+    assert habits.current is None                                   # still on the walk
+    again = run_until_prompt(habits, clock, limit_min=3)
+    assert (again["kind"], again["target"]) == ("sit", "sit")
+    assert desk.moves == []
+
+
+def test_a_fault_saved_before_a_restart_is_dropped_when_the_desk_has_none(rig):
+    habits, clock, desk, store, synced, make, _ = rig
+    habits.on_fault(True)
+    habits.close()
+    desk.snapshot = lambda: {"fault": None}
+    again = make()
+    assert again.state.fault
+    again.start()
+    assert not again.state.fault
+    assert run_until_prompt(again, clock)["target"] == "stand"
 
 
 def test_reminder_api_on_the_simulated_daemon(tmp_path):

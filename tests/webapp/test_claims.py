@@ -380,7 +380,7 @@ def test_a_desk_button_grants_a_pending_claim_and_does_nothing_else(tmp_path):
         assert store.get_active_user().name == "Owner"
 
         resp = bob.post("/api/v1/move", json={"target_mm": 1000})
-        assert resp.status_code == 409 and "claim the desk first" in resp.get_json()["error"]
+        assert resp.status_code == 409 and "tap Claim this desk" in resp.get_json()["error"]
         resp = bob.post("/api/v1/claim")
         assert resp.status_code == 202
         body = resp.get_json()

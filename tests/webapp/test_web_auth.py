@@ -163,10 +163,11 @@ def test_move_without_the_claim_is_409_with_a_message(desk):
     resp = desk.client("Bob").post(f"{API}/move", json={"target_mm": 900})
     assert resp.status_code == 409
     message = error_of(resp)
-    assert "claim the desk first" in message and "tap “Claim this desk”" in message
+    assert "tap Claim this desk" in message and "press the preset button your phone shows" in message
+    assert "/api/" not in message and "POST" not in message       # words a person acts on, not the API's
     desk.grant("Ada")
     message = error_of(desk.client("Bob").post(f"{API}/move", json={"target_mm": 900}))
-    assert "Ada is using it" in message
+    assert "Ada is using this desk" in message and "tap Claim this desk" in message
     assert desk.service.calls == []
 
 

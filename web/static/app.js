@@ -14,6 +14,7 @@ import { endAllHolds } from "./hold.js";
 import { latched, releaseAllKeys } from "./keypad.js";
 import { connect, disconnect, on, refresh, start } from "./live.js";
 import { finite, height, num } from "./units.js";
+import { moverText } from "./moving.js";
 import "./claim.js";
 import "./reminder.js";
 import "./goal.js";
@@ -47,8 +48,9 @@ on("state", (s, previous) => {
   setText(el.miniState, state);
   setHidden(el.target, !finite(s.target_mm));
   setText(el.targetMm, height(s.target_mm));
-  setHidden(el.owner, !s.owner);
-  setText(el.owner, s.owner ? `by ${s.owner}` : "");
+  const mover = moverText(s);
+  setHidden(el.owner, !mover);
+  setText(el.owner, mover);
   setHidden(el.locked, !s.locked);
   setHidden(el.faultBox, !s.fault);
   setText(el.fault, s.fault ? String(s.fault) : "");
@@ -67,6 +69,7 @@ function stopNow() {
     .then((r) => {
       if (r.status === 401) showMessage("sign in to stop the desk from here – or use the desk's own buttons");
       else if (!r.ok) showMessage(errorText(r));
+      else if (body.dataset.page === "login") showMessage("stopped – the desk's own buttons always stop it too", "ok");
       refresh();
     })
     .catch(() => showMessage("could not reach the desk to stop it; use the desk's own buttons"));

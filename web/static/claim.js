@@ -42,13 +42,16 @@ function claimText() {
   return claim.mine ? "Claimed by you" : `In use by ${claim.user || "someone"}`;
 }
 
+// In the simulator the desk's own buttons are the virtual keypad further down the page.
+const onDesk = document.body.dataset.sim === "true" ? "on the virtual keypad below" : "on the desk itself";
+
 function helpText(locked) {
   if (asking() && claim.waiting_for) {
-    return `${claim.waiting_for} sees your request. When they release the desk, press preset ${claim.press_preset} on it.`;
+    return `${claim.waiting_for} sees your request. When they release the desk, press preset ${claim.press_preset} ${onDesk}.`;
   }
-  if (asking()) return `Waiting for you to press preset ${claim.press_preset} on the desk itself; other buttons do their usual job.`;
+  if (asking()) return `Waiting for you to press preset ${claim.press_preset} ${onDesk}; other buttons do their usual job.`;
   if (claim.refused_by && !claim.mine) return `${claim.refused_by} refused your request for the desk.`;
-  return locked ? "To move the desk from here, claim it: you then confirm on the desk itself." : "";
+  return locked ? `To move the desk from here, tap Claim this desk, then press the preset button it shows ${onDesk}.` : "";
 }
 
 function needsClaim() {
@@ -107,7 +110,7 @@ function renderClaim(c) {
   setHidden(el.claim, Boolean(c.mine && c.state !== "none"));
   setHidden(el.release, !(c.mine && c.state !== "none"));
   setText(el.release, c.state === "pending" ? "Cancel" : "Release the desk");
-  for (const b of $$("[data-hold], [data-preset]")) {
+  for (const b of $$('[data-hold], [data-preset], [data-r-action="move"]')) {   // a reminder's move too
     if (locked) b.setAttribute("aria-disabled", "true");
     else b.removeAttribute("aria-disabled");
   }

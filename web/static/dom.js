@@ -30,13 +30,28 @@ export function fillList(list, items) {
 
 const messageEl = byTestId("message");
 let messageTimer = null;
+let messageId = 0;
 
-/** Say something in the page's message line (aria-live): the desk's refusal, or "saved". */
+/** Say something in the page's message line (aria-live): the desk's refusal, or "saved". Returns the
+ * message's id for clearMessage, so a message can go when its moment has passed. */
 export function showMessage(text, kind = "error") {
-  if (!messageEl) return;
+  if (!messageEl) return 0;
   messageEl.textContent = text;
   messageEl.dataset.kind = kind;
   place(messageEl, kind);                      // an error sits by the control that caused it
   clearTimeout(messageTimer);
   messageTimer = setTimeout(() => { messageEl.textContent = ""; }, MESSAGE_MS);
+  return ++messageId;
+}
+
+/** Put `text` in place of the message with `id`, if it is still shown (its time is not restarted). */
+export function updateMessage(id, text) {
+  if (messageEl && id === messageId && messageEl.textContent) messageEl.textContent = text;
+}
+
+/** Take the message away: the one with `id` if it is still shown, or (no id) whatever is shown. */
+export function clearMessage(id) {
+  if (!messageEl || (id !== undefined && id !== messageId)) return;
+  clearTimeout(messageTimer);
+  messageEl.textContent = "";
 }

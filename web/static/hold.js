@@ -7,7 +7,7 @@
  * the desk stops by itself; a renewal that fails ends the hold for good.
  */
 import { call, errorText, signedOut } from "./api.js";
-import { $$, showMessage } from "./dom.js";
+import { $$, clearMessage, showMessage } from "./dom.js";
 import { pollFastWhile, refresh } from "./live.js";
 
 const HOLD_MS = 150;
@@ -59,6 +59,7 @@ function makeHold(button) {
   function start() {
     if (active) return;
     for (const other of holds) if (other !== hold) other.end();
+    clearMessage();                 // "you released the desk", "Arrived at...": a new hold makes them old news
     active = true;
     button.classList.add("is-held");
     button.setAttribute("aria-pressed", "true");

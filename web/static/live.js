@@ -26,6 +26,7 @@ let current = null;
 let reminderSnap = null;
 let wantsReminder = false;
 let holding = () => false;
+let keepWhileHidden = () => false;
 const listeners = {};
 
 export const state = () => current;
@@ -37,6 +38,8 @@ function emit(type, data, extra) { for (const fn of listeners[type] || []) fn(da
 export function followReminders() { wantsReminder = true; }
 /** Poll fast (POLL_MS) while `fn()` says a hold button is down. */
 export function pollFastWhile(fn) { holding = fn; }
+/** Keep the live feed open while the page is hidden as long as `fn()` says so (break notifications). */
+export function stayLiveWhileHidden(fn) { keepWhileHidden = fn; }
 
 function takeState(s) {
   if (!s || typeof s !== "object") return;
@@ -157,6 +160,7 @@ setInterval(() => {
 }, WATCHDOG_MS / 2);
 
 export function disconnect() {
+  if (document.hidden && keepWhileHidden()) return;        // a reminder may come: it is to be notified
   clearTimeout(retryTimer);
   if (es) { es.close(); es = null; }
   sseUp = false;

@@ -38,8 +38,10 @@ desk) needs all of: the clock known to be synchronised, no fault, working time
 (not a quiet period, holiday or paused day), and the person present (PIR, or
 an interaction in the last few minutes when there is no PIR). It is preceded
 by a warning countdown (10 s default) that any button press cancels, and the
-checks are made again when the countdown ends. In the default "confirm"
-mode the desk moves only when the person confirms a prompt. Before the clock
+checks are made again when the countdown ends. A break that ends in another
+posture ("move for 2 min, then sit") is the break first: its warning comes when
+the break's minutes are over, never while the person is meant to be walking.
+In the default "confirm" mode the desk moves only when the person confirms a prompt. Before the clock
 is synchronised nothing is prompted at all: working hours mean nothing yet.
 
 Habits (docs/ERGONOMICS.md, "Reminders"): posture changes every
@@ -286,8 +288,12 @@ class HabitPolicy:
         return self._back(now, state) if state.present is False else []
 
     def on_outcome(self, now: dt.datetime, state: HabitState, outcome: str, reminder_id: str | None = None, *,
-                   mono: float | None = None) -> list[Event]:
-        """The person answered the live reminder: confirm | acknowledge | snooze | skip."""
+                   mono: float | None = None, when_back: bool = False) -> list[Event]:
+        """The person answered the live reminder: confirm | acknowledge | snooze | skip.
+
+        `when_back` (confirm or acknowledge of a break that ends in another posture, "move for 2 min,
+        then sit"): the person goes on the break now and is asked again for the posture change, or in
+        auto mode warned before the automatic move, when the break's minutes are over."""
         self._advance(check_now(now), state, mono)
         if outcome not in OUTCOMES:
             raise PolicyError(f"outcome = {outcome!r} is not allowed (allowed: {' | '.join(OUTCOMES)})")
@@ -295,6 +301,11 @@ class HabitPolicy:
         if p is None or (reminder_id is not None and reminder_id != p.id):
             live = "no reminder is live" if p is None else f"the live reminder is {p.id!r}"
             raise StaleReminder(f"reminder_id = {reminder_id!r} is not live ({live})")
+        if when_back and (outcome not in ("confirm", "acknowledge") or p.target is None or not p.minutes
+                          or p.kind not in (EventKind.PROMPT_MOVE.value, EventKind.PROMPT_STRETCH.value)):
+            what = p.kind.removeprefix("prompt_") + (f", then {p.target}" if p.target else "")
+            raise PolicyError(f"'remind me when I'm back' with {outcome!r} for the {what} reminder {p.id} is not "
+                              f"allowed (allowed: confirm or acknowledge of a break that ends in sitting or standing)")
         events = self._back(now, state)
         state.reacted(now)
         if outcome == "snooze":
@@ -315,6 +326,10 @@ class HabitPolicy:
         if p.target is None:
             # a movement/stretch break done while sitting: a new sit block starts now
             state.restart(now, self._block_for(now, state))
+        elif when_back:
+            # on the break now: the posture change is asked for (or warned of) when it is over
+            state.restart(now, float(p.minutes or self.reprompt_min), reprompt=True)
+            return events
         else:
             # wait for the posture to change; if it does not, prompt again later
             state.restart(now, self.reprompt_min, reprompt=True)
@@ -494,6 +509,11 @@ class HabitPolicy:
                 when = max(p.due_again, now)
                 return when, Event(EventKind(p.kind), when, p.id, target=p.target, stretch_id=p.stretch_id,
                                    minutes=p.minutes, reason="snoozed")
+            after_break = self._auto_after_break(p)
+            if after_break is not None and after_break < p.issued_at + self.prompt_ttl:
+                when = max(after_break, now)
+                return when, Event(EventKind.WARN, when, p.id, target=p.target, stretch_id=p.stretch_id,
+                                   minutes=p.minutes, reason="after the break")
             when = max(p.issued_at + self.prompt_ttl, now)
             return when, Event(EventKind.EXPIRE, when, p.id, reason="no reaction")
         if not state.clock_synced:
@@ -549,14 +569,12 @@ class HabitPolicy:
                 msg = f"Standing block done: move for {minutes:.0f} min, then sit."
             else:
                 msg = "Time to sit."
-            if target is not None and kind is EventKind.PROMPT_SIT:
-                msg += " Confirm and the desk goes down."
             return Event(kind, when, target=target, minutes=minutes,
                          stretch_id=self._stretch_for(kind, state), reason=reason, message=msg)
         block = 0.0 if state.fault else self._stand_block(when, state)
         if block > 0:
             return Event(EventKind.PROMPT_STAND, when, target=STAND, minutes=block, reason=reason,
-                         message=f"Time to stand for about {block:.0f} min: confirm and the desk goes up.")
+                         message=f"Time to stand for about {block:.0f} min.")
         # goal reached for today (or a fault): a posture break without standing the desk up
         kind = EventKind.PROMPT_STRETCH if state.break_seq % 2 else EventKind.PROMPT_MOVE
         why = "the desk has a fault" if state.fault else "today's standing goal is reached"
@@ -592,6 +610,12 @@ class HabitPolicy:
             state.finish(now, "cancelled")
             state.restart(now, self.reprompt_min, reprompt=True)
             return [Event(EventKind.CANCEL, now, ev.reminder_id, target=ev.target, reason=why)]
+        if ev.kind is EventKind.WARN and p is not None:
+            # the break is over: the automatic move, warned first, if it may happen now
+            if self.may_auto_move(now, state)[0]:
+                return [self._warn(now, p)]
+            p.no_auto = True          # not now: the reminder stays a question
+            return []
         if ev.kind in PROMPT_KINDS and p is not None:
             # a snoozed reminder comes back, once, if it still makes sense
             if not self.in_working_time(now, state) or state.present is False:
@@ -629,11 +653,26 @@ class HabitPolicy:
 
     def _deliver(self, now: dt.datetime, state: HabitState, p: Reminder) -> Event:
         kind = EventKind(p.kind)
-        if p.target is not None and not p.no_auto and self.may_auto_move(now, state)[0]:
-            p.warned_at = now
-            return Event(EventKind.WARN, now, p.id, target=p.target, stretch_id=p.stretch_id, minutes=p.minutes,
-                         countdown_s=self.plan.warning_s, reason=p.reason,
-                         message=f"The desk will move to {p.target} in {self.plan.warning_s} s: "
-                                 "press any button to cancel.")
+        if (p.target is not None and not p.no_auto and not _is_break(p)
+                and self.may_auto_move(now, state)[0]):
+            return self._warn(now, p)
         return Event(kind, now, p.id, target=p.target, stretch_id=p.stretch_id, minutes=p.minutes, reason=p.reason,
                      message=p.message)
+
+    def _warn(self, now: dt.datetime, p: Reminder) -> Event:
+        p.warned_at = now
+        return Event(EventKind.WARN, now, p.id, target=p.target, stretch_id=p.stretch_id, minutes=p.minutes,
+                     countdown_s=self.plan.warning_s, reason=p.reason,
+                     message=f"The desk will move to {p.target} in {self.plan.warning_s} s: "
+                             "press any button to cancel.")
+
+    def _auto_after_break(self, p: Reminder) -> dt.datetime | None:
+        """When a break that ends in another posture warns of its automatic move: once its minutes are over."""
+        if not _is_break(p) or p.target is None or p.no_auto or self.effective_mode != "auto":
+            return None
+        return p.issued_at + dt.timedelta(minutes=p.minutes or 0)
+
+
+def _is_break(p: Reminder) -> bool:
+    """A movement or stretch break (the person may be away from the desk for its minutes)."""
+    return p.kind in (EventKind.PROMPT_MOVE.value, EventKind.PROMPT_STRETCH.value) and bool(p.minutes)

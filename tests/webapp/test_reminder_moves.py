@@ -1,0 +1,104 @@
+"""Issue 12 on the API: a reminder moves the desk only when asked to in so many words, a signed-out
+phone at the desk can stop it, and the state says who is moving it (to the people signed in)."""
+from __future__ import annotations
+
+import pytest
+from web_fakes import FakeService, with_store
+
+from deskpi.core.faults import MotionRefused
+from deskpi.core.habits.habit_state import PolicyError
+from deskpi.core.types import Caller, Source
+
+API = "/api/v1"
+
+
+class FakeHabits:
+    def __init__(self) -> None:
+        self.answers: list[tuple] = []
+        self.raises: Exception | None = None
+
+    def snapshot(self) -> dict:
+        return {"reminder": None, "status": {}}
+
+    def outcome(self, outcome, reminder_id=None, *, move=None, when_back=False, by=None):
+        self.answers.append((outcome, reminder_id, move, when_back, by))
+        if self.raises is not None:
+            raise self.raises
+        return {"outcome": outcome, "reminder": None, "target_mm": 700.0 if move else None}
+
+
+class MovingService(FakeService):
+    def snapshot(self) -> dict:
+        return {**super().snapshot(), "state": "moving", "owner": "remote",
+                "moved_by": {"kind": "phone", "user": "ada"}, "speed_mm_s": 31.5}
+
+
+@pytest.fixture
+def service(tmp_path):
+    s = with_store(MovingService(), tmp_path / "deskpi.db")
+    s.habits = FakeHabits()
+    yield s
+    s.store.close()
+
+
+def test_done_and_the_labelled_move_reach_the_reminders_as_asked(sign_in, service):
+    ada = sign_in()
+    assert ada.post(f"{API}/reminder/confirm", json={"id": "r1", "move": False}).status_code == 200
+    resp = ada.post(f"{API}/reminder/confirm", json={"id": "r1", "move": True})
+    assert resp.status_code == 200 and resp.get_json()["target_mm"] == 700.0
+    assert ada.post(f"{API}/reminder/confirm", json={"id": "r1", "move": False, "when_back": True}).status_code == 200
+    assert ada.post(f"{API}/reminder/confirm", json={"id": "r1"}).status_code == 200     # as it always was
+    answers = [(o, rid, move, back) for o, rid, move, back, _ in service.habits.answers]
+    assert answers == [("confirm", "r1", False, False), ("confirm", "r1", True, False),
+                       ("confirm", "r1", False, True), ("confirm", "r1", None, False)]
+    assert service.habits.answers[1][4] == Caller("web", user="ada", remote="127.0.0.1", via="session")
+
+
+def test_the_labelled_move_needs_the_claim_and_says_how_in_plain_words(sign_in, service):
+    ada = sign_in(claim=False)
+    resp = ada.post(f"{API}/reminder/confirm", json={"move": True})
+    assert resp.status_code == 409 and service.habits.answers == []
+    message = resp.get_json()["error"]
+    assert "tap Claim this desk" in message and "/api/" not in message and "POST" not in message
+    assert ada.post(f"{API}/reminder/confirm", json={"move": False}).status_code == 200    # Done needs no claim
+
+
+def test_a_refused_move_says_the_answer_is_kept_and_why_the_desk_did_not_move(sign_in, service):
+    ada = sign_in()
+    service.habits.raises = MotionRefused("the desk is child-locked")
+    resp = ada.post(f"{API}/reminder/confirm", json={"move": True})
+    assert resp.status_code == 409
+    assert resp.get_json()["error"] == "the answer is recorded, but the desk did not move: the desk is child-locked"
+    service.habits.raises = PolicyError("moving the desk goes with 'confirm', not 'skip'")
+    assert ada.post(f"{API}/reminder/skip", json={"move": True}).status_code == 409
+    assert ada.post(f"{API}/reminder/confirm", json={"move": "yes"}).status_code == 400
+
+
+@pytest.mark.parametrize("headers, stops", [
+    ({"Sec-Fetch-Site": "same-origin"}, True),              # this desk's own sign-in page
+    ({"Origin": "http://localhost"}, True),                 # a browser without Sec-Fetch-Site names the page
+    ({}, False),                                            # curl, a script: sign in first (issue 5's contract)
+    ({"Sec-Fetch-Site": "cross-site"}, False),              # another site's page
+    ({"Sec-Fetch-Site": "same-site"}, False),
+    ({"Origin": "http://evil.example"}, False),
+])
+def test_a_signed_out_phone_on_this_desks_page_can_stop_it(app, service, headers, stops):
+    resp = app.test_client().post(f"{API}/stop", headers=headers)
+    assert (resp.status_code == 200) is stops, resp.get_json()
+    assert service.calls == ([("stop", Source.REMOTE)] if stops else [])
+    if stops:
+        assert service.by == Caller("web", user=None, remote="127.0.0.1", via=None)
+
+
+def test_only_stop_is_open_to_a_signed_out_page(app, service):
+    client = app.test_client()
+    for path, body in (("/move", {"target_mm": 900}), ("/hold", {"direction": "up"}), ("/presets/1/recall", None)):
+        assert client.post(f"{API}{path}", json=body, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 401
+    assert service.calls == []
+
+
+def test_the_state_says_who_moves_the_desk_but_names_only_to_the_signed_in(app, sign_in):
+    anonymous = app.test_client().get(f"{API}/state").get_json()
+    assert anonymous["moved_by"] == {"kind": "phone", "user": None} and anonymous["speed_mm_s"] == 31.5
+    assert anonymous["owner"] == "remote"                                    # the old key stays
+    assert sign_in().get(f"{API}/state").get_json()["moved_by"] == {"kind": "phone", "user": "ada"}
