@@ -6,8 +6,9 @@ STAMP  := $(VENV)/.installed
 # Debian packages the test suite drives for real (systemd-analyze verifies the unit; the installer,
 # SSH and Ansible tests run sshd, ssh and systemctl --root; the browser tests drive Debian's Chromium
 # through Playwright, which never downloads a browser of its own; openssl makes the HTTPS tests' and
-# the installer's self-signed certificates).
-SYSTEM_TOOLS := systemd-analyze:systemd sshd:openssh-server ssh:openssh-client chromium:chromium openssl:openssl
+# the installer's self-signed certificates; the MQTT tests and `deskpi bench mqtt` run Debian's Mosquitto).
+SYSTEM_TOOLS := systemd-analyze:systemd sshd:openssh-server ssh:openssh-client chromium:chromium openssl:openssl \
+                mosquitto:mosquitto
 
 .PHONY: demo test check bench system-deps clean
 
