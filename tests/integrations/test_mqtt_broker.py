@@ -9,11 +9,14 @@ mosquitto or paho-mqtt fails these tests.
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
-from mqtt_kit import deskpi, mqtt_sim, require_mqtt, sim_config
+from mqtt_kit import ROOT, deskpi, mqtt_sim, require_mqtt, sim_config
 
 from deskpi.bench.broker import Mosquitto, Subscriber
 
@@ -263,3 +266,10 @@ def test_a_clean_stop_says_offline_itself(broker, tmp_path):
         assert "Traceback" not in (tmp_path / "data" / "sim.log").read_text()
     finally:
         ha.close()
+
+
+def test_status_tells_a_person_how_the_link_is(desks):
+    out = subprocess.run([sys.executable, "-m", "deskpi.cli", "--data-dir", str(desks[ON]), "status"],
+                         capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60,
+                         check=True).stdout
+    assert f"mqtt     connected; topics {ON}/...; commands on" in out, out

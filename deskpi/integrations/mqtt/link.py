@@ -26,7 +26,7 @@ KEEPALIVE_S = 30                # the broker declares the desk offline ~45 s aft
 CONNECT_TIMEOUT_S = 3.0
 BACKOFF_S = (1, 30)
 BACKLOG_WAIT_S = 0.05           # while paho still writes the last batch (a slow or stalled broker)
-CLOSE_TIMEOUT_S = 3.0
+CLOSE_TIMEOUT_S = 2.0
 
 
 class MqttLink:
