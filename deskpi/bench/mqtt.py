@@ -134,10 +134,12 @@ def _presses(d, n: int) -> tuple[list[float], int]:
     btn = d.parts.factory.pin(d.settings.buttons.up_pin)
     on_ms, missed = [], 0
     for _ in range(n):
+        _wait(lambda: not d.parts.controller.busy, 10)
         if d.parts.controller.fault:
             d.parts.service.clear_fault()
         if (d.parts.controller.height_mm() or 0) > d.settings.desk.max_mm - 60:
-            d.parts.service.move_to(d.settings.desk.min_mm + 60, Source.REMOTE, "bench")
+            with contextlib.suppress(MotionRefused):         # a fault just now: the next turn clears it
+                d.parts.service.move_to(d.settings.desk.min_mm + 60, Source.REMOTE, "bench")
             _wait(lambda: not d.parts.controller.busy, 40)
         _wait(lambda: d.parts.controller.state.value == "idle", 5)
         time.sleep(0.3)
