@@ -6,9 +6,10 @@ STAMP  := $(VENV)/.installed
 # Debian packages the test suite drives for real (systemd-analyze verifies the unit; the installer,
 # SSH and Ansible tests run sshd, ssh and systemctl --root; the browser tests drive Debian's Chromium
 # through Playwright, which never downloads a browser of its own; openssl makes the HTTPS tests' and
-# the installer's self-signed certificates; prometheus scrapes a sim and promtool checks contrib/prometheus).
+# the installer's self-signed certificates; prometheus scrapes a sim and promtool checks contrib/prometheus;
+# the MQTT tests and `deskpi bench mqtt` run Debian's Mosquitto).
 SYSTEM_TOOLS := systemd-analyze:systemd sshd:openssh-server ssh:openssh-client chromium:chromium openssl:openssl \
-                prometheus:prometheus promtool:prometheus npm:npm
+                prometheus:prometheus promtool:prometheus npm:npm mosquitto:mosquitto
 # axe-core, the accessibility checker the browser tests run in every page, comes from npm.
 AXE := $(VENV)/node/node_modules/axe-core/axe.min.js
 # The demo's address, and the person it signs in as (made on its first run).

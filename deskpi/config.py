@@ -144,6 +144,23 @@ SCHEMA: dict[str, dict[str, Opt]] = {
         "enabled": Opt(bool, False),
         "allow_localhost": Opt(bool, False),
     },
+    # Optional Home Assistant over MQTT (deskpi/integrations/mqtt/): needs the `mqtt` extra (paho-mqtt).
+    "mqtt": {
+        "enabled": Opt(bool, False),
+        "host": Opt(str, "localhost"),
+        "port": Opt(int, 1883, 1, 65535),
+        "username": Opt(str, ""),
+        "password_file": Opt(str, ""),      # the password lives in its own file, never in this one
+        "tls": Opt(bool, False),
+        "tls_ca_file": Opt(str, ""),
+        "tls_cert": Opt(str, ""),
+        "tls_key": Opt(str, ""),
+        "client_id": Opt(str, ""),          # "": deskpi-<host name>
+        "base_topic": Opt(str, ""),         # "": deskpi/<desk id>
+        "discovery_prefix": Opt(str, "homeassistant"),
+        "allow_commands": Opt(bool, False),
+        "publish_personal": Opt(bool, False),
+    },
 }
 
 #: The largest voltage each chip measures across its shunt (INA219 with its PGA at /8; INA226 fixed);
@@ -175,6 +192,7 @@ class Settings:
     web: Any
     current: Any
     metrics: Any
+    mqtt: Any
     warnings: tuple[str, ...] = ()
     source: str = "defaults"
 
@@ -356,6 +374,7 @@ def _cross_checks(s: dict, problems: list[str]) -> list[str]:
                 warnings.append(f"[motor] {key} = {pin}: an active-low relay board on GPIO{pin}, pulled down at "
                                 "boot, switches ON while the Pi boots; use an active-high driver or GPIO0-8")
     _current_checks(s["current"], uses, problems)
+    _mqtt_checks(s["mqtt"], problems)
     return warnings
 
 
@@ -380,6 +399,45 @@ def _current_checks(cur: Any, uses: dict[int, list[str]], problems: list[str]) -
             for who in uses.get(pin, []):
                 problems.append(f"{who} = {pin}: GPIO{pin} is I2C {what}, which [current] enabled = true needs "
                                 f"for the current sensor on bus 1; choose another pin")
+
+
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_TOPIC_LEVEL = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _mqtt_checks(m: Any, problems: list[str]) -> None:
+    """The broker's address, the credentials' files, and topics Home Assistant can subscribe to."""
+    if not is_host(m.host):
+        problems.append(f"[mqtt] host = {m.host!r}: must be the broker's address or host name, "
+                        f"e.g. \"homeassistant.local\" or \"192.168.1.10\"")
+    files = {"password_file": "mqtt-password", "tls_ca_file": "mqtt-ca.pem", "tls_cert": "mqtt-client.pem",
+             "tls_key": "mqtt-client.key"}
+    for key, example in files.items():
+        path = getattr(m, key)
+        if path and (not path.startswith("/") or any(ord(c) < 32 for c in path)):
+            problems.append(f"[mqtt] {key} = {path!r}: must be an absolute path such as /etc/deskpi/{example}")
+    if m.password_file and not m.username:
+        problems.append(f"[mqtt] password_file = {m.password_file!r} without username: the broker takes a "
+                        f"password only with a user name; set username too")
+    if m.username and (len(m.username) > 64 or any(ord(c) < 32 for c in m.username)):
+        problems.append(f"[mqtt] username = {m.username!r}: must be at most 64 printable characters")
+    for key in ("tls_ca_file", "tls_cert", "tls_key"):
+        if getattr(m, key) and not m.tls:
+            problems.append(f"[mqtt] {key} = {getattr(m, key)!r} with tls = false: set tls = true to use it")
+    if bool(m.tls_cert) != bool(m.tls_key):
+        given, missing = ("tls_cert", "tls_key") if m.tls_cert else ("tls_key", "tls_cert")
+        problems.append(f"[mqtt] {given} = {getattr(m, given)!r} without {missing}: a client certificate "
+                        f"needs both (or neither)")
+    if m.client_id and not _CLIENT_ID.fullmatch(m.client_id):
+        problems.append(f"[mqtt] client_id = {m.client_id!r}: must be 1-64 letters, digits, '_', '.' or '-' "
+                        f"(\"\" for deskpi-<host name>)")
+    for key, empty_ok in (("base_topic", True), ("discovery_prefix", False)):
+        topic = getattr(m, key)
+        if (topic or not empty_ok) and not (len(topic) <= 128 and all(
+                _TOPIC_LEVEL.fullmatch(level) for level in topic.split("/"))):
+            problems.append(f"[mqtt] {key} = {topic!r}: must be topic levels of letters, digits, '_', '.' or '-' "
+                            f"joined by '/' (no '+', '#', spaces or empty levels), at most 128 characters"
+                            + (" (\"\" for deskpi/<desk id>)" if empty_ok else ""))
 
 
 _HOST_NAME = re.compile(r"^\.?(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")

@@ -87,6 +87,11 @@ def _cmd_status(args: argparse.Namespace) -> int:
             return "not learned" if m.get("current_a") is None else f"{m['current_a']:g} A"
         print(f"  current  up {amps(up)}, down {amps(down)}" if current.get("running") else
               f"  current  NOT READING: {current.get('problem')} (deskpi doctor)")
+    mqtt = st.get("mqtt")
+    if mqtt:
+        link = "connected" if mqtt["connected"] else f"NOT CONNECTED: {mqtt.get('problem') or 'connecting'}"
+        commands = "on" if mqtt["allow_commands"] else "off"
+        print(f"  mqtt     {link}; topics {mqtt['base_topic']}/...; commands {commands}")
     return exit_codes.OK
 
 

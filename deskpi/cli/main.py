@@ -33,6 +33,23 @@ def _bench_latency(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_mqtt(args: argparse.Namespace) -> int:
+    from deskpi.bench.broker import BrokerMissing
+    from deskpi.bench.mqtt import run
+
+    try:
+        result = run(quick=args.quick)
+    except BrokerMissing as exc:
+        print(f"deskpi: {exc}", file=sys.stderr)
+        return 1
+    except ImportError as exc:
+        print(f"deskpi: bench mqtt needs paho-mqtt ({exc}); install the `mqtt` extra: pip install 'deskpi[mqtt]'",
+              file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
 def _bench_web(args: argparse.Namespace) -> int:
     from deskpi.bench.web import run
 
@@ -150,6 +167,9 @@ def _sim(args: argparse.Namespace) -> int:
     if args.metrics:
         from dataclasses import replace
         settings = replace(settings, metrics=replace(settings.metrics, enabled=True))
+    settings = _sim_mqtt(settings, args)
+    if settings is None:
+        return 2
     data_dir = Path(args.data_dir or "deskpi-sim-data")
     daemon = Daemon(settings, sim=True, data_dir=data_dir, web=(args.host, args.port), seed=args.seed)
     daemon.install_signal_handlers()
@@ -174,6 +194,33 @@ def _sim(args: argparse.Namespace) -> int:
     finally:
         daemon.shutdown()
     return 0
+
+
+def _sim_mqtt(settings, args: argparse.Namespace):
+    """`--mqtt-host/--mqtt-port/--mqtt-allow-commands` turn [mqtt] on over the config; None: a bad host."""
+    if args.mqtt_host is None and args.mqtt_port is None and not args.mqtt_allow_commands:
+        return settings
+    from dataclasses import replace
+
+    from deskpi.config import is_host
+    m = settings.mqtt
+    host = m.host if args.mqtt_host is None else args.mqtt_host
+    if not is_host(host):
+        print(f"deskpi: --mqtt-host {host!r}: must be the broker's address or host name, e.g. 127.0.0.1",
+              file=sys.stderr)
+        return None
+    return replace(settings, mqtt=replace(m, enabled=True, host=host, port=args.mqtt_port or m.port,
+                                          allow_commands=m.allow_commands or args.mqtt_allow_commands))
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a port number 1-65535")
+    return port
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -231,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="serve Prometheus metrics at /metrics, read with a token of "
                          "`deskpi token create NAME --role metrics`")
     sm.add_argument("--verbose", action="store_true", help="also log every run of the reminder scheduler")
+    sm.add_argument("--mqtt-host", metavar="H", help="publish to the MQTT broker at H (Home Assistant discovery)")
+    sm.add_argument("--mqtt-port", metavar="P", type=_port, help="the broker's port (default 1883)")
+    sm.add_argument("--mqtt-allow-commands", action="store_true",
+                    help="let MQTT commands move the desk (Stop always works)")
     sm.set_defaults(func=_sim)
     r = sub.add_parser("run", help="run the daemon on the real desk (what systemd starts)",
                        description="Example: deskpi run --config /etc/deskpi/deskpi.toml")
@@ -271,6 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
     lt.add_argument("--json", action="store_true", help="print one JSON object")
     lt.add_argument("--quick", action="store_true", help="fewer samples (for tests)")
     lt.set_defaults(func=_bench_latency)
+    mq = bsub.add_parser("mqtt", help="height to MQTT message, button presses with the broker up, down or "
+                                      "stalled, idle CPU; against Debian's Mosquitto",
+                         description="Example: deskpi bench mqtt --json   (needs the mosquitto package)")
+    mq.add_argument("--json", action="store_true", help="print one JSON object")
+    mq.add_argument("--quick", action="store_true", help="a few samples of each (for tests)")
+    mq.set_defaults(func=_bench_mqtt)
     wb = bsub.add_parser("web", help="phone page weight, API latency under live-page load, browser timing",
                          description="Example: deskpi bench web --json --clients 20 --rps 50")
     wb.add_argument("--json", action="store_true", help="print one JSON object")

@@ -69,20 +69,23 @@ class CurrentSample:
 
 
 class Source(enum.IntEnum):
-    """Who asks; higher value wins."""
+    """Who asks; higher value wins. MQTT (a home automation system) sits below the phone and the
+    buttons, so a person at the desk always takes over from an automation."""
 
     SCHEDULE = 1
-    REMOTE = 2
-    BUTTON = 3
+    MQTT = 2
+    REMOTE = 3
+    BUTTON = 4
 
     @property
     def audit_name(self) -> str:
-        return {Source.SCHEDULE: "schedule", Source.REMOTE: "web", Source.BUTTON: "button"}[self]
+        return {Source.SCHEDULE: "schedule", Source.MQTT: "mqtt", Source.REMOTE: "web",
+                Source.BUTTON: "button"}[self]
 
     @property
     def label(self) -> str:
-        return {Source.SCHEDULE: "the schedule", Source.REMOTE: "a remote request",
-                Source.BUTTON: "the desk's buttons"}[self]
+        return {Source.SCHEDULE: "the schedule", Source.MQTT: "home automation (MQTT)",
+                Source.REMOTE: "a remote request", Source.BUTTON: "the desk's buttons"}[self]
 
 
 @dataclass(frozen=True, slots=True)

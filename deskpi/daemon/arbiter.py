@@ -1,7 +1,8 @@
 """The motion arbiter: the one door every request for motion goes through.
 
 Priorities: stop beats everything; a physical button beats a remote request
-(web, CLI, integrations); a remote request beats a scheduled one. A request
+(web, CLI); a remote request beats home automation (MQTT), which beats a
+scheduled one. A request
 from a lower priority than the motion in progress is refused with a message
 saying who is moving the desk; one from a higher priority takes over. While
 the child lock is on, only stop is accepted.

@@ -157,6 +157,7 @@ class Handlers:
             "learned": learned,
             "current": self._current_state(),
             "tolerance_mm": p.controller.cfg.tolerance_mm,
+            "mqtt": None if p.mqtt is None else p.mqtt.status(),
         })
         return snap
 

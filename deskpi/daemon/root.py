@@ -73,6 +73,7 @@ class Parts:
     habits: object | None = None
     current: object | None = None       # the motor current reader (hw/current_sensor.py), when [current] is on
     metrics: object | None = None       # the desk's Prometheus counts (daemon/metrics.py), when [metrics] is on
+    mqtt: object | None = None          # Home Assistant over MQTT (deskpi/integrations/mqtt), when [mqtt] is on
 
 
 class Daemon:
@@ -154,7 +155,8 @@ class Daemon:
             recorder.audit(channel, action, user=user, remote=None if by is None else by.remote,
                            detail={k: v for k, v in {**detail, **extra}.items() if v is not None})
             habits = service.habits
-            if habits is not None and source is not None and source is not Source.SCHEDULE:
+            # An automation (the schedule, home automation) is no sign of a person at the desk.
+            if habits is not None and source is not None and source not in (Source.SCHEDULE, Source.MQTT):
                 habits.defer(habits.on_interaction, source.audit_name)
 
         arbiter.on_request = audit
@@ -167,6 +169,7 @@ class Daemon:
         self.heartbeat = Heartbeat(parts, self.notifier, watchdog=bool(s.daemon.watchdog))
         loop.on_tick = self.heartbeat.tick
         loop.listeners.append(self._on_event)
+        self._mqtt(parts)
         self.parts = parts
         return parts
 
@@ -301,6 +304,23 @@ class Daemon:
             habits.on_reminder = parts.metrics.reminder
         parts.recorder.listeners.append(habits.on_height)
 
+    def _mqtt(self, parts: Parts) -> None:
+        """Home Assistant over MQTT: optional, and a broker or a config problem never stops the desk."""
+        if not self.settings.mqtt.enabled:
+            return
+        try:
+            from deskpi.integrations.mqtt.bridge import MqttBridge
+            bridge = MqttBridge(self.settings, parts, sim=self.sim)
+        except ImportError as exc:
+            log.error("MQTT is enabled but paho-mqtt is not installed (%s); install the `mqtt` extra: "
+                      "pip install 'deskpi[mqtt]'. Carrying on without MQTT", exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - e.g. an unreadable password file: say it, run the desk
+            log.error("MQTT unavailable: %s; carrying on without it", exc)
+            return
+        bridge.attach()
+        parts.mqtt = bridge
+
     def save_model(self) -> None:
         if self.parts is None:
             return
@@ -320,6 +340,11 @@ class Daemon:
             parts.habits.start()
         if self.web_address is not None:
             self._start_web(*self.web_address)
+        if parts.mqtt is not None:
+            try:
+                parts.mqtt.start(self.url)
+            except Exception:
+                log.exception("MQTT could not start; carrying on without it")
 
     def _start_web(self, host: str, port: int) -> None:
         from deskpi.daemon.web_server import ServerOptions, WebServer, stream_cap
@@ -392,7 +417,8 @@ class Daemon:
         if self._web_ctx is not None and self._web_ctx.reader is not None:
             steps.append(self._web_ctx.reader.close)
         if parts is not None:
-            steps += [p.close for p in (parts.habits, parts.buttons, parts.indicators, parts.current) if p is not None]
+            steps += [p.close for p in (parts.mqtt, parts.habits, parts.buttons, parts.indicators, parts.current)
+                      if p is not None]
             steps += [parts.sensor.close, parts.loop.close, self.save_model, parts.drive.close]
             if parts.recorder is not None:
                 steps.append(parts.recorder.close)
