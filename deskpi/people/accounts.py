@@ -135,6 +135,8 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
     plans = {}                    # name -> (plan, the day its goals count from: the day the person was added)
     goals: dict[str, dict[str, Any]] = {}
     for u in users:
+        if u.name not in report:
+            continue                      # only the plans of the people reported (the live status asks often)
         plan, source = plan_for(store, u.name)
         start = goal_since(u, zone)
         plans[u.name] = (plan, start)
@@ -167,6 +169,16 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
     result.update({"days": days, "active_user": None if active is None else active.name,
                    "goals": {name: goals[name] for name in report}, "notes": notes})
     return result
+
+
+def standing_today(store, name: str, *, now: float | None = None, zone=None) -> dict[str, Any]:
+    """A person's standing today as every place shows it: their day in `stats_report` (the function
+    `deskpi stats` and the statistics API use), so the home line and the reminders page cannot count
+    differently. {"date", "standing_min", "standing_goal_min", "goal_progress"}; LookupError for an
+    unknown name."""
+    day = stats_report(store, user=name, days=1, zone=zone, now=now)["users"]
+    found = next(iter(day.values()))["days"][-1]
+    return {k: found[k] for k in ("date", "standing_min", "standing_goal_min", "goal_progress")}
 
 
 def plan_for(store, name: str):
