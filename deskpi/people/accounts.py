@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -41,6 +42,35 @@ def last_desk_use(store: Any, user: Any) -> float | None:
     (an earlier person of the same name is not them)."""
     found = store.list_audit(user=user.name, since=user.created_at, limit=1)
     return found[0].t if found else None
+
+
+def rename_person(store: Any, user: Any, new_name: str, *, field: str = "name") -> Any:
+    """Give a person a new name; the one way the admin page and `deskpi user rename` do it.
+
+    The rules and errors of adding a person (case-insensitive, lookalikes count; the store's
+    `rename_user`); what they did under the old name stays theirs. A refusal is the store's ValueError,
+    naming the new name as `field` (the API's body field, the CLI's argument)."""
+    try:
+        return store.rename_user(user.name, new_name)
+    except ValueError as exc:
+        raise type(exc)(str(exc).replace("new_name = ", f"{field} = ", 1)) from None
+
+
+def reset_pin(store: Any, user: Any, *, hash_pin: Callable[[str], str] | None = None) -> tuple[str, list[str]]:
+    """Give a person a new PIN drawn by the desk (`draw_pin`): (the PIN, to be shown once, and notes).
+
+    The one way the admin page and `deskpi user reset-pin` do it. Like any PIN change it ends all
+    their sessions and revokes their API tokens. `hash_pin`: how to hash it (the web app's PIN-check
+    slots; default `hash_secret`)."""
+    from deskpi.people.passwords import draw_pin, hash_secret
+
+    pin = draw_pin()
+    pin_hash = (hash_pin or hash_secret)(pin)
+    tokens = len(store.list_tokens(user.name))
+    store.update_user(user.name, pin_hash=pin_hash)     # ends all their sessions and revokes their tokens
+    return pin, [f"Tell {user.name} the new PIN in person: it is not shown again.",
+                 f"{user.name} is signed out on every phone and browser, and {tokens} API token"
+                 f"{'' if tokens == 1 else 's'} of theirs {'was' if tokens == 1 else 'were'} revoked."]
 
 
 def may_manage(user: Any, owner: Any) -> bool:
