@@ -370,11 +370,12 @@ class HabitService:
         return {"reminder": current, "status": status}
 
     def _measured_today(self, person: str | None, now: float) -> dict:
-        """Today's standing minutes and goal of the person at the desk as the statistics count them
-        (people.accounts.standing_today): the home line and the reminders page show these, so they agree
-        with the statistics page, `deskpi stats` and the API. The policy's own count (working time
-        only, the desk's posture whoever stands at it) only paces the reminders. Nobody at the desk:
-        no goal. Asked of the store at most every MEASURE_S; outside the lock (a few queries)."""
+        """Today's standing minutes, goal, posture changes and reminders shown of the person at the desk
+        as the statistics count them (people.accounts.standing_today): the home line and the reminders
+        page show these, so they agree with the statistics page, `deskpi stats` and the API. The
+        policy's own counts (working time only, the desk's posture whoever stands at it) only pace the
+        reminders. Nobody at the desk: no goal. Asked of the store at most every MEASURE_S; outside the
+        lock (a few queries)."""
         from deskpi.people.accounts import standing_today
 
         last = self._measured
@@ -390,6 +391,7 @@ class HabitService:
                 return last[2] if last is not None and last[0] == person else {}
             goal = day["standing_goal_min"]
             value = {"standing_min": day["standing_min"], "goal_min": None if goal is None else round(goal),
+                     "posture_changes": day["posture_changes"], "reminders": day["reminders"].get("shown", 0),
                      "date": day["date"]}
         self._measured = (person, now, value)
         return value

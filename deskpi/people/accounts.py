@@ -204,11 +204,12 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
 def standing_today(store, name: str, *, now: float | None = None, zone=None) -> dict[str, Any]:
     """A person's standing today as every place shows it: their day in `stats_report` (the function
     `deskpi stats` and the statistics API use), so the home line and the reminders page cannot count
-    differently. {"date", "standing_min", "standing_goal_min", "goal_progress"}; LookupError for an
-    unknown name."""
+    differently. {"date", "standing_min", "standing_goal_min", "goal_progress", "posture_changes",
+    "reminders"}; LookupError for an unknown name."""
     day = stats_report(store, user=name, days=1, zone=zone, now=now)["users"]
     found = next(iter(day.values()))["days"][-1]
-    return {k: found[k] for k in ("date", "standing_min", "standing_goal_min", "goal_progress")}
+    return {k: found[k] for k in ("date", "standing_min", "standing_goal_min", "goal_progress", "posture_changes",
+                                  "reminders")}
 
 
 def plan_for(store, name: str):

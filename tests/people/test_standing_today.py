@@ -55,7 +55,7 @@ def status(store: Store, now: dt.datetime) -> dict:
 def test_the_status_shows_the_statistics_count_not_the_reminders_own(store) -> None:
     # Before working hours (07:00-07:40) and at 880 mm, above Ada's own threshold (860 mm) but below the
     # reminders' old flat 900 mm: the statistics count both, and so does every page now.
-    stand(store, [("06:30", 650), ("07:00", 880), ("07:40", 650), ("09:00", 1000), ("09:30", 650)])
+    stand(store, [("06:30", 650), ("07:00", 880), ("07:40", 650), ("09:00", 1000), ("09:30", 650), ("10:00", 650)])
     now = at("10:00")
     shown = status(store, now)
     day = stats_report(store, user="Ada", days=1, zone=local_zone(None), now=now.timestamp())["users"]["Ada"]
@@ -63,6 +63,8 @@ def test_the_status_shows_the_statistics_count_not_the_reminders_own(store) -> N
     assert today["standing_min"] == pytest.approx(70.0, abs=0.2)
     assert shown["standing_min"] == today["standing_min"] and shown["goal_min"] == today["standing_goal_min"]
     assert shown["date"] == MONDAY.isoformat()
+    assert shown["posture_changes"] == today["posture_changes"] == 4               # up, down, up, down
+    assert shown["reminders"] == today["reminders"]["shown"] == 0
     assert standing_today(store, "Ada", now=now.timestamp())["standing_min"] == today["standing_min"]
 
 

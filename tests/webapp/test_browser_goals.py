@@ -179,6 +179,7 @@ def test_the_same_standing_minutes_and_goal_everywhere_after_standing_a_while(br
                       lambda: (st := page.request.get(f"{url}/api/v1/reminder").json()["status"])["standing_min"]
                       == stood and st, timeout=10)
         assert status["goal_min"] == goal and status["date"] == TODAY.isoformat()
+        assert status["posture_changes"] == today()["posture_changes"] >= 2                 # up and down again
 
         page.goto(url + "/")
         poll("the home line's minutes", lambda: _minutes_attr(page, "home-goal") == stood, timeout=10)
