@@ -9,6 +9,7 @@ deskpi.cli.common.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -45,13 +46,12 @@ def _print_stats(r: dict[str, Any]) -> None:
         print(f"  {'day':13s} {'sit':>6s} {'stand':>6s} {'betw.':>6s} {'unkn.':>6s} {'changes':>7s} "
               f"{'reminders':>9s} {'reached':>7s} {'goal':>6s}")
         for d in bucket["days"]:
-            print(f"  {d['date']:13s} {d['sitting_min']:6.0f} {d['standing_min']:6.0f} {d['between_min']:6.0f} "
-                  f"{d['unknown_min']:6.0f} {d['posture_changes']:7d} {d['reminders'].get('shown', 0):9d} "
+            print(f"  {d['date']:13s} {_minutes(d)} {d['posture_changes']:7d} {d['reminders'].get('shown', 0):9d} "
                   f"{_goal_columns(d)}")
         for w in bucket["weeks"]:
-            print(f"  {_week_label(w):13s} {w['sitting_min']:6.0f} {w['standing_min']:6.0f} {w['between_min']:6.0f} "
-                  f"{w['unknown_min']:6.0f} {w['posture_changes']:7d} {w['reminders'].get('shown', 0):9d} "
-                  f"{_goal_columns(w)}  ({w['working_days']} working day(s))")
+            print(f"  {_week_label(w):13s} {_minutes(w)} {w['posture_changes']:7d} "
+                  f"{w['reminders'].get('shown', 0):9d} {_goal_columns(w)}  ({w['working_days']} working day(s)"
+                  f"{_whole_week(w)})")
 
     for name, bucket in r["users"].items():
         g = r["goals"][name]
@@ -65,15 +65,33 @@ def _print_stats(r: dict[str, Any]) -> None:
     if any(d["day_min"] and (d["sitting_min"] or d["standing_min"] or d["between_min"])
            for d in r["unassigned"]["days"]):
         table("unassigned (minutes)", r["unassigned"])
+    print("(A week's goal column is the goal of its days shown: for this week, so far. The goal of the "
+          "whole week, Monday to Sunday, follows in brackets.)")
     for line in r["notes"] + r["warnings"]:
         print(f"- {line}")
+
+
+def whole(minutes: float | None) -> int:
+    """Whole minutes as the pages round them (JavaScript's Math.round: halves up), so 12.5 reads 13 here too."""
+    return math.floor((minutes or 0.0) + 0.5)
+
+
+def _minutes(rec: dict[str, Any]) -> str:
+    return " ".join(f"{whole(rec[k]):6d}" for k in ("sitting_min", "standing_min", "between_min", "unknown_min"))
 
 
 def _goal_columns(rec: dict[str, Any]) -> str:
     """The share of the standing goal reached and the goal itself, in minutes ('-' without a goal)."""
     if rec["standing_goal_min"] is None:
         return f"{'-':>7s} {'-':>6s}"
-    return f"{100 * rec['goal_progress']:6.0f}% {rec['standing_goal_min']:6.0f}"
+    return f"{whole(100 * rec['goal_progress']):6d}% {whole(rec['standing_goal_min']):6d}"
+
+
+def _whole_week(w: dict[str, Any]) -> str:
+    if w.get("week_goal_min") is None:
+        return ""
+    return (f"; goal of the whole week {whole(w['week_goal_min'])} min, "
+            f"{whole(100 * w['week_goal_progress'])}% reached")
 
 
 def _week_label(w: dict[str, Any]) -> str:

@@ -43,6 +43,8 @@ from deskpi.people.accounts import (
     heights_for,
     last_admin_refusal,
     plan_for,
+    rename_person,
+    reset_pin,
     set_plan,
     user_dict,
 )
@@ -209,6 +211,43 @@ def _cmd_user_use(args: argparse.Namespace) -> int:
 
 
 @guarded
+def _cmd_user_rename(args: argparse.Namespace) -> int:
+    with open_store(desk_data_dir(args), create=False) as store:
+        user = require_user(store, args.old)
+        renamed = rename_person(store, user, args.new, field="NEW")     # the admin page's rename
+        same = renamed.name == user.name
+        notes = [f"{user.name!r} is already called that: nothing changed."] if same else [
+            f"What {user.name} did (moves, statistics, when they last used the desk) is {renamed.name}'s now; "
+            f"they sign in as {renamed.name!r} with the same PIN.",
+            "If they hold the desk from their phone right now, they claim it again."]
+        d = _described(store, renamed)
+    if args.json:
+        print_json({**d, "renamed_from": user.name, "notes": notes})
+        return 0
+    print(f"{user.name!r} keeps their name" if same else f"renamed {user.name!r} to {renamed.name!r}")
+    for note in notes:
+        print(f"  - {note}")
+    return 0
+
+
+@guarded
+def _cmd_user_reset_pin(args: argparse.Namespace) -> int:
+    with open_store(desk_data_dir(args), create=False) as store:
+        user = require_user(store, args.name)
+        pin, notes = reset_pin(store, user)                               # the admin page's reset
+    # The web page's lock-out of a name after wrong PINs lives in the running daemon, out of reach here.
+    notes.append(f"If {user.name}'s name is locked out after wrong PINs, that ends by itself within "
+                 f"15 minutes (a reset on the admin page ends it at once).")
+    if args.json:
+        print_json({"name": user.name, "pin": pin, "notes": notes})
+        return 0
+    print(f"new PIN for {user.name!r}: {pin}")
+    for note in notes:
+        print(f"  - {note}")
+    return 0
+
+
+@guarded
 def _cmd_plan_show(args: argparse.Namespace) -> int:
     from deskpi.core.habits.plan_names import plan_label
 
@@ -338,7 +377,7 @@ def register(sub: Any) -> None:
                     "  deskpi user add Ana --stature-cm 168 --pin-stdin <<< 4711\n"
                     "  deskpi user list --json\n"
                     "  deskpi --data-dir /var/lib/deskpi user use Ana")
-    us = u.add_subparsers(dest="user_command", required=True, metavar="{add,list,show,set,remove,use}")
+    us = u.add_subparsers(dest="user_command", required=True, metavar="{add,list,show,set,rename,reset-pin,remove,use}")
 
     a = add_command(
         us, "add", run=_cmd_user_add, help="add a user (the first one becomes owner and active user)",
@@ -392,6 +431,25 @@ def register(sub: Any) -> None:
     st.add_argument("--clear-pin", action="store_true",
                     help="remove the PIN/password (signs them out everywhere and revokes their API tokens)")
     st.set_defaults(role=None, _parser=st)
+
+    rn = add_command(
+        us, "rename", run=_cmd_user_rename, help="give a user a new name (what they did stays theirs)",
+        description="Give a user a new name: the rules of adding one (1-40 characters, case-insensitively "
+                    "unique, lookalike spellings count as the same name). Their moves, statistics and "
+                    "reminder history follow the new name; their PIN stays. The same as Rename on the "
+                    "admin page.\n\n"
+                    "Example: deskpi user rename Cleo Clementine")
+    rn.add_argument("old", metavar="OLD", help="the name they have now")
+    rn.add_argument("new", metavar="NEW", help="the new name (1-40 characters)")
+
+    rp = add_command(
+        us, "reset-pin", run=_cmd_user_reset_pin, help="give a user a new PIN drawn by the desk, shown once",
+        description="Give a user a new six-digit PIN drawn by the desk and print it once: tell it to them in "
+                    "person. Like any PIN change it signs them out of the web page everywhere and revokes "
+                    "their API tokens. The same as Reset PIN on the admin page. To choose a PIN yourself: "
+                    "deskpi user set NAME --pin-stdin.\n\n"
+                    "Example: deskpi user reset-pin Bob --json")
+    rp.add_argument("name", metavar="NAME")
 
     rm = add_command(us, "remove", run=_cmd_user_remove, help="remove a user with their presets, plan and reminders",
                      description="Remove a user with their presets, plan and reminder history (the audit trail "

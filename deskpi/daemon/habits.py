@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 STATE_KEY = "habits.state"
 FOLLOW_S = 1.0            # how stale the person and plan behind a snapshot may be
+MEASURE_S = 2.0           # how stale today's measured standing in a snapshot may be (the feed asks 10 times a second)
 RECHECK_S = 60.0           # wake at least this often: clock sync, day change, a restored state
 _KIND = {"prompt_stand": "stand", "prompt_sit": "sit", "prompt_move": "move", "prompt_stretch": "stretch"}
 # "followed": the person changed posture with the desk's own buttons or a preset while the prompt
@@ -80,6 +81,8 @@ class HabitService:
         self._start_date = start_date
         self._plan_key: tuple | None = None
         self._followed_at = float("-inf")
+        self._skipped = dt.timedelta(0)     # how far skip_to_next moved this service's clock ahead (simulator)
+        self._measured: tuple[str | None, float, dict] | None = None     # (person, at, their day) last counted
         self.policy = self._policy_for_active_user()
         self.state, self._store_ids = self._load()
         self.current: dict | None = self._restored_prompt()
@@ -97,21 +100,25 @@ class HabitService:
         from deskpi.people.accounts import goal_since, plan_for
 
         user = self.store.get_active_user()
-        stored = None if user is None else self.store.get_plan(user.name)
-        self._plan_key = (None if user is None else user.name, None if stored is None else stored.updated_at)
+        self._plan_key = self._key_of(user)
         if self._fixed_plan is not None or user is None:
             plan = self._fixed_plan or DEFAULT_PLAN
         else:
             plan, _ = plan_for(self.store, user.name)
         start = self._start_date or (goal_since(user) if user is not None and user.created_at
                                      else self.wall().date())
-        return HabitPolicy(plan, start_date=start, auto_allowed=self.auto_allowed)
+        return HabitPolicy(plan, start_date=start, auto_allowed=self.auto_allowed,
+                           stand_threshold_mm=_stand_threshold(user))
+
+    def _key_of(self, user) -> tuple:
+        """What the policy depends on: the person, their plan and their sit/stand heights."""
+        if user is None:
+            return (None, None, None, None)
+        stored = self.store.get_plan(user.name)
+        return (user.name, None if stored is None else stored.updated_at, user.seated_mm, user.standing_mm)
 
     def _follow_active_user(self) -> None:
-        user = self.store.get_active_user()
-        stored = None if user is None else self.store.get_plan(user.name)
-        key = (None if user is None else user.name, None if stored is None else stored.updated_at)
-        if key != self._plan_key:
+        if self._key_of(self.store.get_active_user()) != self._plan_key:
             self.policy = self._policy_for_active_user()
 
     # -- persistence ----------------------------------------------------------
@@ -260,6 +267,7 @@ class HabitService:
             if when is None:
                 raise LookupError(f"no reminder can come now: {ev.reason}")
             ahead = when - now + dt.timedelta(seconds=1)
+            self._skipped += ahead
             base_wall, base_mono = self.wall, self.mono
             # Both clocks jump together: a wall clock that moved alone would be taken for a clock step.
             self.wall = lambda: base_wall() + ahead
@@ -383,17 +391,59 @@ class HabitService:
                     self._follow_active_user()
                 except Exception:          # a busy or closing store: the last person's status will do
                     log.debug("snapshot: could not follow the active user", exc_info=True)
-            reminder = self.current
-            if reminder is not None:
+            wall = self.wall()
+            status = self.policy.status(wall, self.state)
+            current, person = self.current, self._plan_key[0] if self._plan_key else None
+            if current is not None:
                 # The height its posture is at for the person now (their preset): the page's "Raise to 110 cm now".
-                reminder = {**reminder, "target_mm": self._posture_height(reminder.get("target"))}
-            return {"reminder": reminder, "status": self.policy.status(self.wall(), self.state)}
+                current = {**current, "target_mm": self._posture_height(current.get("target"))}
+        status.update(self._measured_today(person, (wall - self._skipped).timestamp()))
+        return {"reminder": current, "status": status}
+
+    def _measured_today(self, person: str | None, now: float) -> dict:
+        """Today's standing minutes, goal, posture changes and reminders shown of the person at the desk
+        as the statistics count them (people.accounts.standing_today): the home line and the reminders
+        page show these, so they agree with the statistics page, `deskpi stats` and the API. The
+        policy's own counts (working time only, the desk's posture whoever stands at it) only pace the
+        reminders. Nobody at the desk: no goal. Asked of the store at most every MEASURE_S; outside the
+        lock (a few queries)."""
+        from deskpi.people.accounts import standing_today
+
+        last = self._measured
+        if last is not None and last[0] == person and abs(now - last[1]) < MEASURE_S:
+            return last[2]
+        if person is None:
+            value: dict = {"goal_min": None}
+        else:
+            try:
+                day = standing_today(self.store, person, now=now)
+            except Exception:          # a busy store, a person just removed: the last count will do
+                log.debug("snapshot: could not count today's standing", exc_info=True)
+                return last[2] if last is not None and last[0] == person else {}
+            goal = day["standing_goal_min"]
+            value = {"standing_min": day["standing_min"], "goal_min": None if goal is None else round(goal),
+                     "posture_changes": day["posture_changes"], "reminders": day["reminders"].get("shown", 0),
+                     "date": day["date"]}
+        self._measured = (person, now, value)
+        return value
 
 
 def move_is_pointless(pending, reminder_id: str | None) -> bool:
     """The live reminder (the one answered) has no posture to move the desk to."""
     return (pending is not None and (reminder_id is None or reminder_id == pending.id)
             and pending.target is None)
+
+
+def _stand_threshold(user) -> float:
+    """Where the reminders tell standing from sitting: the middle of the person's own sit/stand band,
+    as the statistics classify (900 mm, the middle of the EN 527-1 gap, without a profile)."""
+    from deskpi.core.habits.posture_stats import Thresholds
+
+    try:
+        th = Thresholds() if user is None else Thresholds.for_profile(user.seated_mm, user.standing_mm)
+    except (TypeError, ValueError):
+        th = Thresholds()
+    return th.midpoint_mm
 
 
 def _kept(write: Callable, *args, **kwargs):

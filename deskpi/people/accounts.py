@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -41,6 +42,35 @@ def last_desk_use(store: Any, user: Any) -> float | None:
     (an earlier person of the same name is not them)."""
     found = store.list_audit(user=user.name, since=user.created_at, limit=1)
     return found[0].t if found else None
+
+
+def rename_person(store: Any, user: Any, new_name: str, *, field: str = "name") -> Any:
+    """Give a person a new name; the one way the admin page and `deskpi user rename` do it.
+
+    The rules and errors of adding a person (case-insensitive, lookalikes count; the store's
+    `rename_user`); what they did under the old name stays theirs. A refusal is the store's ValueError,
+    naming the new name as `field` (the API's body field, the CLI's argument)."""
+    try:
+        return store.rename_user(user.name, new_name)
+    except ValueError as exc:
+        raise type(exc)(str(exc).replace("new_name = ", f"{field} = ", 1)) from None
+
+
+def reset_pin(store: Any, user: Any, *, hash_pin: Callable[[str], str] | None = None) -> tuple[str, list[str]]:
+    """Give a person a new PIN drawn by the desk (`draw_pin`): (the PIN, to be shown once, and notes).
+
+    The one way the admin page and `deskpi user reset-pin` do it. Like any PIN change it ends all
+    their sessions and revokes their API tokens. `hash_pin`: how to hash it (the web app's PIN-check
+    slots; default `hash_secret`)."""
+    from deskpi.people.passwords import draw_pin, hash_secret
+
+    pin = draw_pin()
+    pin_hash = (hash_pin or hash_secret)(pin)
+    tokens = len(store.list_tokens(user.name))
+    store.update_user(user.name, pin_hash=pin_hash)     # ends all their sessions and revokes their tokens
+    return pin, [f"Tell {user.name} the new PIN in person: it is not shown again.",
+                 f"{user.name} is signed out on every phone and browser, and {tokens} API token"
+                 f"{'' if tokens == 1 else 's'} of theirs {'was' if tokens == 1 else 'were'} revoked."]
 
 
 def may_manage(user: Any, owner: Any) -> bool:
@@ -135,6 +165,8 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
     plans = {}                    # name -> (plan, the day its goals count from: the day the person was added)
     goals: dict[str, dict[str, Any]] = {}
     for u in users:
+        if u.name not in report:
+            continue                      # only the plans of the people reported (the live status asks often)
         plan, source = plan_for(store, u.name)
         start = goal_since(u, zone)
         plans[u.name] = (plan, start)
@@ -167,6 +199,17 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
     result.update({"days": days, "active_user": None if active is None else active.name,
                    "goals": {name: goals[name] for name in report}, "notes": notes})
     return result
+
+
+def standing_today(store, name: str, *, now: float | None = None, zone=None) -> dict[str, Any]:
+    """A person's standing today as every place shows it: their day in `stats_report` (the function
+    `deskpi stats` and the statistics API use), so the home line and the reminders page cannot count
+    differently. {"date", "standing_min", "standing_goal_min", "goal_progress", "posture_changes",
+    "reminders"}; LookupError for an unknown name."""
+    day = stats_report(store, user=name, days=1, zone=zone, now=now)["users"]
+    found = next(iter(day.values()))["days"][-1]
+    return {k: found[k] for k in ("date", "standing_min", "standing_goal_min", "goal_progress", "posture_changes",
+                                  "reminders")}
 
 
 def plan_for(store, name: str):

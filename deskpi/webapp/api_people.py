@@ -20,11 +20,13 @@ from deskpi.people.accounts import (
     last_admin_refusal,
     last_desk_use,
     plan_for,
+    rename_person,
+    reset_pin,
     set_plan,
     stats_report,
     user_dict,
 )
-from deskpi.people.passwords import draw_pin, hash_secret, validate_secret
+from deskpi.people.passwords import hash_secret, validate_secret
 from deskpi.webapp.api_desk import SLOT, caller, height_schema, slot_number
 from deskpi.webapp.api_spec import Api, ApiError, show
 from deskpi.webapp.auth import LockedOut
@@ -268,10 +270,9 @@ def rename_user_route(name: str, body):
     ctx = context()
     u = _user_or_404(ctx, name)
     try:
-        renamed = ctx.store.rename_user(u.name, body["name"])
+        renamed = rename_person(ctx.store, u, body["name"], field="name")    # as when adding a person
     except ValueError as exc:
-        # The store names its argument new_name; here the field is `name`, as when adding a person.
-        raise ApiError(422, str(exc).replace("new_name = ", "name = ", 1)) from None
+        raise ApiError(422, str(exc)) from None
     ctx.claims.rename(u.name, renamed.name)
     return jsonify({**describe_user(ctx, renamed), "renamed_from": u.name}), 200
 
@@ -287,15 +288,9 @@ def reset_pin_route(name: str):
     if u.id == ctx.user().id:
         raise ApiError(403, "your own PIN is changed on your profile page, with your present one: a new PIN "
                             "drawn here would sign you out")
-    pin = draw_pin()
-    pin_hash = _pin_hash(pin)
-    tokens = len(ctx.store.list_tokens(u.name))
-    ctx.store.update_user(u.name, pin_hash=pin_hash)     # ends all their sessions and revokes their tokens
+    pin, notes = reset_pin(ctx.store, u, hash_pin=_pin_hash)
     if ctx.signin is not None:
         ctx.signin.forgive(u.name)
-    notes = [f"Tell {u.name} the new PIN in person: it is not shown again.",
-             f"{u.name} is signed out on every phone and browser, and {tokens} API token"
-             f"{'' if tokens == 1 else 's'} of theirs {'was' if tokens == 1 else 'were'} revoked."]
     return jsonify(name=u.name, pin=pin, notes=notes), 200        # answers under /api/ are never cached
 
 

@@ -34,6 +34,7 @@ def nowhere(tmp_path, monkeypatch):
     ("user", "list"), ("user", "show", "Ada"), ("user", "use", "Ada"), ("user", "remove", "Ada"),
     ("user", "set", "Ada", "--units", "in"), ("plan", "show", "Ada"), ("token", "list", "Ada"),
     ("stats",), ("audit",), ("backup", "/tmp/never.db"), ("user", "add", "Ada"),
+    ("user", "rename", "Ada", "Bo"), ("user", "reset-pin", "Ada"),
 ])
 def test_the_people_commands_say_no_desk_is_installed_here(cli, nowhere, argv) -> None:
     plain = cli.main(*argv)

@@ -16,14 +16,28 @@ import re
 import time
 
 import pytest
-from browser_kit import api, chromium, deskpi, expect, phone, poll, require_browser, running_sim, sign_in
+from browser_kit import (
+    api,
+    chromium,
+    claim,
+    deskpi,
+    expect,
+    no_fault,
+    phone,
+    poll,
+    require_browser,
+    running_sim,
+    sign_in,
+    state,
+)
 
 from deskpi.core.habits.plans import Plan
 from deskpi.people.accounts import set_plan
 from deskpi.people.passwords import hash_secret
 from deskpi.store import Store
 
-PINS = {"Ada": "4711", "Nia": "2580", "Wes": "3690", "Hal": "1470", "Cy": "8520", "Bob": "9630", "Cleo": "7410"}
+PINS = {"Ada": "4711", "Nia": "2580", "Wes": "3690", "Hal": "1470", "Cy": "8520", "Bob": "9630", "Cleo": "7410",
+        "Tia": "3141"}
 EVERY_DAY = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 TODAY = dt.date.today()
 #: name -> (days since the account was created, plan): the plan's goal today is what every page shows.
@@ -34,6 +48,8 @@ PEOPLE = {
     "Hal": (30, {"days": EVERY_DAY, "holidays": [TODAY.isoformat()]}),         # a holiday
     "Cy": (30, {"kind": "cornell", "days": EVERY_DAY}),                        # no ramp: the rhythm's 128
 }
+
+TIA_PLAN = {"days": EVERY_DAY}                                                 # week 1 of the ramp: 60 min
 
 
 def expected_goal(name: str) -> float | None:
@@ -59,6 +75,10 @@ def desk(tmp_path_factory):
         store.set_active_user("Ada")
         store.add_user("Bob", pin_hash=hash_secret(PINS["Bob"]), now=time.time() - 30 * 86400)
         store.add_user("Cleo", now=time.time() - 3 * 86400)
+        # Tia stands in the simulator: her own band (700/1100 mm) says what standing is, not a flat 900 mm.
+        store.add_user("Tia", pin_hash=hash_secret(PINS["Tia"]), seated_mm=700, standing_mm=1100,
+                       now=time.time() - 2 * 86400)
+        set_plan(store, "Tia", TIA_PLAN)
         store.append_audit("web", "move", user="Bob", t=time.time() - 5 * 3600)     # Bob moved it 5 h ago
     with running_sim(data) as url:
         yield url, data
@@ -115,6 +135,83 @@ def test_the_same_goal_on_every_page_the_cli_and_the_api(browser, desk, ada, nam
     for report in (from_api, from_cli):
         day = report["users"][name]["days"][-1]
         assert day["date"] == TODAY.isoformat() and day["standing_goal_min"] == want, (name, report["users"])
+
+
+def _whole(minutes: float) -> int:
+    """Whole minutes as the pages and `deskpi stats` show them: halves up."""
+    return int(minutes + 0.5)
+
+
+def _minutes_attr(page, testid: str) -> float | None:
+    value = page.get_by_test_id(testid).get_attribute("data-standing-min")
+    return float(value) if value else None
+
+
+def test_the_same_standing_minutes_and_goal_everywhere_after_standing_a_while(browser, desk) -> None:
+    """Tia claims the desk, stands at her standing height for half a minute or more, and sits again:
+    her standing minutes and goal of today read the same on the home, reminders and statistics pages,
+    in `deskpi stats` (JSON and text) and from the statistics and reminder APIs."""
+    url, data = desk
+    goal = Plan.from_dict(TIA_PLAN).standing_goal_min(TODAY, TODAY - dt.timedelta(days=2))
+    ctx = phone(browser)
+    page = ctx.new_page()
+
+    def today() -> dict:
+        return page.request.get(f"{url}/api/v1/stats?days=1").json()["users"]["Tia"]["days"][-1]
+
+    def at_rest(lo: float, hi: float):
+        return lambda: (s := state(url))["state"] == "idle" and lo <= s["height_mm"] <= hi
+
+    try:
+        sign_in(page, url, "Tia", PINS["Tia"])
+        claim(page)                                                  # she is the one at the desk now
+        no_fault(page)
+        assert api(page, url, "POST", "/move", {"target_mm": 1100}).status == 202
+        poll("the desk up at Tia's standing height", at_rest(1080, 1120), timeout=90)
+        poll("half a minute of standing counted", lambda: today()["standing_min"] >= 0.5, timeout=120)
+        assert api(page, url, "POST", "/move", {"target_mm": 700}).status == 202
+        poll("the desk down at Tia's seated height", at_rest(680, 720), timeout=90)
+        stood = poll("the standing minutes settled", lambda: (a := today()["standing_min"]) == today()["standing_min"]
+                     and a, timeout=10)
+        assert today()["standing_goal_min"] == goal
+
+        status = poll("the reminder status caught up",
+                      lambda: (st := page.request.get(f"{url}/api/v1/reminder").json()["status"])["standing_min"]
+                      == stood and st, timeout=10)
+        assert status["goal_min"] == goal and status["date"] == TODAY.isoformat()
+        assert status["posture_changes"] == today()["posture_changes"] >= 2                 # up and down again
+
+        page.goto(url + "/")
+        poll("the home line's minutes", lambda: _minutes_attr(page, "home-goal") == stood, timeout=10)
+        expect(page.get_by_test_id("home-goal")).to_have_text(
+            f"Standing today: {_whole(stood)} min of {goal:.0f} min goal")
+        expect(page.get_by_test_id("home-goal")).to_have_attribute("data-goal-min", _goal_attr(goal))
+
+        page.goto(url + "/reminders")
+        poll("the reminders page's minutes", lambda: _minutes_attr(page, "reminders-standing") == stood, timeout=10)
+        expect(page.get_by_test_id("reminders-standing")).to_have_text(f"{_whole(stood)} min of {goal:.0f} min goal")
+
+        page.goto(url + "/stats")
+        expect(page.get_by_test_id("stats-goal-today")).not_to_have_text("Loading…")
+        assert _minutes_attr(page, "stats-goal-today") == stood
+        expect(page.get_by_test_id("stats-goal-today")).to_have_text(
+            f"Today: {_whole(stood)} min of {goal:.0f} min standing")
+        expect(page.locator('[data-k="today"]')).to_have_text(str(_whole(stood)))
+        week = page.get_by_test_id("stats-goal-week")
+        week_goal = Plan.from_dict(TIA_PLAN).week_goal_min(
+            [TODAY - dt.timedelta(days=TODAY.weekday() - k) for k in range(7)], TODAY - dt.timedelta(days=2))
+        expect(week).to_have_attribute("data-goal-min", _goal_attr(week_goal))
+        expect(week).to_contain_text(f"of the week's {week_goal:.0f} min goal")
+
+        from_cli = json.loads(deskpi("stats", "--user", "Tia", "--days", "1", "--json", data_dir=data))
+        text = deskpi("stats", "--user", "Tia", "--days", "1", data_dir=data)
+    finally:
+        api(page, url, "DELETE", "/claim")
+        ctx.close()
+    day = from_cli["users"]["Tia"]["days"][-1]
+    assert (day["date"], day["standing_min"], day["standing_goal_min"]) == (TODAY.isoformat(), stood, goal)
+    row = next(line.split() for line in text.splitlines() if line.strip().startswith(TODAY.isoformat()))
+    assert int(row[2]) == _whole(stood) and int(row[-1]) == int(goal), text     # the stand and goal columns
 
 
 def test_someone_not_at_the_desk_sees_no_goal_of_the_persons_who_is(browser, desk, ada) -> None:

@@ -1,7 +1,7 @@
-/* Today's standing goal wherever a page shows it: the home page's line and the reminders page's
- * "Standing". The number is the server's (the habit status of the person at the desk), the same one
- * Statistics, `deskpi stats` and the API show for the day; nothing here computes or guesses a goal.
- * Someone else's goal is not shown as yours.
+/* Today's standing and standing goal wherever a page shows them: the home page's line and the
+ * reminders page's "Standing". Both numbers are the server's (the habit status of the person at the
+ * desk, which takes them from the statistics), the same ones Statistics, `deskpi stats` and the API
+ * show for the day; nothing here computes or guesses them. Someone else's are not shown as yours.
  */
 import { me, samePerson } from "./api.js";
 import { $$, setText } from "./dom.js";
@@ -22,13 +22,16 @@ function render(snap) {
   const atDesk = current && current.active_user;
   const status = (atDesk && me && !samePerson(atDesk, me)) ? null : (snap && snap.status) || null;
   const goal = status && typeof status.goal_min === "number" ? String(status.goal_min) : "";
+  const stood = status && typeof status.standing_min === "number" ? String(status.standing_min) : "";
   for (const node of lines) {          // an empty line keeps its height: nothing below it jumps
     setText(node, status ? `Standing today: ${standingText(status)}` : "");
     node.dataset.goalMin = goal;
+    node.dataset.standingMin = stood;
   }
   for (const node of cells) {
     setText(node, status ? standingText(status) : "–");
     node.dataset.goalMin = goal;
+    node.dataset.standingMin = stood;
   }
 }
 

@@ -70,7 +70,7 @@ function put(where, node) {
   box.removeAttribute("aria-busy");
 }
 
-function progress(which, fraction, text, goal) {
+function progress(which, fraction, text, goal, standing) {
   const bar = $(`[data-progress="${which}"]`);
   const pct = Math.max(0, Math.min(100, Math.round((fraction || 0) * 100)));
   bar.setAttribute("aria-valuenow", String(pct));
@@ -78,6 +78,20 @@ function progress(which, fraction, text, goal) {
   const line = $(`[data-k="${which}-text"]`);
   line.textContent = text;
   line.dataset.goalMin = typeof goal === "number" ? String(goal) : "";
+  line.dataset.standingMin = typeof standing === "number" ? String(standing) : "";
+}
+
+/** "This week (30 Nov – 6 Dec): 45 min of the week's 400 min goal; goal up to today (Mon – Thu 3 Dec): 240 min".
+ * The week's goal is that of all its working days, Monday to Sunday; the one up to today is beside it. */
+function weekText(w) {
+  const dates = `${shortDate(w.monday)} – ${shortDate(w.sunday)}`;
+  const stood = mins(w.standing_min);
+  if (typeof w.week_goal_min !== "number") return `This week (${dates}): ${stood} standing, no standing goal`;
+  const whole = `This week (${dates}): ${stood} of the week's ${mins(w.week_goal_min)} goal`;
+  if (w.last_day === w.sunday || typeof w.standing_goal_min !== "number") return whole;
+  const upTo = w.first_day === w.last_day ? `${weekday(w.last_day)} ${shortDate(w.last_day)}`
+    : `${weekday(w.first_day)} – ${weekday(w.last_day)} ${shortDate(w.last_day)}`;
+  return `${whole}; goal up to today (${upTo}): ${mins(w.standing_goal_min)}`;
 }
 
 function mine(report) {
@@ -107,13 +121,14 @@ function renderWeek(report) {
   $('[data-k="confirmed"]').textContent = String(days.reduce((s, x) => s + ((x.reminders && x.reminders.confirmed) || 0), 0));
   progress("today", today.goal_progress, typeof today.standing_goal_min === "number"
     ? `Today: ${mins(today.standing_min)} of ${mins(today.standing_goal_min)} standing`
-    : `Today: ${mins(today.standing_min)} standing, no standing goal today`, today.standing_goal_min);
+    : `Today: ${mins(today.standing_min)} standing, no standing goal today`, today.standing_goal_min,
+  today.standing_min);
   const week = (u.weeks || [])[(u.weeks || []).length - 1];
   if (week) {
-    // The week so far: its goal is the sum of the goals of its days up to today.
-    progress("week", week.goal_progress, typeof week.standing_goal_min === "number"
-      ? `This week (${span(week)}): ${mins(week.standing_min)} of ${mins(week.standing_goal_min)}`
-      : `This week (${span(week)}): ${mins(week.standing_min)} standing, no standing goal`, week.standing_goal_min);
+    // The bar is the whole week's goal (Monday to Sunday); the goal of its days up to today is beside it.
+    progress("week", week.week_goal_progress, weekText(week), week.week_goal_min, week.standing_min);
+    $('[data-k="week-text"]').dataset.goalSoFarMin = typeof week.standing_goal_min === "number"
+      ? String(week.standing_goal_min) : "";
   }
   $("[data-table]").replaceChildren(...days.map((x) => {
     const tr = document.createElement("tr");
@@ -135,7 +150,8 @@ function renderMonth(report) {
   if (!u) { put("weeks", document.createTextNode("No data yet.")); return; }
   put("weeks", barChart((u.weeks || []).map((w) => ({
     label: shortDate(w.first_day),
-    title: `${span(w)}: standing ${mins(w.standing_min)}, sitting ${mins(w.sitting_min)}`,
+    title: `${span(w)}: standing ${mins(w.standing_min)}, sitting ${mins(w.sitting_min)}`
+      + (typeof w.standing_goal_min === "number" ? `, goal of these days ${mins(w.standing_goal_min)}` : ""),
     parts: [["b-stand", hours(w.standing_min)], ["b-between", hours(w.between_min)], ["b-sit", hours(w.sitting_min)]],
     goal: hours(w.standing_goal_min),
   })), { unit: "h", label: "Hours sitting and standing per week, last 4 weeks", decimals: 0 }));

@@ -44,7 +44,17 @@ Days and weeks (``daily``)
     'unassigned' when nobody is) and one class (sitting, standing, between, unknown), so per
     day the four minute counts summed over all buckets equal ``day_min``. Weeks are ISO weeks
     over the requested days, with totals and averages per working day (a day on which that
-    person had at least a minute of measured desk time).
+    person had at least a minute of measured desk time). A week has two goals: that of the days
+    asked for (``standing_goal_min``: for the week in progress, the goal so far) and that of the
+    whole week, Monday to Sunday (``week_goal_min``), both sums of their days' goals.
+
+Standing minutes (``daily``'s ``standing_min``): the one count of a person's standing time. Every
+place that shows it (the home line and the reminders page through the habit service's status,
+the statistics page, ``deskpi stats`` and the statistics API) takes it from ``daily`` through
+``deskpi.people.accounts.stats_report``, never from a count of its own: the time the measured
+height was above the person's standing threshold (their own seated/standing heights, else the
+EN 527-1 gap, see Classification) while they were the one at the desk, on the local day, up to
+``now``.
 
 Everything returned is plain dicts, lists, str, int, float and None, ready for ``json.dumps``;
 minutes are rounded to 0.1.
@@ -608,13 +618,16 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
         report_users = list(dict.fromkeys(users))
 
     def bucket(user: Any) -> dict[str, Any]:
+        def goal_on(d: date) -> float | None:
+            return None if user is None else _goal_value(goal_of(user, d), user, d)
+
         day_recs: list[dict[str, Any]] = []
         by_week: dict[str, list[tuple[date, _Tally, float | None]]] = {}
         for d in wanted:
             d0, d1 = bounds[d]
             tl = tallies.get((user, d)) or _Tally()
             longest = _longest_within(blocks.get(user, []), d0, d1)
-            goal = None if user is None else _goal_value(goal_of(user, d), user, d)
+            goal = goal_on(d)
             day_recs.append(_day_record(d, max(0.0, min(d1, now_t) - d0), tl, longest, goal))
             by_week.setdefault(_iso_week(d), []).append((d, tl, goal))
         week_recs = []
@@ -627,7 +640,8 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
             goals_known = [g for _, _, g in items if g]
             goal = sum(goals_known) if goals_known else None
             working = sum(1 for _, tl, _ in items if tl.measured_s >= WORKING_DAY_MIN_S)
-            week_recs.append(_week_record(week, items, total, longest, goal, working))
+            week_recs.append(_week_record(week, items, total, longest, goal, working,
+                                          _whole_week_goal(items[0][0], goal_on)))
         return {"thresholds": thresholds_for(user).as_dict(), "days": day_recs, "weeks": week_recs}
 
     out_users = {str(u): bucket(u) for u in report_users if u is not None}
@@ -644,6 +658,14 @@ def _goal_value(g: Any, user: Any, d: date) -> float | None:
     if v is not None and v < 0:
         raise ValueError(f"standing goal of {user!r} on {d.isoformat()} is negative: {g!r}")
     return v or None
+
+
+def _whole_week_goal(day: date, goal_on: Callable[[date], float | None]) -> float | None:
+    """The goal of the whole ISO week of `day`, Monday to Sunday (days before or after the ones asked
+    for included): the sum of its days' goals, None when none of them has one."""
+    monday = day - timedelta(days=day.weekday())
+    goals = [g for g in (goal_on(monday + timedelta(days=k)) for k in range(7)) if g]
+    return sum(goals) if goals else None
 
 
 def _progress(standing_s: float, goal_min: float | None) -> float | None:
@@ -672,17 +694,25 @@ def _day_record(d: date, day_s: float, tl: _Tally, longest_s: float, goal: float
 
 
 def _week_record(week: str, items: list, total: _Tally, longest_s: float, goal: float | None,
-                 working: int) -> dict[str, Any]:
-    """One person's ISO week over the days asked for: totals, and averages per working day."""
+                 working: int, whole_goal: float | None = None) -> dict[str, Any]:
+    """One person's ISO week over the days asked for: totals, and averages per working day.
+
+    Two goals: ``standing_goal_min`` is the goal of the days asked for (for the week in progress: the
+    goal so far, Monday to today), ``week_goal_min`` that of the whole week, Monday to Sunday."""
     def avg(x: float) -> float | None:
         return round(x / working, 1) + 0.0 if working else None
+    monday = items[0][0] - timedelta(days=items[0][0].weekday())
     return {
         "week": week,
         "first_day": items[0][0].isoformat(),
         "last_day": items[-1][0].isoformat(),
+        "monday": monday.isoformat(),
+        "sunday": (monday + timedelta(days=6)).isoformat(),
         "days": len(items),
         "working_days": working,
         **_totals(total, longest_s, goal),
+        "week_goal_min": whole_goal,
+        "week_goal_progress": _progress(total.secs[STAND], whole_goal),
         "per_working_day": {
             "sitting_min": avg(total.secs[SIT] / 60.0),
             "standing_min": avg(total.secs[STAND] / 60.0),
