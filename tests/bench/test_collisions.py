@@ -9,7 +9,7 @@ from dataclasses import replace
 from functools import partial
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from deskpi.bench.control import deskpi_controller, run_virtual
@@ -40,9 +40,12 @@ def test_a_thousand_healthy_moves_raise_no_fault(family, current):
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(params=desks, seed=st.integers(1, 10_000), fault=st.sampled_from(["stall", "obstruction_up",
                                                                             "obstruction_down"]))
-@pytest.mark.xfail(reason="known bug, issue 15 open: on one drawn desk a healthy warm-up move latched a false "
-                          "obstruction (the settled-height verdict's 100:1 rule), so the trial cannot start",
-                   strict=False)
+# Found by this test: a healthy warm-up move on a desk with almost no coast latched as an obstruction
+# (its coast not yet learned), and an obstacle met 20 mm into a fast move was called a stall.
+@example(params=BenchParams(speed_up=18.0, speed_down=53.1, coast_mm=0.99, noise_mm=2.935, outliers=0.0214,
+                            dropouts=0.0244, load_variation=0.0), seed=300, fault="stall")
+@example(params=BenchParams(speed_up=52.1, speed_down=42.8, coast_mm=15.4, noise_mm=1.88, outliers=0.0104,
+                            dropouts=0.0203, load_variation=0.235), seed=7531, fault="obstruction_up")
 def test_no_fault_goes_undetected_on_any_desk(params, seed, fault):
     family = DeskFamily("drawn", "drawn by hypothesis", params)
     trial = run_trial(fault, seed, family)
@@ -59,8 +62,9 @@ def test_no_fault_goes_undetected_on_any_desk(params, seed, fault):
 @given(params=desks, seed=st.integers(1, 10_000),
        fault=st.sampled_from(["stall", "obstruction_up", "obstruction_down", "soft_obstruction_up",
                               "soft_obstruction_down"]))
-@pytest.mark.xfail(reason="known bug, issue 15 open: on drawn desks a soft obstacle's back-off stopped after "
-                          "7.5 mm (< 10 mm), and a second drawn case failed too", strict=False)
+# Found by this test: the back-off's first short pulse off a squeezed soft obstacle fell short, and was left so.
+@example(params=BenchParams(speed_up=50.15, speed_down=36.49, coast_mm=18.28, noise_mm=2.008, outliers=0.0034,
+                            dropouts=0.0, load_variation=0.0), seed=5081, fault="soft_obstruction_up")
 def test_with_current_sensing_a_blocked_motor_is_off_within_50_ms(params, seed, fault):
     family = DeskFamily("drawn", "drawn by hypothesis", params)
     trial = run_trial(fault, seed, family, current=True)

@@ -156,6 +156,30 @@ def test_an_obstruction_caught_early_is_confirmed_where_the_readings_saw_it_stop
     assert verdict(sus, [r + 6.0 for r in readings], 906.0, 0.3, 1.0) is None
 
 
+def test_before_its_coast_is_learned_a_desk_resting_where_it_was_cut_is_free():
+    # Cut at 1039 with a guessed coast of 4.5 mm: a desk that coasts 1 mm is a free desk (regression:
+    # a healthy warm-up move on a desk with almost no coast was latched as an obstruction).
+    sus = suspicion(FaultKind.OBSTRUCTION, start_mm=946.0, expected_mm=1043.6, spread_mm=0.8, blocked_mm=1034.8,
+                    start_sd_mm=0.8)
+    readings = [1038.0, 1040.1, 1039.2, 1037.9, 1039.5, 1038.7]
+    assert verdict(sus, readings, 1038.9, 0.8, 2.0) is not None                   # the coast taken as known
+    assert verdict(replace(sus, coast_unknown_mm=4.5), readings, 1038.9, 0.8, 2.0) is None
+    # Resting where the readings saw it stop, short of even a coastless free desk: blocked.
+    blocked = [r - 4.5 for r in readings]
+    found = verdict(replace(sus, coast_unknown_mm=4.5), blocked, 1034.4, 0.8, 2.0)
+    assert found is not None and found[0] is FaultKind.OBSTRUCTION
+
+
+def test_a_desk_that_left_its_start_and_stopped_far_short_met_something():
+    sus = suspicion(FaultKind.STALL, expected_mm=889.0, spread_mm=13.0)
+    readings = [822.5, 823.4, 823.1, 822.8, 823.3, 822.9]
+    found = verdict(sus, readings, 823.0, 0.8, 2.0)
+    assert found is not None and found[0] is FaultKind.OBSTRUCTION and "23 mm into the move" in found[1]
+    # One that never left it is a stall.
+    found = verdict(sus, [r - 23.0 for r in readings], 800.0, 0.8, 2.0)
+    assert found is not None and found[0] is FaultKind.STALL
+
+
 def test_direct_evidence_is_a_fault_whose_kind_the_settled_desk_decides():
     sus = suspicion(FaultKind.STALL, expected_mm=805.0, direct=True)
     assert verdict(sus, [800.2, 799.9, 800.1, 800.0], 800.0, 0.3, 1.0)[0] is FaultKind.STALL

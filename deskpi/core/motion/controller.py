@@ -90,6 +90,7 @@ class _Settle:
 
 
 class MotionController:
+    BACKOFF_APPROACHES = 3
     def __init__(self, config: MotionConfig | None = None, model: StopModel | None = None) -> None:
         self.cfg = config or MotionConfig()
         self.model = model or StopModel.initial(self.cfg.speed_up_mm_s, self.cfg.speed_down_mm_s)
@@ -365,17 +366,23 @@ class MotionController:
             # The whole move's fit, not the collapse test's reference line: a false
             # alarm is precisely a moment when that short line has been misled.
             v = a.fit.speed(t)
-            expected = a.fit.position(t) + d * v * m.stop_lag_s
-            spread = math.hypot(a.fit.position_sd(t), 0.15 * v * m.stop_lag_s)
+            coast = v * m.stop_lag_s
+            expected = a.fit.position(t) + d * coast
+            # A coast measured on a few stops is known to 15 %; before that it is the default's
+            # guess, and the free desk may stop anywhere from the cut to the whole guessed coast.
+            learned = m.stop_lag_n >= 3
+            spread = math.hypot(a.fit.position_sd(t), 0.15 * coast if learned else 0.0)
+            coast_unknown = 0.0 if learned else coast
         else:
             expected = a.fit.x0 + d * m.travel_for_on_time(t - a.t_on)
             spread = 0.15 * abs(expected - a.fit.x0)
+            coast_unknown = 0.0
         blocked = a.collapse.onset[1] if kind is FaultKind.OBSTRUCTION and a.collapse.onset else None
         self._pause(t)
         s = self._settle
         assert s is not None   # a was the approach under way, so the pause's cut has just begun a settle
         s.suspect = Suspicion(kind, detail, d, a.fit.x0, expected, spread, blocked, direct, a.fit.start_sd,
-                              current_a)
+                              current_a, coast_unknown)
 
     def _pause(self, now: float) -> None:
         """Motor off as a precaution; the goal stands and resumes once the readings do."""
@@ -462,7 +469,11 @@ class MotionController:
         if g is None:
             return
         if g.kind == "backoff" and g.approaches > 0:
-            self._goal = None
+            # A short pulse off a squeezed obstacle can fall well short (the desk barely got going):
+            # go on until it has really let go, but never hunt for the millimetre.
+            if abs(g.target - final) <= max(self.cfg.tolerance_mm, self.cfg.backoff_mm / 3) \
+                    or g.approaches >= self.BACKOFF_APPROACHES:
+                self._goal = None
             return
         if g.kind == "hold":
             return          # a hold asked for while settling: _start runs it (its lease is checked first)

@@ -26,6 +26,23 @@ class Suspicion:
     direct: bool = False     # raised by direct evidence (the motor current): a fault, only its kind is open
     start_sd_mm: float = 0.0  # how sure the height the move started from is
     current_a: float | None = None   # what the motor drew, when the current raised the alarm
+    coast_unknown_mm: float = 0.0    # a free desk rests anywhere up to this much short of expected_mm
+
+
+def _log_free(final: float, sus: Suspicion, sd: float) -> float:
+    """Log-likelihood of the rest height for a free desk, whose coast may be anything in a range."""
+    width = sus.coast_unknown_mm
+    if width <= 0.0:
+        z = (final - sus.expected_mm) / sd
+        return -0.5 * z * z - math.log(sd)
+    near, far = sorted((sus.expected_mm - sus.direction * width, sus.expected_mm))
+    mass = _phi((far - final) / sd) - _phi((near - final) / sd)
+    # The rest height was uniform over the range, then blurred by the readings' error.
+    return math.log(max(mass, 1e-300) / width) + 0.5 * math.log(2 * math.pi)
+
+
+def _phi(z: float) -> float:
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 
 def verdict(sus: Suspicion, readings: list[float], final: float, se: float,
@@ -50,18 +67,17 @@ def verdict(sus: Suspicion, readings: list[float], final: float, se: float,
         return sus.kind, sus.detail
     if sus.kind is FaultKind.OBSTRUCTION:
         short = expected - moved
-        if short > margin:
+        if short - sus.coast_unknown_mm > margin:
             return FaultKind.OBSTRUCTION, f"{sus.detail}, {short:.0f} mm short of where a free desk would have stopped"
         if sus.blocked_mm is not None and short > max(2.0, 2.0 * se):
             # Caught early, a blocked desk is only a few mm short of a free one's stop:
             # weigh which of the two places the desk came to rest nearer, each by its spread.
-            sd_free = math.hypot(se, sus.spread_mm)
             sd_blocked = math.hypot(se, max(noise_mm, 1.0))
-            z_free = (final - sus.expected_mm) / sd_free
             z_blocked = (final - sus.blocked_mm) / sd_blocked
+            log_blocked = -0.5 * z_blocked * z_blocked - math.log(sd_blocked)
             # Only a decisive answer (100 to 1) latches; an undecided one resumes, and a desk
             # that is really blocked then will not move at all, which the next look sees at once.
-            log_ratio = 0.5 * (z_free * z_free - z_blocked * z_blocked) + math.log(sd_free / sd_blocked)
+            log_ratio = log_blocked - _log_free(final, sus, math.hypot(se, sus.spread_mm))
             if log_ratio > math.log(100.0):
                 return (FaultKind.OBSTRUCTION,
                         f"{sus.detail}, stopped where the readings saw it meet the obstacle, "
@@ -72,5 +88,11 @@ def verdict(sus: Suspicion, readings: list[float], final: float, se: float,
         # rest heights a few millimetres apart are not a reversed motor.
         return FaultKind.WRONG_DIRECTION, f"moved {-moved:.0f} mm the wrong way after the motor started"
     if expected - moved > margin and moved < 0.5 * expected:
+        if moved > max(8.0, 3.0 * math.sqrt(se * se + sus.start_sd_mm ** 2 + 1.0)):
+            # A stalled motor never gets going; a desk that clearly left its start and then
+            # stopped far short of a free one met something (a hand already under the desktop).
+            return (FaultKind.OBSTRUCTION,
+                    f"the desk stopped {moved:.0f} mm into the move, {expected - moved:.0f} mm short of where a "
+                    f"free desk would have stopped")
         return FaultKind.STALL, f"moved {max(moved, 0):.0f} mm of the {expected:.0f} mm expected"
     return None
