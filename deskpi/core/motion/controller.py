@@ -345,7 +345,12 @@ class MotionController:
         if finding:
             kind, detail = finding
             if self._goal is not None and self._goal.kind == "backoff":
-                self._raise_fault(kind, detail, t)     # already in a fault: just stop
+                if kind is FaultKind.STALL:
+                    # A heavy desk slow to get going off the obstacle: motor off, and the back-off's
+                    # next approach (it has a few) tries again.
+                    self._pause(t)
+                else:
+                    self._raise_fault(kind, detail, t)     # already in a fault: just stop
             else:
                 self._suspect(a, t, kind, detail)
             return
