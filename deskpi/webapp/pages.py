@@ -9,12 +9,14 @@ from flask import Blueprint, abort, current_app, g, jsonify, render_template, re
 from jinja2 import TemplateNotFound
 
 from deskpi import __version__
+from deskpi.core.ergonomics import ErgonomicsError, recommend
 from deskpi.core.habits.plan_names import catalogue
 from deskpi.people.presets import SLOTS
 from deskpi.webapp.api_desk import SIM_KEYS, state_dict
 from deskpi.webapp.api_people import describe_user
 from deskpi.webapp.api_spec import served_api
 from deskpi.webapp.context import context
+from deskpi.webapp.reminder_card import reminder_card
 
 PAGES = ("profile", "plan", "reminders", "stats", "admin")
 
@@ -43,19 +45,36 @@ def _values(name: str) -> dict:
                   user=None, csrf_token=None, next=request.path,
                   setup={"users_exist": has_users, "self_register": bool(ctx.policy()["self_register"])})
     if user is not None:
-        values.update(user=describe_user(ctx, user), csrf_token=session.get("csrf"),
-                      reminder_live=_reminder_live(ctx, user, snap))
+        profile = describe_user(ctx, user)
+        live = _reminder_live(ctx, user, snap)
+        units = profile.get("units") if profile.get("units") in ("cm", "in") else "cm"      # as base.html
+        values.update(user=profile, csrf_token=session.get("csrf"), reminder_live=live is not None,
+                      live_reminder=reminder_card(live, snap.get("height_mm"), units))
     return values
 
 
-def _reminder_live(ctx, user, snap: dict) -> bool:
-    """Whether a reminder is waiting for this person (reminder.js's rule: none while someone else is at
-    the desk), so the page has the reminder's room from its first paint instead of jumping when it comes."""
+def _reminder_live(ctx, user, snap: dict) -> dict | None:
+    """The reminder waiting for this person (reminder.js's rule: none while someone else is at the desk),
+    so the page has the reminder, and its room, from its first paint instead of jumping when it comes."""
     habits = getattr(ctx.service, "habits", None)
-    if habits is None or not habits.snapshot().get("reminder"):
-        return False
+    live = habits.snapshot().get("reminder") if habits is not None else None
+    if not live:
+        return None
     at_desk = snap.get("active_user")
-    return not at_desk or str(at_desk).casefold() == user.name.casefold()
+    return live if not at_desk or str(at_desk).casefold() == user.name.casefold() else None
+
+
+def _recommendation(ctx, profile: dict) -> dict | None:
+    """The heights recommended for the person's saved height (as profile.js asks for them), so the
+    profile page has the recommendation and its notes from its first paint instead of jumping when
+    they arrive; the script then keeps them following what is typed."""
+    stature, shoe = profile.get("stature_cm"), profile.get("shoe_mm")
+    if not isinstance(stature, (int, float)):
+        return None
+    try:
+        return recommend(float(stature), None if shoe is None else float(shoe), limits=ctx.limits()).to_dict()
+    except (ErgonomicsError, TypeError, ValueError):
+        return None
 
 
 def page(name: str):
@@ -69,6 +88,8 @@ def page(name: str):
             abort(403, f"the admin page is for admins; {user.name!r} is not one")
         if name == "plan":
             values.update(plans=catalogue())
+        if name == "profile":
+            values.update(rec=_recommendation(ctx, values["user"]))
         template = f"{name}.html"
     try:
         return render_template(template, **values)

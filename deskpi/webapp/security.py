@@ -135,11 +135,12 @@ def claim_first(ctx) -> str:
     view = ctx.claims.view()
     where = "on the virtual keypad" if getattr(ctx.service, "sim_keypad", None) is not None else "on the desk"
     if view.state == "claimed":
-        return (f"{view.user} is using this desk: to move it from here, tap Claim this desk; {view.user} sees "
+        return (f"{view.user} is using this desk: to use it from here, tap Claim this desk; {view.user} sees "
                 f"your request, and once they release the desk you press the preset button your phone shows {where}")
-    busy = f" ({view.user} is claiming it right now)" if view.state == "pending" else ""
-    return (f"to move the desk from here, claim it first{busy}: tap Claim this desk, then press the preset "
-            f"button your phone shows {where} within 30 s")
+    held = f"{view.user} is claiming it right now" if view.state == "pending" else "nobody holds it"
+    # Not "to move": saving a preset needs the claim too, and moves nothing.
+    return (f"claim the desk first ({held}): tap Claim this desk, then press the preset button your phone "
+            f"shows {where} within 30 s")
 
 
 def finish(resp: Response) -> Response:

@@ -118,16 +118,25 @@ def height(page) -> float:
     return float(page.get_by_test_id("height").inner_text())
 
 
+def scripts_ready(page) -> None:
+    """Until every script of the page has run (app.js marks <body data-ready>): before that, the
+    server's page is on screen but a press on ▲ does nothing (the loaded machine makes that window long)."""
+    expect(page.locator("body[data-ready]")).to_be_attached()
+
+
 def sign_in(page, url: str, name: str, pin: str, path: str = "/") -> None:
     page.goto(url + path)
+    scripts_ready(page)
     page.get_by_test_id("login-name").fill(name)
     page.get_by_test_id("login-pin").fill(pin)
     page.get_by_test_id("login-submit").click()
     expect(page.get_by_test_id("sign-out")).to_be_visible()
+    scripts_ready(page)
 
 
 def press(page, testid: str):
     """Put a finger (the mouse) down on a button and keep it there."""
+    scripts_ready(page)
     button = page.get_by_test_id(testid)
     button.scroll_into_view_if_needed()
     box = button.bounding_box()

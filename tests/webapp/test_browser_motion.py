@@ -36,7 +36,11 @@ def desk(tmp_path_factory):
     data = tmp_path_factory.mktemp("motion-desk")
     add_user(data, "Ada", ADA_PIN, "--stature-cm", "170", "--admin")
     add_user(data, "Bob", BOB_PIN, "--stature-cm", "185")
-    with running_sim(data, seed=5) as url:
+    # These tests sit down and stand up far more often than a person does in ten minutes (each break
+    # needs a fresh standing block): a motor rated for 5 min in 10, so it never has to rest here.
+    config = data / "motion.toml"
+    config.write_text("[desk]\nduty_max_on_s = 300.0\nduty_window_s = 600.0\n")
+    with running_sim(data, seed=5, extra=("--config", str(config))) as url:
         yield url
 
 
@@ -106,16 +110,30 @@ def no_reminder(page, desk: str) -> None:
         assert api(page, desk, "POST", "/reminder/skip", {"id": live["id"]}).ok
 
 
+def is_break_to_sit(live: dict | None) -> bool:
+    return bool(live) and live["kind"] in ("move", "stretch") and live["target"] == "sit"
+
+
+def next_reminder(page, desk: str) -> dict:
+    resp = api(page, desk, "POST", "/sim/next-reminder")
+    assert resp.ok, resp.text()
+    return resp.json()["reminder"]
+
+
 def live_break(page, desk: str) -> dict:
-    """Standing at Ada's stand preset, the reminder clock skipped ahead to a break that ends in sitting."""
-    settle_at(page, desk, 2)
-    for _ in range(8):
-        live = api(page, desk, "GET", "/reminder").json()["reminder"]
-        if live and live["kind"] in ("move", "stretch") and live["target"] == "sit":
+    """Standing at Ada's stand preset, the reminder clock skipped ahead to a break that ends in sitting.
+
+    A break comes at the end of a standing block. After one was answered or skipped, the plan asks to
+    sit (again and again, whatever the time of day) until the person changes posture: so sit down and
+    stand up again, as a person would, for a fresh standing block that ends in a break."""
+    live = None
+    for _ in range(2):
+        settle_at(page, desk, 2)
+        live = api(page, desk, "GET", "/reminder").json()["reminder"] or next_reminder(page, desk)
+        if is_break_to_sit(live):
             return live
         no_reminder(page, desk)
-        resp = api(page, desk, "POST", "/sim/next-reminder")
-        assert resp.ok, resp.text()
+        settle_at(page, desk, 1)
     raise AssertionError(f"no break that ends in sitting came; the last reminder was {live}")
 
 
@@ -339,6 +357,74 @@ def test_escape_closes_the_break_screen_and_focus_stays_inside_it(ada, desk):
     page.get_by_test_id("break-skip").click()
     expect(screen).to_be_hidden()
     expect(card).to_be_hidden()
+
+
+def go_to(page, desk: str, mm: float) -> None:
+    """The desk at rest near `mm` (a move through the API; a fault the loaded simulator latches is cleared)."""
+    def near() -> bool:
+        return abs(state(desk)["height_mm"] - mm) <= NEAR_MM
+
+    for _ in range(3):
+        clear_fault(page, desk)
+        if near() and state(desk)["state"] == "idle":
+            return
+        assert api(page, desk, "POST", "/move", {"target_mm": mm}).status == 202
+        poll("the move to start", lambda: state(desk)["state"] != "idle" or near(), 5)
+        poll("the move to end", lambda: state(desk)["state"] in ("idle", "fault"), 40)
+    assert near(), state(desk)
+
+
+def hold_down(page, testid: str, hand: str):
+    """Put a finger (a touch, through the DevTools protocol: Playwright has no touch-and-hold) or the
+    mouse on a button and keep it there; returns what lets go."""
+    if hand == "mouse":
+        press(page, testid)
+        return page.mouse.up
+    button = page.get_by_test_id(testid)
+    button.scroll_into_view_if_needed()
+    box = button.bounding_box()
+    point = {"x": box["x"] + box["width"] / 2, "y": box["y"] + box["height"] / 2}
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [point]})
+
+    def let_go():
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        cdp.detach()
+    return let_go
+
+
+@pytest.mark.parametrize("hand", ["finger", "mouse"])
+def test_a_break_never_lands_under_a_finger_holding_down_and_letting_go_still_stops(ada, desk, hand):
+    """The break screen covers the page; arriving mid-hold it would take the button from under the
+    finger. It waits until the person lets go (which stops the desk, as always), then opens."""
+    page = ada
+    page.goto(desk + "/")
+    no_reminder(page, desk)
+    lim = state(desk)["limits"]
+    settle_at(page, desk, 1)                         # sitting, then standing high: a fresh standing block
+    go_to(page, desk, lim["max_mm"] - 40)            # that ends in a break, and a long way down
+    expect(page.get_by_test_id("state")).to_have_text("idle")
+    let_go = hold_down(page, "btn-down", hand)
+    try:
+        expect(page.get_by_test_id("state")).to_have_text("moving")
+        live = next_reminder(page, desk)             # the reminder clock skipped ahead to it, mid-hold
+        assert is_break_to_sit(live), live
+        expect(page.get_by_test_id("reminder")).to_be_visible()          # the page has it (card and screen at once)
+        expect(page.get_by_role("dialog")).to_be_hidden()                # but no screen under the finger
+        expect(page.get_by_test_id("btn-down")).to_have_attribute("aria-pressed", "true")
+        expect(page.get_by_test_id("state")).to_have_text("moving")      # the hold goes on as the person wants
+    finally:
+        let_go()
+    poll("the desk stopped when the finger let go", lambda: state(desk)["state"] != "moving", 2)
+    stopped = state(desk)["height_mm"]
+    assert stopped > lim["min_mm"] + 40, "it stopped on the way down, not at the bottom"
+    screen = page.get_by_role("dialog")
+    expect(screen).to_be_visible()                                       # now, with the hands free
+    expect(page.get_by_test_id("break-title")).to_have_text(live["stretch"]["title"])
+    poll("the desk at rest", lambda: state(desk)["state"] == "idle", 10)
+    stays_put(desk)                                                      # the screen moved nothing
+    page.get_by_test_id("break-skip").click()
+    expect(screen).to_be_hidden()
 
 
 FAKE_NOTIFICATIONS = """

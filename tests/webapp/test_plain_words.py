@@ -224,8 +224,8 @@ def test_the_scanners_find_what_people_read():
     api_js = {t for _, t in js_strings((ROOT / "web" / "static" / "api.js").read_text())}
     assert "could not reach the desk; check the connection" in api_js
     assert "the desk answered with HTTP …" in api_js
-    app_js = {t for _, t in js_strings((ROOT / "web" / "static" / "app.js").read_text())}
-    assert "going to preset … (…)" in app_js and "POST" in app_js          # a message, and a code string
+    presets_js = {t for _, t in js_strings((ROOT / "web" / "static" / "presets.js").read_text())}
+    assert "going to preset … (…)" in presets_js and "POST" in presets_js  # a message, and a code string
     security = {t for _, t in python_texts(ROOT / "deskpi" / "webapp" / "security.py")}
     assert any(t.startswith("claim the desk first (…)") for t in security)
     errors = {t for _, t in python_texts(ROOT / "deskpi" / "webapp" / "errors.py")}

@@ -122,3 +122,7 @@ document.addEventListener("visibilitychange", () => {
 });
 
 start();
+
+// Every module of the page has run by now (module scripts run before this event): its controls answer.
+// Browser tests wait for this mark before they press anything.
+document.addEventListener("DOMContentLoaded", () => { body.dataset.ready = "true"; });

@@ -8,6 +8,7 @@
  */
 import { call, errorText, signedOut } from "./api.js";
 import { $$, clearMessage, showMessage } from "./dom.js";
+import { holding } from "./hands.js";
 import { pollFastWhile, refresh } from "./live.js";
 
 const HOLD_MS = 150;
@@ -61,6 +62,7 @@ function makeHold(button) {
     for (const other of holds) if (other !== hold) other.end();
     clearMessage();                 // "you released the desk", "Arrived at...": a new hold makes them old news
     active = true;
+    holding(hold, true);
     button.classList.add("is-held");
     button.setAttribute("aria-pressed", "true");
     renew();
@@ -77,6 +79,7 @@ function makeHold(button) {
     button.classList.remove("is-held");
     button.setAttribute("aria-pressed", "false");
     releaseNow();
+    holding(hold, false);
   }
 
   button.addEventListener("pointerdown", (e) => {

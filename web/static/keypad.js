@@ -4,6 +4,7 @@
  */
 import { act, call, errorText } from "./api.js";
 import { $$, byTestId, showMessage } from "./dom.js";
+import { holding } from "./hands.js";
 import { refresh, refreshReminder } from "./live.js";
 
 const keys = [];
@@ -28,6 +29,7 @@ $$("[data-sim-key]").forEach((button) => {
     button.classList.toggle("is-held", pressed);
     button.setAttribute("aria-pressed", String(pressed));
     sendKey(key, pressed);
+    holding(button, pressed);
     refresh();
   }
 

@@ -9,11 +9,13 @@
  *
  * A break (a walk, a stretch) opens the break screen (break.js) once per delivery; when it comes
  * while the page is hidden it is a notification instead (notify.js, opt-in), and the break screen
- * opens when the page is seen again or the notification is tapped.
+ * opens when the page is seen again or the notification is tapped. It never opens under a finger that
+ * holds ▲/▼ or a desk key (hands.js): it waits until the person lets go, which stops the desk as always.
  */
 import { act, errorText, me, samePerson } from "./api.js";
 import { breakShowing, closeBreak, openBreak, sayInBreak, updateBreak } from "./break.js";
 import { $, $$, setHidden, setText } from "./dom.js";
+import { handsBusy, whenHandsFree } from "./hands.js";
 import { followReminders, on, refreshReminder, reminder, state, stayLiveWhileHidden, takeReminder } from "./live.js";
 import { notify, notifying, onNotificationTap } from "./notify.js";
 import { finite, height } from "./units.js";
@@ -173,13 +175,23 @@ function render(snap) {
     }
     return;
   }
-  if (v.isBreak) showBreak(v);
-  else markSeen(v.key);
+  if (!v.isBreak) {
+    markSeen(v.key);
+  } else if (handsBusy()) {
+    // A finger holds ▲/▼ (or a desk key): the screen would land under it mid-move. Once it lets go.
+    whenHandsFree(renderAgain);
+  } else {
+    showBreak(v);
+  }
+}
+
+function renderAgain() {
+  if (reminder()) render(reminder());
 }
 
 on("reminder", render);
-on("state", () => { if (reminder()) render(reminder()); });        // the labels follow the desk's height
-document.addEventListener("visibilitychange", () => { if (!document.hidden && reminder()) render(reminder()); });
+on("state", renderAgain);        // the labels follow the desk's height
+document.addEventListener("visibilitychange", () => { if (!document.hidden) renderAgain(); });
 onNotificationTap((id) => {
   const r = mine(reminder());
   if (r && String(r.id) === id) showBreak(reminderView(r, state()));
