@@ -129,15 +129,16 @@ def local_zone(name: str | None):
 def goal_since(user: Any, zone=None):
     """The local day a person's standing goal counts from: the day their account was created, in `zone`
     (default: this machine's). The habit service and the statistics both start the ramp here."""
-    from deskpi.core.habits.posture_stats import local_date
+    from deskpi.core.habits.local_days import local_date
 
     return local_date(user.created_at, zone or local_zone(None))
 
 
 def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, now: float | None = None) -> dict:
     """Sitting/standing statistics from the measured height log; ValueError/LookupError on bad input."""
+    from deskpi.core.habits.local_days import day_start, local_date
     from deskpi.core.habits.plans import week_number
-    from deskpi.core.habits.posture_stats import daily, day_start, local_date
+    from deskpi.core.habits.posture_stats import daily
 
     lo, hi = STATS_DAYS
     if isinstance(days, bool) or not isinstance(days, int) or not lo <= days <= hi:

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from deskpi.core.habits.local_days import day_start, local_date
 from deskpi.core.habits.posture_stats import (
     REMINDER_KINDS,
     PostureLatch,
@@ -19,8 +20,6 @@ from deskpi.core.habits.posture_stats import (
     Thresholds,
     classify,
     daily,
-    day_start,
-    local_date,
     posture_changes,
     postures,
     segments,

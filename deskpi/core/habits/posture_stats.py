@@ -65,9 +65,10 @@ import math
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, timedelta, tzinfo
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .local_days import day_start, days_asked, iso_week, local_date, to_zone, tz_name
 
 # Defaults when the person has no profile: the EN 527-1 ranges (seated 650-850 mm,
 # standing 950-1250 mm). Heights strictly between the two are 'between'.
@@ -314,59 +315,6 @@ def _minutes(seconds: float) -> float:
     return round(seconds / 60.0, 1) + 0.0
 
 
-def _zone(tz: tzinfo | str) -> tzinfo:
-    if isinstance(tz, tzinfo):
-        return tz
-    try:
-        return ZoneInfo(str(tz))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {tz!r}") from exc
-
-
-def _tz_name(zone: tzinfo) -> str:
-    return str(getattr(zone, "key", None) or zone)
-
-
-def day_start(d: date, tz: tzinfo | str) -> float:
-    """Unix time of the first instant of local day ``d`` (midnight; after the jump if midnight is skipped)."""
-    # fold=0 maps a skipped midnight with the offset before the switch: the switch instant itself.
-    return datetime(d.year, d.month, d.day, tzinfo=_zone(tz)).timestamp()
-
-
-def local_date(t: float, tz: tzinfo | str) -> date:
-    return datetime.fromtimestamp(t, _zone(tz)).date()
-
-
-def _dates(days: int | Iterable[date | str], now: float, zone: tzinfo) -> list[date]:
-    if isinstance(days, bool):      # an int to Python, but never meant as a number of days
-        raise TypeError(f"days must be a number of days or a list of dates, got {days!r}")
-    if isinstance(days, int):
-        if days < 1:
-            raise ValueError(f"days must be at least 1, got {days}")
-        today = local_date(now, zone)
-        return [today - timedelta(days=k) for k in range(days - 1, -1, -1)]
-    out = set()
-    for d in days:
-        if isinstance(d, datetime):
-            d = d.date()
-        elif isinstance(d, str):
-            try:
-                d = date.fromisoformat(d)
-            except ValueError as exc:
-                raise ValueError(f"not a date: {d!r} (want YYYY-MM-DD)") from exc
-        elif not isinstance(d, date):
-            raise ValueError(f"not a date: {d!r}")  # noqa: TRY004 - daily() refuses any bad argument with ValueError
-        out.add(d)
-    if not out:
-        raise ValueError("no days asked for")
-    return sorted(out)
-
-
-def _iso_week(d: date) -> str:
-    y, w, _ = d.isocalendar()
-    return f"{y}-W{w:02d}"
-
-
 def _profile_heights(profile: Any) -> tuple[float | None, float | None]:
     if profile is None:
         return None, None
@@ -518,8 +466,8 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
     now_t = _finite(now)
     if now_t is None:
         raise ValueError(f"now must be unix seconds, got {now!r}")
-    zone = _zone(tz)
-    wanted = _dates(days, now_t, zone)
+    zone = to_zone(tz)
+    wanted = days_asked(days, now_t, zone)
     wanted_set = set(wanted)
     warnings: list[str] = []
 
@@ -629,7 +577,7 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
             longest = _longest_within(blocks.get(user, []), d0, d1)
             goal = goal_on(d)
             day_recs.append(_day_record(d, max(0.0, min(d1, now_t) - d0), tl, longest, goal))
-            by_week.setdefault(_iso_week(d), []).append((d, tl, goal))
+            by_week.setdefault(iso_week(d), []).append((d, tl, goal))
         week_recs = []
         for week, items in by_week.items():
             total = _Tally()
@@ -646,7 +594,7 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
 
     out_users = {str(u): bucket(u) for u in report_users if u is not None}
     unassigned = bucket(None)
-    return {"tz": _tz_name(zone), "now": now_t, "first_day": wanted[0].isoformat(),
+    return {"tz": tz_name(zone), "now": now_t, "first_day": wanted[0].isoformat(),
             "last_day": wanted[-1].isoformat(), "users": out_users, "unassigned": unassigned,
             "warnings": warnings}
 
@@ -689,7 +637,7 @@ def _totals(tl: _Tally, longest_s: float, goal: float | None) -> dict[str, Any]:
 
 def _day_record(d: date, day_s: float, tl: _Tally, longest_s: float, goal: float | None) -> dict[str, Any]:
     """One person's day. ``day_min`` is the length of the local day so far (23/24/25 h, up to now)."""
-    return {"date": d.isoformat(), "week": _iso_week(d), "day_min": _minutes(day_s),
+    return {"date": d.isoformat(), "week": iso_week(d), "day_min": _minutes(day_s),
             **_totals(tl, longest_s, goal)}
 
 
