@@ -10,7 +10,8 @@ from jinja2 import TemplateNotFound
 
 from deskpi import __version__
 from deskpi.core.ergonomics import ErgonomicsError, recommend
-from deskpi.core.habits.plan_names import catalogue
+from deskpi.core.habits.plan_names import catalogue, plan_label
+from deskpi.people.accounts import plan_for
 from deskpi.people.presets import SLOTS
 from deskpi.webapp.api_desk import SIM_KEYS, state_dict
 from deskpi.webapp.api_people import describe_user
@@ -87,7 +88,8 @@ def page(name: str):
         if name == "admin" and not ctx.is_admin(user):
             abort(403, f"the admin page is for admins; {user.name!r} is not one")
         if name == "plan":
-            values.update(plans=catalogue())
+            # The plan's name from the first paint: three lines on a phone that pushed the form down.
+            values.update(plans=catalogue(), plan_now=plan_label(plan_for(ctx.store, user.name)[0]))
         if name == "profile":
             values.update(rec=_recommendation(ctx, values["user"]))
         template = f"{name}.html"

@@ -37,7 +37,8 @@ def test_an_injected_fault_stops_the_desk_and_clears_once_taken_away(desk, body)
     assert client.delete("/api/v1/sim/fault").get_json() == {"cleared": True}
     wait_until(lambda: client.post("/api/v1/clear-fault").get_json()["fault"] is None, timeout=10,
                what="the fault to clear once the desk is healthy")
-    wait_until(lambda: _state(client)["state"] == "idle", what="the desk at rest")
+    # It settles first (about 2 s here, far longer on a loaded machine): 30 s only guards against a hang.
+    wait_until(lambda: _state(client)["state"] == "idle", timeout=30, what="the desk at rest")
     assert client.post("/api/v1/move", json={"target_mm": 900}).status_code == 202
     wait_until(lambda: _state(client)["state"] == "moving", what="the desk to move again")
     client.post("/api/v1/stop")
