@@ -18,8 +18,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import helpers
 import pytest
-from helpers import sim_url
 
 ROOT = Path(__file__).resolve().parents[2]
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -57,24 +57,9 @@ def add_user(data_dir: Path, name: str, pin: str, *extra: str) -> None:
     deskpi("user", "add", name, *extra, "--pin-stdin", stdin=pin + "\n", data_dir=data_dir)
 
 
-@contextlib.contextmanager
-def running_sim(data_dir: Path, *, seed: int = 3, extra: tuple[str, ...] = ()) -> Iterator[str]:
-    """A `deskpi sim` on 127.0.0.1 serving `data_dir`; yields its base URL, stops it afterwards."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    log = data_dir / "sim.log"                # a file, not a pipe nobody reads: the sim never blocks on it
-    with open(log, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "deskpi.cli", "sim", "--host", "127.0.0.1", "--port", "0",
-                                 "--data-dir", str(data_dir), "--seed", str(seed), *extra],
-                                env=env, stdout=subprocess.PIPE, stderr=err, text=True)
-    try:
-        yield sim_url(proc, log=log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        proc.stdout.close()
+def running_sim(data_dir: Path, *, seed: int = 3, extra: tuple[str, ...] = ()):
+    """A `deskpi sim` on 127.0.0.1 serving `data_dir`, its log in `data_dir`/sim.log; yields its base URL."""
+    return helpers.running_sim(data_dir, data_dir / "sim.log", seed=seed, extra=extra)
 
 
 @contextlib.contextmanager
