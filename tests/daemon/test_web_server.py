@@ -75,7 +75,7 @@ def closed_by_server(sock: socket.socket) -> bool:
 
 def test_requests_are_answered_while_more_idle_and_slow_sockets_than_workers_are_open(serve):
     server = serve(workers=8, timeout_s=120)     # werkzeug, or cheroot alone, would give each one a thread
-    threads_before = threading.active_count()
+    threads_before = set(threading.enumerate())
     idle = [connect(server) for _ in range(40)]
     slow = [connect(server) for _ in range(12)]
     for s in slow:
@@ -85,7 +85,8 @@ def test_requests_are_answered_while_more_idle_and_slow_sockets_than_workers_are
         for _ in range(20):
             assert get(server) == (200, b"hello http 0")
         assert get(server, body=b"x" * 3000) == (200, b"hello http 3000")
-        assert threading.active_count() == threads_before, "a connection started a thread"
+        # threads left over from earlier tests may end meanwhile; only a new one is a defect
+        assert set(threading.enumerate()) <= threads_before, "a connection started a thread"
     finally:
         for s in idle + slow:
             s.close()
