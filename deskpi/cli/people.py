@@ -192,12 +192,18 @@ def _cmd_user_remove(args: argparse.Namespace) -> int:
                      "can assign one).")
     if d["active"]:
         notes.append("They were the active user: nobody is active now (`deskpi user use NAME`).")
+    return _say(args, {"removed": user.name, "was_owner": d["owner"], "was_active": d["active"], "notes": notes},
+                f"removed user {user.name!r} with their presets, plan and reminder history", notes)
+
+
+def _say(args: argparse.Namespace, doc: dict, headline: str, notes: list[str]) -> int:
+    """The JSON document with --json, else the headline and its notes as a list."""
     if args.json:
-        print_json({"removed": user.name, "was_owner": d["owner"], "was_active": d["active"], "notes": notes})
-    else:
-        print(f"removed user {user.name!r} with their presets, plan and reminder history")
-        for note in notes:
-            print(f"  - {note}")
+        print_json(doc)
+        return 0
+    print(headline)
+    for note in notes:
+        print(f"  - {note}")
     return 0
 
 
@@ -221,13 +227,8 @@ def _cmd_user_rename(args: argparse.Namespace) -> int:
             f"they sign in as {renamed.name!r} with the same PIN.",
             "If they hold the desk from their phone right now, they claim it again."]
         d = _described(store, renamed)
-    if args.json:
-        print_json({**d, "renamed_from": user.name, "notes": notes})
-        return 0
-    print(f"{user.name!r} keeps their name" if same else f"renamed {user.name!r} to {renamed.name!r}")
-    for note in notes:
-        print(f"  - {note}")
-    return 0
+    return _say(args, {**d, "renamed_from": user.name, "notes": notes},
+                f"{user.name!r} keeps their name" if same else f"renamed {user.name!r} to {renamed.name!r}", notes)
 
 
 @guarded
@@ -238,13 +239,7 @@ def _cmd_user_reset_pin(args: argparse.Namespace) -> int:
     # The web page's lock-out of a name after wrong PINs lives in the running daemon, out of reach here.
     notes.append(f"If {user.name}'s name is locked out after wrong PINs, that ends by itself within "
                  f"15 minutes (a reset on the admin page ends it at once).")
-    if args.json:
-        print_json({"name": user.name, "pin": pin, "notes": notes})
-        return 0
-    print(f"new PIN for {user.name!r}: {pin}")
-    for note in notes:
-        print(f"  - {note}")
-    return 0
+    return _say(args, {"name": user.name, "pin": pin, "notes": notes}, f"new PIN for {user.name!r}: {pin}", notes)
 
 
 @guarded

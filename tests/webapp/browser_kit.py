@@ -82,6 +82,18 @@ def phone(browser, **options):
     return ctx
 
 
+@contextlib.contextmanager
+def signed_in_phone(browser, url: str, name: str, pin: str, **options) -> Iterator:
+    """A page on a new phone (see `phone`, which takes the options) signed in as `name`."""
+    ctx = phone(browser, **options)
+    try:
+        page = ctx.new_page()
+        sign_in(page, url, name, pin)
+        yield page
+    finally:
+        ctx.close()
+
+
 def state(url: str) -> dict:
     with urllib.request.urlopen(f"{url}/api/v1/state", timeout=2) as resp:
         return json.load(resp)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 
 import pytest
+from browser_kit import chromium
 from helpers import signed_in
 from web_fakes import FakeService, app_for, with_store
 
@@ -34,3 +35,10 @@ def sign_in(app):
 def client(sign_in):
     """Signed in as an admin holding the desk's claim."""
     return sign_in()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, one per browser test module (each module runs its own `deskpi sim`)."""
+    with chromium() as b:
+        yield b

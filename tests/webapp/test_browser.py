@@ -22,7 +22,6 @@ import pytest
 from browser_kit import (
     add_user,
     api,
-    chromium,
     expect,
     height,
     no_fault,
@@ -50,12 +49,6 @@ def desk(tmp_path_factory):
     add_user(data, "Bob", BOB_PIN, "--stature-cm", "185")
     with running_sim(data) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser(desk):
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

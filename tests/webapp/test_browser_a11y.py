@@ -18,7 +18,6 @@ from browser_kit import (
     ROOT,
     add_user,
     api,
-    chromium,
     claim,
     expect,
     phone,
@@ -26,6 +25,7 @@ from browser_kit import (
     require_browser,
     running_sim,
     sign_in,
+    signed_in_phone,
     state,
     unavailable,
 )
@@ -67,18 +67,9 @@ def desk(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser(desk):
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
 def ada(browser, desk):
-    ctx = phone(browser)
-    page = ctx.new_page()
-    sign_in(page, desk, "Ada", ADA_PIN)
-    yield page
-    ctx.close()
+    with signed_in_phone(browser, desk, "Ada", ADA_PIN) as page:
+        yield page
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ import pytest
 from browser_kit import (
     add_user,
     api,
-    chromium,
     claim,
     deskpi,
     expect,
@@ -30,6 +29,7 @@ from browser_kit import (
     require_browser,
     running_sim,
     sign_in,
+    signed_in_phone,
     state,
 )
 
@@ -51,19 +51,10 @@ def desk(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser(desk):
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
 def ada(browser, desk):
     """Ada's phone, signed in (en-US: a 12-hour clock)."""
-    ctx = phone(browser, locale="en-US")
-    page = ctx.new_page()
-    sign_in(page, desk.url, "Ada", ADA_PIN)
-    yield page
-    ctx.close()
+    with signed_in_phone(browser, desk.url, "Ada", ADA_PIN, locale="en-US") as page:
+        yield page
 
 
 def words(text: str) -> str:

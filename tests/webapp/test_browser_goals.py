@@ -18,7 +18,6 @@ import time
 import pytest
 from browser_kit import (
     api,
-    chromium,
     claim,
     deskpi,
     expect,
@@ -28,6 +27,7 @@ from browser_kit import (
     require_browser,
     running_sim,
     sign_in,
+    signed_in_phone,
     state,
 )
 
@@ -85,19 +85,10 @@ def desk(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser(desk):
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
 def ada(browser, desk):
     url, _data = desk
-    ctx = phone(browser)
-    page = ctx.new_page()
-    sign_in(page, url, "Ada", PINS["Ada"])
-    yield page
-    ctx.close()
+    with signed_in_phone(browser, url, "Ada", PINS["Ada"]) as page:
+        yield page
 
 
 def _goal_attr(value: float | None) -> str:

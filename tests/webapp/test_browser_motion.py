@@ -14,7 +14,6 @@ import pytest
 from browser_kit import (
     add_user,
     api,
-    chromium,
     claim,
     expect,
     phone,
@@ -23,6 +22,7 @@ from browser_kit import (
     require_browser,
     running_sim,
     sign_in,
+    signed_in_phone,
     state,
 )
 
@@ -45,20 +45,11 @@ def desk(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser(desk):
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
 def ada(browser, desk):
     """Ada's phone, signed in and holding the desk's claim."""
-    ctx = phone(browser)
-    page = ctx.new_page()
-    sign_in(page, desk, "Ada", ADA_PIN)
-    claim(page)
-    yield page
-    ctx.close()
+    with signed_in_phone(browser, desk, "Ada", ADA_PIN) as page:
+        claim(page)
+        yield page
 
 
 # -- moves of the desk and of the reminders, through the API as the page's own script sends them ----------
@@ -183,7 +174,14 @@ def test_someone_without_the_claim_is_told_to_tap_claim_and_use_the_keypad(ada, 
     page = ctx.new_page()
     try:
         sign_in(page, desk, "Bob", BOB_PIN)
-        expect(page.get_by_test_id("fault-box")).to_be_hidden()      # the pad where press() finds it
+        for _ in range(3):          # a fault the loaded simulator latched meanwhile covers the pad press() uses
+            clear_fault(ada, desk)
+            try:
+                expect(page.get_by_test_id("fault-box")).to_be_hidden(timeout=5_000)
+                break
+            except AssertionError:
+                continue
+        expect(page.get_by_test_id("fault-box")).to_be_hidden()
         press(page, "btn-up")
         message = page.get_by_test_id("message")
         expect(message).to_contain_text("tap Claim this desk")
