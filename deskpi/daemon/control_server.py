@@ -302,7 +302,12 @@ class Handlers:
             raise RequestError(f"only {len(seen)} usable sensor readings in {seconds:g} s; check the sensor "
                                f"(deskpi doctor)", exit_codes.FAILURE)
         s = self.daemon.settings.sensor
-        return {"readings": sorted(seen.values()), "offset_mm": s.offset_mm, "orientation": s.orientation}
+        mounting, air = p.sensor.mounting, p.sensor.air_c
+        # The offset and scale in use (a re-zero may have moved the offset) and the air temperature the
+        # echoes are converted at now: calibrate.py records it beside what it measures.
+        return {"readings": sorted(seen.values()), "offset_mm": mounting.offset_mm, "orientation": s.orientation,
+                "scale": mounting.scale,
+                "air_c": p.sensor.temperature_c if air is None else round(air(), 2)}
 
     def _measured_move(self, req: dict) -> dict:
         """Move to `target_mm` and record every accepted reading and when the motor was on, for calibrate.py."""

@@ -149,6 +149,7 @@ class UltrasonicSensor:
         self.mounting = mounting or Mounting()
         self.c_mm_s = speed_of_sound_m_s(temperature_c) * 1000.0
         self.air_c = air_c
+        self.temperature_c = temperature_c
         self.max_distance_mm = RATED_RANGE_MM if max_distance_mm is None else float(max_distance_mm)
         self.interval_s = effective_interval_s(interval_s, self.max_distance_mm, temperature_c)
         if self.interval_s > interval_s:

@@ -5,7 +5,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from deskpi.core.air import speed_of_sound_m_s as speed_of_sound_m_s   # one formula for the sim and the reader
+from deskpi.core.air import speed_of_sound_m_s as speed_of_sound_m_s  # one formula for the sim and the reader
 
 
 @dataclass(frozen=True)
