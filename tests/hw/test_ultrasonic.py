@@ -505,3 +505,19 @@ def test_an_echo_that_rose_too_late_by_its_timestamp_is_silent(make_sensor):
 
     hand.factory.listeners[hand.factory.pin(TRIG).info.name] = stale
     assert sensor.ping().status is EchoStatus.SILENT
+
+
+def test_a_thermometer_sets_the_conversion_at_every_echo_and_the_scale_applies(make_sensor):
+    air = [30.0]
+    sensor, hand = make_sensor(temperature_c=20.0, mounting=Mounting("under_desk", 30.0, 1.01),
+                               air_c=lambda: air[0])
+    hand.answer = ("pulse", width_for(700.0, 30.0))
+    assert sensor.ping().height_mm == pytest.approx(30.0 + 1.01 * 700.0, abs=1e-6)
+    air[0] = 20.0
+    assert sensor.ping().height_mm == pytest.approx(30.0 + 1.01 * 700.0 * speed_of_sound_m_s(20.0)
+                                                    / speed_of_sound_m_s(30.0), abs=1e-6)
+
+
+def test_a_scale_out_of_range_is_refused():
+    with pytest.raises(ValueError, match="scale must be 0.8..1.2, got 1.5"):
+        Mounting("under_desk", 30.0, 1.5)
