@@ -380,6 +380,10 @@ def _cross_checks(s: dict, problems: list[str]) -> list[str]:
         elif pin in BUS_PINS:
             warnings.append(f"{', '.join(who)} = {pin}: GPIO{pin} is {BUS_PINS[pin]}; "
                             "fine only if that interface is disabled")
+    if sensor.temperature_source.startswith("w1:") and 4 in uses:
+        warnings.append(f"{' and '.join(uses[4])} = 4: GPIO4 is the 1-wire bus's default pin (dtoverlay=w1-gpio), "
+                        f"which temperature_source = {sensor.temperature_source!r} needs; move one of them "
+                        f"(dtoverlay=w1-gpio,gpiopin=N puts the bus on another pin)")
     if not motor.active_high:
         for key in ("up_pin", "down_pin"):
             pin = getattr(motor, key)

@@ -32,3 +32,10 @@ def test_bad_values_say_what_was_wrong_and_what_is_allowed(sensor, words):
         from_mapping({"sensor": sensor})
     for w in words:
         assert w in str(err.value)
+
+
+def test_a_pin_on_the_1_wire_bus_is_a_warning():
+    s = from_mapping({"sensor": {"temperature_source": "w1:28-0316a279d3ff"}, "habits": {"pir_pin": 4}})
+    assert any(w.startswith("[habits] pir_pin = 4: GPIO4 is the 1-wire bus's default pin") for w in s.warnings)
+    assert not from_mapping({"habits": {"pir_pin": 4}}).warnings or all(
+        "1-wire" not in w for w in from_mapping({"habits": {"pir_pin": 4}}).warnings)
