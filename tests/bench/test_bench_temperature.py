@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-KEYS = {"moves", "p50_error_mm", "p95_error_mm", "max_error_mm", "interlock_violations", "faults",
+KEYS = {"moves", "p50_error_mm", "p95_error_mm", "max_error_mm", "interlock_violations", "faults", "fault_kinds",
         "mean_error_mm", "air_c"}
 
 
