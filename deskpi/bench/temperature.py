@@ -6,7 +6,9 @@ deskpi converts them at what it believes. The same targets and seed run twice:
 
 - `uncompensated`: no thermometer; echoes are converted at the calibration temperature (20 degC);
 - `compensated`: a DS18B20 beside the sensor, as deskpi/hw/thermometer.py reads it: the datasheet's
-  +-0.5 degC accuracy as one bias for the run, its 1/16 degC steps.
+  +-0.5 degC accuracy as one bias for the run, its 1/16 degC steps;
+- `reference`: the same moves in air that stays at the calibration temperature, what the desk does
+  when temperature does not matter (its faults are the desk family's own false alarms).
 
 The error is the true resting height against the target. Target: p95 <= 3 mm compensated. A move that
 faults is counted in `faults` (by kind in `fault_kinds`), not in the errors: uncompensated, warm air reads
@@ -50,7 +52,7 @@ def ask(ctrl: MotionController, rig: VirtualRig, target: float) -> bool:
     return False
 
 
-def run_one(params: BenchParams, swing_c: float, *, compensated: bool) -> dict:
+def run_one(params: BenchParams, swing_c: float, *, compensated: bool, still: bool = False) -> dict:
     desk = params.desk()
     lo, hi = limits_for(desk)
     drift = drift_for(swing_c)
@@ -71,7 +73,8 @@ def run_one(params: BenchParams, swing_c: float, *, compensated: bool) -> dict:
     faults = 0
     kinds: dict[str, int] = {}
     for target in targets(params, lo, hi):
-        now["air"] = drift.at(rng.uniform(0, 365), rng.uniform(0, 24))
+        when = drift.at(rng.uniform(0, 365), rng.uniform(0, 24))
+        now["air"] = CALIBRATED_AT_C if still else when
         need = abs(target - rig.true_height) / min(params.speed_up, params.speed_down) * 1.5 + 2
         rig.rest(max(rng.uniform(1.0, 5.0), ctrl.duty.ready_at(rig.t, need) - rig.t + 0.5))
         # The air changed between moves in one step, which a room does over hours: let the height the desk
@@ -115,6 +118,11 @@ def run(params: BenchParams, swing_c: float) -> dict:
         raise ValueError(f"--temperature-drift {swing_c:g}: must be 0-40 degC (15 is winter to summer indoors)")
     with_source = run_one(params, swing_c, compensated=True)
     without = run_one(params, swing_c, compensated=False)
+    reference = run_one(params, swing_c, compensated=False, still=True)
+    reference.pop("air_c", None)
     return {"swing_c": swing_c, "air_c": [LOW_C, LOW_C + swing_c], "calibrated_at_c": CALIBRATED_AT_C,
-            "compensated": with_source, "uncompensated": without, "target_p95_mm": TARGET_P95_MM,
-            "meets_target": with_source["p95_error_mm"] <= TARGET_P95_MM and with_source["faults"] == 0}
+            "compensated": with_source, "uncompensated": without, "reference": reference,
+            "target_p95_mm": TARGET_P95_MM,
+            # The thermometer must hold the accuracy and add no fault the same desk does not have in still air.
+            "meets_target": with_source["p95_error_mm"] <= TARGET_P95_MM
+            and with_source["faults"] <= reference["faults"]}

@@ -25,6 +25,8 @@ def test_the_report_has_both_runs_over_the_swing(drift):
         assert all(math.isfinite(r[k]) for k in ("p50_error_mm", "p95_error_mm", "max_error_mm"))
         lo, hi = r["air_c"]
         assert 15.0 <= lo <= hi <= 30.0
+    ref = t["reference"]
+    assert KEYS - {"air_c"} <= set(ref) and ref["moves"] + ref["faults"] == 6
     assert -0.5 <= t["compensated"]["thermometer_bias_c"] <= 0.5
     assert "thermometer_bias_c" not in t["uncompensated"]
     assert "baseline" in drift and "p95_error_mm" in drift          # bench control's own report is still there
