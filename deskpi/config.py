@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
 from typing import Any
 
+from deskpi.core.air import parse_source
 from deskpi.hw.pinmap import BUS_PINS, DEFAULT_PINS, FIXED_PULL_UP, PULLED_UP_AT_BOOT, VALID_GPIO
 from deskpi.util.files import InputTooLarge, read_text_capped
 
@@ -77,6 +78,17 @@ SCHEMA: dict[str, dict[str, Opt]] = {
         "orientation": Opt(str, "under_desk", choices=("under_desk", "floor", "ceiling")),
         "offset_mm": Opt(float, 30.0, -3000, 3000),
         "temperature_c": Opt(float, 20.0, -30, 60),
+        # The air's temperature for the speed of sound (deskpi/core/air.py): "none" (the calibration's), "fixed"
+        # (temperature_c) or "w1:<id>" (a DS18B20 on the 1-wire bus, deskpi/hw/thermometer.py).
+        "temperature_source": Opt(str, "none"),
+        # Written by `deskpi calibrate`: the air temperature the offset (and scale) were measured at, and the
+        # distance scale a two-point calibration found (what is left of the sensor's own timing error).
+        "calibration_temperature_c": Opt(float, None, -30, 60, optional=True),
+        "scale": Opt(float, 1.0, 0.9, 1.1),
+        # Re-zero the offset when a move down to min_mm ends on the desk's bottom end stop (min_mm must be set
+        # on that stop); a difference beyond rezero_max_mm is reported, never applied.
+        "rezero_at_bottom": Opt(bool, False),
+        "rezero_max_mm": Opt(float, 15.0, 2, 50),
         # While moving. Down to 20 ms: the reader raises it to three echo round trips at the farthest distance
         # the desk allows (~23.5 ms at desk heights, more under a tall ceiling) so no ghost of one ping is read
         # as the next; at most 0.1 s because the controller pauses after 0.2 s without a reading.
@@ -319,6 +331,10 @@ def _cross_checks(s: dict, problems: list[str]) -> list[str]:
     if sensor.idle_interval_s < sensor.interval_s:
         problems.append(f"[sensor] idle_interval_s = {sensor.idle_interval_s:g} must be at least interval_s = "
                         f"{sensor.interval_s:g} (pings at rest are never faster than while the desk moves)")
+    try:
+        parse_source(sensor.temperature_source)
+    except ValueError as exc:
+        problems.append(f"[sensor] temperature_source = {sensor.temperature_source!r}: {exc}")
     if motor.driver == "hbridge" and not motor.active_high:
         problems.append("[motor] active_high = false: H-bridge inputs are driven active-high (PWM duty = power); "
                         "leave active_high = true with driver = \"hbridge\"")
@@ -364,6 +380,10 @@ def _cross_checks(s: dict, problems: list[str]) -> list[str]:
         elif pin in BUS_PINS:
             warnings.append(f"{', '.join(who)} = {pin}: GPIO{pin} is {BUS_PINS[pin]}; "
                             "fine only if that interface is disabled")
+    if sensor.temperature_source.startswith("w1:") and 4 in uses:
+        warnings.append(f"{' and '.join(uses[4])} = 4: GPIO4 is the 1-wire bus's default pin (dtoverlay=w1-gpio), "
+                        f"which temperature_source = {sensor.temperature_source!r} needs; move one of them "
+                        f"(dtoverlay=w1-gpio,gpiopin=N puts the bus on another pin)")
     if not motor.active_high:
         for key in ("up_pin", "down_pin"):
             pin = getattr(motor, key)

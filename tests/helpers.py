@@ -37,7 +37,7 @@ class ManualClock:
             self.t += dt
 
 
-def running_sim_daemon(data_dir, *, seed: int = 1, settings=None):
+def running_sim_daemon(data_dir, *, seed: int = 1, settings=None, w1_root=None):
     """A started `deskpi sim` daemon (no web server) that has seen the sensor; shut down on exit."""
     from contextlib import contextmanager
 
@@ -47,6 +47,7 @@ def running_sim_daemon(data_dir, *, seed: int = 1, settings=None):
     @contextmanager
     def run():
         d = Daemon(settings or defaults(), sim=True, data_dir=data_dir, seed=seed)
+        d.w1_root = w1_root          # a fake 1-wire tree (deskpi/sim/air.py, write_w1) for a w1 thermometer
         d.start()
         try:
             wait_until(lambda: d.ready_at is not None, what="the simulated daemon to be ready")

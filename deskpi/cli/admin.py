@@ -309,6 +309,11 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         except ValueError:
             raise CliError("that was not a number of millimetres", exit_codes.USAGE) from None
         measured = None if measured != measured else measured
+    at = args.at or []
+    if at and len(at) + (measured is not None) != 2:
+        raise CliError(f"--at given {len(at)} time(s){' with --measured-mm' if measured is not None else ''}: a "
+                       f"two-point calibration takes two heights, --at MM twice (e.g. --at 700 --at 1150) or "
+                       f"--measured-mm N (the desk where it is now) and --at MM once", exit_codes.USAGE)
     path = Path(getattr(args, "config", None) or DEFAULT_PATH)
     if not path.exists() and not args.dry_run and getattr(args, "config", None) is None:
         raise CliError(f"no config file at {path} to write the results to; pass --config PATH (it is created if "
@@ -319,7 +324,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         cal = Calibration(c.request, settings, say=say)
         try:
             result = cal.run(measured_mm=measured, moves_per_direction=args.moves, distance_mm=args.distance_mm,
-                             limits=args.limits, check_direction=not args.skip_direction)
+                             limits=args.limits, check_direction=not args.skip_direction, at=at,
+                             ask=_ask_tape)
         except KeyboardInterrupt:
             c.request("stop")
             raise CliError("interrupted: the desk was stopped; nothing was written") from None
@@ -348,6 +354,22 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     elif result.changes:
         print(f"--dry-run: {path} was not changed")
     return exit_codes.OK
+
+
+def _ask_tape(reported_mm: float) -> float:
+    """One tape measurement for a two-point calibration: asked on stderr (stdout may be --json), read as one
+    line of standard input, so it can be typed or piped."""
+    print(f"The desk is at rest ({reported_mm:.0f} mm by the sensor). Tape-measure the desktop's height above "
+          f"the floor and type it in mm:", file=sys.stderr, flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        raise CliError("no tape measurement was typed (standard input ended); the desk was left where it is and "
+                       "nothing was written", exit_codes.USAGE)
+    try:
+        return float(line.strip())
+    except ValueError:
+        raise CliError(f"{line.strip()[:40]!r} is not a number of millimetres (e.g. 1148); nothing was written",
+                       exit_codes.USAGE) from None
 
 
 # --------------------------------------------------------------------------------------- doctor
@@ -428,6 +450,7 @@ def register(sub: Any) -> None:
                     "daemon afterwards.\n\n"
                     "Examples:\n"
                     "  deskpi calibrate --measured-mm 742 --dry-run\n"
+                    "  deskpi calibrate --at 700 --at 1150 --moves 0   (two-point: type each tape measurement)\n"
                     "  sudo deskpi --config /etc/deskpi/deskpi.toml calibrate --measured-mm 742 --limits --json")
     ca.add_argument("--measured-mm", type=float, metavar="N",
                     help="the desktop's height above the floor, tape-measured now (sets the sensor offset)")
@@ -437,6 +460,9 @@ def register(sub: Any) -> None:
     ca.add_argument("--skip-direction", action="store_true", help="do not check the wiring direction")
     ca.add_argument("--dry-run", action="store_true", help="measure and report, write nothing")
     ca.add_argument("--interactive", action="store_true", help="ask for the tape measurement on the terminal")
+    ca.add_argument("--at", type=float, action="append", metavar="MM",
+                    help="two-point calibration (offset and scale): take the desk to MM and ask for the tape "
+                         "measurement there; give it twice, or once with --measured-mm")
 
     dr = add_command(sub, "doctor", run=_cmd_doctor,
                      help="self-test: config, pins, sensor, service, watchdog, clock, database, disk",

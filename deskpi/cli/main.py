@@ -22,8 +22,22 @@ def _bench_control(args: argparse.Namespace) -> int:
     params = replace(family.params, moves=moves, seed=args.seed)
     result = run_real(params) if args.clock == "real" else run(params)
     result["desk"] = family.name
+    if args.temperature_drift is not None:      # accuracy as the room's air drifts (deskpi/bench/temperature.py)
+        from deskpi.bench.temperature import run as run_temperature
+        result["temperature"] = run_temperature(params, args.temperature_drift)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
+
+
+def _drift_c(text: str) -> float:
+    """--temperature-drift: 0-40 degC (argparse turns the error into exit 2 with the usage)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 40:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a swing of 0-40 degC, like 15 (winter to summer indoors)")
+    return value
 
 
 def _bench_latency(args: argparse.Namespace) -> int:
@@ -307,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="virtual: core + physics + sensor model, fast; real: the full gpiozero stack with threads")
     c.add_argument("--seed", type=int, default=1)
     add_desk_arguments(c)
+    c.add_argument("--temperature-drift", type=_drift_c, default=None, metavar="C",
+                   help="also run with the air drifting over 15..15+C degC, with and without a thermometer (0-40)")
     c.set_defaults(func=_bench_control)
     f = bsub.add_parser("faults", help="inject each fault mid-move; detection, reaction time, travel",
                         description="Example: deskpi bench faults --json --trials 20")

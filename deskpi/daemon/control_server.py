@@ -189,7 +189,18 @@ class Handlers:
             "noise_mm": None if window_noise is None else round(window_noise, 2),
             "learned_noise_mm": round(pooled, 2),
             "fresh": fresh, "height_mm": None if height is None else round(height, 1),
+            **self._conversion(),
         }
+
+    def _conversion(self) -> dict:
+        """How echoes become heights now: the offset (a re-zero may have moved it), scale, air temperature,
+        the thermometer's state and the last re-zero finding."""
+        p = self.parts
+        sensor, thermometer, rezero = p.sensor, p.thermometer, p.rezero
+        return {"offset_mm": sensor.mounting.offset_mm, "scale": sensor.mounting.scale,
+                "air_c": round(sensor.temperature_c if sensor.air_c is None else sensor.air_c(), 2),
+                "thermometer": None if thermometer is None else thermometer.status(),
+                "rezero": None if rezero is None else {"last": rezero.last}}
 
     def _current_state(self) -> dict:
         """Whether the motor current sensor is configured and reading, and why not."""
@@ -302,7 +313,11 @@ class Handlers:
             raise RequestError(f"only {len(seen)} usable sensor readings in {seconds:g} s; check the sensor "
                                f"(deskpi doctor)", exit_codes.FAILURE)
         s = self.daemon.settings.sensor
-        return {"readings": sorted(seen.values()), "offset_mm": s.offset_mm, "orientation": s.orientation}
+        conv = self._conversion()
+        # The offset and scale in use and the air temperature the echoes are converted at now: calibrate.py
+        # records it beside what it measures.
+        return {"readings": sorted(seen.values()), "offset_mm": conv["offset_mm"], "orientation": s.orientation,
+                "scale": conv["scale"], "air_c": conv["air_c"]}
 
     def _measured_move(self, req: dict) -> dict:
         """Move to `target_mm` and record every accepted reading and when the motor was on, for calibrate.py."""

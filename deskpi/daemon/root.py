@@ -48,7 +48,7 @@ def motion_config(settings: Settings, *, current_sensing: bool | None = None) ->
 
 
 def sensor_mounting(settings: Settings) -> Mounting:
-    return Mounting(settings.sensor.orientation, settings.sensor.offset_mm)
+    return Mounting(settings.sensor.orientation, settings.sensor.offset_mm, settings.sensor.scale)
 
 
 def sensor_max_distance_mm(settings: Settings) -> float:
@@ -74,6 +74,8 @@ class Parts:
     current: object | None = None       # the motor current reader (hw/current_sensor.py), when [current] is on
     metrics: object | None = None       # the desk's Prometheus counts (daemon/metrics.py), when [metrics] is on
     mqtt: object | None = None          # Home Assistant over MQTT (deskpi/integrations/mqtt), when [mqtt] is on
+    thermometer: object | None = None   # the air thermometer (daemon/sensor_upkeep.py), with a w1 source
+    rezero: object | None = None        # the re-zero on the bottom end stop, with rezero_at_bottom
 
 
 class Daemon:
@@ -96,6 +98,7 @@ class Daemon:
         self.control = None             # the control socket (deskpi/daemon/control_server.py)
         self._store: Store | None = None  # open from the start of build, so shutdown closes it even if build fails
         self.current_problem: str | None = None     # why the configured current sensor is not reading
+        self.w1_root: Path | None = None    # where 1-wire devices are (None: sysfs); tests and the sim use a fake tree
         self.metrics_problem: str | None = None     # why [metrics] enabled = true serves no metrics
 
     @property
@@ -126,12 +129,24 @@ class Daemon:
         if current is not None:
             current.on_sample = loop.feed
         metrics = self._metrics()
+        from deskpi.daemon.sensor_upkeep import build_rezero, build_thermometer, conversion_temperature_c
+        thermometer = build_thermometer(s.sensor, self.w1_root)
         sensor = UltrasonicSensor(s.sensor.trigger_pin, s.sensor.echo_pin, mounting=sensor_mounting(s),
-                                  temperature_c=s.sensor.temperature_c, interval_s=s.sensor.interval_s,
+                                  temperature_c=conversion_temperature_c(s.sensor), interval_s=s.sensor.interval_s,
                                   idle_interval_s=s.sensor.idle_interval_s,
                                   max_distance_mm=sensor_max_distance_mm(s),
+                                  air_c=None if thermometer is None else thermometer.air_c,
                                   on_reading=loop.feed if metrics is None else metrics.counting(loop.feed),
                                   pin_factory=factory)
+        rezero = build_rezero(s, sensor, controller)
+        if rezero is not None:
+            feed = sensor.on_reading
+
+            def feed_and_watch(reading, feed=feed, watch=rezero.on_reading):
+                feed(reading)
+                watch(reading)
+            sensor.on_reading = feed_and_watch
+            loop.listeners.append(rezero.on_event)
         arbiter = MotionArbiter(loop)
         recorder = Recorder(store)
         desk_presets = PresetStore(self.data_dir / "presets.json", (s.desk.min_mm, s.desk.max_mm))
@@ -161,7 +176,8 @@ class Daemon:
 
         arbiter.on_request = audit
         parts = Parts(factory, drive, sensor, controller, loop, arbiter, service, sim_desk=sim_desk,
-                      store=store, recorder=recorder, current=current, metrics=metrics)
+                      store=store, recorder=recorder, current=current, metrics=metrics, thermometer=thermometer,
+                      rezero=rezero)
         if metrics is not None:
             self._count(parts, metrics)
         self._optional_parts(parts)
@@ -333,6 +349,8 @@ class Daemon:
         parts = self.parts or self.build()
         self.control.start()
         parts.loop.start()
+        if parts.thermometer is not None:
+            parts.thermometer.start()
         parts.sensor.start()
         if parts.current is not None:
             parts.current.start()
@@ -417,8 +435,8 @@ class Daemon:
         if self._web_ctx is not None and self._web_ctx.reader is not None:
             steps.append(self._web_ctx.reader.close)
         if parts is not None:
-            steps += [p.close for p in (parts.mqtt, parts.habits, parts.buttons, parts.indicators, parts.current)
-                      if p is not None]
+            steps += [p.close for p in (parts.mqtt, parts.habits, parts.buttons, parts.indicators, parts.current,
+                                        parts.thermometer) if p is not None]
             steps += [parts.sensor.close, parts.loop.close, self.save_model, parts.drive.close]
             if parts.recorder is not None:
                 steps.append(parts.recorder.close)

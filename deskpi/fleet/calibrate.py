@@ -5,6 +5,9 @@ control socket (a "measured move" returns the sensor's readings and when the
 motor was on); this module only plans the moves and does the arithmetic:
 
 - sensor offset: the desk at rest against one tape-measured height;
+- sensor offset and scale (two-point, `--at MM`): the desk at rest at two heights at least 100 mm
+  apart, each tape-measured; the air temperature the echoes were converted at is recorded beside them
+  (`calibration_temperature_c`: what the desk falls back to without a thermometer reading);
 - wiring direction: a short move; a desk that went the wrong way (the
   controller faults with wrong_direction within a fraction of a second) means
   the up and down outputs are swapped in the config;
@@ -42,6 +45,8 @@ LIMIT_STEP_MM = 20.0
 LIMIT_APPROACH_MM = 60.0
 LIMIT_MARGIN_MM = 10.0
 END_STOP_FAULTS = ("stall", "obstruction")
+MIN_POINT_GAP_MM = 100.0
+SCALE_RANGE = (0.9, 1.1)      # [sensor] scale's range: an HC-SR04's clock is good to well under 1 %
 
 
 class CalibrationError(ValueError):
@@ -74,6 +79,38 @@ def offset_correction(offset_mm: float, reported_mm: float, measured_mm: float) 
             f"than {MAX_OFFSET_CHANGE_MM:.0f} mm means a unit mix-up (mm, not cm) or a sensor that sees something "
             f"other than the floor: check it and measure again")
     return round(offset_mm + error, 1)
+
+
+def _tape(measured_mm: float, flag: str) -> float:
+    if not (isinstance(measured_mm, (int, float)) and math.isfinite(measured_mm) and 300 <= measured_mm <= 2000):
+        raise CalibrationError(f"{flag} {measured_mm!r}: must be the desktop's height above the floor in mm, "
+                               f"300-2000")
+    return float(measured_mm)
+
+
+def two_point(offset_mm: float, scale: float, points: list[tuple[float, float]]) -> tuple[float, float]:
+    """The offset and scale that make two reported heights the tape-measured ones: (reported, measured) pairs.
+
+    reported = offset + sign * scale * distance for every mounting, so a new scale s' and offset o' give
+    new(R) = o' + (s' / s) (R - o): a straight line through both points.
+    """
+    (r1, t1), (r2, t2) = points
+    t1, t2 = _tape(t1, "tape measurement"), _tape(t2, "tape measurement")
+    if abs(r2 - r1) < MIN_POINT_GAP_MM:
+        raise CalibrationError(f"the two heights are {abs(r2 - r1):.0f} mm apart as the sensor reads them; they "
+                               f"must be at least {MIN_POINT_GAP_MM:g} mm apart (e.g. --at 700 --at 1150)")
+    ratio = (t2 - t1) / (r2 - r1)
+    new_scale = scale * ratio
+    if not SCALE_RANGE[0] <= new_scale <= SCALE_RANGE[1]:
+        raise CalibrationError(
+            f"the tape says the desk moved {t2 - t1:+.0f} mm where the sensor saw {r2 - r1:+.0f} mm (scale "
+            f"{new_scale:.3f}, allowed {SCALE_RANGE[0]:g}-{SCALE_RANGE[1]:g}): a unit mix-up (mm, not cm), a "
+            f"misread tape or a sensor that sees something other than the floor; check and measure again")
+    new_offset = t1 - ratio * (r1 - offset_mm)
+    if abs(new_offset - offset_mm) > MAX_OFFSET_CHANGE_MM:
+        raise CalibrationError(f"the new offset {new_offset:.0f} mm is more than {MAX_OFFSET_CHANGE_MM:.0f} mm from "
+                               f"{offset_mm:g} mm: check the tape measurements (mm, not cm)")
+    return round(new_offset, 1), round(new_scale, 4)
 
 
 @dataclass(frozen=True)
@@ -229,6 +266,7 @@ class Result:
     start_mm: float | None = None
     reported_mm: float | None = None
     measured_mm: float | None = None
+    points: list[dict] = field(default_factory=list)      # two-point: reported and tape-measured heights
     direction: str | None = None
     moves: list[dict] = field(default_factory=list)
     speeds: dict = field(default_factory=dict)
@@ -257,7 +295,11 @@ class Calibration:
                             wait_s=120.0)
 
     def run(self, *, measured_mm: float | None, moves_per_direction: int, distance_mm: float,
-            limits: bool, check_direction: bool = True) -> Result:
+            limits: bool, check_direction: bool = True, at: list[float] | None = None,
+            ask: Callable[[float], float] | None = None) -> Result:
+        """`at`: heights (as the sensor reads them now) to take the desk to for a two-point calibration, each
+        tape-measured there through `ask(reported_mm)`; with `measured_mm`, where the desk is now is one of
+        the two points."""
         r = self.result
         status = self.request("status")
         lo, hi = status["limits"]["min_mm"], status["limits"]["max_mm"]
@@ -265,12 +307,22 @@ class Calibration:
         r.reported_mm, noise = rest_height(rest["readings"])
         home = r.start_mm = round(r.reported_mm, 1)
         self.say(f"desk at rest at {r.reported_mm:.1f} mm (sensor noise {noise:.1f} mm)")
-        correction = 0.0
-        if measured_mm is not None:
+
+        def fixed(h: float) -> float:
+            return h
+        correction: Callable[[float], float] = fixed
+        if at:
+            correction = self._two_point(rest, measured_mm, at, ask, lo, hi)
+            self._move(home)
+        elif measured_mm is not None:
             new_offset = offset_correction(rest["offset_mm"], r.reported_mm, measured_mm)
-            correction = new_offset - rest["offset_mm"]
+            shift = new_offset - rest["offset_mm"]
+
+            def correction(h: float) -> float:
+                return h + shift
             r.measured_mm = measured_mm
             r.changes[("sensor", "offset_mm")] = new_offset
+            self._record_temperature([rest])
             self.say(f"tape says {measured_mm:g} mm: sensor offset {rest['offset_mm']:g} -> {new_offset:g} mm")
         plan = speed_moves(home, lo, hi, distance_mm, moves_per_direction) if moves_per_direction > 0 else []
         up = plan[0] > home if plan else home + DIRECTION_PULSE_MM <= hi - 10
@@ -285,6 +337,47 @@ class Calibration:
             self._limits(lo, hi, correction)
         self._current()
         return r
+
+    def _two_point(self, rest: dict, measured_mm: float | None, at: list[float],
+                   ask: Callable[[float], float] | None, lo: float, hi: float) -> Callable[[float], float]:
+        """Offset and scale from two tape-measured heights; returns the map from old readings to new heights."""
+        r = self.result
+        if ask is None:
+            raise CalibrationError("a two-point calibration needs the tape measurements typed in as it goes")
+        if len(at) + (measured_mm is not None) != 2:
+            raise CalibrationError(f"a two-point calibration takes two heights: --at MM twice, or --measured-mm N "
+                                   f"(where the desk is now) and --at MM once; got {len(at)} --at and "
+                                   f"{'a' if measured_mm is not None else 'no'} --measured-mm")
+        for target in at:
+            if not lo <= target <= hi:
+                raise CalibrationError(f"--at {target:g}: must be within the desk's limits {lo:g}-{hi:g} mm")
+        points, replies = [], [rest]
+        if measured_mm is not None:
+            points.append((r.reported_mm, _tape(measured_mm, "--measured-mm")))
+        for target in at:
+            out = self._move(target)
+            if out.get("fault"):
+                raise CalibrationError(f"the move to {target:g} mm faulted: {out['fault']}")
+            here = self.request("calibrate", step="measure", seconds=1.5, wait_s=15.0)
+            replies.append(here)
+            reported, _ = rest_height(here["readings"])
+            points.append((reported, _tape(ask(reported), "tape measurement")))
+            self.say(f"at {reported:.1f} mm by the sensor the tape says {points[-1][1]:g} mm")
+        offset, scale = rest["offset_mm"], rest.get("scale", 1.0)
+        new_offset, new_scale = two_point(offset, scale, points)
+        r.points = [{"reported_mm": round(a, 1), "measured_mm": b} for a, b in points]
+        r.changes[("sensor", "offset_mm")] = new_offset
+        r.changes[("sensor", "scale")] = new_scale
+        self._record_temperature(replies)
+        self.say(f"two-point: sensor offset {offset:g} -> {new_offset:g} mm, scale {scale:g} -> {new_scale:g}")
+        ratio = new_scale / scale
+        return lambda h: new_offset + ratio * (h - offset)
+
+    def _record_temperature(self, replies: list[dict]) -> None:
+        """The air temperature the measured echoes were converted at (a daemon that predates it says none)."""
+        temps = [x["air_c"] for x in replies if isinstance(x.get("air_c"), (int, float))]
+        if temps:
+            self.result.changes[("sensor", "calibration_temperature_c")] = round(sum(temps) / len(temps), 1)
 
     def _current(self) -> None:
         """The healthy running current the daemon has learned per direction, or why there is none."""
@@ -354,7 +447,7 @@ class Calibration:
             r.notes.append("coast is reported, not written: the config has no key for it and the daemon learns "
                            "the stop lag per direction from every move (these moves included)")
 
-    def _limits(self, lo: float, hi: float, correction: float) -> None:
+    def _limits(self, lo: float, hi: float, correction: Callable[[float], float]) -> None:
         r = self.result
         home = self.request("status")["height_mm"] or r.start_mm
         for name, limit, sign in (("max_mm", hi, 1), ("min_mm", lo, -1)):
@@ -373,7 +466,7 @@ class Calibration:
                 r.limits[name] = {"configured": limit, "end_stop_mm": None}
                 self.say(f"{name}: reached {limit:g} mm without meeting an end stop; kept")
                 continue
-            new = round(found - sign * LIMIT_MARGIN_MM + correction, 1)
+            new = round(correction(found - sign * LIMIT_MARGIN_MM), 1)
             r.limits[name] = {"configured": limit, "end_stop_mm": found, "new": new}
             r.changes[("desk", name)] = new
             self.say(f"{name}: end stop at {found:.0f} mm before the {limit:g} mm limit; new limit {new:g} mm")

@@ -85,14 +85,16 @@ class Doctor:
         self.daemon_error: ControlError | None = None
         self.status: dict | None = None
         self.skipped: list[dict] = []
+        self.w1_root: Path | None = None      # None: /sys/bus/w1/devices (tests hand a fake tree)
 
     # -- plumbing --------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         checks: list[Check] = []
         steps: list[Callable[[], Check | None]] = [
             self.check_config, self.check_desk, self.check_pins, self.check_pin_factory, self.check_daemon,
-            self.check_fault, self.check_sensor, self.check_current, self.check_motor, self.check_service,
-            self.check_watchdog, self.check_clock, self.check_database, self.check_disk, self.check_storage]
+            self.check_fault, self.check_sensor, self.check_thermometer, self.check_current, self.check_motor,
+            self.check_service, self.check_watchdog, self.check_clock, self.check_database, self.check_disk,
+            self.check_storage]
         # Checks of an installed desk (its daemon, service, data, disk, clock): on a machine without one they
         # would only say what is not running here and how to start it.
         needs_desk = {self.check_daemon, self.check_fault, self.check_sensor, self.check_motor, self.check_service,
@@ -274,6 +276,31 @@ class Doctor:
                          "point the sensor at a hard, flat floor; nothing soft or angled under it; check the "
                          "wiring for loose contacts")
         return Check("sensor", "pass", detail)
+
+    def check_thermometer(self) -> Check | None:
+        """The air thermometer, when `[sensor] temperature_source` names one: read it as the daemon does."""
+        s = self.settings
+        if s is None:
+            return None
+        from deskpi.core.air import parse_source
+        kind, device = parse_source(s.sensor.temperature_source)
+        if kind == "none":
+            return None
+        if kind == "fixed" or device is None:
+            return Check("thermometer", "pass", f"none: the air is taken to be {s.sensor.temperature_c:g} degC "
+                                                f"(temperature_source = \"fixed\")")
+        from deskpi.hw.thermometer import W1_ROOT, ThermometerError, W1Thermometer
+
+        reader = W1Thermometer(device, self.w1_root or W1_ROOT)
+        try:
+            value = reader.read_c()
+        except ThermometerError as exc:
+            return Check("thermometer", "fail", f"{reader.where}: {exc}; the desk converts at the calibration "
+                                                f"temperature meanwhile",
+                         "wire the DS18B20 to GPIO4 with a 4.7 kOhm pull-up to 3.3 V, add dtoverlay=w1-gpio to "
+                         "/boot/firmware/config.txt and reboot; `ls /sys/bus/w1/devices` lists its id "
+                         "(hardware/README.md)")
+        return Check("thermometer", "pass", f"{device}: {value:.1f} degC")
 
     def check_current(self) -> Check:
         """The motor current sensor: off is fine; on, the chip must answer and read ~0 A with the motor off."""

@@ -44,6 +44,8 @@ from dataclasses import dataclass
 
 from gpiozero import DigitalOutputDevice, InputDevice
 
+from deskpi.core.air import echo_distance_mm
+from deskpi.core.air import speed_of_sound_m_s as speed_of_sound_m_s
 from deskpi.core.types import Reading
 
 log = logging.getLogger(__name__)
@@ -79,10 +81,6 @@ RATED_RANGE_MM = 4000.0
 RISE_DELIVERY_S = 0.1
 
 
-def speed_of_sound_m_s(temperature_c: float) -> float:
-    return 331.3 + 0.606 * temperature_c
-
-
 def min_interval_s(max_distance_mm: float, temperature_c: float = 20.0) -> float:
     """The shortest safe time between pings when the target is at most `max_distance_mm` away: three round
     trips (so no 2nd or 3rd order echo of one ping is heard by the next) plus a margin, and never under 20 ms."""
@@ -99,10 +97,12 @@ def effective_interval_s(interval_s: float, max_distance_mm: float | None = None
 
 @dataclass(frozen=True)
 class Mounting:
-    """How the sensor is mounted: height = offset + sign * distance."""
+    """How the sensor is mounted: height = offset + sign * scale * distance (scale from a two-point
+    calibration: what is left of the sensor's own timing error once the air is accounted for)."""
 
     orientation: str = "under_desk"
     offset_mm: float = 0.0
+    scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.orientation not in ORIENTATIONS:
@@ -110,9 +110,11 @@ class Mounting:
                 f"sensor orientation {self.orientation!r} is not one of {', '.join(sorted(ORIENTATIONS))}")
         if not math.isfinite(self.offset_mm):
             raise ValueError(f"sensor offset must be a finite number of mm, got {self.offset_mm!r}")
+        if not (math.isfinite(self.scale) and 0.8 <= self.scale <= 1.2):
+            raise ValueError(f"sensor scale must be 0.8..1.2, got {self.scale!r}")
 
     def height(self, distance_mm: float) -> float:
-        return self.offset_mm + ORIENTATIONS[self.orientation] * distance_mm
+        return self.offset_mm + ORIENTATIONS[self.orientation] * self.scale * distance_mm
 
     def max_distance_mm(self, min_height_mm: float, max_height_mm: float) -> float:
         """The farthest the sensor's target can be while the desk stays within these heights: height - offset
@@ -127,11 +129,14 @@ class UltrasonicSensor:
     `max_distance_mm` is the farthest the echo can legitimately come from (see Mounting.max_distance_mm);
     without it the sensor's rated 4 m is assumed. An `interval_s` shorter than is safe for that distance
     (module docstring) is raised to the safe minimum, and the log says why, once.
+
+    `air_c`, when given, is asked at every echo for the air temperature to convert at (a thermometer's
+    latest value, kept by another thread: a cheap read); else `temperature_c` is used throughout.
     """
 
     def __init__(self, trigger_pin, echo_pin, *, mounting: Mounting | None = None, temperature_c: float = 20.0,
                  interval_s: float = 0.025, idle_interval_s: float | None = None,
-                 max_distance_mm: float | None = None,
+                 max_distance_mm: float | None = None, air_c: Callable[[], float] | None = None,
                  on_reading: Callable[[Reading], None] | None = None,
                  pin_factory=None, clock: Callable[[], float] = time.monotonic) -> None:
         if not (isinstance(interval_s, (int, float)) and MIN_INTERVAL_S <= interval_s <= 1.0):
@@ -143,6 +148,8 @@ class UltrasonicSensor:
             raise ValueError(f"the farthest echo distance must be a finite number of mm >= 0, got {max_distance_mm}")
         self.mounting = mounting or Mounting()
         self.c_mm_s = speed_of_sound_m_s(temperature_c) * 1000.0
+        self.air_c = air_c
+        self.temperature_c = temperature_c
         self.max_distance_mm = RATED_RANGE_MM if max_distance_mm is None else float(max_distance_mm)
         self.interval_s = effective_interval_s(interval_s, self.max_distance_mm, temperature_c)
         if self.interval_s > interval_s:
@@ -211,7 +218,7 @@ class UltrasonicSensor:
         width = self._factory.ticks_diff(fall, rise)
         if width >= LOST_WIDTH_S or width <= 0:
             return Reading.lost(t_trigger)
-        distance = width * self.c_mm_s / 2.0
+        distance = width * self.c_mm_s / 2.0 if self.air_c is None else echo_distance_mm(width, self.air_c())
         # The sound met the desk half way through the pulse.
         return Reading.ok(t_trigger + width / 2.0, self.mounting.height(distance))
 

@@ -13,6 +13,7 @@ import queue
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
@@ -73,7 +74,9 @@ class SimulatedDesk:
     def __init__(self, factory: SimFactory, *, pins: SimPins = SimPins(),
                  desk: DeskSpec = DeskSpec(),  # noqa: B008 - frozen spec, safe to share
                  sensor: SensorSpec = SensorSpec(),  # noqa: B008 - frozen spec, safe to share
-                 seed: int = 0, start_mm: float = 740.0, active_high: bool = True) -> None:
+                 seed: int = 0, start_mm: float = 740.0, active_high: bool = True,
+                 air: Callable[[float], float] | None = None) -> None:
+        """`air`: the room's temperature at a monotonic time (deskpi/sim/air.py); None: it never drifts."""
         self.factory = factory
         self.pins = pins
         self.active_high = active_high
@@ -85,6 +88,7 @@ class SimulatedDesk:
                                    last_motion_t=t0 - 10)
         self.sensor = SensorModel(sensor, random.Random(rng.random()))
         self.echo_stuck_high = False
+        self.air = air
         self._levels = {pins.up: 0.0, pins.down: 0.0}
         self._jobs: queue.Queue = queue.Queue()
         self._closed = threading.Event()
@@ -123,6 +127,8 @@ class SimulatedDesk:
             since, last_trig = t_trig - last_trig, t_trig
             with self._lock:
                 self.physics.advance(max(rise, self.physics.t))
+                if self.air is not None:
+                    self.sensor.air_c = self.air(rise)
                 status, dist = self.sensor.ping(self.physics.height_mm, since)
             if status == "silent":
                 continue

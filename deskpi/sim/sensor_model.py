@@ -5,6 +5,8 @@ import math
 import random
 from dataclasses import dataclass
 
+from deskpi.core.air import speed_of_sound_m_s as speed_of_sound_m_s  # one formula for the sim and the reader
+
 
 @dataclass(frozen=True)
 class SensorSpec:
@@ -25,8 +27,6 @@ class SensorSpec:
     ghost_3rd: float = 0.05
 
 
-def speed_of_sound_m_s(temperature_c: float) -> float:
-    return 331.3 + 0.606 * temperature_c
 
 
 # Pulse the sensor gives when no echo returns (datasheets: ~38 ms).
@@ -50,6 +50,11 @@ class SensorModel:
         self.stuck = False
         self._last: float | None = None
         self._previous_distance: float | None = None     # true distance at the last burst sent
+        self.air_c: float | None = None      # the room's air now, when it drifts (deskpi/sim/air.py)
+
+    @property
+    def true_air_c(self) -> float:
+        return self.spec.temperature_c if self.air_c is None else self.air_c
 
     def distance_for_height(self, height_mm: float) -> float:
         return height_mm - self.spec.mount_offset_mm
@@ -87,7 +92,7 @@ class SensorModel:
         found = []
         for order in (2, 3):
             arrival_s = order * self.pulse_width_s(previous_mm) - since_last_s   # after this ping's burst
-            apparent = arrival_s * speed_of_sound_m_s(self.spec.temperature_c) * 500.0
+            apparent = arrival_s * speed_of_sound_m_s(self.true_air_c) * 500.0
             if MIN_RANGE_MM <= apparent < distance_mm:
                 found.append((order, apparent))
         return found
@@ -104,5 +109,5 @@ class SensorModel:
         return None
 
     def pulse_width_s(self, distance_mm: float) -> float:
-        """Echo pulse width for a distance at the configured air temperature."""
-        return 2.0 * distance_mm / 1000.0 / speed_of_sound_m_s(self.spec.temperature_c)
+        """Echo pulse width for a distance in the air as it is now."""
+        return 2.0 * distance_mm / 1000.0 / speed_of_sound_m_s(self.true_air_c)

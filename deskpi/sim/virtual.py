@@ -10,8 +10,10 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from deskpi.core.air import echo_distance_mm
 from deskpi.core.motion.interlock import Interlock
 from deskpi.core.types import CurrentSample, Direction, Reading
 
@@ -38,7 +40,12 @@ class Delivery:
 
 class VirtualRig:
     def __init__(self, controller, desk: DeskSpec, sensor: SensorSpec, *, seed: int = 0,
-                 start_mm: float | None = None, t0: float = 0.0, current: CurrentSpec | None = None) -> None:
+                 start_mm: float | None = None, t0: float = 0.0, current: CurrentSpec | None = None,
+                 air: Callable[[float], float] | None = None,
+                 assumed_c: Callable[[float], float] | None = None) -> None:
+        """`air`: the room's true temperature at rig time t (deskpi/sim/air.py); `assumed_c`: the one deskpi
+        converts echoes at then (its thermometer, or a constant). Without them the air never drifts and
+        readings are the true distance plus the offset, as ever."""
         self.rng = random.Random(seed)
         self.ctrl = controller
         start = start_mm if start_mm is not None else (desk.min_mm + desk.max_mm) / 2
@@ -60,6 +67,8 @@ class VirtualRig:
         self.current = current       # a current sensor on the motor supply, if the desk has one
         self._current_rng = random.Random(self.rng.random())
         self._next_current = math.inf
+        self.air = air
+        self.assumed_c = assumed_c
 
     # -- the loop -----------------------------------------------------------
     def run_until(self, done, t_max: float) -> bool:
@@ -108,9 +117,15 @@ class VirtualRig:
         tp = self._next_ping
         self._last_ping = tp
         self._next_ping += self._interval()
+        if self.air is not None:
+            self.sensor.air_c = self.air(tp)
         status, dist = self.sensor.ping(self.physics.height_mm)
         if status == "ok":
             width = self.sensor.pulse_width_s(dist)
+            if self.air is not None or self.assumed_c is not None:
+                # The echo took as long as the true air made it; deskpi converts at what it believes.
+                believed = self.assumed_c(tp) if self.assumed_c is not None else self.sensor_spec.temperature_c
+                dist = echo_distance_mm(width, believed)
             # Stamp with the instant the sound met the desk, as the real reader does.
             reading = Reading.ok(tp + width / 2, dist + self.sensor_spec.mount_offset_mm)
             at = tp + width + 0.0005

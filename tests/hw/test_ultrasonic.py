@@ -505,3 +505,38 @@ def test_an_echo_that_rose_too_late_by_its_timestamp_is_silent(make_sensor):
 
     hand.factory.listeners[hand.factory.pin(TRIG).info.name] = stale
     assert sensor.ping().status is EchoStatus.SILENT
+
+
+def test_a_thermometer_sets_the_conversion_at_every_echo_and_the_scale_applies(make_sensor):
+    air = [30.0]
+    sensor, hand = make_sensor(temperature_c=20.0, mounting=Mounting("under_desk", 30.0, 1.01),
+                               air_c=lambda: air[0])
+    hand.answer = ("pulse", width_for(700.0, 30.0))
+    assert sensor.ping().height_mm == pytest.approx(30.0 + 1.01 * 700.0, abs=1e-6)
+    air[0] = 20.0
+    assert sensor.ping().height_mm == pytest.approx(30.0 + 1.01 * 700.0 * speed_of_sound_m_s(20.0)
+                                                    / speed_of_sound_m_s(30.0), abs=1e-6)
+
+
+def test_a_scale_out_of_range_is_refused():
+    with pytest.raises(ValueError, match="scale must be 0.8..1.2, got 1.5"):
+        Mounting("under_desk", 30.0, 1.5)
+
+
+def test_the_simulated_desk_echoes_follow_its_air_and_the_reader_converts_at_its_own(factory):
+    """The real reader on a simulated desk whose room is at 30 degC: converted at 20 it reads short by the ratio
+    of the speeds of sound; converted at what a thermometer says, it reads true."""
+    desk = SimulatedDesk(factory, sensor=SensorSpec(noise_mm=0, outliers=0, dropouts=0), start_mm=800.0,
+                         air=lambda t: 30.0)
+    air = [20.0]
+    sensor = UltrasonicSensor(TRIG, ECHO, mounting=Mounting("under_desk", 30.0), pin_factory=factory,
+                              air_c=lambda: air[0])
+    try:
+        short = sensor.ping().height_mm
+        air[0] = 30.0
+        true = sensor.ping().height_mm
+    finally:
+        sensor.close()
+        desk.close()
+    assert short == pytest.approx(30.0 + 770.0 * speed_of_sound_m_s(20.0) / speed_of_sound_m_s(30.0), abs=0.05)
+    assert true == pytest.approx(800.0, abs=0.05)
