@@ -134,6 +134,16 @@ def _bench_soak(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_cli(args: argparse.Namespace) -> int:
+    from deskpi.bench.cli_start import run
+
+    if args.runs is not None and not 1 <= args.runs <= 1000:
+        print(f"deskpi: --runs {args.runs} must be 1-1000", file=sys.stderr)
+        return 2
+    print(json.dumps(run(quick=args.quick, runs=args.runs, data_dir=args.data_dir), indent=None if args.json else 2))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from deskpi.sim.demo import run
 
@@ -368,6 +378,12 @@ def build_parser() -> argparse.ArgumentParser:
     sk.add_argument("--phones", type=int, default=6, help="simulated phones, one thread each (default 6)")
     sk.add_argument("--seed", type=int, default=1, help="random choices of the actors and the simulator")
     sk.set_defaults(func=_bench_soak)
+    cl = bsub.add_parser("cli", help="cold start of the commands run over SSH against a bare python, and "
+                                     "what each imports", description="Example: deskpi bench cli --json --quick")
+    cl.add_argument("--json", action="store_true", help="print one JSON object")
+    cl.add_argument("--quick", action="store_true", help="5 runs of each instead of 30 (for tests)")
+    cl.add_argument("--runs", type=int, default=None, help="runs of each command (and of the bare python)")
+    cl.set_defaults(func=_bench_cli)
     # Each command module imports only what its parser needs; the work is imported when a command runs,
     # so `deskpi status` stays quick.
     from deskpi.cli import admin, data, fleet, people, tokens
