@@ -276,7 +276,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"deskpi {__version__}")
     p.add_argument("--config", metavar="PATH", help="config file (default /etc/deskpi/deskpi.toml)")
     p.add_argument("--data-dir", metavar="D", help="where deskpi keeps its data (default from the config)")
-    sub = p.add_subparsers(dest="command", required=True)
+    from deskpi.cli.lazy_commands import LazySubcommands
+
+    sub = p.add_subparsers(dest="command", required=True, action=LazySubcommands)
+    sub.add_all(_add_commands)
+    return p
+
+
+def _add_commands(sub) -> None:
+    """Every command (run once to list them and once more to build the one that is used: lazy_commands.py)."""
     sm = sub.add_parser("sim", help="run the daemon on a simulated desk with its live page",
                         description="Example: deskpi sim --port 8080 --data-dir ./demo-data")
     sm.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
@@ -305,7 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="drive a simulated desk from the terminal",
                        description="Example: deskpi demo   (on a terminal: type 1100 to stand, 720 to sit)")
     d.set_defaults(func=_demo)
-    from deskpi.bench.desks import add_desk_arguments
+    from deskpi.cli.lazy_commands import built
+
+    def add_desk_arguments(p) -> None:      # the desk families import the simulator: only when built
+        if built(p):
+            from deskpi.bench.desks import add_desk_arguments
+            add_desk_arguments(p)
 
     bench = sub.add_parser("bench", help="measure accuracy, fault handling and latency")
     bsub = bench.add_subparsers(dest="bench", required=True)
@@ -393,7 +406,6 @@ def build_parser() -> argparse.ArgumentParser:
     admin.register(sub)         # status, move, stop, clear-fault, audit, logs, calibrate, doctor
     tokens.register(sub)        # API tokens for scripts
     fleet.register(sub)         # config, apply, export, hash-pin, migrate
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
