@@ -7,12 +7,16 @@ eight times slower than a desktop at both, so the ratio carries over where the
 milliseconds do not). `python -X importtime` then says what each command
 imports: the total of its top-level imports and the heaviest of them.
 
-The commands run on a throwaway data directory holding one person (no daemon:
-`status` must answer "not running" quickly too), or on `--data-dir D` to
-measure a real desk's database.
+The commands run as facilities type them, finding the data directory through
+the config file (so its reading is counted): a throwaway config naming a
+throwaway data directory that holds one person (no daemon: `status` must
+answer "not running" quickly too); or, given `--config PATH` and/or
+`--data-dir D` (`deskpi --config /etc/deskpi/deskpi.toml bench cli` on a real
+desk), with those.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import statistics
@@ -48,8 +52,8 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _argv(data_dir: Path, args: list[str]) -> list[str]:
-    return [sys.executable, "-c", ENTRY, "--data-dir", str(data_dir), *args]
+def _argv(options: list[str], args: list[str]) -> list[str]:
+    return [sys.executable, "-c", ENTRY, *options, *args]
 
 
 def _time(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
@@ -80,23 +84,27 @@ def importtime(argv: list[str], env: dict[str, str]) -> dict:
     return {"total_us": sum(us for _, us in top), "modules": modules, "top": top}
 
 
-def _setup(data_dir: Path) -> None:
-    """A desk's database with one person, written through the store as the daemon would."""
+def _setup(where: Path) -> list[str]:
+    """A config naming a data directory whose database holds one person; the options that use it."""
     from deskpi.store import Store, db_path
 
-    with Store.open(db_path(data_dir)) as store:
+    data = where / "data"
+    with Store.open(db_path(data)) as store:
         store.add_user("Ada", role="admin")
+    config = where / "deskpi.toml"
+    config.write_text(f"[daemon]\ndata_dir = {json.dumps(str(data))}\n", encoding="utf-8")
+    return ["--config", str(config)]
 
 
-def run(*, quick: bool = False, runs: int | None = None, data_dir: str | None = None) -> dict:
+def run(*, quick: bool = False, runs: int | None = None, data_dir: str | None = None,
+        config: str | None = None) -> dict:
     runs = runs or (5 if quick else 30)
     env = _env()
     with tempfile.TemporaryDirectory(prefix="deskpi-bench-cli-") as tmp:
-        where = Path(data_dir) if data_dir else Path(tmp)
-        if not data_dir:
-            _setup(where)
+        given = [*(["--config", config] if config else []), *(["--data-dir", data_dir] if data_dir else [])]
+        options = given or _setup(Path(tmp))
         bare = [sys.executable, "-c", "pass"]
-        argvs = {name: _argv(where, args) for name, (args, _) in COMMANDS.items()}
+        argvs = {name: _argv(options, args) for name, (args, _) in COMMANDS.items()}
         for argv in [bare, *argvs.values()]:          # warm the page cache and .pyc files, unmeasured
             _time(argv, env)
         samples: dict[str, list[float]] = {name: [] for name in ["bare", *argvs]}
@@ -118,7 +126,7 @@ def run(*, quick: bool = False, runs: int | None = None, data_dir: str | None = 
             unexpected = sorted(codes[name] - set(expected))
             if unexpected:
                 problems.append(f"`deskpi {name}` exited {unexpected} (expected {list(expected)}): it did not do "
-                                f"its job, so its time means nothing; check the data directory {where}")
+                                f"its job, so its time means nothing; check {' '.join(options)}")
             imp = importtime(argv, env)
             median = statistics.median(samples[name])
             ratio = round(median / bare_median, 2)
@@ -137,7 +145,7 @@ def run(*, quick: bool = False, runs: int | None = None, data_dir: str | None = 
             }
     return {
         "python": sys.executable, "runs": runs, "quick": quick, "limit_ratio": LIMIT_RATIO,
-        "data_dir": str(data_dir) if data_dir else "a fresh one with one person (no daemon)",
+        "options": given or "a fresh config and data directory with one person (no daemon)",
         "bare_python": {"median_ms": round(bare_median, 2), "p90_ms": _pct(samples["bare"], 0.9),
                         "samples": len(samples["bare"]), "importtime_total_us": bare_imports["total_us"]},
         "commands": commands,

@@ -140,7 +140,8 @@ def _bench_cli(args: argparse.Namespace) -> int:
     if args.runs is not None and not 1 <= args.runs <= 1000:
         print(f"deskpi: --runs {args.runs} must be 1-1000", file=sys.stderr)
         return 2
-    print(json.dumps(run(quick=args.quick, runs=args.runs, data_dir=args.data_dir), indent=None if args.json else 2))
+    result = run(quick=args.quick, runs=args.runs, data_dir=args.data_dir, config=args.config)
+    print(json.dumps(result, indent=None if args.json else 2))
     return 0
 
 
