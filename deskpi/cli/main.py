@@ -316,10 +316,10 @@ def _add_commands(sub) -> None:
     d.set_defaults(func=_demo)
     from deskpi.cli.lazy_commands import built
 
-    def add_desk_arguments(p) -> None:      # the desk families import the simulator: only when built
+    def add_desk_arguments(p) -> None:      # the desk families import the simulator: only for a built parser
         if built(p):
-            from deskpi.bench.desks import add_desk_arguments
-            add_desk_arguments(p)
+            from deskpi.bench import desks
+            desks.add_desk_arguments(p)
 
     bench = sub.add_parser("bench", help="measure accuracy, fault handling and latency")
     bsub = bench.add_subparsers(dest="bench", required=True)
