@@ -184,9 +184,12 @@ MAX_TEXT_ITEMS = 32
 
 
 def _section_class(name: str, opts: dict[str, Opt]):
+    # A docstring of its own: without one, dataclasses writes one from inspect.signature, a fifth of
+    # the cost of importing this module, which every command that reads the config pays (`deskpi status`).
     return make_dataclass(name.capitalize() + "Settings",
                           [(k, Any, field(default=(tuple(o.default) if isinstance(o.default, list) else o.default)))
-                           for k, o in opts.items()], frozen=True)
+                           for k, o in opts.items()], frozen=True,
+                          namespace={"__doc__": f"The [{name}] section of the config."})
 
 
 SECTION_CLASSES = {name: _section_class(name, opts) for name, opts in SCHEMA.items()}
@@ -194,6 +197,8 @@ SECTION_CLASSES = {name: _section_class(name, opts) for name, opts in SCHEMA.ite
 
 @dataclass(frozen=True)
 class Settings:
+    """Every section of the config, checked; `warnings` says what was odd but usable, `source` where it came from."""
+
     desk: Any
     motor: Any
     sensor: Any

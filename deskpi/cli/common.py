@@ -220,8 +220,7 @@ def open_store(directory: Path, *, create: bool = False,
                first: str = "add a user first with `deskpi user add NAME`") -> Iterator[Any]:
     """The store in the data directory, closed after the `with`; without `create` a missing database is an
     error (saying what to do `first`), not a new file."""
-    from deskpi.fleet.desired_state import match_owner
-    from deskpi.store import Store, db_path
+    from deskpi.store import Store, db_path, match_owner
 
     path = db_path(directory)
     if not create and not path.is_file():

@@ -187,10 +187,7 @@ def _cmd_hash_pin(args: argparse.Namespace) -> int:
 def _cmd_migrate(args: argparse.Namespace) -> int:
     import sqlite3
 
-    from sqlite_utils import Database
-
-    from deskpi.fleet.desired_state import match_owner
-    from deskpi.store import Store, db_path
+    from deskpi.store import Store, db_path, match_owner
     from deskpi.store.migrations import current_version
 
     # The config is read even with --data-dir: a broken config stops the installer's migrate and says why.
@@ -201,7 +198,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     else:
         conn = sqlite3.connect(str(path))
         try:
-            before = current_version(Database(conn))
+            before = current_version(conn)
         finally:
             conn.close()
         with Store.open(path) as store:                  # opening migrates, in one transaction per step

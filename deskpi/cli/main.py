@@ -148,6 +148,17 @@ def _bench_soak(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_cli(args: argparse.Namespace) -> int:
+    from deskpi.bench.cli_start import run
+
+    if args.runs is not None and not 1 <= args.runs <= 1000:
+        print(f"deskpi: --runs {args.runs} must be 1-1000", file=sys.stderr)
+        return 2
+    result = run(quick=args.quick, runs=args.runs, data_dir=args.data_dir, config=args.config)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from deskpi.sim.demo import run
 
@@ -280,7 +291,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"deskpi {__version__}")
     p.add_argument("--config", metavar="PATH", help="config file (default /etc/deskpi/deskpi.toml)")
     p.add_argument("--data-dir", metavar="D", help="where deskpi keeps its data (default from the config)")
-    sub = p.add_subparsers(dest="command", required=True)
+    from deskpi.cli.lazy_commands import LazySubcommands
+
+    sub = p.add_subparsers(dest="command", required=True, action=LazySubcommands)
+    sub.add_all(_add_commands)
+    return p
+
+
+def _add_commands(sub) -> None:
+    """Every command (run once to list them and once more to build the one that is used: lazy_commands.py)."""
     sm = sub.add_parser("sim", help="run the daemon on a simulated desk with its live page",
                         description="Example: deskpi sim --port 8080 --data-dir ./demo-data")
     sm.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
@@ -309,7 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="drive a simulated desk from the terminal",
                        description="Example: deskpi demo   (on a terminal: type 1100 to stand, 720 to sit)")
     d.set_defaults(func=_demo)
-    from deskpi.bench.desks import add_desk_arguments
+    from deskpi.cli.lazy_commands import built
+
+    def add_desk_arguments(p) -> None:      # the desk families import the simulator: only for a built parser
+        if built(p):
+            from deskpi.bench import desks
+            desks.add_desk_arguments(p)
 
     bench = sub.add_parser("bench", help="measure accuracy, fault handling and latency")
     bsub = bench.add_subparsers(dest="bench", required=True)
@@ -384,6 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
     sk.add_argument("--phones", type=int, default=6, help="simulated phones, one thread each (default 6)")
     sk.add_argument("--seed", type=int, default=1, help="random choices of the actors and the simulator")
     sk.set_defaults(func=_bench_soak)
+    cl = bsub.add_parser("cli", help="cold start of the commands run over SSH against a bare python, and "
+                                     "what each imports", description="Example: deskpi bench cli --json --quick")
+    cl.add_argument("--json", action="store_true", help="print one JSON object")
+    cl.add_argument("--quick", action="store_true", help="5 runs of each instead of 30 (for tests)")
+    cl.add_argument("--runs", type=int, default=None, help="runs of each command (and of the bare python)")
+    cl.set_defaults(func=_bench_cli)
     # Each command module imports only what its parser needs; the work is imported when a command runs,
     # so `deskpi status` stays quick.
     from deskpi.cli import admin, data, fleet, people, tokens
@@ -393,7 +423,6 @@ def build_parser() -> argparse.ArgumentParser:
     admin.register(sub)         # status, move, stop, clear-fault, audit, logs, calibrate, doctor
     tokens.register(sub)        # API tokens for scripts
     fleet.register(sub)         # config, apply, export, hash-pin, migrate
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,15 +8,12 @@ import time. The server side is deskpi.daemon.control_server; the protocol
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from deskpi import exit_codes
-
-log = logging.getLogger(__name__)
 
 SOCKET_NAME = "control.sock"
 
@@ -42,7 +39,10 @@ def encode(message: dict) -> bytes:
     try:
         return (json.dumps(message, allow_nan=False) + "\n").encode()
     except (TypeError, ValueError) as exc:      # a NaN or an odd type must never kill the connection
-        log.error("unencodable control message %r: %s", message, exc)
+        # logging only here: the CLI imports this module, and `deskpi status` needs no more than socket and json.
+        import logging
+
+        logging.getLogger(__name__).error("unencodable control message %r: %s", message, exc)
         return b'{"ok": false, "error": "internal error: the reply could not be encoded", "code": 1}\n'
 
 

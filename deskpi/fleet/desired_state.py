@@ -370,7 +370,7 @@ def apply(desired: Desired, config_path: Path, data_dir: Path, *, dry_run: bool 
     """Converge the config file and the database to `desired`; return the changes (made, or due if dry_run)."""
     import contextlib
 
-    from deskpi.store import Store, db_path
+    from deskpi.store import Store, db_path, match_owner
 
     if prune and desired.users is None:
         raise ApplyError([{"key": "users", "line": None,
@@ -546,29 +546,6 @@ def _owner_changes(desired: Desired, store: Any, out: Changes, do: bool) -> None
         out.add("active_user", "set", "active_user", None, owner_name)
         if do:
             store.set_active_user(owner_name)
-
-
-def match_owner(data_dir: Path) -> None:
-    """Give database files root just created in a service-owned data dir to the dir's owner.
-
-    Over SSH facilities run deskpi as root; a deskpi.db (or -wal/-shm/.lock) left
-    owned by root would lock the deskpi service out of its own data.
-    """
-    if os.geteuid() != 0:
-        return
-    try:
-        st = data_dir.stat()
-    except OSError:
-        return
-    if st.st_uid == 0:
-        return
-    for p in data_dir.iterdir():
-        if p.name.startswith("deskpi.db"):
-            try:
-                if p.stat().st_uid == 0:
-                    os.chown(p, st.st_uid, st.st_gid)
-            except OSError:
-                pass
 
 
 # ------------------------------------------------------------------------------------------ export

@@ -10,7 +10,7 @@ holds the record types, errors and limits, `migrations` the schema.
 from __future__ import annotations
 
 from deskpi.store.access import TOKEN_PREFIX, TOKENS_PER_USER, TokenLimitError
-from deskpi.store.database import DB_NAME, db_path
+from deskpi.store.database import DB_NAME, db_path, match_owner
 from deskpi.store.facade import Store
 from deskpi.store.fields import name_key, valid_name
 from deskpi.store.height_log import (
@@ -58,5 +58,5 @@ __all__ = [
     "METRICS_TOKENS_MAX", "METRICS_TOKEN_PREFIX", "TOKENS_PER_USER", "TOKEN_PREFIX", "TOKEN_ROLES", "UNITS",
     "UNKNOWN_STAND_OFFSET_MM", "AuditEntry", "HeightSample", "Plan",
     "Reminder", "RestoreResult", "Store", "StoreBusyError", "StoreError", "TokenLimitError", "UnknownUserError",
-    "User", "db_path", "name_key", "posture_edges_for", "should_log_height", "valid_name",
+    "User", "db_path", "match_owner", "name_key", "posture_edges_for", "should_log_height", "valid_name",
 ]

@@ -2,10 +2,7 @@
 signed in before; only hashes of their secrets are kept."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import secrets
 import time
 from typing import Any
 
@@ -36,7 +33,24 @@ class TokenLimitError(StoreError):
 def secret_hash(secret: str) -> str:
     """What is stored of a token or session id."""
     # They carry 256 random bits, so a plain hash is enough (a slow KDF is for guessable PINs).
+    # hashlib and secrets are imported where used: they load OpenSSL, which a command that only lists
+    # people or reads the audit trail over SSH has no use for (the daemon pays it once).
+    import hashlib
+
     return hashlib.sha256(secret.encode("ascii")).hexdigest()
+
+
+def random_secret() -> str:
+    """256 random bits, URL-safe: a token, session id or device cookie."""
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
+def _same(a: str, b: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a, b)
 
 
 class AccessMixin(StoreBase):
@@ -46,7 +60,7 @@ class AccessMixin(StoreBase):
         """A new API token for `user`: (id, the token). The token itself is shown once and never stored."""
         label = fields.text("label", label or None, 64) or ""
         created = time.time() if now is None else fields.unix_time("now", now)
-        secret = secrets.token_urlsafe(32)
+        secret = random_secret()
         with self._tx() as db:
             row = require_user(db, user)
             (count,) = db.execute("SELECT COUNT(*) FROM api_tokens WHERE user_id = ?", [row["id"]]).fetchone()
@@ -72,7 +86,7 @@ class AccessMixin(StoreBase):
         with self._read() as conn:
             row = conn.execute("SELECT user_id, hash, last_used_at FROM api_tokens WHERE id = ? AND role = 'user'",
                                [token_id]).fetchone()
-            if row is None or not hmac.compare_digest(row[1], secret_hash(secret)):
+            if row is None or not _same(row[1], secret_hash(secret)):
                 return None
             user = fetch_user(conn.execute("SELECT * FROM users WHERE id = ?", [row[0]]))
         t = time.time() if now is None else now
@@ -84,7 +98,7 @@ class AccessMixin(StoreBase):
 
     def list_tokens(self, user: str) -> list[dict[str, Any]]:
         with self._read() as conn:
-            row = require_user(self.db, user)
+            row = require_user(self._conn, user)
             cur = conn.execute("SELECT id, label, created_at, last_used_at FROM api_tokens "
                                "WHERE user_id = ? ORDER BY id", [row["id"]])
             return [dict(zip(("id", "label", "created_at", "last_used_at"), r, strict=True)) for r in cur.fetchall()]
@@ -107,7 +121,7 @@ class AccessMixin(StoreBase):
 
     def create_session(self, user: str, *, now: float | None = None) -> str:
         """A new sign-in session for `user`; returns its id (only a hash of it is stored)."""
-        sid = secrets.token_urlsafe(32)
+        sid = random_secret()
         with self._tx() as db:
             row = require_user(db, user)
             db.execute("INSERT INTO web_sessions (user_id, sid_hash, created_at) VALUES (?, ?, ?)",
@@ -145,7 +159,7 @@ class AccessMixin(StoreBase):
     def create_device(self, user: str, *, now: float | None = None) -> str:
         """Remember a phone that signed in as `user`; returns its device cookie (only a hash is stored).
         Each person keeps their DEVICES_PER_USER most recently used phones."""
-        cookie = DEVICE_PREFIX + secrets.token_urlsafe(32)
+        cookie = DEVICE_PREFIX + random_secret()
         t = time.time() if now is None else now
         with self._tx() as db:
             row = require_user(db, user)

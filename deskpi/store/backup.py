@@ -16,11 +16,16 @@ import threading
 import time
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from deskpi.store import fields
 from deskpi.store.database import DB_NAME, StoreBase, db_path
-from deskpi.store.migrations import LATEST_VERSION, MigrationError, SchemaTooNewError, current_version, migrate
+from deskpi.store.migrations import (
+    LATEST_VERSION,
+    MigrationError,
+    SchemaTooNewError,
+    current_version,
+    migrate,
+    table_names,
+)
 from deskpi.store.records import RestoreResult, StoreBusyError, StoreError
 from deskpi.util.files import file_lock, install, lock_path
 
@@ -80,23 +85,23 @@ def check_and_upgrade(staged: Path, shown: Path) -> int:
             raise StoreError(f"restore source {shown}: not a SQLite database ({e})") from None
         if problems != ["ok"]:
             raise StoreError(f"restore source {shown}: damaged, integrity_check says {'; '.join(problems[:3])}")
-        db = Database(conn, execute_plugins=False)
-        if "schema_version" not in db.table_names():
+        if "schema_version" not in table_names(conn):
             raise StoreError(f"restore source {shown}: not a deskpi database (it has no schema_version table)")
-        found = current_version(db)
+        found = current_version(conn)
         if found < 1:
             raise StoreError(f"restore source {shown}: not a deskpi database (empty schema_version)")
         if found > LATEST_VERSION:
             raise StoreError(str(SchemaTooNewError(found, LATEST_VERSION, where=f"restore source {shown}")))
         conn.execute("PRAGMA foreign_keys=ON")
+        from sqlite_utils import Database  # only to upgrade the schema (database.py says why)
         try:
-            migrate(db)
+            migrate(Database(conn, execute_plugins=False))
         except MigrationError as e:
             raise StoreError(f"restore source {shown}: cannot be upgraded: {e}") from None
         if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
             raise StoreError(f"restore source {shown}: rows point at missing users (foreign_key_check)")
         conn.execute("PRAGMA journal_mode=DELETE")
-        return current_version(db)
+        return current_version(conn)
     finally:
         conn.close()
 

@@ -1,6 +1,10 @@
 """The connection under the Store: opening and migrating the file, its lock, transactions, settings.
 
-One SQLite file (`deskpi.db` in the data directory) reached through sqlite-utils.
+One SQLite file (`deskpi.db` in the data directory), reached through Python's sqlite3: the store's
+methods are SQL on one connection. sqlite-utils (with click, pluggy and dateutil behind it, about half a
+bare Python's start) is imported only to create or upgrade the schema (migrations.py) and for `Store.db`,
+its view of the same connection for tests and one-off tools, so `deskpi user list` over SSH needs none
+of it.
 
 Durability. WAL journal, `synchronous=FULL`: every commit fsyncs the WAL, so
 a killed process *and a power cut* keep every committed transaction (with
@@ -35,15 +39,16 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Self
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any, Self
 
 from deskpi.store import fields
-from deskpi.store.migrations import SchemaTooNewError, current_version, migrate
+from deskpi.store.migrations import LATEST_VERSION, SchemaTooNewError, current_version, migrate, table_names
 from deskpi.store.records import ACTIVE_USER_KEY, OWNER_KEY, StoreBusyError, StoreError
 from deskpi.util.files import FileLock, lock_path
 from deskpi.util.storage import StorageMonitor, as_storage_full, is_storage_full, no_room
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 DB_NAME = "deskpi.db"
 #: What to do about a database that cannot be used: said by every refusal to open one.
@@ -58,9 +63,48 @@ def db_path(data_dir: str | os.PathLike[str]) -> Path:
     return Path(data_dir) / DB_NAME
 
 
+def match_owner(data_dir: Path) -> None:
+    """Give database files root just created in a service-owned data dir to the dir's owner.
+
+    Over SSH facilities run deskpi as root; a deskpi.db (or -wal/-shm/.lock) left
+    owned by root would lock the deskpi service out of its own data.
+    """
+    if os.geteuid() != 0:
+        return
+    try:
+        st = data_dir.stat()
+    except OSError:
+        return
+    if st.st_uid == 0:
+        return
+    for p in data_dir.iterdir():
+        if p.name.startswith(DB_NAME):
+            try:
+                if p.stat().st_uid == 0:
+                    os.chown(p, st.st_uid, st.st_gid)
+            except OSError:
+                pass
+
+
 def casefold(value: Any) -> Any:
     """SQL function deskpi_casefold: names compare case-insensitively, as Python's casefold does."""
     return value.casefold() if isinstance(value, str) else value
+
+
+def rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
+    """The rows of a query as dicts, column name -> value."""
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur]
+
+
+def upsert(conn: sqlite3.Connection, table: str, row: dict[str, Any], pk: str | tuple[str, ...]) -> None:
+    """Insert `row`, or where its primary key `pk` is taken set the row's other columns there."""
+    keys = (pk,) if isinstance(pk, str) else pk
+    cols = list(row)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in keys)
+    conn.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                 f"ON CONFLICT ({', '.join(keys)}) DO {'UPDATE SET ' + sets if sets else 'NOTHING'}",
+                 list(row.values()))
 
 
 def time_window(column: str, since: float | None, until: float | None) -> tuple[list[str], list[Any]]:
@@ -78,10 +122,11 @@ def time_window(column: str, since: float | None, until: float | None) -> tuple[
 class StoreBase:
     """One connection, its lock and its transactions; the per-concern parts of the Store build on it."""
 
-    def __init__(self, db: Database, path: Path, file_lock: FileLock | None, *, timeout_s: float) -> None:
-        self.db = db
+    def __init__(self, conn: sqlite3.Connection, path: Path, file_lock: FileLock | None, *,
+                 timeout_s: float) -> None:
         self.path = path
-        self._conn: sqlite3.Connection = db.conn
+        self._conn = conn
+        self._db: Database | None = None
         self._file_lock = file_lock
         self._timeout_s = timeout_s
         self._lock = threading.RLock()
@@ -110,22 +155,25 @@ class StoreBase:
             if path.is_file() and path.stat().st_size == 0:
                 raise StoreError(f"{path} is empty (0 bytes): {RESTORE_HINT}")
             conn = sqlite3.connect(str(path), timeout=timeout_s, check_same_thread=False)
-            db = Database(conn, execute_plugins=False)
-            if current_version(db) == 0 and db.table_names():
-                raise StoreError(f"{path} holds tables ({', '.join(db.table_names()[:5])}) but no schema_version: "
+            found = current_version(conn)
+            if found == 0 and table_names(conn):
+                raise StoreError(f"{path} holds tables ({', '.join(table_names(conn)[:5])}) but no schema_version: "
                                  f"not a deskpi database; move it away or choose another data directory")
             conn.execute("PRAGMA auto_vacuum = INCREMENTAL")     # only takes effect on a new, empty file
-            db.enable_wal()
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = wal")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
             conn.execute("PRAGMA journal_size_limit = 4194304")  # keep the WAL file small on an SD card
             conn.create_function("deskpi_casefold", 1, casefold, deterministic=True)
-            try:
-                migrate(db)
-            except SchemaTooNewError as e:
-                raise SchemaTooNewError(e.found, e.known, where=str(path)) from None
-            return cls(db, path, file_lock, timeout_s=timeout_s, posture_edges_mm=edges)
+            if found != LATEST_VERSION:          # a new or older database, or one from a newer deskpi
+                from sqlite_utils import Database
+                try:
+                    migrate(Database(conn, execute_plugins=False))
+                except SchemaTooNewError as e:
+                    raise SchemaTooNewError(e.found, e.known, where=str(path)) from None
+            return cls(conn, path, file_lock, timeout_s=timeout_s, posture_edges_mm=edges)
         except BaseException as e:
             if conn is not None:
                 conn.close()
@@ -145,10 +193,18 @@ class StoreBase:
             conn.execute("PRAGMA query_only = ON")
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout_s * 1000)}")
             conn.create_function("deskpi_casefold", 1, casefold, deterministic=True)
-            return type(self)(Database(conn, execute_plugins=False), self.path, None, timeout_s=self._timeout_s)
+            return type(self)(conn, self.path, None, timeout_s=self._timeout_s)
         except BaseException:
             conn.close()
             raise
+
+    @property
+    def db(self) -> Database:
+        """sqlite-utils' view of the store's connection, for tests and one-off tools (the store itself uses SQL)."""
+        if self._db is None:
+            from sqlite_utils import Database
+            self._db = Database(self._conn, execute_plugins=False)
+        return self._db
 
     def close(self) -> None:
         """Close the connection and release the lock. Idempotent."""
@@ -175,19 +231,19 @@ class StoreBase:
             yield self._conn
 
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[Database]:
+    def _tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (nested calls join the outer one)."""
         with self._lock:
             if self._closed:
                 raise StoreError(f"{self.path}: the store is closed")
             conn = self._conn
             if conn.in_transaction:
-                yield self.db
+                yield conn
                 return
             conn.execute("BEGIN IMMEDIATE")
             self._users_changed = False
             try:
-                yield self.db
+                yield conn
                 conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:
@@ -222,7 +278,7 @@ class StoreBase:
     @property
     def schema_version(self) -> int:
         with self._read():
-            return current_version(self.db)
+            return current_version(self._conn)
 
     def integrity_check(self) -> str:
         """'ok', or SQLite's list of problems."""
@@ -255,4 +311,4 @@ class StoreBase:
             if value is None:
                 db.execute("DELETE FROM settings WHERE key = ?", [key])
             else:
-                db["settings"].upsert({"key": key, "value": value}, pk="key")
+                upsert(db, "settings", {"key": key, "value": value}, pk="key")

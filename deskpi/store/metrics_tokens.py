@@ -10,12 +10,11 @@ only its hash is kept.
 from __future__ import annotations
 
 import re
-import secrets
 import time
 from typing import Any
 
 from deskpi.store import fields
-from deskpi.store.access import AccessMixin, TokenLimitError, secret_hash
+from deskpi.store.access import AccessMixin, TokenLimitError, random_secret, secret_hash
 
 METRICS_TOKEN_PREFIX = "dpm_"
 #: What a metrics token looks like: at least 32 characters of secret (192 bits as base64url, 128 as hex).
@@ -39,7 +38,7 @@ class MetricsTokensMixin(AccessMixin):
         label = fields.text("label", label or None, 64) or ""
         created = time.time() if now is None else fields.unix_time("now", now)
         if token is None:
-            token = METRICS_TOKEN_PREFIX + secrets.token_urlsafe(32)
+            token = METRICS_TOKEN_PREFIX + random_secret()
         elif not isinstance(token, str) or METRICS_TOKEN_RE.fullmatch(token) is None:
             # The value is a secret: never repeated back, not even in an error.
             raise fields.invalid("token", "(hidden)", "dpm_ followed by 32-100 letters, digits, '-' or '_', e.g. "

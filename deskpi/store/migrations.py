@@ -22,8 +22,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
+if TYPE_CHECKING:       # imported by the store only when it migrates: opening a current database needs none of it
+    from sqlite_utils import Database
 
 
 class MigrationError(RuntimeError):
@@ -210,8 +212,14 @@ _SCHEMA_VERSION_SQL = """CREATE TABLE IF NOT EXISTS schema_version (
 )"""
 
 
-def current_version(db: Database) -> int:
-    """The highest applied version; 0 for a database without a schema_version table."""
+def table_names(db: Any) -> list[str]:
+    """The tables of a database (a sqlite3 connection or sqlite-utils Database), in creation order."""
+    return [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")]
+
+
+def current_version(db: Any) -> int:
+    """The highest applied version; 0 for a database without a schema_version table (`db`: a sqlite3 connection
+    or a sqlite-utils Database)."""
     exists = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
     if not exists:
         return 0

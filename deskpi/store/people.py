@@ -5,24 +5,22 @@ import sqlite3
 import time
 from typing import Any
 
-from sqlite_utils import Database
-
 from deskpi.store import fields
-from deskpi.store.database import StoreBase
+from deskpi.store.database import StoreBase, rows, upsert
 from deskpi.store.records import ACTIVE_USER_KEY, HEIGHT_MM, OWNER_KEY, SLOTS, StoreError, UnknownUserError, User
 
 
-def find_user(db: Database, name: Any, field_name: str = "user") -> dict[str, Any] | None:
+def find_user(db: sqlite3.Connection, name: Any, field_name: str = "user") -> dict[str, Any] | None:
     """The `users` row of a name (case-insensitive, lookalikes folded), or None."""
     if not isinstance(name, str):
         raise fields.invalid(field_name, name, "a user name")
     legacy = fields.legacy_name_key(name)
-    rows = list(db["users"].rows_where("name_key IN (?, ?)", [legacy, fields.name_key(name)]))
+    found = rows(db.execute("SELECT * FROM users WHERE name_key IN (?, ?)", [legacy, fields.name_key(name)]))
     # A name stored before lookalikes were folded keeps its old key: its own spelling finds it first.
-    return next((r for r in rows if r["name_key"] == legacy), rows[0]) if rows else None
+    return next((r for r in found if r["name_key"] == legacy), found[0]) if found else None
 
 
-def same_name(db: Database, name: str, *, besides: int | None = None) -> dict[str, Any] | None:
+def same_name(db: sqlite3.Connection, name: str, *, besides: int | None = None) -> dict[str, Any] | None:
     """The user (id, name) whose name reads as `name` does, other than the one with id `besides`; or None.
 
     Compared by key computed now, not by the stored column, so names stored before lookalikes were
@@ -40,7 +38,7 @@ def _taken(field_name: str, given: Any, name: str, holder: str) -> StoreError:
                       f"lookalike spellings such as full-width or invisible characters count as the same name)")
 
 
-def require_user(db: Database, name: Any, field_name: str = "user") -> dict[str, Any]:
+def require_user(db: sqlite3.Connection, name: Any, field_name: str = "user") -> dict[str, Any]:
     """The `users` row of a name, or UnknownUserError listing who there is."""
     row = find_user(db, name, field_name)
     if row is None:
@@ -48,6 +46,16 @@ def require_user(db: Database, name: Any, field_name: str = "user") -> dict[str,
         listing = ", ".join(known[:10]) + (", ..." if len(known) > 10 else "") if known else "none yet"
         raise UnknownUserError(f"{field_name} = {name!r}: no such user (users: {listing})")
     return row
+
+
+def _user_row(db: sqlite3.Connection, uid: int) -> dict[str, Any]:
+    return rows(db.execute("SELECT * FROM users WHERE id = ?", [uid]))[0]
+
+
+def _update_user(db: sqlite3.Connection, uid: int, values: dict[str, Any]) -> None:
+    """Set some columns of a user (their names come from fields.user_fields, never from outside)."""
+    db.execute(f"UPDATE users SET {', '.join(f'{col} = ?' for col in values)} WHERE id = ?",
+               [*values.values(), uid])
 
 
 def fetch_user(cur: sqlite3.Cursor) -> User | None:
@@ -73,21 +81,22 @@ class PeopleMixin(StoreBase):
             if existing is not None:
                 raise _taken("name", given, name, existing["name"])
             try:
-                uid = db["users"].insert(dict(name=name, name_key=fields.name_key(name), created_at=created,
-                                              **values)).last_pk
+                row = dict(name=name, name_key=fields.name_key(name), created_at=created, **values)
+                uid = db.execute(f"INSERT INTO users ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                                 list(row.values())).lastrowid
             except sqlite3.IntegrityError:               # an old row holding this key under another spelling
                 raise _taken("name", given, name, require_user(db, name)["name"]) from None
             self._users_changed = True
-            return User.from_row(db["users"].get(uid))
+            return User.from_row(_user_row(db, uid))
 
     def get_user(self, name: str) -> User | None:
         with self._read():
-            row = find_user(self.db, name)
+            row = find_user(self._conn, name)
             return None if row is None else User.from_row(row)
 
     def list_users(self) -> list[User]:
         with self._read():
-            return [User.from_row(r) for r in self.db["users"].rows_where(order_by="name_key")]
+            return [User.from_row(r) for r in rows(self._conn.execute("SELECT * FROM users ORDER BY name_key"))]
 
     def remove_user(self, name: str) -> None:
         """Remove a user with their presets, plan and reminder history (the audit trail keeps the name)."""
@@ -111,7 +120,7 @@ class PeopleMixin(StoreBase):
             if other is not None:
                 raise _taken("new_name", new_name, new, other["name"])
             try:
-                db["users"].update(row["id"], {"name": new, "name_key": fields.name_key(new)})
+                _update_user(db, row["id"], {"name": new, "name_key": fields.name_key(new)})
             except sqlite3.IntegrityError:
                 raise _taken("new_name", new_name, new, require_user(db, new)["name"]) from None
             if new != row["name"]:
@@ -119,7 +128,7 @@ class PeopleMixin(StoreBase):
                     db.execute(f"UPDATE {table} SET user = ? WHERE user = ? AND t >= ?",
                                [new, row["name"], row["created_at"]])
             self._users_changed = True
-            return User.from_row(db["users"].get(row["id"]))
+            return User.from_row(_user_row(db, row["id"]))
 
     def update_user(self, name: str, /, **changes: Any) -> User:
         """Set some of stature_cm, shoe_mm, seated_mm, standing_mm, units, role, pin_hash (None clears).
@@ -131,7 +140,7 @@ class PeopleMixin(StoreBase):
             merged = {**row, **values}
             fields.check_sit_below_stand(merged["seated_mm"], merged["standing_mm"])
             if values:
-                db["users"].update(row["id"], values)
+                _update_user(db, row["id"], values)
             if "pin_hash" in values:         # a new (or cleared) PIN signs that person out everywhere,
                 db.execute("DELETE FROM web_sessions WHERE user_id = ?", [row["id"]])
                 db.execute("DELETE FROM api_tokens WHERE user_id = ?", [row["id"]])   # scripts included
@@ -143,7 +152,7 @@ class PeopleMixin(StoreBase):
     def get_presets(self, user: str) -> dict[int, float | None]:
         """Slots 1-4. Unsaved slot 1 is the user's seated height, slot 2 the standing height."""
         with self._read() as conn:
-            row = require_user(self.db, user)
+            row = require_user(self._conn, user)
             saved = dict(conn.execute("SELECT slot, height_mm FROM presets WHERE user_id = ?", [row["id"]]).fetchall())
         defaults = {1: row["seated_mm"], 2: row["standing_mm"], 3: None, 4: None}
         return {s: saved.get(s, defaults[s]) for s in SLOTS}
@@ -156,7 +165,7 @@ class PeopleMixin(StoreBase):
         h = round(fields.number("height_mm", height_mm, *HEIGHT_MM, "mm", optional=False), 1)
         with self._tx() as db:
             row = require_user(db, user)
-            db["presets"].upsert({"user_id": row["id"], "slot": slot, "height_mm": h}, pk=("user_id", "slot"))
+            upsert(db, "presets", {"user_id": row["id"], "slot": slot, "height_mm": h}, pk=("user_id", "slot"))
         return h
 
     def clear_preset(self, user: str, slot: int) -> None:
@@ -180,7 +189,7 @@ class PeopleMixin(StoreBase):
                 self._users_changed = True
                 return None
             row = require_user(db, name, field_name)
-            db["settings"].upsert({"key": key, "value": str(row["id"])}, pk="key")
+            upsert(db, "settings", {"key": key, "value": str(row["id"])}, pk="key")
             self._users_changed = True
             return User.from_row(row)
 

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from deskpi.store import fields
-from deskpi.store.database import StoreBase, time_window
+from deskpi.store.database import StoreBase, time_window, upsert
 from deskpi.store.people import require_user
 from deskpi.store.records import (
     PLAN_KINDS,
@@ -27,7 +27,7 @@ class PlansMixin(StoreBase):
 
     def get_plan(self, user: str) -> Plan | None:
         with self._read() as conn:
-            row = require_user(self.db, user)
+            row = require_user(self._conn, user)
             plan = conn.execute("SELECT kind, doc, updated_at FROM plans WHERE user_id = ?", [row["id"]]).fetchone()
         if plan is None:
             return None
@@ -39,7 +39,7 @@ class PlansMixin(StoreBase):
         updated = time.time() if now is None else fields.unix_time("now", now)
         with self._tx() as db:
             row = require_user(db, user)
-            db["plans"].upsert({"user_id": row["id"], "kind": kind, "doc": text, "updated_at": updated}, pk="user_id")
+            upsert(db, "plans", {"user_id": row["id"], "kind": kind, "doc": text, "updated_at": updated}, pk="user_id")
         return Plan(user=row["name"], kind=kind, doc=json.loads(text), updated_at=updated)
 
     # -------------------------------------------------------------------------------- reminders
@@ -85,7 +85,7 @@ class PlansMixin(StoreBase):
         with self._read() as conn:
             if user is not None:
                 where.append("r.user_id = ?")
-                args.append(require_user(self.db, user)["id"])
+                args.append(require_user(self._conn, user)["id"])
             sql = _REMINDER_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.shown_at, r.id"
             if limit is not None:
                 sql += f" LIMIT {fields.row_limit(limit)}"

@@ -12,12 +12,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-
-from deskpi.util.storage import as_storage_full, is_storage_full
 
 try:
     import fcntl
@@ -68,6 +65,10 @@ def atomic_write(path: Path, data: str | bytes, *, mode: int = 0o644) -> None:
     try:
         _atomic_write(path, data, mode)
     except OSError as exc:
+        # storage (logging, sqlite3) and tempfile are imported where used: the config reads its file through
+        # this module, and `deskpi status` reads the config.
+        from deskpi.util.storage import as_storage_full, is_storage_full
+
         if is_storage_full(exc):
             raise as_storage_full(exc, f"writing {path}") from exc
         raise
@@ -79,6 +80,8 @@ def _atomic_write(path: Path, data: str | bytes, mode: int) -> None:
         old = path.stat()
     except FileNotFoundError:
         old = None
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
