@@ -14,6 +14,7 @@ import pytest
 
 from deskpi.bench.control import run_virtual
 from deskpi.bench.desks import FAMILIES
+from deskpi.bench.naive import NaiveController
 from deskpi.bench.oracle import MoveTime, OracleController, time_vs_oracle
 from deskpi.sim.physics import DeskPhysics, DeskSpec
 
@@ -56,6 +57,9 @@ def test_time_vs_oracle_is_a_ratio_over_paired_moves(quick):
     ratio, pairs = quick["time_vs_oracle"], quick["time_vs_oracle_pairs"]
     assert isinstance(ratio, float) and math.isfinite(ratio) and ratio > 0
     assert isinstance(pairs, int) and 0 < pairs <= QUICK_MOVES
+    for key in ("time_vs_oracle_p90", "time_vs_oracle_total"):
+        assert isinstance(quick[key], float) and math.isfinite(quick[key]) and quick[key] > 0, key
+    assert quick["time_vs_oracle_p90"] >= ratio
 
 
 def test_the_end_of_travel_family_and_drawn_desks_have_an_oracle_too(cli):
@@ -101,7 +105,29 @@ def test_the_oracle_gives_up_on_a_desk_that_cannot_move():
 def test_pairs_skip_faulted_moves_and_credit_the_extra_distance():
     ours = [MoveTime(10.0, 100.0, 10.0), None, MoveTime(3.0, 20.0, 10.0), MoveTime(5.0, 40.0, 10.0)]
     best = [MoveTime(9.0, 90.0, 10.0), MoveTime(4.0, 30.0, 10.0), None, MoveTime(5.0, 40.0, 10.0)]
-    ratio, pairs = time_vs_oracle(ours, best)
+    out = time_vs_oracle(ours, best)
     # Pair 0: 10 s against 9 s + 10 mm at 10 mm/s = 10 s; pair 3: 5 s against 5 s.
-    assert pairs == 2 and ratio == 1.0
-    assert math.isnan(time_vs_oracle([None], [None])[0])
+    assert out["time_vs_oracle_pairs"] == 2 and out["time_vs_oracle"] == 1.0
+    assert out["time_vs_oracle_total"] == 1.0
+    assert math.isnan(time_vs_oracle([None], [None])["time_vs_oracle"])
+
+
+def test_the_median_holds_while_the_tail_shows_a_slow_move():
+    best = [MoveTime(10.0, 100.0, 10.0)] * 5
+    ours = [MoveTime(10.0, 100.0, 10.0)] * 4 + [MoveTime(20.0, 100.0, 10.0)]
+    out = time_vs_oracle(ours, best)
+    assert out["time_vs_oracle"] == 1.0
+    assert out["time_vs_oracle_p90"] == 2.0 and out["time_vs_oracle_total"] == 1.2
+
+
+def test_a_controller_that_stops_late_is_reported_slower_than_the_oracle():
+    # The naive controller cuts when a lagging median crosses the target, so it coasts past it
+    # and every move takes longer: a deliberately poor controller must show as one.
+    params = replace(FAMILIES["fast-coasting"].params, moves=30, seed=4)
+    late: list = []
+    best: list = []
+    run_virtual(params, lambda lo, hi: NaiveController(), times=late)
+    run_virtual(params, lambda lo, hi: OracleController(), times=best)
+    out = time_vs_oracle(late, best)
+    assert out["time_vs_oracle_pairs"] >= 25
+    assert out["time_vs_oracle"] > 1.03, out      # over the target: reported as missing it
