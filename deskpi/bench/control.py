@@ -1,4 +1,11 @@
-"""`deskpi bench control`: stopping accuracy and speed against a naive baseline."""
+"""`deskpi bench control`: stopping accuracy and speed against a naive baseline and the physical limit.
+
+Three controllers make the same moves to the same targets on the same simulated desk: deskpi's,
+the naive `baseline` most hobby projects ship (`naive.py`) and the all-knowing `oracle`
+(`oracle.py`). Each move's desk (its load and its coast's jitter) is drawn from the seed and
+the move's index, so move i meets the same desk whichever controller makes it.
+`time_vs_oracle` is defined in `oracle.py`.
+"""
 from __future__ import annotations
 
 import random
@@ -12,6 +19,7 @@ from deskpi.sim.virtual import CurrentSpec, VirtualRig
 
 from .desks import BenchParams
 from .naive import NaiveController
+from .oracle import MoveTime, OracleController, time_vs_oracle
 
 
 def limits_for(desk: DeskSpec) -> tuple[float, float]:
@@ -19,8 +27,15 @@ def limits_for(desk: DeskSpec) -> tuple[float, float]:
     return desk.min_mm + 10.0, desk.max_mm - 10.0
 
 
-def targets(params: BenchParams, lo: float, hi: float) -> list[float]:
+NEAR_END_MM = 50.0     # the end-of-travel family's targets lie this close to a limit
+
+
+def targets(params: BenchParams, lo: float, hi: float, *, near_end: bool = False) -> list[float]:
     rng = random.Random(params.seed)
+    if near_end:
+        # Within a few centimetres of either end: short moves at one end and full-travel ones.
+        return [round(rng.uniform(lo, lo + NEAR_END_MM) if rng.random() < 0.5
+                      else rng.uniform(hi - NEAR_END_MM, hi), 1) for _ in range(params.moves)]
     return [round(rng.uniform(lo, hi), 1) for _ in range(params.moves)]
 
 
@@ -44,23 +59,32 @@ def summarise(errors: list[float], ratios: list[float], violations: int, faults:
     }
 
 
-def run_virtual(params: BenchParams, controller_factory, log=None, *, current: bool = False) -> dict:
-    """Moves to random targets on the virtual clock; `current` fits the desk with a current sensor."""
+def run_virtual(params: BenchParams, controller_factory, log=None, *, current: bool = False,
+                near_end: bool = False, times: list[MoveTime | None] | None = None) -> dict:
+    """Moves to random targets on the virtual clock; `current` fits the desk with a current sensor,
+    `near_end` puts the targets near the ends of travel; `times` gets one entry per target
+    (None for a move that faulted, was refused or went nowhere)."""
     desk = params.desk()
     lo, hi = limits_for(desk)
     ctrl = controller_factory(lo, hi)
     rig = VirtualRig(ctrl, desk, params.sensor(), seed=params.seed * 7919 + 1, start_mm=(lo + hi) / 2,
                      current=CurrentSpec() if current else None)
+    if hasattr(ctrl, "attach"):
+        ctrl.attach(rig.physics)       # the oracle reads the true desk
     rig.settle(2.0)
     errors, ratios, faults, refused = [], [], 0, 0
     rng = random.Random(params.seed + 17)
-    for target in targets(params, lo, hi):
+    for i, target in enumerate(targets(params, lo, hi, near_end=near_end)):
+        if times is not None:
+            times.append(None)
         rest = rng.uniform(1.0, 5.0)
         duty = getattr(ctrl, "duty", None)
         if duty is not None:
             need = abs(target - rig.true_height) / min(params.speed_up, params.speed_down) * 1.5 + 2
             rest = max(rest, duty.ready_at(rig.t, need) - rig.t + 0.5)
         rig.rest(rest)
+        # This move's load and coast, the same for every controller (see the module docstring).
+        rig.physics.rng = random.Random(params.seed * 1_000_003 + i)
         if not _ask(ctrl, rig, target):
             refused += 1         # never moved: counted with the faults, so every move is accounted for
             faults += 1
@@ -90,7 +114,10 @@ def run_virtual(params: BenchParams, controller_factory, log=None, *, current: b
         nominal = params.speed_up if target > start_true else params.speed_down
         distance = abs(target - start_true)
         if distance > ctrl_tolerance(ctrl):
-            ratios.append(max(rig.physics.last_motion_t - t_cmd, 0.0) / (distance / nominal))
+            took = max(rig.physics.last_motion_t - t_cmd, 0.0)
+            ratios.append(took / (distance / nominal))
+            if times is not None:
+                times[-1] = MoveTime(took, distance, nominal)
             if log is not None:
                 corr = done[0][1].corrections if hasattr(done[0][1], "corrections") else 0
                 log.append((round(distance), round(ratios[-1], 3), round(errors[-1], 2), corr))
@@ -118,9 +145,13 @@ def deskpi_controller(lo: float, hi: float, *, current: bool = False) -> MotionC
     return MotionController(MotionConfig(min_mm=lo, max_mm=hi, current_sensing=current))
 
 
-def run(params: BenchParams) -> dict:
-    result = run_virtual(params, deskpi_controller)
-    result["baseline"] = run_virtual(params, lambda lo, hi: NaiveController())
+def run(params: BenchParams, *, near_end: bool = False) -> dict:
+    ours: list[MoveTime | None] = []
+    best: list[MoveTime | None] = []
+    result = run_virtual(params, deskpi_controller, near_end=near_end, times=ours)
+    result["baseline"] = run_virtual(params, lambda lo, hi: NaiveController(), near_end=near_end)
+    result["oracle"] = run_virtual(params, lambda lo, hi: OracleController(), near_end=near_end, times=best)
+    result |= time_vs_oracle(ours, best)
     result["clock"] = "virtual"
     return result
 
