@@ -139,7 +139,7 @@ def _bench_stress(args: argparse.Namespace) -> int:
 
     try:
         result = run(quick=args.quick, cpu=args.cpu, phones=args.phones, rps=args.rps, presses=args.presses,
-                     moves=args.moves)
+                     moves=args.moves, reference_presses=args.reference_presses)
     except StressConfigError as exc:
         print(f"deskpi: {exc}", file=sys.stderr)
         return 2
@@ -393,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--phones", type=int, default=50, help="live phones (SSE streams), 0-200 (default 50)")
     st.add_argument("--rps", type=float, default=50.0, help="requests a second besides the streams (default 50)")
     st.add_argument("--presses", type=int, default=None, help="presses and Stops per phase (default 200)")
+    st.add_argument("--reference-presses", type=int, default=None, help="the same with no load (default: --presses)")
     st.add_argument("--moves", type=int, default=None, help="whole moves per phase for accuracy (default 10)")
     st.set_defaults(func=_bench_stress)
     # Each command module imports only what its parser needs; the work is imported when a command runs,
