@@ -11,8 +11,8 @@ import pytest
 
 LATENCIES = ("press_to_motor_on_ms", "release_to_motor_off_ms", "api_stop_to_motor_off_ms",
              "control_loop_late_wake_ms")
-COUNTS = ("missed_presses", "missed_releases", "missed_stops", "moves_refused", "moves_not_started",
-          "faults_cleared")
+COUNTS = ("missed_presses", "missed_releases", "missed_stops", "cut_before_release", "cut_before_stop",
+          "moves_refused", "moves_not_started", "faults_cleared")
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,7 @@ def test_each_phase_reports_the_same_latencies(stress, phase):
     presses = p["presses"]
     assert p["press_to_motor_on_ms"]["n"] + p["missed_presses"] == presses
     assert {"moves", "p95", "max"} <= p["stop_accuracy_mm"].keys()
+    assert isinstance(p["fault_kinds"], list) and len(p["fault_kinds"]) == p["faults_cleared"]
 
 
 def test_the_load_says_what_it_achieved(stress):
