@@ -23,7 +23,7 @@ from pathlib import Path
 from deskpi.config import defaults
 
 
-def _pct(values: list[float], p: float) -> float:
+def pct(values: list[float], p: float) -> float:
     v = sorted(values)
     return round(v[min(len(v) - 1, max(0, round(p * (len(v) - 1))))], 2) if v else float("nan")
 
@@ -79,9 +79,9 @@ def bench_button(presses: int = 20) -> dict:
                     d.parts.service.clear_fault()
         finally:
             d.shutdown()
-    return {"presses": presses, "press_to_motor_on_ms": {"p50": _pct(on_ms, .5), "p99": _pct(on_ms, .99),
-                                                          "max": _pct(on_ms, 1)},
-            "release_to_motor_off_ms": {"p50": _pct(off_ms, .5), "p99": _pct(off_ms, .99), "max": _pct(off_ms, 1)},
+    return {"presses": presses, "press_to_motor_on_ms": {"p50": pct(on_ms, .5), "p99": pct(on_ms, .99),
+                                                          "max": pct(on_ms, 1)},
+            "release_to_motor_off_ms": {"p50": pct(off_ms, .5), "p99": pct(off_ms, .99), "max": pct(off_ms, 1)},
             "missed": presses * 2 - len(on_ms) - len(off_ms)}
 
 
@@ -142,10 +142,10 @@ def bench_api_stop(stops: int = 30, load_rps: float = 50.0) -> dict:
             reading_lags = [1000 * x for x in d.parts.loop.reading_lag_s]
             d.shutdown()
     return {"stops": len(lat), "load_rps_achieved": round(served[0] / elapsed, 1),
-            "stop_to_motor_off_ms": {"p50": _pct(lat, .5), "p99": _pct(lat, .99), "max": _pct(lat, 1)},
-            "control_loop_late_wake_ms": {"n": len(lags), "p99": _pct(lags, .99), "max": _pct(lags, 1)},
-            "reading_to_output_ms": {"p50": _pct(reading_lags, .5), "p99": _pct(reading_lags, .99),
-                                     "max": _pct(reading_lags, 1)}}
+            "stop_to_motor_off_ms": {"p50": pct(lat, .5), "p99": pct(lat, .99), "max": pct(lat, 1)},
+            "control_loop_late_wake_ms": {"n": len(lags), "p99": pct(lags, .99), "max": pct(lags, 1)},
+            "reading_to_output_ms": {"p50": pct(reading_lags, .5), "p99": pct(reading_lags, .99),
+                                     "max": pct(reading_lags, 1)}}
 
 
 def _post(url: str, body: dict, headers: dict) -> int:
@@ -177,9 +177,9 @@ def bench_idle(seconds: float = 10.0) -> dict:
                 if "READY=1" in msg:
                     ready_s = time.monotonic() - t0
             time.sleep(2.0)                       # let start-up work finish
-            c0, w0 = _cpu_seconds(proc.pid), time.monotonic()
+            c0, w0 = cpu_seconds(proc.pid), time.monotonic()
             time.sleep(seconds)
-            c1, w1 = _cpu_seconds(proc.pid), time.monotonic()
+            c1, w1 = cpu_seconds(proc.pid), time.monotonic()
             rss = _rss_mb(proc.pid)
         finally:
             proc.terminate()
@@ -193,7 +193,7 @@ def bench_idle(seconds: float = 10.0) -> dict:
             "rss_mb": round(rss, 1)}
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 

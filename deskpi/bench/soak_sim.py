@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from deskpi.bench.soak_http import Client, Tally
@@ -28,13 +29,13 @@ PR_SET_PDEATHSIG = 1
 #: Wide duty-cycle limits: the soak moves the desk a lot on purpose, and a resting motor is not a missed press.
 CONFIG = """[web]
 require_claim = false
-[desk]
+{web}[desk]
 duty_max_on_s = 590
 duty_window_s = 600
 """
 
 
-def _die_with_parent() -> None:      # runs in the child between fork and exec
+def die_with_parent() -> None:      # runs in the child between fork and exec
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -44,7 +45,10 @@ def phone_users(phones: int) -> list[tuple[str, str]]:
 
 
 class SoakSim:
-    def __init__(self, phones: int, seed: int) -> None:
+    def __init__(self, phones: int, seed: int, *, web_config: str = "",
+                 preexec: Callable[[], None] | None = None) -> None:
+        self.web_config = web_config        # more [web] settings, a line each (e.g. "workers = 48\n")
+        self.preexec = preexec              # run in the sim's process before exec (CPU, priority)
         self.dir = Path(tempfile.mkdtemp(prefix="deskpi-bench-soak-"))
         self.data = self.dir / "data"
         self.phones = phone_users(phones)
@@ -65,7 +69,7 @@ class SoakSim:
 
     def start(self) -> None:
         """Users first (the first one, the bench's admin, is the owner and the active user), then the sim."""
-        (self.dir / "deskpi.toml").write_text(CONFIG)
+        (self.dir / "deskpi.toml").write_text(CONFIG.format(web=self.web_config))
         self._cli("user", "add", ADMIN[0], "--admin", "--pin-stdin", pin=ADMIN[1])
         for name, pin in self.phones:
             self._cli("user", "add", name, "--pin-stdin", pin=pin)
@@ -75,7 +79,7 @@ class SoakSim:
                 [sys.executable, "-m", "deskpi.cli", "--data-dir", str(self.data), "--config",
                  str(self.dir / "deskpi.toml"), "sim", "--host", "127.0.0.1", "--port", "0",
                  "--seed", str(self.seed)],
-                stdout=out, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                stdout=out, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=self._preexec)
         deadline = time.monotonic() + 60
         while not self.port:
             m = re.search(r"http://127\.0\.0\.1:(\d+)/", (self.dir / "sim.out").read_text())
@@ -93,6 +97,11 @@ class SoakSim:
                 time.sleep(0.1)
         finally:
             probe.close()
+
+    def _preexec(self) -> None:
+        die_with_parent()
+        if self.preexec is not None:
+            self.preexec()
 
     # -- watching ----------------------------------------------------------------------------
     def stats(self) -> dict | None:

@@ -161,6 +161,22 @@ def _bench_cli(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_stress(args: argparse.Namespace) -> int:
+    from deskpi.bench.stress import StressConfigError, run
+
+    try:
+        result = run(quick=args.quick, cpu=args.cpu, phones=args.phones, rps=args.rps, presses=args.presses,
+                     moves=args.moves, reference_presses=args.reference_presses)
+    except StressConfigError as exc:
+        print(f"deskpi: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:       # the simulator could not be set up or started
+        print(f"deskpi: stress could not start: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from deskpi.sim.demo import run
 
@@ -425,6 +441,18 @@ def _add_commands(sub) -> None:
     cl.add_argument("--quick", action="store_true", help="5 runs of each instead of 30 (for tests)")
     cl.add_argument("--runs", type=int, default=None, help="runs of each command (and of the bare python)")
     cl.set_defaults(func=_bench_cli)
+    st = bsub.add_parser("stress", help="button and Stop latency of a sim on one CPU beside a hog, an fsync storm "
+                                        "and live phones, against the same with no load",
+                         description="Example: deskpi bench stress --json   (--quick for a short look)")
+    st.add_argument("--json", action="store_true", help="print one JSON object")
+    st.add_argument("--quick", action="store_true", help="a dozen presses and stops per phase (for tests)")
+    st.add_argument("--cpu", type=int, default=None, help="the CPU the daemon and the hog share (default: the last)")
+    st.add_argument("--phones", type=int, default=50, help="live phones (SSE streams), 0-200 (default 50)")
+    st.add_argument("--rps", type=float, default=50.0, help="requests a second besides the streams (default 50)")
+    st.add_argument("--presses", type=int, default=None, help="presses and Stops per phase (default 200)")
+    st.add_argument("--reference-presses", type=int, default=None, help="the same with no load (default: --presses)")
+    st.add_argument("--moves", type=int, default=None, help="whole moves per phase for accuracy (default 10)")
+    st.set_defaults(func=_bench_stress)
     # Each command module imports only what its parser needs; the work is imported when a command runs,
     # so `deskpi status` stays quick.
     from deskpi.cli import admin, data, fleet, people, tokens

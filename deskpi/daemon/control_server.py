@@ -272,6 +272,38 @@ class Handlers:
         self.parts.arbiter.record(Source.REMOTE, "clear_fault", by=CLI_CALLER, why=CLI_DETAIL)
         return {"cleared": None if fault is None else fault.message}
 
+    # -- the simulator, for `deskpi bench stress` ----------------------------------------------------
+    # A bench in another process presses the simulated keys here (not through the web server it loads)
+    # and reads back when each pin changed: the mock pins' CLOCK_MONOTONIC times, the same clock as its own.
+    def sim_key(self, req: dict) -> dict:
+        _only(req, ("key", "pressed"))
+        pressed = req.get("pressed")
+        if not isinstance(pressed, bool):
+            raise RequestError(f"pressed = {pressed!r}: must be true or false")
+        try:
+            self.parts.service.press_sim_key(str(req.get("key")), pressed)
+        except LookupError as exc:
+            raise RequestError(str(exc), exit_codes.REFUSED) from None
+        except (ValueError, RuntimeError) as exc:
+            raise RequestError(str(exc)) from None
+        return {}
+
+    def sim_edges(self, req: dict) -> dict:
+        """Pin edges after `since` ([seq, monotonic time, pin, level]), the desk's true height; with
+        `take_lags`, the control loop's late wakes (ms) recorded since the last take, which are then cleared."""
+        _only(req, ("since", "take_lags"))
+        desk = self.parts.sim_desk
+        if desk is None:
+            raise RequestError("only a simulated desk records its pin edges (deskpi sim)", exit_codes.REFUSED)
+        since = int(_number(req, "since", 0, 2 ** 53, "edges", default=0))
+        reply: dict = {"edges": [list(e) for e in list(desk.factory.edges) if e[0] > since],
+                       "true_height_mm": round(desk.true_height(), 2), "at_rest": desk.at_rest()}
+        if req.get("take_lags"):
+            lags = self.parts.loop.lag_s
+            taken = [lags.popleft() for _ in range(len(lags))]
+            reply["loop_lag_ms"] = [round(1000 * x, 3) for x in taken]
+        return reply
+
     # -- calibration -------------------------------------------------------------------------------
     def calibrate(self, req: dict) -> dict:
         step = checks.choice("step", req.get("step"), ("measure", "move"))
@@ -385,6 +417,8 @@ COMMANDS = {
     "stop": Handlers.stop,
     "clear-fault": Handlers.clear_fault,
     "calibrate": Handlers.calibrate,
+    "sim-key": Handlers.sim_key,
+    "sim-edges": Handlers.sim_edges,
 }
 
 

@@ -363,6 +363,8 @@ class Daemon:
                 parts.mqtt.start(self.url)
             except Exception:
                 log.exception("MQTT could not start; carrying on without it")
+        from deskpi.daemon.priority import favour_motion_threads
+        favour_motion_threads()         # every thread is running now, the motion path's by name
 
     def _start_web(self, host: str, port: int) -> None:
         from deskpi.daemon.web_server import ServerOptions, WebServer, stream_cap

@@ -36,6 +36,13 @@ class DeskService:
         cfg = self.loop.ctrl.cfg
         return cfg.min_mm, cfg.max_mm
 
+    def motion_status(self) -> tuple[bool, bool]:
+        """(is the desk moving, is it child-locked): all a button press needs to know. Nothing else is read,
+        so a press never waits for the store (presets, the active user) or for sorting the lag records."""
+        with self.loop.lock:
+            moving = _STATE[self.loop.ctrl.state.value] == "moving"
+        return moving, bool(self.arbiter.locked)
+
     def snapshot(self) -> dict:
         with self.loop.lock:
             c = self.loop.ctrl

@@ -214,14 +214,13 @@ class ButtonPanel:
         return self.logic.on_release(key, t)
 
     def _status(self) -> tuple[bool, bool | None]:
-        """(is the desk moving, is it locked) as the service sees it."""
+        """(is the desk moving, is it locked) as the service sees it: `motion_status`, which reads neither
+        the store nor anything slow, since it sits between the button's edge and the motor pin."""
         try:
-            snap = self.service.snapshot()
+            return self.service.motion_status()
         except Exception:
             log.exception("could not read the desk's state")
             return False, None
-        locked = snap.get("locked")
-        return snap.get("state") == "moving", None if locked is None else bool(locked)
 
     def _execute(self, actions: list[Action]) -> None:
         skip_saved_beep = False

@@ -13,8 +13,10 @@ import queue
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import count
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
@@ -27,6 +29,9 @@ BURST_DELAY_S = 0.0005   # HC-SR04: echo rises ~0.5 ms after the trigger
 #: pin changes about 30 times a second, so a `deskpi sim` left running grew by ~20 MB an hour
 #: (found by `deskpi bench soak`). The oldest half goes when the history reaches this length.
 PIN_HISTORY = 2000
+#: Pin edges kept for `deskpi bench stress` (read through the control socket's `sim-edges`): enough for
+#: the edges between two reads of a bench that reads after every press.
+EDGE_RING = 4096
 
 
 class SimPin(MockPWMPin):
@@ -37,6 +42,12 @@ class SimPin(MockPWMPin):
         changed = super()._change_state(value)
         if len(self.states) > PIN_HISTORY:
             del self.states[: len(self.states) - PIN_HISTORY // 2]
+        recorded = self._function == "input" or self.info.name in self._factory.listeners
+        if changed and recorded and self.info.name not in self._factory.unrecorded:
+            # CLOCK_MONOTONIC is one clock for every process, so a bench in another process can
+            # time this edge against its own request.
+            self._factory.edges.append((next(self._factory.edge_seq), self._last_change, self.info.name,
+                                        float(value)))
         if changed and self._function == "output":
             listener = self._factory.listeners.get(self.info.name)
             if listener is not None:
@@ -60,6 +71,11 @@ class SimFactory(MockFactory):
     def __init__(self, revision=None):
         super().__init__(revision=revision, pin_class=SimPin)
         self.listeners: dict[str, callable] = {}
+        self.edges: deque[tuple[int, float, str, float]] = deque(maxlen=EDGE_RING)
+        self.edge_seq = count(1)
+        # Recorded: the inputs (buttons) and the outputs a listener watches (the motor), but not the sensor's
+        # trigger, which changes 40 times a second.
+        self.unrecorded: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -95,6 +111,7 @@ class SimulatedDesk:
         for p in (pins.up, pins.down):
             factory.listeners[self._name(p)] = self._on_motor_pin
         factory.listeners[self._name(pins.trigger)] = self._on_trigger
+        factory.unrecorded.add(self._name(pins.trigger))
         self._echo_pin: SimPin = factory.pin(pins.echo)
         self._worker = threading.Thread(target=self._echo_worker, name="sim-echo", daemon=True)
         self._worker.start()

@@ -93,6 +93,10 @@ class FakeService:
         self.rec.record("snapshot")
         return {"state": "moving" if self.moving else "idle", "locked": self.locked}
 
+    def motion_status(self) -> tuple[bool, bool]:
+        self.rec.record("snapshot")
+        return self.moving, self.locked
+
     def hold(self, direction, source=Source.REMOTE, detail=""):
         self._call("hold", direction, source)
 
@@ -328,13 +332,13 @@ def test_an_unexpected_error_stops_the_desk_and_never_kills_the_worker(make_rig)
     assert service_calls(rig.rec)[-1] == ("recall_preset", 1, B)
 
 
-def test_a_failing_snapshot_does_not_stop_the_buttons(make_rig) -> None:
+def test_a_failing_status_read_does_not_stop_the_buttons(make_rig) -> None:
     rig = make_rig()
 
     def broken():
-        raise RuntimeError("no snapshot (test)")
+        raise RuntimeError("no status (test)")
 
-    rig.service.snapshot = broken
+    rig.service.motion_status = broken
     rig.panel.press("up", True)
     rig.flush()
     assert service_calls(rig.rec) == [("hold", UP, B)]
