@@ -44,7 +44,7 @@ def phone_users(phones: int) -> list[tuple[str, str]]:
 
 
 class SoakSim:
-    def __init__(self, phones: int, seed: int) -> None:
+    def __init__(self, phones: int, seed: int, *, workers: int | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="deskpi-bench-soak-"))
         self.data = self.dir / "data"
         self.phones = phone_users(phones)
@@ -53,6 +53,7 @@ class SoakSim:
         self.port = 0
         self.token = ""
         self.exit_code: int | None = None
+        self.workers = workers            # [web] workers, for more live streams than the default allows
 
     # -- setting up --------------------------------------------------------------------------
     def _cli(self, *args: str, pin: str | None = None) -> str:
@@ -65,10 +66,15 @@ class SoakSim:
 
     def start(self) -> None:
         """Users first (the first one, the bench's admin, is the owner and the active user), then the sim."""
-        (self.dir / "deskpi.toml").write_text(CONFIG)
         self._cli("user", "add", ADMIN[0], "--admin", "--pin-stdin", pin=ADMIN[1])
         for name, pin in self.phones:
             self._cli("user", "add", name, "--pin-stdin", pin=pin)
+        self.launch()
+
+    def launch(self) -> None:
+        """The sim on the data directory as it is (the bench's admin already in it): its token, then the process."""
+        pool = "" if self.workers is None else f"workers = {self.workers}\n"
+        (self.dir / "deskpi.toml").write_text(CONFIG.replace("[web]\n", f"[web]\n{pool}", 1))
         self.token = self._cli("token", "create", ADMIN[0], "--label", "soak").split()[-1]
         with open(self.dir / "sim.out", "w") as out, open(self.dir / "sim.log", "w") as log:
             self.proc = subprocess.Popen(

@@ -368,9 +368,12 @@ def ergonomics():
 
 @api.op("GET", "/stats", summary="Sitting and standing per day, posture changes, goal progress",
         query={"days": {"type": "integer", "minimum": 1, "maximum": 400},
-               "user": {"type": "string", "maxLength": 64}}, tag="people",
-        responses={200: "Statistics", 400: "days is not a whole number", 403: "Someone else's statistics",
-                   404: "No such user", 422: "Out of range"})
+               "user": {"type": "string", "maxLength": 64},
+               "scope": {"type": "string", "enum": ["person", "desk"],
+                         "description": "desk: everyone who used the desk and the unassigned time (admins only)"}},
+        tag="people",
+        responses={200: "Statistics", 400: "days is not a whole number, or both user and scope=desk",
+                   403: "Someone else's statistics", 404: "No such user", 422: "Out of range"})
 def stats():
     ctx = context()
     args = request.args
@@ -378,8 +381,13 @@ def stats():
         days = int(args.get("days", "7"))
     except ValueError:
         raise ApiError(400, f"days must be a whole number of days, got {show(args.get('days'))}") from None
-    who = args.get("user") or ctx.user().name
-    if not ctx.is_self_or_admin(who):
+    whole_desk = args.get("scope") == "desk"
+    if whole_desk and args.get("user"):
+        raise ApiError(400, f"give either user ({show(args.get('user'))}) or scope=desk (everyone), not both")
+    if whole_desk and not ctx.is_admin(ctx.user()):
+        raise ApiError(403, f"only an admin may see everyone's statistics ({ctx.user().name!r} is not one)")
+    who = None if whole_desk else args.get("user") or ctx.user().name
+    if who is not None and not ctx.is_self_or_admin(who):
         raise ApiError(403, f"you may only see your own statistics ({ctx.user().name!r})")
     try:
         return jsonify(stats_report(ctx.store, user=who, days=days))
