@@ -192,14 +192,15 @@ class HeightLogMixin(StoreBase):
         (the height the desk was at when the window opened)."""
         a, b = fields.unix_time("t0", t0), fields.unix_time("t1", t1)
         with self._read() as conn:
-            rows = conn.execute("SELECT t, height_mm, source FROM height_log WHERE t >= ? AND t < ? ORDER BY t",
-                                [a, b]).fetchall()
+            # Floats from SQLite itself (t is a REAL column): a year of rows is made into samples quickly.
+            rows = conn.execute("SELECT t, CAST(height_mm AS REAL), source FROM height_log WHERE t >= ? AND t < ? "
+                                "ORDER BY t", [a, b]).fetchall()
             if include_previous:
-                prev = conn.execute("SELECT t, height_mm, source FROM height_log WHERE t < ? ORDER BY t DESC LIMIT 1",
-                                    [a]).fetchone()
+                prev = conn.execute("SELECT t, CAST(height_mm AS REAL), source FROM height_log WHERE t < ? "
+                                    "ORDER BY t DESC LIMIT 1", [a]).fetchone()
                 if prev is not None:
                     rows.insert(0, prev)
-        return [HeightSample(float(t), None if h is None else float(h), s) for t, h, s in rows]
+        return list(map(HeightSample._make, rows))
 
     def purge(self, now: float, retention_days: float = RETENTION_DAYS) -> dict[str, int]:
         """Delete height-log, reminder and audit rows older than the retention; returns rows deleted per table."""
