@@ -58,9 +58,18 @@ def _get(conn: http.client.HTTPConnection, path: str, token: str) -> tuple[int, 
     return resp.status, (time.perf_counter() - t0) * 1000, len(body)
 
 
-def _latency(port: int, token: str, paths: list[str], *, tail: bool = True) -> dict:
+def _cpu_s(pid: int) -> float:
+    """User and system CPU seconds of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _latency(port: int, token: str, paths: list[str], *, pid: int, tail: bool = True) -> dict:
+    """Wall time of each request, one at a time, and the daemon's CPU time per request meanwhile
+    (its own work, whatever else the machine runs; its other threads are counted in too)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     lat, errors, size = [], 0, 0
+    cpu0 = _cpu_s(pid)
     try:
         for p in paths:
             status, ms, n = _get(conn, p, token)
@@ -71,7 +80,8 @@ def _latency(port: int, token: str, paths: list[str], *, tail: bool = True) -> d
                 errors += 1
     finally:
         conn.close()
-    return {"requests": len(lat), "errors": errors, "p50_ms": _pct(lat, 0.5),
+    cpu_ms = round((_cpu_s(pid) - cpu0) * 1000 / max(1, len(paths)), 1)
+    return {"requests": len(lat), "errors": errors, "daemon_cpu_ms_per_request": cpu_ms, "p50_ms": _pct(lat, 0.5),
             **({"p99_ms": _pct(lat, 0.99)} if tail else {}), "max_ms": _pct(lat, 1.0), "response_bytes": size}
 
 
@@ -184,24 +194,29 @@ def _measure(sim: SoakSim, span: int, people: list[str], *, requests: int, load_
                  "upgrade_from_oldest_schema": _upgrade(db, sim.dir, runs)}
     sim.launch()
     assert sim.proc is not None
+    pid = sim.proc.pid
+    started = _proc_memory(pid)["rss_mb"]
     who = [people[i % len(people)] for i in range(requests)]
-    out["stats_person"] = _latency(sim.port, sim.token, [f"/api/v1/stats?days={PAGE_DAYS}&user={w}" for w in who])
-    out["stats_desk"] = _latency(sim.port, sim.token, [f"/api/v1/stats?days={PAGE_DAYS}&scope=desk"] * requests)
+    out["stats_person"] = _latency(sim.port, sim.token, [f"/api/v1/stats?days={PAGE_DAYS}&user={w}" for w in who],
+                                   pid=pid)
+    out["stats_desk"] = _latency(sim.port, sim.token, [f"/api/v1/stats?days={PAGE_DAYS}&scope=desk"] * requests,
+                                 pid=pid)
     whole, desk_days = min(span, 400), min(span, DESK_STATS_DAYS)
     few = max(2, requests // 20)
     whole_person = [f"/api/v1/stats?days={whole}&user={w}" for w in who[:few]]
     out["stats_whole_history"] = {
         "days": whole, "desk_days": desk_days,
         "note": f"{few} requests each: a median and a maximum, no tail; everyone's at most {DESK_STATS_DAYS} days",
-        "person": _latency(sim.port, sim.token, whole_person, tail=False),
-        "desk": _latency(sim.port, sim.token, [f"/api/v1/stats?days={desk_days}&scope=desk"] * few, tail=False)}
+        "person": _latency(sim.port, sim.token, whole_person, pid=pid, tail=False),
+        "desk": _latency(sim.port, sim.token, [f"/api/v1/stats?days={desk_days}&scope=desk"] * few, pid=pid,
+                         tail=False)}
     server = _Sim(sim.port, sim.token)
     load = api_under_load(server, sse_clients=len(people), rps=50.0, seconds=load_s)
     out["state_under_streams"] = load
     out["cli_stats"] = _cli_times(sim.data, ["stats", "--json"], runs)
     backup = sim.dir / "backup.db"
     out["cli_backup"] = _cli_times(sim.data, ["backup", str(backup), "--force", "--json"], runs)
-    out["daemon_memory"] = _proc_memory(sim.proc.pid)
+    out["daemon_memory"] = {"rss_at_start_mb": started, **_proc_memory(pid)}
     sim.stop()
     out["daemon_log"] = sim.log_summary()
     return out
@@ -212,6 +227,8 @@ def _growth(month: dict, year: dict) -> dict:
     figures = {
         "stats_person_p99_ms": lambda r: r["stats_person"]["p99_ms"],
         "stats_desk_p99_ms": lambda r: r["stats_desk"]["p99_ms"],
+        "stats_person_daemon_cpu_ms": lambda r: r["stats_person"]["daemon_cpu_ms_per_request"],
+        "stats_desk_daemon_cpu_ms": lambda r: r["stats_desk"]["daemon_cpu_ms_per_request"],
         "stats_whole_history_desk_p50_ms": lambda r: r["stats_whole_history"]["desk"]["p50_ms"],
         "state_p99_ms": lambda r: r["state_under_streams"]["state_latency_ms"]["p99"],
         "cli_stats_s": lambda r: r["cli_stats"]["median_s"],

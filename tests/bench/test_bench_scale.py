@@ -45,14 +45,16 @@ def test_each_size_is_measured_in_full(scale, size):
         s = r[key]
         assert s["errors"] == 0 and s["requests"] >= 1, s
         assert s["p50_ms"] <= s["p99_ms"] <= s["max_ms"], s
+        assert _number(s["daemon_cpu_ms_per_request"]) and s["daemon_cpu_ms_per_request"] >= 0, s
     whole = r["stats_whole_history"]
     assert whole["days"] == r["days"] and "p99_ms" not in whole["desk"]      # too few requests for a tail
+    assert whole["desk_days"] == min(r["days"], 92)
     load = r["state_under_streams"]
     assert load["errors"] == 0 and load["sse_clients"] == scale["people"] and load["requests"] > 0
     for cmd in ("cli_stats", "cli_backup"):
         assert "error" not in r[cmd] and _number(r[cmd]["median_s"]), r[cmd]
     mem = r["daemon_memory"]
-    assert 0 < mem["rss_mb"] <= mem["peak_rss_mb"]
+    assert 0 < mem["rss_at_start_mb"] <= mem["peak_rss_mb"] and 0 < mem["rss_mb"] <= mem["peak_rss_mb"]
     assert r["daemon_log"]["tracebacks"] == 0, r["daemon_log"]
 
 
@@ -60,8 +62,8 @@ def test_growth_is_judged_against_the_data(scale):
     g = scale["growth"]
     assert g["height_log_rows_ratio"] > 1
     figures = {k: v for k, v in g.items() if isinstance(v, dict)}
-    assert {"stats_person_p99_ms", "stats_desk_p99_ms", "state_p99_ms", "database_mb", "backup_s", "upgrade_s",
-            "rss_mb", "cli_stats_s"} <= figures.keys()
+    assert {"stats_person_p99_ms", "stats_desk_p99_ms", "stats_desk_daemon_cpu_ms", "state_p99_ms", "database_mb",
+            "backup_s", "upgrade_s", "rss_mb", "cli_stats_s"} <= figures.keys()
     for name, f in figures.items():
         assert f["growth"] in ("flat", "linear", "worse than linear", "unknown"), (name, f)
 
