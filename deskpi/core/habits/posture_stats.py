@@ -66,6 +66,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from .local_days import day_start, days_asked, iso_week, local_date, to_zone, tz_name
@@ -272,7 +273,7 @@ def _log_points(rows: Iterable[Any]) -> tuple[list[tuple[float, float | None]], 
             bad += 1
             continue
         pts.append((t, _finite(_field(row, "height_mm", 1))))
-    pts.sort(key=lambda p: p[0])
+    pts.sort(key=itemgetter(0))
     return pts, bad
 
 
