@@ -69,10 +69,14 @@ class SoakSim:
 
     def start(self) -> None:
         """Users first (the first one, the bench's admin, is the owner and the active user), then the sim."""
-        (self.dir / "deskpi.toml").write_text(CONFIG.format(web=self.web_config))
         self._cli("user", "add", ADMIN[0], "--admin", "--pin-stdin", pin=ADMIN[1])
         for name, pin in self.phones:
             self._cli("user", "add", name, "--pin-stdin", pin=pin)
+        self.launch()
+
+    def launch(self) -> None:
+        """The sim on the data directory as it is (the bench's admin already in it): its token, then the process."""
+        (self.dir / "deskpi.toml").write_text(CONFIG.format(web=self.web_config))
         self.token = self._cli("token", "create", ADMIN[0], "--label", "soak").split()[-1]
         with open(self.dir / "sim.out", "w") as out, open(self.dir / "sim.log", "w") as log:
             self.proc = subprocess.Popen(

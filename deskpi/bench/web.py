@@ -216,6 +216,7 @@ def api_under_load(server: SimServer, *, sse_clients: int, rps: float, seconds: 
             "requests": len(lat), "errors": errors,
             "state_latency_ms": {"p50": _pct(lat, 0.5), "p99": _pct(lat, 0.99), "max": _pct(lat, 1.0)},
             "sse_events_per_client": {"min": min(events), "max": max(events)},
+            "sse_clients_with_events": sum(1 for e in events if e),
             "control_loop_late_wake_p99_ms": final.get("loop_lag_p99_ms"),
             "control_loop_reading_to_output_p99_ms": final.get("reading_lag_p99_ms")}
 

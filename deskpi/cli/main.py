@@ -177,6 +177,27 @@ def _bench_stress(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_scale(args: argparse.Namespace) -> int:
+    from deskpi.bench.scale import run
+
+    people = args.people if args.people is not None else 3 if args.quick else 50
+    if not 1 <= people <= 200:
+        print(f"deskpi: --people {people} must be 1-200 (the people sharing the desk)", file=sys.stderr)
+        return 2
+    if not 2 <= args.days <= 400:
+        print(f"deskpi: --days {args.days} must be 2-400 (the long history; the height log keeps 400 days)",
+              file=sys.stderr)
+        return 2
+    try:
+        result = run(people=people, days=min(args.days, 8) if args.quick else args.days, quick=args.quick,
+                     seed=args.seed)
+    except RuntimeError as exc:       # the simulator could not be set up or started
+        print(f"deskpi: bench scale could not start: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from deskpi.sim.demo import run
 
@@ -453,6 +474,16 @@ def _add_commands(sub) -> None:
     st.add_argument("--reference-presses", type=int, default=None, help="the same with no load (default: --presses)")
     st.add_argument("--moves", type=int, default=None, help="whole moves per phase for accuracy (default 10)")
     st.set_defaults(func=_bench_stress)
+    sc = bsub.add_parser("scale", help="a hot desk's month and year of data: statistics, live state, memory, "
+                                       "backup and upgrade times, and how each grows",
+                         description="Example: deskpi bench scale --json   (--quick: a few days, 3 people)")
+    sc.add_argument("--json", action="store_true", help="print one JSON object")
+    sc.add_argument("--quick", action="store_true", help="at most 8 days, few requests (for tests)")
+    sc.add_argument("--people", type=int, default=None, help="people sharing the desk (default 50; 3 with --quick)")
+    sc.add_argument("--days", type=int, default=365, help="the long history in days (default 365); the short "
+                                                          "one is a twelfth of it")
+    sc.add_argument("--seed", type=int, default=1)
+    sc.set_defaults(func=_bench_scale)
     # Each command module imports only what its parser needs; the work is imported when a command runs,
     # so `deskpi status` stays quick.
     from deskpi.cli import admin, data, fleet, people, tokens

@@ -161,7 +161,7 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
     else:
         report = [u.name for u in users]
     active = store.get_active_user()
-    rows = store.heights_between(t0, now + 1.0, include_previous=True)
+    rows = [store.height_points_between(t0, now + 1.0, include_previous=True)]
     reminders = store.list_reminders(since=t0, until=now + 1.0)
     plans = {}                    # name -> (plan, the day its goals count from: the day the person was added)
     goals: dict[str, dict[str, Any]] = {}
@@ -185,7 +185,7 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
     recorded = bool(timeline)
     if not recorded:      # a database from before the history was kept
         timeline = [(0.0, active.name)] if active is not None else []
-    result = daily(rows, timeline, profiles, zone, days, now, reminders, goal_of, users=report)
+    result = daily(_handed_over(rows), timeline, profiles, zone, days, now, reminders, goal_of, users=report)
     who = ("Who was at the desk comes from the recorded active-user history (`user use`, desk claims)."
            if recorded else
            "Who was at the desk: no active-user history is recorded in this window, so all measured time is "
@@ -200,6 +200,11 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
     result.update({"days": days, "active_user": None if active is None else active.name,
                    "goals": {name: goals[name] for name in report}, "notes": notes})
     return result
+
+
+def _handed_over(box: list):
+    """The rows in `box`, which forgets them: once read they are not kept while the days are counted."""
+    yield from box.pop()
 
 
 def standing_today(store, name: str, *, now: float | None = None, zone=None) -> dict[str, Any]:

@@ -190,16 +190,25 @@ class HeightLogMixin(StoreBase):
     def heights_between(self, t0: float, t1: float, *, include_previous: bool = False) -> list[HeightSample]:
         """Rows with t0 <= t < t1, in time order. With include_previous, also the last row before t0
         (the height the desk was at when the window opened)."""
+        return list(map(HeightSample._make, self._height_rows("source", t0, t1, include_previous)))
+
+    def height_points_between(self, t0: float, t1: float, *,
+                              include_previous: bool = False) -> list[tuple[float, float | None]]:
+        """(t, height_mm) of the same rows as `heights_between`, as plain tuples without the source: what
+        statistics read, in half the memory for a year of rows."""
+        return self._height_rows("", t0, t1, include_previous)
+
+    def _height_rows(self, extra: str, t0: float, t1: float, include_previous: bool) -> list[Any]:
         a, b = fields.unix_time("t0", t0), fields.unix_time("t1", t1)
+        # Floats from SQLite itself (t is a REAL column), read row by row: a year of rows is never held twice.
+        cols = "t, CAST(height_mm AS REAL)" + (f", {extra}" if extra else "")
         with self._read() as conn:
-            rows = conn.execute("SELECT t, height_mm, source FROM height_log WHERE t >= ? AND t < ? ORDER BY t",
-                                [a, b]).fetchall()
+            rows = []
             if include_previous:
-                prev = conn.execute("SELECT t, height_mm, source FROM height_log WHERE t < ? ORDER BY t DESC LIMIT 1",
-                                    [a]).fetchone()
-                if prev is not None:
-                    rows.insert(0, prev)
-        return [HeightSample(float(t), None if h is None else float(h), s) for t, h, s in rows]
+                rows = conn.execute(f"SELECT {cols} FROM height_log WHERE t < ? ORDER BY t DESC LIMIT 1",
+                                    [a]).fetchall()
+            rows.extend(conn.execute(f"SELECT {cols} FROM height_log WHERE t >= ? AND t < ? ORDER BY t", [a, b]))
+        return rows
 
     def purge(self, now: float, retention_days: float = RETENTION_DAYS) -> dict[str, int]:
         """Delete height-log, reminder and audit rows older than the retention; returns rows deleted per table."""

@@ -184,6 +184,12 @@ def _v7_token_roles(db: Database) -> None:
     db["api_tokens"].create_index(["user_id"], index_name="idx_api_tokens_user")
 
 
+def _v8_reminders_by_time(db: Database) -> None:
+    # The statistics ask for every reminder of a window, whoever it was for: without this index each
+    # report (and the live status, every few seconds) read the whole year of reminders.
+    db["reminders"].create_index(["shown_at"], index_name="idx_reminders_shown")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "base schema: users, presets, settings, plans, reminders, height log, audit", _v1_base_schema),
     Migration(2, "audit: remote address column; index audit by time and reminders by user and time",
@@ -193,6 +199,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "web sign-in sessions (hashed ids)", _v5_web_sessions),
     Migration(6, "device cookies of phones that signed in before (hashed)", _v6_web_devices),
     Migration(7, "API token roles: metrics tokens that belong to no person", _v7_token_roles),
+    Migration(8, "index reminders by the time they were shown (statistics of a window)", _v8_reminders_by_time),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -63,6 +63,18 @@ def test_an_older_database_is_upgraded_in_place_and_keeps_its_data(tmp_path: Pat
         assert "idx_audit_t" in {i.name for i in s.db["audit"].indexes}
 
 
+def test_the_reminders_of_a_window_are_found_by_their_index(tmp_path: Path) -> None:
+    """Statistics ask for every reminder shown in a window, whoever it was for (v8's index, not a scan)."""
+    db = Database(tmp_path / "deskpi.db")
+    assert migrate(db, target=7) == list(range(1, 8))
+    assert "idx_reminders_shown" not in {i.name for i in db["reminders"].indexes}
+    assert migrate(db) == list(range(8, LATEST_VERSION + 1))
+    plan = " ".join(str(r[-1]) for r in db.execute(
+        "EXPLAIN QUERY PLAN SELECT r.id FROM reminders r LEFT JOIN users u ON u.id = r.user_id "
+        "WHERE r.shown_at >= ? AND r.shown_at < ? ORDER BY r.shown_at, r.id", [T0, T0 + 86400]).fetchall())
+    assert "idx_reminders_shown" in plan, plan
+
+
 def test_a_database_newer_than_the_code_is_refused_naming_both_versions(tmp_path: Path) -> None:
     path = tmp_path / "deskpi.db"
     Store.open(path).close()

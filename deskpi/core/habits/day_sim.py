@@ -109,8 +109,12 @@ def _person_day(rng: _Rng, day: dt.date) -> tuple[dt.datetime, dt.datetime, list
 
 
 def run_day(seed: int = 1, week: int = 4, compliance: float = 0.8, *, mode: str = "confirm", pir: bool = True,
-            plan: Plan = DEFAULT_PLAN) -> dict:
-    """Simulate one working day; return the `deskpi bench day --json` metrics."""
+            plan: Plan = DEFAULT_PLAN, trace: dict | None = None) -> dict:
+    """Simulate one working day; return the `deskpi bench day --json` metrics.
+
+    trace: a dict to fill with what a desk would have recorded (`deskpi bench scale` stores it):
+    "day", "arrive", "leave", "moves" [(arrived at, height mm, who moved it: web | button |
+    schedule)] and "reminders" (the policy's finished reminders, as the daemon stores them)."""
     if not 0.0 <= compliance <= 1.0:
         raise ValueError(f"compliance = {compliance!r} is not allowed (allowed: 0-1)")
     if mode not in ("confirm", "auto"):
@@ -130,6 +134,7 @@ def run_day(seed: int = 1, week: int = 4, compliance: float = 0.8, *, mode: str 
     st = policy.new_state(clock_synced=True)
     height = SIT_MM
     desk_log: list[tuple[dt.datetime, float, bool]] = []     # (when, height, counts as a posture change)
+    moved_by: list[str] = []                                  # who asked for each move in desk_log
     m = {"standing_min": 0, "sitting_min": 0, "posture_changes": 0, "reminders": 0, "max_standing_block_min": 0,
          "auto_moves_without_presence": 0, "moves_outside_working_hours": 0}
     extra = {"confirmed_moves": 0, "auto_moves": 0, "keypad_moves": 0, "warnings_cancelled": 0,
@@ -143,11 +148,12 @@ def run_day(seed: int = 1, week: int = 4, compliance: float = 0.8, *, mode: str 
         last[0] = max(last[0], t)
         return last[0]
 
-    def move_desk(t: dt.datetime, target_mm: float, *, counts: bool = True) -> dt.datetime:
+    def move_desk(t: dt.datetime, target_mm: float, *, counts: bool = True, by: str = "web") -> dt.datetime:
         nonlocal height
         arrive_at = clock(t + 15 * SECOND)                # the desk takes ~11 s to get there
         height = target_mm
         desk_log.append((arrive_at, height, counts))
+        moved_by.append(by)
         policy.on_height(arrive_at, st, height)
         return arrive_at
 
@@ -162,13 +168,13 @@ def run_day(seed: int = 1, week: int = 4, compliance: float = 0.8, *, mode: str 
                 m["auto_moves_without_presence"] += 1
         else:
             extra["confirmed_moves"] += 1
-        return move_desk(t, STAND_MM if target == STAND else SIT_MM)
+        return move_desk(t, STAND_MM if target == STAND else SIT_MM, by="schedule" if auto else "web")
 
     def keypad(t: dt.datetime, target_mm: float, *, counts: bool = True) -> None:
         extra["keypad_moves"] += 1
         t = clock(t)
         policy.on_interaction(t, st, source="keypad")
-        move_desk(t, target_mm, counts=counts)
+        move_desk(t, target_mm, counts=counts, by="button")
 
     def react(t: dt.datetime, ev) -> None:
         if ev.kind in (EventKind.MOVE, EventKind.AUTO_MOVE):
@@ -246,6 +252,9 @@ def run_day(seed: int = 1, week: int = 4, compliance: float = 0.8, *, mode: str 
 
     _measure(m, desk_log, at_desk, dt.datetime.combine(day, SIM_START), end,
              [arrive, leave] + [x for a, b, _ in absences for x in (a, b)] + [x for w in walks for x in w])
+    if trace is not None:
+        trace.update(day=day, arrive=arrive, leave=leave, reminders=list(st.records),
+                     moves=[(t, h, by) for (t, h, _c), by in zip(desk_log, moved_by, strict=True)])
     goal = policy.goal_min(day)
     return {**m, "seed": seed, "week": week, "compliance": compliance, "mode": mode, "pir": pir,
             "goal_min": None if goal is None else round(goal),

@@ -66,6 +66,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from .local_days import day_start, days_asked, iso_week, local_date, to_zone, tz_name
@@ -244,16 +245,35 @@ def _field(row: Any, name: str, index: int) -> Any:
         return None
 
 
+def _positional(kind: type) -> bool:
+    """Whether `_field(row, "t", 0)` and `_field(row, "height_mm", 1)` are row[0] and row[1] for rows of this type."""
+    if kind is tuple:
+        return True
+    names = getattr(kind, "_fields", None)
+    return issubclass(kind, tuple) and isinstance(names, tuple) and names[:2] == ("t", "height_mm")
+
+
 def _log_points(rows: Iterable[Any]) -> tuple[list[tuple[float, float | None]], int]:
     """(t, height or None) sorted by time (stable: of rows with equal t the last wins), and bad rows."""
     pts, bad = [], 0
+    kinds: dict[type, bool] = {}
+    isfinite = math.isfinite
     for row in rows:
+        kind = type(row)
+        fast = kinds.get(kind)
+        if fast is None:
+            fast = kinds[kind] = _positional(kind)
+        if fast:          # the store's rows: a float time and a float or no height, taken as they are
+            t, h = row[0], row[1]
+            if type(t) is float and isfinite(t) and (h is None or (type(h) is float and isfinite(h))):
+                pts.append((t, h))
+                continue
         t = _finite(_field(row, "t", 0))
         if t is None:
             bad += 1
             continue
         pts.append((t, _finite(_field(row, "height_mm", 1))))
-    pts.sort(key=lambda p: p[0])
+    pts.sort(key=itemgetter(0))
     return pts, bad
 
 
@@ -272,20 +292,26 @@ def segments(rows: Iterable[Any], until: float, max_gap_s: float = DEFAULT_MAX_G
 
 
 def _segments(pts: list[tuple[float, float | None]], until: float, max_gap_s: float) -> list[Segment]:
-    out: list[Segment] = []
+    return [Segment(*s) for s in _spans(pts, until, max_gap_s)]
+
+
+def _spans(pts: list[tuple[float, float | None]], until: float, max_gap_s: float) -> list[tuple]:
+    """`_segments` as plain (t0, t1, height) tuples, quicker to make for a year of rows."""
+    out: list[tuple] = []
+    n = len(pts)
     for i, (t, h) in enumerate(pts):
         if t >= until:
             break
-        t_next = pts[i + 1][0] if i + 1 < len(pts) else until
+        t_next = pts[i + 1][0] if i + 1 < n else until
         if t_next <= t:
             continue                              # same timestamp: the later row wins
         if t_next - t > max_gap_s:
             h = None
         end = min(t_next, until)
-        if out and out[-1].height_mm is None and h is None:
-            out[-1] = Segment(out[-1].t0, end, None)   # one unknown stretch, not many
+        if out and out[-1][2] is None and h is None:
+            out[-1] = (out[-1][0], end, None)       # one unknown stretch, not many
         else:
-            out.append(Segment(t, end, h))
+            out.append((t, end, h))
     return out
 
 
@@ -390,6 +416,39 @@ def _overlay(a: list[tuple], b: list[tuple]) -> list[tuple]:
     return out
 
 
+_SKIPPED = object()              # a stretch of someone not reported: latched as another person, not tallied
+
+
+def _pieces(heights: list[tuple], users: list[tuple], days: list[tuple], keep: set | None = None) -> list[tuple]:
+    """`_overlay(_overlay(heights, users), days)`: (t0, t1, height, user, day), in one pass.
+
+    keep: the users reported (None: everyone). A stretch of anyone else is one (t0, t1, None,
+    _SKIPPED, None) piece, so a person's report does not walk the rest of a shared desk's log."""
+    out: list[tuple] = []
+    i = j = k = 0
+    na, nb, nc = len(heights), len(users), len(days)
+    ends: tuple[list[float], list[float]] | None = None
+    while i < na and j < nb and k < nc:
+        a, b, c = heights[i], users[j], days[k]
+        if keep is not None and b[2] is not None and b[2] not in keep:
+            out.append((b[0], b[1], None, _SKIPPED, None))
+            if ends is None:
+                ends = ([x[1] for x in heights], [x[1] for x in days])
+            i, k, j = max(i, bisect_right(ends[0], b[1])), max(k, bisect_right(ends[1], b[1])), j + 1
+            continue
+        t0 = max(a[0], b[0], c[0])
+        t1 = min(a[1], b[1], c[1])
+        if t1 > t0:
+            out.append((t0, t1, a[2], b[2], c[2]))
+        if a[1] == t1:
+            i += 1
+        elif b[1] == t1:
+            j += 1
+        else:
+            k += 1
+    return out
+
+
 def _user_timeline(active_users: Iterable[Any]) -> tuple[list[float], list[Any]]:
     changes = []
     for entry in active_users:
@@ -467,6 +526,7 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
     if now_t is None:
         raise ValueError(f"now must be unix seconds, got {now!r}")
     zone = to_zone(tz)
+    users = None if users is None else list(users)
     wanted = days_asked(days, now_t, zone)
     wanted_set = set(wanted)
     warnings: list[str] = []
@@ -511,24 +571,28 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
 
     blocks: dict[Any, list[tuple[float, float]]] = {}      # user -> standing blocks, in order
     if win_end > sweep_start:
-        segs = [s for s in _segments(pts, win_end, float(max_gap_s)) if s.t1 > sweep_start]
+        segs = [s for s in _spans(pts, win_end, float(max_gap_s)) if s[1] > sweep_start]
         height_cover: list[tuple] = []
         t = sweep_start
-        for s in segs:
-            if s.t0 > t:
-                height_cover.append((t, s.t0, None))
-            height_cover.append((max(s.t0, t), s.t1, s.height_mm))
-            t = s.t1
+        for s0, s1, sh in segs:
+            if s0 > t:
+                height_cover.append((t, s0, None))
+            height_cover.append((max(s0, t), s1, sh))
+            t = s1
         if t < win_end:
             height_cover.append((t, win_end, None))
         day_cover: list[tuple] = [(sweep_start, win_start, None)] if sweep_start < win_start else []
         day_cover += [(d0, min(d1, win_end), d) for d, (d0, d1) in bounds.items() if d0 < win_end]
-        pieces = _overlay(_overlay(height_cover, _user_cover(u_times, u_names, sweep_start, win_end)),
-                          day_cover)
+        keep = None if users is None else set(users)
+        pieces = _pieces(height_cover, _user_cover(u_times, u_names, sweep_start, win_end), day_cover, keep)
+        del height_cover, segs, pts           # a year of rows need not stay in memory while the days are counted
 
         latch_user: Any = object()
         latch = PostureLatch()
         for t0, t1, h, user, d in pieces:
+            if user is _SKIPPED:
+                latch_user = _SKIPPED
+                continue
             cls = UNKNOWN if h is None else thresholds_for(user).classify(h)
             if user != latch_user:
                 latch_user = user
@@ -566,8 +630,12 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
         report_users = list(dict.fromkeys(users))
 
     def bucket(user: Any) -> dict[str, Any]:
-        def goal_on(d: date) -> float | None:
-            return None if user is None else _goal_value(goal_of(user, d), user, d)
+        known: dict[date, float | None] = {}
+
+        def goal_on(d: date) -> float | None:         # asked for each day, and again for its whole week
+            if d not in known:
+                known[d] = None if user is None else _goal_value(goal_of(user, d), user, d)
+            return known[d]
 
         day_recs: list[dict[str, Any]] = []
         by_week: dict[str, list[tuple[date, _Tally, float | None]]] = {}
