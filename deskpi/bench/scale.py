@@ -263,7 +263,8 @@ def run(*, people: int = 50, days: int = 365, quick: bool = False, seed: int = 1
     """Both sizes, measured one after the other; `days` is the long history, the short one a twelfth of it."""
     spans = {"month": max(1, round(days / 12)), "year": days}
     requests, load_s, runs = (20, 2.0, 1) if quick else (200, 5.0, 5)
-    sims = {k: SoakSim(0, seed, web_config=f"workers = {workers_for(people)}\n") for k in spans}
+    workers = workers_for(people)           # None: the default pool already serves that many live streams
+    sims = {k: SoakSim(0, seed, web_config="" if workers is None else f"workers = {workers}\n") for k in spans}
     names = [f"person{i:02d}" for i in range(1, people + 1)]
     try:
         result: dict = {"quick": quick, "people": people, "seed": seed, "cpus": os.cpu_count(),
