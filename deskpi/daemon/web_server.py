@@ -12,7 +12,9 @@ and never timed out a slow client. Here:
 - between requests a kept-alive connection waits in cheroot's selector, not in
   a thread; every blocking read or write of a worker times out after
   `timeout_s`, so a stalled reader of a live stream is dropped;
-- with ``[web] tls_cert`` / ``tls_key`` it speaks HTTPS (stdlib ssl).
+- with ``[web] tls_cert`` / ``tls_key`` it speaks HTTPS (stdlib ssl);
+- `POST /api/v1/stop` skips the pool's queue: the gate hands it to two threads of its own
+  (deskpi.daemon.web_stop_lane) while they have room.
 
 The live streams' cap is kept below the worker count by the composition root
 (`stream_cap`), so streams can never take the last worker from Stop.
