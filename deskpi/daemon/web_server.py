@@ -12,7 +12,9 @@ and never timed out a slow client. Here:
 - between requests a kept-alive connection waits in cheroot's selector, not in
   a thread; every blocking read or write of a worker times out after
   `timeout_s`, so a stalled reader of a live stream is dropped;
-- with ``[web] tls_cert`` / ``tls_key`` it speaks HTTPS (stdlib ssl).
+- with ``[web] tls_cert`` / ``tls_key`` it speaks HTTPS (stdlib ssl);
+- `POST /api/v1/stop` skips the pool's queue: the gate hands it to two threads of its own
+  (deskpi.daemon.web_stop_lane) while they have room.
 
 The live streams' cap is kept below the worker count by the composition root
 (`stream_cap`), so streams can never take the last worker from Stop.
@@ -33,7 +35,8 @@ from cheroot.makefile import MakeFile, StreamReader
 from cheroot.server import HTTPConnection
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
-from deskpi.daemon.web_gate import READ_AHEAD_BYTES, HeaderGate, Replay
+from deskpi.daemon.web_gate import READ_AHEAD_BYTES, HeaderGate, Replay, request_complete
+from deskpi.daemon.web_stop_lane import StopLane, is_stop_request
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +142,7 @@ class _Server(wsgi.Server):
     keep_alive_conn_limit = KEEP_ALIVE_LIMIT
     expiration_interval = 0.25
     gate: HeaderGate
+    stop_lane: StopLane
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -155,6 +159,17 @@ class _Server(wsgi.Server):
         with self._active_lock:
             self.active.add(conn)
         super().process_conn(conn)
+
+    def from_gate(self, conn) -> None:
+        """A request the gate holds whole: Stop to its own lane while it has room, anything else to the pool."""
+        ahead = conn.replay.ahead
+        if is_stop_request(ahead) and request_complete(ahead):
+            with self._active_lock:
+                self.active.add(conn)
+            if self.stop_lane.offer(conn):
+                return
+            self.forget(conn)
+        self.to_worker(conn)
 
     def put_conn(self, conn) -> None:
         self.forget(conn)
@@ -188,7 +203,8 @@ class WebServer:
         self.tls = bool(o.tls_cert or o.tls_key)
         if self.tls:
             self._server.ssl_adapter = _LazyTLS(o.tls_cert, o.tls_key, check_tls(o.tls_cert, o.tls_key))
-        self._server.gate = self.gate = HeaderGate(self._server.to_worker, timeout_s=o.timeout_s, max_held=MAX_HELD,
+        self._server.stop_lane = self.stop_lane = StopLane(self._server)
+        self._server.gate = self.gate = HeaderGate(self._server.from_gate, timeout_s=o.timeout_s, max_held=MAX_HELD,
                                                    on_handshake=self._handshake_done)
         self._thread: threading.Thread | None = None
 
@@ -204,6 +220,7 @@ class WebServer:
             if exc.strerror is None and found:
                 raise OSError(int(found[-1][0]), found[-1][1].strip()) from None
             raise
+        self.stop_lane.start()
         self.gate.start()
         self._thread = threading.Thread(target=self._server.serve, name="web", daemon=True)
         self._thread.start()
@@ -253,6 +270,7 @@ class WebServer:
         stopping = threading.Thread(target=self._server.stop, name="web-stop", daemon=True)
         stopping.start()
         stopping.join(STOP_WAIT_S)
+        self.stop_lane.stop(0.5)
         if stopping.is_alive():
             log.warning("web server: a request was still running %.0f s after shutdown began; leaving it", STOP_WAIT_S)
         self._thread.join(timeout=1)
