@@ -7,7 +7,7 @@ hold the same people and the same recent weeks. For each size:
 - the database: its size and rows, and upgrading it from the oldest schema the migrations
   support (version 1, filled with the same rows) by opening it with this code;
 - against a real `deskpi sim` on that data directory (deskpi/bench/soak_sim.py):
-  `GET /api/v1/stats` for one person and for the whole desk (`scope=desk`), the 28 days the
+  `GET /api/v1/stats` for one person and for the whole desk (`/api/v1/stats/desk`), the 28 days the
   statistics page asks, one request at a time; a few over the whole history (everyone's: at
   most the quarter the API allows); `GET /api/v1/state`
   under live streams while the desk moves (`api_under_load` of deskpi/bench/web.py); the
@@ -199,7 +199,7 @@ def _measure(sim: SoakSim, span: int, people: list[str], *, requests: int, load_
     who = [people[i % len(people)] for i in range(requests)]
     out["stats_person"] = _latency(sim.port, sim.token, [f"/api/v1/stats?days={PAGE_DAYS}&user={w}" for w in who],
                                    pid=pid)
-    out["stats_desk"] = _latency(sim.port, sim.token, [f"/api/v1/stats?days={PAGE_DAYS}&scope=desk"] * requests,
+    out["stats_desk"] = _latency(sim.port, sim.token, [f"/api/v1/stats/desk?days={PAGE_DAYS}"] * requests,
                                  pid=pid)
     whole, desk_days = min(span, 400), min(span, DESK_STATS_DAYS)
     few = max(2, requests // 20)
@@ -208,7 +208,7 @@ def _measure(sim: SoakSim, span: int, people: list[str], *, requests: int, load_
         "days": whole, "desk_days": desk_days,
         "note": f"{few} requests each: a median and a maximum, no tail; everyone's at most {DESK_STATS_DAYS} days",
         "person": _latency(sim.port, sim.token, whole_person, pid=pid, tail=False),
-        "desk": _latency(sim.port, sim.token, [f"/api/v1/stats?days={desk_days}&scope=desk"] * few, pid=pid,
+        "desk": _latency(sim.port, sim.token, [f"/api/v1/stats/desk?days={desk_days}"] * few, pid=pid,
                          tail=False)}
     server = _Sim(sim.port, sim.token)
     load = api_under_load(server, sse_clients=len(people), rps=50.0, seconds=load_s)

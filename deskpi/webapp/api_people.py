@@ -366,48 +366,58 @@ def ergonomics():
     return jsonify(rec.to_dict())
 
 
-DESK_STATS_DAYS = 92             # the longest window of scope=desk: a quarter
+DESK_STATS_DAYS = 92             # the longest window of everyone's statistics: a quarter
+
+
+def _days(args) -> int:
+    try:
+        return int(args.get("days", "7"))
+    except ValueError:
+        raise ApiError(400, f"days must be a whole number of days, got {show(args.get('days'))}") from None
+
+
+def _report(user: str | None, days: int):
+    try:
+        return jsonify(stats_report(context().store, user=user, days=days))
+    except ValueError as exc:
+        raise ApiError(422, str(exc)) from None
 
 
 @api.op("GET", "/stats", summary="Sitting and standing per day, posture changes, goal progress",
         query={"days": {"type": "integer", "minimum": 1, "maximum": 400},
-               "user": {"type": "string", "maxLength": 64},
-               "scope": {"type": "string", "enum": ["person", "desk"],
-                         "description": "desk: everyone who used the desk and the unassigned time (admins only; "
-                                        "at most 92 days)"}},
+               "user": {"type": "string", "maxLength": 64}},
         tag="people",
-        responses={200: "Statistics", 400: "days is not a whole number, or both user and scope=desk",
-                   403: "Someone else's statistics", 404: "No such user",
-                   422: "Out of range (scope=desk: more than 92 days)"})
+        responses={200: "Statistics", 400: "days is not a whole number", 403: "Someone else's statistics",
+                   404: "No such user", 422: "Out of range"})
 def stats():
     ctx = context()
-    args = request.args
+    days = _days(request.args)
+    who = request.args.get("user") or ctx.user().name
+    if not ctx.is_self_or_admin(who):
+        raise ApiError(403, f"you may only see your own statistics ({ctx.user().name!r})")
     try:
-        days = int(args.get("days", "7"))
-    except ValueError:
-        raise ApiError(400, f"days must be a whole number of days, got {show(args.get('days'))}") from None
-    scope = args.get("scope", "person")
-    if scope not in ("person", "desk"):
-        raise ApiError(400, f'scope must be "person" (one person) or "desk" (everyone), got {show(scope)}')
-    whole_desk = scope == "desk"
-    if whole_desk and args.get("user"):
-        raise ApiError(400, f"give either user ({show(args.get('user'))}) or scope=desk (everyone), not both")
-    if whole_desk and not ctx.is_admin(ctx.user()):
+        return _report(who, days)
+    except LookupError as exc:
+        raise ApiError(404, str(exc)) from None
+
+
+@api.op("GET", "/stats/desk", summary="Everyone's statistics at once, and the time nobody was signed in "
+                                      "(admins only)",
+        query={"days": {"type": "integer", "minimum": 1, "maximum": DESK_STATS_DAYS}},
+        tag="people",
+        responses={200: "Statistics", 400: "days is not a whole number", 403: "Not an admin",
+                   422: f"Out of range (more than {DESK_STATS_DAYS} days)"})
+def stats_desk():
+    ctx = context()
+    days = _days(request.args)
+    if not ctx.is_admin(ctx.user()):
         raise ApiError(403, f"only an admin may see everyone's statistics ({ctx.user().name!r} is not one)")
-    if whole_desk and days > DESK_STATS_DAYS:
+    if days > DESK_STATS_DAYS:
         # Everyone's days at once grow with the people and the days: a year of fifty people is seconds of the
         # desk's time and a hundred MB of its memory, so longer reports come from `deskpi stats` on the desk.
         raise ApiError(422, f"days = {days}: everyone's statistics cover at most {DESK_STATS_DAYS} days at once; "
                             f"ask per person, or run `deskpi stats --days {days}` on the desk")
-    who = None if whole_desk else args.get("user") or ctx.user().name
-    if who is not None and not ctx.is_self_or_admin(who):
-        raise ApiError(403, f"you may only see your own statistics ({ctx.user().name!r})")
-    try:
-        return jsonify(stats_report(ctx.store, user=who, days=days))
-    except LookupError as exc:
-        raise ApiError(404, str(exc)) from None
-    except ValueError as exc:
-        raise ApiError(422, str(exc)) from None
+    return _report(None, days)
 
 
 # -- the live reminder (for whoever is at the desk) -------------------------------------------
