@@ -85,7 +85,7 @@ def run_virtual(params: BenchParams, controller_factory, log=None, *, current: b
         rig.rest(rest)
         # This move's load and coast, the same for every controller (see the module docstring).
         rig.physics.rng = random.Random(params.seed * 1_000_003 + i)
-        if not _ask(ctrl, rig, target):
+        if not ask(ctrl, rig, target):
             refused += 1         # never moved: counted with the faults, so every move is accounted for
             faults += 1
             continue
@@ -124,7 +124,7 @@ def run_virtual(params: BenchParams, controller_factory, log=None, *, current: b
     return summarise(errors, ratios, len(rig.physics.violations), faults) | {"refused_no_fresh_height": refused}
 
 
-def _ask(ctrl, rig: VirtualRig, target: float) -> bool:
+def ask(ctrl, rig: VirtualRig, target: float) -> bool:
     """Ask for a move; refused for want of a fresh height (a few lost echoes in a row at the
     idle pace, as it should be), a person presses again a moment later, twice at most."""
     for _ in range(3):

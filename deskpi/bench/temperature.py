@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import random
 
-from deskpi.core.faults import MotionRefused
 from deskpi.core.motion.config import MotionConfig
 from deskpi.core.motion.controller import MotionController
 from deskpi.sim.air import AirDrift
 from deskpi.sim.virtual import VirtualRig
 
-from .control import limits_for, summarise, targets
+from .control import ask, limits_for, summarise, targets
 from .desks import BenchParams
 
 LOW_C = 15.0
@@ -39,17 +38,6 @@ def drift_for(swing_c: float) -> AirDrift:
     """Seasons and days that together span LOW_C..LOW_C + swing_c."""
     daily = min(3.0, swing_c)
     return AirDrift(winter_c=LOW_C + daily / 2, summer_c=LOW_C + swing_c - daily / 2, daily_c=daily)
-
-
-def ask(ctrl: MotionController, rig: VirtualRig, target: float) -> bool:
-    """Ask for a move as bench control does: refused for want of a fresh height, pressed again, twice at most."""
-    for _ in range(3):
-        try:
-            ctrl.move_to(target, rig.t, source="bench")
-            return True
-        except MotionRefused:
-            rig.settle(0.5)
-    return False
 
 
 def run_one(params: BenchParams, swing_c: float, *, compensated: bool, still: bool = False) -> dict:

@@ -139,12 +139,18 @@ def _bench_soak(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     try:
-        result = run(args.minutes, phones=args.phones, seed=args.seed)
+        return _print_bench(args, "soak", lambda: run(args.minutes, phones=args.phones, seed=args.seed))
     except KeyboardInterrupt:
         print("deskpi: soak interrupted; the simulator was stopped and its data removed", file=sys.stderr)
         return 130
-    except RuntimeError as exc:       # the simulator could not be set up or started
-        print(f"deskpi: soak could not start: {exc}", file=sys.stderr)
+
+
+def _print_bench(args: argparse.Namespace, name: str, bench) -> int:
+    """A bench's JSON on stdout; a simulator that could not be set up or started is exit 1 with why."""
+    try:
+        result = bench()
+    except RuntimeError as exc:
+        print(f"deskpi: {name} could not start: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
@@ -165,16 +171,12 @@ def _bench_stress(args: argparse.Namespace) -> int:
     from deskpi.bench.stress import StressConfigError, run
 
     try:
-        result = run(quick=args.quick, cpu=args.cpu, phones=args.phones, rps=args.rps, presses=args.presses,
-                     moves=args.moves, reference_presses=args.reference_presses)
+        return _print_bench(args, "stress", lambda: run(
+            quick=args.quick, cpu=args.cpu, phones=args.phones, rps=args.rps, presses=args.presses,
+            moves=args.moves, reference_presses=args.reference_presses))
     except StressConfigError as exc:
         print(f"deskpi: {exc}", file=sys.stderr)
         return 2
-    except RuntimeError as exc:       # the simulator could not be set up or started
-        print(f"deskpi: stress could not start: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result, indent=None if args.json else 2))
-    return 0
 
 
 def _bench_scale(args: argparse.Namespace) -> int:
@@ -188,14 +190,8 @@ def _bench_scale(args: argparse.Namespace) -> int:
         print(f"deskpi: --days {args.days} must be 2-400 (the long history; the height log keeps 400 days)",
               file=sys.stderr)
         return 2
-    try:
-        result = run(people=people, days=min(args.days, 8) if args.quick else args.days, quick=args.quick,
-                     seed=args.seed)
-    except RuntimeError as exc:       # the simulator could not be set up or started
-        print(f"deskpi: bench scale could not start: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result, indent=None if args.json else 2))
-    return 0
+    return _print_bench(args, "bench scale", lambda: run(
+        people=people, days=min(args.days, 8) if args.quick else args.days, quick=args.quick, seed=args.seed))
 
 
 def _demo(args: argparse.Namespace) -> int:
