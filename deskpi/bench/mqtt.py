@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from deskpi.bench.broker import Mosquitto, Subscriber
-from deskpi.bench.sockets import percentile
+from deskpi.bench.web import percentile
 from deskpi.config import from_mapping
 from deskpi.core.faults import MotionRefused
 from deskpi.core.types import Source

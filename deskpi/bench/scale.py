@@ -32,7 +32,7 @@ from pathlib import Path
 
 from deskpi.bench.scale_data import simulate_days, write_day
 from deskpi.bench.soak_sim import ADMIN, SoakSim
-from deskpi.bench.web import SimServer, _pct, api_under_load, workers_for
+from deskpi.bench.web import SimServer, api_under_load, percentile, workers_for
 from deskpi.webapp.api_people import DESK_STATS_DAYS
 
 TARGETS = {"stats_p99_ms": 150.0, "state_p99_ms": 25.0, "rss_mb": 80.0, "backup_s": 5.0}
@@ -81,8 +81,9 @@ def _latency(port: int, token: str, paths: list[str], *, pid: int, tail: bool = 
     finally:
         conn.close()
     cpu_ms = round((_cpu_s(pid) - cpu0) * 1000 / max(1, len(paths)), 1)
-    return {"requests": len(lat), "errors": errors, "daemon_cpu_ms_per_request": cpu_ms, "p50_ms": _pct(lat, 0.5),
-            **({"p99_ms": _pct(lat, 0.99)} if tail else {}), "max_ms": _pct(lat, 1.0), "response_bytes": size}
+    return {"requests": len(lat), "errors": errors, "daemon_cpu_ms_per_request": cpu_ms,
+            "p50_ms": percentile(lat, 0.5), **({"p99_ms": percentile(lat, 0.99)} if tail else {}),
+            "max_ms": percentile(lat, 1.0), "response_bytes": size}
 
 
 def _cli_times(data: Path, args: list[str], runs: int) -> dict:

@@ -21,7 +21,7 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from deskpi.core.habits.day_sim import SIT_MM, _Rng, run_day
+from deskpi.core.habits.day_sim import SIT_MM, Rng, run_day
 
 REST_SAMPLE_S = 30.0             # the recorder offers an unchanged height every 30 s
 MOVE_SAMPLE_S = 0.25
@@ -64,7 +64,7 @@ def simulate_days(first: dt.date, last: dt.date, people: list[str], zone, *, see
     """One Day per calendar day from `first` to `last` (local days in `zone`); samples end before `until`.
 
     `since`: the day the people were added (their plan's week 1), for the standing goal's ramp."""
-    rng = _Rng(seed)
+    rng = Rng(seed)
     since = since or first
     d = first
     while d <= last:

@@ -22,15 +22,10 @@ import socket
 import threading
 import time
 
-from deskpi.bench.web import SimServer
+from deskpi.bench.web import SimServer, percentile
 
 TARGET_THREADS = 64
 TARGET_STOP_P99_MS = 20.0
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    v = sorted(values)
-    return round(v[min(len(v) - 1, max(0, round(p * (len(v) - 1))))], 2) if v else None
 
 
 def proc_counts(pid: int) -> dict:

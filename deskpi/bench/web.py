@@ -34,7 +34,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-component-update", "--disable-sync"]
 
 
-def _pct(values: list[float], p: float) -> float | None:
+def percentile(values: list[float], p: float) -> float | None:
     v = sorted(values)
     return round(v[min(len(v) - 1, max(0, round(p * (len(v) - 1))))], 2) if v else None
 
@@ -214,7 +214,8 @@ def api_under_load(server: SimServer, *, sse_clients: int, rps: float, seconds: 
     move_thread.join(timeout=25)
     return {"sse_clients": sse_clients, "target_rps": rps, "achieved_rps": round(len(lat) / elapsed, 1),
             "requests": len(lat), "errors": errors,
-            "state_latency_ms": {"p50": _pct(lat, 0.5), "p99": _pct(lat, 0.99), "max": _pct(lat, 1.0)},
+            "state_latency_ms": {"p50": percentile(lat, 0.5), "p99": percentile(lat, 0.99),
+                                 "max": percentile(lat, 1.0)},
             "sse_events_per_client": {"min": min(events), "max": max(events)},
             "sse_clients_with_events": sum(1 for e in events if e),
             "control_loop_late_wake_p99_ms": final.get("loop_lag_p99_ms"),
@@ -245,8 +246,8 @@ def dead_man(server: SimServer, *, trials: int = 5) -> dict:
                 time.sleep(0.05)
     finally:
         conn.close()
-    return {"trials": len(stopped_ms), "last_renewal_to_stopped_ms": {"p50": _pct(stopped_ms, 0.5),
-                                                                        "max": _pct(stopped_ms, 1.0)}}
+    return {"trials": len(stopped_ms), "last_renewal_to_stopped_ms": {"p50": percentile(stopped_ms, 0.5),
+                                                                        "max": percentile(stopped_ms, 1.0)}}
 
 
 def browser_timing(server: SimServer, cookie: str, profile: str) -> dict:

@@ -49,7 +49,7 @@ MINUTE = dt.timedelta(minutes=1)
 SECOND = dt.timedelta(seconds=1)
 
 
-class _Rng:
+class Rng:
     """splitmix64: small, fast, deterministic across platforms."""
 
     def __init__(self, seed: int) -> None:
@@ -76,7 +76,7 @@ class _Rng:
         return self.random() < p
 
 
-def _person_day(rng: _Rng, day: dt.date) -> tuple[dt.datetime, dt.datetime, list[tuple[dt.datetime, dt.datetime, str]]]:
+def _person_day(rng: Rng, day: dt.date) -> tuple[dt.datetime, dt.datetime, list[tuple[dt.datetime, dt.datetime, str]]]:
     """Arrival, departure and absences (start, end, why) for one simulated day, to the minute."""
     def at(h: float) -> dt.datetime:
         return dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=round(h * 60))
@@ -119,7 +119,7 @@ def run_day(seed: int = 1, week: int = 4, compliance: float = 0.8, *, mode: str 
         raise ValueError(f"compliance = {compliance!r} is not allowed (allowed: 0-1)")
     if mode not in ("confirm", "auto"):
         raise ValueError(f"mode = {mode!r} is not allowed (allowed: confirm | auto)")
-    rng = _Rng(seed)
+    rng = Rng(seed)
     plan = replace(plan, mode=mode)
     policy = HabitPolicy(plan, week=week, auto_allowed=(mode == "auto"))
     day = FIRST_MONDAY + dt.timedelta(weeks=week - 1)

@@ -62,7 +62,6 @@ minutes are rounded to 0.1.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
@@ -70,6 +69,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from .local_days import day_start, days_asked, iso_week, local_date, to_zone, tz_name
+from .timeline import SKIPPED, cut_pieces, longest_within, user_at, user_cover
 
 # Defaults when the person has no profile: the EN 527-1 ranges (seated 650-850 mm,
 # standing 950-1250 mm). Heights strictly between the two are 'between'.
@@ -401,54 +401,6 @@ def _goal_lookup(goals: Any) -> Callable[[Any, date], float | None]:
     return lookup
 
 
-def _overlay(a: list[tuple], b: list[tuple]) -> list[tuple]:
-    """Intersect two contiguous covers of the same span: (t0, t1, *labels of a, *labels of b)."""
-    out, i, j = [], 0, 0
-    while i < len(a) and j < len(b):
-        t0 = max(a[i][0], b[j][0])
-        t1 = min(a[i][1], b[j][1])
-        if t1 > t0:
-            out.append((t0, t1, *a[i][2:], *b[j][2:]))
-        if a[i][1] <= b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
-
-
-_SKIPPED = object()              # a stretch of someone not reported: latched as another person, not tallied
-
-
-def _pieces(heights: list[tuple], users: list[tuple], days: list[tuple], keep: set | None = None) -> list[tuple]:
-    """`_overlay(_overlay(heights, users), days)`: (t0, t1, height, user, day), in one pass.
-
-    keep: the users reported (None: everyone). A stretch of anyone else is one (t0, t1, None,
-    _SKIPPED, None) piece, so a person's report does not walk the rest of a shared desk's log."""
-    out: list[tuple] = []
-    i = j = k = 0
-    na, nb, nc = len(heights), len(users), len(days)
-    ends: tuple[list[float], list[float]] | None = None
-    while i < na and j < nb and k < nc:
-        a, b, c = heights[i], users[j], days[k]
-        if keep is not None and b[2] is not None and b[2] not in keep:
-            out.append((b[0], b[1], None, _SKIPPED, None))
-            if ends is None:
-                ends = ([x[1] for x in heights], [x[1] for x in days])
-            i, k, j = max(i, bisect_right(ends[0], b[1])), max(k, bisect_right(ends[1], b[1])), j + 1
-            continue
-        t0 = max(a[0], b[0], c[0])
-        t1 = min(a[1], b[1], c[1])
-        if t1 > t0:
-            out.append((t0, t1, a[2], b[2], c[2]))
-        if a[1] == t1:
-            i += 1
-        elif b[1] == t1:
-            j += 1
-        else:
-            k += 1
-    return out
-
-
 def _user_timeline(active_users: Iterable[Any]) -> tuple[list[float], list[Any]]:
     changes = []
     for entry in active_users:
@@ -458,36 +410,6 @@ def _user_timeline(active_users: Iterable[Any]) -> tuple[list[float], list[Any]]
         changes.append((t, _field(entry, "user", 1)))
     changes.sort(key=lambda c: c[0])
     return [c[0] for c in changes], [c[1] for c in changes]
-
-
-def _user_at(times: list[float], users: list[Any], t: float) -> Any:
-    i = bisect_right(times, t)
-    return users[i - 1] if i else None
-
-
-def _user_cover(times: list[float], users: list[Any], start: float, end: float) -> list[tuple]:
-    cover, t, who = [], start, _user_at(times, users, start)
-    for tc, user in zip(times, users, strict=True):
-        if tc <= start:
-            continue
-        if tc >= end:
-            break
-        if user != who:
-            cover.append((t, tc, who))
-            t, who = tc, user
-    cover.append((t, end, who))
-    return cover
-
-
-def _longest_within(blocks: list[tuple[float, float]], lo: float, hi: float) -> float:
-    best = 0.0
-    for b0, b1 in blocks:
-        if b1 <= lo:
-            continue
-        if b0 >= hi:
-            break
-        best = max(best, min(b1, hi) - max(b0, lo))
-    return best
 
 
 def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[Any, Any] | None,
@@ -584,14 +506,14 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
         day_cover: list[tuple] = [(sweep_start, win_start, None)] if sweep_start < win_start else []
         day_cover += [(d0, min(d1, win_end), d) for d, (d0, d1) in bounds.items() if d0 < win_end]
         keep = None if users is None else set(users)
-        pieces = _pieces(height_cover, _user_cover(u_times, u_names, sweep_start, win_end), day_cover, keep)
+        pieces = cut_pieces(height_cover, user_cover(u_times, u_names, sweep_start, win_end), day_cover, keep)
         del height_cover, segs, pts           # a year of rows need not stay in memory while the days are counted
 
         latch_user: Any = object()
         latch = PostureLatch()
         for t0, t1, h, user, d in pieces:
-            if user is _SKIPPED:
-                latch_user = _SKIPPED
+            if user is SKIPPED:
+                latch_user = SKIPPED
                 continue
             cls = UNKNOWN if h is None else thresholds_for(user).classify(h)
             if user != latch_user:
@@ -618,7 +540,7 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
         if d not in wanted_set:
             continue
         if user is None:
-            user = _user_at(u_times, u_names, t)
+            user = user_at(u_times, u_names, t)
         tl = tally(user, d)
         tl.reminders[kind] = tl.reminders.get(kind, 0) + 1
 
@@ -642,7 +564,7 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
         for d in wanted:
             d0, d1 = bounds[d]
             tl = tallies.get((user, d)) or _Tally()
-            longest = _longest_within(blocks.get(user, []), d0, d1)
+            longest = longest_within(blocks.get(user, []), d0, d1)
             goal = goal_on(d)
             day_recs.append(_day_record(d, max(0.0, min(d1, now_t) - d0), tl, longest, goal))
             by_week.setdefault(iso_week(d), []).append((d, tl, goal))
@@ -652,7 +574,7 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
             for _, tl, _ in items:
                 total.add(tl)
             lo, hi = bounds[items[0][0]][0], bounds[items[-1][0]][1]
-            longest = _longest_within(blocks.get(user, []), lo, hi)
+            longest = longest_within(blocks.get(user, []), lo, hi)
             goals_known = [g for _, _, g in items if g]
             goal = sum(goals_known) if goals_known else None
             working = sum(1 for _, tl, _ in items if tl.measured_s >= WORKING_DAY_MIN_S)
