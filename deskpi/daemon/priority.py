@@ -23,20 +23,32 @@ MOTION_THREADS = ("control-loop", "buttons", "hc-sr04", "sim-echo")
 BOOST = 5                 # nice steps above the process's own: -5 -> -10 under the unit
 
 
+def favour(thread: threading.Thread, boost: int = BOOST) -> int | None:
+    """Give one running thread `boost` more priority than the process has; its nice, or None when the
+    limits refuse it (it keeps the process's)."""
+    if thread.native_id is None:
+        return None
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread.native_id, os.getpriority(os.PRIO_PROCESS, os.getpid()) - boost)
+        return os.getpriority(os.PRIO_PROCESS, thread.native_id)
+    except OSError:
+        return None
+
+
 def favour_motion_threads(names: tuple[str, ...] = MOTION_THREADS, boost: int = BOOST) -> dict[str, int]:
-    """Give each running thread named in `names` `boost` more priority than the process has; returns the
-    nice each one got (those the limits refused keep the process's and are left out)."""
+    """`favour` each running thread named in `names`; returns the nice each one got (those the limits
+    refused keep the process's and are left out)."""
     base = os.getpriority(os.PRIO_PROCESS, os.getpid())
     got: dict[str, int] = {}
     refused: list[str] = []
     for t in threading.enumerate():
         if t.name not in names or t.native_id is None:
             continue
-        try:
-            os.setpriority(os.PRIO_PROCESS, t.native_id, base - boost)
-            got[t.name] = os.getpriority(os.PRIO_PROCESS, t.native_id)
-        except OSError:
+        nice = favour(t, boost)
+        if nice is None:
             refused.append(t.name)
+        else:
+            got[t.name] = nice
     if refused:
         log.info("motion threads keep the process's priority (nice %d): raising it needs LimitNICE= in the "
                  "service unit (systemd/deskpi.service) or CAP_SYS_NICE", base)

@@ -12,17 +12,17 @@ grows threads nor starves anyone else.
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import re
 
 from cheroot.workers.threadpool import _SHUTDOWNREQUEST, WorkerThread
 
+from deskpi.daemon.priority import favour
+
 #: Only this request line takes the lane: the method and the exact path, a query string allowed.
 _STOP_LINE = re.compile(rb"POST /api/v1/stop(?:\?[^ \r\n]*)? HTTP/1\.[01]\r?\n")
 THREADS = 2
 QUEUE_SIZE = 4
-BOOST = 5          # nice steps above the process's own, as the motion threads (deskpi.daemon.priority)
 
 
 def is_stop_request(head: bytes) -> bool:
@@ -56,12 +56,10 @@ class StopLane:
             t.daemon = True
 
     def start(self) -> None:
-        base = os.getpriority(os.PRIO_PROCESS, os.getpid())
         for t in self.threads:
             t.start()
-            # Refused without LimitNICE= or CAP_SYS_NICE: the lane still skips the queue, at the process's nice.
-            with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, t.native_id or 0, base - BOOST)
+            # As the motion threads; refused without LimitNICE= or CAP_SYS_NICE, the lane still skips the queue.
+            favour(t)
 
     def offer(self, conn) -> bool:
         try:
