@@ -147,9 +147,7 @@ class UltrasonicSensor:
         if max_distance_mm is not None and not (math.isfinite(max_distance_mm) and max_distance_mm >= 0):
             raise ValueError(f"the farthest echo distance must be a finite number of mm >= 0, got {max_distance_mm}")
         self.mounting = mounting or Mounting()
-        self.c_mm_s = speed_of_sound_m_s(temperature_c) * 1000.0
-        self.air_c = air_c
-        self.temperature_c = temperature_c
+        self.air_c: Callable[[], float] = air_c if air_c is not None else (lambda: temperature_c)
         self.max_distance_mm = RATED_RANGE_MM if max_distance_mm is None else float(max_distance_mm)
         self.interval_s = effective_interval_s(interval_s, self.max_distance_mm, temperature_c)
         if self.interval_s > interval_s:
@@ -218,7 +216,7 @@ class UltrasonicSensor:
         width = self._factory.ticks_diff(fall, rise)
         if width >= LOST_WIDTH_S or width <= 0:
             return Reading.lost(t_trigger)
-        distance = width * self.c_mm_s / 2.0 if self.air_c is None else echo_distance_mm(width, self.air_c())
+        distance = echo_distance_mm(width, self.air_c())
         # The sound met the desk half way through the pulse.
         return Reading.ok(t_trigger + width / 2.0, self.mounting.height(distance))
 
