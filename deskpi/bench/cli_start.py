@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from deskpi.bench.latency import pct
+
 LIMIT_RATIO = 5.5
 #: The commands measured, each with the exit codes that mean it did its job (status: 3 is "no daemon").
 COMMANDS: dict[str, tuple[list[str], tuple[int, ...]]] = {
@@ -61,11 +63,6 @@ def _time(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
     rc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL, check=False).returncode
     return (time.perf_counter() - t0) * 1000.0, rc
-
-
-def _pct(values: list[float], p: float) -> float:
-    v = sorted(values)
-    return round(v[min(len(v) - 1, max(0, round(p * (len(v) - 1))))], 2)
 
 
 def importtime(argv: list[str], env: dict[str, str]) -> dict:
@@ -132,7 +129,7 @@ def run(*, quick: bool = False, runs: int | None = None, data_dir: str | None = 
             median = round(statistics.median(samples[name]), 2)
             ratio = round(median / round(bare_median, 2), 2)
             commands[name] = {
-                "median_ms": round(median, 2), "p90_ms": _pct(samples[name], 0.9),
+                "median_ms": round(median, 2), "p90_ms": pct(samples[name], 0.9),
                 "ratio": ratio, "met": ratio <= LIMIT_RATIO and not unexpected,
                 "exit_codes": sorted(codes[name]), "expected_exit_codes": list(expected),
                 "importtime_total_us": imp["total_us"],
@@ -147,7 +144,7 @@ def run(*, quick: bool = False, runs: int | None = None, data_dir: str | None = 
     return {
         "python": sys.executable, "runs": runs, "quick": quick, "limit_ratio": LIMIT_RATIO,
         "options": given or "a fresh config and data directory with one person (no daemon)",
-        "bare_python": {"median_ms": round(bare_median, 2), "p90_ms": _pct(samples["bare"], 0.9),
+        "bare_python": {"median_ms": round(bare_median, 2), "p90_ms": pct(samples["bare"], 0.9),
                         "samples": len(samples["bare"]), "importtime_total_us": bare_imports["total_us"]},
         "commands": commands,
         "met": not problems and all(c["met"] for c in commands.values()),

@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 from deskpi.bench.broker import Mosquitto, Subscriber
-from deskpi.bench.web import percentile
+from deskpi.bench.latency import cpu_seconds
+from deskpi.bench.web import summary
 from deskpi.config import from_mapping
 from deskpi.core.faults import MotionRefused
 from deskpi.core.types import Source
@@ -40,11 +41,6 @@ def _wait(pred, timeout: float) -> bool:
             return True
         time.sleep(0.002)
     return pred()
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _settings(broker: Mosquitto | None):
@@ -71,11 +67,6 @@ def _daemon(data_dir: Path, broker: Mosquitto | None):
         yield d
     finally:
         d.shutdown()
-
-
-def _summary(values: list[float]) -> dict:
-    return {"n": len(values), "p50": percentile(values, .5), "p99": percentile(values, .99),
-            "max": percentile(values, 1)}
 
 
 # -- height -> message ------------------------------------------------------------------------------
@@ -124,7 +115,7 @@ def bench_height(broker: Mosquitto, data_dir: Path, samples: int, limit_s: float
             d.parts.service.stop()
             sub.close()
         superseded = bridge.outbox.dropped
-    return {**_summary(lat), "superseded_in_outbox": superseded}
+    return {**summary(lat), "superseded_in_outbox": superseded}
 
 
 # -- press -> motor on ------------------------------------------------------------------------------
@@ -160,15 +151,15 @@ def bench_presses(broker: Mosquitto, tmp: Path, n: int) -> dict:
     missed = 0
     with _daemon(tmp / "press-off", None) as d:
         lat, m = _presses(d, n)
-        out["mqtt_off"], missed = _summary(lat), missed + m
+        out["mqtt_off"], missed = summary(lat), missed + m
     with _daemon(tmp / "press-on", broker) as d:
         link = d.parts.mqtt.link
         lat, m = _presses(d, n)
-        out["broker_up"], missed = _summary(lat), missed + m
+        out["broker_up"], missed = summary(lat), missed + m
         broker.stop()
         _wait(lambda: not link.connected.is_set(), 10)
         lat, m = _presses(d, n)
-        out["broker_down"], missed = _summary(lat), missed + m
+        out["broker_down"], missed = summary(lat), missed + m
         broker.start()
         link.connected.wait(60)
         broker.pause()
@@ -176,7 +167,7 @@ def bench_presses(broker: Mosquitto, tmp: Path, n: int) -> dict:
             lat, m = _presses(d, n)
         finally:
             broker.resume()
-        out["broker_stalled"], missed = _summary(lat), missed + m
+        out["broker_stalled"], missed = summary(lat), missed + m
         reconnected = link.connected.wait(60)
     out["missed"] = missed
     out["reconnected_after_restart"] = reconnected
@@ -207,9 +198,9 @@ def _idle_cpu(broker: Mosquitto | None, tmp: Path, seconds: float) -> float:
         if sub is not None:
             sub.wait_for("deskpi/idle/availability", lambda p: p == "online", timeout=30)
         time.sleep(2.0)                            # let start-up work finish
-        c0, w0 = _cpu_seconds(proc.pid), time.monotonic()
+        c0, w0 = cpu_seconds(proc.pid), time.monotonic()
         time.sleep(seconds)
-        c1, w1 = _cpu_seconds(proc.pid), time.monotonic()
+        c1, w1 = cpu_seconds(proc.pid), time.monotonic()
     finally:
         proc.terminate()
         try:

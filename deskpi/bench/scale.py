@@ -30,6 +30,7 @@ import sys
 import time
 from pathlib import Path
 
+from deskpi.bench.latency import cpu_seconds
 from deskpi.bench.scale_data import simulate_days, write_day
 from deskpi.bench.soak_sim import ADMIN, SoakSim
 from deskpi.bench.web import SimServer, api_under_load, percentile, workers_for
@@ -58,18 +59,12 @@ def _get(conn: http.client.HTTPConnection, path: str, token: str) -> tuple[int, 
     return resp.status, (time.perf_counter() - t0) * 1000, len(body)
 
 
-def _cpu_s(pid: int) -> float:
-    """User and system CPU seconds of a process so far (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _latency(port: int, token: str, paths: list[str], *, pid: int, tail: bool = True) -> dict:
     """Wall time of each request, one at a time, and the daemon's CPU time per request meanwhile
     (its own work, whatever else the machine runs; its other threads are counted in too)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     lat, errors, size = [], 0, 0
-    cpu0 = _cpu_s(pid)
+    cpu0 = cpu_seconds(pid)
     try:
         for p in paths:
             status, ms, n = _get(conn, p, token)
@@ -80,7 +75,7 @@ def _latency(port: int, token: str, paths: list[str], *, pid: int, tail: bool = 
                 errors += 1
     finally:
         conn.close()
-    cpu_ms = round((_cpu_s(pid) - cpu0) * 1000 / max(1, len(paths)), 1)
+    cpu_ms = round((cpu_seconds(pid) - cpu0) * 1000 / max(1, len(paths)), 1)
     return {"requests": len(lat), "errors": errors, "daemon_cpu_ms_per_request": cpu_ms,
             "p50_ms": percentile(lat, 0.5), **({"p99_ms": percentile(lat, 0.99)} if tail else {}),
             "max_ms": percentile(lat, 1.0), "response_bytes": size}

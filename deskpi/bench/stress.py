@@ -31,6 +31,7 @@ from pathlib import Path
 from deskpi.bench.latency import cpu_seconds, pct
 from deskpi.bench.soak_http import Client, Tally
 from deskpi.bench.soak_sim import SoakSim, die_with_parent
+from deskpi.bench.web import summary
 from deskpi.config import defaults
 from deskpi.daemon.client import ControlClient
 
@@ -83,12 +84,6 @@ def _thread_nices(pid: int) -> dict[str, int]:
             continue
         count[str(nice)] = count.get(str(nice), 0) + 1
     return dict(sorted(count.items(), key=lambda kv: int(kv[0])))
-
-
-def _stats(values: list[float]) -> dict:
-    if not values:
-        return {"n": 0, "p50": None, "p99": None, "max": None}
-    return {"n": len(values), "p50": pct(values, .5), "p99": pct(values, .99), "max": pct(values, 1)}
 
 
 class Rig:
@@ -258,10 +253,10 @@ def measure(rig: Rig, presses: int, moves: int, seed: int) -> dict:
     lags = rig.edges(take_lags=True)["loop_lag_ms"]
     errors = out.pop("stop_error_mm")
     return {"seconds": round(time.monotonic() - t0, 1), "presses": presses,
-            "press_to_motor_on_ms": _stats(out.pop("press_on")),
-            "release_to_motor_off_ms": _stats(out.pop("release_off")),
-            "api_stop_to_motor_off_ms": _stats(out.pop("api_stop_off")),
-            "control_loop_late_wake_ms": {**_stats(lags), "over_20ms": sum(1 for x in lags if x > TARGET_MS)},
+            "press_to_motor_on_ms": summary(out.pop("press_on")),
+            "release_to_motor_off_ms": summary(out.pop("release_off")),
+            "api_stop_to_motor_off_ms": summary(out.pop("api_stop_off")),
+            "control_loop_late_wake_ms": {**summary(lags), "over_20ms": sum(1 for x in lags if x > TARGET_MS)},
             "stop_accuracy_mm": {"moves": len(errors), "p95": pct(errors, .95) if errors else None,
                                  "max": pct(errors, 1) if errors else None},
             "faults_cleared": len(rig.faults) - faults_before, "fault_kinds": rig.faults[faults_before:], **out}

@@ -39,6 +39,12 @@ def percentile(values: list[float], p: float) -> float | None:
     return round(v[min(len(v) - 1, max(0, round(p * (len(v) - 1))))], 2) if v else None
 
 
+def summary(values: list[float]) -> dict:
+    """How many, the median, p99 and worst: a latency's figures (None where there are none)."""
+    return {"n": len(values), "p50": percentile(values, .5), "p99": percentile(values, .99),
+            "max": percentile(values, 1)}
+
+
 class SimServer:
     """`deskpi sim` on 127.0.0.1 with one user and an API token; the claim is relaxed by config
     so the benchmark can move the desk without pressing buttons."""
