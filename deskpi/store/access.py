@@ -98,7 +98,7 @@ class AccessMixin(StoreBase):
 
     def list_tokens(self, user: str) -> list[dict[str, Any]]:
         with self._read() as conn:
-            row = require_user(self._conn, user)
+            row = require_user(conn, user)
             cur = conn.execute("SELECT id, label, created_at, last_used_at FROM api_tokens "
                                "WHERE user_id = ? ORDER BY id", [row["id"]])
             return [dict(zip(("id", "label", "created_at", "last_used_at"), r, strict=True)) for r in cur.fetchall()]

@@ -90,13 +90,13 @@ class PeopleMixin(StoreBase):
             return User.from_row(_user_row(db, uid))
 
     def get_user(self, name: str) -> User | None:
-        with self._read():
-            row = find_user(self._conn, name)
+        with self._read() as conn:
+            row = find_user(conn, name)
             return None if row is None else User.from_row(row)
 
     def list_users(self) -> list[User]:
-        with self._read():
-            return [User.from_row(r) for r in rows(self._conn.execute("SELECT * FROM users ORDER BY name_key"))]
+        with self._read() as conn:
+            return [User.from_row(r) for r in rows(conn.execute("SELECT * FROM users ORDER BY name_key"))]
 
     def remove_user(self, name: str) -> None:
         """Remove a user with their presets, plan and reminder history (the audit trail keeps the name)."""
@@ -152,7 +152,7 @@ class PeopleMixin(StoreBase):
     def get_presets(self, user: str) -> dict[int, float | None]:
         """Slots 1-4. Unsaved slot 1 is the user's seated height, slot 2 the standing height."""
         with self._read() as conn:
-            row = require_user(self._conn, user)
+            row = require_user(conn, user)
             saved = dict(conn.execute("SELECT slot, height_mm FROM presets WHERE user_id = ?", [row["id"]]).fetchall())
         defaults = {1: row["seated_mm"], 2: row["standing_mm"], 3: None, 4: None}
         return {s: saved.get(s, defaults[s]) for s in SLOTS}

@@ -27,7 +27,7 @@ class PlansMixin(StoreBase):
 
     def get_plan(self, user: str) -> Plan | None:
         with self._read() as conn:
-            row = require_user(self._conn, user)
+            row = require_user(conn, user)
             plan = conn.execute("SELECT kind, doc, updated_at FROM plans WHERE user_id = ?", [row["id"]]).fetchone()
         if plan is None:
             return None
@@ -85,7 +85,7 @@ class PlansMixin(StoreBase):
         with self._read() as conn:
             if user is not None:
                 where.append("r.user_id = ?")
-                args.append(require_user(self._conn, user)["id"])
+                args.append(require_user(conn, user)["id"])
             sql = _REMINDER_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.shown_at, r.id"
             if limit is not None:
                 sql += f" LIMIT {fields.row_limit(limit)}"
