@@ -10,7 +10,7 @@ import ipaddress
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field, fields, make_dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -183,16 +183,47 @@ SHUNT_RANGE_V = {"ina219": 0.32, "ina226": 0.08192}
 MAX_TEXT_ITEMS = 32
 
 
-def _section_class(name: str, opts: dict[str, Opt]):
-    # A docstring of its own: without one, dataclasses writes one from inspect.signature, a fifth of
-    # the cost of importing this module, which every command that reads the config pays (`deskpi status`).
-    return make_dataclass(name.capitalize() + "Settings",
-                          [(k, Any, field(default=(tuple(o.default) if isinstance(o.default, list) else o.default)))
-                           for k, o in opts.items()], frozen=True,
-                          namespace={"__doc__": f"The [{name}] section of the config."})
+class Section:
+    """One checked [section] of the config: its keys as read-only attributes, compared by value.
 
+    One plain class rather than a dataclass made per section: making eleven dataclasses cost a
+    third of this module's import, which every command that reads the config pays (`deskpi status`
+    over SSH on a Pi Zero).
+    """
 
-SECTION_CLASSES = {name: _section_class(name, opts) for name, opts in SCHEMA.items()}
+    __slots__ = ("_name", "_values")
+
+    def __init__(self, name: str, values: dict[str, Any]) -> None:
+        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_values", dict(values))
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(f"[{self._name}] has no setting {key!r}") from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError(f"[{self._name}] {key}: settings are read-only; use .replace({key}=...)")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Section) and (self._name, self._values) == (other._name, other._values)
+
+    def __hash__(self) -> int:
+        return hash((self._name, tuple(self._values.items())))
+
+    def __repr__(self) -> str:
+        return f"Section[{self._name}]({', '.join(f'{k}={v!r}' for k, v in self._values.items())})"
+
+    def replace(self, **changes: Any) -> Section:
+        """A copy with `changes` (known keys only: a typo must not pass silently)."""
+        unknown = [k for k in changes if k not in self._values]
+        if unknown:
+            raise TypeError(f"[{self._name}] has no setting {', '.join(map(repr, unknown))}")
+        return Section(self._name, {**self._values, **changes})
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
 
 
 @dataclass(frozen=True)
@@ -221,8 +252,7 @@ class Settings:
         return pins
 
     def as_dict(self) -> dict:
-        return {name: {f.name: getattr(getattr(self, name), f.name) for f in fields(getattr(self, name))}
-                for name in SCHEMA}
+        return {name: getattr(self, name).as_dict() for name in SCHEMA}
 
 
 def _check(section: str, key: str, value: Any, opt: Opt, problems: list[str]) -> Any:
@@ -299,7 +329,7 @@ def from_mapping(data: dict, source: str = "config") -> Settings:
         values = {key: _check(name, key, raw[key], opt, problems) if key in raw else
                   (tuple(opt.default) if isinstance(opt.default, list) else opt.default)
                   for key, opt in opts.items()}
-        built[name] = SECTION_CLASSES[name](**values)
+        built[name] = Section(name, values)
     warnings = _cross_checks(built, problems)
     if problems:
         raise ConfigError(problems, source)

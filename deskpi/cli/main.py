@@ -226,7 +226,7 @@ def _sim(args: argparse.Namespace) -> int:
     settings = _daemon_settings(args, etc="never", log_format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.metrics:
         from dataclasses import replace
-        settings = replace(settings, metrics=replace(settings.metrics, enabled=True))
+        settings = replace(settings, metrics=settings.metrics.replace(enabled=True))
     settings = _sim_mqtt(settings, args)
     if settings is None:
         return 2
@@ -269,7 +269,7 @@ def _sim_mqtt(settings, args: argparse.Namespace):
         print(f"deskpi: --mqtt-host {host!r}: must be the broker's address or host name, e.g. 127.0.0.1",
               file=sys.stderr)
         return None
-    return replace(settings, mqtt=replace(m, enabled=True, host=host, port=args.mqtt_port or m.port,
+    return replace(settings, mqtt=m.replace(enabled=True, host=host, port=args.mqtt_port or m.port,
                                           allow_commands=m.allow_commands or args.mqtt_allow_commands))
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import replace
 
 import pytest
 from gpiozero import LED
@@ -33,7 +32,7 @@ class FakeClock:
 
 
 def settings(**kw):
-    return replace(defaults().indicators, **kw)
+    return defaults().indicators.replace(**kw)
 
 
 @pytest.fixture

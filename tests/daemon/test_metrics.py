@@ -162,7 +162,7 @@ def test_reminders_and_web_responses_count_by_outcome_and_code():
 
 def test_a_sim_daemon_with_metrics_on_counts_its_real_moves_stops_wakes_and_readings(tmp_path):
     settings = defaults()
-    settings = replace(settings, metrics=replace(settings.metrics, enabled=True))
+    settings = replace(settings, metrics=settings.metrics.replace(enabled=True))
     with running_sim_daemon(tmp_path / "data", settings=settings) as d:
         metrics = d.parts.service.metrics
         assert metrics is not None and d.parts.metrics is metrics

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pytest
 from gpiozero import Button
@@ -147,7 +147,7 @@ class Rig:
         self.ind = FakeIndicators(self.rec)
         self.clock = opts.pop("clock", FakeClock())
         with_indicators = opts.pop("indicators", True)
-        self.settings = replace(defaults().buttons, **opts)
+        self.settings = defaults().buttons.replace(**opts)
         self.panel = ButtonPanel(self.settings, self.service, pin_factory=self.factory,
                                  indicators=self.ind if with_indicators else None, clock=self.clock)
         self.test_thread = threading.get_ident()
