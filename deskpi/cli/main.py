@@ -329,8 +329,21 @@ def build_parser() -> argparse.ArgumentParser:
     from deskpi.cli.lazy_commands import LazySubcommands
 
     sub = p.add_subparsers(dest="command", required=True, action=LazySubcommands)
-    sub.add_all(_add_commands)
+    sub.add_all(_add_commands, names=(*OWN_COMMANDS, *(n for names in COMMAND_MODULES.values() for n in names)))
     return p
+
+
+#: The commands this module adds itself.
+OWN_COMMANDS = ("sim", "run", "safe-off", "demo", "bench")
+#: The commands each module of deskpi.cli adds, so that a command run over SSH imports its own module and
+#: not the other four (tests/cli/test_cli_lazy_commands.py checks this against what the modules add).
+COMMAND_MODULES = {
+    "people": ("ergonomics", "user", "plan"),
+    "data": ("stats", "backup", "restore"),
+    "admin": ("status", "move", "stop", "clear-fault", "audit", "logs", "calibrate", "doctor"),
+    "tokens": ("token",),
+    "fleet": ("config", "apply", "export", "hash-pin", "migrate"),
+}
 
 
 def _add_commands(sub) -> None:
@@ -480,15 +493,16 @@ def _add_commands(sub) -> None:
                                                           "one is a twelfth of it")
     sc.add_argument("--seed", type=int, default=1)
     sc.set_defaults(func=_bench_scale)
-    # Each command module imports only what its parser needs; the work is imported when a command runs,
-    # so `deskpi status` stays quick.
-    from deskpi.cli import admin, data, fleet, people, tokens
+    # Each command module imports only what its parser needs, and the work when a command runs; while one
+    # command is being built, only its own module is imported, so `deskpi status` stays quick.
+    from importlib import import_module
 
-    people.register(sub)        # ergonomics, users, plans
-    data.register(sub)          # stats, backup, restore
-    admin.register(sub)         # status, move, stop, clear-fault, audit, logs, calibrate, doctor
-    tokens.register(sub)        # API tokens for scripts
-    fleet.register(sub)         # config, apply, export, hash-pin, migrate
+    from deskpi.cli.lazy_commands import building
+
+    wanted = building(sub)
+    for module, names in COMMAND_MODULES.items():
+        if wanted is None or wanted in names:
+            import_module(f"deskpi.cli.{module}").register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ import argparse
 import pytest
 
 from deskpi.cli.lazy_commands import LazySubcommands, Unbuilt, built
-from deskpi.cli.main import build_parser
+from deskpi.cli.main import COMMAND_MODULES, OWN_COMMANDS, build_parser
 
 
 def _commands(parser: argparse.ArgumentParser) -> LazySubcommands:
@@ -51,3 +51,31 @@ def test_an_unbuilt_parser_absorbs_every_call():
     group = stub.add_argument_group("x")
     assert group.add_argument("--y", type=int) is stub and stub.set_defaults(func=print) is stub
     assert not built(stub) and built(argparse.ArgumentParser())
+
+
+def test_the_table_of_command_modules_is_what_each_module_adds():
+    from importlib import import_module
+
+    for module, names in COMMAND_MODULES.items():
+        plain = argparse.ArgumentParser().add_subparsers()
+        import_module(f"deskpi.cli.{module}").register(plain)
+        assert tuple(plain.choices) == names, module
+    everything = [*OWN_COMMANDS, *(n for ns in COMMAND_MODULES.values() for n in ns)]
+    assert list(_commands(build_parser()).choices) == everything
+
+
+def test_a_declared_command_is_built_without_listing_the_others():
+    parser = build_parser()
+    sub = _commands(parser)
+    parser.parse_args(["status", "--json"])
+    assert dict.keys(sub.choices) == {"status"}          # nothing else was listed or built
+    assert "user" in parser.format_help()                # help lists them all, the built one stays built
+    assert dict.__getitem__(sub.choices, "status") is not None and dict.__getitem__(sub.choices, "user") is None
+
+
+def test_a_missing_command_still_says_what_is_allowed(capsys):
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["--data-dir", "/x"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "the following arguments are required: command" in err and "status" in err

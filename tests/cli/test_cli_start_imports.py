@@ -26,10 +26,12 @@ NEVER = ("flask", "werkzeug", "apscheduler", "gpiozero", "cheroot", "prometheus_
 #: Besides NEVER, what each command must not load.
 ALSO_NOT = {
     # The config's module reaches sqlite3 and logging (util/storage.py); with --data-dir neither is loaded.
-    ("status", "--json"): ("deskpi.store", "_hashlib"),
-    ("user", "list", "--json"): ("_hashlib", "deskpi.core.habits"),
-    ("audit", "--json"): ("_hashlib", "deskpi.core.habits"),
-    ("stats", "--json"): ("_hashlib",),
+    # Nor the modules of the other commands (deskpi.cli.main's COMMAND_MODULES).
+    ("status", "--json"): ("deskpi.store", "_hashlib", "deskpi.cli.people", "deskpi.cli.data", "deskpi.cli.tokens"),
+    ("user", "list", "--json"): ("_hashlib", "deskpi.core.habits", "deskpi.cli.admin", "deskpi.cli.data",
+                                 "deskpi.cli.tokens"),
+    ("audit", "--json"): ("_hashlib", "deskpi.core.habits", "deskpi.cli.people", "deskpi.cli.data"),
+    ("stats", "--json"): ("_hashlib", "deskpi.cli.admin", "deskpi.cli.people", "deskpi.cli.tokens"),
     ("--help",): ("deskpi.store", "deskpi.config", "sqlite3", "dataclasses", "_hashlib", "logging"),
 }
 #: Run main() as the console script does; write the exit code and the loaded modules to the file in argv[1].
