@@ -172,7 +172,8 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
     if not recorded:      # a database from before the history was kept
         timeline = [(0.0, active.name)] if active is not None else []
     # Summed days follow the recorded history; without one every row is counted for the active user.
-    closed = closed_days(store, zone, first_day, last_day, now, profiles) if summed and recorded else None
+    closed = (closed_days(store, zone, first_day, last_day, now, profiles, None if user is None else report)
+              if summed and recorded else None)
     if closed is None:
         rows = [store.height_points_between(t0, now + 1.0, include_previous=True)]
         reminders = store.list_reminders(since=t0, until=now + 1.0)

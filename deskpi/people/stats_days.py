@@ -17,8 +17,10 @@ from deskpi.core.habits.posture_stats import DEFAULT_MAX_GAP_S
 
 
 def closed_days(store: Any, zone: tzinfo, first_day: date, last_day: date, now: float,
-                profiles: dict[str, Any]) -> ClosedDays | None:
-    """The days from first_day on that are over, summed (None: none is over yet)."""
+                profiles: dict[str, Any], keep: list[str] | None = None) -> ClosedDays | None:
+    """The days from first_day on that are over, summed (None: none is over yet). keep: the people reported
+    (None: everyone); the others' figures are dropped as each day is read (the time nobody was signed in stays),
+    as `daily` counts nothing for them."""
     days = closed_through(first_day, last_day, now, zone)
     if not days:
         return None
@@ -28,6 +30,7 @@ def closed_days(store: Any, zone: tzinfo, first_day: date, last_day: date, now: 
     prints = store.day_fingerprints([(keys[d], *bounds[d]) for d in days], DEFAULT_MAX_GAP_S)
     stored = store.stats_days(tz, keys.values())
     docs, fresh = [], []
+    wanted = set(keep or ())
     for d in days:
         key = keys[d]
         got = stored.pop(key, None)
@@ -42,6 +45,8 @@ def closed_days(store: Any, zone: tzinfo, first_day: date, last_day: date, now: 
             doc = summarize_day(rows, store.active_user_timeline(d0, d1), profiles, zone, d,
                                 store.list_reminders(since=d0, until=d1))
             fresh.append((key, prints[key], json.dumps(doc, separators=(",", ":"))))
+        if keep is not None:
+            doc = {**doc, "users": [p for p in doc["users"] if p["user"] is None or p["user"] in wanted]}
         docs.append(doc)
     store.put_stats_days(tz, fresh)
     return ClosedDays(docs)

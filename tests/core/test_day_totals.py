@@ -44,7 +44,7 @@ def _history(seed: int, start: float, end: float, people: list[str]):
     return rows, users, reminders
 
 
-def _split(rows, users, reminders, zone, first: date, now: float):
+def _split(rows, users, reminders, zone, first: date, now: float, person: str | None = None):
     """`daily`'s arguments as the store hands them over with closed days: documents of the days over (each
     from only its own rows, as the store reads them), the lead-in rows, and the rows and reminders from the cut."""
     last = datetime.fromtimestamp(now, zone).date()
@@ -56,7 +56,10 @@ def _split(rows, users, reminders, zone, first: date, now: float):
         before = [u for u in users if u[0] < d0][-1:]
         doc = summarize_day(own, before + [u for u in users if d0 <= u[0] <= d1], PROFILES, zone, d,
                             [r for r in reminders if d0 <= r["shown_at"] < d1])
-        docs.append(json.loads(json.dumps(doc)))          # as stored: through JSON
+        doc = json.loads(json.dumps(doc))                  # as stored: through JSON
+        if person is not None:                             # as a person's report keeps them
+            doc["users"] = [p for p in doc["users"] if p["user"] in (None, person)]
+        docs.append(doc)
     closed = ClosedDays(docs)
     w0 = day_bounds(first, zone)[0]
     t0 = w0 - 86400
@@ -69,7 +72,7 @@ def _split(rows, users, reminders, zone, first: date, now: float):
 
 
 PROFILES = {"ada": {"seated_mm": 720, "standing_mm": 1100}, "bo": {"seated_mm": 700, "standing_mm": 1080},
-            "cy": None}
+            "cy": None, "bad": {"seated_mm": 900, "standing_mm": 920}}        # bad: too close, a warning
 
 
 @pytest.mark.parametrize(("seed", "tz", "last"), [
@@ -81,19 +84,19 @@ PROFILES = {"ada": {"seated_mm": 720, "standing_mm": 1100}, "bo": {"seated_mm": 
     (6, "Europe/Berlin", date(2026, 3, 30)),
 ])
 @pytest.mark.parametrize("days", [1, 2, 9])
-@pytest.mark.parametrize("person", [None, "ada", "cy"])
+@pytest.mark.parametrize("person", [None, "ada", "cy", "bad"])
 def test_closed_days_give_what_the_raw_rows_give(seed, tz, last, days, person):
     zone = ZoneInfo(tz)
     first = last - timedelta(days=days - 1)
     start = day_bounds(first, zone)[0] - 2 * 86400
     rng = random.Random(seed * 7 + days)
     now = day_bounds(last, zone)[0] + rng.choice([10.0, 600.0, 5 * 3600.0, 23 * 3600.0])
-    rows, users, reminders = _history(seed * 31 + days, start, now + 3600, ["ada", "bo", "cy"])
+    rows, users, reminders = _history(seed * 31 + days, start, now + 3600, ["ada", "bo", "cy", "bad"])
     users_arg = None if person is None else [person]
     t0 = day_bounds(first, zone)[0] - 86400             # what the store hands `daily` today: a day of lead-in
     given = [r for r in rows if r[0] < t0][-1:] + [r for r in rows if t0 <= r[0] < now + 1]
     raw = daily(given, users, PROFILES, zone, days, now, reminders, users=users_arg)
-    closed, tail, later = _split(rows, users, reminders, zone, first, now)
+    closed, tail, later = _split(rows, users, reminders, zone, first, now, person)
     summed = daily(tail, users, PROFILES, zone, days, now, later, users=users_arg, closed=closed)
     assert summed == raw
 

@@ -115,7 +115,8 @@ def still_valid(doc: Mapping[str, Any], profiles: Mapping[Any, Any]) -> bool:
 @dataclass
 class ClosedDays:
     """The first days of a report, already summed: documents of consecutive days from the first asked for,
-    the height-log rows of the day before them (the latch at the first midnight), and where they end."""
+    the height-log rows of the day before them (the latch at the first midnight), and where they end. A
+    document may hold only the people reported (and None): the latch fields are about everyone."""
 
     days: list[dict[str, Any]]
     lead_rows: Iterable[Any] = ()
@@ -150,8 +151,8 @@ class ClosedDays:
                 if p["trail"] is not None and p["lead"] != d1:
                     own.append((p["trail"], d1))
             entry, first = doc["entry"], doc["first"]
-            if lu == entry and lp is not None and first is not None and first != lp:
-                tallies[(entry, d)].changes += 1          # the change completed after this midnight
+            if lu == entry and lp is not None and first is not None and first != lp and (entry, d) in tallies:
+                tallies[(entry, d)].changes += 1          # the change completed after this midnight (if reported)
             if doc["reset"] or first is not None:
                 lu, lp = doc["end"]
             else:
