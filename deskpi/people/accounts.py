@@ -195,9 +195,17 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
                          "source": "plan" if source == "stored" else "default",
                          "since": start.isoformat(), "week": week}
 
+    same = {name: (repr(plan), start) for name, (plan, start) in plans.items()}
+    known: dict[tuple, float | None] = {}     # a shared desk's people mostly share a plan and a first day
+
     def goal_of(name: str, day) -> float | None:
         plan, start = plans.get(name, (None, None))
-        return None if plan is None else plan.standing_goal_min(day, start)
+        if plan is None:
+            return None
+        key = (same[name], day)
+        if key not in known:
+            known[key] = plan.standing_goal_min(day, start)
+        return known[key]
 
     result = daily(_handed_over(rows), timeline, profiles, zone, days, now, reminders, goal_of, users=report,
                    closed=closed)

@@ -14,13 +14,20 @@ from collections.abc import Iterable
 
 from deskpi.store.database import StoreBase
 
-_HEIGHTS_SQL = "SELECT count(*), total(t) FROM height_log WHERE t >= ? AND t < ?"
-# Who was at the desk: the change in force at the day's first midnight (all of its instant) and those within.
-_USERS_SQL = ("SELECT group_concat(t || '=' || ifnull(user, ''), ',') FROM (SELECT t, user FROM active_user_log "
-              "WHERE t < ? AND t >= ifnull((SELECT max(t) FROM active_user_log WHERE t < ?), 0) ORDER BY t, id)")
-_REMINDERS_SQL = ("SELECT count(*), total(r.shown_at), group_concat(r.id || ifnull(r.outcome, '') || '/' "
-                  "|| ifnull(u.name, ''), ',') FROM reminders r LEFT JOIN users u ON u.id = r.user_id "
-                  "WHERE r.shown_at >= ? AND r.shown_at < ?")
+# One query for every day asked (days: a JSON list of [day, start, end]); per day the height-log rows from
+# max_gap_s before it to max_gap_s after it (count and sum of times, from the index alone), who was at the desk
+# (the change in force at its first midnight, all of that instant, and those within) and the reminders shown.
+_FINGERPRINT_SQL = """
+WITH d(k, a, b) AS (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+                    FROM json_each(?))
+SELECT k, a, b,
+  (SELECT count(*) || ':' || total(t) FROM height_log WHERE t >= a - ? AND t < b + ?),
+  (SELECT group_concat(t || '=' || ifnull(user, ''), ',') FROM (SELECT t, user FROM active_user_log
+     WHERE t < b AND t >= ifnull((SELECT max(t) FROM active_user_log WHERE t < a), 0) ORDER BY t, id)),
+  (SELECT count(*) || ':' || total(r.shown_at) || ':' || group_concat(r.id || ifnull(r.outcome, '') || '/'
+     || ifnull(u.name, ''), ',') FROM reminders r LEFT JOIN users u ON u.id = r.user_id
+     WHERE r.shown_at >= a AND r.shown_at < b)
+FROM d"""
 
 
 class DayStatsMixin(StoreBase):
@@ -32,17 +39,14 @@ class DayStatsMixin(StoreBase):
         whether its first and last stretches were measured)."""
         # Imported here: `deskpi user list` over SSH loads no hashing (tests/cli/test_cli_start_imports.py).
         import hashlib
+        import json
 
-        out = {}
+        asked = json.dumps([[k, a, b] for k, a, b in days])
         with self._read() as conn:
-            for day, a, b in days:
-                h = conn.execute(_HEIGHTS_SQL, [a - max_gap_s, b + max_gap_s]).fetchone()
-                u = conn.execute(_USERS_SQL, [b, a]).fetchone()
-                r = conn.execute(_REMINDERS_SQL, [a, b]).fetchone()
-                # With the day's bounds: a zone's rules may change under the same name.
-                text = f"{a!r}-{b!r}|{h[0]}:{h[1]!r}|{u[0]}|{r[0]}:{r[1]!r}:{r[2]}"
-                out[day] = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-        return out
+            rows = conn.execute(_FINGERPRINT_SQL, [asked, max_gap_s, max_gap_s]).fetchall()
+        # With the day's bounds: a zone's rules may change under the same name.
+        return {k: hashlib.blake2b(f"{a!r}-{b!r}|{h}|{u}|{r}".encode(), digest_size=16).hexdigest()
+                for k, a, b, h, u, r in rows}
 
     def stats_days(self, tz: str, days: Iterable[str]) -> dict[str, tuple[str, str]]:
         """day -> (fingerprint, document as JSON text) of the days stored for zone `tz`."""

@@ -69,7 +69,9 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from .local_days import day_start, days_asked, iso_week, local_date, to_zone, tz_name
-from .timeline import SKIPPED, cut_pieces, longest_within, user_at, user_cover
+from .stat_goals import finite as _finite
+from .stat_goals import goal_lookup, goal_value, whole_week_goal
+from .timeline import SKIPPED, Swept, cut_pieces, longest_within, user_at, user_cover
 
 # Defaults when the person has no profile: the EN 527-1 ranges (seated 650-850 mm,
 # standing 950-1250 mm). Heights strictly between the two are 'between'.
@@ -222,16 +224,6 @@ class Segment(NamedTuple):
     height_mm: float | None
 
 
-def _finite(x: Any) -> float | None:
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def _field(row: Any, name: str, index: int) -> Any:
     if isinstance(row, Mapping):
         return row.get(name)
@@ -379,26 +371,6 @@ def reminder_events(reminders: Iterable[Any]) -> Iterable[tuple[float, Any, str]
         yield t, _field(ev, "user", 1), str(kind)
 
 
-def _goal_lookup(goals: Any) -> Callable[[Any, date], float | None]:
-    """Normalise ``goals`` to f(user, day) -> standing minutes or None."""
-    if goals is None:
-        return lambda user, d: None
-    if callable(goals) and not isinstance(goals, Mapping):
-        return goals
-    if not isinstance(goals, Mapping):
-        raise ValueError(  # noqa: TRY004 - daily() refuses any bad argument with ValueError; callers catch that
-            f"goals must be a mapping or a callable, got {type(goals).__name__}")
-
-    def lookup(user: Any, d: date) -> float | None:
-        g = goals.get(user)
-        if callable(g):
-            return g(d)
-        if isinstance(g, Mapping):
-            return g.get(d, g.get(d.isoformat()))
-        return g
-    return lookup
-
-
 def user_timeline(active_users: Iterable[Any]) -> tuple[list[float], list[Any]]:
     changes = []
     for entry in active_users:
@@ -408,14 +380,6 @@ def user_timeline(active_users: Iterable[Any]) -> tuple[list[float], list[Any]]:
         changes.append((t, _field(entry, "user", 1)))
     changes.sort(key=lambda c: c[0])
     return [c[0] for c in changes], [c[1] for c in changes]
-
-
-class Swept(NamedTuple):
-    """Where a sweep left the latch, and what a summary of its days needs to join the day before."""
-
-    latch: tuple[Any, str | None]      # (the user the latch follows, their posture or None)
-    first: str | None                  # the first sit/stand seen before the latch was reset, else None
-    reset: bool                        # whether the latch was reset (a new person, unknown height)
 
 
 def _tally_of(tallies: dict[tuple[Any, date], Tally], user: Any, d: date) -> Tally:
@@ -583,42 +547,55 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
         tl = _tally_of(tallies, user, d)
         tl.reminders[kind] = tl.reminders.get(kind, 0) + 1
 
-    goal_of = _goal_lookup(goals)
+    goal_of = goal_lookup(goals)
     if users is None:
         names = set(profiles) | {u for (u, d), tl in tallies.items() if u is not None and d in wanted_set}
         report_users = sorted(names, key=lambda u: str(u))
     else:
         report_users = list(dict.fromkeys(users))
 
+    empty = Tally()                                       # read only, never added to
+    names_of = {d: (d.isoformat(), iso_week(d)) for d in wanted}      # the same for every person
+    blank: dict[float | None, dict[str, Any]] = {}
+
     def bucket(user: Any) -> dict[str, Any]:
         known: dict[date, float | None] = {}
 
         def goal_on(d: date) -> float | None:         # asked for each day, and again for its whole week
             if d not in known:
-                known[d] = None if user is None else _goal_value(goal_of(user, d), user, d)
+                known[d] = None if user is None else goal_value(goal_of(user, d), user, d)
             return known[d]
 
         day_recs: list[dict[str, Any]] = []
         by_week: dict[str, list[tuple[date, Tally, float | None]]] = {}
+        own = blocks.get(user, [])
         for d in wanted:
             d0, d1 = bounds[d]
-            tl = tallies.get((user, d)) or Tally()
-            longest = longest_within(blocks.get(user, []), d0, d1)
+            tl = tallies.get((user, d)) or empty          # most people have most days empty on a shared desk
+            longest = longest_within(own, d0, d1)
             goal = goal_on(d)
-            day_recs.append(_day_record(d, max(0.0, min(d1, now_t) - d0), tl, longest, goal))
-            by_week.setdefault(iso_week(d), []).append((d, tl, goal))
+            if tl is empty and not longest:              # a day without them: the same figures for everyone
+                if goal not in blank:
+                    blank[goal] = _totals(empty, 0.0, goal)
+                iso, week = names_of[d]
+                day_recs.append({"date": iso, "week": week, "day_min": _minutes(max(0.0, min(d1, now_t) - d0)),
+                                 **blank[goal], "reminders": dict(empty.reminders)})
+            else:
+                day_recs.append(_day_record(d, max(0.0, min(d1, now_t) - d0), tl, longest, goal, *names_of[d]))
+            by_week.setdefault(names_of[d][1], []).append((d, tl, goal))
         week_recs = []
         for week, items in by_week.items():
             total = Tally()
             for _, tl, _ in items:
-                total.add(tl)
+                if tl is not empty:
+                    total.add(tl)
             lo, hi = bounds[items[0][0]][0], bounds[items[-1][0]][1]
-            longest = longest_within(blocks.get(user, []), lo, hi)
+            longest = longest_within(own, lo, hi)
             goals_known = [g for _, _, g in items if g]
             goal = sum(goals_known) if goals_known else None
             working = sum(1 for _, tl, _ in items if tl.measured_s >= WORKING_DAY_MIN_S)
             week_recs.append(_week_record(week, items, total, longest, goal, working,
-                                          _whole_week_goal(items[0][0], goal_on)))
+                                          whole_week_goal(items[0][0], goal_on)))
         return {"thresholds": thresholds_for(user).as_dict(), "days": day_recs, "weeks": week_recs}
 
     out_users = {str(u): bucket(u) for u in report_users if u is not None}
@@ -626,23 +603,6 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
     return {"tz": tz_name(zone), "now": now_t, "first_day": wanted[0].isoformat(),
             "last_day": wanted[-1].isoformat(), "users": out_users, "unassigned": unassigned,
             "warnings": warnings}
-
-
-def _goal_value(g: Any, user: Any, d: date) -> float | None:
-    v = _finite(g)
-    if g is not None and v is None:
-        raise ValueError(f"standing goal of {user!r} on {d.isoformat()} is not a number: {g!r}")
-    if v is not None and v < 0:
-        raise ValueError(f"standing goal of {user!r} on {d.isoformat()} is negative: {g!r}")
-    return v or None
-
-
-def _whole_week_goal(day: date, goal_on: Callable[[date], float | None]) -> float | None:
-    """The goal of the whole ISO week of `day`, Monday to Sunday (days before or after the ones asked
-    for included): the sum of its days' goals, None when none of them has one."""
-    monday = day - timedelta(days=day.weekday())
-    goals = [g for g in (goal_on(monday + timedelta(days=k)) for k in range(7)) if g]
-    return sum(goals) if goals else None
 
 
 def _progress(standing_s: float, goal_min: float | None) -> float | None:
@@ -664,9 +624,10 @@ def _totals(tl: Tally, longest_s: float, goal: float | None) -> dict[str, Any]:
     }
 
 
-def _day_record(d: date, day_s: float, tl: Tally, longest_s: float, goal: float | None) -> dict[str, Any]:
+def _day_record(d: date, day_s: float, tl: Tally, longest_s: float, goal: float | None, iso: str | None = None,
+                week: str | None = None) -> dict[str, Any]:
     """One person's day. ``day_min`` is the length of the local day so far (23/24/25 h, up to now)."""
-    return {"date": d.isoformat(), "week": iso_week(d), "day_min": _minutes(day_s),
+    return {"date": iso or d.isoformat(), "week": week or iso_week(d), "day_min": _minutes(day_s),
             **_totals(tl, longest_s, goal)}
 
 
