@@ -61,7 +61,8 @@ class DayStatsMixin(StoreBase):
 
     def put_stats_days(self, tz: str, rows: Iterable[tuple[str, str, str]]) -> bool:
         """Store (day, fingerprint, JSON document) rows for zone `tz` in one transaction. False, and nothing
-        stored, when this connection may not write (a read-only one) or the database is busy: a cache."""
+        stored, when this connection may not write (a read-only one), the database is busy or the disk full:
+        it is a cache, and the report goes on without it."""
         rows = list(rows)
         if not rows:
             return True
@@ -69,6 +70,6 @@ class DayStatsMixin(StoreBase):
             with self._tx() as db:
                 db.executemany("INSERT OR REPLACE INTO stats_days (tz, day, fingerprint, doc) VALUES (?, ?, ?, ?)",
                                [(tz, *r) for r in rows])
-        except sqlite3.OperationalError:
+        except (sqlite3.OperationalError, OSError):      # OSError: StorageFull, a full disk (already flagged)
             return False
         return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import sqlite3
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -107,3 +108,18 @@ def test_a_store_that_may_not_write_still_reports(store, tmp_path):
                                                                                  summed=False)
     finally:
         reader.close()
+
+
+def test_a_database_from_before_the_summed_days_is_upgraded_and_reports_the_same(built, tmp_path):
+    path = tmp_path / "old.db"
+    shutil.copyfile(built, path)
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE stats_days")                    # as version 8 left it
+    conn.execute("DELETE FROM schema_version WHERE version >= 9")
+    conn.commit()
+    conn.close()
+    with Store.open(path) as s:
+        assert s.schema_version >= 9
+        now = at(LAST, 14.5)
+        same(s, now, 12)
+        assert stored_days(s) == 11
