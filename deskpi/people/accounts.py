@@ -134,11 +134,16 @@ def goal_since(user: Any, zone=None):
     return local_date(user.created_at, zone or local_zone(None))
 
 
-def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, now: float | None = None) -> dict:
-    """Sitting/standing statistics from the measured height log; ValueError/LookupError on bad input."""
+def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, now: float | None = None,
+                 summed: bool = True) -> dict:
+    """Sitting/standing statistics from the measured height log; ValueError/LookupError on bad input.
+
+    summed: the days that are over come from the store's summed days (deskpi/people/stats_days.py), the same
+    figures as counting every row again (False: count them, what the tests compare against)."""
     from deskpi.core.habits.local_days import day_start, local_date
     from deskpi.core.habits.plans import week_number
-    from deskpi.core.habits.posture_stats import daily
+    from deskpi.core.habits.posture_stats import DEFAULT_MAX_GAP_S, daily
+    from deskpi.people.stats_days import closed_days
 
     lo, hi = STATS_DAYS
     if isinstance(days, bool) or not isinstance(days, int) or not lo <= days <= hi:
@@ -161,8 +166,22 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
     else:
         report = [u.name for u in users]
     active = store.get_active_user()
-    rows = [store.height_points_between(t0, now + 1.0, include_previous=True)]
-    reminders = store.list_reminders(since=t0, until=now + 1.0)
+    profiles = {u.name: {"seated_mm": u.seated_mm, "standing_mm": u.standing_mm} for u in users}
+    timeline = store.active_user_timeline(t0, now + 1.0)
+    recorded = bool(timeline)
+    if not recorded:      # a database from before the history was kept
+        timeline = [(0.0, active.name)] if active is not None else []
+    # Summed days follow the recorded history; without one every row is counted for the active user.
+    closed = (closed_days(store, zone, first_day, last_day, now, profiles, None if user is None else report)
+              if summed and recorded else None)
+    if closed is None:
+        rows = [store.height_points_between(t0, now + 1.0, include_previous=True)]
+        reminders = store.list_reminders(since=t0, until=now + 1.0)
+    else:           # the lead-in sets the latch at the first midnight; then only the rows after the closed days
+        closed.lead_rows = store.height_points_between(t0, day_start(first_day, zone) + DEFAULT_MAX_GAP_S,
+                                                       include_previous=True)
+        rows = [store.height_points_between(closed.cut - DEFAULT_MAX_GAP_S, now + 1.0, include_previous=True)]
+        reminders = store.list_reminders(since=closed.cut, until=now + 1.0)
     plans = {}                    # name -> (plan, the day its goals count from: the day the person was added)
     goals: dict[str, dict[str, Any]] = {}
     for u in users:
@@ -176,16 +195,20 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
                          "source": "plan" if source == "stored" else "default",
                          "since": start.isoformat(), "week": week}
 
+    same = {name: (repr(plan), start) for name, (plan, start) in plans.items()}
+    known: dict[tuple, float | None] = {}     # a shared desk's people mostly share a plan and a first day
+
     def goal_of(name: str, day) -> float | None:
         plan, start = plans.get(name, (None, None))
-        return None if plan is None else plan.standing_goal_min(day, start)
+        if plan is None:
+            return None
+        key = (same[name], day)
+        if key not in known:
+            known[key] = plan.standing_goal_min(day, start)
+        return known[key]
 
-    profiles = {u.name: {"seated_mm": u.seated_mm, "standing_mm": u.standing_mm} for u in users}
-    timeline = store.active_user_timeline(t0, now + 1.0)
-    recorded = bool(timeline)
-    if not recorded:      # a database from before the history was kept
-        timeline = [(0.0, active.name)] if active is not None else []
-    result = daily(_handed_over(rows), timeline, profiles, zone, days, now, reminders, goal_of, users=report)
+    result = daily(_handed_over(rows), timeline, profiles, zone, days, now, reminders, goal_of, users=report,
+                   closed=closed)
     who = ("Who was at the desk comes from the recorded active-user history (`user use`, desk claims)."
            if recorded else
            "Who was at the desk: no active-user history is recorded in this window, so all measured time is "

@@ -5,6 +5,7 @@ from deskpi.store.access import AccessMixin
 from deskpi.store.audit import AuditMixin
 from deskpi.store.backup import BackupMixin
 from deskpi.store.database import StoreBase
+from deskpi.store.day_stats import DayStatsMixin
 from deskpi.store.height_log import HeightLogMixin
 from deskpi.store.metrics_tokens import MetricsTokensMixin
 from deskpi.store.people import PeopleMixin
@@ -12,11 +13,11 @@ from deskpi.store.plans import PlansMixin
 
 
 class Store(PeopleMixin, PlansMixin, HeightLogMixin, AuditMixin, MetricsTokensMixin, AccessMixin, BackupMixin,
-            StoreBase):
+            DayStatsMixin, StoreBase):
     """The deskpi database. Build with `Store.open(path)`; every method is thread-safe.
 
     people: users, presets, active user, owner - plans: plans, reminders -
     height_log: the height log and retention - audit: the audit trail -
     access: API tokens, web sessions - metrics_tokens: tokens that read /metrics only - backup: backup, restore -
-    database: open, close, transactions, settings.
+    day_stats: closed days' statistics, summed once - database: open, close, transactions, settings.
     """

@@ -10,6 +10,7 @@ import math
 import re
 from bisect import bisect_right
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from deskpi.store import fields
@@ -220,6 +221,9 @@ class HeightLogMixin(StoreBase):
                 "reminders": db.execute("DELETE FROM reminders WHERE shown_at < ?", [cutoff]).rowcount,
                 "audit": db.execute("DELETE FROM audit WHERE t < ?", [cutoff]).rowcount,
             }
+            # Summed days of whatever zone, a day's margin before the cutoff: their rows are gone.
+            day = (datetime.fromtimestamp(cutoff, UTC).date() - timedelta(days=1)).isoformat()
+            db.execute("DELETE FROM stats_days WHERE day < ?", [day])
         with self._read() as conn:
             conn.execute("PRAGMA incremental_vacuum").fetchall()     # hand freed pages back to the filesystem
         return counts

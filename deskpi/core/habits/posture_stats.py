@@ -69,7 +69,9 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from .local_days import day_start, days_asked, iso_week, local_date, to_zone, tz_name
-from .timeline import SKIPPED, cut_pieces, longest_within, user_at, user_cover
+from .stat_goals import finite as _finite
+from .stat_goals import goal_lookup, goal_value, whole_week_goal
+from .timeline import SKIPPED, Swept, cut_pieces, longest_within, user_at, user_cover
 
 # Defaults when the person has no profile: the EN 527-1 ranges (seated 650-850 mm,
 # standing 950-1250 mm). Heights strictly between the two are 'between'.
@@ -213,8 +215,6 @@ def posture_changes(heights: Iterable[float], sit_mm: float | None = None,
     return latch.changes
 
 
-# --------------------------------------------------------------------------- segments
-
 
 class Segment(NamedTuple):
     """The desk stood at ``height_mm`` from t0 to t1 (unix s); None: unknown (daemon off, no data)."""
@@ -222,16 +222,6 @@ class Segment(NamedTuple):
     t0: float
     t1: float
     height_mm: float | None
-
-
-def _finite(x: Any) -> float | None:
-    if x is None or isinstance(x, bool):
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def _field(row: Any, name: str, index: int) -> Any:
@@ -253,7 +243,7 @@ def _positional(kind: type) -> bool:
     return issubclass(kind, tuple) and isinstance(names, tuple) and names[:2] == ("t", "height_mm")
 
 
-def _log_points(rows: Iterable[Any]) -> tuple[list[tuple[float, float | None]], int]:
+def log_points(rows: Iterable[Any]) -> tuple[list[tuple[float, float | None]], int]:
     """(t, height or None) sorted by time (stable: of rows with equal t the last wins), and bad rows."""
     pts, bad = [], 0
     kinds: dict[type, bool] = {}
@@ -287,7 +277,7 @@ def segments(rows: Iterable[Any], until: float, max_gap_s: float = DEFAULT_MAX_G
     """
     if not max_gap_s > 0:
         raise ValueError(f"max_gap_s must be positive, got {max_gap_s}")
-    pts, _ = _log_points(rows)
+    pts, _ = log_points(rows)
     return _segments(pts, float(until), float(max_gap_s))
 
 
@@ -319,13 +309,13 @@ def _spans(pts: list[tuple[float, float | None]], until: float, max_gap_s: float
 
 
 @dataclass(slots=True)
-class _Tally:
+class Tally:
     secs: dict[str, float] = field(default_factory=lambda: {SIT: 0.0, STAND: 0.0, BETWEEN: 0.0, UNKNOWN: 0.0})
     changes: int = 0
     longest_stand_s: float = 0.0
     reminders: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REMINDER_KINDS, 0))
 
-    def add(self, other: _Tally) -> None:
+    def add(self, other: Tally) -> None:
         for k, v in other.secs.items():
             self.secs[k] += v
         self.changes += other.changes
@@ -341,7 +331,7 @@ def _minutes(seconds: float) -> float:
     return round(seconds / 60.0, 1) + 0.0
 
 
-def _profile_heights(profile: Any) -> tuple[float | None, float | None]:
+def profile_heights(profile: Any) -> tuple[float | None, float | None]:
     if profile is None:
         return None, None
     if isinstance(profile, Mapping):
@@ -355,7 +345,7 @@ def _profile_heights(profile: Any) -> tuple[float | None, float | None]:
     return sit, stand
 
 
-def _reminder_events(reminders: Iterable[Any]) -> Iterable[tuple[float, Any, str]]:
+def reminder_events(reminders: Iterable[Any]) -> Iterable[tuple[float, Any, str]]:
     """(t, user or None, event) from events or from reminder records.
 
     An event is ``(t, user, kind)`` or a mapping with t, user and kind (or event). A reminder
@@ -381,27 +371,7 @@ def _reminder_events(reminders: Iterable[Any]) -> Iterable[tuple[float, Any, str
         yield t, _field(ev, "user", 1), str(kind)
 
 
-def _goal_lookup(goals: Any) -> Callable[[Any, date], float | None]:
-    """Normalise ``goals`` to f(user, day) -> standing minutes or None."""
-    if goals is None:
-        return lambda user, d: None
-    if callable(goals) and not isinstance(goals, Mapping):
-        return goals
-    if not isinstance(goals, Mapping):
-        raise ValueError(  # noqa: TRY004 - daily() refuses any bad argument with ValueError; callers catch that
-            f"goals must be a mapping or a callable, got {type(goals).__name__}")
-
-    def lookup(user: Any, d: date) -> float | None:
-        g = goals.get(user)
-        if callable(g):
-            return g(d)
-        if isinstance(g, Mapping):
-            return g.get(d, g.get(d.isoformat()))
-        return g
-    return lookup
-
-
-def _user_timeline(active_users: Iterable[Any]) -> tuple[list[float], list[Any]]:
+def user_timeline(active_users: Iterable[Any]) -> tuple[list[float], list[Any]]:
     changes = []
     for entry in active_users:
         t = _finite(_field(entry, "t", 0))
@@ -412,10 +382,68 @@ def _user_timeline(active_users: Iterable[Any]) -> tuple[list[float], list[Any]]
     return [c[0] for c in changes], [c[1] for c in changes]
 
 
+def _tally_of(tallies: dict[tuple[Any, date], Tally], user: Any, d: date) -> Tally:
+    tl = tallies.get((user, d))
+    if tl is None:
+        tl = tallies[(user, d)] = Tally()
+    return tl
+
+
+def sweep(pts: list[tuple[float, float | None]], u_times: list[float], u_names: list[Any],
+          thresholds_for: Callable[[Any], Thresholds], day_cover: list[tuple], sweep_start: float, win_end: float,
+          max_gap_s: float, keep: set | None, wanted_set: set, latch: tuple[Any, str | None],
+          tallies: dict[tuple[Any, date], Tally], blocks: dict[Any, list[tuple[float, float]]],
+          until: float | None = None) -> Swept:
+    """Walk [sweep_start, win_end) once: time per class, posture changes and standing blocks into `tallies` and
+    `blocks` for the days of `wanted_set`, the latch starting from `latch`. The height log's last row holds to
+    `until` (default win_end) if no row comes sooner, as `_spans` treats it."""
+    segs = [s for s in _spans(pts, win_end if until is None else until, max_gap_s) if s[1] > sweep_start]
+    height_cover: list[tuple] = []
+    t = sweep_start
+    for s0, s1, sh in segs:
+        if s0 > t:
+            height_cover.append((t, s0, None))
+        height_cover.append((max(s0, t), s1, sh))
+        t = s1
+    if t < win_end:
+        height_cover.append((t, win_end, None))
+    pieces = cut_pieces(height_cover, user_cover(u_times, u_names, sweep_start, win_end), day_cover, keep)
+    latch_user, lt = latch[0], PostureLatch()
+    lt.posture = latch[1]
+    first: str | None
+    first, reset = None, False
+    for t0, t1, h, user, d in pieces:
+        if user is SKIPPED:
+            latch_user, reset = SKIPPED, True
+            continue
+        cls = UNKNOWN if h is None else thresholds_for(user).classify(h)
+        if user != latch_user:
+            latch_user, reset = user, True
+            lt.reset()
+        if cls == UNKNOWN:
+            reset = True
+        elif cls != BETWEEN and first is None and not reset:
+            first = cls
+        changed = lt.see(cls)
+        if d not in wanted_set:
+            continue              # before the first day, or a day not asked for: latch only
+        tl = _tally_of(tallies, user, d)
+        tl.secs[cls] += t1 - t0
+        tl.changes += changed
+        if cls == STAND:                           # standing blocks: contiguous standing pieces
+            ub = blocks.setdefault(user, [])
+            if ub and ub[-1][1] == t0:
+                ub[-1] = (ub[-1][0], t1)
+            else:
+                ub.append((t0, t1))
+    return Swept((latch_user, lt.posture), first, reset)
+
+
 def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[Any, Any] | None,
           tz: tzinfo | str, days: int | Iterable[date | str], now: float,
           reminders: Iterable[Any] = (), goals: Any = None, *,
-          max_gap_s: float = DEFAULT_MAX_GAP_S, users: Iterable[Any] | None = None) -> dict[str, Any]:
+          max_gap_s: float = DEFAULT_MAX_GAP_S, users: Iterable[Any] | None = None,
+          closed: Any = None) -> dict[str, Any]:
     """Per user per local calendar day (and ISO week): minutes sitting/standing, changes, reminders, goal.
 
     rows: the height log, ``(t, height_mm, source)`` (see ``segments``). Pass rows from a
@@ -437,6 +465,8 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
         None or 0 means no goal that day (progress None).
     users: report exactly these users; default: everyone with a profile or any time or
         reminder on the days asked for. Time with nobody active is reported as 'unassigned'.
+    closed: the first days already summed (``deskpi.core.habits.day_totals.ClosedDays``): then ``rows`` and
+        ``reminders`` need only cover its ``cut`` on (rows from a day before), the same result.
 
     Returns ``{"tz", "now", "first_day", "last_day", "users": {name: {"thresholds",
     "days": [...], "weeks": [...]}}, "unassigned": {...}, "warnings": [...]}``; see the module
@@ -460,10 +490,10 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
     win_start = bounds[all_days[0]][0]
     win_end = max(win_start, min(bounds[all_days[-1]][1], now_t))
 
-    pts, bad_rows = _log_points(rows)
+    pts, bad_rows = log_points(rows)
     if bad_rows:
         warnings.append(f"ignored {bad_rows} height-log row(s) without a valid time")
-    u_times, u_names = _user_timeline(active_users)
+    u_times, u_names = user_timeline(active_users)
     sweep_start = min(win_start, pts[0][0]) if pts and pts[0][0] < win_end else win_start
 
     # Thresholds per user (the unassigned bucket, key None, uses the defaults).
@@ -475,7 +505,7 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
             th = Thresholds()
             if user is not None:
                 try:
-                    th = Thresholds.for_profile(*_profile_heights(profiles.get(user)))
+                    th = Thresholds.for_profile(*profile_heights(profiles.get(user)))
                 except (ValueError, TypeError) as exc:
                     warnings.append(f"profile of {user!r}: {exc}; using the default thresholds "
                                     f"(sit below {DEFAULT_SIT_BELOW_MM:g} mm, stand above "
@@ -483,103 +513,89 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
             thresholds[user] = th
         return thresholds[user]
 
-    tallies: dict[tuple[Any, date], _Tally] = {}
-
-    def tally(user: Any, d: date) -> _Tally:
-        key = (user, d)
-        if key not in tallies:
-            tallies[key] = _Tally()
-        return tallies[key]
-
+    tallies: dict[tuple[Any, date], Tally] = {}
     blocks: dict[Any, list[tuple[float, float]]] = {}      # user -> standing blocks, in order
+    keep = None if users is None else set(users)
+    latch: tuple[Any, str | None] = (object(), None)      # nobody yet: the first piece resets the latch
+    first = win_start
+    if closed is not None and closed.days:
+        # The lead-in only sets the latch at the first midnight; the closed days come summed; the rest is raw.
+        lead, _ = log_points(closed.lead_rows)
+        lead_start = min(win_start, lead[0][0]) if lead and lead[0][0] < win_start else win_start
+        latch = sweep(lead, u_times, u_names, thresholds_for, [(lead_start, win_start, None)], lead_start,
+                      win_start, float(max_gap_s), keep, set(), latch, tallies, blocks,
+                      until=win_start + max_gap_s).latch
+        latch = closed.compose(latch, tallies, blocks, thresholds_for)
+        first = sweep_start = closed.cut
     if win_end > sweep_start:
-        segs = [s for s in _spans(pts, win_end, float(max_gap_s)) if s[1] > sweep_start]
-        height_cover: list[tuple] = []
-        t = sweep_start
-        for s0, s1, sh in segs:
-            if s0 > t:
-                height_cover.append((t, s0, None))
-            height_cover.append((max(s0, t), s1, sh))
-            t = s1
-        if t < win_end:
-            height_cover.append((t, win_end, None))
         day_cover: list[tuple] = [(sweep_start, win_start, None)] if sweep_start < win_start else []
-        day_cover += [(d0, min(d1, win_end), d) for d, (d0, d1) in bounds.items() if d0 < win_end]
-        keep = None if users is None else set(users)
-        pieces = cut_pieces(height_cover, user_cover(u_times, u_names, sweep_start, win_end), day_cover, keep)
-        del height_cover, segs, pts           # a year of rows need not stay in memory while the days are counted
-
-        latch_user: Any = object()
-        latch = PostureLatch()
-        for t0, t1, h, user, d in pieces:
-            if user is SKIPPED:
-                latch_user = SKIPPED
-                continue
-            cls = UNKNOWN if h is None else thresholds_for(user).classify(h)
-            if user != latch_user:
-                latch_user = user
-                latch.reset()
-            changed = latch.see(cls)
-            if d not in wanted_set:
-                continue              # before the first day, or a day not asked for: latch only
-            tl = tally(user, d)
-            tl.secs[cls] += t1 - t0
-            tl.changes += changed
-            if cls == STAND:                           # standing blocks: contiguous standing pieces
-                ub = blocks.setdefault(user, [])
-                if ub and ub[-1][1] == t0:
-                    ub[-1] = (ub[-1][0], t1)
-                else:
-                    ub.append((t0, t1))
+        day_cover += [(max(d0, first), min(d1, win_end), d) for d, (d0, d1) in bounds.items()
+                      if d0 < win_end and d1 > first]
+        sweep(pts, u_times, u_names, thresholds_for, day_cover, sweep_start, win_end, float(max_gap_s), keep,
+              wanted_set, latch, tallies, blocks)
+        del pts               # a year of rows need not stay in memory while the days are counted
 
     # Reminders: on the local day they were shown, to the user named or the one active then.
-    for t, user, kind in _reminder_events(reminders):
-        if t < win_start or t >= win_end:
+    for t, user, kind in reminder_events(reminders):
+        if t < first or t >= win_end:
             continue
         d = local_date(t, zone)
         if d not in wanted_set:
             continue
         if user is None:
             user = user_at(u_times, u_names, t)
-        tl = tally(user, d)
+        tl = _tally_of(tallies, user, d)
         tl.reminders[kind] = tl.reminders.get(kind, 0) + 1
 
-    goal_of = _goal_lookup(goals)
+    goal_of = goal_lookup(goals)
     if users is None:
         names = set(profiles) | {u for (u, d), tl in tallies.items() if u is not None and d in wanted_set}
         report_users = sorted(names, key=lambda u: str(u))
     else:
         report_users = list(dict.fromkeys(users))
 
+    empty = Tally()                                       # read only, never added to
+    names_of = {d: (d.isoformat(), iso_week(d)) for d in wanted}      # the same for every person
+    blank: dict[float | None, dict[str, Any]] = {}
+
     def bucket(user: Any) -> dict[str, Any]:
         known: dict[date, float | None] = {}
 
         def goal_on(d: date) -> float | None:         # asked for each day, and again for its whole week
             if d not in known:
-                known[d] = None if user is None else _goal_value(goal_of(user, d), user, d)
+                known[d] = None if user is None else goal_value(goal_of(user, d), user, d)
             return known[d]
 
         day_recs: list[dict[str, Any]] = []
-        by_week: dict[str, list[tuple[date, _Tally, float | None]]] = {}
+        by_week: dict[str, list[tuple[date, Tally, float | None]]] = {}
+        own = blocks.get(user, [])
         for d in wanted:
             d0, d1 = bounds[d]
-            tl = tallies.get((user, d)) or _Tally()
-            longest = longest_within(blocks.get(user, []), d0, d1)
+            tl = tallies.get((user, d)) or empty          # most people have most days empty on a shared desk
+            longest = longest_within(own, d0, d1)
             goal = goal_on(d)
-            day_recs.append(_day_record(d, max(0.0, min(d1, now_t) - d0), tl, longest, goal))
-            by_week.setdefault(iso_week(d), []).append((d, tl, goal))
+            if tl is empty and not longest:              # a day without them: the same figures for everyone
+                if goal not in blank:
+                    blank[goal] = _totals(empty, 0.0, goal)
+                iso, week = names_of[d]
+                day_recs.append({"date": iso, "week": week, "day_min": _minutes(max(0.0, min(d1, now_t) - d0)),
+                                 **blank[goal], "reminders": dict(empty.reminders)})
+            else:
+                day_recs.append(_day_record(d, max(0.0, min(d1, now_t) - d0), tl, longest, goal, *names_of[d]))
+            by_week.setdefault(names_of[d][1], []).append((d, tl, goal))
         week_recs = []
         for week, items in by_week.items():
-            total = _Tally()
+            total = Tally()
             for _, tl, _ in items:
-                total.add(tl)
+                if tl is not empty:
+                    total.add(tl)
             lo, hi = bounds[items[0][0]][0], bounds[items[-1][0]][1]
-            longest = longest_within(blocks.get(user, []), lo, hi)
+            longest = longest_within(own, lo, hi)
             goals_known = [g for _, _, g in items if g]
             goal = sum(goals_known) if goals_known else None
             working = sum(1 for _, tl, _ in items if tl.measured_s >= WORKING_DAY_MIN_S)
             week_recs.append(_week_record(week, items, total, longest, goal, working,
-                                          _whole_week_goal(items[0][0], goal_on)))
+                                          whole_week_goal(items[0][0], goal_on)))
         return {"thresholds": thresholds_for(user).as_dict(), "days": day_recs, "weeks": week_recs}
 
     out_users = {str(u): bucket(u) for u in report_users if u is not None}
@@ -589,28 +605,11 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
             "warnings": warnings}
 
 
-def _goal_value(g: Any, user: Any, d: date) -> float | None:
-    v = _finite(g)
-    if g is not None and v is None:
-        raise ValueError(f"standing goal of {user!r} on {d.isoformat()} is not a number: {g!r}")
-    if v is not None and v < 0:
-        raise ValueError(f"standing goal of {user!r} on {d.isoformat()} is negative: {g!r}")
-    return v or None
-
-
-def _whole_week_goal(day: date, goal_on: Callable[[date], float | None]) -> float | None:
-    """The goal of the whole ISO week of `day`, Monday to Sunday (days before or after the ones asked
-    for included): the sum of its days' goals, None when none of them has one."""
-    monday = day - timedelta(days=day.weekday())
-    goals = [g for g in (goal_on(monday + timedelta(days=k)) for k in range(7)) if g]
-    return sum(goals) if goals else None
-
-
 def _progress(standing_s: float, goal_min: float | None) -> float | None:
     return None if not goal_min else round(standing_s / 60.0 / goal_min, 3)
 
 
-def _totals(tl: _Tally, longest_s: float, goal: float | None) -> dict[str, Any]:
+def _totals(tl: Tally, longest_s: float, goal: float | None) -> dict[str, Any]:
     """The minutes, changes, reminders and goal a day and a week both report."""
     return {
         "sitting_min": _minutes(tl.secs[SIT]),
@@ -625,13 +624,14 @@ def _totals(tl: _Tally, longest_s: float, goal: float | None) -> dict[str, Any]:
     }
 
 
-def _day_record(d: date, day_s: float, tl: _Tally, longest_s: float, goal: float | None) -> dict[str, Any]:
+def _day_record(d: date, day_s: float, tl: Tally, longest_s: float, goal: float | None, iso: str | None = None,
+                week: str | None = None) -> dict[str, Any]:
     """One person's day. ``day_min`` is the length of the local day so far (23/24/25 h, up to now)."""
-    return {"date": d.isoformat(), "week": iso_week(d), "day_min": _minutes(day_s),
+    return {"date": iso or d.isoformat(), "week": week or iso_week(d), "day_min": _minutes(day_s),
             **_totals(tl, longest_s, goal)}
 
 
-def _week_record(week: str, items: list, total: _Tally, longest_s: float, goal: float | None,
+def _week_record(week: str, items: list, total: Tally, longest_s: float, goal: float | None,
                  working: int, whole_goal: float | None = None) -> dict[str, Any]:
     """One person's ISO week over the days asked for: totals, and averages per working day.
 

@@ -5,7 +5,7 @@ A cover is a list of contiguous (t0, t1, *labels) spans; the statistics walk the
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def overlay(a: list[tuple], b: list[tuple]) -> list[tuple]:
@@ -21,6 +21,15 @@ def overlay(a: list[tuple], b: list[tuple]) -> list[tuple]:
         else:
             j += 1
     return out
+
+
+class Swept(NamedTuple):
+    """Where a sweep of the pieces left the posture latch, and what a summary of its days needs to join the
+    day before (deskpi.core.habits.day_totals)."""
+
+    latch: tuple[Any, str | None]      # (the user the latch follows, their posture or None)
+    first: str | None                  # the first sit/stand seen before the latch was reset, else None
+    reset: bool                        # whether the latch was reset (a new person, unknown height)
 
 
 SKIPPED = object()              # a stretch of someone not reported: latched as another person, not tallied
