@@ -126,10 +126,10 @@ def events():
         # One claim view for every stream served in the same moment (its seconds count down).
         return feed.shared("claims", ctx.claims.view, now)
 
-    def audience(kind: str, _value) -> str | None:
+    def audience(kind: str, _value) -> str:
         # Who the claim concerns sees it their own way; everyone else shares one rendering.
         if kind != "state":
-            return None
+            return ""                   # the reminder is the same for every reader
         view = claims_now(time.monotonic())
         return name.casefold() if concerns(view, name) else ""
 

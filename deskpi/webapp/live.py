@@ -112,11 +112,12 @@ class LiveFeed:
 
     def shared(self, key, make: Callable[[], object], now: float):
         """make()'s value, made once for this version and `key` and reused for SHARED_S."""
-        hit = self._shared.get(key)
+        table = self._shared            # a value made while the version moves on goes with the old table
+        hit = table.get(key)
         if hit is not None and now - hit[0] < SHARED_S:
             return hit[1]
         value = make()
-        self._shared[key] = (now, value)
+        table[key] = (now, value)
         return value
 
     def close(self) -> None:
