@@ -82,6 +82,7 @@ class StreamWriter:
         self._inbox: deque = deque()
         self._news = False
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._wake_lock = threading.Lock()
         self._epoll.register(self._wake_r, select.EPOLLIN)
         self._closed = False
         self._shut_down = False
@@ -100,6 +101,10 @@ class StreamWriter:
             return
         self._inbox.append((conn, source, chunked))
         self._wake()
+        if self._shut_down:                         # the thread ended meanwhile: nobody will take it
+            while self._inbox:
+                with contextlib.suppress(IndexError):
+                    _end(*self._inbox.popleft()[:2])
 
     def news(self) -> None:
         """Something changed in the feed (called from its sampler: only flags it and wakes the thread)."""
@@ -115,8 +120,12 @@ class StreamWriter:
             self._shut()
 
     def _wake(self) -> None:
-        with contextlib.suppress(OSError):          # already woken (the pipe is full), or closed
-            os.write(self._wake_w, b"x")
+        # The feed keeps calling news() after the server stopped: a closed pipe's number may belong
+        # to another file by then, so it is written only while open, under the lock that closes it.
+        with self._wake_lock:
+            if self._wake_w >= 0:
+                with contextlib.suppress(OSError):          # already woken (the pipe is full)
+                    os.write(self._wake_w, b"x")
 
     # -- the thread -----------------------------------------------------------------------
     def _run(self) -> None:
@@ -245,9 +254,11 @@ class StreamWriter:
             _end(conn, source)
         with contextlib.suppress(OSError, ValueError):
             self._epoll.close()
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        with self._wake_lock:
+            for fd in (self._wake_r, self._wake_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._wake_r = self._wake_w = -1
 
 
 def _end(conn, source: Source) -> None:
