@@ -14,10 +14,11 @@ and never timed out a slow client. Here:
   `timeout_s`, so a stalled reader of a live stream is dropped;
 - with ``[web] tls_cert`` / ``tls_key`` it speaks HTTPS (stdlib ssl);
 - `POST /api/v1/stop` skips the pool's queue: the gate hands it to two threads of its own
-  (deskpi.daemon.web_stop_lane) while they have room.
-
-The live streams' cap is kept below the worker count by the composition root
-(`stream_cap`), so streams can never take the last worker from Stop.
+  (deskpi.daemon.web_stop_lane) while they have room;
+- a live stream (`GET /api/v1/events`) holds a worker only while the app answers
+  its request: the connection is then handed to one thread that writes every
+  stream (deskpi.daemon.web_streams explains how it leaves cheroot), so the
+  number of streams (`stream_cap`) does not depend on the worker count.
 """
 from __future__ import annotations
 
@@ -37,11 +38,13 @@ from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from deskpi.daemon.web_gate import READ_AHEAD_BYTES, HeaderGate, Replay, request_complete
 from deskpi.daemon.web_stop_lane import StopLane, is_stop_request
+from deskpi.daemon.web_streams import Source, StreamWriter
+from deskpi.webapp.live import DETACH_KEY
 
 log = logging.getLogger(__name__)
 
-#: Workers kept free of live streams, whatever else is going on: Stop, hold renewals, the page itself.
-RESERVED_WORKERS = 4
+#: Live streams open at once: one thread writes them all, so this is file descriptors and a cursor each.
+MAX_STREAMS = 64
 #: Connections waiting in the gate before the oldest is closed; kept-alive ones parked between requests;
 #: complete requests queued for a busy pool. Together they bound the file descriptors a client can hold.
 MAX_HELD = 384
@@ -52,8 +55,10 @@ STOP_WAIT_S = 2.0      # then how long stop() waits for the workers to end
 
 
 def stream_cap(workers: int) -> int:
-    """How many live streams (each holds a worker for its life) may be open with `workers` workers."""
-    return max(1, workers - max(RESERVED_WORKERS, workers // 4))
+    """How many live streams may be open with `workers` workers: MAX_STREAMS whatever the count, since a
+    stream holds a worker only while its request is answered."""
+    del workers
+    return MAX_STREAMS
 
 
 class WebServerError(Exception):
@@ -131,10 +136,51 @@ class _Connection(HTTPConnection):
         self.replay = Replay(sock)
         self.rfile = _Reader(self.replay, self.rbufsize)
         self.handshake_done = not isinstance(sock, ssl.SSLSocket)
+        self.detached: Source | None = None       # a live stream the streams' thread takes over
+        self.chunked = False
+
+    def detach(self, source: Source) -> None:
+        """The app's `DETACH_KEY`: once the response head is out, the streams' thread writes `source`."""
+        self.detached = source
 
     def close(self) -> None:
         self.server.forget(self)
+        source, self.detached = self.detached, None
+        if source is not None:
+            source.close()                         # never handed over: its slot is free again
         super().close()
+
+
+class _Gateway(wsgi.Gateway_10):
+    """cheroot's WSGI gateway, offering the app `DETACH_KEY` and keeping a detached stream open."""
+
+    def get_environ(self) -> dict:
+        env = super().get_environ()
+        env[DETACH_KEY] = self.req.conn.detach
+        return env
+
+    def respond(self) -> None:
+        req, conn = self.req, self.req.conn
+        try:
+            super().respond()
+            if conn.detached is not None and req.status.startswith(b"200"):
+                req.ensure_headers_sent()
+                conn.wfile.flush()
+                # The streams' thread writes the rest and the chunked ending; cheroot gives the
+                # connection back through put_conn, which hands it over.
+                conn.chunked, req.chunked_write = req.chunked_write, False
+                req.close_connection = False
+                return
+        except BaseException:
+            self._release(conn)
+            raise
+        self._release(conn)             # the app marked a stream but answered otherwise (an error)
+
+    @staticmethod
+    def _release(conn) -> None:
+        source, conn.detached = conn.detached, None
+        if source is not None:
+            source.close()
 
 
 class _Server(wsgi.Server):
@@ -143,6 +189,7 @@ class _Server(wsgi.Server):
     expiration_interval = 0.25
     gate: HeaderGate
     stop_lane: StopLane
+    streams: StreamWriter
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -173,6 +220,10 @@ class _Server(wsgi.Server):
 
     def put_conn(self, conn) -> None:
         self.forget(conn)
+        source, conn.detached = conn.detached, None
+        if source is not None:
+            self.streams.adopt(conn, source, conn.chunked)
+            return
         super().put_conn(conn)
 
     def forget(self, conn) -> None:
@@ -200,10 +251,12 @@ class WebServer:
         self._server = _Server((host, port), app, numthreads=o.workers, max=o.workers, timeout=o.timeout_s,
                                shutdown_timeout=1, request_queue_size=128, accepted_queue_size=QUEUE_LIMIT,
                                accepted_queue_timeout=0, server_name="deskpi")
+        self._server.gateway = _Gateway
         self.tls = bool(o.tls_cert or o.tls_key)
         if self.tls:
             self._server.ssl_adapter = _LazyTLS(o.tls_cert, o.tls_key, check_tls(o.tls_cert, o.tls_key))
         self._server.stop_lane = self.stop_lane = StopLane(self._server)
+        self._server.streams = self.streams = StreamWriter(timeout_s=o.timeout_s)
         self._server.gate = self.gate = HeaderGate(self._server.from_gate, timeout_s=o.timeout_s, max_held=MAX_HELD,
                                                    on_handshake=self._handshake_done)
         self._thread: threading.Thread | None = None
@@ -221,6 +274,7 @@ class WebServer:
                 raise OSError(int(found[-1][0]), found[-1][1].strip()) from None
             raise
         self.stop_lane.start()
+        self.streams.start()
         self.gate.start()
         self._thread = threading.Thread(target=self._server.serve, name="web", daemon=True)
         self._thread.start()
@@ -263,6 +317,7 @@ class WebServer:
         if self._thread is None:
             return
         self.gate.close()
+        self.streams.close()
         deadline = time.monotonic() + GRACE_S
         while self._server.active and time.monotonic() < deadline:
             time.sleep(0.02)

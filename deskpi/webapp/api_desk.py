@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import re
+import time
+from collections.abc import Iterator
 
 from flask import Response, g, jsonify, request, session
 
@@ -16,8 +18,9 @@ from deskpi.core.faults import MotionRefused
 from deskpi.core.types import Caller, Direction, Source
 from deskpi.people.presets import SLOTS, PresetError
 from deskpi.webapp.api_spec import Api, ApiError, show
-from deskpi.webapp.claims import ClaimError
+from deskpi.webapp.claims import ClaimError, ClaimView, concerns
 from deskpi.webapp.context import WebContext, context
+from deskpi.webapp.live import DETACH_KEY
 
 SIM_KEYS = ("up", "down", "preset-1", "preset-2", "preset-3", "preset-4")
 #: What `POST /sim/fault` can do to the simulated desk (deskpi.sim.mockdesk.SimulatedDesk.inject).
@@ -119,10 +122,22 @@ def events():
                             "the page keeps asking for the desk's state every few seconds instead")
     name = ctx.user().name
 
+    def claims_now(now: float) -> ClaimView:
+        # One claim view for every stream served in the same moment (its seconds count down).
+        return feed.shared("claims", ctx.claims.view, now)
+
+    def audience(kind: str, _value) -> str:
+        # Who the claim concerns sees it their own way; everyone else shares one rendering.
+        if kind != "state":
+            return ""                   # the reminder is the same for every reader
+        view = claims_now(time.monotonic())
+        return name.casefold() if concerns(view, name) else ""
+
     def render(kind: str, value):
         if kind == "state":
             data = dict(value)
-            data["claim"] = ctx.claims.view().for_user(name, required=bool(ctx.policy()["require_claim"]))
+            required = bool(ctx.policy()["require_claim"])
+            data["claim"] = claims_now(time.monotonic()).for_user(name, required=required)
             return data
         return value
 
@@ -136,7 +151,15 @@ def events():
             return ctx.reads.user_for_token(token.partition(" ")[2].strip(), touch=False) is not None
         return ctx.session_user(sid) is not None
 
-    resp = Response(feed.stream(render, still_allowed), mimetype="text/event-stream")
+    detach = request.environ.get(DETACH_KEY)
+    if detach is not None:
+        # The server writes this stream from its own thread; this worker only sends the head.
+        cursor = feed.cursor(render, still_allowed, audience=audience)
+        detach(cursor)
+        body: Iterator[str] = iter([cursor.preamble])
+    else:
+        body = feed.stream(render, still_allowed, audience=audience)
+    resp = Response(body, mimetype="text/event-stream")
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Accel-Buffering"] = "no"
     return resp

@@ -37,7 +37,7 @@ def create_app(service, *, max_body_bytes: int = 4096, defaults: WebDefaults | N
                transport: Transport | None = None, max_streams: int = 64) -> Flask:
     """The Flask app around `service` (kept on app.extensions['deskpi'], its WebContext on ['deskpi.web']).
     `transport`: allowed host names, trusted proxies, HSTS (deskpi.webapp.transport); `max_streams`: live
-    streams open at once (each holds a server thread: the daemon keeps it below its worker count)."""
+    streams open at once (deskpi's own server writes them all from one thread)."""
     if not isinstance(max_body_bytes, int) or isinstance(max_body_bytes, bool) or max_body_bytes < 64:
         raise ValueError(f"max_body_bytes must be an integer of at least 64, got {max_body_bytes!r}")
     defaults = defaults or WebDefaults()

@@ -58,6 +58,12 @@ def _same(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a.casefold() == b.casefold()
 
 
+def concerns(view: ClaimView, name: str | None) -> bool:
+    """Whether `view.for_user(name)` differs from what someone it does not mention sees."""
+    return (_same(view.holder, name) or view.request_of(name) is not None
+            or any(_same(who, name) for who, _by in view.refused))
+
+
 @dataclass(frozen=True)
 class Request:
     """A pending request as the views show it."""

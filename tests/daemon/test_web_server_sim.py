@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from helpers import self_signed_cert, wait_until
 
+from deskpi.daemon.web_server import MAX_STREAMS
 from deskpi.people.accounts import add_user
 from deskpi.people.passwords import hash_secret
 from deskpi.store import Store, db_path
@@ -78,23 +79,28 @@ def open_stream(port: int, token: str) -> tuple[http.client.HTTPConnection, http
     return conn, conn.getresponse()
 
 
-def test_live_streams_stop_below_the_worker_count_and_stop_still_answers(tmp_path):
-    # 8 workers: at most 4 streams (deskpi.daemon.web_server.stream_cap), so 4 workers stay for everything else.
+def test_more_live_streams_than_workers_and_stop_still_answers(tmp_path):
+    # 8 workers, 64 streams (deskpi.daemon.web_server.MAX_STREAMS): one thread writes them all.
     with sim(tmp_path, "[web]\nworkers = 8\n") as (_proc, scheme, port, token):
         streams = []
         try:
-            for _ in range(4):
+            for _ in range(MAX_STREAMS):
                 conn, resp = open_stream(port, token)
                 assert resp.status == 200 and resp.readline().startswith(b"retry:")
-                streams.append(conn)
+                streams.append((conn, resp))
+            for _conn, resp in streams:                # each one hears the desk's state
+                while not resp.readline().startswith(b"event: state"):
+                    pass
             conn, resp = open_stream(port, token)
             assert resp.status == 503
             assert "too many pages open" in json.loads(resp.read())["error"]
             conn.close()
-            for _ in range(10):                    # every worker a stream could have had is still there
+            status, headers, _body = call(scheme, port, "HEAD", "/api/v1/events", token=token)
+            assert status == 200 and headers["Content-Type"].startswith("text/event-stream"), "HEAD takes no slot"
+            for _ in range(10):                    # every worker is still there for everything else
                 assert call(scheme, port, "POST", "/api/v1/stop", token=token)[0] == 200
         finally:
-            for c in streams:
+            for c, _resp in streams:
                 c.close()
 
         def a_stream_opens() -> bool:

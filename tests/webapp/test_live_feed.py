@@ -228,3 +228,45 @@ def test_head_requests_do_not_use_up_the_live_streams(app, sign_in):
         assert resp.status_code == 200, resp.get_json()
     finally:
         resp.close()
+
+
+def test_a_change_is_rendered_once_for_every_stream_with_the_same_audience(feed, state):
+    feed.sample()
+    rendered: list[tuple[str, object]] = []
+
+    def render(name, value):
+        rendered.append((name, value))
+        return value
+
+    def audience(name, value):
+        return "mine" if value.get("owner") == "ann" else ""
+
+    gens = [feed.stream(render, lambda: True, audience=audience) for _ in range(5)]
+    for gen in gens:
+        next(gen)
+    assert all(events_in(next(gen)) == [("state", {"height_mm": 700})] for gen in gens)
+    assert len(rendered) == 1, "five streams of one audience rendered the same state five times"
+    state.value = {"height_mm": 720, "owner": "ann"}
+    feed.sample()
+    assert all(events_in(next(gen)) == [("state", {"height_mm": 720, "owner": "ann"})] for gen in gens)
+    assert len(rendered) == 2, "a new version is rendered once more, not once per stream"
+    for gen in gens:
+        gen.close()
+
+
+def test_a_cursor_gives_what_is_new_a_ping_when_due_and_its_slot_back_once(feed, state):
+    feed.sample()
+    assert feed.try_open()
+    cursor = feed.cursor(same, lambda: True, keepalive_s=5.0)
+    start = cursor.next_check - 5.0
+    assert events_in(cursor.pull(start)) == [("state", {"height_mm": 700})]
+    assert cursor.pull(start + 1.0) == "", "nothing new and no ping due yet"
+    assert cursor.pull(start + 5.0) == "event: ping\ndata: {}\n\n"
+    state.value = {"height_mm": 705}
+    feed.sample()
+    assert events_in(cursor.pull(start + 6.0)) == [("state", {"height_mm": 705})]
+    cursor.close()
+    cursor.close()
+    assert feed.streams == 0
+    feed.close()
+    assert cursor.pull(start + 7.0) == "" and cursor.ended
