@@ -156,7 +156,10 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
         rig.run_until(lambda r: r.physics.contact_t is not None or not r.ctrl.busy, t_cmd + 60)
         onset = rig.physics.contact_t if rig.physics.contact_t is not None else rig.t
     elif name in ("stall", "reversed_wiring"):
-        onset = t_cmd
+        # The fault begins when the motor is first driven: a start the controller holds back a
+        # moment (for a ping to start from) is not time the fault had.
+        rig.run_until(lambda r: r.drive is not None or not r.ctrl.busy, t_cmd + 5)
+        onset = rig.t if rig.drive is not None else t_cmd
     else:
         rig.run_until(lambda r: False, t_cmd + rng.uniform(1.5, 3.0))
         onset = rig.t
