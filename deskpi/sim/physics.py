@@ -195,8 +195,12 @@ class DeskPhysics:
                 self.spec.stall_force_n if self._motor()[0] == ob.direction else 0.0)
             self.peak_force_n = max(self.peak_force_n, force)
 
-    def current_a(self) -> float:
-        """The motor supply current right now, without sensor noise."""
+    def current_a(self, *, healthy: bool = False) -> float:
+        """The motor supply current right now, without sensor noise.
+
+        `healthy`: what the same motor would draw right now in free travel (nothing in the
+        way, not stalled), surge included: the reference an ideal detector knows.
+        """
         d, p = self._motor()
         if d == 0:
             return 0.0
@@ -205,7 +209,9 @@ class DeskPhysics:
         lo, hi = self._bounds()
         blocked = (self.stalled or self.thermal_tripped
                    or (d > 0 and self.height_mm >= hi - 1e-9) or (d < 0 and self.height_mm <= lo + 1e-9))
-        if blocked and self.v == 0:
+        if healthy:
+            amps = running
+        elif blocked and self.v == 0:
             amps = stall
         else:
             force = self.contact_force_n() if self.obstruction is not None and self.obstruction.direction == d else 0.0

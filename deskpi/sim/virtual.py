@@ -31,6 +31,10 @@ class CurrentSpec:
     noise_a: float = 0.03
     noise_rel: float = 0.02      # ripple and brush noise grow with the current
 
+    def sd_a(self, amps: float) -> float:
+        """The standard deviation of one reading of this current."""
+        return self.noise_a + self.noise_rel * amps
+
 
 @dataclass
 class Delivery:
@@ -67,6 +71,9 @@ class VirtualRig:
         self.current = current       # a current sensor on the motor supply, if the desk has one
         self._current_rng = random.Random(self.rng.random())
         self._next_current = math.inf
+        #: When a list, every current sample is noted here as (time, amps read, true amps, healthy amps):
+        #: what the fault bench's ideal detector weighs.
+        self.current_log: list[tuple[float, float, float, float]] | None = None
         self.air = air
         self.assumed_c = assumed_c
 
@@ -144,11 +151,13 @@ class VirtualRig:
         spec = self.current
         assert spec is not None     # only scheduled when the desk has a current sensor
         amps = self.physics.current_a()
-        noisy = amps + self._current_rng.gauss(0.0, spec.noise_a + spec.noise_rel * amps)
+        noisy = amps + self._current_rng.gauss(0.0, spec.sd_a(amps))
         # Sampled while the motor may run, and a little after (the reader's own pace at rest
         # carries nothing a controller needs).
         keep = self.drive is not None or not self.physics.at_rest or getattr(self.ctrl, "busy", False)
         self._next_current = self.t + spec.interval_s if keep else math.inf
+        if self.current_log is not None:
+            self.current_log.append((self.t, max(noisy, 0.0), amps, self.physics.current_a(healthy=True)))
         return CurrentSample(self.t, max(noisy, 0.0))
 
     def _interval(self) -> float:

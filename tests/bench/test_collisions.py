@@ -5,6 +5,7 @@ moves run in seconds, with no threads and no sleeps.
 """
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from functools import partial
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from deskpi.bench.control import deskpi_controller, run_virtual
 from deskpi.bench.desks import FAMILIES, BenchParams, DeskFamily
 from deskpi.bench.faults import run_trial
+from deskpi.sim.physics import DeskPhysics, DeskSpec, Obstruction
 
 # Thousands of simulated moves per test: seconds each on a quiet machine, minutes on a busy CI box.
 pytestmark = pytest.mark.timeout(900)
@@ -83,3 +85,30 @@ def test_a_soft_obstacle_is_detected_and_backed_off_from_on_the_default_desk(fau
     assert trial.detected and trial.kind == "obstruction", trial
     assert trial.peak_compression_mm > 0.0          # it was soft: the desk pressed into it
     assert trial.backed_off_mm >= 10.0, trial
+
+
+def test_the_simulated_motor_draws_more_current_the_harder_it_presses_a_soft_obstacle():
+    # The motor is a force source: its current is the running current plus the share of the
+    # stall current that the obstacle's force is of the stall force, and the healthy current an
+    # ideal detector compares with does not move.
+    spec = DeskSpec(load_variation=0.0)
+    desk = DeskPhysics(spec, random.Random(0), height_mm=800.0)
+    desk.obstruction = Obstruction(850.0, 1, 20.0)
+    desk.set_motor(1, 0.0)
+    seen = []
+    for k in range(1, 400):
+        desk.advance(k * 0.005)
+        if desk.contact_force_n() > 0:
+            seen.append((desk.contact_force_n(), desk.current_a(), desk.current_a(healthy=True)))
+    assert len(seen) > 20
+    for force, amps, healthy in seen[5:]:
+        assert healthy == pytest.approx(spec.current_up_a)
+        assert amps == pytest.approx(healthy + (spec.current_stall_a - healthy) * min(force / spec.stall_force_n, 1.0))
+    assert all(b[1] > a[1] for a, b in zip(seen[5:], seen[6:], strict=False))    # climbing while it presses on
+
+
+@pytest.mark.parametrize("fault", ["soft_obstruction_down", "stall"])
+def test_with_current_sensing_the_bench_weighs_the_current_for_its_bound(fault):
+    trial = run_trial(fault, 4, FAMILIES["default"], current=True)
+    assert trial.detected, trial
+    assert 0.0 <= trial.bound_ms < float("inf"), trial

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from deskpi.core.faults import FaultKind
-from deskpi.core.motion.current import CurrentCheck
+from deskpi.core.motion.current import Climb, CurrentCheck
 from deskpi.core.motion.judge import Suspicion, verdict
 from deskpi.core.motion.monitors import CollapseCheck, SlowdownCheck
 from deskpi.core.motion.stopmodel import StopModel
@@ -201,3 +201,69 @@ def test_a_saved_model_with_no_running_current_is_refused():
         StopModel.from_dict(data)
     data["up"].update(current_a=2.5)
     assert StopModel.from_dict(data).up.current_a == 2.5
+
+
+# -- the climb (CUSUM) check, on traces as the simulator's shunt monitor gives them ----------
+
+def shunt_noise(amps: float) -> float:
+    """Brush and PWM ripple as the INA219 samples it: a floor plus a share of the current."""
+    return 0.03 + 0.02 * amps
+
+
+def healthy_move(rng: random.Random, amps: float, seconds: float, drift: float = 0.0):
+    """A move's samples after its surge: running current, its noise, and a slow drift along the travel."""
+    n = int(seconds / 0.005)
+    out = []
+    for k in range(n):
+        true = amps * (1.0 + drift * k / n)
+        out.append((0.15 + k * 0.005, true + rng.gauss(0.0, shunt_noise(true))))
+    return out
+
+
+def test_a_hundred_thousand_healthy_samples_never_look_like_a_climb():
+    # 100 moves of 10 s, loads from light to heavy, either direction, some drifting by 8 %
+    # along the travel as a column's friction does: 200,000 samples, not one alarm.
+    rng = random.Random(15)
+    for move in range(100):
+        amps = rng.choice([1.6, 3.0]) * rng.uniform(0.75, 1.25)
+        check = CurrentCheck(t_on=0.0, surge_s=0.15, rise_a=0.5, learned_a=amps)
+        trace = healthy_move(rng, amps, 10.0, drift=rng.choice([0.0, 0.08, -0.08]))
+        assert feed_current(check, trace) is None, (move, amps, check.climb.cusum)
+
+
+def soft_obstacle(rng: random.Random, amps: float, k_n_mm: float, v_mm_s: float, t_contact: float = 2.0):
+    """Running, then pressing into a spring: the force k x v x t, the current rising with it as
+    it does for a DC motor (running current at no force, 9 A at the 1200 N stall force)."""
+    samples = healthy_move(rng, amps, t_contact - 0.15)
+    for k in range(200):
+        force = k_n_mm * v_mm_s * k * 0.005
+        true = amps + (9.0 - amps) * min(force / 1200.0, 1.0)
+        samples.append((t_contact + k * 0.005, true + rng.gauss(0.0, shunt_noise(true))))
+    return samples
+
+
+@pytest.mark.parametrize("amps,k_n_mm,v_mm_s,within", [
+    (1.6, 10.0, 19.0, 40),      # a hand under a slow, heavy desk going down: the slowest climb
+    (1.6, 40.0, 38.0, 12),
+    (3.0, 20.0, 17.0, 40),      # a chair arm above a slow desk going up
+    (3.0, 80.0, 55.0, 8),
+])
+def test_a_soft_obstacle_trips_the_climb_within_a_few_samples(amps, k_n_mm, v_mm_s, within):
+    for seed in range(20):
+        rng = random.Random(seed)
+        check = CurrentCheck(t_on=0.0, surge_s=0.15, rise_a=0.5, learned_a=amps)
+        hit = feed_current(check, soft_obstacle(rng, amps, k_n_mm, v_mm_s))
+        assert hit is not None, seed
+        t, (kind, _) = hit
+        assert kind is FaultKind.OBSTRUCTION
+        assert 2.0 <= t < 2.0 + within * 0.005, (seed, round((t - 2.0) / 0.005))
+
+
+def test_one_wild_reading_does_not_trip_the_climb():
+    rng = random.Random(8)
+    climb = Climb()
+    for _, amps in healthy_move(rng, 3.0, 0.1):
+        climb.learn(amps)
+    trace = [amps for _, amps in healthy_move(rng, 3.0, 3.0)]
+    trace[300] = 30.0          # an I2C read gone wrong, once
+    assert not any(climb.add(amps, floor=0.075) for amps in trace)
