@@ -575,9 +575,7 @@ class MotionController:
                                  threshold=self.cfg.evidence_threshold, startup_s=m.startup_s),
             collapse=CollapseCheck(noise_mm=self.noise_mm, threshold=self.cfg.collapse_threshold,
                                    steady_after_s=max(m.ramp_s, 0.25) + 0.1, speed=m.speed_mm_s,
-                                   ping_s=self._ping_s,
-                                   # Only a learned start-up says when a desk at full speed would have left.
-                                   anchor=(now + m.startup_s, here, start_sd) if trusted else None),
+                                   ping_s=self._ping_s),
             slowdown=SlowdownCheck(noise_mm=self.noise_mm, steady_after_s=max(m.ramp_s, 0.25) + 0.1),
             stuck=StuckCheck(),
             cut_at=fit.cut_time(aim, m.stop_lag_s),

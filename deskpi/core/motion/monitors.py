@@ -7,7 +7,6 @@ longer but does not cry wolf, and a quieter one reacts sooner.
 """
 from __future__ import annotations
 
-import math
 from collections import deque
 
 from ..faults import FaultKind
@@ -91,21 +90,9 @@ class CollapseCheck:
     its start gives twice the threshold's evidence at this desk's speed, noise and ping
     rate. A fixed count of readings was too short for a slow, noisy desk pinged fast:
     the evidence never added up before the reference line itself bent to the stop.
-
-    Early in a move a free line through a few readings knows the speed too poorly to
-    judge anything, so the test used to wait most of a second: blind to a hand already
-    under the desktop, met a few centimetres into the move. With an anchor (where the
-    desk rested before the move, and when a desk that had started at full speed would
-    have left it: the learned start-up time), the line is held to pass near that point,
-    which pins its speed from the first readings at full speed on.
     """
 
     MIN_REF = 10
-    MIN_REF_ANCHORED = 6
-    MIN_ANCHORED_SPAN_S = 0.1
-    #: How far (s) a move's real start-up may differ from the learned one: a load changes how
-    #: long the soft start takes to reach its speed.
-    ANCHOR_TIME_SD_S = 0.03
     MIN_REF_SPAN_S = 0.7     # a shorter line misjudges the speed, and its error looks like a collapse ...
     EARLY_REF_SPAN_S = 0.35  # ... so from here to there its speed is held to the learned one
     EARLY_SPEED_ALLOWANCE = 1.25
@@ -114,10 +101,8 @@ class CollapseCheck:
     MAX_WINDOW_S = 0.8
 
     def __init__(self, *, noise_mm: float, threshold: float, steady_after_s: float, speed: float = 30.0,
-                 ping_s: float = 0.06, anchor: tuple[float, float, float] | None = None) -> None:
+                 ping_s: float = 0.06) -> None:
         self.sigma = max(noise_mm, 1.0)
-        # (time a desk at full speed from the start would have left, the start height, its sd)
-        self.anchor = anchor
         self.threshold = threshold
         self.steady_after_s = steady_after_s
         self.speed = speed
@@ -138,31 +123,6 @@ class CollapseCheck:
             n += 1
         return min(max(n * ping_s, cls.MIN_WINDOW_S), cls.MAX_WINDOW_S)
 
-    def _anchored_line(self, ref: list[tuple[float, float]]):
-        """Least-squares line through the readings and, with its doubt, the anchor; centred on the anchor."""
-        assert self.anchor is not None
-        t_a, x0, x0_sd = self.anchor
-        sd = math.hypot(x0_sd, self.ANCHOR_TIME_SD_S * self.speed)
-        p = 1.0 / (sd * sd)
-        n = len(ref)
-        sx = sum(pt - t_a for pt, _ in ref)
-        sxx = sum((pt - t_a) ** 2 for pt, _ in ref)
-        sy = sum(py for _, py in ref)
-        sxy = sum((pt - t_a) * py for pt, py in ref)
-        # Normal equations with the readings weighted 1/sigma^2 and the anchor p.
-        w = 1.0 / self.sigma ** 2
-        a11, a12, a22 = p + w * n, w * sx, w * sxx
-        b1, b2 = p * x0 + w * sy, w * sxy
-        det = a11 * a22 - a12 * a12
-        if det <= 0:
-            return None
-        c = (a22 * b1 - a12 * b2) / det
-        slope = (a11 * b2 - a12 * b1) / det
-        rss = sum((py - c - slope * (pt - t_a)) ** 2 for pt, py in ref)
-        # As _line: the larger of the known noise and the scatter seen here.
-        k = max(rss / max(n - 1, 1) / self.sigma ** 2, 1.0)
-        return c, slope, k * a22 / det, k * a11 / det, -k * a12 / det, t_a
-
     def predict(self, t: float) -> float | None:
         """Where the desk would be at t had it kept its pre-collapse pace."""
         if self.reference is None:
@@ -180,13 +140,9 @@ class CollapseCheck:
         ref = [(pt, py) for pt, py, ok in self._pts if ok and pt < split]
         recent = [(pt, py) for pt, py, _ in self._pts if pt >= split]
         span = ref[-1][0] - ref[0][0] if ref else 0.0
-        anchored = self.anchor is not None and span < self.MIN_REF_SPAN_S
-        if anchored:
-            if len(ref) < self.MIN_REF_ANCHORED or not recent or span < self.MIN_ANCHORED_SPAN_S:
-                return None
-        elif len(ref) < self.MIN_REF or not recent or span < self.EARLY_REF_SPAN_S:
+        if len(ref) < self.MIN_REF or not recent or span < self.EARLY_REF_SPAN_S:
             return None
-        line = self._anchored_line(ref) if anchored else _line(ref, self.sigma ** 2)
+        line = _line(ref, self.sigma ** 2)
         if line is None:
             return None
         c, slope, var_c, var_s, cov, t_ref = line
