@@ -267,3 +267,35 @@ def test_one_wild_reading_does_not_trip_the_climb():
     trace = [amps for _, amps in healthy_move(rng, 3.0, 3.0)]
     trace[300] = 30.0          # an I2C read gone wrong, once
     assert not any(climb.add(amps, floor=0.075) for amps in trace)
+
+def test_a_stalled_desk_is_called_as_soon_as_the_evidence_is_in():
+    # Regression (bench faults, default desk, stall seed 1004): the readings of a stalled desk
+    # going down; the evidence passed the threshold at 0.328 s, but the median of the last three
+    # was not yet 2 sigma behind, and the motor stayed on a reading longer (332 ms, bound 225).
+    from deskpi.core.motion.monitors import StartupCheck
+    from deskpi.core.motion.trajectory import TrajectoryFit
+    fit = TrajectoryFit(direction=Direction.DOWN, t_on=0.0, start_mm=1180.36, start_sd_mm=0.8, speed_prior=38.5,
+                        speed_sd=6.0, ramp_s=0.224, noise_mm=2.25)
+    check = StartupCheck(fit=fit, speed=38.5, noise_mm=2.25, trusted=True, threshold=10.0, startup_s=0.112)
+    readings = [(0.003, 1176.3), (0.028, 1180.2), (0.053, 1178.3), (0.078, 1176.9), (0.103, 1178.7),
+                (0.128, 1180.8), (0.153, 1181.0), (0.178, 1178.9), (0.203, 1181.8), (0.228, 1180.6),
+                (0.253, 1178.0), (0.278, 1178.8), (0.328, 1180.6), (0.353, 1179.1)]   # 0.303: echo lost
+    found = next((t, f) for t, y in readings if (f := check.add(t, y)))
+    assert found[0] <= 0.328 and found[1][0] is FaultKind.STALL
+
+
+def test_half_way_between_blocked_and_free_the_judge_listens_longer():
+    # Regression (bench faults, slow-heavy, obstruction_up seed 1005): six settled readings of a
+    # desk blocked at 798 mm averaged 801.2, half-way to where a free desk would have stopped; it
+    # was dismissed and the motor drove the desk into the obstacle a second time.
+    from deskpi.core.motion.judge import undecided
+    sus = suspicion(FaultKind.OBSTRUCTION, start_mm=708.3, expected_mm=804.0, spread_mm=0.45, blocked_mm=798.2,
+                    start_sd_mm=0.94)
+    first = [801.0, 800.0, 798.8, 801.6, 802.1, 803.7]
+    assert verdict(sus, first, 801.19, 0.92, 2.26) is None
+    assert undecided(sus, 801.19, 0.92, 2.26)
+    more = first + [797.1, 797.7, 798.4, 796.9, 798.3, 797.6]
+    found = verdict(sus, more, 799.0, 0.65, 2.26)
+    assert found is not None and found[0] is FaultKind.OBSTRUCTION
+    # A free desk resting where it should is decided at once: no longer pause for a false alarm.
+    assert not undecided(sus, 804.0, 0.92, 2.26)

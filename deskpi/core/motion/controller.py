@@ -24,7 +24,7 @@ from .current import CurrentCheck
 from .duty import DutyCycle
 from .estimator import HeightEstimator, SensorHealth, Verdict
 from .interlock import Interlock
-from .judge import Suspicion, verdict
+from .judge import Suspicion, undecided, verdict
 from .monitors import CollapseCheck, SlowdownCheck, StartupCheck, StuckCheck
 from .settling import combine, robust_mean, still_moving
 from .stopmodel import StopModel
@@ -459,6 +459,8 @@ class MotionController:
         # The fit's expectation is where a free desk would stop: no help when whether it ran
         # free is the question (a blend would put a blocked desk past what blocked it).
         final, se = combine(measured, self.noise_mm / math.sqrt(n_used), None if s.suspect else s.expected)
+        if s.suspect is not None and len(s.readings) < 3 * need and undecided(s.suspect, final, se, self.noise_mm):
+            return  # blocked or free, not yet beyond doubt: resuming on a guess drives into a real obstacle again
         g = self._goal
         if g is not None and g.kind == "goto" and g.corrections_left > 0:
             err = abs(g.target - final)

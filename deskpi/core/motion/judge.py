@@ -45,6 +45,35 @@ def _phi(z: float) -> float:
     return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
 
+#: The odds (log) the settled height must give one place over the other to settle the question.
+DECISIVE = math.log(100.0)
+
+
+def _blocked_log_ratio(sus: Suspicion, final: float, se: float, noise_mm: float) -> float | None:
+    """Log odds of "blocked where the readings saw it stop" over "free", for a desk a little short."""
+    if sus.kind is not FaultKind.OBSTRUCTION or sus.direct or sus.blocked_mm is None:
+        return None
+    short = sus.direction * (sus.expected_mm - final)
+    if short > max(2.0, 2.0 * se):
+        # Caught early, a blocked desk is only a few mm short of a free one's stop:
+        # weigh which of the two places the desk came to rest nearer, each by its spread.
+        sd_blocked = math.hypot(se, max(noise_mm, 1.0))
+        z_blocked = (final - sus.blocked_mm) / sd_blocked
+        log_blocked = -0.5 * z_blocked * z_blocked - math.log(sd_blocked)
+        return log_blocked - _log_free(final, sus, math.hypot(se, sus.spread_mm))
+    return None
+
+
+def undecided(sus: Suspicion, final: float, se: float, noise_mm: float) -> bool:
+    """The settled height favours neither blocked nor free by the odds a verdict needs.
+
+    Six readings of a noisy sensor can land half-way between a blocked desk and a free one;
+    resuming then drives a blocked desk into what it met a second time, so listen longer.
+    """
+    ratio = _blocked_log_ratio(sus, final, se, noise_mm)
+    return ratio is not None and abs(ratio) < DECISIVE
+
+
 def verdict(sus: Suspicion, readings: list[float], final: float, se: float,
             noise_mm: float) -> tuple[FaultKind, str] | None:
     """The fault the settled desk confirms, or None for a false alarm."""
@@ -69,19 +98,14 @@ def verdict(sus: Suspicion, readings: list[float], final: float, se: float,
         short = expected - moved
         if short - sus.coast_unknown_mm > margin:
             return FaultKind.OBSTRUCTION, f"{sus.detail}, {short:.0f} mm short of where a free desk would have stopped"
-        if sus.blocked_mm is not None and short > max(2.0, 2.0 * se):
-            # Caught early, a blocked desk is only a few mm short of a free one's stop:
-            # weigh which of the two places the desk came to rest nearer, each by its spread.
-            sd_blocked = math.hypot(se, max(noise_mm, 1.0))
-            z_blocked = (final - sus.blocked_mm) / sd_blocked
-            log_blocked = -0.5 * z_blocked * z_blocked - math.log(sd_blocked)
-            # Only a decisive answer (100 to 1) latches; an undecided one resumes, and a desk
-            # that is really blocked then will not move at all, which the next look sees at once.
-            log_ratio = log_blocked - _log_free(final, sus, math.hypot(se, sus.spread_mm))
-            if log_ratio > math.log(100.0):
-                return (FaultKind.OBSTRUCTION,
-                        f"{sus.detail}, stopped where the readings saw it meet the obstacle, "
-                        f"{short:.0f} mm short of where a free desk would have stopped")
+        # Only a decisive answer (100 to 1) latches; the controller listens longer while it is
+        # undecided, and one still undecided then resumes: a desk that is really blocked will
+        # not move at all, which the next look sees at once.
+        log_ratio = _blocked_log_ratio(sus, final, se, noise_mm)
+        if log_ratio is not None and log_ratio > DECISIVE:
+            return (FaultKind.OBSTRUCTION,
+                    f"{sus.detail}, stopped where the readings saw it meet the obstacle, "
+                    f"{short:.0f} mm short of where a free desk would have stopped")
         return None
     if moved < -max(0.4 * expected, margin):
         # Clearly the wrong way, by a good part of the travel expected: two noisy

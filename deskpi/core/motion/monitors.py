@@ -27,9 +27,9 @@ class StartupCheck:
     def __init__(self, *, fit: TrajectoryFit, speed: float, noise_mm: float, trusted: bool,
                  threshold: float, startup_s: float) -> None:
         self.fit = fit
-        # Under "moving as learned" the stall evidence falls however slow a
-        # loaded desk is (anything above half speed), so no need to discount much.
-        self.v = 0.9 * speed
+        # Under "moving as learned" the stall evidence falls however slow a loaded desk
+        # is (anything above half speed): no discount, which only made a stall wait longer.
+        self.v = speed
         self.sigma2 = max(noise_mm, 1.0) ** 2
         self.trusted = trusted
         self.threshold = threshold
@@ -51,8 +51,10 @@ class StartupCheck:
         self._sum_gg += g * g
         tau = t - self.fit.t_on
         # One wild echo inside the estimator's gate weighs a lot this early; a desk that is
-        # really not moving (or moving the wrong way) is behind on every reading.
-        consistent = len(self._behind) == 3 and sorted(self._behind)[1] < -2.0 * self.sigma2 ** 0.5
+        # really not moving (or moving the wrong way) is behind on every reading. One wild
+        # echo cannot pull the median of three, so 1.5 sigma is enough: at 2 it was this
+        # check, not the evidence, that held a stalled desk's motor on for a reading or two.
+        consistent = len(self._behind) == 3 and sorted(self._behind)[1] < -1.5 * self.sigma2 ** 0.5
         if self.trusted and consistent:
             # "The wrong way" gets the benefit of the doubt about where the move started: a start
             # estimated 2 mm too far along reads as 2 mm the wrong way (a stall claim is checked
