@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 import select
 import socket
 import ssl
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
+
+from deskpi.daemon.epoll_thread import EpollThread
 
 log = logging.getLogger(__name__)
 
@@ -86,75 +85,38 @@ class _Held:
         self.events = select.EPOLLIN
 
 
-class HeaderGate:
+class HeaderGate(EpollThread):
     """Holds connections until their request is there; `hand_over(conn)` gives it to a worker."""
 
     def __init__(self, hand_over: Callable[[object], None], *, timeout_s: float, max_held: int = 512,
                  on_handshake: Callable[[object], None] | None = None) -> None:
+        super().__init__("web-gate")
         self.hand_over = hand_over
         self.timeout_s = timeout_s
         self.max_held = max_held
         self.on_handshake = on_handshake
         self.closed_early = 0            # connections closed for their timeout or to make room
-        self._epoll = select.epoll()
-        self._held: dict[int, _Held] = {}          # oldest first: every entry has the same timeout
-        self._inbox: deque = deque()
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._epoll.register(self._wake_r, select.EPOLLIN)
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="web-gate", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
 
     @property
     def held(self) -> int:
-        return len(self._held)
+        return len(self._entries)
 
     def admit(self, conn) -> None:
         """Take a connection whose reader holds nothing yet (from any thread)."""
-        if self._closed:
-            _close(conn)
-            return
-        self._inbox.append(conn)
-        self._wake()
-
-    def close(self) -> None:
-        self._closed = True
-        self._wake()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout=2)
-
-    def _wake(self) -> None:
-        with contextlib.suppress(OSError):          # already woken (the pipe is full), or closed
-            os.write(self._wake_w, b"x")
+        self._give(conn)
 
     # -- the gate's thread ----------------------------------------------------------------
-    def _run(self) -> None:
-        try:
-            while not self._closed:
-                for fd, _events in self._epoll.poll(0.25):
-                    if fd == self._wake_r:
-                        self._drain_inbox()
-                    elif fd in self._held:
-                        try:
-                            self._advance(self._held[fd])
-                        except Exception:
-                            # One odd connection must not stop the gate: without it nothing reaches a worker.
-                            log.exception("web gate: dropping a connection after an unexpected error")
-                            self._drop(fd)
-                self._expire(time.monotonic())
-        finally:
-            self._shut()
+    # Every entry has the same timeout, so the set's order (oldest first) is the order they expire in.
+    def _ready(self, fd: int, events: int) -> None:
+        self._advance(self._entries[fd])
 
-    def _drain_inbox(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            while os.read(self._wake_r, 4096):
-                pass
-        while self._inbox:
-            self._hold(self._inbox.popleft())
+    def _discard(self, item) -> None:
+        _close(item)
 
-    def _hold(self, conn) -> None:
+    def _end(self, entry: _Held) -> None:
+        _close(entry.conn)
+
+    def _take(self, conn) -> None:
         sock = conn.socket
         try:
             sock.setblocking(False)
@@ -164,9 +126,9 @@ class HeaderGate:
             _close(conn)
             return
         handshake = isinstance(sock, ssl.SSLSocket) and not getattr(conn, "handshake_done", True)
-        self._held[fd] = _Held(conn, conn.replay, time.monotonic() + self.timeout_s, handshake)
-        while len(self._held) > self.max_held:
-            self._drop(next(iter(self._held)))     # the oldest waiter makes room
+        self._entries[fd] = _Held(conn, conn.replay, time.monotonic() + self.timeout_s, handshake)
+        while len(self._entries) > self.max_held:
+            self._drop(next(iter(self._entries)))     # the oldest waiter makes room
             self.closed_early += 1
 
     def _advance(self, held: _Held) -> None:
@@ -211,13 +173,8 @@ class HeaderGate:
             replay.ahead += data
         self._release(fd, held)
 
-    def _want(self, fd: int, held: _Held, events: int) -> None:
-        if held.events != events:
-            self._epoll.modify(fd, events)
-            held.events = events
-
     def _release(self, fd: int, held: _Held) -> None:
-        del self._held[fd]
+        del self._entries[fd]
         try:
             self._epoll.unregister(fd)
             held.conn.socket.settimeout(held.conn.server.timeout)
@@ -226,30 +183,13 @@ class HeaderGate:
             return
         self.hand_over(held.conn)
 
-    def _expire(self, now: float) -> None:
-        while self._held:
-            fd, held = next(iter(self._held.items()))
+    def _tick(self, now: float) -> None:
+        while self._entries:
+            fd, held = next(iter(self._entries.items()))
             if held.deadline > now:
                 break
             self._drop(fd)
             self.closed_early += 1
-
-    def _drop(self, fd: int) -> None:
-        held = self._held.pop(fd, None)
-        with contextlib.suppress(OSError, ValueError):
-            self._epoll.unregister(fd)
-        if held is not None:
-            _close(held.conn)
-
-    def _shut(self) -> None:
-        for fd in list(self._held):
-            self._drop(fd)
-        while self._inbox:
-            _close(self._inbox.popleft())
-        self._epoll.close()
-        for fd in (self._wake_r, self._wake_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
 
 
 def _close(conn) -> None:

@@ -30,19 +30,16 @@ framed in HTTP/1.1 chunks when the head said so.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import select
 import ssl
-import threading
 import time
-from collections import deque
 from typing import Protocol
+
+from deskpi.daemon.epoll_thread import EpollThread
 
 log = logging.getLogger(__name__)
 
-TICK_S = 0.25           # how often due keepalives, sign-in checks and slow writers are looked at
 _READ_EVENTS = select.EPOLLIN | select.EPOLLRDHUP
 
 
@@ -71,99 +68,50 @@ class _Stream:
         self.events = _READ_EVENTS
 
 
-class StreamWriter:
+class StreamWriter(EpollThread):
     """`adopt(conn, source, chunked)` from any thread; the `web-streams` thread writes from then on."""
 
     def __init__(self, *, timeout_s: float) -> None:
+        super().__init__("web-streams")
         self.timeout_s = timeout_s
         self.closed_slow = 0            # streams closed because the client took nothing for timeout_s
-        self._epoll = select.epoll()
-        self._streams: dict[int, _Stream] = {}
-        self._inbox: deque = deque()
         self._news = False
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._wake_lock = threading.Lock()
-        self._epoll.register(self._wake_r, select.EPOLLIN)
-        self._closed = False
-        self._shut_down = False
-        self._thread = threading.Thread(target=self._run, name="web-streams", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
 
     @property
     def open(self) -> int:
-        return len(self._streams)
+        return len(self._entries)
 
     def adopt(self, conn, source: Source, chunked: bool) -> None:
-        if self._closed:
-            _end(conn, source)
-            return
-        self._inbox.append((conn, source, chunked))
-        self._wake()
-        if self._shut_down:                         # the thread ended meanwhile: nobody will take it
-            while self._inbox:
-                with contextlib.suppress(IndexError):
-                    _end(*self._inbox.popleft()[:2])
+        self._give((conn, source, chunked))
 
     def news(self) -> None:
         """Something changed in the feed (called from its sampler: only flags it and wakes the thread)."""
         self._news = True
         self._wake()
 
-    def close(self) -> None:
-        self._closed = True
-        self._wake()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout=2)
-        elif not self._thread.is_alive():
-            self._shut()
-
-    def _wake(self) -> None:
-        # The feed keeps calling news() after the server stopped: a closed pipe's number may belong
-        # to another file by then, so it is written only while open, under the lock that closes it.
-        with self._wake_lock:
-            if self._wake_w >= 0:
-                with contextlib.suppress(OSError):          # already woken (the pipe is full)
-                    os.write(self._wake_w, b"x")
-
     # -- the thread -----------------------------------------------------------------------
-    def _run(self) -> None:
+    def _take(self, item) -> None:
+        conn, source, chunked = item
         try:
-            while not self._closed:
-                for fd, events in self._epoll.poll(TICK_S):
-                    if fd == self._wake_r:
-                        self._drain_inbox()
-                    elif fd in self._streams:
-                        try:
-                            self._ready(fd, events)
-                        except Exception:
-                            log.exception("live streams: dropping a stream after an unexpected error")
-                            self._drop(fd)
-                self._serve(time.monotonic())
-        finally:
-            self._shut()
-
-    def _drain_inbox(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            while os.read(self._wake_r, 4096):
-                pass
+            conn.socket.setblocking(False)
+            fd = conn.socket.fileno()
+            self._epoll.register(fd, _READ_EVENTS)
+        except (OSError, ValueError):
+            _close_stream(conn, source)
+            return
         now = time.monotonic()
-        while self._inbox:
-            conn, source, chunked = self._inbox.popleft()
-            try:
-                conn.socket.setblocking(False)
-                fd = conn.socket.fileno()
-                self._epoll.register(fd, _READ_EVENTS)
-            except (OSError, ValueError):
-                _end(conn, source)
-                continue
-            self._streams[fd] = _Stream(conn, source, chunked, now)
-            source.watch(self.news)
-            self._fill(fd, self._streams[fd], now)
+        stream = self._entries[fd] = _Stream(conn, source, chunked, now)
+        source.watch(self.news)
+        self._fill(fd, stream, now)
+
+    def _discard(self, item) -> None:
+        _close_stream(item[0], item[1])
+
+    def _end(self, entry: _Stream) -> None:
+        _close_stream(entry.conn, entry.source)
 
     def _ready(self, fd: int, events: int) -> None:
-        stream = self._streams[fd]
+        stream = self._entries[fd]
         gone = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
         if events & gone and not self._read(stream):
             self._drop(fd)
@@ -180,9 +128,9 @@ class StreamWriter:
         except (OSError, ValueError):                 # ssl.SSLError included
             return False
 
-    def _serve(self, now: float) -> None:
+    def _tick(self, now: float) -> None:
         news, self._news = self._news, False
-        for fd, stream in list(self._streams.items()):
+        for fd, stream in list(self._entries.items()):
             if stream.pending:
                 if now - stream.last_progress > self.timeout_s:
                     self.closed_slow += 1
@@ -231,37 +179,8 @@ class StreamWriter:
         else:
             self._want(fd, stream, _READ_EVENTS)
 
-    def _want(self, fd: int, stream: _Stream, events: int) -> None:
-        if stream.events != events:
-            self._epoll.modify(fd, events)
-            stream.events = events
 
-    def _drop(self, fd: int) -> None:
-        stream = self._streams.pop(fd, None)
-        with contextlib.suppress(OSError, ValueError):
-            self._epoll.unregister(fd)
-        if stream is not None:
-            _end(stream.conn, stream.source)
-
-    def _shut(self) -> None:
-        if self._shut_down:
-            return
-        self._shut_down = True
-        for fd in list(self._streams):
-            self._drop(fd)
-        while self._inbox:
-            conn, source, _chunked = self._inbox.popleft()
-            _end(conn, source)
-        with contextlib.suppress(OSError, ValueError):
-            self._epoll.close()
-        with self._wake_lock:
-            for fd in (self._wake_r, self._wake_w):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            self._wake_r = self._wake_w = -1
-
-
-def _end(conn, source: Source) -> None:
+def _close_stream(conn, source: Source) -> None:
     try:
         source.close()
     finally:
