@@ -96,6 +96,11 @@ def make_sensor(factory):
         s.close()
 
 
+#: The pulse width is the difference of two monotonic times of a machine up for days (~1e5 s), which
+#: a double holds to ~1e-11 s: a few millionths of a millimetre of echo. A micrometre is still exact.
+WIDTH_TOL_MM = 1e-3
+
+
 def width_for(distance_mm: float, temperature_c: float = 20.0) -> float:
     return 2.0 * distance_mm / (speed_of_sound_m_s(temperature_c) * 1000.0)
 
@@ -119,7 +124,7 @@ def test_ping_height_follows_mounting(make_sensor, orientation, offset, distance
     r = sensor.ping()
     after = time.monotonic()
     assert r.status is EchoStatus.OK
-    assert r.height_mm == pytest.approx(expected, abs=1e-6)
+    assert r.height_mm == pytest.approx(expected, abs=WIDTH_TOL_MM)
     # The reading is stamped half way through the pulse after the trigger (when
     # the sound met the desk), not when Python noticed the edge.
     assert before + width / 2 <= r.t <= after + width / 2
@@ -187,7 +192,7 @@ def test_good_ping_after_silent_ping_is_ok(make_sensor):
     hand.answer = ("pulse", width_for(800.0))
     r = sensor.ping()
     assert r.status is EchoStatus.OK
-    assert r.height_mm == pytest.approx(800.0, abs=1e-6)
+    assert r.height_mm == pytest.approx(800.0, abs=WIDTH_TOL_MM)
 
 
 def test_echo_latched_high_on_simulated_desk_is_silent(factory):
@@ -226,7 +231,7 @@ def test_start_delivers_readings_and_close_stops_the_thread(factory):
         thread = sensor._thread
         assert enough.wait(10.0), "no readings from the reader thread"
         assert all(r.status is EchoStatus.OK for r in got[:3])
-        assert got[0].height_mm == pytest.approx(700.0, abs=1e-6)
+        assert got[0].height_mm == pytest.approx(700.0, abs=WIDTH_TOL_MM)
         assert sensor.latest is not None
         # Readings come in time order.
         assert [r.t for r in got[:3]] == sorted(r.t for r in got[:3])
@@ -491,7 +496,7 @@ def test_an_echo_delivered_late_still_counts_by_its_own_timestamp(make_sensor):
 
     hand.factory.listeners[hand.factory.pin(TRIG).info.name] = late
     r = sensor.ping()
-    assert r.status is EchoStatus.OK and r.height_mm == pytest.approx(800.0, abs=1e-6)
+    assert r.status is EchoStatus.OK and r.height_mm == pytest.approx(800.0, abs=WIDTH_TOL_MM)
 
 
 def test_an_echo_that_rose_too_late_by_its_timestamp_is_silent(make_sensor):
@@ -512,10 +517,10 @@ def test_a_thermometer_sets_the_conversion_at_every_echo_and_the_scale_applies(m
     sensor, hand = make_sensor(temperature_c=20.0, mounting=Mounting("under_desk", 30.0, 1.01),
                                air_c=lambda: air[0])
     hand.answer = ("pulse", width_for(700.0, 30.0))
-    assert sensor.ping().height_mm == pytest.approx(30.0 + 1.01 * 700.0, abs=1e-6)
+    assert sensor.ping().height_mm == pytest.approx(30.0 + 1.01 * 700.0, abs=WIDTH_TOL_MM)
     air[0] = 20.0
     assert sensor.ping().height_mm == pytest.approx(30.0 + 1.01 * 700.0 * speed_of_sound_m_s(20.0)
-                                                    / speed_of_sound_m_s(30.0), abs=1e-6)
+                                                    / speed_of_sound_m_s(30.0), abs=WIDTH_TOL_MM)
 
 
 def test_a_scale_out_of_range_is_refused():
