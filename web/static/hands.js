@@ -26,3 +26,17 @@ export function whenHandsFree(fn) {
   if (!down.size) fn();
   else if (!waiting.includes(fn)) waiting.push(fn);
 }
+
+/** Capture a finger on a held control, so the page moving under a still finger (a message appearing
+ * above it) never lets go; the pointer's own events then say when it is lifted. */
+export function capture(button, e) {
+  try { button.setPointerCapture(e.pointerId); } catch (_) { /* not capturable: fine */ }
+}
+
+/** Whether a captured finger has slid off `button` (a little slack for a thumb): that lets go. */
+export function slidOff(button, e) {
+  const b = button.getBoundingClientRect();
+  const slack = 24;
+  return e.clientX < b.left - slack || e.clientX > b.right + slack ||
+    e.clientY < b.top - slack || e.clientY > b.bottom + slack;
+}

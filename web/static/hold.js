@@ -8,7 +8,7 @@
  */
 import { call, errorText, signedOut } from "./api.js";
 import { $$, clearMessage, showMessage } from "./dom.js";
-import { holding } from "./hands.js";
+import { capture, holding, slidOff } from "./hands.js";
 import { pollFastWhile, refresh } from "./live.js";
 
 const HOLD_MS = 150;
@@ -86,7 +86,7 @@ function makeHold(button) {
     if (e.pointerType === "mouse" && e.button !== 0) return;
     e.preventDefault();
     pointerId = e.pointerId;
-    try { button.setPointerCapture(e.pointerId); } catch (_) { /* not capturable: fine */ }
+    capture(button, e);
     start();
   });
   for (const type of ["pointerup", "pointercancel", "pointerleave", "lostpointercapture"]) {
@@ -96,11 +96,7 @@ function makeHold(button) {
   }
   // With the pointer captured, sliding off the button sends no pointerleave: check the bounds.
   button.addEventListener("pointermove", (e) => {
-    if (!active || e.pointerId !== pointerId) return;
-    const b = button.getBoundingClientRect();
-    const slack = 24;
-    if (e.clientX < b.left - slack || e.clientX > b.right + slack ||
-        e.clientY < b.top - slack || e.clientY > b.bottom + slack) end();
+    if (active && e.pointerId === pointerId && slidOff(button, e)) end();
   });
   button.addEventListener("keydown", (e) => {
     if (e.key === " " || e.key === "Enter") {

@@ -4,7 +4,7 @@
  */
 import { act, call, errorText } from "./api.js";
 import { $$, byTestId, showMessage } from "./dom.js";
-import { holding } from "./hands.js";
+import { capture, holding, slidOff } from "./hands.js";
 import { refresh, refreshReminder } from "./live.js";
 
 const keys = [];
@@ -36,11 +36,13 @@ $$("[data-sim-key]").forEach((button) => {
   button.addEventListener("pointerdown", (e) => {
     if (e.pointerType === "mouse" && e.button !== 0) return;
     e.preventDefault();
+    if (!latch) capture(button, e);      // held like ▲/▼: the page moving under a still finger never lets go
     set(latch ? !down : true);
   });
-  for (const type of ["pointerup", "pointercancel", "pointerleave"]) {
+  for (const type of ["pointerup", "pointercancel", "pointerleave", "lostpointercapture"]) {
     button.addEventListener(type, () => { if (!latch) set(false); });
   }
+  button.addEventListener("pointermove", (e) => { if (!latch && down && slidOff(button, e)) set(false); });
   button.addEventListener("keydown", (e) => {
     if (e.key === " " || e.key === "Enter") {
       e.preventDefault();
