@@ -294,7 +294,13 @@ def _cmd_logs(args: argparse.Namespace) -> int:
 @_guarded
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from deskpi.config import DEFAULT_PATH
-    from deskpi.fleet.calibrate import Calibration, config_changes_text, write_config
+    from deskpi.fleet.calibrate import (
+        Calibration,
+        CalibrationError,
+        check_two_points,
+        config_changes_text,
+        write_config,
+    )
 
     if not 0 <= args.moves <= 5:
         raise CliError(f"--moves {args.moves}: must be 0-5 (moves per direction)", exit_codes.USAGE)
@@ -310,10 +316,11 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             raise CliError("that was not a number of millimetres", exit_codes.USAGE) from None
         measured = None if measured != measured else measured
     at = args.at or []
-    if at and len(at) + (measured is not None) != 2:
-        raise CliError(f"--at given {len(at)} time(s){' with --measured-mm' if measured is not None else ''}: a "
-                       f"two-point calibration takes two heights, --at MM twice (e.g. --at 700 --at 1150) or "
-                       f"--measured-mm N (the desk where it is now) and --at MM once", exit_codes.USAGE)
+    if at:
+        try:
+            check_two_points(at, measured)
+        except CalibrationError as exc:
+            raise CliError(str(exc), exit_codes.USAGE) from None
     path = Path(getattr(args, "config", None) or DEFAULT_PATH)
     if not path.exists() and not args.dry_run and getattr(args, "config", None) is None:
         raise CliError(f"no config file at {path} to write the results to; pass --config PATH (it is created if "

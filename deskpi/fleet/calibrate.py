@@ -53,6 +53,14 @@ class CalibrationError(ValueError):
     """Calibration cannot go on; the message says what was found and what to check."""
 
 
+def check_two_points(at: list[float], measured_mm: float | None) -> None:
+    """A two-point calibration has exactly two tape measurements: refused before anything moves."""
+    if len(at) + (measured_mm is not None) != 2:
+        raise CalibrationError(f"a two-point calibration takes two heights: --at MM twice (e.g. --at 700 --at 1150), "
+                               f"or --measured-mm N (where the desk is now) and --at MM once; got {len(at)} --at and "
+                               f"{'a' if measured_mm is not None else 'no'} --measured-mm")
+
+
 # ------------------------------------------------------------------------------------ the maths
 
 def rest_height(readings: list[float]) -> tuple[float, float]:
@@ -344,10 +352,7 @@ class Calibration:
         r = self.result
         if ask is None:
             raise CalibrationError("a two-point calibration needs the tape measurements typed in as it goes")
-        if len(at) + (measured_mm is not None) != 2:
-            raise CalibrationError(f"a two-point calibration takes two heights: --at MM twice, or --measured-mm N "
-                                   f"(where the desk is now) and --at MM once; got {len(at)} --at and "
-                                   f"{'a' if measured_mm is not None else 'no'} --measured-mm")
+        check_two_points(at, measured_mm)
         for target in at:
             if not lo <= target <= hi:
                 raise CalibrationError(f"--at {target:g}: must be within the desk's limits {lo:g}-{hi:g} mm")
