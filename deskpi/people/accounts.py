@@ -210,7 +210,7 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
         return known[key]
 
     result = daily(_handed_over(rows), timeline, profiles, zone, days, now, reminders, goal_of, users=report,
-                   closed=closed)
+                   closed=closed, goal_groups=same)
     who = ("Who was at the desk comes from the recorded active-user history (`user use`, desk claims)."
            if recorded else
            "Who was at the desk: no active-user history is recorded in this window, so all measured time is "

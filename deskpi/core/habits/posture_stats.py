@@ -443,7 +443,7 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
           tz: tzinfo | str, days: int | Iterable[date | str], now: float,
           reminders: Iterable[Any] = (), goals: Any = None, *,
           max_gap_s: float = DEFAULT_MAX_GAP_S, users: Iterable[Any] | None = None,
-          closed: Any = None) -> dict[str, Any]:
+          closed: Any = None, goal_groups: Mapping[Any, Any] | None = None) -> dict[str, Any]:
     """Per user per local calendar day (and ISO week): minutes sitting/standing, changes, reminders, goal.
 
     rows: the height log, ``(t, height_mm, source)`` (see ``segments``). Pass rows from a
@@ -467,6 +467,9 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
         reminder on the days asked for. Time with nobody active is reported as 'unassigned'.
     closed: the first days already summed (``deskpi.core.habits.day_totals.ClosedDays``): then ``rows`` and
         ``reminders`` need only cover its ``cut`` on (rows from a day before), the same result.
+    goal_groups: user -> a key; people with the same key have the same goal on every day (the same plan from
+        the same first day), so the days and weeks of those of them never at the desk in the days asked for are
+        made once for all of them (the same result).
 
     Returns ``{"tz", "now", "first_day", "last_day", "users": {name: {"thresholds",
     "days": [...], "weeks": [...]}}, "unassigned": {...}, "warnings": [...]}``; see the module
@@ -562,7 +565,20 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
     blank_days: dict[tuple[date, float | None], dict[str, Any]] = {}
     blank_weeks: dict[tuple, dict[str, Any]] = {}
 
+    present = {u for (u, d) in tallies if d in wanted_set} | {u for u, own in blocks.items() if own}
+    absent: dict[Any, tuple[list, list]] = {}         # goal group -> the days and weeks of its people not present
+
     def bucket(user: Any) -> dict[str, Any]:
+        group = None if goal_groups is None or user in present else goal_groups.get(user)
+        if group is not None and group in absent:
+            day_recs, week_recs = absent[group]
+            return {"thresholds": thresholds_for(user).as_dict(), "days": list(day_recs), "weeks": list(week_recs)}
+        out = _bucket(user)
+        if group is not None:
+            absent[group] = (list(out["days"]), list(out["weeks"]))
+        return out
+
+    def _bucket(user: Any) -> dict[str, Any]:
         known: dict[date, float | None] = {}
 
         def goal_on(d: date) -> float | None:         # asked for each day, and again for its whole week
