@@ -3,7 +3,8 @@
 The desk report is built and encoded by quick paths (shared records for the days a person was not at the
 desk, the JSON of such a record written once); this pins what they must give: the figures counted before
 those paths existed. The history has a DST switch, a person renamed and one removed (their time stays
-counted for nobody), a plan of one's own, a profile with only a seated height, and today's partial day.
+counted for nobody), two who never came, a plan of one's own, a profile with only a seated height, and
+today's partial day.
 
 If a change is meant to alter the figures, write the file again with DESKPI_PIN_STATS=1 and review the diff.
 """
@@ -25,6 +26,7 @@ from deskpi.webapp.stats_json import report_json
 ZONE = ZoneInfo("Europe/Berlin")
 FIRST, LAST = dt.date(2026, 10, 12), dt.date(2026, 10, 30)       # Berlin falls back on Sunday 25 October
 PEOPLE = ["ada", "bo", "cy", "dee", "eve"]
+NEVER_HERE = ["fay", "gus"]                          # people of the desk who never came to it
 NOW = dt.datetime.combine(LAST, dt.time(14, 23, 17), tzinfo=ZONE).timestamp()
 PINNED = Path(__file__).with_name("data") / "stats_desk_pinned.json"
 
@@ -37,7 +39,7 @@ def at(d: dt.date, hour: float) -> float:
 def store(tmp_path_factory):
     path = tmp_path_factory.mktemp("stats_pinned") / "deskpi.db"
     with Store.open(path) as s:
-        for name in PEOPLE:
+        for name in [*PEOPLE, *NEVER_HERE]:
             s.add_user(name, seated_mm=720, standing_mm=1100, now=at(FIRST, -30))
         s.update_user("cy", standing_mm=None, seated_mm=690)
         set_plan(s, "bo", {"kind": "cornell"})
@@ -55,8 +57,9 @@ def store(tmp_path_factory):
 
 
 def test_the_desk_report_is_what_it_was(store):
-    bodies = [report_json(stats_report(store, days=days, zone=ZONE, now=NOW, summed=summed))
-              for days in (19, 3) for summed in (False, True, True)]   # raw rows, summing the days, the stored days
+    reports = [stats_report(store, days=days, zone=ZONE, now=NOW, summed=summed)
+               for days in (19, 3) for summed in (False, True, True)]   # raw rows, summing the days, the stored days
+    bodies = [report_json(r) for r in reports]
     for body in bodies:
         assert body == json.dumps(json.loads(body), separators=(",", ":")) + "\n"     # what jsonify would send
     assert bodies[0] == bodies[1] == bodies[2] and bodies[3] == bodies[4] == bodies[5]
@@ -65,3 +68,7 @@ def test_the_desk_report_is_what_it_was(store):
     if os.environ.get("DESKPI_PIN_STATS"):
         PINNED.write_text(got)
     assert got == PINNED.read_text()
+    short = reports[3]["users"]                         # the quick paths were taken: records shared, a group's days
+    assert all(a is b for a, b in zip(short["fay"]["days"], short["gus"]["days"], strict=True))
+    assert any(a is b for a, b in zip(reports[0]["users"]["ada"]["days"], reports[0]["users"]["cy"]["days"],
+                                      strict=True))
