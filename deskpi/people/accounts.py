@@ -184,10 +184,12 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
         reminders = store.list_reminders(since=closed.cut, until=now + 1.0)
     plans = {}                    # name -> (plan, the day its goals count from: the day the person was added)
     goals: dict[str, dict[str, Any]] = {}
+    # One person's plan alone when one is reported (the live status asks often); everyone's in one query.
+    stored = store.stored_plans() if user is None else {found.name: store.get_plan(found.name)}
     for u in users:
         if u.name not in report:
-            continue                      # only the plans of the people reported (the live status asks often)
-        plan, source = plan_for(store, u.name)
+            continue
+        plan, source = plan_of(stored.get(u.name))
         start = goal_since(u, zone)
         plans[u.name] = (plan, start)
         week = week_number(start, last_day) if start <= last_day else None
@@ -208,7 +210,7 @@ def stats_report(store, *, user: str | None = None, days: int = 7, zone=None, no
         return known[key]
 
     result = daily(_handed_over(rows), timeline, profiles, zone, days, now, reminders, goal_of, users=report,
-                   closed=closed)
+                   closed=closed, goal_groups=same)
     who = ("Who was at the desk comes from the recorded active-user history (`user use`, desk claims)."
            if recorded else
            "Who was at the desk: no active-user history is recorded in this window, so all measured time is "
@@ -243,9 +245,13 @@ def standing_today(store, name: str, *, now: float | None = None, zone=None) -> 
 
 def plan_for(store, name: str):
     """The user's plan (validated), or the default plan when none was set or the stored one is invalid."""
+    return plan_of(store.get_plan(name))
+
+
+def plan_of(stored: Any):
+    """A stored plan (or None) as `plan_for` gives it: validated, else the default plan and why."""
     from deskpi.core.habits.plans import DEFAULT_PLAN, Plan, PlanError
 
-    stored = store.get_plan(name)
     if stored is None:
         return DEFAULT_PLAN, "default"
     try:

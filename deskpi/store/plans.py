@@ -33,6 +33,13 @@ class PlansMixin(StoreBase):
             return None
         return Plan(user=row["name"], kind=plan[0], doc=json.loads(plan[1]), updated_at=plan[2])
 
+    def stored_plans(self) -> dict[str, Plan]:
+        """Everyone's stored plan by their name, in one query (everyone's statistics need them all at once)."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT u.name, p.kind, p.doc, p.updated_at FROM plans p "
+                                "JOIN users u ON u.id = p.user_id").fetchall()
+        return {name: Plan(user=name, kind=kind, doc=json.loads(doc), updated_at=at) for name, kind, doc, at in rows}
+
     def set_plan(self, user: str, doc: dict[str, Any], *, kind: str = "custom", now: float | None = None) -> Plan:
         kind = fields.choice("kind", kind, PLAN_KINDS)
         text = fields.json_doc("doc", doc, PLAN_MAX_BYTES)

@@ -6,7 +6,7 @@ puts them in with textContent, never as HTML.
 """
 from __future__ import annotations
 
-from flask import g, jsonify, request, session
+from flask import Response, g, jsonify, request, session
 
 from deskpi.core.ergonomics import ErgonomicsError, recommend
 from deskpi.core.faults import MotionRefused
@@ -33,6 +33,7 @@ from deskpi.webapp.auth import LockedOut
 from deskpi.webapp.context import WebContext, context
 from deskpi.webapp.security import claim_first
 from deskpi.webapp.sessions import sign_in
+from deskpi.webapp.stats_json import report_json
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 64, "description": "a person's name", "example": "Ada"}
 PIN = {"type": "string", "minLength": 4, "maxLength": 128,
@@ -378,7 +379,7 @@ def _days(args) -> int:
 
 def _report(user: str | None, days: int):
     try:
-        return jsonify(stats_report(context().store, user=user, days=days))
+        return Response(report_json(stats_report(context().store, user=user, days=days)), mimetype="application/json")
     except ValueError as exc:
         raise ApiError(422, str(exc)) from None
 

@@ -703,3 +703,26 @@ def test_daily_matches_a_minute_by_minute_brute_force(base, rows, active, now_of
                 exp["sit"], exp["stand"], exp["between"], exp["unknown"]), (user, d)
             assert rec["posture_changes"] == exp["changes"], (user, d)
             assert rec["longest_standing_block_min"] == exp["longest"], (user, d)
+
+
+def test_people_of_one_goal_group_not_at_the_desk_share_their_days() -> None:
+    """goal_groups: those never at the desk in the days asked for get the same figures, made once."""
+    friday = MONDAY + timedelta(days=4)
+    rows = [(at("08:50", d), SIT_MM, "s") for d in (MONDAY, friday)]
+    rows += [(at("09:30", d), STAND_MM, "s") for d in (MONDAY, friday)]
+    rows += [(at("10:00", d), SIT_MM, "s") for d in (MONDAY, friday)]
+    timeline = [(at("09:00"), "ada"), (at("12:00"), None), (at("09:00", friday), "bo"), (at("12:00", friday), None)]
+    profiles = {n: (SIT_MM, STAND_MM) for n in ("ada", "bo", "cy", "dee", "eve")}
+    groups = {"ada": 1, "bo": 1, "cy": 1, "dee": 1, "eve": 2}
+
+    def goals(user, d):
+        return 30.0 if user != "eve" else 45.0 if d.weekday() < 5 else None
+
+    now = at("15:00", friday + timedelta(days=3))
+    plain = daily(rows, timeline, profiles, BERLIN, 10, now, goals=goals)
+    grouped = daily(rows, timeline, profiles, BERLIN, 10, now, goals=goals, goal_groups=groups)
+    assert json.dumps(grouped) == json.dumps(plain)
+    users = grouped["users"]
+    assert users["cy"]["days"] == users["dee"]["days"] and users["cy"]["days"] is not users["dee"]["days"]
+    assert all(a is b for a, b in zip(users["cy"]["days"], users["dee"]["days"], strict=True))
+    assert users["ada"]["days"] != users["cy"]["days"] != users["eve"]["days"]

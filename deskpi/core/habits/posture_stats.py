@@ -443,7 +443,7 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
           tz: tzinfo | str, days: int | Iterable[date | str], now: float,
           reminders: Iterable[Any] = (), goals: Any = None, *,
           max_gap_s: float = DEFAULT_MAX_GAP_S, users: Iterable[Any] | None = None,
-          closed: Any = None) -> dict[str, Any]:
+          closed: Any = None, goal_groups: Mapping[Any, Any] | None = None) -> dict[str, Any]:
     """Per user per local calendar day (and ISO week): minutes sitting/standing, changes, reminders, goal.
 
     rows: the height log, ``(t, height_mm, source)`` (see ``segments``). Pass rows from a
@@ -467,6 +467,9 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
         reminder on the days asked for. Time with nobody active is reported as 'unassigned'.
     closed: the first days already summed (``deskpi.core.habits.day_totals.ClosedDays``): then ``rows`` and
         ``reminders`` need only cover its ``cut`` on (rows from a day before), the same result.
+    goal_groups: user -> a key; people with the same key have the same goal on every day (the same plan from
+        the same first day), so the days and weeks of those of them never at the desk in the days asked for are
+        made once for all of them (the same result).
 
     Returns ``{"tz", "now", "first_day", "last_day", "users": {name: {"thresholds",
     "days": [...], "weeks": [...]}}, "unassigned": {...}, "warnings": [...]}``; see the module
@@ -556,9 +559,26 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
 
     empty = Tally()                                       # read only, never added to
     names_of = {d: (d.isoformat(), iso_week(d)) for d in wanted}      # the same for every person
-    blank: dict[float | None, dict[str, Any]] = {}
+    # On a shared desk most people were not at it on most days: such a day's (and week's) record is the same for
+    # everyone with the same goal, so it is made once and the same dict is in each of their buckets (read only:
+    # the statistics are only read, and deskpi/webapp/stats_json.py encodes a shared record once).
+    blank_days: dict[tuple[date, float | None], dict[str, Any]] = {}
+    blank_weeks: dict[tuple, dict[str, Any]] = {}
+
+    present = {u for (u, d) in tallies if d in wanted_set} | {u for u, own in blocks.items() if own}
+    absent: dict[Any, tuple[list, list]] = {}         # goal group -> the days and weeks of its people not present
 
     def bucket(user: Any) -> dict[str, Any]:
+        group = None if goal_groups is None or user in present else goal_groups.get(user)
+        if group is not None and group in absent:
+            day_recs, week_recs = absent[group]
+            return {"thresholds": thresholds_for(user).as_dict(), "days": list(day_recs), "weeks": list(week_recs)}
+        out = _bucket(user)
+        if group is not None:
+            absent[group] = (list(out["days"]), list(out["weeks"]))
+        return out
+
+    def _bucket(user: Any) -> dict[str, Any]:
         known: dict[date, float | None] = {}
 
         def goal_on(d: date) -> float | None:         # asked for each day, and again for its whole week
@@ -572,30 +592,30 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
         for d in wanted:
             d0, d1 = bounds[d]
             tl = tallies.get((user, d)) or empty          # most people have most days empty on a shared desk
-            longest = longest_within(own, d0, d1)
+            longest = longest_within(own, d0, d1) if own else 0.0
             goal = goal_on(d)
-            if tl is empty and not longest:              # a day without them: the same figures for everyone
-                if goal not in blank:
-                    blank[goal] = _totals(empty, 0.0, goal)
-                iso, week = names_of[d]
-                day_recs.append({"date": iso, "week": week, "day_min": _minutes(max(0.0, min(d1, now_t) - d0)),
-                                 **blank[goal], "reminders": dict(empty.reminders)})
+            if tl is empty and not longest:              # a day without them: the same record for everyone
+                rec = blank_days.get((d, goal))
+                if rec is None:
+                    rec = blank_days[(d, goal)] = _day_record(d, max(0.0, min(d1, now_t) - d0), empty, 0.0, goal,
+                                                              *names_of[d])
+                day_recs.append(rec)
             else:
                 day_recs.append(_day_record(d, max(0.0, min(d1, now_t) - d0), tl, longest, goal, *names_of[d]))
             by_week.setdefault(names_of[d][1], []).append((d, tl, goal))
         week_recs = []
         for week, items in by_week.items():
-            total = Tally()
-            for _, tl, _ in items:
-                if tl is not empty:
-                    total.add(tl)
             lo, hi = bounds[items[0][0]][0], bounds[items[-1][0]][1]
-            longest = longest_within(own, lo, hi)
-            goals_known = [g for _, _, g in items if g]
-            goal = sum(goals_known) if goals_known else None
-            working = sum(1 for _, tl, _ in items if tl.measured_s >= WORKING_DAY_MIN_S)
-            week_recs.append(_week_record(week, items, total, longest, goal, working,
-                                          whole_week_goal(items[0][0], goal_on)))
+            longest = longest_within(own, lo, hi) if own else 0.0
+            goals = tuple(g for _, _, g in items)
+            whole = whole_week_goal(items[0][0], goal_on)
+            if not longest and all(tl is empty for _, tl, _ in items):
+                key = (week, goals, whole)
+                if key not in blank_weeks:
+                    blank_weeks[key] = _week_of(week, items, longest, whole)
+                week_recs.append(blank_weeks[key])
+            else:
+                week_recs.append(_week_of(week, items, longest, whole))
         return {"thresholds": thresholds_for(user).as_dict(), "days": day_recs, "weeks": week_recs}
 
     out_users = {str(u): bucket(u) for u in report_users if u is not None}
@@ -603,6 +623,18 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
     return {"tz": tz_name(zone), "now": now_t, "first_day": wanted[0].isoformat(),
             "last_day": wanted[-1].isoformat(), "users": out_users, "unassigned": unassigned,
             "warnings": warnings}
+
+
+def _week_of(week: str, items: list[tuple[date, Tally, float | None]], longest_s: float,
+             whole_goal: float | None) -> dict[str, Any]:
+    """One person's week from their days' (date, tally, goal)."""
+    total = Tally()
+    for _, tl, _ in items:
+        total.add(tl)
+    goals_known = [g for _, _, g in items if g]
+    goal = sum(goals_known) if goals_known else None
+    working = sum(1 for _, tl, _ in items if tl.measured_s >= WORKING_DAY_MIN_S)
+    return _week_record(week, items, total, longest_s, goal, working, whole_goal)
 
 
 def _progress(standing_s: float, goal_min: float | None) -> float | None:

@@ -39,6 +39,10 @@ def goal_lookup(goals: Any) -> Callable[[Any, date], float | None]:
 
 
 def goal_value(g: Any, user: Any, d: date) -> float | None:
+    if g is None:
+        return None                      # asked for every person and day: the usual answers first
+    if type(g) is float and 0.0 <= g < math.inf:
+        return g or None
     v = finite(g)
     if g is not None and v is None:
         raise ValueError(f"standing goal of {user!r} on {d.isoformat()} is not a number: {g!r}")
