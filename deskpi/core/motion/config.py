@@ -25,7 +25,6 @@ class MotionConfig:
     noise_mm: float = 2.0
     settle_samples: int = 6
     evidence_threshold: float = 10.0
-    stall_threshold: float = 7.0       # log-odds for a stall suspicion at the start (a pause, judged once settled)
     collapse_threshold: float = 12.0
     limit_overrun_mm: float = 15.0
     pause_after_s: float = 0.2

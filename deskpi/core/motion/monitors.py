@@ -25,7 +25,7 @@ class StartupCheck:
     """
 
     def __init__(self, *, fit: TrajectoryFit, speed: float, noise_mm: float, trusted: bool,
-                 threshold: float, startup_s: float, stall_threshold: float | None = None) -> None:
+                 threshold: float, startup_s: float) -> None:
         self.fit = fit
         # Under "moving as learned" the stall evidence falls however slow a loaded desk
         # is (anything above half speed): no discount, which only made a stall wait longer.
@@ -33,10 +33,6 @@ class StartupCheck:
         self.sigma2 = max(noise_mm, 1.0) ** 2
         self.trusted = trusted
         self.threshold = threshold
-        # A stall suspicion is cheap to be wrong about: the motor stops a few millimetres into
-        # the move and the settled desk says whether it had moved. So it may speak on less
-        # evidence than "the wrong way" needs, near where an ideal detector would.
-        self.stall_threshold = threshold if stall_threshold is None else stall_threshold
         self.startup_s = startup_s
         self._sum_gy = 0.0
         self._sum_gg = 0.0
@@ -67,7 +63,7 @@ class StartupCheck:
             llr_stall = (self.v ** 2 * self._sum_gg - 2.0 * self.v * self._sum_gy) / (2 * self.sigma2)
             # Not moving as learned: then which failure fits better, not moving or moving the wrong way?
             llr_wrong_vs_stall = (-2.0 * self.v * self._sum_gy - self.v ** 2 * self._sum_gg) / (2 * self.sigma2)
-            if (llr_wrong > self.threshold or llr_stall > self.stall_threshold) and tau > self.startup_s:
+            if max(llr_wrong, llr_stall) > self.threshold and tau > self.startup_s:
                 if llr_wrong_vs_stall > 0:
                     return (FaultKind.WRONG_DIRECTION,
                             f"moved {abs(min(moved, 0.0)):.0f} mm the wrong way after the motor started")
