@@ -60,11 +60,7 @@ def _blocked_log_ratio(sus: Suspicion, final: float, se: float, noise_mm: float)
         sd_blocked = math.hypot(se, max(noise_mm, 1.0))
         z_blocked = (final - sus.blocked_mm) / sd_blocked
         log_blocked = -0.5 * z_blocked * z_blocked - math.log(sd_blocked)
-        # Where a free desk would have stopped comes from the fit at the cut, extrapolated over
-        # the very readings that just misled the collapse test: it is not known better than a quarter of
-        # a reading's noise, however tight the fit claims to be (a healthy slow desk with a
-        # 0.5 mm spread was latched as blocked, 2.8 mm short of it).
-        return log_blocked - _log_free(final, sus, math.hypot(se, sus.spread_mm, 0.25 * noise_mm))
+        return log_blocked - _log_free(final, sus, math.hypot(se, sus.spread_mm))
     return None
 
 
