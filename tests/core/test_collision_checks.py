@@ -299,3 +299,18 @@ def test_half_way_between_blocked_and_free_the_judge_listens_longer():
     assert found is not None and found[0] is FaultKind.OBSTRUCTION
     # A free desk resting where it should is decided at once: no longer pause for a false alarm.
     assert not undecided(sus, 804.0, 0.92, 2.26)
+
+
+@pytest.mark.xfail(strict=True, reason="known: the free desk's rest is held to the fit's own spread; a floor "
+                   "under it (a quarter of a reading's noise) fixed this but left two slow-heavy soft obstacles "
+                   "undecided, and resuming pressed them to 881 and 1029 N (536 and 724 N without it)")
+def test_a_free_desk_is_not_held_to_a_rest_height_tighter_than_its_readings():
+    # Seen once in 1000 healthy slow-heavy moves (with the start-up threshold lowered to 7, since
+    # withdrawn): a false collapse alarm near the end of a long move; the fit put a free desk's rest
+    # at 1197.7 mm give or take 0.45 mm, the desk settled at 1194.9 and was latched as blocked at
+    # 1192.1, nearer the blocked place than the free one by 4.9 in log-odds (a verdict needs 4.6).
+    sus = suspicion(FaultKind.OBSTRUCTION, start_mm=760.6, expected_mm=1197.7, spread_mm=0.45, blocked_mm=1192.1,
+                    start_sd_mm=0.8)
+    readings = [1194.1, 1197.1, 1190.5, 1192.6, 1196.2, 1195.0, 1197.8, 1198.2, 1197.0, 1193.1, 1191.1, 1197.5,
+                1194.5, 1192.8, 1198.7, 1192.0]
+    assert verdict(sus, readings, 1194.9, 0.61, 2.0) is None
