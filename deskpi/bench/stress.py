@@ -37,7 +37,8 @@ from deskpi.daemon.client import ControlClient
 
 TARGET_MS = 20.0
 UNIT_NICE = -5                  # systemd/deskpi.service: Nice=-5
-WORKERS = 48                    # the most [web] workers allows: room for the most live streams
+WORKERS = 48                    # the most [web] workers allows: the most threads a desk may run for requests
+                                # (live streams hold none: one thread writes them, web_server.MAX_STREAMS)
 EDGE_WAIT_S = 3.0               # a press (or Stop) the motor has not answered within this is missed
 POLL_S = 0.02                   # edges carry their own times: polling slowly only spares the daemon
 HOLD_S = 0.12

@@ -2,12 +2,15 @@
 the motor pins.
 
 The service unit starts the daemon at Nice=-5 and lets it go to -10 (LimitNICE=-10); here the motion
-threads take that extra priority, each on its own (Linux keeps a nice value per thread), while the web
-server, the store's writer and the reminders stay at the unit's. Without the limit (a development
-machine, another init) nothing changes and one line says so. `deskpi bench stress` measures the effect.
+threads take that extra priority, each on its own (Linux keeps a nice value per thread), and so do the
+threads a Stop through the web passes (the web server's selector and gate, the Stop lane: they favour
+themselves), while the web server's workers, the store's writer and the reminders stay at the unit's.
+Without the limit (a development machine, another init) nothing changes and one line says so.
+`deskpi bench stress` measures the effect.
 
 CPython's switch interval stays at its 5 ms: at 1 ms the same stress run spent half as much CPU again in
-the daemon (36 streaming workers trading the GIL) and a Stop through the web took longer at the median.
+the daemon (36 streaming workers trading the GIL) and a Stop through the web took longer at the median;
+measured again with one thread writing the streams, it gained nothing.
 """
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 
 from deskpi.daemon.epoll_thread import EpollThread
+from deskpi.daemon.priority import favour
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,13 @@ class HeaderGate(EpollThread):
         self.max_held = max_held
         self.on_handshake = on_handshake
         self.closed_early = 0            # connections closed for their timeout or to make room
+
+    def start(self) -> None:
+        super().start()
+        # A Stop's request is read here before the lane answers it: at the process's nice the CPU hog of
+        # `deskpi bench stress` kept this thread from waking for several ms. Refused without LimitNICE=
+        # or CAP_SYS_NICE, as for the motion threads (deskpi.daemon.priority).
+        favour(self._thread)
 
     @property
     def held(self) -> int:

@@ -36,6 +36,7 @@ from cheroot.makefile import MakeFile, StreamReader
 from cheroot.server import HTTPConnection
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
+from deskpi.daemon.priority import favour
 from deskpi.daemon.web_gate import READ_AHEAD_BYTES, HeaderGate, Replay, request_complete
 from deskpi.daemon.web_stop_lane import StopLane, is_stop_request
 from deskpi.daemon.web_streams import Source, StreamWriter
@@ -278,6 +279,8 @@ class WebServer:
         self.gate.start()
         self._thread = threading.Thread(target=self._server.serve, name="web", daemon=True)
         self._thread.start()
+        # A kept-alive Stop wakes this thread's selector first, then the gate: both as the motion threads.
+        favour(self._thread)
 
     def _prepare(self) -> None:
         """cheroot's prepare() (bind, listen, start the workers) from a daemon thread, so the workers are

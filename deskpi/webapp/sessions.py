@@ -16,7 +16,7 @@ import hmac
 import secrets
 import time
 
-from flask import Flask, Response, current_app, request, session
+from flask import Flask, Response, after_this_request, current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
 
 from deskpi.util.storage import StorageFull
@@ -73,7 +73,10 @@ def sign_out(store) -> None:
 
 
 def user_for_token(ctx: WebContext, token: str):
-    """The token's user, read without waiting behind the store's writer."""
+    """The token's user, read without waiting behind the store's writer. When its last use is due to
+    be written, that happens once the request's work is done: the write waits for the writer's lock
+    and an fsync, and a script's Stop (rare, so usually due) would otherwise wait for them before the
+    motor goes off."""
     if not ctx.has_store:
         return None
     user = ctx.reads.user_for_token(token, touch=False)
@@ -84,8 +87,12 @@ def user_for_token(ctx: WebContext, token: str):
             if len(ctx.token_touched) > 1000:
                 ctx.token_touched.clear()
             ctx.token_touched[token] = now
-            with contextlib.suppress(StorageFull):    # a full disk costs the note, not the request
-                ctx.store.user_for_token(token)      # records when it was last used
+
+            @after_this_request
+            def note_use(resp: Response) -> Response:
+                with contextlib.suppress(StorageFull):    # a full disk costs the note, not the request
+                    ctx.store.user_for_token(token)      # records when it was last used
+                return resp
     return user
 
 

@@ -220,6 +220,22 @@ def test_stop_and_release_are_200_for_anyone_signed_in(people, case, path):
     assert service.calls == [(path, Source.REMOTE)]
 
 
+def test_a_tokens_stop_stops_before_its_last_use_is_written(desk):
+    """Noting a token's use waits for the store's writer and an fsync: never before the motor is off."""
+    _id, token = desk.store.create_token("Cy", "rare stopper")
+    order: list[str] = []
+    stop, note = desk.service.stop, desk.store.user_for_token
+    try:
+        desk.service.stop = lambda *a, **kw: (order.append("stop"), stop(*a, **kw))[1]
+        desk.store.user_for_token = lambda *a, **kw: (order.append("note"), note(*a, **kw))[1]
+        assert desk.client().post(f"{API}/stop", headers=desk.bearer(token)).status_code == 200
+        assert order == ["stop", "note"]
+        assert desk.store.list_tokens("Cy")[0]["last_used_at"] is not None, "the use is still noted"
+    finally:
+        del desk.service.stop, desk.store.user_for_token
+        desk.store.revoke_token(_id)
+
+
 def test_stop_without_credentials_is_401_and_does_nothing(desk):
     assert desk.client().post(f"{API}/stop").status_code == 401
     assert desk.service.calls == []
