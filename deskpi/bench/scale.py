@@ -33,7 +33,7 @@ from pathlib import Path
 from deskpi.bench.latency import cpu_seconds
 from deskpi.bench.scale_data import simulate_days, write_day
 from deskpi.bench.soak_sim import ADMIN, SoakSim
-from deskpi.bench.web import SimServer, api_under_load, percentile, workers_for
+from deskpi.bench.web import SimServer, api_under_load, percentile
 from deskpi.webapp.api_people import DESK_STATS_DAYS
 
 TARGETS = {"stats_p99_ms": 150.0, "state_p99_ms": 25.0, "rss_mb": 80.0, "backup_s": 5.0}
@@ -259,8 +259,7 @@ def run(*, people: int = 50, days: int = 365, quick: bool = False, seed: int = 1
     """Both sizes, measured one after the other; `days` is the long history, the short one a twelfth of it."""
     spans = {"month": max(1, round(days / 12)), "year": days}
     requests, load_s, runs = (20, 2.0, 1) if quick else (200, 5.0, 5)
-    workers = workers_for(people)           # None: the default pool already serves that many live streams
-    sims = {k: SoakSim(0, seed, web_config="" if workers is None else f"workers = {workers}\n") for k in spans}
+    sims = {k: SoakSim(0, seed) for k in spans}          # the default pool: live streams hold no worker
     names = [f"person{i:02d}" for i in range(1, people + 1)]
     try:
         result: dict = {"quick": quick, "people": people, "seed": seed, "cpus": os.cpu_count(),

@@ -285,18 +285,8 @@ def browser_timing(server: SimServer, cookie: str, profile: str) -> dict:
             browser.close()
 
 
-def workers_for(sse_clients: int) -> int | None:
-    """The [web] workers that let `sse_clients` streams open at once (None: the default is enough)."""
-    from deskpi.daemon.web_server import stream_cap
-
-    for workers in range(16, 49):
-        if stream_cap(workers) >= sse_clients:
-            return None if workers == 16 else workers
-    return 48
-
-
 def run(*, quick: bool = False, sse_clients: int = 20, rps: float = 50.0) -> dict:
-    server = SimServer(workers=workers_for(sse_clients))
+    server = SimServer()
     try:
         cookie = server.session_cookie()
         result = {"page": {"signed_in": page_weight(server, cookie), "sign_in": page_weight(server, None)},

@@ -367,7 +367,7 @@ class Daemon:
         favour_motion_threads()         # every thread is running now, the motion path's by name
 
     def _start_web(self, host: str, port: int) -> None:
-        from deskpi.daemon.web_server import ServerOptions, WebServer, stream_cap
+        from deskpi.daemon.web_server import MAX_STREAMS, ServerOptions, WebServer
         from deskpi.webapp.app import create_app
         from deskpi.webapp.auth import session_secret
         from deskpi.webapp.context import WebDefaults
@@ -376,7 +376,7 @@ class Daemon:
         options = ServerOptions.from_settings(web)
         app = create_app(self.parts.service, max_body_bytes=web.max_body_bytes,
                          defaults=WebDefaults.from_settings(self.settings), secret_key=session_secret(self.data_dir),
-                         transport=Transport.from_settings(web), max_streams=stream_cap(options.workers))
+                         transport=Transport.from_settings(web), max_streams=MAX_STREAMS)
         self._web_ctx = app.extensions["deskpi.web"]
         self._server = WebServer(app, host, port, options)
         self._server.start()

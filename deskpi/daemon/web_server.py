@@ -18,7 +18,7 @@ and never timed out a slow client. Here:
 - a live stream (`GET /api/v1/events`) holds a worker only while the app answers
   its request: the connection is then handed to one thread that writes every
   stream (deskpi.daemon.web_streams explains how it leaves cheroot), so the
-  number of streams (`stream_cap`) does not depend on the worker count.
+  number of streams (`MAX_STREAMS`) does not depend on the worker count.
 """
 from __future__ import annotations
 
@@ -53,13 +53,6 @@ KEEP_ALIVE_LIMIT = 64
 QUEUE_LIMIT = 256
 GRACE_S = 0.5          # at shutdown, how long requests under way may finish before their sockets are cut
 STOP_WAIT_S = 2.0      # then how long stop() waits for the workers to end
-
-
-def stream_cap(workers: int) -> int:
-    """How many live streams may be open with `workers` workers: MAX_STREAMS whatever the count, since a
-    stream holds a worker only while its request is answered."""
-    del workers
-    return MAX_STREAMS
 
 
 class WebServerError(Exception):
