@@ -13,6 +13,7 @@ from deskpi.core.faults import FaultKind
 from deskpi.core.motion.current import Climb, CurrentCheck
 from deskpi.core.motion.judge import Suspicion, verdict
 from deskpi.core.motion.monitors import CollapseCheck, SlowdownCheck
+from deskpi.core.motion.settling import Shortfall
 from deskpi.core.motion.stopmodel import StopModel
 from deskpi.core.types import Direction
 
@@ -299,3 +300,23 @@ def test_half_way_between_blocked_and_free_the_judge_listens_longer():
     assert found is not None and found[0] is FaultKind.OBSTRUCTION
     # A free desk resting where it should is decided at once: no longer pause for a false alarm.
     assert not undecided(sus, 804.0, 0.92, 2.26)
+
+
+def test_stops_that_each_fall_short_add_up_and_the_rests_between_them_cancel():
+    down = Shortfall(start_mm=700.0, direction=-1)
+    down.add(50.0, 2.5)                       # the cut for the target: a free desk rests at 650
+    short, z = down.short_of_free(659.0, 0.8)
+    assert short == pytest.approx(9.0) and z == pytest.approx(9.0 / (2.5 ** 2 + 0.8 ** 2) ** 0.5)
+    down.add(7.0, 2.8)                        # a pulse for 7 mm that went 2
+    short, z2 = down.short_of_free(657.0, 0.8)
+    assert short == pytest.approx(14.0) and down.stops == 2
+    assert z2 == pytest.approx(14.0 / (2.5 ** 2 + 2.8 ** 2 + 0.8 ** 2) ** 0.5)
+
+
+def test_a_stop_short_made_good_by_its_correction_is_no_more_short_than_it_was():
+    up = Shortfall(start_mm=1100.0, direction=1)
+    up.add(60.0, 1.0)
+    first, _ = up.short_of_free(1157.0, 0.6)       # 3 mm short of 1160, as coasts sometimes are
+    up.add(3.0, 1.2)                                 # the correction goes its way
+    after, _ = up.short_of_free(1160.0, 0.6)
+    assert first == pytest.approx(3.0) and after == pytest.approx(3.0)
