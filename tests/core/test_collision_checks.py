@@ -320,3 +320,10 @@ def test_a_stop_short_made_good_by_its_correction_is_no_more_short_than_it_was()
     up.add(3.0, 1.2)                                 # the correction goes its way
     after, _ = up.short_of_free(1160.0, 0.6)
     assert first == pytest.approx(3.0) and after == pytest.approx(3.0)
+
+
+def test_a_stop_is_never_judged_surer_than_one_readings_noise():
+    down = Shortfall(start_mm=900.0, direction=-1)
+    down.add(100.0, 0.5)                      # a fit very sure of where a free desk would rest
+    short, z = down.short_of_free(805.0, 0.4, floor_sd_mm=2.5)
+    assert short == pytest.approx(5.0) and z == pytest.approx(2.0)

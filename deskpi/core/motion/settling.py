@@ -62,7 +62,10 @@ class Shortfall:
         self.var += sd_mm * sd_mm
         self.stops += 1
 
-    def short_of_free(self, rest_mm: float, se_mm: float) -> tuple[float, float]:
-        """How far short of a free desk the desk rests (mm), and that in standard deviations."""
+    def short_of_free(self, rest_mm: float, se_mm: float, floor_sd_mm: float = 0.0) -> tuple[float, float]:
+        """How far short of a free desk the desk rests (mm), and that in standard deviations.
+
+        `floor_sd_mm`: the least the whole is uncertain by, however sure the fit was of each stop.
+        """
         short = self.travel_mm - self.direction * (rest_mm - self.start_mm)
-        return short, short / math.sqrt(self.var + se_mm * se_mm + 1e-12)
+        return short, short / max(math.sqrt(self.var + se_mm * se_mm), floor_sd_mm, 1e-6)
