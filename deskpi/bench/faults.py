@@ -26,6 +26,10 @@ desk's true state:
   slowest trial cut the motor, and whether every trial cut it within target_ms of its bound
   (a bound of 0 is the first sample: within target_ms of it);
 - restarts_after_onset: how often a precaution was dismissed and the motor drove on;
+- missed_without_bound: of the trials not detected, how many the ideal detector could not
+  have called either (no bound): a soft obstacle met in the last few centimetres of a move
+  slows the desk too little before the motor goes off for the target, so what is missed
+  there is the sensor's limit, not the controller's;
 - travel_after_mm: how far the desk went on in the faulty direction after the onset,
   coast included; for an obstruction, the onset is the moment the desk touched it, and
   the peak compression and force it was pushed with are reported beside it.
@@ -294,6 +298,7 @@ def _summary(name: str, results: list[Trial], trials: int, target_ms: float, all
         "target_sensing": sensing,
         "travel_allowed_mm": round(allowed_mm, 1),
         "restarts_after_onset": max(r.restarts for r in results),
+        "missed_without_bound": sum(not r.detected and r.bound_ms == float("inf") for r in results),
     }
     finite = [r for r in results if r.bound_ms != float("inf")]
     if finite:

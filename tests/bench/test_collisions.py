@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from deskpi.bench.control import deskpi_controller, run_virtual
 from deskpi.bench.desks import FAMILIES, BenchParams, DeskFamily
-from deskpi.bench.faults import run_trial
+from deskpi.bench.faults import Trial, _summary, run_trial
 from deskpi.sim.physics import DeskPhysics, DeskSpec, Obstruction
 
 # Thousands of simulated moves per test: seconds each on a quiet machine, minutes on a busy CI box.
@@ -112,3 +112,22 @@ def test_with_current_sensing_the_bench_weighs_the_current_for_its_bound(fault):
     trial = run_trial(fault, 4, FAMILIES["default"], current=True)
     assert trial.detected, trial
     assert 0.0 <= trial.bound_ms < float("inf"), trial
+
+
+def test_a_miss_the_ideal_detector_could_not_call_either_is_counted_apart():
+    results = [Trial(True, "obstruction", 500.0, 400.0, 10.0),
+               Trial(False, None, 450.0, float("inf"), 24.0),      # no detector could have told
+               Trial(False, None, 672.0, 668.0, 23.0)]             # one could, just
+    entry = _summary("soft_obstruction_up", results, 3, 300.0, 23.5)
+    assert entry["detected_trials"] == 1
+    assert entry["missed_without_bound"] == 1
+
+
+# A soft obstacle met in the last centimetres of a move: the monitors had not called it when the
+# motor went off for the target, the cut and each correction fell short, and the last one landed
+# within the tolerance with 700-840 N on the obstacle ("arrived"). The shortfall check calls it.
+@pytest.mark.parametrize("seed", [1010, 1028])
+def test_a_soft_obstacle_met_near_the_end_of_a_move_is_let_go_of(seed):
+    trial = run_trial("soft_obstruction_down", seed, FAMILIES["end-of-travel"])
+    assert trial.detected and trial.kind == "obstruction", trial
+    assert trial.backed_off_mm >= 10.0, trial

@@ -13,6 +13,7 @@ from deskpi.core.faults import FaultKind
 from deskpi.core.motion.current import Climb, CurrentCheck
 from deskpi.core.motion.judge import Suspicion, verdict
 from deskpi.core.motion.monitors import CollapseCheck, SlowdownCheck
+from deskpi.core.motion.settling import Shortfall
 from deskpi.core.motion.stopmodel import StopModel
 from deskpi.core.types import Direction
 
@@ -314,3 +315,30 @@ def test_a_free_desk_is_not_held_to_a_rest_height_tighter_than_its_readings():
     readings = [1194.1, 1197.1, 1190.5, 1192.6, 1196.2, 1195.0, 1197.8, 1198.2, 1197.0, 1193.1, 1191.1, 1197.5,
                 1194.5, 1192.8, 1198.7, 1192.0]
     assert verdict(sus, readings, 1194.9, 0.61, 2.0) is None
+
+
+def test_stops_that_each_fall_short_add_up_and_the_rests_between_them_cancel():
+    down = Shortfall(start_mm=700.0, direction=-1)
+    down.add(50.0, 2.5)                       # the cut for the target: a free desk rests at 650
+    short, z = down.short_of_free(659.0, 0.8)
+    assert short == pytest.approx(9.0) and z == pytest.approx(9.0 / (2.5 ** 2 + 0.8 ** 2) ** 0.5)
+    down.add(7.0, 2.8)                        # a pulse for 7 mm that went 2
+    short, z2 = down.short_of_free(657.0, 0.8)
+    assert short == pytest.approx(14.0) and down.stops == 2
+    assert z2 == pytest.approx(14.0 / (2.5 ** 2 + 2.8 ** 2 + 0.8 ** 2) ** 0.5)
+
+
+def test_a_stop_short_made_good_by_its_correction_is_no_more_short_than_it_was():
+    up = Shortfall(start_mm=1100.0, direction=1)
+    up.add(60.0, 1.0)
+    first, _ = up.short_of_free(1157.0, 0.6)       # 3 mm short of 1160, as coasts sometimes are
+    up.add(3.0, 1.2)                                 # the correction goes its way
+    after, _ = up.short_of_free(1160.0, 0.6)
+    assert first == pytest.approx(3.0) and after == pytest.approx(3.0)
+
+
+def test_a_stop_is_never_judged_surer_than_one_readings_noise():
+    down = Shortfall(start_mm=900.0, direction=-1)
+    down.add(100.0, 0.5)                      # a fit very sure of where a free desk would rest
+    short, z = down.short_of_free(805.0, 0.4, floor_sd_mm=2.5)
+    assert short == pytest.approx(5.0) and z == pytest.approx(2.0)

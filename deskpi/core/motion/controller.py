@@ -26,7 +26,7 @@ from .estimator import HeightEstimator, SensorHealth, Verdict
 from .interlock import Interlock
 from .judge import Suspicion, undecided, verdict
 from .monitors import CollapseCheck, SlowdownCheck, StartupCheck, StuckCheck
-from .settling import combine, robust_mean, still_moving
+from .settling import Shortfall, combine, robust_mean, still_moving
 from .stopmodel import StopModel
 from .trajectory import TrajectoryFit
 
@@ -54,6 +54,7 @@ class _Goal:
     dismissed_obstruction: bool = False
     obstruction_at: float | None = None      # where a dismissed obstruction suspicion left the desk
     backoff_from: Direction | None = None
+    shortfall: Shortfall | None = None       # this goto's stops so far against a free desk's
 
 
 @dataclass
@@ -470,6 +471,8 @@ class MotionController:
         self._rest = (now, final, se)
         if s.suspect is not None and self._judge(s.suspect, s.readings, final, se, now, s.stopped):
             return
+        if self._pressed(s, g, measured, self.noise_mm / math.sqrt(n_used), now):
+            return      # not learned from: a squeezed coast is not this desk's
         self._update_noise(s.readings)
         if s.learnable:
             self._learn(s, measured)
@@ -522,6 +525,55 @@ class MotionController:
             found = (FaultKind.OBSTRUCTION, f"the desk stopped against something: {found[1]}")
         backoff = found[0] is FaultKind.OBSTRUCTION and not stopped
         self._raise_fault(*found, now, backoff_from=sus.direction if backoff else None)
+        return True
+
+    #: A move's stops, added up, this far short of a free desk's (in sd, and in mm) pressed into something.
+    PRESSED_Z = 3.5
+    PRESSED_MM = 4.0
+    #: Readings at full speed before a cut whose coast is judged: on a shorter move the fit's speed is
+    #: still mostly the learned one, and a healthy desk loaded a little differently rests 5 mm from it.
+    PRESSED_STEADY = 40
+    #: How well a short pulse's travel is known (a share of it): once pulses are learned, and before.
+    PULSE_SPREAD = (0.3, 0.4)
+
+    def _pressed(self, s: _Settle, g: _Goal | None, measured: float, se: float, now: float) -> bool:
+        """Latch an obstruction if this goto's stops, added up, fell short of a free desk's beyond doubt.
+
+        A soft obstacle met in the last centimetres of a move slows the desk too little for the
+        monitors before the cut for the target; the desk then stops short, and each correction
+        pulse goes a fraction of its way, until one lands within the tolerance while the desk
+        presses with hundreds of newtons. Only a move whose first stop was timed on a learned
+        coast after a second or more at full speed is judged (not a short move, not a desk still
+        being learned).
+        """
+        if g is None or g.kind != "goto":
+            return False
+        m = self.model[s.direction]
+        led = g.shortfall
+        if not s.learnable or s.suspect is not None or (led is not None and led.direction != s.direction):
+            led = None
+        elif s.pulse is not None and s.fit.steady_samples() < 5:
+            if led is not None:
+                wanted = s.pulse[1]
+                led.add(wanted, self.PULSE_SPREAD[m.pulse_n < 3] * wanted)
+        elif s.expected is not None and s.fit.steady_samples() >= self.PRESSED_STEADY:
+            e, sd = s.expected
+            led = led or Shortfall(s.fit.x0, int(s.direction))
+            led.add(s.direction * (e - s.fit.x0), sd)
+        else:
+            led = None
+        g.shortfall = led
+        if led is None:
+            return False
+        # A healthy rest is not known better than one reading's noise, however sure the fit was:
+        # on a noisy desk with wild echoes a free stop lands 5 mm from a fit sure to 0.6 mm.
+        short, z = led.short_of_free(measured, se, self.noise_mm)
+        if short < self.PRESSED_MM or z < self.PRESSED_Z:
+            return False
+        self._raise_fault(FaultKind.OBSTRUCTION,
+                          f"the desk came to rest {short:.0f} mm short of where a free desk would have after "
+                          f"{led.stops} stop{'s' if led.stops > 1 else ''} (pressing into something)",
+                          now, backoff_from=None if s.stopped else s.direction)
         return True
 
     def _rest_height(self, now: float) -> tuple[float, float] | None:
