@@ -44,7 +44,8 @@ def motion_config(settings: Settings, *, current_sensing: bool | None = None) ->
                         duty_max_on_s=d.duty_max_on_s, duty_window_s=d.duty_window_s,
                         speed_up_mm_s=d.speed_up_mm_s, speed_down_mm_s=d.speed_down_mm_s,
                         current_sensing=c.enabled if current_sensing is None else current_sensing,
-                        current_rise_a=c.rise_a, current_surge_s=c.surge_s, current_stall_a=c.stall_a)
+                        current_rise_a=c.rise_a, current_surge_s=c.surge_s, current_stall_a=c.stall_a,
+                        bottom_on_end_stop=settings.sensor.rezero_at_bottom)
 
 
 def sensor_mounting(settings: Settings) -> Mounting:

@@ -7,6 +7,7 @@ believes, once the desk has come to rest after the move_done event.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -900,3 +901,37 @@ def test_a_controller_keeps_learning_from_a_loaded_model(learned: dict) -> None:
     assert ctrl.model is model
     assert model.up.speed_n == n_before + 1
     assert StopModel.from_dict(json.loads(json.dumps(ctrl.model.to_dict()))) == ctrl.model
+
+
+def _on_bottom_end_stop(seed: int, *, bottom_on_end_stop: bool) -> tuple[MotionController, Recorder]:
+    """A learned desk whose min_mm is its bottom end stop, asked to go there with the sensor reading 5 mm high."""
+    desk = DeskSpec(min_mm=640.0, max_mm=1260.0)
+    ctrl = MotionController(MotionConfig(min_mm=640.0, max_mm=1260.0, bottom_on_end_stop=bottom_on_end_stop))
+    rig = VirtualRig(ctrl, desk, SensorSpec(), seed=seed, start_mm=950.0)
+    rig.settle(2.0)
+    rng = random.Random(seed)
+    for target in [round(rng.uniform(750, 1150), 1) for _ in range(8)] + [1000.0]:    # its coast learned
+        wait_for_duty(ctrl, rig, target)
+        move(ctrl, rig, target)
+        rig.rest(2.0)
+    assert ctrl.fault is None
+    rig.sensor.spec = dataclasses.replace(rig.sensor.spec, mount_offset_mm=SensorSpec().mount_offset_mm - 5.0)
+    rig.rest(2.0)
+    wait_for_duty(ctrl, rig, 640.0)
+    return ctrl, move(ctrl, rig, 640.0)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_move_onto_the_bottom_end_stop_with_a_drifted_sensor_ends_there(seed):
+    # `[sensor] rezero_at_bottom` puts min_mm on the end stop: the desk rests on it short of the
+    # target as the sensor reads it. That is the desk's end, not a hand (the shortfall check stays
+    # out): the move ends normally, so the re-zero that corrects the drift can run.
+    ctrl, rec = _on_bottom_end_stop(seed, bottom_on_end_stop=True)
+    assert ctrl.fault is None and "move_done" in rec.kinds(), rec.events
+
+
+def test_without_the_end_stop_at_the_limit_the_same_rest_is_judged_pressed():
+    # The same move where min_mm is not declared the end stop: 5 mm short after a learned coast and
+    # its corrections is what a hand under the desktop looks like.
+    ctrl, _ = _on_bottom_end_stop(1, bottom_on_end_stop=False)
+    assert ctrl.fault is not None and ctrl.fault.kind is FaultKind.OBSTRUCTION

@@ -27,6 +27,9 @@ class MotionConfig:
     evidence_threshold: float = 10.0
     collapse_threshold: float = 12.0
     limit_overrun_mm: float = 15.0
+    # The installer put min_mm on the desk's bottom end stop (`[sensor] rezero_at_bottom`): a move
+    # that ends there short of its target may be resting on the stop, not pressing on a hand.
+    bottom_on_end_stop: bool = False
     pause_after_s: float = 0.2
     # Motor current sensing (optional hardware): a rise over this move's running current
     # means the motor is pushing on something; the start-up surge is not judged.

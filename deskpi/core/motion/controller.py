@@ -544,9 +544,10 @@ class MotionController:
         pulse goes a fraction of its way, until one lands within the tolerance while the desk
         presses with hundreds of newtons. Only a move whose first stop was timed on a learned
         coast after a second or more at full speed is judged (not a short move, not a desk still
-        being learned).
+        being learned; a stop the goto began from while it settled counts as its first), and
+        never one that may end on the bottom end stop (`_near_end_stop`).
         """
-        if g is None or g.kind != "goto":
+        if g is None or g.kind != "goto" or self._near_end_stop(g.target, s.direction):
             return False
         m = self.model[s.direction]
         led = g.shortfall
@@ -575,6 +576,14 @@ class MotionController:
                           f"{led.stops} stop{'s' if led.stops > 1 else ''} (pressing into something)",
                           now, backoff_from=None if s.stopped else s.direction)
         return True
+
+    def _near_end_stop(self, target: float, direction: Direction) -> bool:
+        """Whether a move down to `target` may end on the desk's own bottom end stop: an installer who
+        re-zeroes there sets min_mm on the stop, and until the re-zero a sensor drifted a few mm high
+        reads the stop short of the target. Resting short there is the desk's end, not a hand; judging
+        it would latch every move to the bottom and the re-zero that fixes the drift would never run."""
+        return (self.cfg.bottom_on_end_stop and direction is Direction.DOWN
+                and target - self.cfg.min_mm <= self.cfg.limit_overrun_mm)
 
     def _rest_height(self, now: float) -> tuple[float, float] | None:
         """Height and its sd: the last settle if it is recent and nothing moved since."""
