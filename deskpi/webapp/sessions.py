@@ -11,8 +11,8 @@ its owner's PIN while strangers have the name locked out (deskpi.webapp.auth).
 """
 from __future__ import annotations
 
-import contextlib
 import hmac
+import logging
 import secrets
 import time
 
@@ -22,6 +22,8 @@ from flask.sessions import SecureCookieSessionInterface
 from deskpi.util.storage import StorageFull
 from deskpi.webapp.api_spec import API
 from deskpi.webapp.context import WebContext
+
+log = logging.getLogger(__name__)
 
 DEVICE_COOKIE = "deskpi_device"
 DEVICE_COOKIE_DAYS = 365
@@ -90,8 +92,13 @@ def user_for_token(ctx: WebContext, token: str):
 
             @after_this_request
             def note_use(resp: Response) -> Response:
-                with contextlib.suppress(StorageFull):    # a full disk costs the note, not the request
+                # The request's work is done (a Stop has stopped): a store that is full, locked past
+                # its timeout or closing costs the note, never turns the answer into an error.
+                try:
                     ctx.store.user_for_token(token)      # records when it was last used
+                except Exception as exc:                 # noqa: BLE001 - bookkeeping only; tried again in a minute
+                    if not isinstance(exc, StorageFull):
+                        log.warning("could not note an API token's use: %s", exc)
                 return resp
     return user
 

@@ -1200,3 +1200,22 @@ def test_a_name_with_html_is_escaped_on_every_page(desk, page):
     html = resp.get_data(as_text=True)
     assert "<img src=x" not in html and "onerror=alert(1)>" not in html
     assert XSS_ESCAPED in html, "the name is shown (escaped)"
+
+
+def test_a_store_that_cannot_note_a_tokens_use_does_not_fail_the_stop(desk, caplog):
+    """The note comes after the work: a store locked past its timeout costs the note, not a 500 for a Stop
+    that has stopped the desk."""
+    import sqlite3
+
+    _id, token = desk.store.create_token("Cy", "locked out")
+
+    def locked(*a, **kw):
+        raise sqlite3.OperationalError("database is locked")
+    try:
+        desk.store.user_for_token = locked
+        assert desk.client().post(f"{API}/stop", headers=desk.bearer(token)).status_code == 200
+        assert desk.service.calls[-1][0] == "stop"
+        assert "could not note an API token's use: database is locked" in caplog.text
+    finally:
+        del desk.store.user_for_token
+        desk.store.revoke_token(_id)
