@@ -33,3 +33,17 @@ def test_a_window_longer_than_a_quarter_is_refused(sign_in):
     assert admin.get(f"{API}/stats/desk?days=92").status_code == 200
     resp = admin.get(f"{API}/stats/desk?days=lots")
     assert resp.status_code == 400 and "lots" in resp.get_json()["error"]
+
+
+def test_the_statistics_bytes_are_what_the_apps_own_json_would_send(sign_in):
+    # deskpi.webapp.stats_json encodes shared records once instead of calling jsonify: the bytes must
+    # stay those of this app's JSON settings (key order kept, compact, ASCII), names beyond ASCII too.
+    from flask import current_app
+
+    admin = sign_in(name="ada", admin=True)
+    sign_in(name="Zoë", pin="5151", admin=False, claim=False)
+    for path in (f"{API}/stats/desk?days=9", f"{API}/stats?days=9"):
+        resp = admin.get(path)
+        assert resp.status_code == 200
+        with admin.application.app_context():
+            assert resp.get_data() == current_app.json.response(resp.get_json()).get_data(), path
