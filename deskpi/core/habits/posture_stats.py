@@ -534,8 +534,11 @@ def daily(rows: Iterable[Any], active_users: Iterable[Any], profiles: Mapping[An
         day_cover: list[tuple] = [(sweep_start, win_start, None)] if sweep_start < win_start else []
         day_cover += [(max(d0, first), min(d1, win_end), d) for d, (d0, d1) in bounds.items()
                       if d0 < win_end and d1 > first]
+        # The log's last row holds until the next one or `now`: a past day asked for alone is not cut at its
+        # midnight, which would make a last row within max_gap_s of it count as known here and unknown in a
+        # longer report (the same day must read the same on every page).
         sweep(pts, u_times, u_names, thresholds_for, day_cover, sweep_start, win_end, float(max_gap_s), keep,
-              wanted_set, latch, tallies, blocks)
+              wanted_set, latch, tallies, blocks, until=now_t)
         del pts               # a year of rows need not stay in memory while the days are counted
 
     # Reminders: on the local day they were shown, to the user named or the one active then.
