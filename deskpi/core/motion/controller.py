@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import enum
 import math
-import statistics
-from collections import deque
 from dataclasses import dataclass, field
 
 from ..faults import Fault, FaultKind, MotionRefused
 from ..types import CurrentSample, Direction, EchoStatus, Reading
+from . import pressed
 from .config import Command, MotionConfig, MoveReport
 from .current import CurrentCheck
 from .duty import DutyCycle
@@ -26,7 +25,7 @@ from .estimator import HeightEstimator, SensorHealth, Verdict
 from .interlock import Interlock
 from .judge import Suspicion, undecided, verdict
 from .monitors import CollapseCheck, SlowdownCheck, StartupCheck, StuckCheck
-from .settling import Shortfall, combine, robust_mean, still_moving
+from .settling import NoisePool, Shortfall, combine, robust_mean, still_moving
 from .stopmodel import StopModel
 from .trajectory import TrajectoryFit
 
@@ -106,7 +105,7 @@ class MotionController:
         self._settle: _Settle | None = None
         self._drive: Direction | None = None
         self._rest: tuple[float, float, float] | None = None
-        self._scatter: deque[float] = deque(maxlen=120)
+        self._scatter = NoisePool()
         self._now = 0.0
         self._ping_s = 0.06            # time between readings, learned: the sensor pings faster while moving
         self._last_reading_t: float | None = None
@@ -473,7 +472,7 @@ class MotionController:
             return
         if self._pressed(s, g, measured, self.noise_mm / math.sqrt(n_used), now):
             return      # not learned from: a squeezed coast is not this desk's
-        self._update_noise(s.readings)
+        self.noise_mm = self._scatter.add(s.readings, self.noise_mm)
         if s.learnable:
             self._learn(s, measured)
         if g is None:
@@ -527,63 +526,25 @@ class MotionController:
         self._raise_fault(*found, now, backoff_from=sus.direction if backoff else None)
         return True
 
-    #: A move's stops, added up, this far short of a free desk's (in sd, and in mm) pressed into something.
-    PRESSED_Z = 3.5
-    PRESSED_MM = 4.0
-    #: Readings at full speed before a cut whose coast is judged: on a shorter move the fit's speed is
-    #: still mostly the learned one, and a healthy desk loaded a little differently rests 5 mm from it.
-    PRESSED_STEADY = 40
-    #: How well a short pulse's travel is known (a share of it): once pulses are learned, and before.
-    PULSE_SPREAD = (0.3, 0.4)
-
     def _pressed(self, s: _Settle, g: _Goal | None, measured: float, se: float, now: float) -> bool:
-        """Latch an obstruction if this goto's stops, added up, fell short of a free desk's beyond doubt.
-
-        A soft obstacle met in the last centimetres of a move slows the desk too little for the
-        monitors before the cut for the target; the desk then stops short, and each correction
-        pulse goes a fraction of its way, until one lands within the tolerance while the desk
-        presses with hundreds of newtons. Only a move whose first stop was timed on a learned
-        coast after a second or more at full speed is judged (not a short move, not a desk still
-        being learned; a stop the goto began from while it settled counts as its first), and
-        never one that may end on the bottom end stop (`_near_end_stop`).
-        """
-        if g is None or g.kind != "goto" or self._near_end_stop(g.target, s.direction):
+        """Latch an obstruction if this goto's stops, added up, fell short of a free desk's beyond doubt
+        (deskpi.core.motion.pressed: a soft obstacle met in the last centimetres)."""
+        if g is None or g.kind != "goto" or pressed.near_end_stop(self.cfg, g.target, s.direction):
             return False
-        m = self.model[s.direction]
-        led = g.shortfall
-        if not s.learnable or s.suspect is not None or (led is not None and led.direction != s.direction):
-            led = None
-        elif s.pulse is not None and s.fit.steady_samples() < 5:
-            if led is not None:
-                wanted = s.pulse[1]
-                led.add(wanted, self.PULSE_SPREAD[m.pulse_n < 3] * wanted)
-        elif s.expected is not None and s.fit.steady_samples() >= self.PRESSED_STEADY:
-            e, sd = s.expected
-            led = led or Shortfall(s.fit.x0, int(s.direction))
-            led.add(s.direction * (e - s.fit.x0), sd)
-        else:
-            led = None
-        g.shortfall = led
-        if led is None:
-            return False
-        # A healthy rest is not known better than one reading's noise, however sure the fit was:
-        # on a noisy desk with wild echoes a free stop lands 5 mm from a fit sure to 0.6 mm.
-        short, z = led.short_of_free(measured, se, self.noise_mm)
-        if short < self.PRESSED_MM or z < self.PRESSED_Z:
+        steady = s.fit.steady_samples()
+        pulse = s.pulse[1] if s.pulse is not None and steady < 5 else None
+        cut = (s.fit.x0, *s.expected) if pulse is None and s.expected is not None \
+            and steady >= pressed.PRESSED_STEADY else None
+        led = g.shortfall = pressed.track(g.shortfall, direction=s.direction, judged=s.learnable and s.suspect is None,
+                                          pulse_mm=pulse, pulses_learned=self.model[s.direction].pulse_n, cut=cut)
+        short = None if led is None else pressed.beyond_doubt(led, measured, se, self.noise_mm)
+        if led is None or short is None:
             return False
         self._raise_fault(FaultKind.OBSTRUCTION,
                           f"the desk came to rest {short:.0f} mm short of where a free desk would have after "
                           f"{led.stops} stop{'s' if led.stops > 1 else ''} (pressing into something)",
                           now, backoff_from=None if s.stopped else s.direction)
         return True
-
-    def _near_end_stop(self, target: float, direction: Direction) -> bool:
-        """Whether a move down to `target` may end on the desk's own bottom end stop: an installer who
-        re-zeroes there sets min_mm on the stop, and until the re-zero a sensor drifted a few mm high
-        reads the stop short of the target. Resting short there is the desk's end, not a hand; judging
-        it would latch every move to the bottom and the re-zero that fixes the drift would never run."""
-        return (self.cfg.bottom_on_end_stop and direction is Direction.DOWN
-                and target - self.cfg.min_mm <= self.cfg.limit_overrun_mm)
 
     def _rest_height(self, now: float) -> tuple[float, float] | None:
         """Height and its sd: the last settle if it is recent and nothing moved since."""
@@ -713,21 +674,6 @@ class MotionController:
             if line is not None:
                 c, v = line   # y = c + d * v * (t - t_on) once up to speed
                 m.learn_startup(s.direction * (fit.x0 - c) / v)
-
-    def _update_noise(self, readings: list[float]) -> None:
-        """Pool the scatter of recent settles: one settle is too few readings to judge noise."""
-        if len(readings) < 4:
-            return
-        med = statistics.median(readings)
-        # Deviations from the group's own median understate the spread by ~sqrt((n-1)/n).
-        k = math.sqrt(len(readings) / (len(readings) - 1))
-        self._scatter.extend(k * (x - med) for x in readings)
-        if len(self._scatter) >= 30:
-            devs = sorted(abs(x) for x in self._scatter)
-            trimmed = devs[: int(len(devs) * 0.95)]          # drop the odd wild echo
-            rms = math.sqrt(sum(x * x for x in trimmed) / len(trimmed))
-            # dropping the largest 5 % of a normal sample leaves 87 % of its rms; undo that
-            self.noise_mm = max(rms / 0.872, 0.3)
 
     def _wake_at(self, now: float) -> float | None:
         times: list[float] = []

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import deque
 from dataclasses import dataclass
 
 
@@ -69,3 +70,26 @@ class Shortfall:
         """
         short = self.travel_mm - self.direction * (rest_mm - self.start_mm)
         return short, short / max(math.sqrt(self.var + se_mm * se_mm), floor_sd_mm, 1e-6)
+
+
+class NoisePool:
+    """The sensor's noise, pooled from the scatter of recent settles: one settle is too few readings to judge it."""
+
+    def __init__(self, size: int = 120) -> None:
+        self._scatter: deque[float] = deque(maxlen=size)
+
+    def add(self, readings: list[float], noise_mm: float) -> float:
+        """Pool one settle's readings; returns the noise (sd, mm) now, `noise_mm` until enough are pooled."""
+        if len(readings) < 4:
+            return noise_mm
+        med = statistics.median(readings)
+        # Deviations from the group's own median understate the spread by ~sqrt((n-1)/n).
+        k = math.sqrt(len(readings) / (len(readings) - 1))
+        self._scatter.extend(k * (x - med) for x in readings)
+        if len(self._scatter) < 30:
+            return noise_mm
+        devs = sorted(abs(x) for x in self._scatter)
+        trimmed = devs[: int(len(devs) * 0.95)]          # drop the odd wild echo
+        rms = math.sqrt(sum(x * x for x in trimmed) / len(trimmed))
+        # dropping the largest 5 % of a normal sample leaves 87 % of its rms; undo that
+        return max(rms / 0.872, 0.3)

@@ -1,0 +1,60 @@
+"""A soft obstacle met in the last centimetres of a move: the stops of a goto, added up, short of a free desk's.
+
+Such an obstacle (a hand, a chair arm) slows the desk too little for the monitors before the motor goes off for
+the target; the desk then stops short, and each correction pulse goes a fraction of its way, until one lands
+within the tolerance while the desk presses with hundreds of newtons. `track` keeps one goto's ledger of stops
+(`settling.Shortfall`) and `beyond_doubt` says when it is far enough short to be an obstruction.
+
+Only a move whose first stop was timed on a learned coast after PRESSED_STEADY readings at full speed is judged
+(not a short move, not a desk still being learned; a stop the goto began from while it settled counts as its
+first), and never one that may end on the desk's bottom end stop (`near_end_stop`).
+"""
+from __future__ import annotations
+
+from ..types import Direction
+from .config import MotionConfig
+from .settling import Shortfall
+
+#: A move's stops, added up, this far short of a free desk's (in sd, and in mm) pressed into something.
+PRESSED_Z = 3.5
+PRESSED_MM = 4.0
+#: Readings at full speed before a cut whose coast is judged: on a shorter move the fit's speed is still
+#: mostly the learned one, and a healthy desk loaded a little differently rests 5 mm from it.
+PRESSED_STEADY = 40
+#: How well a short pulse's travel is known (a share of it): once pulses are learned, and before.
+PULSE_SPREAD = (0.3, 0.4)
+
+
+def track(led: Shortfall | None, *, direction: Direction, judged: bool, pulse_mm: float | None,
+          pulses_learned: int, cut: tuple[float, float, float] | None) -> Shortfall | None:
+    """The goto's ledger after one more stop (None: nothing to judge). judged: a stop worth learning from with
+    no fault suspected; pulse_mm: the travel a correction pulse wanted, when the stop ended one; cut: (where
+    the move's fit started, the rest it expected, its sd), when the stop was a cut after a steady run."""
+    if not judged or (led is not None and led.direction != direction):
+        return None
+    if pulse_mm is not None:
+        if led is not None:
+            led.add(pulse_mm, PULSE_SPREAD[pulses_learned < 3] * pulse_mm)
+        return led
+    if cut is None:
+        return None
+    x0, expected, sd = cut
+    led = led or Shortfall(x0, int(direction))
+    led.add(direction * (expected - x0), sd)
+    return led
+
+
+def beyond_doubt(led: Shortfall, rest_mm: float, se_mm: float, noise_mm: float) -> float | None:
+    """How far short of a free desk the desk rests (mm) when that is an obstruction, else None."""
+    # A healthy rest is not known better than one reading's noise, however sure the fit was:
+    # on a noisy desk with wild echoes a free stop lands 5 mm from a fit sure to 0.6 mm.
+    short, z = led.short_of_free(rest_mm, se_mm, noise_mm)
+    return short if short >= PRESSED_MM and z >= PRESSED_Z else None
+
+
+def near_end_stop(cfg: MotionConfig, target: float, direction: Direction) -> bool:
+    """Whether a move down to `target` may end on the desk's own bottom end stop: an installer who re-zeroes
+    there sets min_mm on the stop, and until the re-zero a sensor drifted a few mm high reads the stop short of
+    the target. Resting short there is the desk's end, not a hand; judging it would latch every move to the
+    bottom, and the re-zero that fixes the drift would never run."""
+    return cfg.bottom_on_end_stop and direction is Direction.DOWN and target - cfg.min_mm <= cfg.limit_overrun_mm
