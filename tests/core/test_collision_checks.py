@@ -13,7 +13,7 @@ from deskpi.core.faults import FaultKind
 from deskpi.core.motion.current import Climb, CurrentCheck
 from deskpi.core.motion.judge import Suspicion, verdict
 from deskpi.core.motion.monitors import CollapseCheck, SlowdownCheck
-from deskpi.core.motion.settling import Shortfall
+from deskpi.core.motion.pressed import Shortfall
 from deskpi.core.motion.stopmodel import StopModel
 from deskpi.core.types import Direction
 

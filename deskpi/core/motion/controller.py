@@ -25,7 +25,7 @@ from .estimator import HeightEstimator, SensorHealth, Verdict
 from .interlock import Interlock
 from .judge import Suspicion, undecided, verdict
 from .monitors import CollapseCheck, SlowdownCheck, StartupCheck, StuckCheck
-from .settling import NoisePool, Shortfall, combine, robust_mean, still_moving
+from .settling import NoisePool, combine, robust_mean, still_moving
 from .stopmodel import StopModel
 from .trajectory import TrajectoryFit
 
@@ -53,7 +53,7 @@ class _Goal:
     dismissed_obstruction: bool = False
     obstruction_at: float | None = None      # where a dismissed obstruction suspicion left the desk
     backoff_from: Direction | None = None
-    shortfall: Shortfall | None = None       # this goto's stops so far against a free desk's
+    shortfall: pressed.Shortfall | None = None       # this goto's stops so far against a free desk's
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Such an obstacle (a hand, a chair arm) slows the desk too little for the monitors before the motor goes off for
 the target; the desk then stops short, and each correction pulse goes a fraction of its way, until one lands
 within the tolerance while the desk presses with hundreds of newtons. `track` keeps one goto's ledger of stops
-(`settling.Shortfall`) and `beyond_doubt` says when it is far enough short to be an obstruction.
+(`Shortfall`) and `beyond_doubt` says when it is far enough short to be an obstruction.
 
 Only a move whose first stop was timed on a learned coast after PRESSED_STEADY readings at full speed is judged
 (not a short move, not a desk still being learned; a stop the goto began from while it settled counts as its
@@ -11,9 +11,11 @@ first), and never one that may end on the desk's bottom end stop (`near_end_stop
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 from ..types import Direction
 from .config import MotionConfig
-from .settling import Shortfall
 
 #: A move's stops, added up, this far short of a free desk's (in sd, and in mm) pressed into something.
 PRESSED_Z = 3.5
@@ -23,6 +25,38 @@ PRESSED_MM = 4.0
 PRESSED_STEADY = 40
 #: How well a short pulse's travel is known (a share of it): once pulses are learned, and before.
 PULSE_SPREAD = (0.3, 0.4)
+
+
+@dataclass
+class Shortfall:
+    """One move's stops added up: how far short of where a free desk's would have brought it.
+
+    A desk pressing into something soft (a hand, a chair arm) falls short every time the
+    motor is cut: the cut for the target, then each correction after it. One stop a few mm
+    short is common (a coast is known to a few mm, a short pulse to a third of itself);
+    every stop short, adding up beyond doubt, is not. Each stop's expected travel counts
+    from where the controller thought the desk was, so the rests in between cancel and
+    only the first start and the last rest are measurements.
+    """
+
+    start_mm: float
+    direction: int
+    travel_mm: float = 0.0      # what the stops so far would have covered on a free desk
+    var: float = 0.0            # and its variance
+    stops: int = 0
+
+    def add(self, travel_mm: float, sd_mm: float) -> None:
+        self.travel_mm += travel_mm
+        self.var += sd_mm * sd_mm
+        self.stops += 1
+
+    def short_of_free(self, rest_mm: float, se_mm: float, floor_sd_mm: float = 0.0) -> tuple[float, float]:
+        """How far short of a free desk the desk rests (mm), and that in standard deviations.
+
+        `floor_sd_mm`: the least the whole is uncertain by, however sure the fit was of each stop.
+        """
+        short = self.travel_mm - self.direction * (rest_mm - self.start_mm)
+        return short, short / max(math.sqrt(self.var + se_mm * se_mm), floor_sd_mm, 1e-6)
 
 
 def track(led: Shortfall | None, *, direction: Direction, judged: bool, pulse_mm: float | None,

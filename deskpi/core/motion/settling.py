@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 import statistics
 from collections import deque
-from dataclasses import dataclass
 
 
 def still_moving(values: list[float], n_recent: int, noise_mm: float) -> bool:
@@ -38,38 +37,6 @@ def combine(measured: float, se_m: float, expected: tuple[float, float] | None) 
         return measured, se_m     # the prediction was wrong; trust the readings
     wm, we = 1 / se_m ** 2, 1 / se_e ** 2
     return (measured * wm + e * we) / (wm + we), (wm + we) ** -0.5
-
-
-@dataclass
-class Shortfall:
-    """One move's stops added up: how far short of where a free desk's would have brought it.
-
-    A desk pressing into something soft (a hand, a chair arm) falls short every time the
-    motor is cut: the cut for the target, then each correction after it. One stop a few mm
-    short is common (a coast is known to a few mm, a short pulse to a third of itself);
-    every stop short, adding up beyond doubt, is not. Each stop's expected travel counts
-    from where the controller thought the desk was, so the rests in between cancel and
-    only the first start and the last rest are measurements.
-    """
-
-    start_mm: float
-    direction: int
-    travel_mm: float = 0.0      # what the stops so far would have covered on a free desk
-    var: float = 0.0            # and its variance
-    stops: int = 0
-
-    def add(self, travel_mm: float, sd_mm: float) -> None:
-        self.travel_mm += travel_mm
-        self.var += sd_mm * sd_mm
-        self.stops += 1
-
-    def short_of_free(self, rest_mm: float, se_mm: float, floor_sd_mm: float = 0.0) -> tuple[float, float]:
-        """How far short of a free desk the desk rests (mm), and that in standard deviations.
-
-        `floor_sd_mm`: the least the whole is uncertain by, however sure the fit was of each stop.
-        """
-        short = self.travel_mm - self.direction * (rest_mm - self.start_mm)
-        return short, short / max(math.sqrt(self.var + se_mm * se_mm), floor_sd_mm, 1e-6)
 
 
 class NoisePool:
