@@ -22,6 +22,10 @@ _REMINDER_SQL = ("SELECT r.id, u.name, r.kind, r.shown_at, r.outcome, r.outcome_
                  "FROM reminders r LEFT JOIN users u ON u.id = r.user_id")
 
 
+def _plan(name: str, kind: str, doc: str, updated_at: float) -> Plan:
+    return Plan(user=name, kind=kind, doc=json.loads(doc), updated_at=updated_at)
+
+
 class PlansMixin(StoreBase):
     """Habit plans per user and the reminder history."""
 
@@ -29,16 +33,14 @@ class PlansMixin(StoreBase):
         with self._read() as conn:
             row = require_user(conn, user)
             plan = conn.execute("SELECT kind, doc, updated_at FROM plans WHERE user_id = ?", [row["id"]]).fetchone()
-        if plan is None:
-            return None
-        return Plan(user=row["name"], kind=plan[0], doc=json.loads(plan[1]), updated_at=plan[2])
+        return None if plan is None else _plan(row["name"], *plan)
 
     def stored_plans(self) -> dict[str, Plan]:
         """Everyone's stored plan by their name, in one query (everyone's statistics need them all at once)."""
         with self._read() as conn:
             rows = conn.execute("SELECT u.name, p.kind, p.doc, p.updated_at FROM plans p "
                                 "JOIN users u ON u.id = p.user_id").fetchall()
-        return {name: Plan(user=name, kind=kind, doc=json.loads(doc), updated_at=at) for name, kind, doc, at in rows}
+        return {name: _plan(name, kind, doc, at) for name, kind, doc, at in rows}
 
     def set_plan(self, user: str, doc: dict[str, Any], *, kind: str = "custom", now: float | None = None) -> Plan:
         kind = fields.choice("kind", kind, PLAN_KINDS)
