@@ -903,8 +903,9 @@ def test_a_controller_keeps_learning_from_a_loaded_model(learned: dict) -> None:
     assert StopModel.from_dict(json.loads(json.dumps(ctrl.model.to_dict()))) == ctrl.model
 
 
-def _on_bottom_end_stop(seed: int, *, bottom_on_end_stop: bool) -> tuple[MotionController, Recorder]:
-    """A learned desk whose min_mm is its bottom end stop, asked to go there with the sensor reading 5 mm high."""
+def _on_bottom_end_stop(seed: int, *, bottom_on_end_stop: bool,
+                        drift_mm: float = 5.0) -> tuple[MotionController, Recorder]:
+    """A learned desk whose min_mm is its bottom end stop, asked to go there with the sensor reading drift_mm high."""
     desk = DeskSpec(min_mm=640.0, max_mm=1260.0)
     ctrl = MotionController(MotionConfig(min_mm=640.0, max_mm=1260.0, bottom_on_end_stop=bottom_on_end_stop))
     rig = VirtualRig(ctrl, desk, SensorSpec(), seed=seed, start_mm=950.0)
@@ -915,7 +916,7 @@ def _on_bottom_end_stop(seed: int, *, bottom_on_end_stop: bool) -> tuple[MotionC
         move(ctrl, rig, target)
         rig.rest(2.0)
     assert ctrl.fault is None
-    rig.sensor.spec = dataclasses.replace(rig.sensor.spec, mount_offset_mm=SensorSpec().mount_offset_mm - 5.0)
+    rig.sensor.spec = dataclasses.replace(rig.sensor.spec, mount_offset_mm=SensorSpec().mount_offset_mm - drift_mm)
     rig.rest(2.0)
     wait_for_duty(ctrl, rig, 640.0)
     return ctrl, move(ctrl, rig, 640.0)
@@ -928,6 +929,22 @@ def test_a_move_onto_the_bottom_end_stop_with_a_drifted_sensor_ends_there(seed):
     # out): the move ends normally, so the re-zero that corrects the drift can run.
     ctrl, rec = _on_bottom_end_stop(seed, bottom_on_end_stop=True)
     assert ctrl.fault is None and "move_done" in rec.kinds(), rec.events
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("drift_mm", [8.0, 12.0])
+def test_a_drift_that_stalls_the_motor_on_the_bottom_end_stop_ends_the_move_there(seed, drift_mm):
+    # Reading 8-12 mm high, the desk meets its stop before the readings reach the limit, and the motor (or
+    # a correction pulse) drives on into it: the stall there is the move's end, and nothing latches.
+    ctrl, rec = _on_bottom_end_stop(seed, bottom_on_end_stop=True, drift_mm=drift_mm)
+    assert ctrl.fault is None, rec.events
+    done = rec.first("move_done")
+    assert done.target_mm == 640.0 and abs(done.final_mm - (640.0 + drift_mm)) < 4.0
+
+
+def test_a_stall_further_above_the_end_stop_than_a_drift_explains_is_still_a_fault():
+    ctrl, _ = _on_bottom_end_stop(1, bottom_on_end_stop=True, drift_mm=25.0)
+    assert ctrl.fault is not None and ctrl.fault.kind in (FaultKind.STALL, FaultKind.OBSTRUCTION)
 
 
 def test_without_the_end_stop_at_the_limit_the_same_rest_is_judged_pressed():

@@ -519,6 +519,10 @@ class MotionController:
         if found is None:
             self.events.append(("suspicion_dismissed", {"kind": sus.kind.value, "t": now}))
             return False
+        if found[0] in (FaultKind.STALL, FaultKind.OBSTRUCTION) and g is not None and g.kind == "goto" \
+                and pressed.on_end_stop(self.cfg, g.target, sus.direction, final):
+            self._finish(g, final, now)     # the re-zero that follows corrects the drift
+            return True
         if found[0] is FaultKind.STALL and g is not None and g.dismissed_obstruction:
             # It slowed to a stop, went on, and now will not move at all: something is in the way.
             found = (FaultKind.OBSTRUCTION, f"the desk stopped against something: {found[1]}")

@@ -92,3 +92,10 @@ def near_end_stop(cfg: MotionConfig, target: float, direction: Direction) -> boo
     the target. Resting short there is the desk's end, not a hand; judging it would latch every move to the
     bottom, and the re-zero that fixes the drift would never run."""
     return cfg.bottom_on_end_stop and direction is Direction.DOWN and target - cfg.min_mm <= cfg.limit_overrun_mm
+
+
+def on_end_stop(cfg: MotionConfig, target: float, direction: Direction, rest_mm: float) -> bool:
+    """Whether a move down that stopped dead at rest_mm is resting on the bottom end stop (see near_end_stop):
+    a sensor drifted high reads the stop up to limit_overrun_mm above the limit, and the motor, driving on
+    toward the limit the readings have not reached, stalls there. That is the move's end, not a fault."""
+    return near_end_stop(cfg, target, direction) and -cfg.tolerance_mm <= rest_mm - target <= cfg.limit_overrun_mm
