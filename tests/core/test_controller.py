@@ -284,6 +284,21 @@ def test_retarget_in_the_same_direction_does_not_stop_the_motor() -> None:
     assert None not in on
 
 
+def test_a_retarget_further_on_gets_the_time_the_longer_move_needs() -> None:
+    # 100 mm asked for, then 550 mm: the first move's deadline (a few seconds) must not cut the second
+    # short as a travel timeout.
+    ctrl, rig = make_rig(4, start=700.0)
+    ctrl.move_to(800.0, rig.t)
+    rig.kick()
+    rec = Recorder(ctrl)
+    rig.run_until(rec, rig.t + 1.5)
+    ctrl.move_to(1250.0, rig.t)
+    rig.kick()
+    rig.run_until(rec, rig.t + 60.0)
+    assert ctrl.fault is None, rec.events
+    assert rec.first("move_done").target_mm == 1250.0
+
+
 def test_reversing_mid_move_rests_for_the_dead_time() -> None:
     ctrl, rig = make_rig(3, start=800.0)
     ctrl.move_to(1200.0, rig.t)

@@ -273,7 +273,10 @@ class MotionController:
                 # Retarget on the fly: no stop, no settle, same measurements.
                 a.target = a.aim = goal.target
                 a.pulse = None
-                a.cut_at = a.fit.cut_time(a.aim, self.model[a.direction].stop_lag_s)
+                m = self.model[a.direction]
+                a.cut_at = a.fit.cut_time(a.aim, m.stop_lag_s)
+                # Further on takes longer than the first target's deadline allowed, and nearer never does.
+                a.deadline = max(a.deadline, now + 2.0 * abs(goal.target - a.fit.position(now)) / m.speed_mm_s + 3.0)
                 goal.start_mm = self._goal.start_mm if self._goal else goal.start_mm
                 self._goal = goal
                 return
