@@ -179,7 +179,9 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
 
     off_at = None
     fault = None
-    restarts, was_off, ever_on = 0, False, False
+    # A motor already running at the onset has run: cut on the very first step after it (a
+    # current sample just after contact), it must count, not wait for the back-off's end.
+    restarts, was_off, ever_on = 0, False, rig.drive is not None
     peak, peak_h, backed = 0.0, h_onset, 0.0
     pings_seen = rig.next_ping_at
     while rig.t < onset + 30:

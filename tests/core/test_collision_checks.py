@@ -4,12 +4,14 @@ Pure core, fake clock, no threads: each check is fed the readings a desk would g
 """
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import replace
 
 import pytest
 
 from deskpi.core.faults import FaultKind
+from deskpi.core.motion import current
 from deskpi.core.motion.current import Climb, CurrentCheck
 from deskpi.core.motion.judge import Suspicion, verdict
 from deskpi.core.motion.monitors import CollapseCheck, SlowdownCheck
@@ -258,6 +260,24 @@ def test_a_soft_obstacle_trips_the_climb_within_a_few_samples(amps, k_n_mm, v_mm
         t, (kind, _) = hit
         assert kind is FaultKind.OBSTRUCTION
         assert 2.0 <= t < 2.0 + within * 0.005, (seed, round((t - 2.0) / 0.005))
+
+
+@pytest.mark.parametrize("amps,k_n_mm,v_mm_s,within", [
+    (1.6, 10.0, 19.0, 40),
+    (1.6, 20.0, 58.0, 10),      # a hand under a fast desk going down
+    (3.0, 80.0, 55.0, 8),
+])
+def test_the_ramp_test_alone_sees_a_soft_obstacle(amps, k_n_mm, v_mm_s, within, monkeypatch):
+    # The climb of a squeezed obstacle grows from nothing, as the ramp test's fits do: with the
+    # CUSUM out of the way it still cuts the motor within a few samples of contact.
+    monkeypatch.setattr(current, "CUSUM_H", math.inf)
+    for seed in range(20):
+        samples = soft_obstacle(random.Random(seed), amps, k_n_mm, v_mm_s)
+        climb = Climb()
+        for _, a in samples[:20]:
+            climb.learn(a)
+        t = next((t for t, a in samples[20:] if climb.add(a, floor=0.025 * amps)), None)
+        assert t is not None and 2.0 <= t < 2.0 + within * 0.005, (seed, t)
 
 
 def test_one_wild_reading_does_not_trip_the_climb():
