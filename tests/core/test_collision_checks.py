@@ -305,6 +305,23 @@ def test_a_stalled_desk_is_called_as_soon_as_the_evidence_is_in():
     assert found[0] <= 0.328 and found[1][0] is FaultKind.STALL
 
 
+def test_a_stall_is_measured_from_where_the_desk_stood_still_not_from_the_last_few_readings():
+    # The median of the last nine readings put the start 2 mm low (about 2.5 sd of it): a stalled
+    # desk going up then read as one starting slowly. Where it stood, from all its readings at rest, does not.
+    from deskpi.core.motion.monitors import StartupCheck
+    from deskpi.core.motion.trajectory import TrajectoryFit
+
+    def first_call(still):
+        fit = TrajectoryFit(direction=Direction.UP, t_on=0.0, start_mm=998.0, start_sd_mm=0.8, speed_prior=35.0,
+                            speed_sd=6.0, ramp_s=0.22, noise_mm=2.0)
+        check = StartupCheck(fit=fit, speed=35.0, noise_mm=2.0, trusted=True, threshold=10.0, startup_s=0.11,
+                             still=still)
+        return next(((k, f) for k in range(1, 80) if (f := check.add(0.025 * k, 1000.0))), None)
+
+    from_still, from_median = first_call((1000.0, 0.3)), first_call(None)
+    assert from_still is not None and from_still[1][0] is FaultKind.STALL
+    assert from_median is None or from_median[0] > from_still[0]
+
 def test_half_way_between_blocked_and_free_the_judge_listens_longer():
     # Regression (bench faults, slow-heavy, obstruction_up seed 1005): six settled readings of a
     # desk blocked at 798 mm averaged 801.2, half-way to where a free desk would have stopped; it

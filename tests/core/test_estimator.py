@@ -291,3 +291,26 @@ def test_height_is_always_plausible_and_health_is_consistent(stream) -> None:
             assert health is SensorHealth.OK, "an accepted reading ends any silence and is fresh"
         if health is SensorHealth.OK:
             assert height is not None
+
+
+def test_a_desk_standing_still_is_placed_by_all_its_readings_since_it_came_to_rest() -> None:
+    est = HeightEstimator()
+    rng = random.Random(3)
+    feed(est, [900.0 + rng.gauss(0.0, 5.0) for _ in range(20)])      # a move, before it came to rest
+    feed(est, [1000.0 + rng.gauss(0.0, 2.0) for _ in range(60)], t0=2.0)
+    still = est.still_height(since=2.0, noise_mm=2.0)
+    assert still is not None
+    height, sd = still
+    assert sd == pytest.approx(2.0 / math.sqrt(60), rel=0.1)
+    assert abs(height - 1000.0) < 4 * sd
+    # More precise than the median of the last few readings it would otherwise start from.
+    assert sd < 1.25 * 2.0 / math.sqrt(est.cfg.window)
+
+
+def test_too_few_readings_at_rest_or_a_desk_moved_by_hand_give_no_still_height() -> None:
+    est = HeightEstimator()
+    feed(est, [1000.0] * 5)
+    assert est.still_height(since=None, noise_mm=2.0) is None
+    creeping = HeightEstimator()
+    feed(creeping, [1000.0 + 0.5 * i for i in range(40)])
+    assert creeping.still_height(since=None, noise_mm=2.0) is None

@@ -601,7 +601,9 @@ class MotionController:
         self._approach = _Approach(
             direction=d, target=g.target, aim=aim, pulse=pulse, t_on=now, fit=fit,
             startup=StartupCheck(fit=fit, speed=m.speed_mm_s, noise_mm=self.noise_mm, trusted=trusted,
-                                 threshold=self.cfg.evidence_threshold, startup_s=m.startup_s),
+                                 threshold=self.cfg.evidence_threshold, startup_s=m.startup_s,
+                                 still=self.estimator.still_height(self._rest[0] if self._rest else None,
+                                                                   self.noise_mm)),
             collapse=CollapseCheck(noise_mm=self.noise_mm, threshold=self.cfg.collapse_threshold,
                                    steady_after_s=max(m.ramp_s, 0.25) + 0.1, speed=m.speed_mm_s,
                                    ping_s=self._ping_s),

@@ -3,10 +3,12 @@
 The estimator keeps a short window of accepted readings. It answers three
 questions for everyone else: how high is the desk (a median, robust to the odd
 wild echo), how fast is it moving (least-squares slope over a short window),
-and can the sensor be trusted right now (fresh, answering, plausible).
+and can the sensor be trusted right now (fresh, answering, plausible); and, for a
+desk standing still, where it stands from every reading since it came to rest.
 """
 from __future__ import annotations
 
+import math
 import statistics
 from collections import deque
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from enum import Enum
 
 from ..types import EchoStatus, Reading
 from .linefit import fit_line
+from .settling import robust_mean, still_moving
 
 
 class Verdict(Enum):
@@ -62,6 +65,7 @@ class HeightEstimator:
     def __init__(self, config: EstimatorConfig | None = None) -> None:
         self.cfg = config or EstimatorConfig()
         self._window: deque[Sample] = deque(maxlen=max(self.cfg.window, 16))
+        self._still: deque[Sample] = deque(maxlen=64)    # ~10 s at the idle ping rate
         self._rejected: list[Sample] = []
         self._silent_run = 0
         self.last_accepted_t: float | None = None
@@ -80,6 +84,7 @@ class HeightEstimator:
         h = r.height_mm
         if verdict is Verdict.ACCEPTED and h is not None:   # _classify accepts only readings with a height
             self._window.append(Sample(r.t, h))
+            self._still.append(Sample(r.t, h))
             self.last_accepted_t = r.t
         return verdict
 
@@ -121,6 +126,24 @@ class HeightEstimator:
         if not items:
             return None
         return statistics.median(r.height_mm for r in items)
+
+    def still_height(self, since: float | None, noise_mm: float) -> tuple[float, float] | None:
+        """Height and its sd from the readings since the desk came to rest at `since` (None: all kept).
+
+        The median of the last few readings is off by most of a millimetre, and a move's start
+        is where a stall is told from a start by a few millimetres: a desk that has stood still
+        for seconds has said where it is many times over. None until ten readings have, or when
+        they trend or disagree with the last few (the desk was moved by hand).
+        """
+        ys = [x.height_mm for x in self._still if since is None or x.t >= since]
+        here = self.height()
+        if len(ys) < 10 or here is None or still_moving(ys, len(ys), noise_mm):
+            return None
+        mean, n = robust_mean(ys, noise_mm)
+        sd = max(noise_mm, 0.3) / math.sqrt(n)
+        if abs(mean - here) > 4.0 * 1.25 * noise_mm / math.sqrt(self.cfg.window):
+            return None
+        return mean, sd
 
     def velocity(self, now: float | None = None) -> float:
         """Least-squares slope (mm/s) of accepted readings in the recent window."""

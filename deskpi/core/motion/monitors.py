@@ -22,11 +22,19 @@ class StartupCheck:
     Uses the learned model (start height, speed, ramp) as the expectation and
     a conservative fraction of the learned speed, so a heavily loaded desk is
     not mistaken for a stalled one.
+
+    `still` is where the desk stood (height, sd) from all its readings since it came to rest,
+    when there are enough: a stall is told from a start by a few millimetres, and the median
+    of the last few readings the move's fit starts from is off by most of one. That error
+    weighed about as much as the noise of every reading since the motor went on: it made a stalled
+    desk look like one starting slowly (slow to call), and a slow healthy start like a stall.
     """
 
     def __init__(self, *, fit: TrajectoryFit, speed: float, noise_mm: float, trusted: bool,
-                 threshold: float, startup_s: float) -> None:
+                 threshold: float, startup_s: float, still: tuple[float, float] | None = None) -> None:
         self.fit = fit
+        self.x0, start_sd = still if still is not None else (fit.x0, fit.start_sd)
+        self.start_sd = max(start_sd, 0.3)
         # Under "moving as learned" the stall evidence falls however slow a loaded desk
         # is (anything above half speed): no discount, which only made a stall wait longer.
         self.v = speed
@@ -43,7 +51,7 @@ class StartupCheck:
     def add(self, t: float, y: float) -> Finding | None:
         d = self.fit.d
         g = self.fit.g(t)
-        moved = d * (y - self.fit.x0)      # progress in the commanded direction
+        moved = d * (y - self.x0)      # progress in the commanded direction
         self._recent.append(moved)
         self._behind.append(moved - self.v * g)
         self._sum_gy += g * moved
@@ -59,7 +67,7 @@ class StartupCheck:
             # "The wrong way" gets the benefit of the doubt about where the move started: a start
             # estimated 2 mm too far along reads as 2 mm the wrong way (a stall claim is checked
             # against that doubt when the desk has settled, so it need not wait for it here).
-            llr_wrong = -2.0 * self.v * (self._sum_gy + 2.0 * self.fit.start_sd * self._sum_g) / self.sigma2
+            llr_wrong = -2.0 * self.v * (self._sum_gy + 2.0 * self.start_sd * self._sum_g) / self.sigma2
             llr_stall = (self.v ** 2 * self._sum_gg - 2.0 * self.v * self._sum_gy) / (2 * self.sigma2)
             # Not moving as learned: then which failure fits better, not moving or moving the wrong way?
             llr_wrong_vs_stall = (-2.0 * self.v * self._sum_gy - self.v ** 2 * self._sum_gg) / (2 * self.sigma2)
