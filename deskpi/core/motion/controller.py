@@ -24,7 +24,7 @@ from .duty import DutyCycle
 from .estimator import HeightEstimator, SensorHealth, Verdict
 from .interlock import Interlock
 from .judge import Suspicion, undecided, verdict
-from .monitors import CollapseCheck, SlowdownCheck, StartupCheck, StuckCheck
+from .monitors import CollapseCheck, EarlyStopCheck, SlowdownCheck, StartupCheck, StuckCheck
 from .settling import NoisePool, combine, robust_mean, still_moving
 from .stopmodel import StopModel
 from .trajectory import TrajectoryFit
@@ -66,6 +66,7 @@ class _Approach:
     fit: TrajectoryFit
     startup: StartupCheck
     collapse: CollapseCheck
+    early: EarlyStopCheck
     slowdown: SlowdownCheck
     stuck: StuckCheck
     cut_at: float
@@ -331,7 +332,7 @@ class MotionController:
         pred = fit.position(t)
         gate = max(4.5 * self.noise_mm, 8.0) + 3 * fit.position_sd(t)
         plausible = abs(y - pred) <= gate
-        finding = a.startup.add(t, y)
+        finding = a.startup.add(t, y) or (None if a.collapse.settled_in else a.early.add(t, y))
         finding = finding or a.collapse.add(t, y, t_on=a.t_on, d=fit.d, plausible=plausible)
         if finding and finding[0] is FaultKind.OBSTRUCTION and a.current is not None and a.current.quiet(t):
             # A desk that met something draws more current at once; this one does not: the
@@ -382,7 +383,8 @@ class MotionController:
             expected = a.fit.x0 + d * m.travel_for_on_time(t - a.t_on)
             spread = 0.15 * abs(expected - a.fit.x0)
             coast_unknown = 0.0
-        blocked = a.collapse.onset[1] if kind is FaultKind.OBSTRUCTION and a.collapse.onset else None
+        onset = a.collapse.onset or a.early.onset
+        blocked = onset[1] if kind is FaultKind.OBSTRUCTION and onset else None
         self._pause(t)
         s = self._settle
         assert s is not None   # a was the approach under way, so the pause's cut has just begun a settle
@@ -595,13 +597,15 @@ class MotionController:
             # how far such pulses have really gone on this desk.
             pulse = (here, distance, m.pulse_gain)
             aim = here + d * distance / m.pulse_gain
+        collapse = CollapseCheck(noise_mm=self.noise_mm, threshold=self.cfg.collapse_threshold,
+                                 steady_after_s=max(m.ramp_s, 0.25) + 0.1, speed=m.speed_mm_s, ping_s=self._ping_s)
         self._approach = _Approach(
             direction=d, target=g.target, aim=aim, pulse=pulse, t_on=now, fit=fit,
             startup=StartupCheck(fit=fit, speed=m.speed_mm_s, noise_mm=self.noise_mm, trusted=trusted,
                                  threshold=self.cfg.evidence_threshold, startup_s=m.startup_s),
-            collapse=CollapseCheck(noise_mm=self.noise_mm, threshold=self.cfg.collapse_threshold,
-                                   steady_after_s=max(m.ramp_s, 0.25) + 0.1, speed=m.speed_mm_s,
-                                   ping_s=self._ping_s),
+            collapse=collapse,
+            early=EarlyStopCheck(fit=fit, speed=m.speed_mm_s, noise_mm=self.noise_mm, trusted=trusted,
+                                 threshold=self.cfg.collapse_threshold + 2.0, horizon_s=2 * collapse.window_s),
             slowdown=SlowdownCheck(noise_mm=self.noise_mm, steady_after_s=max(m.ramp_s, 0.25) + 0.1),
             stuck=StuckCheck(),
             cut_at=fit.cut_time(aim, m.stop_lag_s),
