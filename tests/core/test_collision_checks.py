@@ -116,6 +116,46 @@ def test_the_collapse_test_works_at_any_uptime(t0):
     assert 3.0 < hit[0] < 3.5
 
 
+def early_run(stop_at: float | None, *, seed: int = 1, speed: float = 55.0, load: float = 1.0,
+              wild_mm: float = 0.0, trusted: bool = True):
+    """A desk starting along the learned start-up profile, stopped by a wall at stop_at (s)."""
+    from deskpi.core.motion.monitors import EarlyStopCheck
+    from deskpi.core.motion.trajectory import TrajectoryFit
+    rng = random.Random(seed)
+    fit = TrajectoryFit(direction=Direction.DOWN, t_on=0.0, start_mm=1180.0, start_sd_mm=0.8, speed_prior=speed,
+                        speed_sd=6.0, ramp_s=0.2, noise_mm=2.0)
+    check = EarlyStopCheck(fit=fit, speed=speed, noise_mm=2.0, threshold=14.0, trusted=trusted, horizon_s=0.5)
+    for k in range(1, 50):
+        t = k * 0.025
+        y = 1180.0 - speed * load * fit.g(t if stop_at is None else min(t, stop_at)) + rng.gauss(0.0, 2.0)
+        found = check.add(t, y + (wild_mm if k == 12 else 0.0))
+        if found:
+            return t, found, check.onset
+    return None
+
+
+def test_a_wall_met_early_in_a_move_is_seen_before_the_collapse_test_could():
+    hit = early_run(0.5)
+    assert hit is not None and hit[1][0] is FaultKind.OBSTRUCTION
+    t, _, onset = hit
+    assert 0.5 < t < 0.75               # the collapse test has no steady reference line before ~0.9 s
+    assert onset is not None and abs(onset[1] - (1180.0 - 55.0 * 0.4)) < 6.0
+
+
+@pytest.mark.parametrize("load", [0.75, 1.0, 1.25])
+def test_a_healthy_start_at_any_load_is_not_taken_for_an_early_stop(load):
+    assert all(early_run(None, seed=s, load=load) is None for s in range(20))
+
+
+@pytest.mark.parametrize("wild_mm", [400.0, 12.0, -400.0])      # behind (a down move reads high), ahead
+def test_one_wild_echo_early_in_a_move_is_not_a_stop(wild_mm):
+    assert all(early_run(None, seed=s, wild_mm=wild_mm) is None for s in range(10))
+
+
+def test_without_a_learned_start_up_the_early_stop_test_stays_out():
+    assert early_run(0.5, trusted=False) is None
+
+
 def test_the_collapse_window_grows_for_a_slow_noisy_desk():
     fast = CollapseCheck.window_for(35.0, 2.0, 0.025, 10.0)
     slow = CollapseCheck.window_for(22.0, 2.5, 0.025, 10.0)

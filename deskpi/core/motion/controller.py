@@ -24,7 +24,7 @@ from .duty import DutyCycle
 from .estimator import HeightEstimator, SensorHealth, Verdict
 from .interlock import Interlock
 from .judge import Suspicion, undecided, verdict
-from .monitors import CollapseCheck, SlowdownCheck, StartupCheck, StuckCheck
+from .monitors import CollapseCheck, EarlyStopCheck, SlowdownCheck, StartupCheck, StuckCheck
 from .settling import NoisePool, combine, robust_mean, still_moving
 from .stopmodel import StopModel
 from .trajectory import TrajectoryFit
@@ -66,6 +66,7 @@ class _Approach:
     fit: TrajectoryFit
     startup: StartupCheck
     collapse: CollapseCheck
+    early: EarlyStopCheck
     slowdown: SlowdownCheck
     stuck: StuckCheck
     cut_at: float
@@ -334,7 +335,7 @@ class MotionController:
         pred = fit.position(t)
         gate = max(4.5 * self.noise_mm, 8.0) + 3 * fit.position_sd(t)
         plausible = abs(y - pred) <= gate
-        finding = a.startup.add(t, y)
+        finding = a.startup.add(t, y) or (None if a.collapse.settled_in else a.early.add(t, y))
         finding = finding or a.collapse.add(t, y, t_on=a.t_on, d=fit.d, plausible=plausible)
         if finding and finding[0] is FaultKind.OBSTRUCTION and a.current is not None and a.current.quiet(t):
             # A desk that met something draws more current at once; this one does not: the
@@ -385,7 +386,8 @@ class MotionController:
             expected = a.fit.x0 + d * m.travel_for_on_time(t - a.t_on)
             spread = 0.15 * abs(expected - a.fit.x0)
             coast_unknown = 0.0
-        blocked = a.collapse.onset[1] if kind is FaultKind.OBSTRUCTION and a.collapse.onset else None
+        onset = a.collapse.onset or a.early.onset
+        blocked = onset[1] if kind is FaultKind.OBSTRUCTION and onset else None
         self._pause(t)
         s = self._settle
         assert s is not None   # a was the approach under way, so the pause's cut has just begun a settle
@@ -477,7 +479,7 @@ class MotionController:
             return      # not learned from: a squeezed coast is not this desk's
         self.noise_mm = self._scatter.add(s.readings, self.noise_mm)
         if s.learnable:
-            self._learn(s, measured)
+            self.model.learn_stop(s.direction, s.fit, s.t_cut, measured, s.pulse, s.running_a)
         if g is None:
             return
         if g.kind == "backoff" and g.approaches > 0:
@@ -598,15 +600,17 @@ class MotionController:
             # how far such pulses have really gone on this desk.
             pulse = (here, distance, m.pulse_gain)
             aim = here + d * distance / m.pulse_gain
+        collapse = CollapseCheck(noise_mm=self.noise_mm, threshold=self.cfg.collapse_threshold,
+                                 steady_after_s=max(m.ramp_s, 0.25) + 0.1, speed=m.speed_mm_s, ping_s=self._ping_s)
         self._approach = _Approach(
             direction=d, target=g.target, aim=aim, pulse=pulse, t_on=now, fit=fit,
             startup=StartupCheck(fit=fit, speed=m.speed_mm_s, noise_mm=self.noise_mm, trusted=trusted,
                                  threshold=self.cfg.evidence_threshold, startup_s=m.startup_s,
                                  still=self.estimator.still_height(self._rest[0] if self._rest else None,
                                                                    self.noise_mm)),
-            collapse=CollapseCheck(noise_mm=self.noise_mm, threshold=self.cfg.collapse_threshold,
-                                   steady_after_s=max(m.ramp_s, 0.25) + 0.1, speed=m.speed_mm_s,
-                                   ping_s=self._ping_s),
+            collapse=collapse,
+            early=EarlyStopCheck(fit=fit, speed=m.speed_mm_s, noise_mm=self.noise_mm, trusted=trusted,
+                                 threshold=self.cfg.collapse_threshold + 2.0, horizon_s=2 * collapse.window_s),
             slowdown=SlowdownCheck(noise_mm=self.noise_mm, steady_after_s=max(m.ramp_s, 0.25) + 0.1),
             stuck=StuckCheck(),
             cut_at=fit.cut_time(aim, m.stop_lag_s),
@@ -658,31 +662,6 @@ class MotionController:
         if backoff_from is not None and self.cfg.backoff_mm > 0 and height is not None:
             # The target is set once the desk has settled against the obstruction.
             self._goal = _Goal("backoff", height, "obstruction", now, height, 0, backoff_from=backoff_from)
-
-    def _learn(self, s: _Settle, final: float) -> None:
-        fit = s.fit
-        m = self.model[s.direction]
-        steady = fit.steady_samples()
-        v_cut = fit.speed(s.t_cut)
-        if s.pulse is not None and steady < 5:
-            start, wanted, gain_used = s.pulse
-            modelled = wanted / gain_used
-            if modelled > 0.5:
-                m.learn_pulse_gain((s.direction * (final - start)) / modelled)
-        if steady >= 5 and v_cut > 3.0:
-            m.learn_stop_lag(s.direction * (final - fit.position(s.t_cut)) / v_cut)
-            other = self.model[s.direction.opposite]
-            if other.stop_lag_n == 0:
-                # Same desk, same control box: a better first guess than the default.
-                other.stop_lag_s = m.stop_lag_s
-        if s.running_a is not None:
-            m.learn_current(s.running_a)
-        if steady >= 8:
-            m.learn_speed(fit.fit.v)
-            line = fit.steady_line()
-            if line is not None:
-                c, v = line   # y = c + d * v * (t - t_on) once up to speed
-                m.learn_startup(s.direction * (fit.x0 - c) / v)
 
     def _wake_at(self, now: float) -> float | None:
         times: list[float] = []

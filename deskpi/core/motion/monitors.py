@@ -118,6 +118,12 @@ class CollapseCheck:
         self._pts: deque[tuple[float, float, bool]] = deque()
         self.reference: tuple[float, float, float] | None = None    # (c, slope, t_ref) of the last test
         self.onset: tuple[float, float] | None = None                # (t, height) the last alarm put the stop at
+        self._span = 0.0
+
+    @property
+    def settled_in(self) -> bool:
+        """Its reference line is long enough to be trusted on its own (early in a move it is not)."""
+        return self._span >= self.MIN_REF_SPAN_S
 
     @classmethod
     def window_for(cls, speed: float, sigma: float, ping_s: float, threshold: float) -> float:
@@ -147,7 +153,7 @@ class CollapseCheck:
         split = t - self.window_s
         ref = [(pt, py) for pt, py, ok in self._pts if ok and pt < split]
         recent = [(pt, py) for pt, py, _ in self._pts if pt >= split]
-        span = ref[-1][0] - ref[0][0] if ref else 0.0
+        span = self._span = ref[-1][0] - ref[0][0] if ref else 0.0
         if len(ref) < self.MIN_REF or not recent or span < self.EARLY_REF_SPAN_S:
             return None
         line = _line(ref, self.sigma ** 2)
@@ -193,6 +199,94 @@ class CollapseCheck:
         t_s = base + (ts[best_k - 1] if best_k > 0 else 0.0)
         self.onset = (t_s, c + slope * (t_s - t_ref))
         return FaultKind.OBSTRUCTION, "the desk slowed to a stop while the motor was on"
+
+
+class EarlyStopCheck:
+    """Early in a move, before the collapse test has a reference line it trusts: did the desk stop?
+
+    A hand or a wall met in the first half second of a (re)start is past before the collapse
+    test has the steady readings it fits its line through, and the start-up check weighs a
+    stall from the start, so readings on pace before the contact count against it. This test
+    uses the learned start-up profile instead: healthy, the readings follow x0 + d v g(t) with
+    v this move's own speed (a load's worth either side of the learned one); stopped at t_s,
+    x0 + d v g(min(t, t_s)). It weighs the best t_s against "kept going", the start height
+    allowed its own doubt and residuals clipped so one wild echo cannot pass for a stop.
+    Only with a learned model: without one, g says nothing.
+    """
+
+    LOAD = (0.6, 1.4)        # this move's speed against the learned one, either side
+
+    def __init__(self, *, fit: TrajectoryFit, speed: float, noise_mm: float, threshold: float,
+                 trusted: bool, horizon_s: float) -> None:
+        self.fit = fit
+        self.horizon_s = horizon_s
+        self.v_range = (self.LOAD[0] * speed, self.LOAD[1] * speed)
+        self.sigma2 = max(noise_mm, 1.0) ** 2
+        self.prior = self.sigma2 / max(fit.start_sd, 0.3) ** 2     # the start height's weight
+        self.clip = 4.0 * self.sigma2 ** 0.5
+        self.threshold = threshold
+        self.trusted = trusted
+        self._pts: list[tuple[float, float, float]] = []     # (t, g(t), progress along the move)
+        self.onset: tuple[float, float] | None = None
+
+    def add(self, t: float, y: float) -> Finding | None:
+        fit = self.fit
+        if not self.trusted or t <= fit.t_on:
+            return None
+        # No healthy or stopped desk reads outside what the fastest load could have covered: an echo
+        # out there is pulled in to its edge before it may bend a fit.
+        h = fit.g(t)
+        self._pts.append((t, h, min(max(fit.d * (y - fit.x0), -self.clip), self.v_range[1] * h + self.clip)))
+        if len(self._pts) < 3:
+            return None
+        pts = self._pts
+        hs = [p[1] for p in pts]
+        zs = [p[2] for p in pts]
+        rss_free, _, _ = self._rss(hs, zs, len(pts) - 1)
+        best, best_k, left = 0.0, -1, max(2.0 * self.sigma2 ** 0.5, 3.0)
+        # The desk must have left its start before it stopped: one that never did is the
+        # start-up check's (a stall); and the last reading alone is no evidence of a stop. A stop
+        # longer ago than the horizon would have been seen by now: no need to look for it again.
+        first = next(k for k, p in enumerate(pts) if p[0] >= t - self.horizon_s)
+        for k in range(max(first, 1), len(pts) - 1):
+            rss, a, v = self._rss(hs, zs, k)
+            llr = (rss_free - rss) / (2 * self.sigma2)
+            if llr > best and a + v * hs[k] >= left:
+                best, best_k = llr, k
+        if best <= self.threshold:
+            return None
+        _, a, v = self._rss(hs, zs, best_k)
+        self.onset = (pts[best_k][0], fit.x0 + fit.d * (a + v * hs[best_k]))
+        return FaultKind.OBSTRUCTION, "the desk stopped early in the move while the motor was on"
+
+    def _rss(self, hs: list[float], zs: list[float], k: int) -> tuple[float, float, float]:
+        """Residual sum of squares of progress = a + v g(min(t, t_k)), and a and v.
+
+        a is held near 0 by the start's doubt, v within the load range, and readings further
+        than the clip from a first fit are pulled in to it before the second (one wild echo
+        would otherwise bend both fits, and they differ in how)."""
+        c = self.clip
+        n = len(zs) + self.prior
+        h_k = hs[k]
+        stopped = [min(h, h_k) for h in hs]
+        sh = sum(stopped)
+        shh = sum(h * h for h in stopped)
+        a, v = self._solve(n, sh, shh, sum(zs), sum(h * z for h, z in zip(stopped, zs, strict=True)))
+        sz = shz = 0.0
+        for h, z in zip(stopped, zs, strict=True):
+            pred = a + v * h
+            z = min(max(z, pred - c), pred + c)
+            sz += z
+            shz += h * z
+        a, v = self._solve(n, sh, shh, sz, shz)
+        rss = self.prior * a * a + sum(min((z - a - v * h) ** 2, c * c) for h, z in zip(stopped, zs, strict=True))
+        return rss, a, v
+
+    def _solve(self, n: float, sh: float, shh: float, sz: float, shz: float) -> tuple[float, float]:
+        det = n * shh - sh * sh
+        v = (n * shz - sh * sz) / det if det > 1e-12 else self.v_range[0]
+        v = min(max(v, self.v_range[0]), self.v_range[1])
+        return (sz - v * sh) / n, v
 
 
 class SlowdownCheck:

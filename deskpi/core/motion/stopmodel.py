@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from ..types import Direction
+from .trajectory import TrajectoryFit
 
 _MIN_RATE = 0.15   # steady-state weight of a new observation (tracks slow drift)
 
@@ -106,6 +107,33 @@ class StopModel:
     @classmethod
     def initial(cls, speed_up_mm_s: float = 30.0, speed_down_mm_s: float = 30.0) -> StopModel:
         return cls(DirectionModel(speed_mm_s=speed_up_mm_s), DirectionModel(speed_mm_s=speed_down_mm_s))
+
+    def learn_stop(self, direction: Direction, fit: TrajectoryFit, t_cut: float, final: float,
+                   pulse: tuple[float, float, float] | None, running_a: float | None) -> None:
+        """What a free stop at `final` teaches: a short pulse its gain (pulse: start, travel wanted, gain
+        used), a steady run the stop lag, speed and start-up; running_a, the motor's running current."""
+        m = self[direction]
+        steady = fit.steady_samples()
+        v_cut = fit.speed(t_cut)
+        if pulse is not None and steady < 5:
+            start, wanted, gain_used = pulse
+            modelled = wanted / gain_used
+            if modelled > 0.5:
+                m.learn_pulse_gain((direction * (final - start)) / modelled)
+        if steady >= 5 and v_cut > 3.0:
+            m.learn_stop_lag(direction * (final - fit.position(t_cut)) / v_cut)
+            other = self[direction.opposite]
+            if other.stop_lag_n == 0:
+                # Same desk, same control box: a better first guess than the default.
+                other.stop_lag_s = m.stop_lag_s
+        if running_a is not None:
+            m.learn_current(running_a)
+        if steady >= 8:
+            m.learn_speed(fit.fit.v)
+            line = fit.steady_line()
+            if line is not None:
+                c, v = line   # y = c + d * v * (t - t_on) once up to speed
+                m.learn_startup(direction * (fit.x0 - c) / v)
 
     def to_dict(self) -> dict:
         return {"version": 1, "up": asdict(self.up), "down": asdict(self.down)}
