@@ -5,6 +5,8 @@ import pytest
 
 from deskpi.core.motion.rezero import BottomRezero
 
+FEW = 5       # readings at rest the logic tests decide on (the product waits for more)
+
 
 def rest_on_stop(rz: BottomRezero, start: float, readings, *, dt: float = 0.15):
     decision, t = None, start
@@ -15,7 +17,7 @@ def rest_on_stop(rz: BottomRezero, start: float, readings, *, dt: float = 0.15):
 
 
 def test_a_reading_that_drifted_high_is_re_zeroed_on_the_stop():
-    rz = BottomRezero(bottom_mm=640.0, max_jump_mm=15.0)
+    rz = BottomRezero(bottom_mm=640.0, max_jump_mm=15.0, min_readings=FEW)
     rz.move_ended(100.0, 640.0, 900.0)
     assert rz.reading(100.5, 646.0) is None                       # still coasting: not yet
     d = rest_on_stop(rz, 101.0, [646.2, 645.8, 646.0, 652.0, 646.1])
@@ -25,7 +27,7 @@ def test_a_reading_that_drifted_high_is_re_zeroed_on_the_stop():
 
 
 def test_a_large_jump_is_reported_not_applied():
-    rz = BottomRezero(bottom_mm=640.0, max_jump_mm=15.0)
+    rz = BottomRezero(bottom_mm=640.0, max_jump_mm=15.0, min_readings=FEW)
     rz.move_ended(0.0, 640.0, 900.0)
     d = rest_on_stop(rz, 1.0, [700.0] * 5)
     assert d.kind == "refused" and d.correction_mm == 0.0
@@ -34,13 +36,13 @@ def test_a_large_jump_is_reported_not_applied():
 
 @pytest.mark.parametrize(("target", "start"), [(900.0, 700.0), (700.0, 900.0), (None, 900.0), (640.0, 630.0)])
 def test_only_a_move_down_to_the_bottom_arms_it(target, start):
-    rz = BottomRezero(bottom_mm=640.0)
+    rz = BottomRezero(bottom_mm=640.0, min_readings=FEW)
     rz.move_ended(0.0, target, start)
     assert rest_on_stop(rz, 1.0, [650.0] * 8) is None
 
 
 def test_noise_is_not_a_drift_and_a_new_move_disarms():
-    rz = BottomRezero(bottom_mm=640.0)
+    rz = BottomRezero(bottom_mm=640.0, min_readings=FEW)
     rz.move_ended(0.0, 640.0, 900.0)
     assert rest_on_stop(rz, 1.0, [640.4, 639.8, 640.2, 640.0, 640.5]) is None
     rz.move_ended(10.0, 640.0, 900.0)

@@ -21,7 +21,7 @@ class FakeSensor:
 
 def arrive(watch: RezeroWatch, resting: float, t0: float = 100.0) -> None:
     watch.on_event("move_done", MoveReport("goto", 640.0, 900.0, resting, 0, t0 - 8, t0))
-    for i in range(12):
+    for i in range(20):
         watch.on_reading(Reading.ok(t0 + 0.5 + 0.15 * i, resting))
 
 
@@ -40,7 +40,7 @@ def test_the_watch_moves_the_offset_once_and_refuses_a_jump(caplog):
     assert [r.levelname for r in caplog.records] == ["INFO", "WARNING"]
     busy[0] = True                        # the desk moves again before it has settled: nothing is learnt
     watch.on_event("move_done", MoveReport("goto", 640.0, 900.0, 650.0, 0, 292.0, 300.0))
-    for i in range(12):
+    for i in range(20):
         watch.on_reading(Reading.ok(301.0 + 0.15 * i, 650.0))
     assert sensor.mounting.offset_mm == 24.0
 

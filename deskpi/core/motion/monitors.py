@@ -242,44 +242,64 @@ class EarlyStopCheck:
         pts = self._pts
         hs = [p[1] for p in pts]
         zs = [p[2] for p in pts]
-        rss_free, _, _ = self._rss(hs, zs, len(pts) - 1)
+        sums = _PrefixSums(hs, zs)
+        rss_free, _, _ = self._rss(hs, zs, len(pts) - 1, sums)
         best, best_k, left = 0.0, -1, max(2.0 * self.sigma2 ** 0.5, 3.0)
         # The desk must have left its start before it stopped: one that never did is the
         # start-up check's (a stall); and the last reading alone is no evidence of a stop. A stop
         # longer ago than the horizon would have been seen by now: no need to look for it again.
         first = next(k for k, p in enumerate(pts) if p[0] >= t - self.horizon_s)
         for k in range(max(first, 1), len(pts) - 1):
-            rss, a, v = self._rss(hs, zs, k)
+            rss, a, v = self._rss(hs, zs, k, sums)
             llr = (rss_free - rss) / (2 * self.sigma2)
             if llr > best and a + v * hs[k] >= left:
                 best, best_k = llr, k
         if best <= self.threshold:
             return None
-        _, a, v = self._rss(hs, zs, best_k)
+        _, a, v = self._rss(hs, zs, best_k, sums)
         self.onset = (pts[best_k][0], fit.x0 + fit.d * (a + v * hs[best_k]))
         return FaultKind.OBSTRUCTION, "the desk stopped early in the move while the motor was on"
 
-    def _rss(self, hs: list[float], zs: list[float], k: int) -> tuple[float, float, float]:
+    def _rss(self, hs: list[float], zs: list[float], k: int, sums: _PrefixSums) -> tuple[float, float, float]:
         """Residual sum of squares of progress = a + v g(min(t, t_k)), and a and v.
 
         a is held near 0 by the start's doubt, v within the load range, and readings further
         than the clip from a first fit are pulled in to it before the second (one wild echo
-        would otherwise bend both fits, and they differ in how)."""
+        would otherwise bend both fits, and they differ in how). g only grows, so min(g, g_k)
+        is g up to k and g_k after: the first fit's sums come from prefix sums, and each
+        candidate costs two passes over the readings, not seven (it runs on every reading)."""
         c = self.clip
         n = len(zs) + self.prior
         h_k = hs[k]
-        stopped = [min(h, h_k) for h in hs]
-        sh = sum(stopped)
-        shh = sum(h * h for h in stopped)
-        a, v = self._solve(n, sh, shh, sum(zs), sum(h * z for h, z in zip(stopped, zs, strict=True)))
+        after = len(zs) - 1 - k
+        sh = sums.h[k + 1] + after * h_k
+        shh = sums.hh[k + 1] + after * h_k * h_k
+        shz = sums.hz[k + 1] + h_k * (sums.z[-1] - sums.z[k + 1])
+        a, v = self._solve(n, sh, shh, sums.z[-1], shz)
+        # Up to k the readings are weighed against a line, after it against the stopped desk's one height.
         sz = shz = 0.0
-        for h, z in zip(stopped, zs, strict=True):
+        for h, z in zip(hs[:k + 1], zs, strict=False):
             pred = a + v * h
             z = min(max(z, pred - c), pred + c)
             sz += z
             shz += h * z
+        pred = a + v * h_k
+        lo, hi = pred - c, pred + c
+        tail = 0.0
+        for z in zs[k + 1:]:
+            tail += min(max(z, lo), hi)
+        sz += tail
+        shz += h_k * tail
         a, v = self._solve(n, sh, shh, sz, shz)
-        rss = self.prior * a * a + sum(min((z - a - v * h) ** 2, c * c) for h, z in zip(stopped, zs, strict=True))
+        c2 = c * c
+        rss = self.prior * a * a
+        for h, z in zip(hs[:k + 1], zs, strict=False):
+            r = z - a - v * h
+            rss += min(r * r, c2)
+        pred = a + v * h_k
+        for z in zs[k + 1:]:
+            r = z - pred
+            rss += min(r * r, c2)
         return rss, a, v
 
     def _solve(self, n: float, sh: float, shh: float, sz: float, shz: float) -> tuple[float, float]:
@@ -287,6 +307,18 @@ class EarlyStopCheck:
         v = (n * shz - sh * sz) / det if det > 1e-12 else self.v_range[0]
         v = min(max(v, self.v_range[0]), self.v_range[1])
         return (sz - v * sh) / n, v
+
+
+class _PrefixSums:
+    """Running sums of g, g^2, g z and z over the first i readings (index i), for EarlyStopCheck."""
+
+    def __init__(self, hs: list[float], zs: list[float]) -> None:
+        self.h, self.hh, self.hz, self.z = [0.0], [0.0], [0.0], [0.0]
+        for h, z in zip(hs, zs, strict=True):
+            self.h.append(self.h[-1] + h)
+            self.hh.append(self.hh[-1] + h * h)
+            self.hz.append(self.hz[-1] + h * z)
+            self.z.append(self.z[-1] + z)
 
 
 class SlowdownCheck:
