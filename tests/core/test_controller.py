@@ -266,15 +266,21 @@ def test_move_done_carries_a_report() -> None:
     assert 5.0 < report.t_end - report.t_start < 15.0
 
 
-def test_retarget_in_the_same_direction_does_not_stop_the_motor() -> None:
-    ctrl, rig = make_rig(2, start=700.0)
-    ctrl.move_to(1000.0, rig.t)
+def retarget(ctrl: MotionController, rig: VirtualRig, first: float, after_s: float, then: float) -> Recorder:
+    """Ask for `first`, then `after_s` into that move for `then`, and run to the end."""
+    ctrl.move_to(first, rig.t)
     rig.kick()
     rec = Recorder(ctrl)
-    rig.run_until(rec, rig.t + 2.0)
-    ctrl.move_to(1150.0, rig.t)
+    rig.run_until(rec, rig.t + after_s)
+    ctrl.move_to(then, rig.t)
     rig.kick()
     rig.run_until(rec, rig.t + 60.0)
+    return rec
+
+
+def test_retarget_in_the_same_direction_does_not_stop_the_motor() -> None:
+    ctrl, rig = make_rig(2, start=700.0)
+    rec = retarget(ctrl, rig, 1000.0, 2.0, 1150.0)
     wait_until_at_rest(rig)
     assert rec.kinds()[:1] == ["move_done"]
     assert rec.first("move_done").target_mm == 1150.0
@@ -288,13 +294,7 @@ def test_a_retarget_further_on_gets_the_time_the_longer_move_needs() -> None:
     # 100 mm asked for, then 550 mm: the first move's deadline (a few seconds) must not cut the second
     # short as a travel timeout.
     ctrl, rig = make_rig(4, start=700.0)
-    ctrl.move_to(800.0, rig.t)
-    rig.kick()
-    rec = Recorder(ctrl)
-    rig.run_until(rec, rig.t + 1.5)
-    ctrl.move_to(1250.0, rig.t)
-    rig.kick()
-    rig.run_until(rec, rig.t + 60.0)
+    rec = retarget(ctrl, rig, 800.0, 1.5, 1250.0)
     assert ctrl.fault is None, rec.events
     assert rec.first("move_done").target_mm == 1250.0
 
