@@ -56,6 +56,11 @@ class _Goal:
     shortfall: pressed.Shortfall | None = None       # this goto's stops so far against a free desk's
 
 
+def _deadline(now: float, expected_s: float) -> float:
+    """When a move expected to take expected_s is overdue: twice that and then some (a heavy load, a pause)."""
+    return now + 2.0 * expected_s + 3.0
+
+
 @dataclass
 class _Approach:
     direction: Direction
@@ -277,7 +282,7 @@ class MotionController:
                 m = self.model[a.direction]
                 a.cut_at = a.fit.cut_time(a.aim, m.stop_lag_s)
                 # Further on takes longer than the first target's deadline allowed, and nearer never does.
-                a.deadline = max(a.deadline, now + 2.0 * abs(goal.target - a.fit.position(now)) / m.speed_mm_s + 3.0)
+                a.deadline = max(a.deadline, _deadline(now, abs(goal.target - a.fit.position(now)) / m.speed_mm_s))
                 goal.start_mm = self._goal.start_mm if self._goal else goal.start_mm
                 self._goal = goal
                 return
@@ -600,8 +605,9 @@ class MotionController:
             # how far such pulses have really gone on this desk.
             pulse = (here, distance, m.pulse_gain)
             aim = here + d * distance / m.pulse_gain
+        steady_after = max(m.ramp_s, 0.25) + 0.1
         collapse = CollapseCheck(noise_mm=self.noise_mm, threshold=self.cfg.collapse_threshold,
-                                 steady_after_s=max(m.ramp_s, 0.25) + 0.1, speed=m.speed_mm_s, ping_s=self._ping_s)
+                                 steady_after_s=steady_after, speed=m.speed_mm_s, ping_s=self._ping_s)
         self._approach = _Approach(
             direction=d, target=g.target, aim=aim, pulse=pulse, t_on=now, fit=fit,
             startup=StartupCheck(fit=fit, speed=m.speed_mm_s, noise_mm=self.noise_mm, trusted=trusted,
@@ -611,10 +617,10 @@ class MotionController:
             collapse=collapse,
             early=EarlyStopCheck(fit=fit, speed=m.speed_mm_s, noise_mm=self.noise_mm, trusted=trusted,
                                  threshold=self.cfg.collapse_threshold + 2.0, horizon_s=2 * collapse.window_s),
-            slowdown=SlowdownCheck(noise_mm=self.noise_mm, steady_after_s=max(m.ramp_s, 0.25) + 0.1),
+            slowdown=SlowdownCheck(noise_mm=self.noise_mm, steady_after_s=steady_after),
             stuck=StuckCheck(),
             cut_at=fit.cut_time(aim, m.stop_lag_s),
-            deadline=now + 2.0 * expected + 3.0,
+            deadline=_deadline(now, expected),
             current=CurrentCheck(t_on=now, surge_s=self.cfg.current_surge_s, rise_a=self.cfg.current_rise_a,
                                  learned_a=m.current_a if m.current_n >= 3 else None,
                                  stall_a=self.cfg.current_stall_a) if self.cfg.current_sensing else None)

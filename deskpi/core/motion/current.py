@@ -204,13 +204,6 @@ class Climb:
         shift = self._shift if self._shift is not None else 0.0
         return shift + self._sum / len(self._window) if self._window else shift
 
-    def reference(self, floor: float) -> tuple[float, float]:
-        """This move's running current and its noise, each taken high by its own uncertainty."""
-        n = len(self._window)
-        shift = self._shift if self._shift is not None else 0.0
-        mean, sd = self._mean_sd(floor)
-        return shift + mean + 2.0 * sd / n ** 0.5, sd
-
     def _mean_sd(self, floor: float) -> tuple[float, float]:
         """The trailing window's mean (about the shift) and its noise, taken high by its uncertainty."""
         n = len(self._window)
@@ -218,7 +211,7 @@ class Climb:
         sd = max((self._sumsq - n * mean * mean) / (n - 1), 0.0) ** 0.5
         return mean, max(sd * (1.0 + 2.0 / (2.0 * (n - 1)) ** 0.5), floor)
 
-    def _ramp_test(self, amps: float, floor: float) -> bool:
+    def _ramp_test(self, x: float, mean: float, sd: float) -> bool:
         """A rise growing steadily for the last m samples, for each m in RAMP_SAMPLES.
 
         A squeezed obstacle's current is a ramp, not a step: the sum of the samples' rise
@@ -226,8 +219,7 @@ class Climb:
         slope starting m samples ago. Its noise counts the trailing mean's own uncertainty
         instead of taking the mean high, which would cost a ramp most where it is smallest.
         """
-        mean, sd = self._mean_sd(floor)
-        x = min(amps - (self._shift or 0.0), mean + Z_CLIP * sd)
+        x = min(x, mean + Z_CLIP * sd)
         latest = self._latest
         n = len(self._window)
         tripped = False
@@ -246,10 +238,13 @@ class Climb:
         """Feed one running sample; True when the climb is beyond what noise makes."""
         if len(self._window) < 2:
             return False
-        ref, sd = self.reference(floor)
+        mean, sd = self._mean_sd(floor)
+        shift = self._shift if self._shift is not None else 0.0
+        # The CUSUM's reference is taken high by its own uncertainty (the ramp test counts it in its noise).
+        ref = shift + mean + 2.0 * sd / len(self._window) ** 0.5
         z = min((amps - ref) / sd, Z_CLIP)
         self.cusum = max(0.0, self.cusum + z - CUSUM_K)
-        ramp = self._ramp_test(amps, floor)
+        ramp = self._ramp_test(amps - shift, mean, sd)
         self._pending.append(amps)
         if len(self._pending) > LAG_SAMPLES:
             self.learn(self._pending.popleft())
