@@ -26,6 +26,9 @@ class MotionConfig:
     settle_samples: int = 6
     evidence_threshold: float = 10.0
     collapse_threshold: float = 12.0
+    # A bend found latches a fault at once (the judge cannot tell a squeezed hand from a free
+    # stop), so it asks more: healthy moves reached 13.4 at most in 5,000 (ghost echoes).
+    bend_threshold: float = 17.0
     limit_overrun_mm: float = 15.0
     # The installer put min_mm on the desk's bottom end stop (`[sensor] rezero_at_bottom`): a move
     # that ends there short of its target may be resting on the stop, not pressing on a hand.

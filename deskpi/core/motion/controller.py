@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from ..faults import Fault, FaultKind, MotionRefused
 from ..types import CurrentSample, Direction, EchoStatus, Reading
 from . import pressed
+from .bend import BendCheck
 from .config import Command, MotionConfig, MoveReport
 from .current import CurrentCheck
 from .duty import DutyCycle
 from .estimator import HeightEstimator, SensorHealth, Verdict
 from .interlock import Interlock
 from .judge import Suspicion, undecided, verdict
-from .monitors import CollapseCheck, EarlyStopCheck, SlowdownCheck, StartupCheck, StuckCheck
+from .monitors import CollapseCheck, EarlyStopCheck, StartupCheck, StuckCheck
 from .settling import NoisePool, combine, robust_mean, still_moving
 from .stopmodel import StopModel
 from .trajectory import TrajectoryFit
@@ -72,7 +73,7 @@ class _Approach:
     startup: StartupCheck
     collapse: CollapseCheck
     early: EarlyStopCheck
-    slowdown: SlowdownCheck
+    bend: BendCheck
     stuck: StuckCheck
     cut_at: float
     deadline: float
@@ -346,7 +347,7 @@ class MotionController:
             # A desk that met something draws more current at once; this one does not: the
             # echoes misled the collapse test, and the motor is not pushing on anything.
             finding = None
-        slowing = None if finding else a.slowdown.add(t, y, t_on=a.t_on, d=fit.d, plausible=plausible)
+        slowing = None if finding or not plausible else a.bend.add(t, y, t_on=a.t_on, d=fit.d, expected=pred)
         if slowing and not (self._goal is not None and self._goal.kind == "backoff"):
             self._suspect(a, t, *slowing, direct=True)
             return
@@ -617,7 +618,8 @@ class MotionController:
             collapse=collapse,
             early=EarlyStopCheck(fit=fit, speed=m.speed_mm_s, noise_mm=self.noise_mm, trusted=trusted,
                                  threshold=self.cfg.collapse_threshold + 2.0, horizon_s=2 * collapse.window_s),
-            slowdown=SlowdownCheck(noise_mm=self.noise_mm, steady_after_s=steady_after),
+            bend=BendCheck(noise_mm=self.noise_mm, threshold=self.cfg.bend_threshold,
+                           steady_after_s=steady_after),
             stuck=StuckCheck(),
             cut_at=fit.cut_time(aim, m.stop_lag_s),
             deadline=_deadline(now, expected),

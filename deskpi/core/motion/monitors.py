@@ -321,57 +321,6 @@ class _PrefixSums:
             self.z.append(self.z[-1] + z)
 
 
-class SlowdownCheck:
-    """Mid-move: is the desk slowing down while the motor is on?
-
-    A hand, a knee or a chair arm does not stop a desk: it is squeezed, pushes back harder
-    with every millimetre, and the motor slows as the force rises. The collapse test looks
-    for a stop; this one compares the speed over the last second with the move's own
-    cruising speed (measured once it was up to speed), and speaks when the desk has lost
-    a good part of it beyond doubt. A slowdown is not explained by noise, so its finding
-    is acted on as direct evidence.
-    """
-
-    WINDOW_S = 1.0
-    CRUISE_S = 1.0
-    DROP = 0.25          # the share of the cruising speed lost before it counts
-    Z = 5.0
-
-    def __init__(self, *, noise_mm: float, steady_after_s: float) -> None:
-        self.sigma = max(noise_mm, 1.0)
-        self.steady_after_s = steady_after_s
-        self._cruise_pts: list[tuple[float, float]] = []
-        self.cruise: tuple[float, float] | None = None      # (speed along the move, its sd)
-        self._pts: deque[tuple[float, float]] = deque()
-
-    def add(self, t: float, y: float, *, t_on: float, d: int, plausible: bool) -> Finding | None:
-        if t - t_on < self.steady_after_s or not plausible:
-            return None
-        if self.cruise is None:
-            self._cruise_pts.append((t, y))
-            if t - self._cruise_pts[0][0] >= self.CRUISE_S:
-                line = _line(self._cruise_pts, self.sigma ** 2)
-                if line is not None:
-                    self.cruise = (d * line[1], line[3] ** 0.5)
-            return None
-        self._pts.append((t, y))
-        while t - self._pts[0][0] > self.WINDOW_S:
-            self._pts.popleft()
-        if len(self._pts) < 10 or t - self._pts[0][0] < 0.8 * self.WINDOW_S:
-            return None
-        line = _line(list(self._pts), self.sigma ** 2)
-        if line is None:
-            return None
-        v_now, sd_now = d * line[1], line[3] ** 0.5
-        cruise, sd_cruise = self.cruise
-        lost = cruise - v_now
-        if cruise > 5.0 and lost > max(self.DROP * cruise, self.Z * (sd_now ** 2 + sd_cruise ** 2) ** 0.5):
-            return (FaultKind.OBSTRUCTION,
-                    f"the desk slowed from {cruise:.0f} to {max(v_now, 0):.0f} mm/s while the motor was on "
-                    f"(pressing into something)")
-        return None
-
-
 def _line(pts: list[tuple[float, float]], noise_var: float):
     """Least-squares line and its parameter variances, centred at the mean time.
 
