@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import random
 import statistics
+import time
 
 from deskpi.core.faults import MotionRefused
-from deskpi.core.motion.config import MotionConfig
+from deskpi.core.motion.config import Command, MotionConfig
 from deskpi.core.motion.controller import MotionController
+from deskpi.core.types import CurrentSample, Reading
 from deskpi.sim.physics import DeskSpec
 from deskpi.sim.virtual import CurrentSpec, VirtualRig
 
@@ -145,10 +147,40 @@ def deskpi_controller(lo: float, hi: float, *, current: bool = False) -> MotionC
     return MotionController(MotionConfig(min_mm=lo, max_mm=hi, current_sensing=current))
 
 
+class TimedController(MotionController):
+    """deskpi's controller, with the CPU time of each reading it handles while the motor is on in `spent`:
+    what a slower board (a Pi Zero 2 W is some 8x slower than a desktop) must fit in between two pings."""
+
+    def __init__(self, cfg: MotionConfig, spent: list[float]) -> None:
+        super().__init__(cfg)
+        self.spent = spent
+
+    def tick(self, now: float, reading: Reading | CurrentSample | None = None) -> Command:
+        if not isinstance(reading, Reading) or self.drive is None:
+            return super().tick(now, reading)
+        # The thread's own CPU time: other work on a busy machine does not count against it.
+        t0 = time.thread_time()
+        command = super().tick(now, reading)
+        self.spent.append(time.thread_time() - t0)
+        return command
+
+
+def cpu_figures(spent: list[float]) -> dict:
+    """CPU time per reading on this machine (not the virtual clock): p50, p99, max in microseconds."""
+    if not spent:
+        return {"readings": 0}
+    xs = sorted(spent)
+    return {"readings": len(xs), "p50": round(1e6 * xs[len(xs) // 2], 1),
+            "p99": round(1e6 * xs[int(0.99 * (len(xs) - 1))], 1), "max": round(1e6 * xs[-1], 1)}
+
+
 def run(params: BenchParams, *, near_end: bool = False) -> dict:
     ours: list[MoveTime | None] = []
     best: list[MoveTime | None] = []
-    result = run_virtual(params, deskpi_controller, near_end=near_end, times=ours)
+    spent: list[float] = []
+    result = run_virtual(params, lambda lo, hi: TimedController(MotionConfig(min_mm=lo, max_mm=hi), spent),
+                         near_end=near_end, times=ours)
+    result["cpu_per_reading_us"] = cpu_figures(spent)
     result["baseline"] = run_virtual(params, lambda lo, hi: NaiveController(), near_end=near_end)
     result["oracle"] = run_virtual(params, lambda lo, hi: OracleController(), near_end=near_end, times=best)
     result |= time_vs_oracle(ours, best)

@@ -7,6 +7,8 @@ longer but does not cry wolf, and a quieter one reacts sooner.
 """
 from __future__ import annotations
 
+import math
+from bisect import bisect_left, bisect_right
 from collections import deque
 
 from ..faults import FaultKind
@@ -212,6 +214,10 @@ class EarlyStopCheck:
     x0 + d v g(min(t, t_s)). It weighs the best t_s against "kept going", the start height
     allowed its own doubt and residuals clipped so one wild echo cannot pass for a stop.
     Only with a learned model: without one, g says nothing.
+
+    It runs on every reading, on a Pi Zero too: each candidate t_s is first bounded in a few
+    operations (`_ceilings`), and only one that might beat the threshold, or the best so far,
+    is weighed reading by reading as before; so the decisions are those of weighing them all.
     """
 
     LOAD = (0.6, 1.4)        # this move's speed against the learned one, either side
@@ -226,7 +232,10 @@ class EarlyStopCheck:
         self.clip = 4.0 * self.sigma2 ** 0.5
         self.threshold = threshold
         self.trusted = trusted
-        self._pts: list[tuple[float, float, float]] = []     # (t, g(t), progress along the move)
+        self._ts: list[float] = []
+        self._hs: list[float] = []      # g(t)
+        self._zs: list[float] = []      # progress along the move
+        self._sums = _PrefixSums(self.v_range)
         self.onset: tuple[float, float] | None = None
 
     def add(self, t: float, y: float) -> Finding | None:
@@ -236,20 +245,24 @@ class EarlyStopCheck:
         # No healthy or stopped desk reads outside what the fastest load could have covered: an echo
         # out there is pulled in to its edge before it may bend a fit.
         h = fit.g(t)
-        self._pts.append((t, h, min(max(fit.d * (y - fit.x0), -self.clip), self.v_range[1] * h + self.clip)))
-        if len(self._pts) < 3:
+        z = min(max(fit.d * (y - fit.x0), -self.clip), self.v_range[1] * h + self.clip)
+        self._ts.append(t)
+        self._hs.append(h)
+        self._zs.append(z)
+        self._sums.add(h, z)
+        if len(self._zs) < 3:
             return None
-        pts = self._pts
-        hs = [p[1] for p in pts]
-        zs = [p[2] for p in pts]
-        sums = _PrefixSums(hs, zs)
-        rss_free, _, _ = self._rss(hs, zs, len(pts) - 1, sums)
+        hs, zs, sums = self._hs, self._zs, self._sums
+        rss_free, _, _ = self._rss(hs, zs, len(zs) - 1, sums)
         best, best_k, left = 0.0, -1, max(2.0 * self.sigma2 ** 0.5, 3.0)
         # The desk must have left its start before it stopped: one that never did is the
         # start-up check's (a stall); and the last reading alone is no evidence of a stop. A stop
         # longer ago than the horizon would have been seen by now: no need to look for it again.
-        first = next(k for k, p in enumerate(pts) if p[0] >= t - self.horizon_s)
-        for k in range(max(first, 1), len(pts) - 1):
+        first = max(bisect_left(self._ts, t - self.horizon_s), 1)
+        ceilings = self._ceilings(first, rss_free)
+        for k in range(first, len(zs) - 1):
+            if ceilings[k - first] <= max(best, self.threshold):
+                continue        # it can neither speak nor beat one that might
             rss, a, v = self._rss(hs, zs, k, sums)
             llr = (rss_free - rss) / (2 * self.sigma2)
             if llr > best and a + v * hs[k] >= left:
@@ -257,8 +270,50 @@ class EarlyStopCheck:
         if best <= self.threshold:
             return None
         _, a, v = self._rss(hs, zs, best_k, sums)
-        self.onset = (pts[best_k][0], fit.x0 + fit.d * (a + v * hs[best_k]))
+        self.onset = (self._ts[best_k], fit.x0 + fit.d * (a + v * hs[best_k]))
         return FaultKind.OBSTRUCTION, "the desk stopped early in the move while the motor was on"
+
+    def _ceilings(self, first: int, rss_free: float) -> list[float]:
+        """For each candidate k from `first`, a number its LLR cannot exceed, from sums alone.
+
+        The same two fits as `_rss`, with the tail's clipping counted off its readings in sorted
+        order, and the readings up to k bounded by envelopes (`_PrefixSums`). Where one of those
+        might be clipped the ceiling is infinite: `_rss` then decides. Sums in another order round
+        differently, by some 1e-13 of their size: each ceiling is lifted by 1e-8 of it."""
+        hs, zs, s = self._hs, self._zs, self._sums
+        c, c2, sigma2, prior = self.clip, self.clip * self.clip, self.sigma2, self.prior
+        n_pts = len(zs)
+        n = n_pts + prior
+        out = [math.inf] * max(n_pts - 1 - first, 0)
+        tail: list[float] = []        # readings after k, sorted
+        squares: list[float] = []
+        for k in range(n_pts - 2, first - 1, -1):
+            z_new = zs[k + 1]
+            i = bisect_right(tail, z_new)
+            tail.insert(i, z_new)
+            squares.insert(i, z_new * z_new)
+            m, h_k = n_pts - 1 - k, hs[k]
+            z_pre, hz_pre, h_pre, hh_pre = s.z[k + 1], s.hz[k + 1], s.h[k + 1], s.hh[k + 1]
+            sh = h_pre + m * h_k
+            shh = hh_pre + m * h_k * h_k
+            a, v = self._solve(n, sh, shh, s.z[-1], hz_pre + h_k * (s.z[-1] - z_pre))
+            if not s.unclipped(k, a, v, c):
+                continue
+            pred = a + v * h_k
+            lo, hi = pred - c, pred + c
+            j1, j2 = bisect_left(tail, lo), bisect_right(tail, hi)
+            t_sum = sum(tail[j1:j2]) + j1 * lo + (m - j2) * hi
+            a, v = self._solve(n, sh, shh, z_pre + t_sum, hz_pre + h_k * t_sum)
+            if not s.unclipped(k, a, v, c):
+                continue
+            pred = a + v * h_k
+            j1, j2 = bisect_left(tail, pred - c), bisect_right(tail, pred + c)
+            s1, s2, inner = sum(tail[j1:j2]), sum(squares[j1:j2]), j2 - j1
+            # Every cross term is no larger than the squares beside it: they measure the rounding.
+            squared = s.zz[k + 1] + (k + 1 + prior) * a * a + v * v * hh_pre + s2 + inner * pred * pred
+            rss = (squared - 2 * (a * z_pre + v * hz_pre - a * v * h_pre + pred * s1) + (m - inner) * c2)
+            out[k - first] = (rss_free - rss + 1e-8 * (squared + abs(rss_free) + 1.0)) / (2 * sigma2)
+        return out
 
     def _rss(self, hs: list[float], zs: list[float], k: int, sums: _PrefixSums) -> tuple[float, float, float]:
         """Residual sum of squares of progress = a + v g(min(t, t_k)), and a and v.
@@ -310,15 +365,43 @@ class EarlyStopCheck:
 
 
 class _PrefixSums:
-    """Running sums of g, g^2, g z and z over the first i readings (index i), for EarlyStopCheck."""
+    """Running sums of g, g^2, g z, z and z^2 over the first i readings (index i), for EarlyStopCheck,
+    and how far above and below a line of each of a few speeds across its range they have reached.
 
-    def __init__(self, hs: list[float], zs: list[float]) -> None:
-        self.h, self.hh, self.hz, self.z = [0.0], [0.0], [0.0], [0.0]
-        for h, z in zip(hs, zs, strict=True):
-            self.h.append(self.h[-1] + h)
-            self.hh.append(self.hh[-1] + h * h)
-            self.hz.append(self.hz[-1] + h * z)
-            self.z.append(self.z[-1] + z)
+    z - v g is linear in v, so its highest value over the readings is convex in v: between two of
+    these speeds it lies under the chord of theirs, which bounds every reading's distance from a
+    fitted line (any speed in the range) in a few operations."""
+
+    GRID = 16
+
+    def __init__(self, v_range: tuple[float, float]) -> None:
+        self.h, self.hh, self.hz, self.z, self.zz = [0.0], [0.0], [0.0], [0.0], [0.0]
+        lo, hi = v_range
+        self.speeds = [lo + (hi - lo) * j / self.GRID for j in range(self.GRID)] + [hi]
+        self.du = (hi - lo) / self.GRID
+        self.top: list[list[float]] = [[-math.inf] for _ in self.speeds]
+        self.bottom: list[list[float]] = [[math.inf] for _ in self.speeds]
+
+    def add(self, h: float, z: float) -> None:
+        self.h.append(self.h[-1] + h)
+        self.hh.append(self.hh[-1] + h * h)
+        self.hz.append(self.hz[-1] + h * z)
+        self.z.append(self.z[-1] + z)
+        self.zz.append(self.zz[-1] + z * z)
+        for u, top, bottom in zip(self.speeds, self.top, self.bottom, strict=True):
+            e = z - u * h
+            top.append(max(top[-1], e))
+            bottom.append(min(bottom[-1], e))
+
+    def unclipped(self, k: int, a: float, v: float, c: float) -> bool:
+        """Every reading up to k lies within c of a + v g, beyond doubt from rounding (g >= 0)."""
+        speeds, du = self.speeds, self.du
+        j = min(max(int((v - speeds[0]) / du), 0), self.GRID - 1) if du > 0 else 0
+        w = min(max((speeds[j + 1] - v) / du, 0.0), 1.0) if du > 0 else 1.0
+        top = w * self.top[j][k + 1] + (1 - w) * self.top[j + 1][k + 1] - a
+        bottom = a - w * self.bottom[j][k + 1] - (1 - w) * self.bottom[j + 1][k + 1]
+        room = c - 1e-9 * (abs(a) + abs(top) + abs(bottom) + c)
+        return top <= room and bottom <= room
 
 
 def _line(pts: list[tuple[float, float]], noise_var: float):
