@@ -4,10 +4,11 @@ A hand, a knee or a chair arm does not stop a desk: it is squeezed and pushes ba
 every millimetre, and the motor slows as the force rises (a DC motor's straight speed-torque
 line). In the readings the path bends: a straight line up to the moment of contact, then one
 that curves back, its shortfall growing with the square of the time since. So the test is
-the one for a stop (`CollapseCheck`) with the stop replaced by that bend: over a window of
-recent readings, a straight line against a line that bends at t_s by an amount fitted to the
-readings, for every t_s in the window (a generalised likelihood-ratio test). Line and bend are
-fitted together, so an error in the line's speed cannot pass for a bend.
+the one for a stop (`CollapseCheck`) with the stop replaced by that bend: over the move's steady
+readings (the last `LINE_S` of them), a straight line against a line that bends at t_s by an
+amount fitted to the readings, for every t_s in the last `BEND_S` (a generalised likelihood-ratio
+test). Line and bend are fitted together, so an error in the line's speed cannot pass for a bend,
+and the longer the desk ran straight before, the surer the line and the sooner a bend shows.
 
 Comparing the speed now with the speed a second ago, as this test once did, waited for the
 desk to lose a quarter of its speed and then for a second of readings to show it: on a slow
