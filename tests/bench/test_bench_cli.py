@@ -57,7 +57,7 @@ def test_control_beats_the_naive_baseline_at_p95(control):
 
 
 def test_control_is_deterministic_for_a_seed(cli, control):
-    # All but the CPU time per reading, which is this machine's wall clock, not the virtual one.
+    # All but the CPU time per reading, which is this machine's own time, not the virtual clock's.
     again = cli.json("bench", "control", "--json", "--moves", "40", "--seed", "3")
     assert {k: v for k, v in again.items() if k != "cpu_per_reading_us"} == \
         {k: v for k, v in control.items() if k != "cpu_per_reading_us"}
