@@ -18,6 +18,10 @@ class FaultKind(enum.Enum):
     INTERNAL = "internal"
 
 
+#: What a motion check reports when it has seen enough: the fault, and what it saw, in words.
+Finding = tuple[FaultKind, str]
+
+
 _ADVICE = {
     FaultKind.SENSOR_DEAD: "check the height sensor's wiring and its 5 V supply",
     FaultKind.SENSOR_STALE: "check that nothing soft or angled is under the height sensor",

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from ..faults import FaultKind
-
-Finding = tuple[FaultKind, str]
+from ..faults import FaultKind, Finding
 
 
 class BendCheck:

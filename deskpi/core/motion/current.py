@@ -40,9 +40,7 @@ from __future__ import annotations
 import statistics
 from collections import deque
 
-from ..faults import FaultKind
-
-Finding = tuple[FaultKind, str]
+from ..faults import FaultKind, Finding
 
 #: Samples that set this move's reference once the surge is over (~0.1 s at 5 ms).
 REFERENCE_SAMPLES = 20

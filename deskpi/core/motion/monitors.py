@@ -11,11 +11,9 @@ import math
 from bisect import bisect_left, bisect_right
 from collections import deque
 
-from ..faults import FaultKind
+from ..faults import FaultKind, Finding
 from .linefit import fit_line
 from .trajectory import TrajectoryFit
-
-Finding = tuple[FaultKind, str]
 
 
 class StartupCheck:
