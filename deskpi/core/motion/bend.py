@@ -94,7 +94,7 @@ class BendCheck:
         mean_y = sy / n
         mean_t = s1 / n
         g_det = n * s2 - s1 * s1
-        line_speed = max(d * slope, 0.0) / 2      # c's bound: 2 c s, the speed lost, at most the speed
+        half_speed = max(d * slope, 0.0) / 2      # c's bound: 2 c s, the speed lost, at most the speed
         best, best_c, best_s, best_beta = 0.0, 0.0, 0.0, 0.0
         # Suffix sums over the readings after a candidate bend at s (t > s) of t^0..t^4 and of the
         # straight line's residual e times t^0..t^2.
@@ -132,10 +132,10 @@ class BendCheck:
             if qq_perp <= 1e-12:
                 continue
             c = qe / qq_perp
-            if d * c * s > line_speed:
+            if d * c * s > half_speed:
                 # Squeezing something slows a desk at most to a stop, never back the way it came: a
                 # steeper bend is a few readings off together (ghost echoes), held to the steepest real one.
-                c = line_speed / (d * s)
+                c = half_speed / (d * s)
             llr = (2 * c * qe - c * c * qq_perp) / (2 * self.sigma2)
             if llr > best:
                 # q's own slope (regressed on 1, t): the share of the bend the straight line took up.

@@ -250,8 +250,8 @@ class EarlyStopCheck:
         self._sums.add(h, z)
         if len(self._zs) < 3:
             return None
-        hs, zs, sums = self._hs, self._zs, self._sums
-        rss_free, _, _ = self._rss(hs, zs, len(zs) - 1, sums)
+        hs, zs = self._hs, self._zs
+        rss_free, _, _ = self._rss(len(zs) - 1)
         best, best_k, left = 0.0, -1, max(2.0 * self.sigma2 ** 0.5, 3.0)
         # The desk must have left its start before it stopped: one that never did is the
         # start-up check's (a stall); and the last reading alone is no evidence of a stop. A stop
@@ -261,13 +261,13 @@ class EarlyStopCheck:
         for k in range(first, len(zs) - 1):
             if ceilings[k - first] <= max(best, self.threshold):
                 continue        # it can neither speak nor beat one that might
-            rss, a, v = self._rss(hs, zs, k, sums)
+            rss, a, v = self._rss(k)
             llr = (rss_free - rss) / (2 * self.sigma2)
             if llr > best and a + v * hs[k] >= left:
                 best, best_k = llr, k
         if best <= self.threshold:
             return None
-        _, a, v = self._rss(hs, zs, best_k, sums)
+        _, a, v = self._rss(best_k)
         self.onset = (self._ts[best_k], fit.x0 + fit.d * (a + v * hs[best_k]))
         return FaultKind.OBSTRUCTION, "the desk stopped early in the move while the motor was on"
 
@@ -292,9 +292,7 @@ class EarlyStopCheck:
             squares.insert(i, z_new * z_new)
             m, h_k = n_pts - 1 - k, hs[k]
             z_pre, hz_pre, h_pre, hh_pre = s.z[k + 1], s.hz[k + 1], s.h[k + 1], s.hh[k + 1]
-            sh = h_pre + m * h_k
-            shh = hh_pre + m * h_k * h_k
-            a, v = self._solve(n, sh, shh, s.z[-1], hz_pre + h_k * (s.z[-1] - z_pre))
+            sh, shh, a, v = self._first_fit(k, n)
             if not s.unclipped(k, a, v, c):
                 continue
             pred = a + v * h_k
@@ -313,7 +311,7 @@ class EarlyStopCheck:
             out[k - first] = (rss_free - rss + 1e-8 * (squared + abs(rss_free) + 1.0)) / (2 * sigma2)
         return out
 
-    def _rss(self, hs: list[float], zs: list[float], k: int, sums: _PrefixSums) -> tuple[float, float, float]:
+    def _rss(self, k: int) -> tuple[float, float, float]:
         """Residual sum of squares of progress = a + v g(min(t, t_k)), and a and v.
 
         a is held near 0 by the start's doubt, v within the load range, and readings further
@@ -321,14 +319,10 @@ class EarlyStopCheck:
         would otherwise bend both fits, and they differ in how). g only grows, so min(g, g_k)
         is g up to k and g_k after: the first fit's sums come from prefix sums, and each
         candidate costs two passes over the readings, not seven (it runs on every reading)."""
-        c = self.clip
+        c, hs, zs = self.clip, self._hs, self._zs
         n = len(zs) + self.prior
         h_k = hs[k]
-        after = len(zs) - 1 - k
-        sh = sums.h[k + 1] + after * h_k
-        shh = sums.hh[k + 1] + after * h_k * h_k
-        shz = sums.hz[k + 1] + h_k * (sums.z[-1] - sums.z[k + 1])
-        a, v = self._solve(n, sh, shh, sums.z[-1], shz)
+        sh, shh, a, v = self._first_fit(k, n)
         # Up to k the readings are weighed against a line, after it against the stopped desk's one height.
         sz = shz = 0.0
         for h, z in zip(hs[:k + 1], zs, strict=False):
@@ -354,6 +348,15 @@ class EarlyStopCheck:
             r = z - pred
             rss += min(r * r, c2)
         return rss, a, v
+
+    def _first_fit(self, k: int, n: float) -> tuple[float, float, float, float]:
+        """Sums of g(min(t, t_k)) and its square, and a and v fitted to the readings as they are."""
+        s, h_k = self._sums, self._hs[k]
+        after = len(self._zs) - 1 - k
+        sh = s.h[k + 1] + after * h_k
+        shh = s.hh[k + 1] + after * h_k * h_k
+        a, v = self._solve(n, sh, shh, s.z[-1], s.hz[k + 1] + h_k * (s.z[-1] - s.z[k + 1]))
+        return sh, shh, a, v
 
     def _solve(self, n: float, sh: float, shh: float, sz: float, shz: float) -> tuple[float, float]:
         det = n * shh - sh * sh
