@@ -14,9 +14,10 @@ from deskpi.core.faults import FaultKind
 from deskpi.core.motion import current
 from deskpi.core.motion.current import Climb, CurrentCheck
 from deskpi.core.motion.judge import Suspicion, verdict
-from deskpi.core.motion.monitors import CollapseCheck
+from deskpi.core.motion.monitors import CollapseCheck, EarlyStopCheck, StartupCheck
 from deskpi.core.motion.pressed import Shortfall
 from deskpi.core.motion.stopmodel import StopModel
+from deskpi.core.motion.trajectory import TrajectoryFit
 from deskpi.core.types import Direction
 
 
@@ -119,8 +120,6 @@ def test_the_collapse_test_works_at_any_uptime(t0):
 def early_run(stop_at: float | None, *, seed: int = 1, speed: float = 55.0, load: float = 1.0,
               wild_mm: float = 0.0, trusted: bool = True):
     """A desk starting along the learned start-up profile, stopped by a wall at stop_at (s)."""
-    from deskpi.core.motion.monitors import EarlyStopCheck
-    from deskpi.core.motion.trajectory import TrajectoryFit
     rng = random.Random(seed)
     fit = TrajectoryFit(direction=Direction.DOWN, t_on=0.0, start_mm=1180.0, start_sd_mm=0.8, speed_prior=speed,
                         speed_sd=6.0, ramp_s=0.2, noise_mm=2.0)
@@ -331,9 +330,6 @@ def test_a_stalled_desk_is_called_as_soon_as_the_evidence_is_in():
 def test_a_stall_is_measured_from_where_the_desk_stood_still_not_from_the_last_few_readings():
     # The median of the last nine readings put the start 2 mm low (about 2.5 sd of it): a stalled
     # desk going up then read as one starting slowly. Where it stood, from all its readings at rest, does not.
-    from deskpi.core.motion.monitors import StartupCheck
-    from deskpi.core.motion.trajectory import TrajectoryFit
-
     def first_call(still):
         fit = TrajectoryFit(direction=Direction.UP, t_on=0.0, start_mm=998.0, start_sd_mm=0.8, speed_prior=35.0,
                             speed_sd=6.0, ramp_s=0.22, noise_mm=2.0)
@@ -344,6 +340,7 @@ def test_a_stall_is_measured_from_where_the_desk_stood_still_not_from_the_last_f
     from_still, from_median = first_call((1000.0, 0.3)), first_call(None)
     assert from_still is not None and from_still[1][0] is FaultKind.STALL
     assert from_median is None or from_median[0] > from_still[0]
+
 
 def test_half_way_between_blocked_and_free_the_judge_listens_longer():
     # Regression (bench faults, slow-heavy, obstruction_up seed 1005): six settled readings of a
