@@ -17,6 +17,31 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _pin_local_day() -> None:
+    """Run the suite in a fixed-offset zone where it is late morning now, so local midnight never passes
+    during a run.
+
+    A page, the CLI and a test each ask for "today" at their own moment; a run that crosses midnight (as
+    a CI run started at 23:50 does) would have them rightly disagree. The zone is set before any test
+    module is imported and is inherited by every process the suite starts (the simulator, the CLI,
+    Chromium). DESKPI_TEST_TZ chooses the zone instead (e.g. to run the suite across a real midnight).
+    """
+    import time
+
+    zone = os.environ.get("DESKPI_TEST_TZ")
+    if not zone:
+        hours_utc = time.gmtime().tm_hour + time.gmtime().tm_min / 60
+        east = round(10 - hours_utc)                 # hours east of UTC that make it ~10:00 here
+        if east < -12:                                # Etc/GMT zones span UTC-12 .. UTC+14
+            east += 24
+        zone = "Etc/UTC" if east == 0 else f"Etc/GMT{-east:+d}"      # Etc/GMT-3 is UTC+3 (POSIX sign)
+    os.environ["TZ"] = zone
+    time.tzset()
+
+
+_pin_local_day()
+
+
 class Cli:
     """Runs `deskpi ARGS` the way facilities staff and scripts do, and returns the CompletedProcess.
 
