@@ -21,6 +21,7 @@ from .physics import DeskPhysics, DeskSpec
 from .sensor_model import LOST_PULSE_S, SensorModel, SensorSpec
 
 SILENT_TIMEOUT_S = 0.025   # how long the reader waits for the echo to rise before calling it silent
+READ_LATENCY_S = 0.0005    # from the echo's end to the reading in the controller's hands
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ class VirtualRig:
         #: When a list, every current sample is noted here as (time, amps read, true amps, healthy amps):
         #: what the fault bench's ideal detector weighs.
         self.current_log: list[tuple[float, float, float, float]] | None = None
+        #: When a list, every ping is noted here as (time, height read or None, true height): what the
+        #: fault bench's ideal detector weighs when it is given the readings the controller had.
+        self.reading_log: list[tuple[float, float | None, float]] | None = None
         self.air = air
         self.assumed_c = assumed_c
 
@@ -135,13 +139,16 @@ class VirtualRig:
                 dist = echo_distance_mm(width, believed)
             # Stamp with the instant the sound met the desk, as the real reader does.
             reading = Reading.ok(tp + width / 2, dist + self.sensor_spec.mount_offset_mm)
-            at = tp + width + 0.0005
+            at = tp + width + READ_LATENCY_S
         elif status == "lost":
             reading, at = Reading.lost(tp), tp + LOST_PULSE_S
         else:
             reading, at = Reading.silent(tp), tp + SILENT_TIMEOUT_S
         self._seq += 1
         heapq.heappush(self._deliveries, (at, self._seq, reading))
+        if self.reading_log is not None:
+            read = dist + self.sensor_spec.mount_offset_mm if status == "ok" and dist is not None else None
+            self.reading_log.append((tp, read, self.physics.height_mm))
         # The reader pings one at a time: the next ping waits for this one's answer (a lost
         # echo's 38 ms pulse, a silent sensor's timeout).
         self._free_at = at + 0.005
@@ -197,6 +204,10 @@ class VirtualRig:
             self._next_current = math.inf
             seconds = listen_s
         self.settle(seconds)
+
+    def known_at(self, ping_t: float, height_mm: float) -> float:
+        """When a ping sent at ping_t to a desk at height_mm is answered: its echo's flight, and the reader."""
+        return ping_t + self.sensor.pulse_width_s(self.sensor.distance_for_height(height_mm)) + READ_LATENCY_S
 
     @property
     def last_ping_at(self) -> float:

@@ -38,6 +38,17 @@ def test_a_thousand_healthy_moves_raise_no_fault(family, current):
     assert result["moves"] == 1000
 
 
+@settings(max_examples=8, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(params=desks, seed=st.integers(1, 10_000), current=st.booleans())
+def test_healthy_moves_on_any_desk_raise_no_fault(params, seed, current):
+    """The families' thousand moves each, and 8 x 150 more on desks none of them is: not one stopped."""
+    result = run_virtual(replace(params, moves=150, seed=seed), partial(deskpi_controller, current=current),
+                         current=current)
+    assert result["faults"] == 0, (params, seed, current, result)
+    assert result["interlock_violations"] == 0 and result["moves"] == 150
+
+
 @settings(max_examples=12, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(params=desks, seed=st.integers(1, 10_000), fault=st.sampled_from(["stall", "obstruction_up",
@@ -121,6 +132,44 @@ def test_a_miss_the_ideal_detector_could_not_call_either_is_counted_apart():
     entry = _summary("soft_obstruction_up", results, 3, 300.0, 23.5)
     assert entry["detected_trials"] == 1
     assert entry["missed_without_bound"] == 1
+
+
+# -- the ideal detector on the trial's own readings ----------------------------------------------
+
+@pytest.mark.parametrize("fault", ["obstruction_up", "reversed_wiring", "soft_obstruction_down"])
+def test_on_clean_readings_the_oracle_calls_the_fault_where_the_bound_does(fault):
+    """Without noise or wild echoes the readings are the desk's true path, so the oracle weighing them
+    needs the evidence the bound expects: the same ping, give or take one (the two sum it apart)."""
+    quiet = DeskFamily("quiet", "a noiseless sensor", replace(FAMILIES["default"].params, noise_mm=0.0,
+                                                                outliers=0.0, dropouts=0.0))
+    trial = run_trial(fault, 3, quiet)
+    assert trial.detected and trial.bound_ms < float("inf"), trial
+    assert abs(trial.oracle_ms - trial.bound_ms) <= 26.0, trial       # a ping is 25 ms apart
+
+
+def test_noise_that_makes_the_ideal_detector_late_means_physics_does_not_allow_the_target():
+    on_time = Trial(True, "obstruction", 280.0, 250.0, 0.0, oracle_ms=240.0)
+    late = Trial(True, "obstruction", 360.0, 275.0, 0.0, oracle_ms=350.0)     # the bound met, this draw not
+    entry = _summary("obstruction_up", [on_time, late], 2, 300.0, 20.0)
+    assert entry["bound_ms"] == 275.0 and entry["oracle_on_readings_ms"] == 350.0
+    assert entry["p50_oracle_on_readings_ms"] == 295.0 and entry["worst_over_oracle_ms"] == 40.0
+    assert entry["oracle_meets_target"] is False and entry["physics_allows_target"] is False
+    assert entry["meets_target"] is False
+    entry = _summary("obstruction_up", [on_time, on_time], 2, 300.0, 20.0)
+    assert entry["oracle_meets_target"] is True and entry["physics_allows_target"] is True
+
+
+def test_a_miss_the_oracle_could_not_call_leaves_it_out_of_the_figures():
+    called = Trial(True, "obstruction", 500.0, 400.0, 10.0, oracle_ms=450.0)
+    missed = Trial(False, None, 672.0, 668.0, 23.0)            # oracle_ms: never called before the target
+    entry = _summary("soft_obstruction_up", [called, missed], 2, 300.0, 23.5)
+    assert entry["oracle_on_readings_ms"] == 450.0 and entry["worst_over_oracle_ms"] == 50.0
+    assert entry["oracle_meets_target"] is False
+
+
+def test_with_current_sensing_the_oracle_on_pings_is_not_reported():
+    entry = _summary("stall", [Trial(True, "stall", 20.0, 15.0, 0.0, oracle_ms=200.0)], 1, 50.0, 5.0, "current")
+    assert "oracle_on_readings_ms" not in entry and entry["physics_allows_target"] is True
 
 
 # A soft obstacle met in the last centimetres of a move: the monitors had not called it when the
