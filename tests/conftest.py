@@ -29,14 +29,27 @@ def _pin_local_day() -> None:
     import time
 
     zone = os.environ.get("DESKPI_TEST_TZ")
-    if not zone:
-        hours_utc = time.gmtime().tm_hour + time.gmtime().tm_min / 60
-        east = round(10 - hours_utc)                 # hours east of UTC that make it ~10:00 here
-        if east < -12:                                # Etc/GMT zones span UTC-12 .. UTC+14
-            east += 24
-        zone = "Etc/UTC" if east == 0 else f"Etc/GMT{-east:+d}"      # Etc/GMT-3 is UTC+3 (POSIX sign)
-    os.environ["TZ"] = zone
+    if zone:
+        os.environ["TZ"] = zone
+        time.tzset()
+        return
+    now = time.gmtime()
+    east = round(10 - now.tm_hour - now.tm_min / 60)     # hours east of UTC that make it ~10:00 here
+    if east < -12:                                        # Etc/GMT zones span UTC-12 .. UTC+14
+        east += 24
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Etc/UTC" if east == 0 else f"Etc/GMT{-east:+d}"     # Etc/GMT-3 is UTC+3 (POSIX sign)
     time.tzset()
+    if time.localtime().tm_gmtoff != east * 3600:
+        # No time-zone database on this machine: the C library fell back to UTC while Python's
+        # zoneinfo (the PyPI tzdata) would not, and the two would disagree on today. Run as before.
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+        print("tests/conftest.py: no system time-zone database (Debian: tzdata); a run that crosses "
+              "midnight may fail", file=sys.stderr)
 
 
 _pin_local_day()

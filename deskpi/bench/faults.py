@@ -16,18 +16,22 @@ desk's true state:
   samples: it knows the healthy current of this move at each sample (running current for
   this load, start-up surge included) and the sensor's noise sigma, and adds up
   ((I - I_healthy) / sigma)^2 from contact until DETECTION_Z^2. I is the true current, so
-  this is the evidence expected, not one noisy draw of it. If the controller cut the motor
-  before the ideal's evidence was in (a lucky draw), the time it took stands as the bound:
-  it was done, so the ideal could have;
+  this is the evidence expected, not one noisy draw of it. Only evidence in before the motor
+  went off counts (after it, the desk was stopped either way); if the controller cut the motor
+  for the fault before the ideal's evidence was in (a lucky draw), the time it took stands as
+  the bound: it was done, so the ideal could have;
 - oracle_on_readings_ms (worst trial; p50 beside it), worst_over_oracle_ms: the ideal detector
   again, but given the very readings this trial's controller had, noise and wild echoes included,
-  weighed by the sensor's own model (the likelihood ratio of the faulty path over the healthy one,
+  weighed by a model of the sensor (the likelihood ratio of the faulty path over the healthy one,
   summed from the onset to the bound's evidence). The bound is the evidence expected; this is one
-  draw of it, so some trials call later than the bound. It is the most powerful test at the bound's
-  confidence (it knows both paths and the onset): a detector that called earlier on such readings
-  would, at that confidence, stop healthy desks more often. Not done by the time the motor went off
-  for the fault, it is credited with the controller's time (as the bound is); not done by the time it
-  went off for the target (a miss), the trial is left out of these figures. Ultrasonic only;
+  draw of it, so some trials call later than the bound. Knowing both paths and the onset, it is
+  the most powerful test at the bound's false-alarm rate: any detector can be lucky on one draw,
+  but one that called earlier than this on such readings as a rule would stop healthy desks more
+  often. Not done by the time the motor went off for the fault, it is credited with the
+  controller's time (as the bound is); not done by the time it went off for the target (a miss),
+  the trial is left out of these figures. Ultrasonic only, and only for the faults whose evidence
+  builds up ping by ping (a stall, an obstruction, reversed wiring: a silent, stuck or lost sensor
+  shows on its first ping);
 - physics_allows_target: whether an ideal detector meets the target in every trial: the bound does,
   and (ultrasonic) so does the oracle on every trial's own readings, `oracle_meets_target`. Where
   the sensor's noise alone makes some trial slower than the target, the target is out of reach of
@@ -77,6 +81,9 @@ CURRENT_SEES = ("stall", "obstruction_down", "obstruction_up", "soft_obstruction
 #: How stiff the soft things a desk meets are (N per mm of compression): a hand or a knee
 #: under the desktop going down, a chair arm or a drawer above it going up.
 SOFT_STIFFNESS = {-1: (10.0, 40.0), 1: (20.0, 80.0)}
+#: The faults whose evidence builds up ping by ping, which the oracle on the readings weighs.
+ORACLE_WEIGHS = ("stall", "obstruction_down", "obstruction_up", "soft_obstruction_down", "soft_obstruction_up",
+                 "reversed_wiring")
 
 
 @dataclass
@@ -91,7 +98,7 @@ class Trial:
     peak_compression_mm: float = 0.0
     from_onset_ms: float = 0.0
     restarts: int = 0          # the motor went on again after the onset before the fault latched
-    oracle_ms: float = float("inf")    # the ideal detector on this trial's own readings
+    oracle_ms: float = math.nan    # the ideal detector on this trial's own readings (inf: never; nan: not weighed)
 
 
 @dataclass
@@ -225,25 +232,26 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
                 and rig.t - off_at > 0.5:
             break
     off = off_at if off_at is not None else rig.t if ever_on else onset
-    if fault is None:
-        # The move ended without a fault: evidence after the motor went off for the target
-        # is of a desk that was meant to stop, so it cannot count towards the bound.
-        watch.pings = [(t, h) for t, h in watch.pings if t <= off]
+    # Evidence whose echo came back after the motor went off is of a desk that was stopped (for the
+    # fault, or for the target): it cannot count towards when the fault could have been called.
+    watch.pings = [(t, h) for t, h in watch.pings if rig.known_at(t, h) <= off]
     if current and name in CURRENT_SEES:
         observable, bound = _current_observable(name, onset, rig, off if fault is not None else None)
     else:
         observable, bound = _observable(name, onset, h_onset, watch, rig, v_onset, d)
-    oracle = observable
-    if (name in ("stall", "reversed_wiring") or "obstruction" in name) and not (current and name in CURRENT_SEES):
+    # Not called by the time the motor went off: for the fault, the controller's time stands (it
+    # did it, so the ideal could have); for the target (a miss), the ideal could not have told either.
+    if bound is None and fault is not None:
+        bound = off
+    oracle = math.nan                  # the sensor faults show on their first ping: nothing to weigh
+    if name in ORACLE_WEIGHS and not (current and name in CURRENT_SEES):
         called = _oracle_on_readings(name, onset, h_onset, rig, v_onset, d, off)
-        # Not called before the motor went off: for the fault, the controller's time stands (as for
-        # the bound); for the target (a miss), the oracle could not have told either.
         oracle = called if called is not None else off if fault is not None else math.inf
     trial = Trial(detected=fault is not None, kind=fault.kind.value if fault else None,
                   motor_off_ms=max(off - observable, 0.0) * 1000.0,
                   bound_ms=max(bound - observable, 0.0) * 1000.0 if bound is not None else float("inf"),
                   travel_after_mm=peak, backed_off_mm=backed, from_onset_ms=max(off - onset, 0.0) * 1000.0,
-                  restarts=restarts, oracle_ms=max(oracle - observable, 0.0) * 1000.0)
+                  restarts=restarts, oracle_ms=max(oracle - observable, 0.0) * 1000.0 if oracle == oracle else oracle)
     if "obstruction" in name:
         trial.peak_force_n = rig.physics.peak_force_n
         trial.peak_compression_mm = rig.physics.peak_compression_mm
@@ -309,11 +317,12 @@ def _oracle_on_readings(name: str, onset: float, h0: float, rig: VirtualRig, v: 
     """When the ideal detector, given the readings this trial's controller had, could call the fault.
 
     It knows both paths the desk could be on (the healthy one, and the faulty one it truly took) and
-    when the fault began, and weighs each reading by the sensor's own model (Gaussian noise, a share
-    of wild echoes anywhere in its range): the likelihood ratio of the two, summed from the onset
-    until it reaches DETECTION_Z^2 / 2, the bound's own evidence. Unlike the bound, which is the
-    evidence expected, this is one draw of it: with noise, some trials call later than the bound,
-    and no detector, however clever, could have done better on those readings. The readings after
+    when the fault began, and weighs each reading by a model of the sensor (Gaussian noise, and a
+    share of wild echoes spread evenly over its range: the simulated sensor puts half of them near
+    twice the distance, which changes the ratio next to nothing): the likelihood ratio of the two,
+    summed from the onset until it reaches DETECTION_Z^2 / 2, the bound's own evidence. Unlike the
+    bound, which is the evidence expected, this is one draw of it: with noise, some trials call later
+    than the bound, and at that false-alarm rate no detector calls earlier as a rule. The readings after
     the motor went off count for nothing (the desk stopped because it was stopped): None if not
     called by then. Its time is when the deciding ping's echo is back, as for the bound.
     """
@@ -359,7 +368,7 @@ def _summary(name: str, results: list[Trial], trials: int, target_ms: float, all
         "p50_travel_after_mm": round(statistics.median(travel), 1),
         "bound_ms": round(bound, 1) if bound == bound and bound != float("inf") else None,
         "target_ms": target_ms,
-        "physics_allows_target": bound <= target_ms,
+        "physics_allows_target": round(bound, 1) <= target_ms,     # judged as shown, to 0.1 ms
         "meets_target": max(offs) <= target_ms,
         "target_sensing": sensing,
         "travel_allowed_mm": round(allowed_mm, 1),
@@ -370,13 +379,12 @@ def _summary(name: str, results: list[Trial], trials: int, target_ms: float, all
     if finite:
         entry["worst_over_bound_ms"] = round(max(r.motor_off_ms - r.bound_ms for r in finite), 1)
         entry["p50_bound_ms"] = round(statistics.median(r.bound_ms for r in finite), 1)
-    if sensing == "ultrasonic":       # the oracle weighs pings; with current sensing the bound above is the current's
-        called = [r for r in results if r.oracle_ms != float("inf")]
+    if sensing == "ultrasonic" and name in ORACLE_WEIGHS:     # with current sensing, the bound is the current's
+        called = [r for r in results if math.isfinite(r.oracle_ms)]
         oracles = [r.oracle_ms for r in called]
         entry["oracle_on_readings_ms"] = round(max(oracles), 1) if oracles else None
         entry["p50_oracle_on_readings_ms"] = round(statistics.median(oracles), 1) if oracles else None
         entry["worst_over_oracle_ms"] = round(max(r.motor_off_ms - r.oracle_ms for r in called), 1) if called else None
-        # Judged as shown (to 0.1 ms): a call on the ping at the target is within it.
         entry["oracle_meets_target"] = len(called) == len(results) and round(max(oracles), 1) <= target_ms
         entry["physics_allows_target"] = entry["physics_allows_target"] and entry["oracle_meets_target"]
     entry["meets_bound_target"] = len(finite) == len(results) and all(

@@ -261,7 +261,7 @@ def run(*, people: int = 50, days: int = 365, quick: bool = False, seed: int = 1
     The short one is never less than a week (where the long one allows): a day or two can be a weekend,
     when nobody claims the desk, and then it holds no working day to measure.
     """
-    spans = {"month": min(max(7, round(days / 12)), days - 1), "year": days}
+    spans = {"month": max(1, min(max(7, round(days / 12)), days - 1)), "year": days}
     requests, load_s, runs = (20, 2.0, 1) if quick else (200, 5.0, 5)
     sims = {k: SoakSim(0, seed) for k in spans}          # the default pool: live streams hold no worker
     names = [f"person{i:02d}" for i in range(1, people + 1)]

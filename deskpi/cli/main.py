@@ -490,7 +490,7 @@ def _add_commands(sub) -> None:
     sc.add_argument("--quick", action="store_true", help="at most 8 days, few requests (for tests)")
     sc.add_argument("--people", type=int, default=None, help="people sharing the desk (default 50; 3 with --quick)")
     sc.add_argument("--days", type=int, default=365, help="the long history in days (default 365); the short "
-                                                          "one is a twelfth of it, at least a week")
+                                                          "one is a twelfth of it, at least a week where --days allows")
     sc.add_argument("--seed", type=int, default=1)
     sc.set_defaults(func=_bench_scale)
     # Each command module imports only what its parser needs, and the work when a command runs; while one

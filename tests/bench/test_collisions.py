@@ -160,16 +160,29 @@ def test_noise_that_makes_the_ideal_detector_late_means_physics_does_not_allow_t
 
 
 def test_a_miss_the_oracle_could_not_call_leaves_it_out_of_the_figures():
-    called = Trial(True, "obstruction", 500.0, 400.0, 10.0, oracle_ms=450.0)
-    missed = Trial(False, None, 672.0, 668.0, 23.0)            # oracle_ms: never called before the target
+    called = Trial(True, "obstruction", 280.0, 240.0, 10.0, oracle_ms=250.0)
+    missed = Trial(False, None, 672.0, 668.0, 23.0, oracle_ms=float("inf"))     # never called before the target
     entry = _summary("soft_obstruction_up", [called, missed], 2, 300.0, 23.5)
-    assert entry["oracle_on_readings_ms"] == 450.0 and entry["worst_over_oracle_ms"] == 50.0
-    assert entry["oracle_meets_target"] is False
+    assert entry["oracle_on_readings_ms"] == 250.0 and entry["worst_over_oracle_ms"] == 30.0
+    assert entry["oracle_meets_target"] is False          # the miss: the one called trial alone would meet it
 
 
 def test_with_current_sensing_the_oracle_on_pings_is_not_reported():
     entry = _summary("stall", [Trial(True, "stall", 20.0, 15.0, 0.0, oracle_ms=200.0)], 1, 50.0, 5.0, "current")
     assert "oracle_on_readings_ms" not in entry and entry["physics_allows_target"] is True
+
+
+def test_a_sensor_fault_is_not_weighed_by_the_oracle():
+    trial = run_trial("sensor_stuck", 2, FAMILIES["default"])
+    assert trial.detected and trial.oracle_ms != trial.oracle_ms, trial      # nan: nothing to weigh
+    assert "oracle_on_readings_ms" not in _summary("sensor_stuck", [trial], 1, 300.0, 20.0)
+
+
+def test_the_bound_and_the_oracle_never_count_evidence_from_after_the_motor_went_off():
+    for fault in ("stall", "obstruction_down", "soft_obstruction_up"):
+        trial = run_trial(fault, 5, FAMILIES["slow-heavy"])
+        assert trial.detected, trial
+        assert trial.bound_ms <= trial.motor_off_ms + 1e-6 and trial.oracle_ms <= trial.motor_off_ms + 1e-6, trial
 
 
 # A soft obstacle met in the last centimetres of a move: the monitors had not called it when the
