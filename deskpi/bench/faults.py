@@ -59,7 +59,7 @@ from __future__ import annotations
 import math
 import random
 import statistics
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 from deskpi.core.motion.config import MotionConfig
 from deskpi.core.motion.controller import MotionController
@@ -99,13 +99,6 @@ class Trial:
     from_onset_ms: float = 0.0
     restarts: int = 0          # the motor went on again after the onset before the fault latched
     oracle_ms: float = math.nan    # the ideal detector on this trial's own readings (inf: never; nan: not weighed)
-
-
-@dataclass
-class _Watch:
-    """What the bench records while the fault plays out."""
-
-    pings: list[tuple[float, float]] = field(default_factory=list)     # (ping time, true height)
 
 
 def controller_for(family: DeskFamily, current: bool) -> MotionController:
@@ -173,10 +166,9 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
         stiffness = rng.uniform(*SOFT_STIFFNESS[d]) if name.startswith("soft") else None
         rig.physics.obstruction = Obstruction(at, d, stiffness)
     rig.rest_for_duty(abs(target - start) / 20.0 + 3.0)
-    watch = _Watch()
     if current:
         rig.current_log = []
-    rig.reading_log = []
+    rig.reading_log = readings = []
     rig.ctrl.move_to(target, rig.t)
     t_cmd = rig.t
     rig.kick()
@@ -207,12 +199,8 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
     # current sample just after contact), it must count, not wait for the back-off's end.
     restarts, was_off, ever_on = 0, False, rig.drive is not None
     peak, peak_h, backed = 0.0, h_onset, 0.0
-    pings_seen = rig.next_ping_at
     while rig.t < onset + 30:
         rig.run_until(lambda r: True, rig.t + 0.005)
-        if rig.next_ping_at != pings_seen:          # a ping went out: note where the desk truly was
-            watch.pings.append((rig.last_ping_at, rig.true_height))
-            pings_seen = rig.next_ping_at
         h = rig.true_height
         if sign * (h - h_onset) > peak:
             peak, peak_h = sign * (h - h_onset), h
@@ -234,11 +222,11 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
     off = off_at if off_at is not None else rig.t if ever_on else onset
     # Evidence whose echo came back after the motor went off is of a desk that was stopped (for the
     # fault, or for the target): it cannot count towards when the fault could have been called.
-    watch.pings = [(t, h) for t, h in watch.pings if rig.known_at(t, h) <= off]
+    pings = [(t, h) for t, _read, h in readings if rig.known_at(t, h) <= off]
     if current and name in CURRENT_SEES:
         observable, bound = _current_observable(name, onset, rig, off if fault is not None else None)
     else:
-        observable, bound = _observable(name, onset, h_onset, watch, rig, v_onset, d)
+        observable, bound = _observable(name, onset, h_onset, pings, rig, v_onset, d)
     # Not called by the time the motor went off: for the fault, the controller's time stands (it
     # did it, so the ideal could have); for the target (a miss), the ideal could not have told either.
     if bound is None and fault is not None:
@@ -277,11 +265,12 @@ def _current_observable(name: str, onset: float, rig: VirtualRig, off: float | N
     return observable, off
 
 
-def _observable(name: str, onset: float, h0: float, watch: _Watch, rig: VirtualRig, v: float,
+def _observable(name: str, onset: float, h0: float, pings: list[tuple[float, float]], rig: VirtualRig, v: float,
                 d: int) -> tuple[float, float | None]:
-    """When the fault first showed in the evidence, and when an ideal detector could call it."""
+    """When the fault first showed in the evidence, and when an ideal detector could call it; `pings` are
+    (ping time, the desk's true height then)."""
     desk, sensor = rig.physics.spec, rig.sensor_spec
-    after = [(t, h) for t, h in watch.pings if t >= onset]
+    after = [(t, h) for t, h in pings if t >= onset]
     if name not in ("stall", "reversed_wiring") and "obstruction" not in name:
         first = after[0][0] if after else onset
         return first, first       # a silent, stuck or lost sensor shows on its first ping
