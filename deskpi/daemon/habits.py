@@ -398,7 +398,9 @@ class HabitService:
                 # The height its posture is at for the person now (their preset): the page's "Raise to 110 cm now".
                 current = {**current, "target_mm": self._posture_height(current.get("target"))}
         status.update(self._measured_today(person, (wall - self._skipped).timestamp()))
-        return {"reminder": current, "status": status}
+        # Whose reminder and status these are: for up to FOLLOW_S after someone new comes to the desk they
+        # are still the previous person's, and a page must not show them as the newcomer's.
+        return {"reminder": current, "status": status, "user": person}
 
     def _measured_today(self, person: str | None, now: float) -> dict:
         """Today's standing minutes, goal, posture changes and reminders shown of the person at the desk

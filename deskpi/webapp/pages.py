@@ -55,14 +55,18 @@ def _values(name: str) -> dict:
 
 
 def _reminder_live(ctx, user, snap: dict) -> dict | None:
-    """The reminder waiting for this person (reminder.js's rule: none while someone else is at the desk),
-    so the page has the reminder, and its room, from its first paint instead of jumping when it comes."""
+    """The reminder waiting for this person (live.js's forViewer rule: none while someone else is at the
+    desk, nor while the reminders are still the previous person's), so the page has the reminder, and its
+    room, from its first paint instead of jumping when it comes."""
     habits = getattr(ctx.service, "habits", None)
-    live = habits.snapshot().get("reminder") if habits is not None else None
-    if not live:
-        return None
-    at_desk = snap.get("active_user")
-    return live if not at_desk or str(at_desk).casefold() == user.name.casefold() else None
+    reminders = habits.snapshot() if habits is not None else {}
+    live = reminders.get("reminder")
+    about, at_desk = _folded(reminders.get("user")), _folded(snap.get("active_user"))
+    return live if live and about == at_desk and at_desk in (None, user.name.casefold()) else None
+
+
+def _folded(name: object) -> str | None:
+    return None if name is None else str(name).casefold()
 
 
 def _recommendation(ctx, profile: dict) -> dict | None:

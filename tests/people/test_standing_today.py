@@ -103,3 +103,17 @@ def test_the_reminders_tell_standing_by_the_persons_own_heights(store) -> None:
     store.update_user("Bob", seated_mm=700, standing_mm=1200)
     habits.tick()
     assert habits.policy.stand_threshold_mm == 950.0                   # his heights, as soon as he sets them
+
+
+def test_the_status_names_the_person_it_is_about(store) -> None:
+    """Pages show a goal only when the snapshot is about the signed-in person at the desk (live.js)."""
+    habits = HabitService(store, None, scheduler=_Scheduler(), wall=lambda: at("09:00"), clock_synced=lambda: True)
+    assert habits.snapshot()["user"] == "Ada"
+    store.set_active_user("Bob")
+    habits.tick()
+    snap = habits.snapshot()
+    bobs = standing_today(store, "Bob", now=at("09:00").timestamp())
+    assert snap["user"] == "Bob" and snap["status"]["goal_min"] == bobs["standing_goal_min"]
+    store.set_active_user(None)
+    habits.tick()
+    assert habits.snapshot()["user"] is None and habits.snapshot()["status"]["goal_min"] is None

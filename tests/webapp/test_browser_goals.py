@@ -128,6 +128,41 @@ def test_the_same_goal_on_every_page_the_cli_and_the_api(browser, desk, ada, nam
         assert day["date"] == TODAY.isoformat() and day["standing_goal_min"] == want, (name, report["users"])
 
 
+#: Runs in the page: hands the page's own live.js (the same module instance, by its versioned URL) a
+#: reminder snapshot, as the feed would, and reads the home line's goal afterwards.
+TAKE_SNAPSHOT_JS = """async (snap) => {
+  const href = [...document.querySelectorAll('link[rel=modulepreload], script[type=module]')]
+    .map((el) => el.href || el.src).find((u) => new URL(u).pathname.endsWith('/live.js'));
+  const live = await import(href);
+  live.takeReminder(snap);
+  return document.querySelector('[data-testid=home-goal]').dataset.goalMin;
+}"""
+
+
+def test_a_goal_still_about_the_previous_person_is_not_shown_as_the_newcomers(browser, desk, ada) -> None:
+    """For up to a second after someone else comes to the desk, the server's reminders are still the
+    previous person's: such a snapshot reaching Nia's phone after the state that names her must not put
+    Ada's goal (80 min) on her home page. Her own (60 min) comes back with the next snapshot."""
+    url, _data = desk
+    assert api(ada, url, "POST", "/users/Nia/activate").ok
+    ctx = phone(browser)
+    page = ctx.new_page()
+    try:
+        sign_in(page, url, "Nia", PINS["Nia"])
+        home = page.get_by_test_id("home-goal")
+        expect(home).to_have_attribute("data-goal-min", "60")
+        adas = {"user": "Ada", "reminder": None, "status": {"goal_min": 80, "standing_min": 0}}
+        assert page.evaluate(TAKE_SNAPSHOT_JS, adas) == ""
+        expect(home).to_have_text("")
+        nobodys = {**adas, "user": None}
+        assert page.evaluate(TAKE_SNAPSHOT_JS, nobodys) == ""
+        nias = {**adas, "user": "nia", "status": {"goal_min": 60, "standing_min": 0}}   # names ignore case
+        assert page.evaluate(TAKE_SNAPSHOT_JS, nias) == "60"
+        expect(home).to_have_text("Standing today: 0 min of 60 min goal")
+    finally:
+        ctx.close()
+
+
 def _whole(minutes: float) -> int:
     """Whole minutes as the pages and `deskpi stats` show them: halves up."""
     return int(minutes + 0.5)

@@ -2,6 +2,8 @@
 phone at the desk can stop it, and the state says who is moving it (to the people signed in)."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from web_fakes import FakeService, with_store
 
@@ -16,9 +18,10 @@ class FakeHabits:
     def __init__(self) -> None:
         self.answers: list[tuple] = []
         self.raises: Exception | None = None
+        self.snap: dict = {"reminder": None, "status": {}, "user": None}
 
     def snapshot(self) -> dict:
-        return {"reminder": None, "status": {}}
+        return self.snap
 
     def outcome(self, outcome, reminder_id=None, *, move=None, when_back=False, by=None):
         self.answers.append((outcome, reminder_id, move, when_back, by))
@@ -72,6 +75,21 @@ def test_a_refused_move_says_the_answer_is_kept_and_why_the_desk_did_not_move(si
     service.habits.raises = PolicyError("moving the desk goes with 'confirm', not 'skip'")
     assert ada.post(f"{API}/reminder/skip", json={"move": True}).status_code == 409
     assert ada.post(f"{API}/reminder/confirm", json={"move": "yes"}).status_code == 400
+
+
+@pytest.mark.parametrize("about, shown", [("ada", True), ("ADA", True), ("bob", False), (None, False)])
+def test_the_page_paints_the_reminder_only_when_it_is_about_the_person_at_the_desk(sign_in, service,
+                                                                                   about, shown):
+    """Ada is at the desk; for a second after she came, the reminders can still be Bob's (or nobody's)."""
+    ada = sign_in()
+    sign_in(name="bob", pin="9630", admin=False, claim=False)
+    service.store.set_active_user("ada")
+    service.habits.snap = {"user": about, "status": {}, "reminder": {
+        "id": "r7", "kind": "stand", "target": "stand", "target_mm": 1100.0, "message": "Stand up for Bob"}}
+    html = ada.get("/").get_data(as_text=True)
+    card = re.search(r'<section[^>]*data-testid="reminder"[^>]*>', html)
+    assert card is not None and ("hidden" not in card.group(0)) is shown
+    assert ("Stand up for Bob" in html) is shown
 
 
 @pytest.mark.parametrize("headers, stops", [

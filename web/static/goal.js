@@ -3,9 +3,8 @@
  * desk, which takes them from the statistics), the same ones Statistics, `deskpi stats` and the API
  * show for the day; nothing here computes or guesses them. Someone else's are not shown as yours.
  */
-import { me, samePerson } from "./api.js";
 import { $$, setText } from "./dom.js";
-import { on, refreshReminder, reminder, state } from "./live.js";
+import { forViewer, on, refreshReminder, reminder } from "./live.js";
 
 const lines = $$("[data-goal-today]");        // "Standing today: 15 min of 60 min goal"
 const cells = $$("[data-goal-standing]");     // "15 min of 60 min goal"
@@ -18,9 +17,7 @@ export function standingText(status) {
 }
 
 function render(snap) {
-  const current = state();
-  const atDesk = current && current.active_user;
-  const status = (atDesk && me && !samePerson(atDesk, me)) ? null : (snap && snap.status) || null;
+  const status = forViewer(snap) ? snap.status || null : null;
   const goal = status && typeof status.goal_min === "number" ? String(status.goal_min) : "";
   const stood = status && typeof status.standing_min === "number" ? String(status.standing_min) : "";
   for (const node of lines) {          // an empty line keeps its height: nothing below it jumps

@@ -7,7 +7,7 @@
  * consistent. Scripts subscribe with on("state", (state, previous) => ...) and
  * on("reminder", (snapshot) => ...); state() and reminder() are the last ones the server sent.
  */
-import { API, call, onActed, onRequestFailed, signedOut } from "./api.js";
+import { API, call, me, onActed, onRequestFailed, samePerson, signedOut } from "./api.js";
 import { $, byTestId, setHidden, setText } from "./dom.js";
 
 const POLL_MS = 200;               // state poll while a hold is down and live updates are lost
@@ -50,6 +50,18 @@ function takeState(s) {
   emit("state", s, previous);
   // Reminders are for whoever is at the desk: show them again when that changes.
   if (reminderSnap && (!previous || previous.active_user !== s.active_user)) takeReminder(reminderSnap);
+}
+
+const sameOrNobody = (a, b) => (a ? Boolean(b) && samePerson(a, b) : !b);
+
+/** Whether reminder snapshot `snap` is the signed-in person's to see: the person at the desk is them (or
+ * nobody is), and the snapshot is about that person. The server's reminders follow a new person at the
+ * desk within a second, so for that second it still sends the previous person's goal and reminder. */
+export function forViewer(snap) {
+  if (!snap) return false;
+  const atDesk = current ? current.active_user || null : snap.user || null;
+  if (atDesk && me && !samePerson(atDesk, me)) return false;
+  return sameOrNobody(snap.user, atDesk);
 }
 
 /** A reminder snapshot from the server (the live feed, a poll, or an action's answer). */

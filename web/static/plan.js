@@ -5,7 +5,7 @@
  */
 import { act, call, errorText, me } from "./api.js";
 import { $, setHidden, setText, showMessage } from "./dom.js";
-import { on, refreshReminder } from "./live.js";
+import { forViewer, on, refreshReminder } from "./live.js";
 import {
   holidayItem, holidayValues, localTime, quietRow, quietValues, rampRow, rampValues,
 } from "./plan_rows.js";
@@ -153,7 +153,7 @@ form.addEventListener("submit", (e) => {
 const pause = $("[data-pause]");
 function renderStatus(snap) {
   const s = snap && snap.status;
-  if (!s) return;
+  if (!s || !forViewer(snap)) return;
   const paused = Boolean(s.paused_today);
   pause.setAttribute("aria-pressed", String(paused));
   pause.textContent = paused ? "Resume reminders today" : "Pause reminders for today";

@@ -12,11 +12,13 @@
  * opens when the page is seen again or the notification is tapped. It never opens under a finger that
  * holds ▲/▼ or a desk key (hands.js): it waits until the person lets go, which stops the desk as always.
  */
-import { act, errorText, me, samePerson } from "./api.js";
+import { act, errorText, me } from "./api.js";
 import { breakShowing, closeBreak, openBreak, sayInBreak, updateBreak } from "./break.js";
 import { $, $$, setHidden, setText } from "./dom.js";
 import { handsBusy, whenHandsFree } from "./hands.js";
-import { followReminders, on, refreshReminder, reminder, state, stayLiveWhileHidden, takeReminder } from "./live.js";
+import {
+  followReminders, forViewer, on, refreshReminder, reminder, state, stayLiveWhileHidden, takeReminder,
+} from "./live.js";
 import { notify, notifying, onNotificationTap } from "./notify.js";
 import { finite, height } from "./units.js";
 
@@ -40,9 +42,7 @@ const isBreak = (r) => r.kind === "move" || r.kind === "stretch";
 
 /** The live reminder if it is for the person signed in here. */
 function mine(snap) {
-  const current = state();
-  const atDesk = current && current.active_user;
-  return (atDesk && me && !samePerson(atDesk, me)) ? null : ((snap && snap.reminder) || null);
+  return forViewer(snap) ? snap.reminder || null : null;
 }
 
 /** Everything the card and the break screen show for reminder `r`, the desk being as in `s`. */

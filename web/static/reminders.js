@@ -1,7 +1,7 @@
 /* Reminders page: the live prompt (filled by reminder.js), a stretch timer and today's summary. */
 import { me, samePerson } from "./api.js";
 import { $, showMessage } from "./dom.js";
-import { on, reminder, state } from "./live.js";
+import { forViewer, on, reminder, state } from "./live.js";
 
 const timerBox = $("[data-timer-box]");
 const timerText = $("[data-timer]");
@@ -42,7 +42,7 @@ function render(snap) {
   const current = state();
   const atDesk = current && current.active_user;
   const others = Boolean(atDesk && me && !samePerson(atDesk, me));
-  const r = others ? null : snap && snap.reminder;
+  const r = forViewer(snap) ? snap.reminder : null;
   $("[data-no-reminder]").hidden = Boolean(r);
   if (others) {
     $("[data-next-reminder]").textContent = `${atDesk} is at the desk, so the reminders are theirs. Claim the desk on the home page to get yours.`;
@@ -56,7 +56,7 @@ function render(snap) {
     if (endsAt === null) showTimer();
   }
   const s = snap && snap.status;
-  if (!s || others) return;
+  if (!s || !forViewer(snap)) return;
   const set = (k, v) => { $(`[data-s="${k}"]`).textContent = v; };
   // "Standing" (today's goal) is goal.js's, as on the home page.
   set("changes", String(s.posture_changes ?? "–"));
