@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from deskpi.bench.control import deskpi_controller, run_virtual
 from deskpi.bench.desks import FAMILIES, BenchParams, DeskFamily
-from deskpi.bench.faults import Trial, _summary, run_trial
+from deskpi.bench.faults import TARGET_MS, Trial, _summary, run_trial
 from deskpi.sim.physics import DeskPhysics, DeskSpec, Obstruction
 
 # Thousands of simulated moves per test: seconds each on a quiet machine, minutes on a busy CI box.
@@ -96,6 +96,14 @@ def test_a_soft_obstacle_is_detected_and_backed_off_from_on_the_default_desk(fau
     assert trial.detected and trial.kind == "obstruction", trial
     assert trial.peak_compression_mm > 0.0          # it was soft: the desk pressed into it
     assert trial.backed_off_mm >= 10.0, trial
+
+
+def test_a_wall_met_while_the_desk_gets_up_to_speed_is_called_on_the_start_up_profile():
+    """Seed 1000 meets the wall going up 0.6 s into the move, still in the ramp: the early-stop check,
+    which knows the ramp, calls it; left to the collapse test's line through the ramp it took 305 ms."""
+    trial = run_trial("obstruction_up", 1000, FAMILIES["default"])
+    assert trial.detected and trial.kind == "obstruction"
+    assert trial.motor_off_ms <= TARGET_MS["ultrasonic"], trial
 
 
 def test_the_simulated_motor_draws_more_current_the_harder_it_presses_a_soft_obstacle():
