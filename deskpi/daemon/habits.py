@@ -121,6 +121,14 @@ class HabitService:
         if self._key_of(self.store.get_active_user()) != self._plan_key:
             self.policy = self._policy_for_active_user()
 
+    def _follow_now(self) -> None:
+        """Follow the person at the desk now (under the lock), a busy or closing store keeping the last."""
+        self._followed_at = time.monotonic()
+        try:
+            self._follow_active_user()
+        except Exception:
+            log.debug("could not follow the active user", exc_info=True)
+
     # -- persistence ----------------------------------------------------------
     def _load(self) -> tuple[HabitState, dict[str, int]]:
         raw = self.store.get_setting(STATE_KEY)
@@ -221,6 +229,7 @@ class HabitService:
         the desk did not move (the answer stays recorded). `when_back`: on a break now, ask again (or,
         in auto mode, warn before moving) when the break is over. PolicyError for an answer not allowed."""
         with self._lock:
+            self._follow_now()              # the answer is the person's at the desk now, under their plan
             now, mono = self.wall(), self.mono()
             pending = self.state.pending
             live = pending.id if pending is not None else None
@@ -277,6 +286,7 @@ class HabitService:
 
     def pause_today(self, paused: bool = True) -> None:
         with self._lock:
+            self._follow_now()
             now, mono = self.wall(), self.mono()
             fn = self.policy.pause_today if paused else self.policy.resume_today
             self._deliver(fn(now, self.state, mono=mono), now)
@@ -384,13 +394,8 @@ class HabitService:
         with self._lock:
             # The goal shown is that of the plan of whoever is at the desk now, not as of the last tick; the
             # live feed asks ten times a second, the store is asked at most once a second.
-            mono = time.monotonic()
-            if mono - self._followed_at >= FOLLOW_S:
-                self._followed_at = mono
-                try:
-                    self._follow_active_user()
-                except Exception:          # a busy or closing store: the last person's status will do
-                    log.debug("snapshot: could not follow the active user", exc_info=True)
+            if time.monotonic() - self._followed_at >= FOLLOW_S:
+                self._follow_now()
             wall = self.wall()
             status = self.policy.status(wall, self.state)
             current, person = self.current, self._plan_key[0] if self._plan_key else None

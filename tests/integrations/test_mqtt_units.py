@@ -354,3 +354,22 @@ def test_with_a_presence_sensor_mqtt_moves_need_someone_there(tmp_path):
         assert answer("95") == {"event": "accepted", "command": "height/set", "target_cm": 95.0}
         assert d.parts.arbiter.owner is Source.MQTT
         d.parts.service.stop()
+
+
+def test_the_personal_standing_figures_wait_until_the_habits_follow_the_person_at_the_desk():
+    """For a second after someone new comes to the desk the habits' figures are still the last person's:
+    they are not published under the newcomer's name."""
+    from types import SimpleNamespace
+
+    from deskpi.integrations.mqtt.bridge import MqttBridge
+
+    sent: list[tuple[str, str]] = []
+    snap = {"user": "Ada", "status": {"standing_min": 30.0, "goal_min": 80}}
+    bridge = SimpleNamespace(parts=SimpleNamespace(habits=SimpleNamespace(snapshot=lambda: snap)), _personal={},
+                             _state=lambda level, payload: sent.append((level, payload)))
+    store = SimpleNamespace(get_active_user=lambda: SimpleNamespace(name="Nia"))
+    MqttBridge._personal_states(bridge, store)                  # type: ignore[arg-type]
+    assert sent == [("user", "Nia")]
+    snap.update(user="nia", status={"standing_min": 0.0, "goal_min": 60})   # followed (names ignore case)
+    MqttBridge._personal_states(bridge, store)                  # type: ignore[arg-type]
+    assert [level for level, _ in sent[1:]] == ["standing_minutes", "standing_goal"] and sent[-1][1] == "60.0"

@@ -117,3 +117,18 @@ def test_the_status_names_the_person_it_is_about(store) -> None:
     store.set_active_user(None)
     habits.tick()
     assert habits.snapshot()["user"] is None and habits.snapshot()["status"]["goal_min"] is None
+
+
+def test_for_a_moment_after_someone_new_comes_the_status_is_still_the_last_persons_and_says_so(
+        store, monkeypatch) -> None:
+    """The snapshot follows the person at the desk at most once a FOLLOW_S (the feed asks ten times a
+    second): in between it names whose it still is. An answer or a pause follows at once."""
+    import deskpi.daemon.habits as habits_module
+
+    monkeypatch.setattr(habits_module.time, "monotonic", lambda: 1000.0)       # no time passes
+    habits = HabitService(store, None, scheduler=_Scheduler(), wall=lambda: at("09:00"), clock_synced=lambda: True)
+    assert habits.snapshot()["user"] == "Ada"
+    store.set_active_user("Bob")
+    assert habits.snapshot()["user"] == "Ada"                  # not followed yet: and it says so
+    habits.pause_today(True)
+    assert habits.snapshot()["user"] == "Bob"

@@ -115,8 +115,11 @@ class MqttBridge:
         active = None if store is None else store.get_active_user()
         states = {"user": "None" if active is None else active.name}
         habits = self.parts.habits
-        if habits is not None:
-            status = habits.snapshot()["status"]
+        snap = habits.snapshot() if habits is not None else None
+        # For a second after someone new comes to the desk the habits' figures are still the last person's.
+        about = "" if snap is None else (snap.get("user") or "").casefold()
+        if snap is not None and about == ("" if active is None else active.name.casefold()):
+            status = snap["status"]
             states["standing_minutes"] = _number(status.get("standing_min"))
             states["standing_goal"] = _number(status.get("goal_min"))
         for level, payload in states.items():
