@@ -4,7 +4,9 @@ Pure core, fake clock, no threads.
 """
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -42,20 +44,33 @@ def run(*, v0: float, d: int = 1, noise: float = 2.5, seed: int = 1, contact_s: 
 
 @pytest.mark.parametrize("d", [1, -1])
 @pytest.mark.parametrize("seed", range(6))
-def test_a_slow_desk_squeezing_a_hand_is_stopped_within_two_seconds(d, seed):
+def test_a_slow_desk_squeezing_a_hand_is_stopped_within_about_two_seconds(d, seed):
     # 22 mm/s into 10 N/mm through 2.5 mm of noise: a detector told the speed and the moment of
     # contact needs 1.3 s of readings (4.5 sigma); comparing the speed over the last second with
-    # the cruising speed, and waiting for a quarter of it to be lost, took 2.9-3.5 s.
+    # the cruising speed, and waiting for a quarter of it to be lost, took 2.9-3.5 s. At the
+    # threshold a healthy move never reaches (20; it was 17) one path of the twelve takes 2.15 s.
     got = run(v0=22.0, d=d, seed=seed, contact_s=4.0)
     assert got is not None
     after, (kind, detail) = got
     assert kind is FaultKind.OBSTRUCTION and "pressing into something" in detail
-    assert 1.0 < after < 2.0
+    assert 1.0 < after < 2.2
 
 
 @pytest.mark.parametrize("seed", range(20))
 def test_a_healthy_noisy_move_is_never_a_bend(seed):
     assert run(v0=25.0, seed=seed, d=1 if seed % 2 else -1) is None
+
+
+@pytest.mark.parametrize("threshold, found", [(17.0, True), (MotionConfig().bend_threshold, False)])
+def test_a_healthy_move_the_simulator_once_took_for_a_bend(threshold, found):
+    """A healthy slow, noisy desk whose readings ran behind for a few pings 5 s into a move: at a threshold
+    of 17 that was a latched fault (a bend's finding is acted on at once), about one move in 3,000."""
+    doc = json.loads((Path(__file__).parent / "data" / "healthy_slow_heavy_move.json").read_text())
+    check = BendCheck(noise_mm=doc["noise_mm"], threshold=threshold, steady_after_s=0.35)
+    seen = None
+    for ms, reading, expected in doc["readings"]:
+        seen = seen or check.add(ms / 1000.0, reading, t_on=0.0, d=1, expected=expected)
+    assert (seen is not None) is found, seen
 
 
 def test_a_desk_speeding_up_is_not_pressing_on_anything():
