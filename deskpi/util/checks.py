@@ -81,6 +81,13 @@ def name_key(name: str) -> str:
     return unicodedata.normalize("NFKC", folded)
 
 
+def same_person(a: str | None, b: str | None) -> bool:
+    """Whether two names, None for nobody, name the same person (or both nobody)."""
+    if a is None or b is None:
+        return a is None and b is None
+    return name_key(a) == name_key(b)
+
+
 def number(field: str, value: Any, lo: float, hi: float, unit: str = "", *, optional: bool = False) -> float | None:
     unit_part = f" of {unit}" if unit else ""
     allowed = f"a number{unit_part} within {lo:g}-{hi:g}" + (" (or None)" if optional else "")

@@ -13,6 +13,7 @@ from deskpi.core.ergonomics import ErgonomicsError, recommend
 from deskpi.core.habits.plan_names import catalogue, plan_label
 from deskpi.people.accounts import plan_for
 from deskpi.people.presets import SLOTS
+from deskpi.util.checks import same_person
 from deskpi.webapp.api_desk import SIM_KEYS, state_dict
 from deskpi.webapp.api_people import describe_user
 from deskpi.webapp.api_spec import served_api
@@ -60,13 +61,9 @@ def _reminder_live(ctx, user, snap: dict) -> dict | None:
     room, from its first paint instead of jumping when it comes."""
     habits = getattr(ctx.service, "habits", None)
     reminders = habits.snapshot() if habits is not None else {}
-    live = reminders.get("reminder")
-    about, at_desk = _folded(reminders.get("user")), _folded(snap.get("active_user"))
-    return live if live and about == at_desk and at_desk in (None, user.name.casefold()) else None
-
-
-def _folded(name: object) -> str | None:
-    return None if name is None else str(name).casefold()
+    live, at_desk = reminders.get("reminder"), snap.get("active_user")
+    yours = same_person(reminders.get("user"), at_desk) and (at_desk is None or same_person(at_desk, user.name))
+    return live if live and yours else None
 
 
 def _recommendation(ctx, profile: dict) -> dict | None:

@@ -147,20 +147,14 @@ def test_a_goal_still_about_the_previous_person_is_not_shown_as_the_newcomers(br
     Ada's goal (80 min) on her home page. Her own (60 min) comes back with the next snapshot."""
     url, _data = desk
     assert api(ada, url, "POST", "/users/Nia/activate").ok
-    ctx = phone(browser)
-    page = ctx.new_page()
-    try:
-        sign_in(page, url, "Nia", PINS["Nia"])
-        home = page.get_by_test_id("home-goal")
-        expect(home).to_have_attribute("data-goal-min", "60")
+    with signed_in_phone(browser, url, "Nia", PINS["Nia"]) as page:
+        expect(page.get_by_test_id("home-goal")).to_have_attribute("data-goal-min", "60")
         adas = {"user": "Ada", "reminder": None, "status": {"goal_min": 80, "standing_min": 0}}
         assert page.evaluate(TAKE_SNAPSHOT_JS, adas) == ["", ""]
         nobodys = {**adas, "user": None}
         assert page.evaluate(TAKE_SNAPSHOT_JS, nobodys) == ["", ""]
         nias = {**adas, "user": "nia", "status": {"goal_min": 60, "standing_min": 0}}   # names ignore case
         assert page.evaluate(TAKE_SNAPSHOT_JS, nias) == ["60", "Standing today: 0 min of 60 min goal"]
-    finally:
-        ctx.close()
 
 
 def _whole(minutes: float) -> int:
@@ -243,14 +237,9 @@ def test_the_same_standing_minutes_and_goal_everywhere_after_standing_a_while(br
 def test_someone_not_at_the_desk_sees_no_goal_of_the_persons_who_is(browser, desk, ada) -> None:
     url, _data = desk
     assert api(ada, url, "POST", "/users/Nia/activate").ok
-    ctx = phone(browser)
-    page = ctx.new_page()
-    try:
-        sign_in(page, url, "Cy", PINS["Cy"])
+    with signed_in_phone(browser, url, "Cy", PINS["Cy"]) as page:
         expect(page.get_by_test_id("home-goal")).to_have_text("")
         expect(page.get_by_test_id("home-goal")).to_have_attribute("data-goal-min", "")
-    finally:
-        ctx.close()
 
 
 # ------------------------------------------------------------------------------------------ item 2

@@ -53,6 +53,13 @@ function takeState(s) {
 }
 
 const sameOrNobody = (a, b) => (a ? Boolean(b) && samePerson(a, b) : !b);
+const notMe = (name) => Boolean(name && me && !samePerson(name, me));
+
+/** The name of the person at the desk if that is someone other than the one signed in here, else null. */
+export function someoneElseAtDesk() {
+  const atDesk = current && current.active_user;
+  return notMe(atDesk) ? atDesk : null;
+}
 
 /** Whether reminder snapshot `snap` is the signed-in person's to see: the person at the desk is them (or
  * nobody is), and the snapshot is about that person. The server's reminders follow a new person at the
@@ -60,8 +67,7 @@ const sameOrNobody = (a, b) => (a ? Boolean(b) && samePerson(a, b) : !b);
 export function forViewer(snap) {
   if (!snap) return false;
   const atDesk = current ? current.active_user || null : snap.user || null;
-  if (atDesk && me && !samePerson(atDesk, me)) return false;
-  return sameOrNobody(snap.user, atDesk);
+  return !notMe(atDesk) && sameOrNobody(snap.user, atDesk);
 }
 
 /** A reminder snapshot from the server (the live feed, a poll, or an action's answer). */

@@ -3,9 +3,9 @@
  * unless the plan is their own, the week rows unless the ramp is their own, the warning unless
  * the desk moves by itself. The plan's name comes from the desk (made from its numbers).
  */
-import { act, call, errorText, me, samePerson } from "./api.js";
+import { act, call, errorText, me } from "./api.js";
 import { $, setHidden, setText, showMessage } from "./dom.js";
-import { forViewer, on, refreshReminder, state } from "./live.js";
+import { forViewer, on, refreshReminder, someoneElseAtDesk } from "./live.js";
 import {
   holidayItem, holidayValues, localTime, quietRow, quietValues, rampRow, rampValues,
 } from "./plan_rows.js";
@@ -155,9 +155,9 @@ function renderStatus(snap) {
   const s = snap && snap.status;
   if (!s) return;
   if (!forViewer(snap)) {
-    const atDesk = state() && state().active_user;
+    const atDesk = someoneElseAtDesk();
     // Until the server's reminders follow you to the desk (a second at most) there is nothing to say.
-    if (atDesk && !samePerson(atDesk, me)) $("[data-today]").textContent = `${atDesk} is at the desk, so today's reminders are theirs.`;
+    if (atDesk) $("[data-today]").textContent = `${atDesk} is at the desk, so today's reminders are theirs.`;
     return;
   }
   const paused = Boolean(s.paused_today);

@@ -1,7 +1,6 @@
 /* Reminders page: the live prompt (filled by reminder.js), a stretch timer and today's summary. */
-import { me, samePerson } from "./api.js";
 import { $, showMessage } from "./dom.js";
-import { forViewer, on, reminder, state } from "./live.js";
+import { forViewer, on, reminder, someoneElseAtDesk } from "./live.js";
 
 const timerBox = $("[data-timer-box]");
 const timerText = $("[data-timer]");
@@ -39,12 +38,11 @@ startButton.addEventListener("click", () => {
 });
 
 function render(snap) {
-  const current = state();
-  const atDesk = current && current.active_user;
-  const others = Boolean(atDesk && me && !samePerson(atDesk, me));
-  const r = forViewer(snap) ? snap.reminder : null;
+  const atDesk = someoneElseAtDesk();
+  const yours = forViewer(snap);
+  const r = yours ? snap.reminder : null;
   $("[data-no-reminder]").hidden = Boolean(r);
-  if (others) {
+  if (atDesk) {
     $("[data-next-reminder]").textContent = `${atDesk} is at the desk, so the reminders are theirs. Claim the desk on the home page to get yours.`;
   }
   if (!r || r.id !== forId) stopTimer();
@@ -56,7 +54,7 @@ function render(snap) {
     if (endsAt === null) showTimer();
   }
   const s = snap && snap.status;
-  if (!s || !forViewer(snap)) return;
+  if (!s || !yours) return;
   const set = (k, v) => { $(`[data-s="${k}"]`).textContent = v; };
   // "Standing" (today's goal) is goal.js's, as on the home page.
   set("changes", String(s.posture_changes ?? "–"));

@@ -23,6 +23,7 @@ from deskpi.integrations.mqtt.link import MqttLink
 from deskpi.integrations.mqtt.options import MqttOptions
 from deskpi.integrations.mqtt.outbox import Outbox
 from deskpi.integrations.mqtt.states import StateTracker
+from deskpi.util.checks import same_person
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,7 @@ class MqttBridge:
         habits = self.parts.habits
         snap = habits.snapshot() if habits is not None else None
         # For a second after someone new comes to the desk the habits' figures are still the last person's.
-        about = "" if snap is None else (snap.get("user") or "").casefold()
-        if snap is not None and about == ("" if active is None else active.name.casefold()):
+        if snap is not None and same_person(snap.get("user"), None if active is None else active.name):
             status = snap["status"]
             states["standing_minutes"] = _number(status.get("standing_min"))
             states["standing_goal"] = _number(status.get("goal_min"))
