@@ -13,22 +13,19 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..faults import Fault, FaultKind, MotionRefused
 from ..types import CurrentSample, Direction, EchoStatus, Reading
-from . import pressed
-from .bend import BendCheck
+from . import approach, pressed
+from .approach import Approach, Settle
 from .config import Command, MotionConfig, MoveReport
-from .current import CurrentCheck
 from .duty import DutyCycle
 from .estimator import HeightEstimator, SensorHealth, Verdict
 from .interlock import Interlock
-from .judge import Suspicion, undecided, verdict
-from .monitors import CollapseCheck, EarlyStopCheck, StartupCheck, StuckCheck
+from .judge import Suspicion, hasty, undecided, verdict
 from .settling import NoisePool, combine, robust_mean, still_moving
 from .stopmodel import StopModel
-from .trajectory import TrajectoryFit
 
 
 class State(enum.Enum):
@@ -54,46 +51,8 @@ class _Goal:
     dismissed_obstruction: bool = False
     obstruction_at: float | None = None      # where a dismissed obstruction suspicion left the desk
     backoff_from: Direction | None = None
+    retreat_to: float | None = None          # let go of what an undecided suspicion may be pressing first
     shortfall: pressed.Shortfall | None = None       # this goto's stops so far against a free desk's
-
-
-def _deadline(now: float, expected_s: float) -> float:
-    """When a move expected to take expected_s is overdue: twice that and then some (a heavy load, a pause)."""
-    return now + 2.0 * expected_s + 3.0
-
-
-@dataclass
-class _Approach:
-    direction: Direction
-    target: float
-    aim: float                  # what the cut is timed for: the target, or a gain-corrected one for a short pulse
-    pulse: tuple[float, float, float] | None   # short open-loop pulse: (start, distance wanted, gain used)
-    t_on: float
-    fit: TrajectoryFit
-    startup: StartupCheck
-    collapse: CollapseCheck
-    early: EarlyStopCheck
-    bend: BendCheck
-    stuck: StuckCheck
-    cut_at: float
-    deadline: float
-    current: CurrentCheck | None = None
-
-
-@dataclass
-class _Settle:
-    t_cut: float
-    settle_from: float
-    direction: Direction
-    fit: TrajectoryFit
-    learnable: bool
-    expected: tuple[float, float] | None = None   # where the fit says the desk will stop, and its sd
-    resume: bool = False     # a precautionary pause: carry on towards the goal once settled
-    suspect: Suspicion | None = None      # a suspected fault to confirm or dismiss once settled
-    stopped: bool = False    # a person stopped the desk while it settled: no automatic motion follows
-    pulse: tuple[float, float, float] | None = None
-    readings: list[float] = field(default_factory=list)
-    running_a: float | None = None       # the move's healthy running current, to learn once confirmed
 
 
 class MotionController:
@@ -108,8 +67,8 @@ class MotionController:
         self.fault: Fault | None = None
         self.events: list[tuple[str, object]] = []
         self._goal: _Goal | None = None
-        self._approach: _Approach | None = None
-        self._settle: _Settle | None = None
+        self._approach: Approach | None = None
+        self._settle: Settle | None = None
         self._drive: Direction | None = None
         self._rest: tuple[float, float, float] | None = None
         self._scatter = NoisePool()
@@ -283,7 +242,8 @@ class MotionController:
                 m = self.model[a.direction]
                 a.cut_at = a.fit.cut_time(a.aim, m.stop_lag_s)
                 # Further on takes longer than the first target's deadline allowed, and nearer never does.
-                a.deadline = max(a.deadline, _deadline(now, abs(goal.target - a.fit.position(now)) / m.speed_mm_s))
+                further_s = abs(goal.target - a.fit.position(now)) / m.speed_mm_s
+                a.deadline = max(a.deadline, approach.deadline(now, further_s))
                 goal.start_mm = self._goal.start_mm if self._goal else goal.start_mm
                 self._goal = goal
                 return
@@ -336,7 +296,7 @@ class MotionController:
             # heavily than ever before. Motor off now; the settled desk says which.
             self._suspect(a, c.t, kind, detail, current_a=a.current.seen_a())
 
-    def _track(self, a: _Approach, t: float, y: float) -> None:
+    def _track(self, a: Approach, t: float, y: float) -> None:
         fit = a.fit
         pred = fit.position(t)
         gate = max(4.5 * self.noise_mm, 8.0) + 3 * fit.position_sd(t)
@@ -368,7 +328,7 @@ class MotionController:
             fit.add(t, y)
             a.cut_at = fit.cut_time(a.aim, self.model[a.direction].stop_lag_s)
 
-    def _suspect(self, a: _Approach, t: float, kind: FaultKind, detail: str, *, direct: bool = False,
+    def _suspect(self, a: Approach, t: float, kind: FaultKind, detail: str, *, direct: bool = False,
                  current_a: float | None = None) -> None:
         """Motor off at once; once the desk has settled, decide fault or false alarm (judge.py).
 
@@ -459,7 +419,7 @@ class MotionController:
         if self._goal is not None:
             self._start(self._goal, now)
 
-    def _advance_settle(self, s: _Settle, now: float) -> None:
+    def _advance_settle(self, s: Settle, now: float) -> None:
         need = self.cfg.settle_samples
         if len(s.readings) < need:
             return
@@ -470,8 +430,12 @@ class MotionController:
         # The fit's expectation is where a free desk would stop: no help when whether it ran
         # free is the question (a blend would put a blocked desk past what blocked it).
         final, se = combine(measured, self.noise_mm / math.sqrt(n_used), None if s.suspect else s.expected)
-        if s.suspect is not None and len(s.readings) < 3 * need and undecided(s.suspect, final, se, self.noise_mm):
-            return  # blocked or free, not yet beyond doubt: resuming on a guess drives into a real obstacle again
+        sus = s.suspect
+        if sus is not None and len(s.readings) < 3 * need and (
+                undecided(sus, final, se, self.noise_mm) or hasty(sus, s.readings, final, se, self.noise_mm)):
+            # Not yet beyond doubt: resuming on a guess drives into a real obstacle again,
+            # and latching on one stops a healthy desk until someone clears it.
+            return
         g = self._goal
         if g is not None and g.kind == "goto" and g.corrections_left > 0:
             err = abs(g.target - final)
@@ -479,8 +443,11 @@ class MotionController:
                 return  # too close to call: listen a little longer
         self._settle = None
         self._rest = (now, final, se)
-        if s.suspect is not None and self._judge(s.suspect, s.readings, final, se, now, s.stopped):
-            return
+        if s.suspect is not None:
+            if self._judge(s.suspect, s.readings, final, se, now, s.stopped):
+                return
+            if undecided(s.suspect, final, se, self.noise_mm):
+                self._retreat(g, s, final)
         if self._pressed(s, g, measured, self.noise_mm / math.sqrt(n_used), now):
             return      # not learned from: a squeezed coast is not this desk's
         self.noise_mm = self._scatter.add(s.readings, self.noise_mm)
@@ -495,6 +462,8 @@ class MotionController:
                     or g.approaches >= self.BACKOFF_APPROACHES:
                 self._goal = None
             return
+        if s.retreat:
+            return          # stepped back from an undecided suspicion: _start comes back for the target
         if g.kind == "hold":
             return          # a hold asked for while settling: _start runs it (its lease is checked first)
         if (s.resume or g.kind == "backoff") and (g.kind != "goto" or abs(g.target - final) > self.cfg.tolerance_mm):
@@ -541,7 +510,29 @@ class MotionController:
         self._raise_fault(*found, now, backoff_from=sus.direction if backoff else None)
         return True
 
-    def _pressed(self, s: _Settle, g: _Goal | None, measured: float, se: float, now: float) -> bool:
+    def _retreat(self, g: _Goal | None, s: Settle, final: float) -> None:
+        """Blocked or free, still undecided after the longest listen: step back before looking again.
+
+        Resuming from where it stopped would press a soft obstacle (a hand, a chair arm) harder
+        from the start; stepping back lets go of it, and far enough back the desk meets it again
+        at full speed with its monitors settled in, so they see it as they did the first time and
+        the judge latches a second stop at the same height. (Stepping back only the back-off's
+        30 mm, the slow desk met a chair arm again before its collapse check had a line to go by,
+        and pressed it to 640 N where the first stop had 400.) A free desk loses a few seconds,
+        a few times in a thousand moves.
+        """
+        if g is None or g.kind != "goto" or s.stopped or self.cfg.backoff_mm <= 0:
+            return
+        d = s.direction
+        m = self.model[d]
+        met = s.suspect.blocked_mm if s.suspect is not None and s.suspect.blocked_mm is not None else final
+        warm_s = approach.collapse_check(self.cfg, m, self.noise_mm, self._ping_s).warm_s
+        back = max(self.cfg.backoff_mm, d * (final - met) + m.speed_mm_s * warm_s)
+        to = min(max(final - d * back, self.cfg.min_mm), self.cfg.max_mm)
+        if abs(to - final) > self.cfg.tolerance_mm:
+            g.retreat_to = to
+
+    def _pressed(self, s: Settle, g: _Goal | None, measured: float, se: float, now: float) -> bool:
         """Latch an obstruction if this goto's stops, added up, fell short of a free desk's beyond doubt
         (deskpi.core.motion.pressed: a soft obstacle met in the last centimetres)."""
         if g is None or g.kind != "goto" or pressed.near_end_stop(self.cfg, g.target, s.direction):
@@ -585,47 +576,20 @@ class MotionController:
         if g.kind == "backoff" and g.approaches == 0:
             assert g.backoff_from is not None   # _raise_fault gives every back-off goal its direction
             g.target = min(max(here - g.backoff_from * self.cfg.backoff_mm, self.cfg.min_mm), self.cfg.max_mm)
-        d = Direction.UP if g.target > here else Direction.DOWN
-        if g.kind == "goto" and abs(g.target - here) <= self.cfg.tolerance_mm:
+        retreat = g.retreat_to is not None
+        target = g.target if g.retreat_to is None else g.retreat_to
+        d = Direction.UP if target > here else Direction.DOWN
+        if g.kind == "goto" and not retreat and abs(g.target - here) <= self.cfg.tolerance_mm:
             self._finish(g, here, now)
             return
         if self.interlock.earliest_on(d, now) > now:
             return
         g.approaches += 1
-        m = self.model[d]
-        fit = TrajectoryFit(direction=d, t_on=now, start_mm=here, start_sd_mm=start_sd,
-                            speed_prior=m.speed_mm_s, speed_sd=0.15 * m.speed_mm_s + 10.0 / (m.speed_n + 1),
-                            ramp_s=m.ramp_s, noise_mm=self.noise_mm)
-        trusted = m.speed_n >= 3 and m.startup_n >= 3
-        distance = abs(g.target - here)
-        expected = distance / m.speed_mm_s + m.startup_s
-        pulse = None
-        aim = g.target
-        if m.on_time_for_travel(distance) < m.ramp_s + 0.25:
-            # Too short for the readings to steer: open loop on the model, scaled by
-            # how far such pulses have really gone on this desk.
-            pulse = (here, distance, m.pulse_gain)
-            aim = here + d * distance / m.pulse_gain
-        steady_after = max(m.ramp_s, 0.25) + 0.1
-        collapse = CollapseCheck(noise_mm=self.noise_mm, threshold=self.cfg.collapse_threshold,
-                                 steady_after_s=steady_after, speed=m.speed_mm_s, ping_s=self._ping_s)
-        self._approach = _Approach(
-            direction=d, target=g.target, aim=aim, pulse=pulse, t_on=now, fit=fit,
-            startup=StartupCheck(fit=fit, speed=m.speed_mm_s, noise_mm=self.noise_mm, trusted=trusted,
-                                 threshold=self.cfg.evidence_threshold, startup_s=m.startup_s,
-                                 still=self.estimator.still_height(self._rest[0] if self._rest else None,
-                                                                   self.noise_mm)),
-            collapse=collapse,
-            early=EarlyStopCheck(fit=fit, speed=m.speed_mm_s, noise_mm=self.noise_mm, trusted=trusted,
-                                 threshold=self.cfg.collapse_threshold + 2.0, horizon_s=2 * collapse.window_s),
-            bend=BendCheck(noise_mm=self.noise_mm, threshold=self.cfg.bend_threshold,
-                           steady_after_s=steady_after),
-            stuck=StuckCheck(),
-            cut_at=fit.cut_time(aim, m.stop_lag_s),
-            deadline=_deadline(now, expected),
-            current=CurrentCheck(t_on=now, surge_s=self.cfg.current_surge_s, rise_a=self.cfg.current_rise_a,
-                                 learned_a=m.current_a if m.current_n >= 3 else None,
-                                 stall_a=self.cfg.current_stall_a) if self.cfg.current_sensing else None)
+        g.retreat_to = None
+        still = self.estimator.still_height(self._rest[0] if self._rest else None, self.noise_mm)
+        self._approach = approach.begin(self.cfg, self.model[d], d=d, here=here, start_sd=start_sd, target=target,
+                                        now=now, noise_mm=self.noise_mm, ping_s=self._ping_s, still=still,
+                                        retreat=retreat)
         self._energise(d, now)
 
     def _energise(self, d: Direction, now: float) -> None:
@@ -653,10 +617,11 @@ class MotionController:
             expected = (a.fit.position(now) + a.direction * v * m.stop_lag_s, sd)
         # A linear coast-down lasts twice the stop lag; until the lag is learned, allow a slow box.
         wait = 2.0 * m.stop_lag_s if m.stop_lag_n >= 2 else max(2.0 * m.stop_lag_s, 2.0)
-        self._settle = _Settle(t_cut=now, settle_from=now + max(wait, 0.2) + 0.05,
+        self._settle = Settle(t_cut=now, settle_from=now + max(wait, 0.2) + 0.05,
                                direction=a.direction, fit=a.fit, learnable=learnable, expected=expected,
                                pulse=a.pulse,
-                               running_a=a.current.healthy_running_a() if a.current is not None else None)
+                               running_a=a.current.healthy_running_a() if a.current is not None else None,
+                               retreat=a.retreat)
 
     def _raise_fault(self, kind: FaultKind, detail: str, now: float, *,
                      backoff_from: Direction | None = None) -> None:

@@ -47,6 +47,11 @@ def _phi(z: float) -> float:
 
 #: The odds (log) the settled height must give one place over the other to settle the question.
 DECISIVE = math.log(100.0)
+#: The least a free desk's rest is uncertain by, as a share of one reading's noise. The fit's own
+#: spread counts only the readings' noise on a steady pace; a real desk's pace wanders a little
+#: within a move, and a short move's fit leans on its ramp. Held to 0.6 mm, one healthy move in
+#: a few thousand on the slow, noisy desk settled 3.7 mm short and was latched as blocked.
+FREE_FLOOR = 0.25
 
 
 def _blocked_log_ratio(sus: Suspicion, final: float, se: float, noise_mm: float) -> float | None:
@@ -60,7 +65,8 @@ def _blocked_log_ratio(sus: Suspicion, final: float, se: float, noise_mm: float)
         sd_blocked = math.hypot(se, max(noise_mm, 1.0))
         z_blocked = (final - sus.blocked_mm) / sd_blocked
         log_blocked = -0.5 * z_blocked * z_blocked - math.log(sd_blocked)
-        return log_blocked - _log_free(final, sus, math.hypot(se, sus.spread_mm))
+        sd_free = math.hypot(se, sus.spread_mm, FREE_FLOOR * max(noise_mm, 1.0))
+        return log_blocked - _log_free(final, sus, sd_free)
     return None
 
 
@@ -68,21 +74,35 @@ def undecided(sus: Suspicion, final: float, se: float, noise_mm: float) -> bool:
     """The settled height favours neither blocked nor free by the odds a verdict needs.
 
     Six readings of a noisy sensor can land half-way between a blocked desk and a free one;
-    resuming then drives a blocked desk into what it met a second time, so listen longer.
+    resuming then drives a blocked desk into what it met a second time, so listen longer (and
+    a desk still undecided after that lets go before it looks again: the controller's retreat).
     """
     ratio = _blocked_log_ratio(sus, final, se, noise_mm)
     return ratio is not None and abs(ratio) < DECISIVE
 
 
+def hasty(sus: Suspicion, readings: list[float], final: float, se: float, noise_mm: float) -> bool:
+    """A fault on a first look that would not be one on twice the evidence: listen longer first.
+
+    Six readings of a noisy sensor, one of them set aside as a wild echo, now and then land
+    4 mm from where the desk rests, and one healthy move in a few thousand on the slow,
+    noisy desk was latched so. The motor is already off; a few more readings cost the
+    person a fraction of a second before a real obstruction's back-off, and a false fault
+    costs them a desk that will not move until someone clears it.
+    """
+    return verdict(sus, readings, final, se, noise_mm) is not None \
+        and verdict(sus, readings, final, se, noise_mm, evidence=2.0) is None
+
+
 def verdict(sus: Suspicion, readings: list[float], final: float, se: float,
-            noise_mm: float) -> tuple[FaultKind, str] | None:
-    """The fault the settled desk confirms, or None for a false alarm."""
+            noise_mm: float, *, evidence: float = 1.0) -> tuple[FaultKind, str] | None:
+    """The fault the settled desk confirms, or None for a false alarm (`evidence`: a multiple of what it takes)."""
     d = sus.direction
     moved = d * (final - sus.start_mm)
     expected = d * (sus.expected_mm - sus.start_mm)
     # Where the move started is an estimate too: a start a few mm off reads as a desk that
     # moved a few mm less (or the wrong way), so its uncertainty widens the margin.
-    margin = max(4.0, 3.0 * math.sqrt(se * se + sus.start_sd_mm ** 2 + sus.spread_mm ** 2 + 1.0))
+    margin = evidence * max(4.0, 3.0 * math.sqrt(se * se + sus.start_sd_mm ** 2 + sus.spread_mm ** 2 + 1.0))
     if len(readings) >= 2 and max(readings) - min(readings) < 1e-4:
         # Real readings through real noise never repeat to a nanosecond of echo: whatever
         # raised the alarm, a sensor that says the same thing over and over is stuck.
@@ -99,10 +119,10 @@ def verdict(sus: Suspicion, readings: list[float], final: float, se: float,
         if short - sus.coast_unknown_mm > margin:
             return FaultKind.OBSTRUCTION, f"{sus.detail}, {short:.0f} mm short of where a free desk would have stopped"
         # Only a decisive answer (100 to 1) latches; the controller listens longer while it is
-        # undecided, and one still undecided then resumes: a desk that is really blocked will
-        # not move at all, which the next look sees at once.
+        # undecided, and one still undecided then lets go of what it may be pressing and comes
+        # back at full speed: a desk that meets the same thing again is latched there.
         log_ratio = _blocked_log_ratio(sus, final, se, noise_mm)
-        if log_ratio is not None and log_ratio > DECISIVE:
+        if log_ratio is not None and log_ratio > evidence * DECISIVE:
             return (FaultKind.OBSTRUCTION,
                     f"{sus.detail}, stopped where the readings saw it meet the obstacle, "
                     f"{short:.0f} mm short of where a free desk would have stopped")

@@ -131,6 +131,11 @@ class CollapseCheck:
         wall met 0.6 s into a move up was called 305 ms after the contact instead of 255 ms."""
         return self._span >= self.MIN_REF_SPAN_S + self.window_s
 
+    @property
+    def warm_s(self) -> float:
+        """How long into a move it takes to be settled in (from the motor going on)."""
+        return self.steady_after_s + self.MIN_REF_SPAN_S + self.window_s
+
     @classmethod
     def window_for(cls, speed: float, sigma: float, ping_s: float, threshold: float) -> float:
         """Shortest window in which a desk that stopped at its start gives 2 x threshold of evidence."""
