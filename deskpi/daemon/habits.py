@@ -118,8 +118,16 @@ class HabitService:
         return (user.name, None if stored is None else stored.updated_at, user.seated_mm, user.standing_mm)
 
     def _follow_active_user(self) -> None:
-        if self._key_of(self.store.get_active_user()) != self._plan_key:
-            self.policy = self._policy_for_active_user()
+        if self._key_of(self.store.get_active_user()) == self._plan_key:
+            return
+        before = self._plan_key[0] if self._plan_key else None
+        self.policy = self._policy_for_active_user()
+        if self._plan_key[0] != before:
+            # Someone else: the live reminder was the one who left's (theirs to answer, stored under their
+            # name), and the newcomer's first block comes from their own plan, not from the last one's clock.
+            now = self.wall()
+            self._deliver(self.policy.on_person_changed(now, self.state, mono=self.mono()), now)
+            self._reschedule(now)
 
     def _follow_now(self) -> None:
         """Follow the person at the desk now (under the lock), a busy or closing store keeping the last."""

@@ -280,6 +280,28 @@ def test_a_break_cancels_the_live_reminder() -> None:
     assert d.policy.take_records(d.st)[-1]["outcome"] == "natural_break"
 
 
+def test_someone_else_at_the_desk_ends_the_live_reminder_and_starts_a_block_of_their_own() -> None:
+    d = Desk()
+    d.run_until(at(9, 30))                                   # the last person's stand prompt is live
+    assert d.st.pending is not None
+    ev = d.policy.on_person_changed(at(9, 32), d.st)
+    assert [(e.kind, e.reason) for e in ev] == [(K.EXPIRE, "someone else is at the desk")]
+    assert d.st.pending is None and d.policy.take_records(d.st)[-1]["outcome"] == "person_changed"
+    d.now = at(9, 32)
+    d.run_until(at(10, 10))
+    assert times(d.prompts())[-1:] == ["10:02:00"]          # a full 30 min sitting block from 09:32
+
+
+def test_someone_else_coming_during_an_automatic_move_countdown_cancels_it() -> None:
+    d = Desk(AUTO, auto_allowed=True, pir=True)
+    d.run_until(at(9, 30, 5))                                # warned at 09:30, the move due at 09:30:10
+    assert d.st.pending is not None and d.st.pending.warned_at is not None
+    ev = d.policy.on_person_changed(at(9, 30, 5), d.st)
+    assert [e.kind for e in ev] == [K.CANCEL]
+    d.run_until(at(9, 40))
+    assert not [e for e in d.log if e.kind is K.AUTO_MOVE], "no move for the one who left"
+
+
 def test_nobody_at_the_desk_means_no_reminders() -> None:
     d = Desk(pir=False)
     d.run_until(at(18, 0))

@@ -402,3 +402,35 @@ def test_reminders_carry_on_unrecorded_on_a_full_disk_without_a_traceback(rig, c
     assert desk.moves == [(1120.0, Source.REMOTE, "habit: stand")]
     assert store.storage.full and len(store.list_reminders(limit=100_000)) == before
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
+
+
+def test_someone_else_at_the_desk_ends_the_last_persons_reminder_and_starts_their_own_plan(rig):
+    habits, clock, desk, store, *_ = rig
+    store.add_user("Nia", seated_mm=680, standing_mm=1090)
+    from deskpi.people.accounts import set_plan
+    set_plan(store, "Nia", {"kind": "cornell"})          # sit 20 min, stand 8, move 2
+    prompt = run_until_prompt(habits, clock)             # Ada's stand prompt, after her plan's sitting block
+    store.set_active_user("Nia")
+    snap = habits.snapshot()
+    assert snap["user"] == "Nia" and snap["reminder"] is None, "Ada's reminder is not shown as Nia's"
+    assert store.list_reminders(user="Ada")[0].outcome == "expired"
+    assert store.list_reminders(user="Nia") == []
+    with pytest.raises(PolicyError):
+        habits.outcome("confirm", prompt["id"])             # nobody can answer Ada's reminder now
+    assert desk.moves == []
+    # Nia's first prompt comes after her own plan's sitting block, counted from when she came.
+    came = clock.t
+    nia = run_until_prompt(habits, clock)
+    assert nia["kind"] == "stand"
+    assert dt.timedelta(minutes=19) <= clock.t - came <= dt.timedelta(minutes=21)
+    assert [r.kind for r in store.list_reminders(user="Nia")] == ["stand"]
+
+
+def test_the_same_person_editing_their_plan_keeps_their_live_reminder(rig):
+    habits, clock, desk, store, *_ = rig
+    prompt = run_until_prompt(habits, clock)
+    from deskpi.people.accounts import set_plan
+    set_plan(store, "Ada", {"kind": "cornell"})
+    habits.tick()
+    assert habits.current is not None and habits.current["id"] == prompt["id"]
+    assert store.list_reminders(user="Ada")[0].outcome is None

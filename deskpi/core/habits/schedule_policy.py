@@ -446,11 +446,24 @@ class HabitPolicy:
         if not was_away or since is None or now - since < self.idle_break:
             return []
         state.natural_breaks_today += 1
+        return self._afresh(now, state, "natural_break", "natural break")
+
+    def on_person_changed(self, now: dt.datetime, state: HabitState, *, mono: float | None = None) -> list[Event]:
+        """Someone else is at the desk now (or nobody): the live reminder was the previous person's, and
+        ends unanswered; this policy's person starts a block of their own plan from the posture the desk is in."""
+        self._advance(check_now(now), state, mono)
+        state.unanswered_since = None
+        state.nag_stopped = False
+        return self._afresh(now, state, "person_changed", "someone else is at the desk")
+
+    def _afresh(self, now: dt.datetime, state: HabitState, outcome: str, reason: str) -> list[Event]:
+        """A new block from now, as after a break: the live reminder (if any) ends with `outcome`."""
         events = []
         p = state.pending
         if p is not None:
-            state.finish(now, "natural_break")
-            events.append(Event(EventKind.EXPIRE, now, p.id, reason="natural break"))
+            state.finish(now, outcome)
+            events.append(Event(EventKind.CANCEL if p.warned_at else EventKind.EXPIRE, now, p.id, target=p.target,
+                                reason=reason))
         if state.posture == STAND:
             state.stand_start = now
             state.cap_prompted = False
