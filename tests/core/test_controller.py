@@ -967,3 +967,15 @@ def test_without_the_end_stop_at_the_limit_the_same_rest_is_judged_pressed():
     # its corrections is what a hand under the desktop looks like.
     ctrl, _ = _on_bottom_end_stop(1, bottom_on_end_stop=False)
     assert ctrl.fault is not None and ctrl.fault.kind is FaultKind.OBSTRUCTION
+
+
+def test_a_new_controller_learns_the_sensors_noise_from_the_desk_standing_still() -> None:
+    # Until the settles have pooled enough readings, the monitors would weigh evidence in units of
+    # the configured noise (2 mm) on a sensor that scatters 3 mm: a third too much evidence.
+    ctrl = MotionController(MotionConfig(min_mm=LO, max_mm=HI))
+    rig = VirtualRig(ctrl, DeskSpec(), SensorSpec(noise_mm=3.0), seed=4, start_mm=900.0)
+    rig.settle(3.0)
+    assert ctrl.noise_mm == pytest.approx(2.0)         # nothing learned while nobody asks for a move
+    ctrl.move_to(1000.0, rig.t)
+    rig.kick()
+    assert ctrl.noise_mm == pytest.approx(3.0, rel=0.2)

@@ -47,6 +47,7 @@ class Settle:
     t_cut: float
     settle_from: float
     direction: Direction
+    target: float            # what the approach that was cut was heading for
     fit: TrajectoryFit
     learnable: bool
     expected: tuple[float, float] | None = None   # where the fit says the desk will stop, and its sd
@@ -56,7 +57,7 @@ class Settle:
     pulse: tuple[float, float, float] | None = None
     readings: list[float] = field(default_factory=list)
     running_a: float | None = None       # the move's healthy running current, to learn once confirmed
-    retreat: bool = False
+    retreat: bool = False    # the approach was a goto's step back (Approach.retreat)
 
 
 def collapse_check(cfg: MotionConfig, m: DirectionModel, noise_mm: float, ping_s: float) -> CollapseCheck:

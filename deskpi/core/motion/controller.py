@@ -52,6 +52,8 @@ class _Goal:
     obstruction_at: float | None = None      # where a dismissed obstruction suspicion left the desk
     backoff_from: Direction | None = None
     retreat_to: float | None = None          # let go of what an undecided suspicion may be pressing first
+    stepped_back: bool = False               # it has stepped back from an undecided stop (once per goto)
+    stepping_back: bool = False              # its last approach was that step back
     shortfall: pressed.Shortfall | None = None       # this goto's stops so far against a free desk's
 
 
@@ -72,6 +74,7 @@ class MotionController:
         self._drive: Direction | None = None
         self._rest: tuple[float, float, float] | None = None
         self._scatter = NoisePool()
+        self._noise_seen_t: float | None = None     # readings at rest up to here are in the noise pool
         self._now = 0.0
         self._ping_s = 0.06            # time between readings, learned: the sensor pings faster while moving
         self._last_reading_t: float | None = None
@@ -225,7 +228,8 @@ class MotionController:
 
     def _goal_direction(self, g: _Goal) -> Direction:
         here = self._settle_height_guess(g)
-        return Direction.UP if g.target >= here else Direction.DOWN
+        target = g.target if g.retreat_to is None else g.retreat_to
+        return Direction.UP if target >= here else Direction.DOWN
 
     def _settle_height_guess(self, g: _Goal) -> float:
         h = self.estimator.height()
@@ -235,7 +239,7 @@ class MotionController:
         if self._approach is not None:
             a = self._approach
             same_way = Direction.UP if goal.target > a.fit.position(now) else Direction.DOWN
-            if same_way is a.direction:
+            if same_way is a.direction and not a.retreat:
                 # Retarget on the fly: no stop, no settle, same measurements.
                 a.target = a.aim = goal.target
                 a.pulse = None
@@ -444,10 +448,11 @@ class MotionController:
         self._settle = None
         self._rest = (now, final, se)
         if s.suspect is not None:
-            if self._judge(s.suspect, s.readings, final, se, now, s.stopped):
+            if self._judge(s.suspect, s.readings, final, se, now, s.target, s.stopped):
                 return
-            if undecided(s.suspect, final, se, self.noise_mm):
-                self._retreat(g, s, final)
+            if undecided(s.suspect, final, se, self.noise_mm) and self._retreat(g, s, final, now):
+                assert g is not None      # _retreat steps a goto back
+                g.dismissed -= 1          # not one more false alarm: the desk looks again
         if self._pressed(s, g, measured, self.noise_mm / math.sqrt(n_used), now):
             return      # not learned from: a squeezed coast is not this desk's
         self.noise_mm = self._scatter.add(s.readings, self.noise_mm)
@@ -475,7 +480,7 @@ class MotionController:
         self._finish(g, final, now)
 
     def _judge(self, sus: Suspicion, readings: list[float], final: float, se: float, now: float,
-               stopped: bool = False) -> bool:
+               target: float, stopped: bool = False) -> bool:
         """Latch the suspected fault if the settled desk confirms it; True if it did."""
         found = verdict(sus, readings, final, se, self.noise_mm)
         g = self._goal
@@ -500,7 +505,7 @@ class MotionController:
             self.events.append(("suspicion_dismissed", {"kind": sus.kind.value, "t": now}))
             return False
         if found[0] in (FaultKind.STALL, FaultKind.OBSTRUCTION) and g is not None and g.kind == "goto" \
-                and pressed.on_end_stop(self.cfg, g.target, sus.direction, final):
+                and pressed.on_end_stop(self.cfg, target, sus.direction, final):
             self._finish(g, final, now)     # the re-zero that follows corrects the drift
             return True
         if found[0] is FaultKind.STALL and g is not None and g.dismissed_obstruction:
@@ -510,7 +515,7 @@ class MotionController:
         self._raise_fault(*found, now, backoff_from=sus.direction if backoff else None)
         return True
 
-    def _retreat(self, g: _Goal | None, s: Settle, final: float) -> None:
+    def _retreat(self, g: _Goal | None, s: Settle, final: float, now: float) -> bool:
         """Blocked or free, still undecided after the longest listen: step back before looking again.
 
         Resuming from where it stopped would press a soft obstacle (a hand, a chair arm) harder
@@ -519,23 +524,36 @@ class MotionController:
         the judge latches a second stop at the same height. (Stepping back only the back-off's
         30 mm, the slow desk met a chair arm again before its collapse check had a line to go by,
         and pressed it to 640 N where the first stop had 400.) A free desk loses a few seconds,
-        a few times in a thousand moves.
+        a few times in a thousand moves. Once per goto, never from a step back (that would be
+        towards what the first stop may have met), never past a new target the other way, and
+        only within the motor's duty cycle (a duty-cycle fault would stop a healthy desk).
+        True if the goto steps back.
         """
-        if g is None or g.kind != "goto" or s.stopped or self.cfg.backoff_mm <= 0:
-            return
+        if g is None or g.kind != "goto" or s.stopped or self.cfg.backoff_mm <= 0 or s.retreat \
+                or g.stepped_back:
+            return False
         d = s.direction
+        if d * (g.target - final) <= self.cfg.tolerance_mm:
+            return False          # a new target the other way came while it settled
         m = self.model[d]
         met = s.suspect.blocked_mm if s.suspect is not None and s.suspect.blocked_mm is not None else final
         warm_s = approach.collapse_check(self.cfg, m, self.noise_mm, self._ping_s).warm_s
         back = max(self.cfg.backoff_mm, d * (final - met) + m.speed_mm_s * warm_s)
         to = min(max(final - d * back, self.cfg.min_mm), self.cfg.max_mm)
-        if abs(to - final) > self.cfg.tolerance_mm:
-            g.retreat_to = to
+        # Motor time: the rest of the move as it is, and the step back and the way back on top.
+        rest_s = abs(g.target - final) / m.speed_mm_s + m.startup_s
+        extra_s = abs(to - final) * (1.0 / self.model[d.opposite].speed_mm_s + 1.0 / m.speed_mm_s) \
+            + self.model[d.opposite].startup_s + m.startup_s
+        if abs(to - final) <= self.cfg.tolerance_mm \
+                or self.duty.used(now) + rest_s + 1.2 * extra_s > self.cfg.duty_max_on_s:
+            return False
+        g.retreat_to, g.stepped_back = to, True
+        return True
 
     def _pressed(self, s: Settle, g: _Goal | None, measured: float, se: float, now: float) -> bool:
         """Latch an obstruction if this goto's stops, added up, fell short of a free desk's beyond doubt
         (deskpi.core.motion.pressed: a soft obstacle met in the last centimetres)."""
-        if g is None or g.kind != "goto" or pressed.near_end_stop(self.cfg, g.target, s.direction):
+        if g is None or g.kind != "goto" or pressed.near_end_stop(self.cfg, s.target, s.direction):
             return False
         steady = s.fit.steady_samples()
         pulse = s.pulse[1] if s.pulse is not None and steady < 5 else None
@@ -576,6 +594,9 @@ class MotionController:
         if g.kind == "backoff" and g.approaches == 0:
             assert g.backoff_from is not None   # _raise_fault gives every back-off goal its direction
             g.target = min(max(here - g.backoff_from * self.cfg.backoff_mm, self.cfg.min_mm), self.cfg.max_mm)
+            if abs(g.target - here) <= self.cfg.tolerance_mm:
+                self._goal = None       # nowhere to back off to: never a pulse the other way, into what it met
+                return
         retreat = g.retreat_to is not None
         target = g.target if g.retreat_to is None else g.retreat_to
         d = Direction.UP if target > here else Direction.DOWN
@@ -585,12 +606,27 @@ class MotionController:
         if self.interlock.earliest_on(d, now) > now:
             return
         g.approaches += 1
-        g.retreat_to = None
+        g.retreat_to, g.stepping_back = None, retreat
+        self._learn_noise_at_rest(now)
         still = self.estimator.still_height(self._rest[0] if self._rest else None, self.noise_mm)
         self._approach = approach.begin(self.cfg, self.model[d], d=d, here=here, start_sd=start_sd, target=target,
                                         now=now, noise_mm=self.noise_mm, ping_s=self._ping_s, still=still,
                                         retreat=retreat)
         self._energise(d, now)
+
+    def _learn_noise_at_rest(self, now: float) -> None:
+        """Until the settles have told the sensor's noise, the readings of the desk standing still do.
+
+        The monitors weigh evidence in units of the noise; a new controller assumed the configured
+        2 mm on a desk whose sensor scattered 2.5, took its first moves' readings for collapses and
+        latched about one new slow desk in a hundred as "seen 3 times in one move"."""
+        if self._scatter.learned:
+            return
+        known = [t for t in (self._rest[0] if self._rest else None, self._noise_seen_t) if t is not None]
+        ys = self.estimator.still_readings(max(known) if known else None, self.noise_mm)
+        if ys:
+            self.noise_mm = self._scatter.add(ys, self.noise_mm)
+            self._noise_seen_t = now
 
     def _energise(self, d: Direction, now: float) -> None:
         got = self.interlock.request(d, now)
@@ -618,8 +654,8 @@ class MotionController:
         # A linear coast-down lasts twice the stop lag; until the lag is learned, allow a slow box.
         wait = 2.0 * m.stop_lag_s if m.stop_lag_n >= 2 else max(2.0 * m.stop_lag_s, 2.0)
         self._settle = Settle(t_cut=now, settle_from=now + max(wait, 0.2) + 0.05,
-                               direction=a.direction, fit=a.fit, learnable=learnable, expected=expected,
-                               pulse=a.pulse,
+                               direction=a.direction, target=a.target, fit=a.fit, learnable=learnable,
+                               expected=expected, pulse=a.pulse,
                                running_a=a.current.healthy_running_a() if a.current is not None else None,
                                retreat=a.retreat)
 
@@ -627,12 +663,15 @@ class MotionController:
                      backoff_from: Direction | None = None) -> None:
         # Where the readings put the desk, not the fit's extrapolation past a failure.
         height = self.estimator.height()
+        retreating = self._goal is not None and self._goal.stepping_back
         self._cut(now, learnable=False)
         self._goal = None
         if self.fault is None:
             self.fault = Fault(kind, detail, now, height)
             self.events.append(("fault", self.fault))
-        if backoff_from is not None and self.cfg.backoff_mm > 0 and height is not None:
+        # Something met while stepping back from an undecided stop: the way back leads to what that
+        # stop may have met, so the desk stays where it is (the back-off would press it).
+        if backoff_from is not None and self.cfg.backoff_mm > 0 and height is not None and not retreating:
             # The target is set once the desk has settled against the obstruction.
             self._goal = _Goal("backoff", height, "obstruction", now, height, 0, backoff_from=backoff_from)
 

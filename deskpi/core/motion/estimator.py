@@ -135,15 +135,20 @@ class HeightEstimator:
         for seconds has said where it is many times over. None until ten readings have, or when
         they trend or disagree with the last few (the desk was moved by hand).
         """
-        ys = [x.height_mm for x in self._still if since is None or x.t >= since]
+        ys = self.still_readings(since, noise_mm)
         here = self.height()
-        if len(ys) < 10 or here is None or still_moving(ys, len(ys), noise_mm):
+        if not ys or here is None:
             return None
         mean, n = robust_mean(ys, noise_mm)
         sd = max(noise_mm, 0.3) / math.sqrt(n)
         if abs(mean - here) > 4.0 * 1.25 * noise_mm / math.sqrt(self.cfg.window):
             return None
         return mean, sd
+
+    def still_readings(self, since: float | None, noise_mm: float) -> list[float]:
+        """The readings since the desk came to rest at `since` (None: all kept), if ten or more and still."""
+        ys = [x.height_mm for x in self._still if since is None or x.t >= since]
+        return ys if len(ys) >= 10 and not still_moving(ys, len(ys), noise_mm) else []
 
     def velocity(self, now: float | None = None) -> float:
         """Least-squares slope (mm/s) of accepted readings in the recent window."""

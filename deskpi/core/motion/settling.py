@@ -48,8 +48,14 @@ class NoisePool:
     that paused three times. A sensor's noise is a property of its mount: it changes rarely, if ever.
     """
 
+    ENOUGH = 30      # deviations pooled before the pool's noise replaces the configured one
+
     def __init__(self, size: int = 600) -> None:
         self._scatter: deque[float] = deque(maxlen=size)
+
+    @property
+    def learned(self) -> bool:
+        return len(self._scatter) >= self.ENOUGH
 
     def add(self, readings: list[float], noise_mm: float) -> float:
         """Pool one settle's readings; returns the noise (sd, mm) now, `noise_mm` until enough are pooled."""
@@ -59,7 +65,7 @@ class NoisePool:
         # Deviations from the group's own median understate the spread by ~sqrt((n-1)/n).
         k = math.sqrt(len(readings) / (len(readings) - 1))
         self._scatter.extend(k * (x - med) for x in readings)
-        if len(self._scatter) < 30:
+        if len(self._scatter) < self.ENOUGH:
             return noise_mm
         devs = sorted(abs(x) for x in self._scatter)
         trimmed = devs[: int(len(devs) * 0.95)]          # drop the odd wild echo
