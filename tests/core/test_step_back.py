@@ -2,7 +2,7 @@
 
 Virtual clock, no threads, no sleeps. Most tests reuse the bench's known undecided stop (seed 8 on the
 slow, noisy desk going up into a chair arm, as tests/bench/test_collisions.py does): the first stop
-at ~876 mm is left undecided, and the desk steps back down towards ~837 mm before coming back.
+is left undecided, and the desk steps back down about 40 mm before coming back.
 """
 from __future__ import annotations
 
