@@ -100,15 +100,19 @@ class HabitService:
         from deskpi.people.accounts import goal_since, plan_for
 
         user = self.store.get_active_user()
-        self._plan_key = self._key_of(user)
+        key = self._key_of(user)
         if self._fixed_plan is not None or user is None:
             plan = self._fixed_plan or DEFAULT_PLAN
         else:
             plan, _ = plan_for(self.store, user.name)
         start = self._start_date or (goal_since(user) if user is not None and user.created_at
                                      else self.wall().date())
-        return HabitPolicy(plan, start_date=start, auto_allowed=self.auto_allowed,
-                           stand_threshold_mm=_stand_threshold(user))
+        policy = HabitPolicy(plan, start_date=start, auto_allowed=self.auto_allowed,
+                             stand_threshold_mm=_stand_threshold(user))
+        # Only now: a busy store that failed half-way must leave the key as it was, so the next look
+        # tries again (it named the newcomer while keeping the last person's plan, for good).
+        self._plan_key = key
+        return policy
 
     def _key_of(self, user) -> tuple:
         """What the policy depends on: the person, their plan and their sit/stand heights."""

@@ -434,3 +434,24 @@ def test_the_same_person_editing_their_plan_keeps_their_live_reminder(rig):
     habits.tick()
     assert habits.current is not None and habits.current["id"] == prompt["id"]
     assert store.list_reminders(user="Ada")[0].outcome is None
+
+
+def test_a_busy_store_while_following_someone_new_is_tried_again(rig, monkeypatch):
+    habits, clock, desk, store, *_ = rig
+    store.add_user("Nia", seated_mm=680, standing_mm=1090)
+    from deskpi.people import accounts
+    accounts.set_plan(store, "Nia", {"kind": "cornell"})
+    real = accounts.plan_for
+    busy = {"left": 1}
+
+    def plan_for(*a, **kw):
+        if busy["left"]:
+            busy["left"] -= 1
+            raise OSError("database is locked")
+        return real(*a, **kw)
+
+    monkeypatch.setattr(accounts, "plan_for", plan_for)
+    store.set_active_user("Nia")
+    habits.tick()                      # following Nia fails half-way: Ada's plan must not pass for hers
+    assert busy["left"] == 0
+    assert habits.snapshot()["user"] == "Nia" and habits.policy.plan.kind == "cornell"
