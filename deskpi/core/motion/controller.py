@@ -56,6 +56,11 @@ class _Goal:
     stepping_back: bool = False              # its last approach was that step back
     shortfall: pressed.Shortfall | None = None       # this goto's stops so far against a free desk's
 
+    @property
+    def heading(self) -> float:
+        """Where its next approach goes: a step back first, when one is due."""
+        return self.target if self.retreat_to is None else self.retreat_to
+
 
 class MotionController:
     BACKOFF_APPROACHES = 3
@@ -228,8 +233,7 @@ class MotionController:
 
     def _goal_direction(self, g: _Goal) -> Direction:
         here = self._settle_height_guess(g)
-        target = g.target if g.retreat_to is None else g.retreat_to
-        return Direction.UP if target >= here else Direction.DOWN
+        return Direction.UP if g.heading >= here else Direction.DOWN
 
     def _settle_height_guess(self, g: _Goal) -> float:
         h = self.estimator.height()
@@ -597,8 +601,7 @@ class MotionController:
             if abs(g.target - here) <= self.cfg.tolerance_mm:
                 self._goal = None       # nowhere to back off to: never a pulse the other way, into what it met
                 return
-        retreat = g.retreat_to is not None
-        target = g.target if g.retreat_to is None else g.retreat_to
+        retreat, target = g.retreat_to is not None, g.heading
         d = Direction.UP if target > here else Direction.DOWN
         if g.kind == "goto" and not retreat and abs(g.target - here) <= self.cfg.tolerance_mm:
             self._finish(g, here, now)
