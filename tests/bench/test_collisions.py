@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 
 from deskpi.bench.control import deskpi_controller, run_virtual
 from deskpi.bench.desks import FAMILIES, BenchParams, DeskFamily
-from deskpi.bench.faults import TARGET_MS, Trial, _move, _summary, _warm_rig, run_trial
-from deskpi.core.faults import FaultKind
+from deskpi.bench.faults import TARGET_MS, Trial, _summary, _warm_rig, run_trial
 from deskpi.sim.physics import DeskPhysics, DeskSpec, Obstruction
 
 # Thousands of simulated moves per test: seconds each on a quiet machine, minutes on a busy CI box.
@@ -202,39 +201,6 @@ def test_a_soft_obstacle_met_near_the_end_of_a_move_is_let_go_of(seed):
     trial = run_trial("soft_obstruction_down", seed, FAMILIES["end-of-travel"])
     assert trial.detected and trial.kind == "obstruction", trial
     assert trial.backed_off_mm >= 10.0, trial
-
-
-def test_a_stop_left_undecided_steps_back_before_it_meets_the_obstacle_again():
-    # Seed 8 on the slow, noisy desk, going up into a chair arm (40 N/mm): the desk settled half-way
-    # between where the readings saw it meet something and where a free desk would have stopped,
-    # and eighteen readings did not settle which. Resuming from there would press the arm harder
-    # from the start; the desk steps back far enough to come at it again at full speed, and the
-    # second stop at the same height is latched.
-    rig = _warm_rig(8, FAMILIES["slow-heavy"], False)
-    _move(rig, 800.0)
-    rig.rest(60)
-    rig.physics.obstruction = Obstruction(rig.true_height + 60.0, +1, 40.0)
-    rig.rest_for_duty(20)
-    rig.ctrl.move_to(1100.0, rig.t)
-    rig.kick()
-    runs, events, heights = [], [], []       # heights: (how many motor runs so far, true height)
-
-    def watch(r) -> bool:
-        if r.drive is not None and (not runs or runs[-1] != r.drive):
-            runs.append(r.drive)
-        heights.append((len(runs), r.true_height))
-        events.extend(k for k, _ in r.ctrl.drain_events())
-        return "fault" in events or "move_done" in events
-
-    rig.run_until(watch, rig.t + 60)
-    assert events == ["suspicion_dismissed", "fault"], events
-    assert rig.ctrl.fault.kind is FaultKind.OBSTRUCTION
-    assert [int(d) for d in runs] == [1, -1, 1], runs
-    first_stop = max(h for n, h in heights if n == 1)
-    stepped_back_to = min(h for n, h in heights if n == 2)
-    assert first_stop - stepped_back_to >= rig.ctrl.cfg.backoff_mm
-    assert stepped_back_to < rig.physics.obstruction.height_mm - 20.0, "clear of the arm, and then some"
-    assert rig.physics.peak_force_n < 700.0
 
 
 @pytest.mark.parametrize("seed", [23, 83])

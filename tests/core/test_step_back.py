@@ -1,7 +1,7 @@
 """A goto's step back from a stop the judge left undecided (blocked or free), and what must not follow it.
 
 Virtual clock, no threads, no sleeps. Most tests reuse the bench's known undecided stop (seed 8 on the
-slow, noisy desk going up into a chair arm, as tests/bench/test_collisions.py does): the first stop
+slow, noisy desk going up into a chair arm, the first test below): the first stop
 is left undecided, and the desk steps back down about 40 mm before coming back.
 """
 from __future__ import annotations
@@ -30,6 +30,33 @@ def _undecided_stop_scenario():
     rig.ctrl.move_to(1100.0, rig.t)
     rig.kick()
     return rig, arm
+
+
+def test_a_stop_left_undecided_steps_back_before_it_meets_the_obstacle_again():
+    # Seed 8 on the slow, noisy desk, going up into a chair arm (40 N/mm): the desk settled half-way
+    # between where the readings saw it meet something and where a free desk would have stopped,
+    # and eighteen readings did not settle which. Resuming from there would press the arm harder
+    # from the start; the desk steps back far enough to come at it again at full speed, and the
+    # second stop at the same height is latched.
+    rig, arm = _undecided_stop_scenario()
+    runs, events, heights = [], [], []       # heights: (how many motor runs so far, true height)
+
+    def watch(r) -> bool:
+        if r.drive is not None and (not runs or runs[-1] != r.drive):
+            runs.append(r.drive)
+        heights.append((len(runs), r.true_height))
+        events.extend(k for k, _ in r.ctrl.drain_events())
+        return "fault" in events or "move_done" in events
+
+    rig.run_until(watch, rig.t + 60)
+    assert events == ["suspicion_dismissed", "fault"], events
+    assert rig.ctrl.fault.kind is FaultKind.OBSTRUCTION
+    assert [int(d) for d in runs] == [1, -1, 1], runs
+    first_stop = max(h for n, h in heights if n == 1)
+    stepped_back_to = min(h for n, h in heights if n == 2)
+    assert first_stop - stepped_back_to >= rig.ctrl.cfg.backoff_mm
+    assert stepped_back_to < arm.height_mm - 20.0, "clear of the arm, and then some"
+    assert rig.physics.peak_force_n < 700.0
 
 
 def test_something_met_while_stepping_back_is_not_backed_off_from_towards_the_first_obstacle():
