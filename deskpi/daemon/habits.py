@@ -124,14 +124,20 @@ class HabitService:
     def _follow_active_user(self) -> None:
         if self._key_of(self.store.get_active_user()) == self._plan_key:
             return
+        self._rebuild_policy()
+
+    def _rebuild_policy(self) -> bool:
+        """The active person's policy afresh; True if that is someone else than before."""
         before = self._plan_key[0] if self._plan_key else None
         self.policy = self._policy_for_active_user()
-        if self._plan_key[0] != before:
-            # Someone else: the live reminder was the one who left's (theirs to answer, stored under their
-            # name), and the newcomer's first block comes from their own plan, not from the last one's clock.
-            now = self.wall()
-            self._deliver(self.policy.on_person_changed(now, self.state, mono=self.mono()), now)
-            self._reschedule(now)
+        if self._plan_key[0] == before:
+            return False
+        # Someone else: the live reminder was the one who left's (theirs to answer, stored under their
+        # name), and the newcomer's first block comes from their own plan, not from the last one's clock.
+        now = self.wall()
+        self._deliver(self.policy.on_person_changed(now, self.state, mono=self.mono()), now)
+        self._reschedule(now)
+        return True
 
     def _follow_now(self) -> None:
         """Follow the person at the desk now (under the lock), a busy or closing store keeping the last."""
@@ -273,9 +279,10 @@ class HabitService:
         with self._lock:
             if allowed != self.auto_allowed:
                 self.auto_allowed = allowed
-                self.policy = self._policy_for_active_user()
-                now = self.wall()
-                self._reschedule(now)
+                # Rebuilt through the same door as following someone: a person who sat down since the last
+                # look must not inherit the one who left's reminder along with the new policy.
+                if not self._rebuild_policy():
+                    self._reschedule(self.wall())
 
     def skip_to_next(self) -> dict:
         """Simulator only: move this service's clock ahead to the next reminder and deliver it.

@@ -426,6 +426,22 @@ def test_someone_else_at_the_desk_ends_the_last_persons_reminder_and_starts_thei
     assert [r.kind for r in store.list_reminders(user="Nia")] == ["stand"]
 
 
+def test_automatic_moves_switched_after_someone_new_sat_down_still_ends_the_last_persons_reminder(rig):
+    """The admin's switch rebuilds the policy; it once did so without asking whose it was, so
+    Nia, not yet followed, inherited Ada's live stand prompt with the new policy."""
+    habits, clock, desk, store, *_ = rig
+    store.add_user("Nia", seated_mm=680, standing_mm=1090)
+    prompt = run_until_prompt(habits, clock)
+    store.set_active_user("Nia")
+    flipped = not habits.auto_allowed
+    habits.set_auto_allowed(flipped)       # before any tick or page has followed Nia
+    assert habits.current is None and habits.auto_allowed is flipped
+    assert store.list_reminders(user="Ada")[0].outcome == "expired"
+    with pytest.raises(PolicyError):
+        habits.outcome("confirm", prompt["id"])
+    assert habits.snapshot()["user"] == "Nia" and desk.moves == []
+
+
 def test_the_same_person_editing_their_plan_keeps_their_live_reminder(rig):
     habits, clock, desk, store, *_ = rig
     prompt = run_until_prompt(habits, clock)
