@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from deskpi.core.motion.stopmodel import DirectionModel, StopModel
+from deskpi.core.motion.stopmodel import LAG_SD_PRIOR, DirectionModel, StopModel
 from deskpi.core.types import Direction
 
 # -- travel_for_on_time / on_time_for_travel ---------------------------------------
@@ -105,6 +105,51 @@ def test_learning_keeps_tracking_slow_drift() -> None:
     m.learn_stop_lag(0.4)
     # a new observation still carries a real weight after many moves
     assert m.stop_lag_s > 0.2 + 0.1 * 0.2
+
+
+def test_a_new_desk_knows_its_stop_lag_only_roughly() -> None:
+    m = DirectionModel()
+    assert m.stop_lag_sd() == pytest.approx(LAG_SD_PRIOR[0])
+
+
+def test_the_first_stops_teach_the_lag_not_its_scatter() -> None:
+    """The first stops miss by the distance from the default guess to this desk's lag: that is
+    learning, and counted as scatter it would make a learned desk look unpredictable."""
+    m = DirectionModel()
+    for lag in (0.6, 0.2, 0.2):
+        m.learn_stop_lag(lag)
+    assert m.stop_lag_var_n == 0 and m.stop_lag_sd() == pytest.approx(LAG_SD_PRIOR[0])
+
+
+@pytest.mark.parametrize("scatter_s", [0.01, 0.03, 0.12])
+def test_a_desk_that_stops_alike_is_judged_on_its_own_scatter(scatter_s: float) -> None:
+    """A few stops move the guess towards what they show; many stops outweigh it ten to one."""
+    m = DirectionModel()
+    for lag in (0.2, 0.2, 0.2):
+        m.learn_stop_lag(lag)
+    few = None
+    for i in range(200):
+        m.learn_stop_lag(0.2 + (scatter_s if i % 2 else -scatter_s))
+        if i == 2:
+            few = m.stop_lag_sd()
+    assert few is not None
+    # Three stops: between the guess and the desk's own scatter (which is what the lag missed by).
+    assert min(LAG_SD_PRIOR[0], scatter_s) < few < max(LAG_SD_PRIOR[0], scatter_s) * 1.2
+    sd0, w0 = LAG_SD_PRIOR
+    assert m.stop_lag_sd() == pytest.approx(math.sqrt((w0 * sd0 ** 2 + 20 * scatter_s ** 2) / (w0 + 20)), rel=0.15)
+
+
+def test_the_learned_scatter_survives_a_restart_and_bad_values_are_refused() -> None:
+    model = learned_model()
+    for lag in (0.21, 0.19, 0.22, 0.18):
+        model.up.learn_stop_lag(lag)
+    assert model.up.stop_lag_var_n > 0
+    again = StopModel.from_dict(json.loads(json.dumps(model.to_dict())))
+    assert again.up.stop_lag_sd() == model.up.stop_lag_sd()
+    data = model.to_dict()
+    data["up"]["stop_lag_var"] = -0.1
+    with pytest.raises(ValueError, match="up.stop_lag_var"):
+        StopModel.from_dict(data)
 
 
 @pytest.mark.parametrize("observed, low, high", [(-1.0, 0.0, 0.05), (5.0, 1.0, 1.5)])

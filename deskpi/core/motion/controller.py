@@ -651,8 +651,7 @@ class MotionController:
         expected = None
         if learnable and a.fit.steady_samples() >= 5 and m.stop_lag_n >= 3:
             v = a.fit.speed(now)
-            lag_sd = 0.3 / (m.stop_lag_n + 1) + 0.015
-            sd = math.hypot(a.fit.position_sd(now), v * lag_sd, 0.05 * v * m.stop_lag_s)
+            sd = math.hypot(a.fit.position_sd(now), v * m.stop_lag_sd(), 0.05 * v * m.stop_lag_s)
             expected = (a.fit.position(now) + a.direction * v * m.stop_lag_s, sd)
         # A linear coast-down lasts twice the stop lag; until the lag is learned, allow a slow box.
         wait = 2.0 * m.stop_lag_s if m.stop_lag_n >= 2 else max(2.0 * m.stop_lag_s, 2.0)

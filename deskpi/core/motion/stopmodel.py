@@ -15,12 +15,17 @@ All three start from cautious guesses and are learned from completed moves.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 from ..types import Direction
 from .trajectory import TrajectoryFit
 
 _MIN_RATE = 0.15   # steady-state weight of a new observation (tracks slow drift)
+#: What a stop lag is known to before this desk's own stops have shown their scatter (s), and how
+#: many stops' worth that guess weighs: a new desk's first stops are judged as loosely as before.
+LAG_SD_PRIOR = (0.045, 2.0)
+_SCATTER_MEMORY = 20   # stops the learned scatter remembers
 
 
 @dataclass
@@ -30,11 +35,13 @@ class DirectionModel:
     stop_lag_s: float = 0.25
     pulse_gain: float = 1.0      # actual / modelled travel of short, open-loop pulses
     current_a: float = 0.0       # healthy running current of the motor (with a current sensor)
+    stop_lag_var: float = 0.0    # how far one stop's lag falls from the learned one (mean square, s^2)
     speed_n: int = 0
     startup_n: int = 0
     stop_lag_n: int = 0
     pulse_n: int = 0
     current_n: int = 0
+    stop_lag_var_n: int = 0
 
     @property
     def ramp_s(self) -> float:
@@ -57,8 +64,20 @@ class DirectionModel:
 
     def learn_stop_lag(self, s: float) -> None:
         s = min(max(s, 0.0), 2.0)
+        if self.stop_lag_n >= 3:
+            # Only once the lag itself is learned: the first stops' misses are the learning, not the scatter.
+            self.stop_lag_var_n += 1
+            rate = max(1.0 / self.stop_lag_var_n, 1.0 / _SCATTER_MEMORY)
+            self.stop_lag_var += rate * ((s - self.stop_lag_s) ** 2 - self.stop_lag_var)
         self.stop_lag_n += 1
         self.stop_lag_s += _rate(self.stop_lag_n) * (s - self.stop_lag_s)
+
+    def stop_lag_sd(self) -> float:
+        """How far the next stop's lag may fall from the learned one (s): this desk's own scatter,
+        weighed against a cautious guess while few stops have shown it."""
+        sd0, w0 = LAG_SD_PRIOR
+        n = min(self.stop_lag_var_n, _SCATTER_MEMORY)
+        return math.sqrt((w0 * sd0 * sd0 + n * self.stop_lag_var) / (w0 + n))
 
     def learn_pulse_gain(self, g: float) -> None:
         g = min(max(g, 0.5), 2.0)
@@ -156,6 +175,7 @@ _RANGES = {
     "stop_lag_s": (0.0, 2.0),
     "pulse_gain": (0.3, 3.0),
     "current_a": (0.0, 40.0),
+    "stop_lag_var": (0.0, 4.0),
 }
 
 
@@ -172,7 +192,7 @@ def _direction_from(data: dict, key: str) -> DirectionModel:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
             raise ValueError(f"stop model {key}.{name} must be a number in {lo}..{hi}, got {v!r}")
         values[name] = float(v)
-    for name in ("speed_n", "startup_n", "stop_lag_n", "pulse_n", "current_n"):
+    for name in ("speed_n", "startup_n", "stop_lag_n", "pulse_n", "current_n", "stop_lag_var_n"):
         if name in raw:
             v = raw[name]
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
