@@ -211,3 +211,13 @@ def test_a_new_slow_desk_is_not_latched_on_its_first_moves(seed):
     rig = _warm_rig(seed, FAMILIES["slow-heavy"], False)
     assert rig.ctrl.fault is None, rig.ctrl.fault
     assert rig.ctrl.noise_mm == pytest.approx(2.5, rel=0.2)
+
+
+def test_a_slow_desk_carrying_on_into_a_squeezed_chair_arm_is_called_on_its_own_speed():
+    # The slow desk's first stop against the chair arm rested where a free desk's would (it coasts 1 mm)
+    # and was judged a false alarm; carrying on from a standstill it pressed the arm to about 1000 N
+    # before the stall check called it. Slower than it went before the stop, it is called in time.
+    trial = run_trial("soft_obstruction_up", 1001, FAMILIES["slow-heavy"])
+    assert trial.detected and trial.kind == "obstruction", trial
+    assert trial.restarts >= 1, "the scenario is a stop judged a false alarm, then carrying on"
+    assert trial.peak_force_n < 800.0 and trial.backed_off_mm >= 10.0, trial

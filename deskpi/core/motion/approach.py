@@ -6,6 +6,7 @@ are tuned to what the stop model has learned of this desk in this direction.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ..types import Direction
@@ -14,6 +15,7 @@ from .config import MotionConfig
 from .current import CurrentCheck
 from .judge import Suspicion
 from .monitors import CollapseCheck, EarlyStopCheck, StartupCheck, StuckCheck
+from .resume import ResumeCheck
 from .stopmodel import DirectionModel
 from .trajectory import TrajectoryFit
 
@@ -36,6 +38,7 @@ class Approach:
     early: EarlyStopCheck
     bend: BendCheck
     stuck: StuckCheck
+    resume: ResumeCheck | None
     cut_at: float
     deadline: float
     current: CurrentCheck | None = None
@@ -60,6 +63,10 @@ class Settle:
     retreat: bool = False    # the approach was a goto's step back (Approach.retreat)
 
 
+#: How far one start-up falls from the learned one (s, the scatter measured on the simulator's desks).
+START_SCATTER_S = 0.05
+
+
 def collapse_check(cfg: MotionConfig, m: DirectionModel, noise_mm: float, ping_s: float) -> CollapseCheck:
     return CollapseCheck(noise_mm=noise_mm, threshold=cfg.collapse_threshold,
                          steady_after_s=max(m.ramp_s, 0.25) + 0.1, speed=m.speed_mm_s, ping_s=ping_s)
@@ -67,8 +74,9 @@ def collapse_check(cfg: MotionConfig, m: DirectionModel, noise_mm: float, ping_s
 
 def begin(cfg: MotionConfig, m: DirectionModel, *, d: Direction, here: float, start_sd: float, target: float,
           now: float, noise_mm: float, ping_s: float, still: tuple[float, float] | None,
-          retreat: bool = False) -> Approach:
-    """The approach for a motor going on now in direction d, from `here` (known to start_sd) to target."""
+          retreat: bool = False, free_speed: tuple[float, float] | None = None) -> Approach:
+    """The approach for a motor going on now in direction d, from `here` (known to start_sd) to target;
+    `free_speed`, how fast (and how surely) this move went before a stop judged a false alarm."""
     fit = TrajectoryFit(direction=d, t_on=now, start_mm=here, start_sd_mm=start_sd,
                         speed_prior=m.speed_mm_s, speed_sd=0.15 * m.speed_mm_s + 10.0 / (m.speed_n + 1),
                         ramp_s=m.ramp_s, noise_mm=noise_mm)
@@ -91,6 +99,9 @@ def begin(cfg: MotionConfig, m: DirectionModel, *, d: Direction, here: float, st
                              threshold=cfg.collapse_threshold + 2.0, horizon_s=2 * collapse.window_s),
         bend=BendCheck(noise_mm=noise_mm, threshold=cfg.bend_threshold, steady_after_s=collapse.steady_after_s),
         stuck=StuckCheck(),
+        resume=None if free_speed is None or not trusted else ResumeCheck(
+            fit=fit, free_speed=free_speed, noise_mm=noise_mm,
+            anchor_sd_mm=math.hypot(start_sd, m.speed_mm_s * START_SCATTER_S)),
         cut_at=fit.cut_time(aim, m.stop_lag_s),
         deadline=deadline(now, distance / m.speed_mm_s + m.startup_s),
         current=CurrentCheck(t_on=now, surge_s=cfg.current_surge_s, rise_a=cfg.current_rise_a,

@@ -55,6 +55,7 @@ class _Goal:
     stepped_back: bool = False               # it has stepped back from an undecided stop (once per goto)
     stepping_back: bool = False              # its last approach was that step back
     shortfall: pressed.Shortfall | None = None       # this goto's stops so far against a free desk's
+    free_speed: tuple[Direction, float, float] | None = None    # its speed (and sd) before a suspected obstruction
 
     @property
     def heading(self) -> float:
@@ -315,7 +316,8 @@ class MotionController:
             # A desk that met something draws more current at once; this one does not: the
             # echoes misled the collapse test, and the motor is not pushing on anything.
             finding = None
-        slowing = None if finding or not plausible else a.bend.add(t, y, t_on=a.t_on, d=fit.d, expected=pred)
+        slowing = None if finding or not plausible else a.bend.add(t, y, t_on=a.t_on, d=fit.d, expected=pred) \
+            or (a.resume.add(t, y, expected=pred) if a.resume is not None else None)
         if slowing and not (self._goal is not None and self._goal.kind == "backoff"):
             self._suspect(a, t, *slowing, direct=True)
             return
@@ -362,6 +364,9 @@ class MotionController:
             coast_unknown = 0.0
         onset = a.collapse.onset or a.early.onset
         blocked = onset[1] if kind is FaultKind.OBSTRUCTION and onset else None
+        g = self._goal
+        if g is not None and kind is FaultKind.OBSTRUCTION and (g.free_speed is None or g.free_speed[0] is not d):
+            g.free_speed = (d, a.fit.fit.v, math.sqrt(a.fit.fit.var_v))   # the first: later ones may be pressed
         self._pause(t)
         s = self._settle
         assert s is not None   # a was the approach under way, so the pause's cut has just begun a settle
@@ -612,9 +617,11 @@ class MotionController:
         g.retreat_to, g.stepping_back = None, retreat
         self._learn_noise_at_rest(now)
         still = self.estimator.still_height(self._rest[0] if self._rest else None, self.noise_mm)
+        # Carrying on after a stop judged a false alarm: the speed it went at before says how it should go now.
+        free = g.free_speed[1:] if g.free_speed and g.free_speed[0] is d and g.dismissed_obstruction else None
         self._approach = approach.begin(self.cfg, self.model[d], d=d, here=here, start_sd=start_sd, target=target,
                                         now=now, noise_mm=self.noise_mm, ping_s=self._ping_s, still=still,
-                                        retreat=retreat)
+                                        retreat=retreat, free_speed=None if retreat else free)
         self._energise(d, now)
 
     def _learn_noise_at_rest(self, now: float) -> None:

@@ -1,0 +1,79 @@
+"""The resume check: after a stop judged a false alarm, is the desk as quick as it was in the same move?
+
+Pure: synthetic readings on a fake clock, no controller and no threads.
+"""
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from deskpi.core.faults import FaultKind
+from deskpi.core.motion.resume import SLOWER, ResumeCheck
+from deskpi.core.motion.trajectory import TrajectoryFit
+from deskpi.core.types import Direction
+
+SPEED = 22.0        # the slow, heavily loaded desk
+NOISE = 2.5
+PING = 0.025
+
+
+def resume_run(*, seed: int, speed: float, decay_s: float = math.inf, wild: dict[int, float] | None = None,
+               seconds: float = 4.0, v0: tuple[float, float] = (SPEED, 0.3)):
+    """A desk carrying on downwards from a standstill at `speed` (its speed falling with time constant
+    decay_s, as against a squeezed obstacle); the time of the first finding, and the finding."""
+    rng = random.Random(seed)
+    fit = TrajectoryFit(direction=Direction.DOWN, t_on=0.0, start_mm=1000.0, start_sd_mm=0.5, speed_prior=SPEED,
+                        speed_sd=4.0, ramp_s=0.4, noise_mm=NOISE)
+    check = ResumeCheck(fit=fit, free_speed=v0, noise_mm=NOISE, anchor_sd_mm=1.2)
+    for k in range(1, int(seconds / PING)):
+        t = k * PING
+        g = fit.g(t)
+        # Travel at a speed that decays from `speed`: integral of speed * exp(-s / decay_s) over the run.
+        travel = speed * (g if math.isinf(decay_s) else decay_s * (1.0 - math.exp(-g / decay_s)))
+        y = 1000.0 - travel + rng.gauss(0.0, NOISE) + (wild or {}).get(k, 0.0)
+        found = check.add(t, y, expected=1000.0 - travel)
+        if found:
+            return t, found
+        fit.add(t, y)
+    return None
+
+
+def test_a_desk_carrying_on_as_it_went_is_never_called_pressed() -> None:
+    for seed in range(300):
+        assert resume_run(seed=seed, speed=SPEED) is None, seed
+
+
+@pytest.mark.parametrize("load", [0.97, 0.92])
+def test_a_desk_a_little_slower_than_before_is_not_pressed(load: float) -> None:
+    """Within SLOWER of the move's own speed: a few per cent is the doubt about that speed, not a hand."""
+    assert load > SLOWER
+    assert all(resume_run(seed=seed, speed=SPEED * load) is None for seed in range(100))
+
+
+def test_one_wild_echo_is_no_slow_desk() -> None:
+    for seed in range(100):
+        assert resume_run(seed=seed, speed=SPEED, wild={30: 40.0, 31: 35.0}) is None, seed
+
+
+@pytest.mark.parametrize("share, decay_s, within_s", [(0.75, 3.0, 1.6), (0.85, 1.5, 1.6), (0.6, 2.0, 1.1)])
+def test_a_desk_pressed_into_something_soft_is_called_within_a_second_or_so(share, decay_s, within_s) -> None:
+    """Carrying on from a squeezed chair arm: slower from the start, and slower still as it presses."""
+    times = []
+    for seed in range(30):
+        hit = resume_run(seed=seed, speed=SPEED * share, decay_s=decay_s)
+        assert hit is not None, seed
+        t, (kind, detail) = hit
+        assert kind is FaultKind.OBSTRUCTION and "mm/s it ran at before it stopped" in detail
+        times.append(t)
+    assert sorted(times)[int(0.9 * len(times))] < within_s
+
+
+def test_a_speed_known_only_roughly_asks_for_more() -> None:
+    """The move's own speed, measured over a short run before the stop, is less sure: the same slow desk
+    takes longer to call, and is called all the same."""
+    sure = [resume_run(seed=s, speed=SPEED * 0.75, decay_s=3.0) for s in range(20)]
+    rough = [resume_run(seed=s, speed=SPEED * 0.75, decay_s=3.0, v0=(SPEED, 2.0)) for s in range(20)]
+    assert all(sure) and all(rough)
+    assert sum(r[0] for r in rough if r) > sum(s[0] for s in sure if s)
