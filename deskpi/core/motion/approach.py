@@ -1,7 +1,7 @@
 """One run of the motor towards a height, with the monitors that watch it, and the settle after it.
 
 An approach is built afresh every time the motor goes on: its trajectory fit starts from where
-the desk rests, and its monitors (start-up, collapse, early stop, bend, stuck sensor, current)
+the desk rests, and its monitors (start-up, collapse, early stop, bend, resume, stuck sensor, current)
 are tuned to what the stop model has learned of this desk in this direction.
 """
 from __future__ import annotations

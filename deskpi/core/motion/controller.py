@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..faults import Fault, FaultKind, MotionRefused
 from ..types import CurrentSample, Direction, EchoStatus, Reading
@@ -55,7 +55,8 @@ class _Goal:
     stepped_back: bool = False               # it has stepped back from an undecided stop (once per goto)
     stepping_back: bool = False              # its last approach was that step back
     shortfall: pressed.Shortfall | None = None       # this goto's stops so far against a free desk's
-    free_speed: tuple[Direction, float, float] | None = None    # its speed (and sd) before a suspected obstruction
+    # Per direction, its speed (and sd) when an obstruction was first suspected: later ones may be pressing.
+    free_speed: dict[Direction, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def heading(self) -> float:
@@ -253,7 +254,8 @@ class MotionController:
                 # Further on takes longer than the first target's deadline allowed, and nearer never does.
                 further_s = abs(goal.target - a.fit.position(now)) / m.speed_mm_s
                 a.deadline = max(a.deadline, approach.deadline(now, further_s))
-                goal.start_mm = self._goal.start_mm if self._goal else goal.start_mm
+                if self._goal:      # the same run of the motor: what it has shown so far still holds
+                    goal.start_mm, goal.free_speed = self._goal.start_mm, self._goal.free_speed
                 self._goal = goal
                 return
             self._cut(now, learnable=True)
@@ -365,8 +367,8 @@ class MotionController:
         onset = a.collapse.onset or a.early.onset
         blocked = onset[1] if kind is FaultKind.OBSTRUCTION and onset else None
         g = self._goal
-        if g is not None and kind is FaultKind.OBSTRUCTION and (g.free_speed is None or g.free_speed[0] is not d):
-            g.free_speed = (d, a.fit.fit.v, math.sqrt(a.fit.fit.var_v))   # the first: later ones may be pressed
+        if g is not None and kind is FaultKind.OBSTRUCTION and not a.retreat and a.fit.steady_samples() >= 8:
+            g.free_speed.setdefault(d, (a.fit.fit.v, math.sqrt(a.fit.fit.var_v)))   # a speed the readings measured
         self._pause(t)
         s = self._settle
         assert s is not None   # a was the approach under way, so the pause's cut has just begun a settle
@@ -617,11 +619,10 @@ class MotionController:
         g.retreat_to, g.stepping_back = None, retreat
         self._learn_noise_at_rest(now)
         still = self.estimator.still_height(self._rest[0] if self._rest else None, self.noise_mm)
-        # Carrying on after a stop judged a false alarm: the speed it went at before says how it should go now.
-        free = g.free_speed[1:] if g.free_speed and g.free_speed[0] is d and g.dismissed_obstruction else None
+        free = g.free_speed.get(d) if g.dismissed_obstruction and not retreat else None   # as fast as before?
         self._approach = approach.begin(self.cfg, self.model[d], d=d, here=here, start_sd=start_sd, target=target,
                                         now=now, noise_mm=self.noise_mm, ping_s=self._ping_s, still=still,
-                                        retreat=retreat, free_speed=None if retreat else free)
+                                        retreat=retreat, free_speed=free)
         self._energise(d, now)
 
     def _learn_noise_at_rest(self, now: float) -> None:

@@ -23,7 +23,7 @@ class Suspicion:
     expected_mm: float       # where a healthy desk would have come to rest
     spread_mm: float         # how sure that expectation is
     blocked_mm: float | None = None   # where the readings say the desk stopped, if it was blocked
-    direct: bool = False     # raised by direct evidence (the motor current): a fault, only its kind is open
+    direct: bool = False     # raised by direct evidence (current, bend, resume): a fault, only its kind is open
     start_sd_mm: float = 0.0  # how sure the height the move started from is
     current_a: float | None = None   # what the motor drew, when the current raised the alarm
     coast_unknown_mm: float = 0.0    # a free desk rests anywhere up to this much short of expected_mm
