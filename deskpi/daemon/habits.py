@@ -35,6 +35,7 @@ from deskpi.util.storage import StorageFull
 log = logging.getLogger(__name__)
 
 STATE_KEY = "habits.state"
+_UNSAID = object()          # a state saved before it said whose it was
 FOLLOW_S = 1.0            # how stale the person and plan behind a snapshot may be
 MEASURE_S = 2.0           # how stale today's measured standing in a snapshot may be (the feed asks 10 times a second)
 RECHECK_S = 60.0           # wake at least this often: clock sync, day change, a restored state
@@ -84,7 +85,7 @@ class HabitService:
         self._skipped = dt.timedelta(0)     # how far skip_to_next moved this service's clock ahead (simulator)
         self._measured: tuple[str | None, float, dict] | None = None     # (person, at, their day) last counted
         self.policy = self._policy_for_active_user()
-        self.state, self._store_ids = self._load()
+        self.state, self._store_ids, saved_for = self._load()
         self.current: dict | None = self._restored_prompt()
         if scheduler is None:
             from apscheduler.schedulers.background import BackgroundScheduler
@@ -94,6 +95,11 @@ class HabitService:
         self.pir = None
         # Metrics (deskpi/daemon/metrics.py), when on: "shown", then each outcome as it is recorded; no person.
         self.on_reminder: Callable[[str], None] | None = None
+        if saved_for is not _UNSAID and saved_for != self._plan_key[0]:
+            # Saved for someone else than who is at the desk now (they changed over while it was down):
+            # the live reminder was theirs, and ends as it does when someone else sits down.
+            now = self.wall()
+            self._deliver(self.policy.on_person_changed(now, self.state, mono=self.mono()), now)
 
     def _policy_for_active_user(self) -> HabitPolicy:
         """The active person's own plan, its standing ramp counted from when they joined."""
@@ -148,15 +154,17 @@ class HabitService:
             log.debug("could not follow the active user", exc_info=True)
 
     # -- persistence ----------------------------------------------------------
-    def _load(self) -> tuple[HabitState, dict[str, int]]:
+    def _load(self) -> tuple[HabitState, dict[str, int], object]:
+        """The saved state, its reminders' store ids, and whose it was (_UNSAID: saved before that was kept)."""
         raw = self.store.get_setting(STATE_KEY)
         if raw:
             try:
                 data = json.loads(raw)
-                return HabitState.from_dict(data["state"]), {k: int(v) for k, v in data["store_ids"].items()}
-            except (ValueError, KeyError, TypeError) as exc:
+                return (HabitState.from_dict(data["state"]), {k: int(v) for k, v in data["store_ids"].items()},
+                        data.get("person", _UNSAID))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 log.warning("ignoring saved habit state: %s", exc)
-        return self.policy.new_state(), {}
+        return self.policy.new_state(), {}, _UNSAID
 
     def _restored_prompt(self) -> dict | None:
         """After a restart the live reminder is still live: show it again, without recording it twice."""
@@ -167,7 +175,8 @@ class HabitService:
 
     def _save(self) -> None:
         _kept(self.store.set_setting, STATE_KEY,
-              json.dumps({"state": self.state.to_dict(), "store_ids": self._store_ids}))
+              json.dumps({"state": self.state.to_dict(), "store_ids": self._store_ids,
+                          "person": self._plan_key[0] if self._plan_key else None}))
 
     # -- scheduling -----------------------------------------------------------
     def start(self) -> None:

@@ -133,6 +133,39 @@ def test_the_live_reminder_survives_a_restart_without_being_recorded_twice(rig):
     assert store.list_reminders(user="Ada")[0].outcome == "confirmed"
 
 
+def test_a_reminder_saved_for_someone_else_ends_when_the_desk_comes_back_up(rig):
+    """Ada's live reminder was saved; while the daemon was down Nia signed in at the desk. After the restart
+    it is not shown to Nia as hers: it ends as it does when someone else sits down, recorded once."""
+    habits, clock, desk, store, synced, make, _ = rig
+    store.add_user("Nia", seated_mm=680, standing_mm=1090)
+    prompt = run_until_prompt(habits, clock)
+    habits.close()
+    store.set_active_user("Nia")
+    again = make()
+    assert again.current is None
+    assert [r.outcome for r in store.list_reminders(user="Ada")] == ["expired"]
+    with pytest.raises(PolicyError):
+        again.outcome("confirm", prompt["id"])
+    again.start()
+    assert again.snapshot()["user"] == "Nia" and again.snapshot()["reminder"] is None and desk.moves == []
+    again.close()
+
+
+def test_a_state_saved_before_it_said_whose_it_was_keeps_its_reminder(rig):
+    habits, clock, desk, store, synced, make, _ = rig
+    prompt = run_until_prompt(habits, clock)
+    habits.close()
+    import json
+
+    from deskpi.daemon.habits import STATE_KEY
+    saved = json.loads(store.get_setting(STATE_KEY))
+    assert saved.pop("person") == "Ada"
+    store.set_setting(STATE_KEY, json.dumps(saved))
+    again = make()
+    assert again.current is not None and again.current["id"] == prompt["id"]
+    again.close()
+
+
 def test_the_scheduler_is_asked_to_wake_at_the_policy_time_at_the_latest_a_minute_on(rig):
     habits, clock, *_, sched = rig
     dated = [j for j in sched.jobs if j["trigger"] == "date"]
