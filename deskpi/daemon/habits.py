@@ -96,10 +96,7 @@ class HabitService:
         # Metrics (deskpi/daemon/metrics.py), when on: "shown", then each outcome as it is recorded; no person.
         self.on_reminder: Callable[[str], None] | None = None
         if saved_for is not _UNSAID and saved_for != self._plan_key[0]:
-            # Saved for someone else than who is at the desk now (they changed over while it was down):
-            # the live reminder was theirs, and ends as it does when someone else sits down.
-            now = self.wall()
-            self._deliver(self.policy.on_person_changed(now, self.state, mono=self.mono()), now)
+            self._hand_over()       # saved for someone else than who is at the desk now (changed while it was down)
 
     def _policy_for_active_user(self) -> HabitPolicy:
         """The active person's own plan, its standing ramp counted from when they joined."""
@@ -138,12 +135,15 @@ class HabitService:
         self.policy = self._policy_for_active_user()
         if self._plan_key[0] == before:
             return False
-        # Someone else: the live reminder was the one who left's (theirs to answer, stored under their
-        # name), and the newcomer's first block comes from their own plan, not from the last one's clock.
+        self._reschedule(self._hand_over())
+        return True
+
+    def _hand_over(self) -> dt.datetime:
+        """Someone else is at the desk: the live reminder was the one who left's (theirs to answer, stored under
+        their name), and the newcomer's first block comes from their own plan, not from the last one's clock."""
         now = self.wall()
         self._deliver(self.policy.on_person_changed(now, self.state, mono=self.mono()), now)
-        self._reschedule(now)
-        return True
+        return now
 
     def _follow_now(self) -> None:
         """Follow the person at the desk now (under the lock), a busy or closing store keeping the last."""

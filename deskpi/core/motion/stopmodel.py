@@ -25,7 +25,7 @@ _MIN_RATE = 0.15   # steady-state weight of a new observation (tracks slow drift
 #: What a stop lag is known to before this desk's own stops have shown their scatter (s), and how
 #: many stops' worth that guess weighs. One stop's lag fell 10-21 ms from the learned one after
 #: 3-6 stops on the simulator's desks, 23-51 ms once learned: 45 ms is tighter than the count-based
-#: guess it replaced (75 ms after 4 stops), which left 5 in 80 soft obstacles at the end of travel.
+#: guess it replaced (75 ms after 4 stops), which missed 5 of 40 soft obstacles at the end of travel.
 LAG_SD_PRIOR = (0.045, 2.0)
 _SCATTER_MEMORY = 20   # stops the learned scatter remembers
 
