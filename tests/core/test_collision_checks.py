@@ -327,6 +327,31 @@ def test_a_stalled_desk_is_called_as_soon_as_the_evidence_is_in():
     assert found[0] <= 0.328 and found[1][0] is FaultKind.STALL
 
 
+def test_a_reversed_desk_is_called_when_its_readings_tell_not_a_reading_later():
+    # Regression (bench faults, slow-heavy with current sensing, reversed_wiring seed 1005): the
+    # readings of a desk told to go down and going up. Taking the start a flat two sd of its
+    # doubt further along cost the evidence 4.4 of the 11.2 it had at 0.296 s, and the motor ran
+    # a reading longer (300 ms, where the ideal detector on these readings called at 275).
+    from deskpi.core.motion.monitors import StartupCheck
+    from deskpi.core.motion.trajectory import TrajectoryFit
+    fit = TrajectoryFit(direction=Direction.DOWN, t_on=0.0, start_mm=1179.3, start_sd_mm=0.98, speed_prior=22.5,
+                        speed_sd=6.0, ramp_s=0.189, noise_mm=2.35)
+    readings = [(0.003, 1181.8), (0.028, 1179.8), (0.053, 1176.4), (0.078, 1180.9), (0.103, 1181.3),
+                (0.128, 1179.3), (0.153, 1186.7), (0.178, 1180.5), (0.203, 1188.5), (0.228, 1178.3),
+                (0.296, 1183.9), (0.321, 1187.4)]     # 0.253 and 0.278: echoes lost
+
+    def first_call(start_sd):
+        check = StartupCheck(fit=fit, speed=22.5, noise_mm=2.35, trusted=True, threshold=10.0, startup_s=0.095,
+                             still=(1180.84, start_sd))
+        return next(((t, f) for t, y in readings if (f := check.add(t, y))), None)
+
+    found = first_call(0.39)
+    assert found is not None and found[0] <= 0.296 and found[1][0] is FaultKind.WRONG_DIRECTION
+    # The doubt still counts: a start known only to 3 mm would explain much of it.
+    doubtful = first_call(3.0)
+    assert doubtful is None or doubtful[0] > found[0]
+
+
 def test_a_stall_is_measured_from_where_the_desk_stood_still_not_from_the_last_few_readings():
     # The median of the last nine readings put the start 2 mm low (about 2.5 sd of it): a stalled
     # desk going up then read as one starting slowly. Where it stood, from all its readings at rest, does not.

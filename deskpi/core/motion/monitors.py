@@ -45,6 +45,8 @@ class StartupCheck:
         self._sum_gy = 0.0
         self._sum_gg = 0.0
         self._sum_g = 0.0
+        self._sum_y = 0.0
+        self._n = 0
         self._recent: deque[float] = deque(maxlen=3)
         self._behind: deque[float] = deque(maxlen=3)      # how far behind a healthy start, lately
 
@@ -57,6 +59,8 @@ class StartupCheck:
         self._sum_gy += g * moved
         self._sum_g += g
         self._sum_gg += g * g
+        self._sum_y += moved
+        self._n += 1
         tau = t - self.fit.t_on
         # One wild echo inside the estimator's gate weighs a lot this early; a desk that is
         # really not moving (or moving the wrong way) is behind on every reading. One wild
@@ -64,10 +68,15 @@ class StartupCheck:
         # check, not the evidence, that held a stalled desk's motor on for a reading or two.
         consistent = len(self._behind) == 3 and sorted(self._behind)[1] < -1.5 * self.sigma2 ** 0.5
         if self.trusted and consistent:
-            # "The wrong way" gets the benefit of the doubt about where the move started: a start
-            # estimated 2 mm too far along reads as 2 mm the wrong way (a stall claim is checked
-            # against that doubt when the desk has settled, so it need not wait for it here).
-            llr_wrong = -2.0 * self.v * (self._sum_gy + 2.0 * self.start_sd * self._sum_g) / self.sigma2
+            # "The wrong way" weighs the doubt about where the move started: every reading shares
+            # that one error, so the readings are correlated (noise^2 I + start_sd^2 11'), and the
+            # likelihood ratio of the two paths under that covariance discounts what a start
+            # misplaced by its own doubt would explain. A flat two-sd shift charged the same
+            # discount whatever the readings said: a reversed slow desk drove on a reading longer
+            # (300 ms, where its readings told at 275). A stall claim is checked against that
+            # doubt when the desk has settled, so it need not wait for it here.
+            shared = self.start_sd ** 2 / (self.sigma2 + self._n * self.start_sd ** 2)
+            llr_wrong = -2.0 * self.v * (self._sum_gy - shared * self._sum_g * self._sum_y) / self.sigma2
             llr_stall = (self.v ** 2 * self._sum_gg - 2.0 * self.v * self._sum_gy) / (2 * self.sigma2)
             # Not moving as learned: then which failure fits better, not moving or moving the wrong way?
             llr_wrong_vs_stall = (-2.0 * self.v * self._sum_gy - self.v ** 2 * self._sum_gg) / (2 * self.sigma2)
