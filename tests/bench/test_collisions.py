@@ -221,3 +221,40 @@ def test_a_slow_desk_carrying_on_into_a_squeezed_chair_arm_is_called_on_its_own_
     assert trial.detected and trial.kind == "obstruction", trial
     assert trial.restarts >= 1, "the scenario is a stop judged a false alarm, then carrying on"
     assert trial.peak_force_n < 800.0 and trial.backed_off_mm >= 10.0, trial
+
+
+def test_asking_again_while_the_desk_paused_on_a_chair_arm_keeps_what_the_move_had_shown(monkeypatch):
+    # The same trial, with the person tapping the preset again while the first stop is being judged
+    # (the desk paused mid-move). A new goal once started with no memory of the move: not how fast
+    # it had gone before the stop, so the carrying on was not held to it, and the arm was pressed
+    # to about 1000 N before the stall check called it. Asked again the same way, it is the same move.
+    from deskpi.bench import faults
+    from deskpi.core.motion.controller import MotionController
+    from deskpi.sim.virtual import VirtualRig
+
+    real_suspect, real_apply, real_warm = MotionController._suspect, VirtualRig.apply, faults._warm_rig
+    rigs: list[VirtualRig] = []
+    asked = {"pending": False, "done": 0}
+
+    def warm(*args, **kwargs):
+        rigs.append(real_warm(*args, **kwargs))
+        return rigs[-1]
+
+    def suspect(self, *args, **kwargs):
+        real_suspect(self, *args, **kwargs)
+        # Paused on a suspicion in the trial's own move (against the arm), not in the warm-up's.
+        asked["pending"] = asked["done"] == 0 and bool(rigs) and rigs[-1].physics.contact_t is not None
+
+    def apply(self, cmd):
+        real_apply(self, cmd)
+        if asked["pending"] and self.drive is None:
+            asked["pending"], asked["done"] = False, asked["done"] + 1
+            self.ctrl.move_to(self.ctrl.target_mm, self.t, source="api")
+
+    monkeypatch.setattr(faults, "_warm_rig", warm)
+    monkeypatch.setattr(MotionController, "_suspect", suspect)
+    monkeypatch.setattr(VirtualRig, "apply", apply)
+    trial = run_trial("soft_obstruction_up", 1001, FAMILIES["slow-heavy"])
+    assert asked["done"] == 1, "the preset was tapped again during the first pause"
+    assert trial.detected and trial.kind == "obstruction", trial
+    assert trial.peak_force_n < 800.0 and trial.backed_off_mm >= 10.0, trial

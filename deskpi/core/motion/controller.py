@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass, field
 
 from ..faults import Fault, FaultKind, MotionRefused
 from ..types import CurrentSample, Direction, EchoStatus, Reading
@@ -22,6 +21,7 @@ from .approach import Approach, Settle
 from .config import Command, MotionConfig, MoveReport
 from .duty import DutyCycle
 from .estimator import HeightEstimator, SensorHealth, Verdict
+from .goal import Goal
 from .interlock import Interlock
 from .judge import Suspicion, hasty, undecided, verdict
 from .settling import NoisePool, combine, robust_mean, still_moving
@@ -36,34 +36,6 @@ class State(enum.Enum):
     FAULT = "fault"
 
 
-@dataclass
-class _Goal:
-    kind: str                       # goto | hold | backoff
-    target: float
-    source: str
-    t_start: float
-    start_mm: float
-    corrections_left: int
-    corrections_done: int = 0
-    lease_until: float | None = None
-    approaches: int = 0
-    dismissed: int = 0
-    dismissed_obstruction: bool = False
-    obstruction_at: float | None = None      # where a dismissed obstruction suspicion left the desk
-    backoff_from: Direction | None = None
-    retreat_to: float | None = None          # let go of what an undecided suspicion may be pressing first
-    stepped_back: bool = False               # it has stepped back from an undecided stop (once per goto)
-    stepping_back: bool = False              # its last approach was that step back
-    shortfall: pressed.Shortfall | None = None       # this goto's stops so far against a free desk's
-    # Per direction, its speed (and sd) when an obstruction was first suspected: later ones may be pressing.
-    free_speed: dict[Direction, tuple[float, float]] = field(default_factory=dict)
-
-    @property
-    def heading(self) -> float:
-        """Where its next approach goes: a step back first, when one is due."""
-        return self.target if self.retreat_to is None else self.retreat_to
-
-
 class MotionController:
     BACKOFF_APPROACHES = 3
     def __init__(self, config: MotionConfig | None = None, model: StopModel | None = None) -> None:
@@ -75,7 +47,7 @@ class MotionController:
         self.noise_mm = self.cfg.noise_mm
         self.fault: Fault | None = None
         self.events: list[tuple[str, object]] = []
-        self._goal: _Goal | None = None
+        self._goal: Goal | None = None
         self._approach: Approach | None = None
         self._settle: Settle | None = None
         self._drive: Direction | None = None
@@ -129,7 +101,7 @@ class MotionController:
         target = self._check_target(target_mm)
         here = self._check_can_move(now)
         if self._approach is None and abs(target - here) <= self.cfg.tolerance_mm:
-            self._finish(_Goal("goto", target, source, now, here, 0), here, now)
+            self._finish(Goal("goto", target, source, now, here, 0), here, now)
             return
         d = Direction.UP if target > here else Direction.DOWN
         need = abs(target - here) / self.model[d].speed_mm_s + self.model[d].startup_s
@@ -139,7 +111,7 @@ class MotionController:
                 f"the motor is resting to protect it (at most {self.cfg.duty_max_on_s:.0f} s on in any "
                 f"{self.cfg.duty_window_s / 60:.0f} min); this move needs {need:.0f} s, ready in {wait:.0f} s")
         corrections = self.cfg.max_corrections if self.cfg.corrections else 0
-        self._set_goal(_Goal("goto", target, source, now, here, corrections), now)
+        self._set_goal(Goal("goto", target, source, now, here, corrections), now)
 
     def hold(self, direction: Direction, now: float, *, source: str = "button", lease_s: float | None = None) -> None:
         """Move while held: each call renews a short lease; silence stops the desk."""
@@ -160,7 +132,7 @@ class MotionController:
             raise MotionRefused(
                 f"the desk is already at its {'upper' if direction is Direction.UP else 'lower'} limit "
                 f"({limit:.0f} mm; limits are {self.cfg.min_mm:.0f}-{self.cfg.max_mm:.0f} mm)")
-        self._set_goal(_Goal("hold", limit, source, now, here, 0, lease_until=now + lease), now)
+        self._set_goal(Goal("hold", limit, source, now, here, 0, lease_until=now + lease), now)
 
     def release(self, now: float) -> None:
         if self._goal is not None and self._goal.kind == "hold":
@@ -233,15 +205,15 @@ class MotionController:
             raise MotionRefused("no fresh height reading from the sensor; the desk will not move blind")
         return here
 
-    def _goal_direction(self, g: _Goal) -> Direction:
+    def _goal_direction(self, g: Goal) -> Direction:
         here = self._settle_height_guess(g)
         return Direction.UP if g.heading >= here else Direction.DOWN
 
-    def _settle_height_guess(self, g: _Goal) -> float:
+    def _settle_height_guess(self, g: Goal) -> float:
         h = self.estimator.height()
         return g.start_mm if h is None else h
 
-    def _set_goal(self, goal: _Goal, now: float) -> None:
+    def _set_goal(self, goal: Goal, now: float) -> None:
         if self._approach is not None:
             a = self._approach
             same_way = Direction.UP if goal.target > a.fit.position(now) else Direction.DOWN
@@ -254,11 +226,15 @@ class MotionController:
                 # Further on takes longer than the first target's deadline allowed, and nearer never does.
                 further_s = abs(goal.target - a.fit.position(now)) / m.speed_mm_s
                 a.deadline = max(a.deadline, approach.deadline(now, further_s))
-                if self._goal:      # the same run of the motor: what it has shown so far still holds
-                    goal.start_mm, goal.free_speed = self._goal.start_mm, self._goal.free_speed
+                if self._goal:
+                    goal.carry_run(self._goal)
                 self._goal = goal
                 return
             self._cut(now, learnable=True)
+        elif (old := self._goal) is not None and old.kind == goal.kind == "goto" and self._settle is not None \
+                and self._settle.suspect is not None \
+                and (old.target - (here := self._settle_height_guess(old))) * (goal.target - here) > 0:
+            goal.carry_run(old)     # asked again while paused on a suspicion, the same way: the same move
         self._goal = goal
 
     def _on_reading(self, r: Reading) -> None:
@@ -526,7 +502,7 @@ class MotionController:
         self._raise_fault(*found, now, backoff_from=sus.direction if backoff else None)
         return True
 
-    def _retreat(self, g: _Goal | None, s: Settle, final: float, now: float) -> bool:
+    def _retreat(self, g: Goal | None, s: Settle, final: float, now: float) -> bool:
         """Blocked or free, still undecided after the longest listen: step back before looking again.
 
         Resuming from where it stopped would press a soft obstacle (a hand, a chair arm) harder
@@ -561,7 +537,7 @@ class MotionController:
         g.retreat_to, g.stepped_back = to, True
         return True
 
-    def _pressed(self, s: Settle, g: _Goal | None, measured: float, se: float, now: float) -> bool:
+    def _pressed(self, s: Settle, g: Goal | None, measured: float, se: float, now: float) -> bool:
         """Latch an obstruction if this goto's stops, added up, fell short of a free desk's beyond doubt
         (deskpi.core.motion.pressed: a soft obstacle met in the last centimetres)."""
         if g is None or g.kind != "goto" or pressed.near_end_stop(self.cfg, s.target, s.direction):
@@ -591,13 +567,13 @@ class MotionController:
         n = len(self.estimator.recent(self.cfg.estimator.window))
         return here, 1.25 * self.noise_mm / math.sqrt(max(n, 1))
 
-    def _finish(self, g: _Goal, final: float, now: float) -> None:
+    def _finish(self, g: Goal, final: float, now: float) -> None:
         report = MoveReport(g.kind, g.target if g.kind == "goto" else None, g.start_mm, final,
                             g.corrections_done, g.t_start, now)
         self.events.append(("move_done", report))
         self._goal = None
 
-    def _start(self, g: _Goal, now: float) -> None:
+    def _start(self, g: Goal, now: float) -> None:
         rest = self._rest_height(now)
         if rest is None:
             return
@@ -683,7 +659,7 @@ class MotionController:
         # stop may have met, so the desk stays where it is (the back-off would press it).
         if backoff_from is not None and self.cfg.backoff_mm > 0 and height is not None and not retreating:
             # The target is set once the desk has settled against the obstruction.
-            self._goal = _Goal("backoff", height, "obstruction", now, height, 0, backoff_from=backoff_from)
+            self._goal = Goal("backoff", height, "obstruction", now, height, 0, backoff_from=backoff_from)
 
     def _wake_at(self, now: float) -> float | None:
         times: list[float] = []
