@@ -55,6 +55,11 @@ def _pin_local_day() -> None:
 _pin_local_day()
 
 
+def _not_json(name: str) -> Any:
+    """NaN and Infinity are Python's, not JSON's: jq, browsers and other languages refuse them."""
+    raise AssertionError(f"--json printed {name}, which is not JSON (null says a value is missing)")
+
+
 class Cli:
     """Runs `deskpi ARGS` the way facilities staff and scripts do, and returns the CompletedProcess.
 
@@ -101,7 +106,7 @@ class Cli:
         assert proc.returncode == exit_code, f"exit {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}"
         lines = [line for line in proc.stdout.splitlines() if line.strip()]
         assert len(lines) == 1, f"--json must print exactly one line, got {len(lines)}:\n{proc.stdout}"
-        return json.loads(lines[0])
+        return json.loads(lines[0], parse_constant=_not_json)
 
     @classmethod
     def parse_error(cls, proc: subprocess.CompletedProcess, exit_code: int = 1) -> dict[str, Any]:

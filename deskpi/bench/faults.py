@@ -44,6 +44,10 @@ desk's true state:
   slowest trial cut the motor, and whether every trial cut it within target_ms of its bound
   (a bound of 0 is the first sample: within target_ms of it);
 - restarts_after_onset: how often a precaution was dismissed and the motor drove on;
+- false_faults: faults raised on the healthy moves each trial made before its fault (warming the
+  controller up, getting to where the trial starts), cleared so the trial could go on: on the
+  named families 0; on a desk drawn far outside them (a few mm/s, tens of mm of noise) the
+  controller's assumptions about a desk break, and this says so;
 - missed_without_bound: of the trials not detected, how many the ideal detector could not
   have called either (no bound): a soft obstacle met in the last few centimetres of a move
   slows the desk too little before the motor goes off for the target, so what is missed
@@ -61,8 +65,10 @@ import random
 import statistics
 from dataclasses import asdict, dataclass, replace
 
+from deskpi.core.faults import MotionRefused
 from deskpi.core.motion.config import MotionConfig
 from deskpi.core.motion.controller import MotionController
+from deskpi.core.types import Direction
 from deskpi.sim.physics import Obstruction
 from deskpi.sim.virtual import CurrentSpec, VirtualRig
 
@@ -99,12 +105,19 @@ class Trial:
     from_onset_ms: float = 0.0
     restarts: int = 0          # the motor went on again after the onset before the fault latched
     oracle_ms: float = math.nan    # the ideal detector on this trial's own readings (inf: never; nan: not weighed)
+    false_faults: int = 0          # faults raised on the healthy moves before it (warming up, getting to the start)
 
 
 def controller_for(family: DeskFamily, current: bool) -> MotionController:
     p = family.params
     lo, hi = p.min_mm + 10, p.max_mm - 10
-    return MotionController(MotionConfig(min_mm=lo, max_mm=hi, current_sensing=current))
+    cfg = MotionConfig(min_mm=lo, max_mm=hi, current_sensing=current)
+    # The motor's duty cycle as shipped, unless this desk is so slow that one move from end to end
+    # would not fit in it (its installer would have to raise it too, or no long move is allowed).
+    longest_s = 1.5 * (hi - lo) / (min(p.speed_up, p.speed_down) * (1.0 - p.load_variation))
+    if longest_s > cfg.duty_max_on_s:
+        cfg = replace(cfg, duty_max_on_s=min(longest_s, cfg.duty_window_s - 1.0))
+    return MotionController(cfg)
 
 
 def _warm_rig(seed: int, family: DeskFamily, current: bool) -> VirtualRig:
@@ -121,18 +134,38 @@ def _warm_rig(seed: int, family: DeskFamily, current: bool) -> VirtualRig:
     return rig
 
 
+def _ready_for(rig: VirtualRig, target: float) -> None:
+    """Rest until the duty cycle allows the move to target, as the controller will reckon it.
+
+    Never less than the 20 mm/s this once assumed of every desk: on the named families that is the
+    more, so their trials stay the draws the tables in hardware/SAFETY.md and the regression tests
+    were measured on (a rest of another length is another draw of the sensor's noise).
+    """
+    d = Direction.UP if target > rig.true_height else Direction.DOWN
+    m, distance = rig.ctrl.model[d], abs(target - rig.true_height)
+    rig.rest_for_duty(max(distance / 20.0, distance / m.speed_mm_s + m.startup_s) + 3.0)
+
+
 def _move(rig: VirtualRig, target: float) -> list:
+    """A healthy move (warming up, or to where a trial starts); a fault on the way is a false one,
+    counted on the rig and cleared, so the trial still runs."""
     done: list = []
-    rig.rest_for_duty(abs(target - rig.true_height) / 20.0 + 3.0)
-    rig.ctrl.move_to(target, rig.t)
+    _ready_for(rig, target)
+    try:
+        rig.ctrl.move_to(target, rig.t)
+    except MotionRefused:
+        return done          # e.g. no fresh reading from a sensor that loses most echoes: stay put
     rig.kick()
 
     def finished(r) -> bool:
         done.extend(ev for ev in r.ctrl.drain_events() if ev[0] in ("move_done", "fault"))
         return bool(done)
 
-    rig.run_until(finished, rig.t + 90)
+    rig.run_until(finished, rig.t + 90 + abs(target - rig.true_height) / rig.ctrl.model[Direction.UP].speed_mm_s)
     rig.run_until(lambda r: r.physics.at_rest, rig.t + 5)
+    if rig.ctrl.fault is not None:
+        rig.cleared_faults += 1
+        rig.ctrl.clear_fault(rig.t)
     return done
 
 
@@ -165,7 +198,7 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
         at = start + d * (rng.uniform(0.55, 0.85) * span if family.near_end else rng.uniform(20, 120))
         stiffness = rng.uniform(*SOFT_STIFFNESS[d]) if name.startswith("soft") else None
         rig.physics.obstruction = Obstruction(at, d, stiffness)
-    rig.rest_for_duty(abs(target - start) / 20.0 + 3.0)
+    _ready_for(rig, target)
     if current:
         rig.current_log = []
     rig.reading_log = readings = []
@@ -239,7 +272,8 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
                   motor_off_ms=max(off - observable, 0.0) * 1000.0,
                   bound_ms=max(bound - observable, 0.0) * 1000.0 if bound is not None else float("inf"),
                   travel_after_mm=peak, backed_off_mm=backed, from_onset_ms=max(off - onset, 0.0) * 1000.0,
-                  restarts=restarts, oracle_ms=max(oracle - observable, 0.0) * 1000.0 if oracle == oracle else oracle)
+                  restarts=restarts, oracle_ms=max(oracle - observable, 0.0) * 1000.0 if oracle == oracle else oracle,
+                  false_faults=rig.cleared_faults)
     if "obstruction" in name:
         trial.peak_force_n = rig.physics.peak_force_n
         trial.peak_compression_mm = rig.physics.peak_compression_mm
@@ -363,6 +397,7 @@ def _summary(name: str, results: list[Trial], trials: int, target_ms: float, all
         "travel_allowed_mm": round(allowed_mm, 1),
         "restarts_after_onset": max(r.restarts for r in results),
         "missed_without_bound": sum(not r.detected and r.bound_ms == float("inf") for r in results),
+        "false_faults": sum(r.false_faults for r in results),
     }
     finite = [r for r in results if r.bound_ms != float("inf")]
     if finite:

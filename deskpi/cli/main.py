@@ -3,8 +3,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
+
+
+def _finite(value):
+    """The result with every NaN or infinity as null: `--json` is read by jq and browsers, which refuse NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _print_result(result, args: argparse.Namespace) -> None:
+    """A bench's result: one line of strict JSON with --json, indented for a person without it."""
+    print(json.dumps(_finite(result), indent=None if args.json else 2, allow_nan=False))
 
 
 def _bench_control(args: argparse.Namespace) -> int:
@@ -27,7 +44,7 @@ def _bench_control(args: argparse.Namespace) -> int:
     if args.temperature_drift is not None:      # accuracy as the room's air drifts (deskpi/bench/temperature.py)
         from deskpi.bench.temperature import run as run_temperature
         result["temperature"] = run_temperature(params, args.temperature_drift)
-    print(json.dumps(result, indent=None if args.json else 2))
+    _print_result(result, args)
     return 0
 
 
@@ -45,7 +62,7 @@ def _drift_c(text: str) -> float:
 def _bench_latency(args: argparse.Namespace) -> int:
     from deskpi.bench.latency import run
 
-    print(json.dumps(run(quick=args.quick), indent=None if args.json else 2))
+    _print_result(run(quick=args.quick), args)
     return 0
 
 
@@ -62,14 +79,14 @@ def _bench_mqtt(args: argparse.Namespace) -> int:
         print(f"deskpi: bench mqtt needs paho-mqtt ({exc}); install the `mqtt` extra: pip install 'deskpi[mqtt]'",
               file=sys.stderr)
         return 1
-    print(json.dumps(result, indent=None if args.json else 2))
+    _print_result(result, args)
     return 0
 
 
 def _bench_web(args: argparse.Namespace) -> int:
     from deskpi.bench.web import run
 
-    print(json.dumps(run(quick=args.quick, sse_clients=args.clients, rps=args.rps), indent=None if args.json else 2))
+    _print_result(run(quick=args.quick, sse_clients=args.clients, rps=args.rps), args)
     return 0
 
 
@@ -79,7 +96,7 @@ def _bench_signin(args: argparse.Namespace) -> int:
     if args.requests < 1:
         print(f"deskpi: --requests {args.requests} must be 1 or more", file=sys.stderr)
         return 2
-    print(json.dumps(run(requests=args.requests), indent=None if args.json else 2))
+    _print_result(run(requests=args.requests), args)
     return 0
 
 
@@ -94,7 +111,7 @@ def _bench_sockets(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
     result = run(idle=args.idle, slowloris=args.slowloris, stops=args.stops)
-    print(json.dumps(result, indent=None if args.json else 2))
+    _print_result(result, args)
     return 0
 
 
@@ -107,7 +124,7 @@ def _bench_day(args: argparse.Namespace) -> int:
     if args.week < 1:
         print(f"deskpi: --week {args.week} must be 1 or more (the first week of the plan is 1)", file=sys.stderr)
         return 2
-    print(json.dumps(run_day(args.seed, args.week, args.compliance), indent=None if args.json else 2))
+    _print_result(run_day(args.seed, args.week, args.compliance), args)
     return 0
 
 
@@ -124,7 +141,7 @@ def _bench_faults(args: argparse.Namespace) -> int:
         print(f"deskpi: {exc}", file=sys.stderr)
         return 2
     result = run(trials=args.trials, seed=args.seed, family=family, current=args.current)
-    print(json.dumps(result, indent=None if args.json else 2))
+    _print_result(result, args)
     return 0
 
 
@@ -152,7 +169,7 @@ def _print_bench(args: argparse.Namespace, name: str, bench) -> int:
     except RuntimeError as exc:
         print(f"deskpi: {name} could not start: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(result, indent=None if args.json else 2))
+    _print_result(result, args)
     return 0
 
 
@@ -163,7 +180,7 @@ def _bench_cli(args: argparse.Namespace) -> int:
         print(f"deskpi: --runs {args.runs} must be 1-1000", file=sys.stderr)
         return 2
     result = run(quick=args.quick, runs=args.runs, data_dir=args.data_dir, config=args.config)
-    print(json.dumps(result, indent=None if args.json else 2))
+    _print_result(result, args)
     return 0
 
 

@@ -69,6 +69,7 @@ class VirtualRig:
         self._last_ping = t0 - 1.0
         self._free_at = t0
         self.on_tick = None          # optional hook(rig, command) after every controller tick
+        self.cleared_faults = 0      # faults a bench cleared to go on with (on a healthy desk, false ones)
         self.current = current       # a current sensor on the motor supply, if the desk has one
         self._current_rng = random.Random(self.rng.random())
         self._next_current = math.inf

@@ -182,3 +182,19 @@ def test_control_takes_a_desk_family(cli):
     assert out["desk"] == "fast-coasting"
     check_summary(out, 20)
     assert cli("bench", "control", "--json", "--desk", "nope").returncode == 2
+
+
+def test_a_measurement_that_could_not_be_taken_is_null_not_nan(cli):
+    # Half the echoes lost and half the rest wild: no move pairs up with the oracle's, so there is
+    # no time ratio to give. Python's json writes that as NaN, which jq and browsers refuse.
+    out = cli.json("bench", "control", "--json", "--quick", "--outliers", "0.5", "--dropouts", "0.5")
+    assert out["time_vs_oracle_pairs"] == 0 and out["time_vs_oracle"] is None
+
+
+def test_faults_runs_on_a_desk_slower_than_any_family(cli):
+    # 15 mm/s: a move from end to end takes longer than the bench once allowed for (it assumed 20 mm/s),
+    # and the controller refused it for the motor's duty cycle: a traceback instead of a result.
+    out = cli.json("bench", "faults", "--json", "--trials", "1", "--current", "off",
+                   "--speed-up", "15", "--speed-down", "18", "--coast-mm", "0.5")
+    assert {e["name"] for e in out["faults"]} >= set(REQUIRED_FAULTS)
+    assert all(e["detected"] and e["false_faults"] == 0 for e in out["faults"]), out["faults"]
