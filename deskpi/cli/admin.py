@@ -79,8 +79,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(f"  storage  FULL since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(storage['since']))}: "
               f"{storage.get('message', '')}")
     up, down = st["learned"]["up"], st["learned"]["down"]
-    print(f"  learned  up {up['speed_mm_s']:g} mm/s, coast {up['coast_mm']:g} mm ({up['moves_learned_from']} moves); "
-          f"down {down['speed_mm_s']:g} mm/s, coast {down['coast_mm']:g} mm ({down['moves_learned_from']} moves)")
+    def coast(m):
+        spread = f" +- {m['stop_scatter_mm']:g}" if m.get("stop_scatter_mm") is not None else ""
+        return f"{m['speed_mm_s']:g} mm/s, coast {m['coast_mm']:g}{spread} mm ({m['moves_learned_from']} moves)"
+    print(f"  learned  up {coast(up)}; down {coast(down)}")
     current = st.get("current") or {}
     if current.get("enabled"):
         def amps(m):

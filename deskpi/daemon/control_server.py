@@ -134,6 +134,8 @@ class Handlers:
             model = p.controller.model
             learned = {str(name): {"speed_mm_s": round(m.speed_mm_s, 2), "stop_lag_s": round(m.stop_lag_s, 3),
                                    "coast_mm": round(m.coast_mm, 1), "moves_learned_from": m.speed_n,
+                                   # how far one stop lands from the learned coast (1 sd): judges a short stop
+                                   "stop_scatter_mm": round(m.stop_lag_sd() * m.speed_mm_s, 1),
                                    **_learned_current(m)}
                        for name, m in (("up", model.up), ("down", model.down))}
             fault = p.controller.fault

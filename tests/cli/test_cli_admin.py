@@ -3,6 +3,7 @@ a subprocess with no terminal, against a real simulated daemon, judged on exit c
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -30,6 +31,7 @@ def test_status_for_people_and_options_after_the_command(cli, daemon):
     p = cli("status", "--data-dir", str(daemon.data_dir))
     assert p.returncode == 0, p.stderr
     assert "height" in p.stdout and "simulated desk" in p.stdout and "limits   640-1260 mm" in p.stdout
+    assert re.search(r"learned  up [\d.]+ mm/s, coast [\d.]+ \+- [\d.]+ mm \(\d+ moves\)", p.stdout), p.stdout
     assert "  current " not in p.stdout            # no current sensor configured, nothing said about one
 
 

@@ -70,6 +70,9 @@ def test_status_has_the_live_desk(client, daemon):
     assert st["limits"] == {"min_mm": 640.0, "max_mm": 1260.0}
     assert st["version"] and st["uptime_s"] >= 0 and st["sim"] is True and "active_user" in st
     assert set(st["learned"]) == {"up", "down"} and st["learned"]["up"]["speed_mm_s"] > 0
+    # How far one stop lands from the learned coast: a new desk starts from a cautious guess (45 ms of lag).
+    for m in st["learned"].values():
+        assert 0.0 < m["stop_scatter_mm"] < 0.06 * m["speed_mm_s"] + 0.1, m
 
 
 def test_socket_is_group_only_and_the_data_dir_is_locked(daemon):
