@@ -44,6 +44,8 @@ desk's true state:
   slowest trial cut the motor, and whether every trial cut it within target_ms of its bound
   (a bound of 0 is the first sample: within target_ms of it);
 - restarts_after_onset: how often a precaution was dismissed and the motor drove on;
+- worst_trial_seed: the seed of the slowest trial, to replay it with `--trace NAME:SEED`, which prints
+  what happened in it (the motor going on and off, each suspicion and how it was judged);
 - false_faults: faults raised on the healthy moves each trial made before its fault (warming the
   controller up, getting to where the trial starts), cleared so the trial could go on: on the
   named families 0; on a desk drawn far outside them (a few mm/s, tens of mm of noise) the
@@ -106,6 +108,7 @@ class Trial:
     restarts: int = 0          # the motor went on again after the onset before the fault latched
     oracle_ms: float = math.nan    # the ideal detector on this trial's own readings (inf: never; nan: not weighed)
     false_faults: int = 0          # faults raised on the healthy moves before it (warming up, getting to the start)
+    seed: int = 0
 
 
 def controller_for(family: DeskFamily, current: bool) -> MotionController:
@@ -181,7 +184,9 @@ def _plan(name: str, family: DeskFamily, lo: float, hi: float, rng: random.Rando
     return d, start, target
 
 
-def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *, current: bool = False) -> Trial:
+def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *, current: bool = False,
+              trace: list[str] | None = None) -> Trial:
+    """One fault injected into one move; `trace` (if given) gets what happened, line by line."""
     rig = _warm_rig(seed, family, current)
     desk = rig.physics.spec
     lo, hi = rig.ctrl.cfg.min_mm, rig.ctrl.cfg.max_mm
@@ -205,6 +210,15 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
     rig.ctrl.move_to(target, rig.t)
     t_cmd = rig.t
     rig.kick()
+
+    def note(text: str) -> None:
+        if trace is not None:
+            trace.append(f"{rig.t - t_cmd:8.3f} s  {rig.true_height:7.1f} mm  {text}")
+
+    ob = rig.physics.obstruction
+    note(f"{name}: move from {start:.0f} to {target:.0f} mm" + (
+        "" if ob is None else f", {'a wall' if ob.stiffness_n_mm is None else f'{ob.stiffness_n_mm:.0f} N/mm'} "
+                              f"at {ob.height_mm:.0f} mm"))
     if "obstruction" in name:
         rig.run_until(lambda r: r.physics.contact_t is not None or not r.ctrl.busy, t_cmd + 60)
         onset = rig.physics.contact_t if rig.physics.contact_t is not None else rig.t
@@ -223,6 +237,7 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
         elif name == "sensor_stale":
             rig.sensor.spec = replace(rig.sensor.spec, dropouts=1.0)
     h_onset = rig.true_height
+    note("the fault begins" + (" (contact)" if "obstruction" in name else ""))
     v_onset = abs(rig.physics.v) or rig.physics.load * (desk.speed_up_mm_s if d > 0 else desk.speed_down_mm_s)
     sign = -d if name == "reversed_wiring" else d
 
@@ -232,8 +247,14 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
     # current sample just after contact), it must count, not wait for the back-off's end.
     restarts, was_off, ever_on = 0, False, rig.drive is not None
     peak, peak_h, backed = 0.0, h_onset, 0.0
+    drive = rig.drive
     while rig.t < onset + 30:
         rig.run_until(lambda r: True, rig.t + 0.005)
+        if rig.drive != drive:
+            drive = rig.drive
+            force = rig.physics.contact_force_n() if rig.physics.obstruction is not None else 0.0
+            note(f"motor {'off' if drive is None else drive.name.lower()}" + (f", pressing with {force:.0f} N"
+                                                                              if force > 0 else ""))
         h = rig.true_height
         if sign * (h - h_onset) > peak:
             peak, peak_h = sign * (h - h_onset), h
@@ -249,6 +270,11 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
         for kind, ev in rig.ctrl.drain_events():
             if kind == "fault" and fault is None:
                 fault = ev
+            if kind == "suspicion":
+                note(f"suspected {ev['kind']}{' (direct evidence)' if ev['direct'] else ''}: {ev['detail']}")
+            elif kind in ("suspicion_dismissed", "fault", "move_done"):
+                note({"suspicion_dismissed": "judged a false alarm: carrying on", "move_done": "arrived"}.get(
+                    kind, f"fault latched: {getattr(ev, 'message', ev)}"))
         if fault is not None and off_at is not None and rig.physics.at_rest and not rig.ctrl.busy \
                 and rig.t - off_at > 0.5:
             break
@@ -273,10 +299,16 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
                   bound_ms=max(bound - observable, 0.0) * 1000.0 if bound is not None else float("inf"),
                   travel_after_mm=peak, backed_off_mm=backed, from_onset_ms=max(off - onset, 0.0) * 1000.0,
                   restarts=restarts, oracle_ms=max(oracle - observable, 0.0) * 1000.0 if oracle == oracle else oracle,
-                  false_faults=rig.cleared_faults)
+                  false_faults=rig.cleared_faults, seed=seed)
     if "obstruction" in name:
         trial.peak_force_n = rig.physics.peak_force_n
         trial.peak_compression_mm = rig.physics.peak_compression_mm
+    if trace is not None:
+        ideal = "none before the move ended" if bound is None else f"{trial.bound_ms:.0f} ms"
+        weighed = "" if math.isnan(trial.oracle_ms) else f", on these readings {trial.oracle_ms:.0f} ms"
+        trace.append(f"observable {observable - t_cmd:.3f} s; motor off {trial.motor_off_ms:.0f} ms after it "
+                     f"(the ideal detector: {ideal}{weighed}); {trial.travel_after_mm:.1f} mm after the onset"
+                     + (f", {trial.peak_force_n:.0f} N at most" if "obstruction" in name else ""))
     return trial
 
 
@@ -398,6 +430,8 @@ def _summary(name: str, results: list[Trial], trials: int, target_ms: float, all
         "restarts_after_onset": max(r.restarts for r in results),
         "missed_without_bound": sum(not r.detected and r.bound_ms == float("inf") for r in results),
         "false_faults": sum(r.false_faults for r in results),
+        # the slowest trial's seed: `deskpi bench faults --trace NAME:SEED` (same desk flags) replays it
+        "worst_trial_seed": results[offs.index(max(offs))].seed,
     }
     finite = [r for r in results if r.bound_ms != float("inf")]
     if finite:

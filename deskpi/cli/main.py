@@ -140,8 +140,34 @@ def _bench_faults(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"deskpi: {exc}", file=sys.stderr)
         return 2
+    if args.trace is not None:
+        return _trace_fault(args, family)
     result = run(trials=args.trials, seed=args.seed, family=family, current=args.current)
     _print_result(result, args)
+    return 0
+
+
+def _trace_fault(args: argparse.Namespace, family) -> int:
+    """One trial replayed line by line (its seed from a result's worst_trial_seed)."""
+    from dataclasses import asdict
+
+    from deskpi.bench.faults import FAULTS, run_trial
+
+    name, _, seed = args.trace.partition(":")
+    if name not in FAULTS or not seed.isdigit():
+        print(f"deskpi: --trace {args.trace!r} must be FAULT:SEED, FAULT one of {', '.join(FAULTS)} "
+              f"and SEED a trial's seed (worst_trial_seed in a result)", file=sys.stderr)
+        return 2
+    if args.current == "both":
+        print("deskpi: --trace replays one trial: say --current on or --current off", file=sys.stderr)
+        return 2
+    lines: list[str] = []
+    trial = run_trial(name, int(seed), family, current=args.current == "on", trace=lines)
+    if args.json:
+        _print_result({"desk": family.name, "fault": name, "seed": int(seed), "sensing": args.current,
+                       "trial": asdict(trial), "trace": lines}, args)
+    else:
+        print("\n".join(lines))
     return 0
 
 
@@ -429,6 +455,8 @@ def _add_commands(sub) -> None:
     f.add_argument("--seed", type=int, default=1)
     f.add_argument("--current", choices=("off", "on", "both"), default="both",
                    help="motor current sensing: without it (off), with it (on), or each in turn (both, the default)")
+    f.add_argument("--trace", metavar="FAULT:SEED", default=None,
+                   help="replay one trial and print what happened in it (e.g. stall:1004; with --current on|off)")
     add_desk_arguments(f)
     f.set_defaults(func=_bench_faults)
     lt = bsub.add_parser("latency", help="button and API stop latency through the simulated pins; idle cost",

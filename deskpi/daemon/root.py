@@ -392,6 +392,14 @@ class Daemon:
             if self._moves_since_save >= SAVE_MODEL_EVERY:
                 self._moves_since_save = 0
                 threading.Thread(target=self.save_model, name="save-model", daemon=True).start()
+        elif kind in ("suspicion", "suspicion_dismissed"):
+            # A pause mid-move: rare, and what facilities need to see when a desk "stutters".
+            info = ev if isinstance(ev, dict) else {}
+            if kind == "suspicion":
+                log.info("motor off on a suspected %s (%s); judging once the desk has settled",
+                         info.get("kind"), info.get("detail"))
+            else:
+                log.info("the suspected %s was a false alarm: the move goes on", info.get("kind"))
         elif kind in ("fault", "fault_cleared"):
             if kind == "fault":
                 log.warning("fault: %s", getattr(ev, "message", ev))

@@ -198,3 +198,30 @@ def test_faults_runs_on_a_desk_slower_than_any_family(cli):
                    "--speed-up", "15", "--speed-down", "18", "--coast-mm", "0.5")
     assert {e["name"] for e in out["faults"]} >= set(REQUIRED_FAULTS)
     assert all(e["detected"] and e["false_faults"] == 0 for e in out["faults"]), out["faults"]
+
+
+def test_the_slowest_trial_can_be_replayed_line_by_line(cli):
+    out = cli.json("bench", "faults", "--json", "--trials", "2", "--current", "off", "--desk", "slow-heavy")
+    entry = next(e for e in out["faults"] if e["name"] == "obstruction_up")
+    seed = entry["worst_trial_seed"]
+    assert seed in (1000, 1001)
+    replay = cli.json("bench", "faults", "--json", "--desk", "slow-heavy", "--current", "off",
+                      "--trace", f"obstruction_up:{seed}")
+    assert replay["trial"]["motor_off_ms"] == pytest.approx(entry["motor_off_ms"], abs=0.05)
+    lines = replay["trace"]
+    assert "a wall at" in lines[0] and any("the fault begins (contact)" in line for line in lines)
+    assert any("fault latched: obstruction" in line for line in lines)
+    assert lines[-1].startswith("observable ") and f"motor off {entry['motor_off_ms']:.0f} ms" in lines[-1]
+    text = cli("bench", "faults", "--desk", "slow-heavy", "--current", "off", "--trace", f"obstruction_up:{seed}")
+    assert text.returncode == 0 and text.stdout.splitlines() == lines
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--trace", "stall"], "must be FAULT:SEED"),
+    (["--trace", "meteor:1000"], "FAULT one of sensor_dead"),
+    (["--trace", "stall:x"], "must be FAULT:SEED"),
+    (["--trace", "stall:1000"], "say --current on or --current off"),
+])
+def test_a_trace_needs_one_fault_one_seed_and_one_sensing(cli, args, fragment):
+    proc = cli("bench", "faults", "--json", *args)
+    assert proc.returncode == 2 and fragment in proc.stderr and proc.stdout == ""

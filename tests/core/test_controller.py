@@ -63,7 +63,8 @@ class Recorder:
         return self.first_event_at is not None
 
     def kinds(self) -> list[str]:
-        return [k for k, _ in self.events]
+        """What the controller concluded, in order: a suspicion is only the pause before its verdict."""
+        return [k for k, _ in self.events if k != "suspicion"]
 
     def first(self, kind: str):
         return next(ev for k, ev in self.events if k == kind)

@@ -49,7 +49,7 @@ def test_a_stop_left_undecided_steps_back_before_it_meets_the_obstacle_again():
         return "fault" in events or "move_done" in events
 
     rig.run_until(watch, rig.t + 60)
-    assert events == ["suspicion_dismissed", "fault"], events
+    assert events == ["suspicion", "suspicion_dismissed", "suspicion", "fault"], events
     assert rig.ctrl.fault.kind is FaultKind.OBSTRUCTION
     assert [int(d) for d in runs] == [1, -1, 1], runs
     first_stop = max(h for n, h in heights if n == 1)

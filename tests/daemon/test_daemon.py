@@ -1,6 +1,7 @@
 """The daemon on a simulated desk: readiness, watchdog, status, shutdown order, signals."""
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -176,3 +177,16 @@ def test_moves_are_audited_heights_logged_and_presets_follow_the_active_user(tmp
     with Store.open(db_path(tmp_path)) as store:
         heights = [h.height_mm for h in store.heights_between(0, time.time() + 1)]
     assert heights and min(heights) < 800 and max(heights) > 1100, "the move is in the height log"
+
+
+def test_a_pause_mid_move_and_its_verdict_are_in_the_log(tmp_path, caplog):
+    # A desk that "stutters" now and then: facilities reading `deskpi logs` see why it paused.
+    d = Daemon(defaults(), sim=True, data_dir=tmp_path, seed=5)
+    with caplog.at_level(logging.INFO, logger="deskpi.daemon.root"):
+        d._on_event("suspicion", {"kind": "obstruction", "detail": "the desk slowed to a stop while the motor was on",
+                                  "t": 1.0, "direct": False})
+        d._on_event("suspicion_dismissed", {"kind": "obstruction", "t": 1.5})
+    said = [r.getMessage() for r in caplog.records]
+    assert said == ["motor off on a suspected obstruction (the desk slowed to a stop while the motor was on); "
+                    "judging once the desk has settled",
+                    "the suspected obstruction was a false alarm: the move goes on"], said

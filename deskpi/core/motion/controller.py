@@ -346,6 +346,7 @@ class MotionController:
         if g is not None and kind is FaultKind.OBSTRUCTION and not a.retreat and a.fit.steady_samples() >= 8:
             g.free_speed.setdefault(d, (a.fit.fit.v, math.sqrt(a.fit.fit.var_v)))   # a speed the readings measured
         self._pause(t)
+        self.events.append(("suspicion", {"kind": kind.value, "detail": detail, "t": t, "direct": direct}))
         s = self._settle
         assert s is not None   # a was the approach under way, so the pause's cut has just begun a settle
         s.suspect = Suspicion(kind, detail, d, a.fit.x0, expected, spread, blocked, direct, a.fit.start_sd,
