@@ -137,8 +137,9 @@ def _warm_rig(seed: int, family: DeskFamily, current: bool) -> VirtualRig:
     return rig
 
 
-def _ready_for(rig: VirtualRig, target: float) -> None:
-    """Rest until the duty cycle allows the move to target, as the controller will reckon it.
+def _ready_for(rig: VirtualRig, target: float) -> float:
+    """Rest until the duty cycle allows the move to target, as the controller will reckon it; the
+    motor time that move needs (s).
 
     Never less than the 20 mm/s this once assumed of every desk: on the named families that is the
     more, so their trials stay the draws the tables in hardware/SAFETY.md and the regression tests
@@ -146,14 +147,16 @@ def _ready_for(rig: VirtualRig, target: float) -> None:
     """
     d = Direction.UP if target > rig.true_height else Direction.DOWN
     m, distance = rig.ctrl.model[d], abs(target - rig.true_height)
-    rig.rest_for_duty(max(distance / 20.0, distance / m.speed_mm_s + m.startup_s) + 3.0)
+    need = max(distance / 20.0, distance / m.speed_mm_s + m.startup_s) + 3.0
+    rig.rest_for_duty(need)
+    return need
 
 
 def _move(rig: VirtualRig, target: float) -> list:
     """A healthy move (warming up, or to where a trial starts); a fault on the way is a false one,
     counted on the rig and cleared, so the trial still runs."""
     done: list = []
-    _ready_for(rig, target)
+    need = _ready_for(rig, target)
     try:
         rig.ctrl.move_to(target, rig.t)
     except MotionRefused:
@@ -164,7 +167,7 @@ def _move(rig: VirtualRig, target: float) -> list:
         done.extend(ev for ev in r.ctrl.drain_events() if ev[0] in ("move_done", "fault"))
         return bool(done)
 
-    rig.run_until(finished, rig.t + 90 + abs(target - rig.true_height) / rig.ctrl.model[Direction.UP].speed_mm_s)
+    rig.run_until(finished, rig.t + 90 + need)
     rig.run_until(lambda r: r.physics.at_rest, rig.t + 5)
     if rig.ctrl.fault is not None:
         rig.cleared_faults += 1
@@ -252,9 +255,10 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
         rig.run_until(lambda r: True, rig.t + 0.005)
         if rig.drive != drive:
             drive = rig.drive
-            force = rig.physics.contact_force_n() if rig.physics.obstruction is not None else 0.0
-            note(f"motor {'off' if drive is None else drive.name.lower()}" + (f", pressing with {force:.0f} N"
-                                                                              if force > 0 else ""))
+            if trace is not None:
+                force = rig.physics.contact_force_n() if rig.physics.obstruction is not None else 0.0
+                note(f"motor {'off' if drive is None else drive.name.lower()}"
+                     + (f", pressing with {force:.0f} N" if force > 0 else ""))
         h = rig.true_height
         if sign * (h - h_onset) > peak:
             peak, peak_h = sign * (h - h_onset), h
@@ -270,11 +274,8 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
         for kind, ev in rig.ctrl.drain_events():
             if kind == "fault" and fault is None:
                 fault = ev
-            if kind == "suspicion":
-                note(f"suspected {ev['kind']}{' (direct evidence)' if ev['direct'] else ''}: {ev['detail']}")
-            elif kind in ("suspicion_dismissed", "fault", "move_done"):
-                note({"suspicion_dismissed": "judged a false alarm: carrying on", "move_done": "arrived"}.get(
-                    kind, f"fault latched: {getattr(ev, 'message', ev)}"))
+            if trace is not None and (line := _event_line(kind, ev)) is not None:
+                note(line)
         if fault is not None and off_at is not None and rig.physics.at_rest and not rig.ctrl.busy \
                 and rig.t - off_at > 0.5:
             break
@@ -310,6 +311,19 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
                      f"(the ideal detector: {ideal}{weighed}); {trial.travel_after_mm:.1f} mm after the onset"
                      + (f", {trial.peak_force_n:.0f} N at most" if "obstruction" in name else ""))
     return trial
+
+
+def _event_line(kind: str, ev) -> str | None:
+    """A controller event as a line of a trial's trace (None: not one a trace shows)."""
+    if kind == "suspicion":
+        return f"suspected {ev['kind']}{' (direct evidence)' if ev['direct'] else ''}: {ev['detail']}"
+    if kind == "suspicion_dismissed":
+        return "judged a false alarm: carrying on"
+    if kind == "fault":
+        return f"fault latched: {ev.message}"
+    if kind == "move_done":
+        return "arrived"
+    return None
 
 
 def _current_observable(name: str, onset: float, rig: VirtualRig, off: float | None) -> tuple[float, float | None]:

@@ -20,8 +20,14 @@ def _finite(value):
 
 
 def _print_result(result, args: argparse.Namespace) -> None:
-    """A bench's result: one line of strict JSON with --json, indented for a person without it."""
-    print(json.dumps(_finite(result), indent=None if args.json else 2, allow_nan=False))
+    """A bench's result: one line of strict JSON with --json (as every command prints it), indented for a
+    person without it."""
+    from deskpi.cli.common import print_json
+
+    if args.json:
+        print_json(_finite(result))
+    else:
+        print(json.dumps(_finite(result), indent=2, allow_nan=False))
 
 
 def _bench_control(args: argparse.Namespace) -> int:

@@ -35,9 +35,10 @@ class Goal:
         return self.target if self.retreat_to is None else self.retreat_to
 
     def carry_run(self, old: Goal) -> None:
-        """Take over from `old` on the fly (a new target the same way, the motor still on).
+        """Take over from `old` as the same move: a new target the same way, asked for on the fly (the
+        motor still on) or while the desk is paused on a suspicion.
 
-        It is the same run of the motor, so what that run has shown still holds: where it
+        What the move has shown so far still holds: where it
         started, how fast it went before a stop judged a false alarm, where that stop left it
         (a second stop there is latched), how many false alarms it has had, and that it has
         already stepped back once. A new target must not wipe the memory that latches a hand
