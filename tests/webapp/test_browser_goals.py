@@ -157,6 +157,43 @@ def test_a_goal_still_about_the_previous_person_is_not_shown_as_the_newcomers(br
         assert page.evaluate(TAKE_SNAPSHOT_JS, nias) == ["60", "Standing today: 0 min of 60 min goal"]
 
 
+#: Runs in the page: asks for the reminder (a request the test holds), and while it is out hands the
+#: page a newer snapshot, as the live feed would; resolves window.deskpiReply when the answer is taken.
+ASK_THEN_FEED_JS = """async (fresh) => {
+  const href = [...document.querySelectorAll('link[rel=modulepreload], script[type=module]')]
+    .map((el) => el.href || el.src).find((u) => new URL(u).pathname.endsWith('/live.js'));
+  const live = await import(href);
+  window.deskpiReply = live.refreshReminder();
+  live.takeReminder(fresh);
+  return document.querySelector('[data-testid=home-goal]').textContent;
+}"""
+
+
+def test_a_reply_older_than_what_the_live_feed_brought_does_not_replace_it(browser, desk, ada) -> None:
+    """The page asks for the reminder; before the answer comes, the live feed brings a newer snapshot
+    (the server moved on to the person now at the desk). The answer, computed before that, must not put
+    the older goal back and leave the page on it: nothing new would come to correct it."""
+    url, _data = desk
+    assert api(ada, url, "POST", "/users/Nia/activate").ok
+    with signed_in_phone(browser, url, "Nia", PINS["Nia"]) as page:
+        line = page.get_by_test_id("home-goal")
+        expect(line).to_have_attribute("data-goal-min", "60")
+        held = []
+        page.route("**/api/v1/reminder", lambda route: held.append(route))
+        fresh = {"user": "Nia", "reminder": None, "status": {"goal_min": 60, "standing_min": 7}}
+        assert page.evaluate(ASK_THEN_FEED_JS, fresh) == "Standing today: 7 min of 60 min goal"
+        for _ in range(500):                                  # the held request reaches the route (≤ 5 s)
+            if held:
+                break
+            page.wait_for_timeout(10)
+        assert held, "the page's request for the reminder never went out"
+        older = {"user": "Nia", "reminder": None, "status": {"goal_min": 1, "standing_min": 0}}
+        held[0].fulfill(status=200, content_type="application/json", body=json.dumps(older))
+        page.evaluate("() => window.deskpiReply")             # the answer has been read and judged
+        expect(line).to_have_text("Standing today: 7 min of 60 min goal")
+        expect(line).to_have_attribute("data-goal-min", "60")
+
+
 def _whole(minutes: float) -> int:
     """Whole minutes as the pages and `deskpi stats` show them: halves up."""
     return int(minutes + 0.5)

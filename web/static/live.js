@@ -24,6 +24,7 @@ const storageEl = byTestId("storage-full");
 // -- what the server last said, and who wants to hear it -------------------------------
 let current = null;
 let reminderSnap = null;
+let reminderAsOf = -Infinity;      // when what reminderSnap says was known (performance.now())
 let wantsReminder = false;
 let holding = () => false;
 let keepWhileHidden = () => false;
@@ -49,7 +50,7 @@ function takeState(s) {
   setHidden(storageEl, !(s.storage && s.storage.full));
   emit("state", s, previous);
   // Reminders are for whoever is at the desk: show them again when that changes.
-  if (reminderSnap && (!previous || previous.active_user !== s.active_user)) takeReminder(reminderSnap);
+  if (reminderSnap && (!previous || previous.active_user !== s.active_user)) emit("reminder", reminderSnap);
 }
 
 const sameOrNobody = (a, b) => (a ? Boolean(b) && samePerson(a, b) : !b);
@@ -70,16 +71,20 @@ export function forViewer(snap) {
   return !notMe(atDesk) && sameOrNobody(snap.user, atDesk);
 }
 
-/** A reminder snapshot from the server (the live feed, a poll, or an action's answer). */
-export function takeReminder(snap) {
-  if (!snap || typeof snap !== "object") return;
+/** A reminder snapshot from the server (the live feed, a poll, or an action's answer), as of `asOf`: a
+ * reply to a request asked before the snapshot the page has arrived may be older than it (the server
+ * answered it first, or it came the slow way) and is dropped; the live feed sends every change anyway. */
+export function takeReminder(snap, asOf = performance.now()) {
+  if (!snap || typeof snap !== "object" || asOf < reminderAsOf) return;
+  reminderAsOf = asOf;
   reminderSnap = snap;
   emit("reminder", snap);
 }
 
 export function refreshReminder() {
+  const asked = performance.now();
   return call("GET", "/reminder")
-    .then((r) => { if (r.ok && r.data) takeReminder(r.data); })
+    .then((r) => { if (r.ok && r.data) takeReminder(r.data, asked); })
     .catch(() => {});
 }
 
