@@ -281,6 +281,54 @@ def test_a_lost_sign_in_goes_back_to_the_sign_in_page(browser, desk):
         ctx.close()
 
 
+#: Runs in the page: the page's own live.js (the same module instance, by its versioned URL) as
+#: window.deskpiLive, and a count of the states it has taken (window.deskpiStates).
+HOLD_LIVE_JS = """async () => {
+  const href = [...document.querySelectorAll('link[rel=modulepreload], script[type=module]')]
+    .map((el) => el.href || el.src).find((u) => new URL(u).pathname.endsWith('/live.js'));
+  window.deskpiLive = await import(href);
+  window.deskpiStates = 0;
+  window.deskpiLive.on("state", () => { window.deskpiStates += 1; });
+}"""
+
+
+def test_a_state_answer_older_than_the_live_feeds_does_not_replace_it(browser, desk):
+    """Live updates are lost and the page polls the state; the link comes back, and the live feed
+    sends the state while a poll is still on its way. The poll's answer, asked before, must not
+    replace the feed's: at rest the feed would not send the state again, and the page would go on
+    showing the older one (a desk still "moving") until something changed."""
+    ctx = phone(browser)
+    page = ctx.new_page()
+    try:
+        sign_in(page, desk, "Bob", BOB_PIN)
+        page.evaluate(HOLD_LIVE_JS)
+        page.route("**/api/v1/events", lambda route: route.abort())
+        page.evaluate("() => { deskpiLive.disconnect(); deskpiLive.connect(); }")     # the stream fails: polls
+        expect(page.get_by_test_id("connection-lost")).to_contain_text("Live updates lost")
+        held = []
+        page.route("**/api/v1/state", lambda route: held.append(route))
+        page.evaluate("() => { deskpiLive.refresh(); }")      # a poll now, not in a second
+        for _ in range(500):                                  # the poll reaches the route (<= 5 s)
+            if held:
+                break
+            page.wait_for_timeout(10)
+        assert held, "the page did not poll the state"
+        page.evaluate("() => { window.deskpiAnswer = deskpiLive.refresh(); }")    # the poll on its way
+        taken = page.evaluate("() => deskpiStates")
+        page.unroute("**/api/v1/events")                      # the link is back: the feed sends the state
+        page.wait_for_function("n => deskpiStates > n", arg=taken, timeout=15_000)
+        now = state(desk)
+        assert now["state"] != "moving", now
+        older = {**now, "state": "moving", "height_mm": now["height_mm"] + 40}
+        held[0].fulfill(status=200, content_type="application/json", body=json.dumps(older))
+        page.unroute("**/api/v1/state")
+        page.evaluate("() => window.deskpiAnswer")            # the answer has been read and judged
+        assert page.evaluate("() => deskpiLive.state().state") == now["state"]
+        expect(page.get_by_test_id("state")).to_have_text(now["state"])
+    finally:
+        ctx.close()
+
+
 def test_too_many_wrong_pins_show_a_lock_out_countdown(browser, desk):
     ctx = phone(browser)
     page = ctx.new_page()

@@ -25,6 +25,7 @@ const storageEl = byTestId("storage-full");
 let current = null;
 let reminderSnap = null;
 let reminderAsOf = -Infinity;      // when what reminderSnap says was known (performance.now())
+let stateAsOf = -Infinity;         // ... and what `current` says
 let wantsReminder = false;
 let holding = () => false;
 let keepWhileHidden = () => false;
@@ -42,8 +43,12 @@ export function pollFastWhile(fn) { holding = fn; }
 /** Keep the live feed open while the page is hidden as long as `fn()` says so (break notifications). */
 export function stayLiveWhileHidden(fn) { keepWhileHidden = fn; }
 
-function takeState(s) {
-  if (!s || typeof s !== "object") return;
+/** The desk's state from the server (the live feed, or the answer to a request asked at `asOf`): an
+ * answer asked before the state the page has arrived may be older than it, and is dropped, as for
+ * reminders (takeReminder); the feed would not send that state again until something changed. */
+function takeState(s, asOf = performance.now()) {
+  if (!s || typeof s !== "object" || asOf < stateAsOf) return;
+  stateAsOf = asOf;
   const previous = current;
   current = s;
   // A full disk: nothing is saved until someone frees space; the flag clears with the next write that works.
@@ -93,7 +98,7 @@ let es = null;
 let sseUp = false;
 let pollTimer = null;
 let polling = false;
-let inflight = false;
+let inflight = null;               // the state poll on its way: settles once its answer is taken
 let lastPollOk = true;
 let lostTimer = null;
 let ticks = 0;
@@ -178,7 +183,8 @@ onRequestFailed(suspect);
 setInterval(() => {
   if (sseUp && !document.hidden && performance.now() - lastEventAt > WATCHDOG_MS) {
     lastEventAt = performance.now();
-    call("GET", "/state").then((r) => { if (r.ok) takeState(r.data); }).catch(() => {});
+    const asked = performance.now();
+    call("GET", "/state").then((r) => { if (r.ok) takeState(r.data, asked); }).catch(() => {});
   }
 }, WATCHDOG_MS / 2);
 
@@ -203,35 +209,47 @@ function stopPolling() {
   pollTimer = null;
 }
 
-async function tick() {
+function tick() {
   pollTimer = null;
-  if (inflight) return;
-  inflight = true;
+  if (!inflight) {
+    inflight = pollOnce().then((goOn) => {
+      inflight = null;
+      if (!goOn) return;
+      if (!sseUp) banner();
+      if (polling && !document.hidden) {
+        pollTimer = setTimeout(tick, holding() ? POLL_MS : FALLBACK_POLL_MS);
+      }
+    });
+  }
+  return inflight;
+}
+
+/** One poll of the state (and every fifth the reminder); false once the sign-in is gone. */
+async function pollOnce() {
+  const asked = performance.now();
   try {
     const r = await call("GET", "/state");
-    if (r.status === 401) { signedOut(); return; }
+    if (r.status === 401) { signedOut(); return false; }
     if (!r.ok || !r.data) throw new Error(`HTTP ${r.status}`);
-    takeState(r.data);
+    takeState(r.data, asked);
     lastPollOk = true;
     if (!es && !sseUp) connect();            // the link is back: try live updates again
     if (ticks++ % 5 === 0 && wantsReminder) refreshReminder();
   } catch (_) {
     lastPollOk = false;
-  } finally {
-    inflight = false;
   }
-  if (!sseUp) banner();
-  if (polling && !document.hidden) {
-    pollTimer = setTimeout(tick, holding() ? POLL_MS : FALLBACK_POLL_MS);
-  }
+  return true;
 }
 
-/** Ask for the state now (after an action), unless live updates will bring it anyway. */
+/** Ask for the state now (after an action), unless live updates will bring it anyway; the promise
+ * settles once the answer (or the one already on its way) has been taken. */
 export function refresh() {
-  if (sseUp || inflight) return;
+  if (sseUp) return Promise.resolve();
+  if (inflight) return inflight;
   clearTimeout(pollTimer);
-  if (polling) tick();
-  else call("GET", "/state").then((r) => { if (r.ok) takeState(r.data); }).catch(() => {});
+  if (polling) return tick();
+  const asked = performance.now();
+  return call("GET", "/state").then((r) => { if (r.ok) takeState(r.data, asked); }).catch(() => {});
 }
 onActed(refresh);
 
