@@ -121,6 +121,30 @@ def scripts_ready(page) -> None:
     expect(page.locator("body[data-ready]")).to_be_attached()
 
 
+def live_module(page) -> None:
+    """The page's own live.js as window.deskpiLive: the same module instance its scripts use (by its
+    versioned URL), for a test to hand it what the server would, or to ask what it holds."""
+    page.evaluate("""async () => {
+      const href = [...document.querySelectorAll('link[rel=modulepreload], script[type=module]')]
+        .map((el) => el.href || el.src).find((u) => new URL(u).pathname.endsWith('/live.js'));
+      window.deskpiLive = await import(href);
+    }""")
+
+
+def hold_next(page, pattern: str, ask: str, timeout: float = 5.0):
+    """Hold the page's next request matching `pattern`, made by running `ask` in the page; returns the
+    Playwright route, for the test to fulfil when it chooses (requests after it go through)."""
+    held: list = []
+    page.route(pattern, lambda route: held.append(route) if not held else route.fallback())
+    page.evaluate(ask)
+    deadline = time.monotonic() + timeout
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(10)            # lets Playwright deliver the request to the route
+    if not held:
+        raise AssertionError(f"the page made no request to {pattern} within {timeout} s")
+    return held[0]
+
+
 def sign_in(page, url: str, name: str, pin: str, path: str = "/") -> None:
     page.goto(url + path)
     scripts_ready(page)

@@ -24,6 +24,8 @@ from browser_kit import (
     api,
     expect,
     height,
+    hold_next,
+    live_module,
     no_fault,
     phone,
     poll,
@@ -281,14 +283,10 @@ def test_a_lost_sign_in_goes_back_to_the_sign_in_page(browser, desk):
         ctx.close()
 
 
-#: Runs in the page: the page's own live.js (the same module instance, by its versioned URL) as
-#: window.deskpiLive, and a count of the states it has taken (window.deskpiStates).
-HOLD_LIVE_JS = """async () => {
-  const href = [...document.querySelectorAll('link[rel=modulepreload], script[type=module]')]
-    .map((el) => el.href || el.src).find((u) => new URL(u).pathname.endsWith('/live.js'));
-  window.deskpiLive = await import(href);
+#: Runs in the page (after live_module): counts the states live.js takes (window.deskpiStates).
+COUNT_STATES_JS = """() => {
   window.deskpiStates = 0;
-  window.deskpiLive.on("state", () => { window.deskpiStates += 1; });
+  deskpiLive.on("state", () => { window.deskpiStates += 1; });
 }"""
 
 
@@ -301,18 +299,12 @@ def test_a_state_answer_older_than_the_live_feeds_does_not_replace_it(browser, d
     page = ctx.new_page()
     try:
         sign_in(page, desk, "Bob", BOB_PIN)
-        page.evaluate(HOLD_LIVE_JS)
+        live_module(page)
+        page.evaluate(COUNT_STATES_JS)
         page.route("**/api/v1/events", lambda route: route.abort())
         page.evaluate("() => { deskpiLive.disconnect(); deskpiLive.connect(); }")     # the stream fails: polls
         expect(page.get_by_test_id("connection-lost")).to_contain_text("Live updates lost")
-        held = []
-        page.route("**/api/v1/state", lambda route: held.append(route))
-        page.evaluate("() => { deskpiLive.refresh(); }")      # a poll now, not in a second
-        for _ in range(500):                                  # the poll reaches the route (<= 5 s)
-            if held:
-                break
-            page.wait_for_timeout(10)
-        assert held, "the page did not poll the state"
+        poll_held = hold_next(page, "**/api/v1/state", "() => { deskpiLive.refresh(); }")    # a poll now
         page.evaluate("() => { window.deskpiAnswer = deskpiLive.refresh(); }")    # the poll on its way
         taken = page.evaluate("() => deskpiStates")
         page.unroute("**/api/v1/events")                      # the link is back: the feed sends the state
@@ -320,8 +312,7 @@ def test_a_state_answer_older_than_the_live_feeds_does_not_replace_it(browser, d
         now = state(desk)
         assert now["state"] != "moving", now
         older = {**now, "state": "moving", "height_mm": now["height_mm"] + 40}
-        held[0].fulfill(status=200, content_type="application/json", body=json.dumps(older))
-        page.unroute("**/api/v1/state")
+        poll_held.fulfill(status=200, content_type="application/json", body=json.dumps(older))
         page.evaluate("() => window.deskpiAnswer")            # the answer has been read and judged
         assert page.evaluate("() => deskpiLive.state().state") == now["state"]
         expect(page.get_by_test_id("state")).to_have_text(now["state"])

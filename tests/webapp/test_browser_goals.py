@@ -21,6 +21,8 @@ from browser_kit import (
     claim,
     deskpi,
     expect,
+    hold_next,
+    live_module,
     no_fault,
     phone,
     poll,
@@ -128,14 +130,10 @@ def test_the_same_goal_on_every_page_the_cli_and_the_api(browser, desk, ada, nam
         assert day["date"] == TODAY.isoformat() and day["standing_goal_min"] == want, (name, report["users"])
 
 
-#: Runs in the page: hands the page's own live.js (the same module instance, by its versioned URL) a
-#: reminder snapshot, as the feed would, and reads the home line at once (a reply to the page's own
-#: requests may replace the snapshot a moment later).
-TAKE_SNAPSHOT_JS = """async (snap) => {
-  const href = [...document.querySelectorAll('link[rel=modulepreload], script[type=module]')]
-    .map((el) => el.href || el.src).find((u) => new URL(u).pathname.endsWith('/live.js'));
-  const live = await import(href);
-  live.takeReminder(snap);
+#: Runs in the page (after live_module): hands live.js a reminder snapshot, as the feed would, and reads
+#: the home line at once (a reply to the page's own requests may replace the snapshot a moment later).
+TAKE_SNAPSHOT_JS = """(snap) => {
+  deskpiLive.takeReminder(snap);
   const line = document.querySelector('[data-testid=home-goal]');
   return [line.dataset.goalMin, line.textContent];
 }"""
@@ -149,24 +147,13 @@ def test_a_goal_still_about_the_previous_person_is_not_shown_as_the_newcomers(br
     assert api(ada, url, "POST", "/users/Nia/activate").ok
     with signed_in_phone(browser, url, "Nia", PINS["Nia"]) as page:
         expect(page.get_by_test_id("home-goal")).to_have_attribute("data-goal-min", "60")
+        live_module(page)
         adas = {"user": "Ada", "reminder": None, "status": {"goal_min": 80, "standing_min": 0}}
         assert page.evaluate(TAKE_SNAPSHOT_JS, adas) == ["", ""]
         nobodys = {**adas, "user": None}
         assert page.evaluate(TAKE_SNAPSHOT_JS, nobodys) == ["", ""]
         nias = {**adas, "user": "nia", "status": {"goal_min": 60, "standing_min": 0}}   # names ignore case
         assert page.evaluate(TAKE_SNAPSHOT_JS, nias) == ["60", "Standing today: 0 min of 60 min goal"]
-
-
-#: Runs in the page: asks for the reminder (a request the test holds), and while it is out hands the
-#: page a newer snapshot, as the live feed would; resolves window.deskpiReply when the answer is taken.
-ASK_THEN_FEED_JS = """async (fresh) => {
-  const href = [...document.querySelectorAll('link[rel=modulepreload], script[type=module]')]
-    .map((el) => el.href || el.src).find((u) => new URL(u).pathname.endsWith('/live.js'));
-  const live = await import(href);
-  window.deskpiReply = live.refreshReminder();
-  live.takeReminder(fresh);
-  return document.querySelector('[data-testid=home-goal]').textContent;
-}"""
 
 
 def test_a_reply_older_than_what_the_live_feed_brought_does_not_replace_it(browser, desk, ada) -> None:
@@ -178,17 +165,12 @@ def test_a_reply_older_than_what_the_live_feed_brought_does_not_replace_it(brows
     with signed_in_phone(browser, url, "Nia", PINS["Nia"]) as page:
         line = page.get_by_test_id("home-goal")
         expect(line).to_have_attribute("data-goal-min", "60")
-        held = []
-        page.route("**/api/v1/reminder", lambda route: held.append(route))
+        live_module(page)
+        reply = hold_next(page, "**/api/v1/reminder", "() => { window.deskpiReply = deskpiLive.refreshReminder(); }")
         fresh = {"user": "Nia", "reminder": None, "status": {"goal_min": 60, "standing_min": 7}}
-        assert page.evaluate(ASK_THEN_FEED_JS, fresh) == "Standing today: 7 min of 60 min goal"
-        for _ in range(500):                                  # the held request reaches the route (≤ 5 s)
-            if held:
-                break
-            page.wait_for_timeout(10)
-        assert held, "the page's request for the reminder never went out"
+        assert page.evaluate(TAKE_SNAPSHOT_JS, fresh) == ["60", "Standing today: 7 min of 60 min goal"]
         older = {"user": "Nia", "reminder": None, "status": {"goal_min": 1, "standing_min": 0}}
-        held[0].fulfill(status=200, content_type="application/json", body=json.dumps(older))
+        reply.fulfill(status=200, content_type="application/json", body=json.dumps(older))
         page.evaluate("() => window.deskpiReply")             # the answer has been read and judged
         expect(line).to_have_text("Standing today: 7 min of 60 min goal")
         expect(line).to_have_attribute("data-goal-min", "60")

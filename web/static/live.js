@@ -182,8 +182,8 @@ onRequestFailed(suspect);
 // after a quiet spell, ask once; a failed request marks the link down.
 setInterval(() => {
   if (sseUp && !document.hidden && performance.now() - lastEventAt > WATCHDOG_MS) {
-    lastEventAt = performance.now();
     const asked = performance.now();
+    lastEventAt = asked;
     call("GET", "/state").then((r) => { if (r.ok) takeState(r.data, asked); }).catch(() => {});
   }
 }, WATCHDOG_MS / 2);
