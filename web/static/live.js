@@ -182,9 +182,8 @@ onRequestFailed(suspect);
 // after a quiet spell, ask once; a failed request marks the link down.
 setInterval(() => {
   if (sseUp && !document.hidden && performance.now() - lastEventAt > WATCHDOG_MS) {
-    const asked = performance.now();
-    lastEventAt = asked;
-    call("GET", "/state").then((r) => { if (r.ok) takeState(r.data, asked); }).catch(() => {});
+    lastEventAt = performance.now();
+    askState();
   }
 }, WATCHDOG_MS / 2);
 
@@ -241,16 +240,21 @@ async function pollOnce() {
   return true;
 }
 
+/** One request for the state outside the polling, its answer taken as of when it was asked. */
+function askState() {
+  const asked = performance.now();
+  return call("GET", "/state").then((r) => { if (r.ok) takeState(r.data, asked); }).catch(() => {});
+}
+
 /** Ask for the state now (after an action), unless live updates will bring it anyway; the promise
  * settles once the answer (or the one already on its way) has been taken. */
 export function refresh() {
   if (sseUp) return Promise.resolve();
   if (inflight) return inflight;
   clearTimeout(pollTimer);
-  if (polling) return tick();
-  const asked = performance.now();
-  return call("GET", "/state").then((r) => { if (r.ok) takeState(r.data, asked); }).catch(() => {});
+  return polling ? tick() : askState();
 }
+
 onActed(refresh);
 
 /** Open the live feed (not on the sign-in page) and fetch the reminder if this page shows it. */
