@@ -15,7 +15,7 @@ from deskpi.core.motion import current
 from deskpi.core.motion.current import Climb, CurrentCheck
 from deskpi.core.motion.judge import Suspicion, hasty, undecided, verdict
 from deskpi.core.motion.monitors import CollapseCheck, EarlyStopCheck, StartupCheck
-from deskpi.core.motion.pressed import Shortfall
+from deskpi.core.motion.pressed import BENT_EVIDENCE, PRESSED_MM, Shortfall, beyond_doubt, track
 from deskpi.core.motion.stopmodel import StopModel
 from deskpi.core.motion.trajectory import TrajectoryFit
 from deskpi.core.types import Direction
@@ -440,6 +440,31 @@ def test_a_stop_short_made_good_by_its_correction_is_no_more_short_than_it_was()
     up.add(3.0, 1.2)                                 # the correction goes its way
     after, _ = up.short_of_free(1160.0, 0.6)
     assert first == pytest.approx(3.0) and after == pytest.approx(3.0)
+
+
+def test_a_stop_a_little_short_after_a_cut_the_desk_was_slowing_at_is_latched():
+    # The chair arm met 25 mm before 1260 on the end-of-travel desk (seed 1001, going up): the bend
+    # check's evidence was 4.2 when the motor went off for the target, and the desk rested 4.5 mm
+    # short of where a free one would, 2.2 sd of the fit's doubt; either alone is common enough on a
+    # free desk, both together are not.
+    def rest_after(bend: float) -> float | None:
+        led = track(None, direction=Direction.UP, judged=True, pulse_mm=None, pulses_learned=5,
+                    cut=(1110.0, 1255.0, 1.9), bend=bend)
+        assert led is not None
+        return beyond_doubt(led, 1250.5, 0.6, 2.0)
+
+    assert rest_after(4.2) == pytest.approx(4.5)
+    assert rest_after(BENT_EVIDENCE - 0.1) is None       # without the bend: 2.2 sd is a free desk's scatter
+    # The bend is remembered for the goto's later stops: a correction that went its way stays judged so.
+    led = track(None, direction=Direction.UP, judged=True, pulse_mm=None, pulses_learned=5,
+                cut=(1110.0, 1255.0, 1.9), bend=4.2)
+    led = track(led, direction=Direction.UP, judged=True, pulse_mm=2.0, pulses_learned=5, cut=None)
+    assert led is not None and led.bent and led.stops == 2
+    # Never on a few millimetres, however bent: a free desk's coast is known to a few mm.
+    short = track(None, direction=Direction.UP, judged=True, pulse_mm=None, pulses_learned=5,
+                  cut=(1110.0, 1255.0, 0.5), bend=9.0)
+    assert short is not None
+    assert beyond_doubt(short, 1255.0 - (PRESSED_MM - 0.5), 0.2, 0.5) is None
 
 
 def test_a_stop_is_never_judged_surer_than_one_readings_noise():

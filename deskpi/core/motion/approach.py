@@ -58,6 +58,7 @@ class Settle:
     suspect: Suspicion | None = None      # a suspected fault to confirm or dismiss once settled
     stopped: bool = False    # a person stopped the desk while it settled: no automatic motion follows
     pulse: tuple[float, float, float] | None = None
+    bend: float = 0.0        # the bend check's evidence of the desk slowing when the motor went off
     readings: list[float] = field(default_factory=list)
     running_a: float | None = None       # the move's healthy running current, to learn once confirmed
     retreat: bool = False    # the approach was a goto's step back (Approach.retreat)

@@ -78,6 +78,12 @@ class BendCheck:
                 f"the desk slowed from {cruise:.0f} to {max(cruise - lost, 0):.0f} mm/s while the motor was on "
                 f"(pressing into something)")
 
+    def evidence(self, d: int) -> float:
+        """The best-supported bend's evidence now (0 before there are readings enough to weigh one)."""
+        if len(self._pts) < 12 or self._pts[-1][0] - self._pts[0][0] < self.MIN_LINE_S + self.MIN_AFTER_S:
+            return 0.0
+        return self.strongest(d)[0]
+
     def strongest(self, d: int) -> tuple[float, float, float]:
         """The best-supported bend in the readings: (its evidence, the speed before it, the speed lost since)."""
         # Times from the newest reading (x = u - last): small numbers keep the sums of fourth powers exact.

@@ -548,7 +548,8 @@ class MotionController:
         cut = (s.fit.x0, *s.expected) if pulse is None and s.expected is not None \
             and steady >= pressed.PRESSED_STEADY else None
         led = g.shortfall = pressed.track(g.shortfall, direction=s.direction, judged=s.learnable and s.suspect is None,
-                                          pulse_mm=pulse, pulses_learned=self.model[s.direction].pulse_n, cut=cut)
+                                          pulse_mm=pulse, pulses_learned=self.model[s.direction].pulse_n, cut=cut,
+                                          bend=s.bend)
         short = None if led is None else pressed.beyond_doubt(led, measured, se, self.noise_mm)
         if led is None or short is None:
             return False
@@ -642,7 +643,7 @@ class MotionController:
         wait = 2.0 * m.stop_lag_s if m.stop_lag_n >= 2 else max(2.0 * m.stop_lag_s, 2.0)
         self._settle = Settle(t_cut=now, settle_from=now + max(wait, 0.2) + 0.05,
                                direction=a.direction, target=a.target, fit=a.fit, learnable=learnable,
-                               expected=expected, pulse=a.pulse,
+                               expected=expected, pulse=a.pulse, bend=a.bend.evidence(a.direction),
                                running_a=a.current.healthy_running_a() if a.current is not None else None,
                                retreat=a.retreat)
 
