@@ -69,7 +69,7 @@ class BendCheck:
         self._account(t, y, 1.0)
         while t - self._pts[0][0] > self.LINE_S:
             self._account(*self._pts.popleft(), -1.0)
-        if len(self._pts) < 12 or t - self._pts[0][0] < self.MIN_LINE_S + self.MIN_AFTER_S:
+        if not self._weighable():
             return None
         evidence, cruise, lost = self.strongest(d)
         if evidence <= self.threshold or cruise <= 5.0 or not self.DROP * cruise <= lost < self.STOPPED * cruise:
@@ -78,11 +78,13 @@ class BendCheck:
                 f"the desk slowed from {cruise:.0f} to {max(cruise - lost, 0):.0f} mm/s while the motor was on "
                 f"(pressing into something)")
 
+    def _weighable(self) -> bool:
+        """Readings enough, and long enough, for a line and a bend after it."""
+        return len(self._pts) >= 12 and self._pts[-1][0] - self._pts[0][0] >= self.MIN_LINE_S + self.MIN_AFTER_S
+
     def evidence(self, d: int) -> float:
         """The best-supported bend's evidence now (0 before there are readings enough to weigh one)."""
-        if len(self._pts) < 12 or self._pts[-1][0] - self._pts[0][0] < self.MIN_LINE_S + self.MIN_AFTER_S:
-            return 0.0
-        return self.strongest(d)[0]
+        return self.strongest(d)[0] if self._weighable() else 0.0
 
     def strongest(self, d: int) -> tuple[float, float, float]:
         """The best-supported bend in the readings: (its evidence, the speed before it, the speed lost since)."""
