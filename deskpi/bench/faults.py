@@ -6,7 +6,8 @@ desk's true state:
 
 - detected: the controller latched a fault;
 - motor_off_ms: from the moment the fault became observable (the first ping taken after
-  it began; with current sensing, the first current sample) to the motor outputs going off;
+  it began; with current sensing, the first current reading whose average holds any of it) to the
+  motor outputs going off;
 - bound_ms: the same for an ideal detector that knows the desk's path and when the fault
   began, and needs the evidence of the pings to reach DETECTION_Z standard deviations (and,
   as any detector, the last of those pings' echo to be back):
@@ -15,11 +16,11 @@ desk's true state:
   stall, an obstruction, hard or soft), the ideal detector instead weighs the current
   samples: it knows the healthy current of this move at each sample (running current for
   this load, start-up surge included) and the sensor's noise sigma, and adds up
-  ((I - I_healthy) / sigma)^2 from contact until DETECTION_Z^2. I is the true current, so
-  this is the evidence expected, not one noisy draw of it. Only evidence in before the motor
-  went off counts (after it, the desk was stopped either way); if the controller cut the motor
-  for the fault before the ideal's evidence was in (a lucky draw), the time it took stands as
-  the bound: it was done, so the ideal could have;
+  ((I - I_healthy) / sigma)^2 from contact until DETECTION_Z^2. I is the true current averaged
+  as the chip averaged it for that reading, so this is the evidence expected, not one noisy draw
+  of it. Only evidence in before the motor went off counts (after it, the desk was stopped either
+  way); if the controller cut the motor for the fault before the ideal's evidence was in (a lucky
+  draw), the time it took stands as the bound: it was done, so the ideal could have;
 - oracle_on_readings_ms (worst trial; p50 beside it), worst_over_oracle_ms: the ideal detector
   again, but given the very readings this trial's controller had, noise and wild echoes included,
   weighed by a model of the sensor (the likelihood ratio of the faulty path over the healthy one,
@@ -331,11 +332,15 @@ def _current_observable(name: str, onset: float, rig: VirtualRig, off: float | N
     spec, log = rig.current, rig.current_log
     assert spec is not None and log is not None      # set up by run_trial with current sensing
     # A start-up surge looks like a stall until it has died away: the controller's window for it.
-    start = onset + (rig.ctrl.cfg.current_surge_s if name == "stall" else 0.0)
-    observable = next((t for t, *_ in log if t >= start), start + spec.interval_s)
+    # Otherwise the first reading that holds any of the fault: the chip's average ended after the onset.
+    if name == "stall":
+        start = onset + rig.ctrl.cfg.current_surge_s
+        observable = next((t for t, *_ in log if t >= start), start + spec.interval_s)
+    else:
+        observable = next((t for t, *_, end in log if end > onset), onset + spec.interval_s + spec.window_s)
     evidence = 0.0
-    for t, _read, true_a, healthy_a in log:
-        if t < onset or healthy_a <= 0.0:
+    for t, _read, true_a, healthy_a, end in log:
+        if end <= onset or healthy_a <= 0.0:
             continue
         evidence += ((true_a - healthy_a) / spec.sd_a(healthy_a)) ** 2
         if evidence >= DETECTION_Z ** 2:

@@ -51,6 +51,18 @@ INA226_RANGE_V = 0.08192
 SHUNT_RANGE_V = {"ina219": INA219_RANGES[-1][0], "ina226": INA226_RANGE_V}
 _FULL_SCALE_BITS = 32767
 
+#: Each chip's shunt averaging choices: (config bits, seconds one averaged conversion takes).
+#: INA219 (SBOS448 table 5): 12-bit conversions of 532 us, 1 to 128 averaged (SADC bits 6-3).
+INA219_AVERAGING = tuple(((0b1000 | k) << 3, 0.000532 * 2 ** k) for k in range(8))
+#: INA226 (SBOS547 tables 6-7): 1 to 1024 averaged (bits 11-9) of 140 us to 8.244 ms conversions (bits 5-3).
+_INA226_COUNTS = (1, 4, 16, 64, 128, 256, 512, 1024)
+_INA226_TIMES = (0.000140, 0.000204, 0.000332, 0.000588, 0.0011, 0.002116, 0.004156, 0.008244)
+INA226_AVERAGING = tuple((a << 9 | c << 3, n * ct) for a, n in enumerate(_INA226_COUNTS)
+                         for c, ct in enumerate(_INA226_TIMES))
+#: A conversion fills at most this share of the interval between reads: every read then finds a
+#: new one though the chip's own clock runs up to 10 % slow, and no read gets the same one twice.
+AVERAGING_SHARE = 0.9
+
 #: At rest a reading now and then keeps `deskpi doctor` and a changed chip honest; nothing needs more.
 IDLE_INTERVAL_S = 0.5
 #: A failing bus is reported at most this often (the count goes on; the log does not fill up).
@@ -87,8 +99,23 @@ class ChipSetup:
         return raw >= self.saturation_bits or raw <= -self.saturation_bits
 
 
-def chip_setup(chip: str, shunt_ohms: float, max_amps: float) -> ChipSetup:
-    """The configuration and calibration words for `chip` with this shunt, reading up to `max_amps`."""
+def averaging(chip: str, interval_s: float) -> tuple[int, float]:
+    """The chip's longest averaged conversion that fits between two reads `interval_s` apart: (bits, seconds).
+
+    The motor's current between two reads is signal too: averaged over the whole interval, the
+    brush and commutation ripple (a kilohertz and more) is divided by the square root of the
+    conversions averaged, where a short conversion would only sample it. The price is latency:
+    a reading is on average about one conversion old.
+    """
+    table = INA219_AVERAGING if chip == "ina219" else INA226_AVERAGING
+    fits = [(seconds, bits) for bits, seconds in table if seconds <= AVERAGING_SHARE * interval_s]
+    seconds, bits = max(fits) if fits else min((s, b) for b, s in table)
+    return bits, seconds
+
+
+def chip_setup(chip: str, shunt_ohms: float, max_amps: float, interval_s: float = 0.005) -> ChipSetup:
+    """The configuration and calibration words for `chip` with this shunt, reading up to `max_amps`
+    every `interval_s`."""
     if chip not in CHIPS:
         raise ValueError(f"current sensor chip {chip!r} is not one of {', '.join(CHIPS)}")
     if not (shunt_ohms > 0 and max_amps > 0):
@@ -102,16 +129,19 @@ def chip_setup(chip: str, shunt_ohms: float, max_amps: float) -> ChipSetup:
         lsb = range_v / (shunt_ohms * _FULL_SCALE_BITS)
         # bit 0 of the INA219's calibration register is always 0
         cal = min(int(0.04096 / (lsb * shunt_ohms)), 0xFFFE) & 0xFFFE
-        # 32 V bus range; bus ADC 12 bit; shunt ADC 2 samples averaged (1.06 ms); shunt voltage, continuous
-        config = (1 << 13) | (pg << 11) | (0b0011 << 7) | (0b1001 << 3) | 0b101
+        avg_bits, conversion_s = averaging(chip, interval_s)
+        # 32 V bus range; bus ADC 12 bit; shunt ADC averaged to fill the interval; shunt voltage, continuous
+        config = (1 << 13) | (pg << 11) | (0b0011 << 7) | avg_bits | 0b101
         full = int(round(range_v / 10e-6) * cal / 4096)
-        return ChipSetup(chip, config, cal, 0.04096 / (cal * shunt_ohms), range_v / shunt_ohms, 0.00106, full)
+        return ChipSetup(chip, config, cal, 0.04096 / (cal * shunt_ohms), range_v / shunt_ohms, conversion_s, full)
     lsb = INA226_RANGE_V / (shunt_ohms * _FULL_SCALE_BITS)
     cal = min(int(0.00512 / (lsb * shunt_ohms)), 0x7FFF)
-    # bits 14-12 read 0b100; 4 samples averaged of 332 us shunt conversions (1.33 ms); shunt voltage, continuous
-    config = 0x4000 | (0b001 << 9) | (0b100 << 6) | (0b010 << 3) | 0b101
+    avg_bits, conversion_s = averaging(chip, interval_s)
+    # bits 14-12 read 0b100; shunt conversions averaged to fill the interval; 1.1 ms bus conversions
+    # (not made: shunt voltage only, continuous)
+    config = 0x4000 | avg_bits | (0b100 << 6) | 0b101
     full = int(_FULL_SCALE_BITS * cal / 2048)
-    return ChipSetup(chip, config, cal, 0.00512 / (cal * shunt_ohms), INA226_RANGE_V / shunt_ohms, 4 * 0.000332,
+    return ChipSetup(chip, config, cal, 0.00512 / (cal * shunt_ohms), INA226_RANGE_V / shunt_ohms, conversion_s,
                      full)
 
 
@@ -141,7 +171,7 @@ class CurrentSensor:
             raise ValueError(f"I2C address must be 0x03..0x77, got {address:#x}")
         if not 0.001 <= interval_s <= 1.0:
             raise ValueError(f"current sensor interval must be 0.001..1.0 s, got {interval_s}")
-        self.setup = chip_setup(chip, shunt_ohms, max_amps)
+        self.setup = chip_setup(chip, shunt_ohms, max_amps, interval_s)
         self.chip, self.bus_number, self.address = chip, bus, address
         self.interval_s = interval_s
         self.idle_interval_s = max(idle_interval_s, interval_s)

@@ -7,9 +7,14 @@ The model records every interlock violation it is subjected to.
 """
 from __future__ import annotations
 
+import bisect
 import math
 import random
+from collections import deque
 from dataclasses import dataclass, field, replace
+
+#: How much of the charge drawn is kept: more than the longest averaging a current sensor does.
+CHARGE_LOG_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,9 @@ class DeskPhysics:
     _cmd_up: float = 0.0                 # output levels as commanded (for violation checks)
     _cmd_down: float = 0.0
     _off_at: dict = field(default_factory=lambda: {1: -math.inf, -1: -math.inf})
+    #: When a deque, the charge the motor has drawn (A s, actual and as a healthy motor would) is
+    #: noted after every step as (t, charge, healthy charge): what an averaging current sensor reads.
+    charge_log: deque[tuple[float, float, float]] | None = None
 
     # -- inputs -------------------------------------------------------------
     def set_outputs(self, up: float, down: float, t: float) -> None:
@@ -136,8 +144,44 @@ class DeskPhysics:
             if self._soft_contact_near():
                 # Force changes with every millimetre of compression: small steps keep it smooth.
                 t_next = min(t_next, self.t + 0.001)
-            self._step(t_next)
+            if self.charge_log is not None and self._on_since is not None and (
+                    self.t - self._on_since < 10 * self.spec.surge_tau_s):
+                # The start-up surge decays exponentially: small steps keep its charge exact.
+                t_next = min(t_next, self.t + 0.001)
+            if self.charge_log is None:
+                self._step(t_next)
+            else:
+                t0, a0, h0 = self.t, self.current_a(), self.current_a(healthy=True)
+                self._step(t_next)
+                self._note_charge(t0, a0, h0)
             self._note_contact()
+
+    def _note_charge(self, t0: float, a0: float, h0: float) -> None:
+        log = self.charge_log
+        assert log is not None
+        _, q, qh = log[-1] if log else (t0, 0.0, 0.0)
+        dt = self.t - t0
+        log.append((self.t, q + (a0 + self.current_a()) / 2 * dt, qh + (h0 + self.current_a(healthy=True)) / 2 * dt))
+        while len(log) > 2 and log[1][0] < self.t - CHARGE_LOG_S:
+            log.popleft()
+
+    def mean_current_a(self, t0: float, t1: float) -> tuple[float, float]:
+        """The current averaged over [t0, t1] (t1 no later than now), actual and as a healthy motor's."""
+        q0, h0 = self._charge_at(t0)
+        q1, h1 = self._charge_at(t1)
+        return (q1 - q0) / (t1 - t0), (h1 - h0) / (t1 - t0)
+
+    def _charge_at(self, t: float) -> tuple[float, float]:
+        log = self.charge_log
+        assert log, "charge is only known with charge_log on, after a step"
+        if t <= log[0][0]:
+            return log[0][1], log[0][2]
+        i = bisect.bisect_left(log, t, key=lambda e: e[0])
+        if i >= len(log):
+            return log[-1][1], log[-1][2]
+        (ta, qa, ha), (tb, qb, hb) = log[i - 1], log[i]
+        f = (t - ta) / (tb - ta) if tb > ta else 1.0
+        return qa + f * (qb - qa), ha + f * (hb - ha)
 
     def _motor(self) -> tuple[int, float]:
         """Direction and power the motor is actually driven with."""

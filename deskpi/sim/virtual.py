@@ -10,12 +10,14 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from deskpi.core.air import echo_distance_mm
 from deskpi.core.motion.interlock import Interlock
 from deskpi.core.types import CurrentSample, Direction, Reading
+from deskpi.hw.current_sensor import averaging
 
 from .physics import DeskPhysics, DeskSpec
 from .sensor_model import LOST_PULSE_S, SensorModel, SensorSpec
@@ -24,17 +26,35 @@ SILENT_TIMEOUT_S = 0.025   # how long the reader waits for the echo to rise befo
 READ_LATENCY_S = 0.0005    # from the echo's end to the reading in the controller's hands
 
 
+#: The averaging the current noise below is stated for (1.2 ms: about what an INA219 averaging two
+#: conversions or an INA226 averaging four of 332 us makes).
+NOISE_WINDOW_S = 0.0012
+
+
 @dataclass(frozen=True)
 class CurrentSpec:
-    """A shunt monitor on the motor supply: how often it is read and how noisy it is."""
+    """A shunt monitor on the motor supply: which chip, how often it is read and how noisy it is.
+
+    The chip averages the current over `window_s` (the driver's choice for this interval, as
+    deskpi/hw/current_sensor.py sets it up) and each read returns the last average it finished:
+    a reading is the mean of the true current over a window that ended up to one window before
+    the read. Its noise, mostly brush and commutation ripple at a kilohertz and more, is taken
+    as white at that scale: `noise_a + noise_rel * amps` over NOISE_WINDOW_S, divided by the
+    square root of how many times longer the window is.
+    """
 
     interval_s: float = 0.005
     noise_a: float = 0.03
     noise_rel: float = 0.02      # ripple and brush noise grow with the current
+    chip: str = "ina226"
+
+    @property
+    def window_s(self) -> float:
+        return averaging(self.chip, self.interval_s)[1]
 
     def sd_a(self, amps: float) -> float:
         """The standard deviation of one reading of this current."""
-        return self.noise_a + self.noise_rel * amps
+        return (self.noise_a + self.noise_rel * amps) * (NOISE_WINDOW_S / self.window_s) ** 0.5
 
 
 @dataclass
@@ -72,10 +92,15 @@ class VirtualRig:
         self.cleared_faults = 0      # faults a bench cleared to go on with (on a healthy desk, false ones)
         self.current = current       # a current sensor on the motor supply, if the desk has one
         self._current_rng = random.Random(self.rng.random())
+        if current is not None:
+            self.physics.charge_log = deque()
+        # The chip converts on its own clock: its averages end at phase + k * window, not when read.
+        self._chip_phase = t0 + self._current_rng.uniform(0.0, current.window_s if current is not None else 0.0)
         self._next_current = math.inf
-        #: When a list, every current sample is noted here as (time, amps read, true amps, healthy amps):
-        #: what the fault bench's ideal detector weighs.
-        self.current_log: list[tuple[float, float, float, float]] | None = None
+        #: When a list, every current sample is noted here as (time, amps read, true amps, healthy amps,
+        #: when the chip's average ended; both amps averaged as the chip did): what the fault bench's
+        #: ideal detector weighs.
+        self.current_log: list[tuple[float, float, float, float, float]] | None = None
         #: When a list, every ping is noted here as (time, height read or None, true height): what the
         #: fault bench's ideal detector weighs when it is given the readings the controller had.
         self.reading_log: list[tuple[float, float | None, float]] | None = None
@@ -158,14 +183,16 @@ class VirtualRig:
     def _sample_current(self) -> CurrentSample:
         spec = self.current
         assert spec is not None     # only scheduled when the desk has a current sensor
-        amps = self.physics.current_a()
+        window = spec.window_s
+        end = self._chip_phase + math.floor((self.t - self._chip_phase) / window) * window
+        amps, healthy = self.physics.mean_current_a(end - window, end)
         noisy = amps + self._current_rng.gauss(0.0, spec.sd_a(amps))
         # Sampled while the motor may run, and a little after (the reader's own pace at rest
         # carries nothing a controller needs).
         keep = self.drive is not None or not self.physics.at_rest or getattr(self.ctrl, "busy", False)
         self._next_current = self.t + spec.interval_s if keep else math.inf
         if self.current_log is not None:
-            self.current_log.append((self.t, max(noisy, 0.0), amps, self.physics.current_a(healthy=True)))
+            self.current_log.append((self.t, max(noisy, 0.0), amps, healthy, end))
         return CurrentSample(self.t, max(noisy, 0.0))
 
     def _interval(self) -> float:

@@ -17,8 +17,12 @@ import pytest
 
 from deskpi.core.types import CurrentSample
 from deskpi.hw.current_sensor import (
+    AVERAGING_SHARE,
+    INA219_AVERAGING,
+    INA226_AVERAGING,
     CurrentSensor,
     CurrentSensorError,
+    averaging,
     chip_setup,
     signed16,
 )
@@ -83,8 +87,10 @@ def reader(made, chip="ina219", bus=None, **kw) -> CurrentSensor:
 
 def test_ina219_setup_by_the_datasheet():
     s = chip_setup("ina219", 0.01, 10.0)
-    # 10 A * 10 mOhm = 100 mV: the +-160 mV PGA range; 32 V bus, 12-bit bus ADC, 2-sample shunt ADC, shunt only
-    assert s.config == (1 << 13) | (0b10 << 11) | (0b0011 << 7) | (0b1001 << 3) | 0b101 == 0x31CD
+    # 10 A * 10 mOhm = 100 mV: the +-160 mV PGA range; 32 V bus, 12-bit bus ADC, shunt ADC 8 samples
+    # averaged (4.26 ms, the most that fits the 5 ms between reads), shunt only
+    assert s.config == (1 << 13) | (0b10 << 11) | (0b0011 << 7) | (0b1011 << 3) | 0b101 == 0x31DD
+    assert s.conversion_s == pytest.approx(0.00426, abs=1e-5)
     # Cal = trunc(0.04096 / (current_LSB * R)) with current_LSB = 160 mV / R / 32767
     assert s.calibration == 8388
     assert s.amps_per_bit == pytest.approx(0.04096 / (8388 * 0.01))
@@ -96,12 +102,27 @@ def test_ina219_setup_by_the_datasheet():
 
 def test_ina226_setup_by_the_datasheet():
     s = chip_setup("ina226", 0.002, 20.0)
-    assert s.config == 0x4000 | (0b001 << 9) | (0b100 << 6) | (0b010 << 3) | 0b101 == 0x4315
+    # 4 averaged of 1.1 ms shunt conversions: 4.4 ms, the most that fits the 5 ms between reads
+    assert s.config == 0x4000 | (0b001 << 9) | (0b100 << 6) | (0b100 << 3) | 0b101 == 0x4325
     # Cal = trunc(0.00512 / (current_LSB * R)) with current_LSB = 81.92 mV / R / 32767
     assert s.calibration == 2047
     assert s.amps_per_bit == pytest.approx(0.00512 / (2047 * 0.002))
     assert s.range_a == pytest.approx(40.96)
-    assert 0.001 <= s.conversion_s <= 0.002
+    assert s.conversion_s == pytest.approx(0.0044)
+
+
+@pytest.mark.parametrize("chip", ["ina219", "ina226"])
+@pytest.mark.parametrize("interval_s", [0.002, 0.003, 0.005, 0.0123, 0.05])
+def test_the_chip_averages_the_current_over_as_much_of_the_interval_as_fits(chip, interval_s):
+    table = INA219_AVERAGING if chip == "ina219" else INA226_AVERAGING
+    bits, seconds = averaging(chip, interval_s)
+    assert (bits, seconds) in table
+    # Never longer than the interval with the chip's clock 10 % slow: each read finds a new conversion ...
+    assert seconds * 1.1 < interval_s
+    # ... and no choice the chip offers fills more of it.
+    assert not [s for _, s in table if seconds < s <= AVERAGING_SHARE * interval_s]
+    assert chip_setup(chip, 0.005, 12.0, interval_s).conversion_s == seconds
+    assert chip_setup(chip, 0.005, 12.0, interval_s).config & 0b111 == 0b101          # shunt only, continuous
 
 
 @pytest.mark.parametrize(("chip", "shunt", "amps"), [("ina219", 0.01, 40.0), ("ina226", 0.01, 10.0),

@@ -46,8 +46,13 @@ from ..faults import FaultKind, Finding
 REFERENCE_SAMPLES = 20
 #: Samples averaged to see a steady climb (~20 ms at 5 ms).
 MEAN_SAMPLES = 4
-#: The least noise a running motor's current has, as a share of it.
+#: Twenty samples judge the noise only roughly: the quick checks (a jump, the mean of four) never
+#: take it below this share of the running current ...
 NOISE_SHARE = 0.025
+#: ... and the climb, which measures it over up to WINDOW_SAMPLES and takes it high by its own
+#: uncertainty, never below this one (readings averaged over a whole interval scatter 1.5-2 %; a
+#: reading that hardly moves, a coarse or stuck register, must not make every wobble count).
+CLIMB_NOISE_SHARE = 0.01
 #: Less than this while the motor runs is a sensor that is not reading, not a motor.
 MIN_RUNNING_A = 0.2
 #: A healthy move draws at most this much more than the learned running current (load).
@@ -94,7 +99,7 @@ class CurrentCheck:
         self._last_t = t
         self._recent.append(amps)
         # Fed every running sample, a sample over the limit too: it is part of the climb.
-        if self.reference is not None and self.climb.add(amps, floor=NOISE_SHARE * self.reference):
+        if self.reference is not None and self.climb.add(amps, floor=CLIMB_NOISE_SHARE * self.reference):
             return self._finding(amps, moved_mm)
         limit = self._limit()
         if limit is not None and amps > limit:
