@@ -355,7 +355,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         if c is not None:
             sd = "" if c["sd_a"] is None else f" +-{c['sd_a']:g} A"
             learned = "not learned yet" if c["running_a"] is None else f"{c['running_a']:g} A{sd}"
-            print(f"  {d}: running current {learned} over {c['moves']} healthy move(s)")
+            peak = c.get("peak_share")
+            near = "" if peak is None else f" (its checks came within {peak:.0%} of cutting one)"
+            print(f"  {d}: running current {learned} over {c['moves']} healthy move(s){near}")
     for note in result.notes:
         print(f"  note: {note}")
     if written:

@@ -430,7 +430,8 @@ def _learned_current(m: Any) -> dict:
     n = m.current_n
     sd = getattr(m, "current_sd_a", None)
     return {"current_a": round(m.current_a, 3) if n else None,
-            "current_sd_a": round(sd, 3) if n and sd is not None else None, "current_moves": n}
+            "current_sd_a": round(sd, 3) if n and sd is not None else None, "current_moves": n,
+            "current_peak": round(m.current_peak, 2) if n else None}
 
 
 # ---------------------------------------------------------------------------------------- server

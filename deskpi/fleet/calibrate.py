@@ -45,6 +45,9 @@ LIMIT_STEP_MM = 20.0
 LIMIT_APPROACH_MM = 60.0
 LIMIT_MARGIN_MM = 10.0
 END_STOP_FAULTS = ("stall", "obstruction")
+#: White noise brings the current checks this near to cutting a healthy move (5.6 sd on the ramp) about
+#: once in ten thousand moves: nearer, as a rule, is a current that is not what they assume.
+PEAK_WARN = 0.85
 MIN_POINT_GAP_MM = 100.0
 SCALE_RANGE = (0.9, 1.1)      # [sensor] scale's range: an HC-SR04's clock is good to well under 1 %
 
@@ -400,11 +403,19 @@ class Calibration:
         for d in ("up", "down"):
             m = (st.get("learned") or {}).get(d) or {}
             n = m.get("current_moves") or 0
+            peak = m.get("current_peak") if n else None
             r.current[d] = {"running_a": m.get("current_a") if n else None,
-                            "sd_a": m.get("current_sd_a") if n else None, "moves": n}
+                            "sd_a": m.get("current_sd_a") if n else None, "moves": n, "peak_share": peak}
             if n:
                 sd = f" (+-{m['current_sd_a']:g} A)" if m.get("current_sd_a") is not None else ""
-                self.say(f"running current {d}: {m['current_a']:g} A{sd} over {n} healthy move(s)")
+                near = "" if peak is None else f"; its checks came within {peak:.0%} of cutting one"
+                self.say(f"running current {d}: {m['current_a']:g} A{sd} over {n} healthy move(s){near}")
+                if peak is not None and peak >= PEAK_WARN:
+                    r.notes.append(
+                        f"the current checks came within {peak:.0%} of cutting a healthy move {d} (at most "
+                        f"{PEAK_WARN:.0%} is expected): this motor's current is noisier, or wobbles more slowly, than "
+                        "they assume, and a healthy move may be stopped as an obstruction; see 'Averaging' in "
+                        "hardware/README.md")
             else:
                 self.say(f"running current {d}: not learned yet (no healthy move {d} with the sensor reading)")
 

@@ -256,6 +256,38 @@ def test_a_hundred_thousand_healthy_samples_never_look_like_a_climb():
         assert feed_current(check, trace) is None, (move, amps, check.climb.cusum)
 
 
+def test_the_climb_keeps_how_near_a_healthy_move_came_to_tripping():
+    # What `deskpi calibrate` reports: white noise keeps a healthy move well short of the trip level,
+    # a squeezed hand reaches it.
+    peaks = []
+    for seed in range(10):
+        rng = random.Random(seed)
+        check = CurrentCheck(t_on=0.0, surge_s=0.15, rise_a=0.5, learned_a=1.6)
+        assert feed_current(check, healthy_move(rng, 1.6, 10.0)) is None
+        peaks.append(check.climb.peak)
+    assert all(0.2 < p < 0.85 for p in peaks), peaks
+    check = CurrentCheck(t_on=0.0, surge_s=0.15, rise_a=0.5, learned_a=1.6)
+    assert feed_current(check, soft_obstacle(random.Random(1), 1.6, 20.0, 38.0)) is not None
+    assert check.climb.peak >= 1.0
+
+
+def test_the_model_remembers_the_nearest_recent_call_of_the_current_checks():
+    m = StopModel().up
+    m.learn_current(1.6, 0.5)
+    m.learn_current(1.6, 0.3)
+    assert m.current_peak == pytest.approx(0.49)          # the nearer call, fading a little a move
+    for _ in range(60):
+        m.learn_current(1.6, 0.1)
+    assert 0.1 < m.current_peak < 0.2                     # forgotten over some fifty moves
+    m.learn_current(1.6, 1.2)                             # a move that tripped is no healthy move's peak
+    m.learn_current(1.6, None)                            # no peak measured: the running current only
+    assert m.current_peak < 0.2 and m.current_n == 64
+    data = StopModel().to_dict()
+    data["down"].update(current_peak=1.5)
+    with pytest.raises(ValueError, match="current_peak"):
+        StopModel.from_dict(data)
+
+
 def soft_obstacle(rng: random.Random, amps: float, k_n_mm: float, v_mm_s: float, t_contact: float = 2.0):
     """Running, then pressing into a spring: the force k x v x t, the current rising with it as
     it does for a DC motor (running current at no force, 9 A at the 1200 N stall force)."""

@@ -55,6 +55,7 @@ def test_the_current_reader_runs_in_the_sim_and_learns_the_running_current(tmp_p
         up = st["learned"]["up"]
         assert up["current_moves"] >= 1
         assert 0.7 * spec.current_up_a < up["current_a"] < 1.3 * spec.current_up_a      # load varies +-15 %
+        assert 0.0 < up["current_peak"] < 1.0          # how near the checks came to cutting it: they did not
         assert reader.errors == 0
         p = cli("--data-dir", str(d.data_dir), "status")
         assert f"  current  up {up['current_a']:g} A, down " in p.stdout, p.stdout

@@ -244,18 +244,29 @@ def test_reversed_wiring_swaps_the_pins_and_stops_there():
 
 
 def test_the_learned_running_current_is_reported_per_direction():
-    learned = {"up": {"current_a": 3.1, "current_sd_a": 0.12, "current_moves": 4},
-               "down": {"current_a": None, "current_sd_a": None, "current_moves": 0}}
+    learned = {"up": {"current_a": 3.1, "current_sd_a": 0.12, "current_moves": 4, "current_peak": 0.41},
+               "down": {"current_a": None, "current_sd_a": None, "current_moves": 0, "current_peak": None}}
     fake = FakeDaemon(current={"enabled": True, "running": True, "problem": None}, learned=learned)
     said = []
     r = Calibration(fake, defaults(), say=said.append).run(measured_mm=None, moves_per_direction=1, distance_mm=150,
                                                            limits=False)
-    assert r.current == {"sensor": "on", "up": {"running_a": 3.1, "sd_a": 0.12, "moves": 4},
-                         "down": {"running_a": None, "sd_a": None, "moves": 0}}
-    assert "running current up: 3.1 A (+-0.12 A) over 4 healthy move(s)" in said
+    assert r.current == {"sensor": "on", "up": {"running_a": 3.1, "sd_a": 0.12, "moves": 4, "peak_share": 0.41},
+                         "down": {"running_a": None, "sd_a": None, "moves": 0, "peak_share": None}}
+    assert ("running current up: 3.1 A (+-0.12 A) over 4 healthy move(s); its checks came within 41% of "
+            "cutting one") in said
+    assert not any("noisier" in n for n in r.notes)
     assert any("running current down: not learned yet" in line for line in said)
     assert fake.asked[-1] == ("status", {})            # asked after the moves, which taught it
     assert not any(k[0] == "current" for k in r.changes)       # reported, never written to the config
+
+
+def test_current_checks_that_came_near_cutting_a_healthy_move_are_a_note():
+    learned = {"down": {"current_a": 1.6, "current_sd_a": None, "current_moves": 30, "current_peak": 0.91}}
+    fake = FakeDaemon(current={"enabled": True, "running": True, "problem": None}, learned=learned)
+    r = Calibration(fake, defaults()).run(measured_mm=None, moves_per_direction=1, distance_mm=150, limits=False)
+    assert r.current["down"]["peak_share"] == 0.91
+    note = next(n for n in r.notes if "healthy move down" in n)
+    assert "within 91%" in note and "85%" in note and "noisier" in note and "Averaging" in note, note
 
 
 @pytest.mark.parametrize(("sensor", "words"), [

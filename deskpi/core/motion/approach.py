@@ -61,6 +61,7 @@ class Settle:
     bend: float = 0.0        # the bend check's evidence of the desk slowing when the motor went off
     readings: list[float] = field(default_factory=list)
     running_a: float | None = None       # the move's healthy running current, to learn once confirmed
+    current_peak: float | None = None    # how near its current checks came to tripping (share of the level)
     retreat: bool = False    # the approach was a goto's step back (Approach.retreat)
 
 

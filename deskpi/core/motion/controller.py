@@ -445,7 +445,7 @@ class MotionController:
             return      # not learned from: a squeezed coast is not this desk's
         self.noise_mm = self._scatter.add(s.readings, self.noise_mm)
         if s.learnable:
-            self.model.learn_stop(s.direction, s.fit, s.t_cut, measured, s.pulse, s.running_a)
+            self.model.learn_stop(s.direction, s.fit, s.t_cut, measured, s.pulse, s.running_a, s.current_peak)
         if g is None:
             return
         if g.kind == "backoff" and g.approaches > 0:
@@ -645,6 +645,7 @@ class MotionController:
                                direction=a.direction, target=a.target, fit=a.fit, learnable=learnable,
                                expected=expected, pulse=a.pulse, bend=a.bend.evidence(a.direction),
                                running_a=a.current.healthy_running_a() if a.current is not None else None,
+                               current_peak=a.current.climb.peak if a.current is not None else None,
                                retreat=a.retreat)
 
     def _raise_fault(self, kind: FaultKind, detail: str, now: float, *,

@@ -188,6 +188,9 @@ class Climb:
         self._sumsq = 0.0
         self._shift: float | None = None     # sums are kept about the first sample, for precision
         self.cusum = 0.0
+        #: The most of its trip level the climb reached on this move (CUSUM or ramp, whichever was
+        #: nearer): on a healthy move, how near the noise came to a false alarm.
+        self.peak = 0.0
 
     def learn(self, amps: float) -> None:
         """A sample the reference may be measured on."""
@@ -225,7 +228,7 @@ class Climb:
         x = min(x, mean + Z_CLIP * sd)
         latest = self._latest
         n = len(self._window)
-        tripped = False
+        z = 0.0
         for m, sums in zip(RAMP_SAMPLES, self._ramp, strict=True):
             # Every sample already in moves down one weight; the one that leaves had weight 1.
             leaving = latest[-m] if len(latest) >= m else 0.0
@@ -233,9 +236,10 @@ class Climb:
             sums[0] += x - leaving
             if len(latest) + 1 >= m:
                 t1, t2 = m * (m + 1) / 2, m * (m + 1) * (2 * m + 1) / 6
-                tripped = tripped or sums[1] - mean * t1 > RAMP_Z * sd * (t2 + t1 * t1 / n) ** 0.5
+                z = max(z, (sums[1] - mean * t1) / (sd * (t2 + t1 * t1 / n) ** 0.5))
         latest.append(x)
-        return tripped
+        self.peak = max(self.peak, z / RAMP_Z)
+        return z > RAMP_Z
 
     def add(self, amps: float, floor: float) -> bool:
         """Feed one running sample; True when the climb is beyond what noise makes."""
@@ -247,6 +251,7 @@ class Climb:
         ref = shift + mean + 2.0 * sd / len(self._window) ** 0.5
         z = min((amps - ref) / sd, Z_CLIP)
         self.cusum = max(0.0, self.cusum + z - CUSUM_K)
+        self.peak = max(self.peak, self.cusum / CUSUM_H)
         ramp = self._ramp_test(amps - shift, mean, sd)
         self._pending.append(amps)
         if len(self._pending) > LAG_SAMPLES:

@@ -28,6 +28,8 @@ _MIN_RATE = 0.15   # steady-state weight of a new observation (tracks slow drift
 #: guess it replaced (75 ms after 4 stops), which missed 5 of 40 soft obstacles at the end of travel.
 LAG_SD_PRIOR = (0.045, 2.0)
 _SCATTER_MEMORY = 20   # stops the learned scatter remembers
+#: A healthy move's current peak is remembered at this share a move after (1/e after ~50 moves).
+PEAK_MEMORY = 0.98
 
 
 @dataclass
@@ -37,6 +39,7 @@ class DirectionModel:
     stop_lag_s: float = 0.25
     pulse_gain: float = 1.0      # actual / modelled travel of short, open-loop pulses
     current_a: float = 0.0       # healthy running current of the motor (with a current sensor)
+    current_peak: float = 0.0    # how near the current checks came to tripping on a healthy move (share)
     stop_lag_var: float = 0.0    # how far one stop's lag falls from the learned one (mean square, s^2)
     speed_n: int = 0
     startup_n: int = 0
@@ -86,10 +89,13 @@ class DirectionModel:
         self.pulse_n += 1
         self.pulse_gain += max(1.0 / (self.pulse_n + 1), 0.2) * (g - self.pulse_gain)
 
-    def learn_current(self, amps: float) -> None:
+    def learn_current(self, amps: float, peak: float | None = None) -> None:
         if 0.05 <= amps <= 40.0:
             self.current_n += 1
             self.current_a += _rate(self.current_n) * (amps - self.current_a)
+            if peak is not None and 0.0 <= peak < 1.0:
+                # The nearest recent call: a move's peak fades over some fifty moves.
+                self.current_peak = max(peak, self.current_peak * PEAK_MEMORY)
 
     def travel_for_on_time(self, on_s: float, speed: float | None = None) -> float:
         """Distance (mm) the desk covers for the motor on for on_s, coast included."""
@@ -130,9 +136,11 @@ class StopModel:
         return cls(DirectionModel(speed_mm_s=speed_up_mm_s), DirectionModel(speed_mm_s=speed_down_mm_s))
 
     def learn_stop(self, direction: Direction, fit: TrajectoryFit, t_cut: float, final: float,
-                   pulse: tuple[float, float, float] | None, running_a: float | None) -> None:
+                   pulse: tuple[float, float, float] | None, running_a: float | None,
+                   current_peak: float | None = None) -> None:
         """What a free stop at `final` teaches: a short pulse its gain (pulse: start, travel wanted, gain
-        used), a steady run the stop lag, speed and start-up; running_a, the motor's running current."""
+        used), a steady run the stop lag, speed and start-up; running_a, the motor's running current, and
+        current_peak, how near the current checks came to cutting this healthy move."""
         m = self[direction]
         steady = fit.steady_samples()
         v_cut = fit.speed(t_cut)
@@ -148,7 +156,7 @@ class StopModel:
                 # Same desk, same control box: a better first guess than the default.
                 other.stop_lag_s = m.stop_lag_s
         if running_a is not None:
-            m.learn_current(running_a)
+            m.learn_current(running_a, current_peak)
         if steady >= 8:
             m.learn_speed(fit.fit.v)
             line = fit.steady_line()
@@ -177,6 +185,7 @@ _RANGES = {
     "stop_lag_s": (0.0, 2.0),
     "pulse_gain": (0.3, 3.0),
     "current_a": (0.0, 40.0),
+    "current_peak": (0.0, 1.0),
     "stop_lag_var": (0.0, 4.0),
 }
 
