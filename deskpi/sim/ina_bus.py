@@ -15,6 +15,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from deskpi.hw.current_sensor import INA219_AVERAGING, INA226_AVERAGING
+
+#: The averaging a current's noise is stated for (1.2 ms: about what an INA219 averaging two
+#: conversions or an INA226 averaging four of 332 us makes); the fault bench's sensor states it so too.
+NOISE_WINDOW_S = 0.0012
+#: An INA219's single conversions without averaging (SADC 0X00-0X11): 9 to 12 bits.
+INA219_SINGLE_S = (0.000084, 0.000148, 0.000276, 0.000532)
+
 INA219_RESET_CONFIG = 0x399F
 INA226_RESET_CONFIG = 0x4127
 TI_MANUFACTURER_ID = 0x5449
@@ -33,7 +41,12 @@ def _clip16(value: int) -> tuple[int, bool]:
 
 @dataclass
 class InaChip:
-    """One INA219 or INA226 measuring `amps()` through `shunt_ohms`."""
+    """One INA219 or INA226 measuring `amps()` through `shunt_ohms`.
+
+    `noise_a` is one reading's noise averaged over NOISE_WINDOW_S, as the fault bench's sensor
+    states it: the chip's averaging (from its configuration register) divides it by the square
+    root of how much longer it averages.
+    """
 
     chip: str
     shunt_ohms: float
@@ -56,8 +69,19 @@ class InaChip:
         self.calibration = 0
         self.overflow = False
 
+    def averaging_s(self) -> float:
+        """How long one averaged shunt conversion takes with the configuration written."""
+        if self.chip == "ina219":
+            table, bits = INA219_AVERAGING, self.config & (0b1111 << 3)
+            if not bits & (0b1000 << 3):
+                return INA219_SINGLE_S[(bits >> 3) & 0b11]
+        else:
+            table, bits = INA226_AVERAGING, self.config & (0b111 << 9 | 0b111 << 3)
+        return next(seconds for b, seconds in table if b == bits)
+
     def _shunt_counts(self) -> int:
-        amps = self.amps() + (self.rng.gauss(0.0, self.noise_a) if self.noise_a > 0 else 0.0)
+        sd = self.noise_a * (NOISE_WINDOW_S / self.averaging_s()) ** 0.5
+        amps = self.amps() + (self.rng.gauss(0.0, sd) if sd > 0 else 0.0)
         volts = amps * self.shunt_ohms
         if self.chip == "ina219":
             range_v = 0.04 * (1 << ((self.config >> 11) & 0b11))     # PGA: /1 40 mV ... /8 320 mV

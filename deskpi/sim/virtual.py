@@ -19,16 +19,12 @@ from deskpi.core.motion.interlock import Interlock
 from deskpi.core.types import CurrentSample, Direction, Reading
 from deskpi.hw.current_sensor import averaging
 
+from .ina_bus import NOISE_WINDOW_S
 from .physics import DeskPhysics, DeskSpec
 from .sensor_model import LOST_PULSE_S, SensorModel, SensorSpec
 
 SILENT_TIMEOUT_S = 0.025   # how long the reader waits for the echo to rise before calling it silent
 READ_LATENCY_S = 0.0005    # from the echo's end to the reading in the controller's hands
-
-
-#: The averaging the current noise below is stated for (1.2 ms: about what an INA219 averaging two
-#: conversions or an INA226 averaging four of 332 us makes).
-NOISE_WINDOW_S = 0.0012
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ import pytest
 
 from deskpi.core.motion.config import Command
 from deskpi.core.types import CurrentSample, Direction
+from deskpi.sim.ina_bus import NOISE_WINDOW_S
 from deskpi.sim.physics import DeskPhysics, DeskSpec
 from deskpi.sim.sensor_model import SensorSpec
-from deskpi.sim.virtual import NOISE_WINDOW_S, CurrentSpec, VirtualRig
+from deskpi.sim.virtual import CurrentSpec, VirtualRig
 
 SPEC = DeskSpec(load_variation=0.0, coast_jitter=0.0)
 RUNNING_UP_A = SPEC.current_up_a          # at load 1.0

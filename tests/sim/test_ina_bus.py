@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import random
+import statistics
 
 import pytest
 from gpiozero import DigitalOutputDevice
 from helpers import wait_until
 
-from deskpi.hw.current_sensor import CurrentSensor, chip_setup
+from deskpi.hw.current_sensor import CurrentSensor, chip_setup, signed16
 from deskpi.sim.ina_bus import InaBus, InaChip
 from deskpi.sim.mockdesk import SimFactory, SimPins, SimulatedDesk
 from deskpi.sim.sensor_model import SensorSpec
@@ -52,6 +54,19 @@ def test_the_ina226_model_has_its_ids_and_an_overflow_flag():
     with pytest.raises(OSError) as err:
         InaChip("ina219", 0.01, stub.current_a).read(0xFE)
     assert err.value.errno == errno.EREMOTEIO
+
+
+@pytest.mark.parametrize("chip", ["ina219", "ina226"])
+def test_the_chip_averages_as_its_configuration_says_and_its_noise_shrinks_with_it(chip):
+    setup = chip_setup(chip, 0.005, 12.0, 0.005)
+    ina = InaChip(chip, 0.005, StubPhysics(2.0).current_a, noise_a=0.05, rng=random.Random(4))
+    power_on = 0.000532 if chip == "ina219" else 0.0011         # one 12-bit conversion; one of 1.1 ms
+    assert ina.averaging_s() == pytest.approx(power_on)
+    quick = statistics.stdev(signed16(ina.read(0x01)) for _ in range(4000))
+    ina.write(0x00, setup.config)
+    assert ina.averaging_s() == pytest.approx(setup.conversion_s)
+    slow = statistics.stdev(signed16(ina.read(0x01)) for _ in range(4000))
+    assert quick / slow == pytest.approx((setup.conversion_s / power_on) ** 0.5, rel=0.08)
 
 
 def test_the_bus_answers_only_where_a_chip_is():
