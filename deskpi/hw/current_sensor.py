@@ -60,8 +60,12 @@ _INA226_TIMES = (0.000140, 0.000204, 0.000332, 0.000588, 0.0011, 0.002116, 0.004
 INA226_AVERAGING = tuple((a << 9 | c << 3, n * ct) for a, n in enumerate(_INA226_COUNTS)
                          for c, ct in enumerate(_INA226_TIMES))
 #: A conversion fills at most this share of the interval between reads: every read then finds a
-#: new one though the chip's own clock runs up to 10 % slow, and no read gets the same one twice.
+#: new one though the chip's own clock runs up to 10 % slow ...
 AVERAGING_SHARE = 0.9
+#: ... and two reads are never closer than this many conversions, however late the one before
+#: was: a read on time after a late one would otherwise find the same average, and the checks
+#: would count one reading twice.
+FRESH_CONVERSIONS = 1.1
 
 #: At rest a reading now and then keeps `deskpi doctor` and a changed chip honest; nothing needs more.
 IDLE_INTERVAL_S = 0.5
@@ -282,8 +286,10 @@ class CurrentSensor:
 
     def _run(self) -> None:
         next_at = self._clock()
+        fresh = FRESH_CONVERSIONS * self.setup.conversion_s
         while not self._stop.is_set():
             sample = self._read_once(verify=not self._active)
+            read_at = self._clock()
             if sample is not None:
                 self.latest = sample
                 self.samples += 1
@@ -292,10 +298,12 @@ class CurrentSensor:
                         self.on_sample(sample)
                     except Exception:
                         log.exception("the current sample's receiver failed")
-            next_at = max(next_at + self.interval_now_s, self._clock())
+            next_at = max(next_at + self.interval_now_s, self._clock(), read_at + fresh)
             if self._wake.wait(max(next_at - self._clock(), 0.0)):
                 self._wake.clear()
-                next_at = self._clock()        # a move is starting: the start-up surge is worth seeing
+                # A move is starting: the start-up surge is worth seeing, from the next new average.
+                next_at = max(self._clock(), read_at + fresh)
+                self._stop.wait(max(next_at - self._clock(), 0.0))
 
     def _read_once(self, *, verify: bool) -> CurrentSample | None:
         try:

@@ -12,12 +12,14 @@ import logging
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
 from deskpi.core.types import CurrentSample
 from deskpi.hw.current_sensor import (
     AVERAGING_SHARE,
+    FRESH_CONVERSIONS,
     INA219_AVERAGING,
     INA226_AVERAGING,
     CurrentSensor,
@@ -316,6 +318,38 @@ def test_bus_errors_are_counted_and_logged_rarely_never_raised_and_reading_resum
     warnings = [rec for rec in caplog.records if "failed" in rec.getMessage()]
     assert 1 <= len(warnings) <= 2          # twenty errors, one or two lines in the log
     assert model.calibration == r.setup.calibration
+
+
+class LateBus(InaBus):
+    """Every third current read is held up 2 ms before the chip hands over its register (a busy
+    bus, a late thread); notes when each read reached the chip."""
+
+    def __init__(self, chips) -> None:
+        super().__init__(chips)
+        self.latched: list[float] = []
+        self.n = 0
+
+    def read_i2c_block_data(self, addr, reg, length, force=None):
+        if reg == 0x04:
+            self.n += 1
+            if self.n % 3 == 0:
+                time.sleep(0.002)
+            self.latched.append(time.monotonic())
+        return super().read_i2c_block_data(addr, reg, length)
+
+
+def test_a_read_after_a_late_one_waits_for_a_new_average(made):
+    # At 5 ms an INA226 averages 4.4 ms: a read 2 ms late followed by one on time would find the
+    # same average again, and the checks would weigh one reading twice.
+    bus = LateBus({0x40: InaChip("ina226", 0.005, Amps(1.5))})
+    got = Collector(60)
+    r = reader(made, "ina226", bus, shunt_ohms=0.005, max_amps=12.0, interval_s=0.005, on_sample=got)
+    r.open()
+    r.start()
+    assert got.enough.wait(WAIT_S)
+    r.close()
+    gaps = [b - a for a, b in zip(bus.latched, bus.latched[1:], strict=False)]
+    assert min(gaps) >= FRESH_CONVERSIONS * r.setup.conversion_s > r.setup.conversion_s, min(gaps)
 
 
 def test_a_failing_receiver_does_not_stop_the_reader(made):
