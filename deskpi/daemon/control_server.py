@@ -431,7 +431,8 @@ def _learned_current(m: Any) -> dict:
     sd = getattr(m, "current_sd_a", None)
     return {"current_a": round(m.current_a, 3) if n else None,
             "current_sd_a": round(sd, 3) if n and sd is not None else None, "current_moves": n,
-            "current_peak": round(m.current_peak, 2) if n else None}
+            # 0 is a model saved before the peak was kept (or moves too short to weigh): not known yet.
+            "current_peak": round(m.current_peak, 2) if n and m.current_peak > 0 else None}
 
 
 # ---------------------------------------------------------------------------------------- server

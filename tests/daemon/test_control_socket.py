@@ -73,6 +73,8 @@ def test_status_has_the_live_desk(client, daemon):
     # How far one stop lands from the learned coast: a new desk starts from a cautious guess (45 ms of lag).
     for m in st["learned"].values():
         assert 0.0 < m["stop_scatter_mm"] < 0.06 * m["speed_mm_s"] + 0.1, m
+        # No current sensor here: no running current learned, and nothing said of its checks.
+        assert (m["current_moves"], m["current_a"], m["current_peak"]) == (0, None, None), m
 
 
 def test_socket_is_group_only_and_the_data_dir_is_locked(daemon):
