@@ -22,6 +22,7 @@ simulator hand in a bus factory instead (`deskpi/sim/ina_bus.py`).
 """
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -103,6 +104,7 @@ class ChipSetup:
         return raw >= self.saturation_bits or raw <= -self.saturation_bits
 
 
+@functools.lru_cache(maxsize=16)
 def averaging(chip: str, interval_s: float) -> tuple[int, float]:
     """The chip's longest averaged conversion that fits between two reads `interval_s` apart: (bits, seconds).
 
