@@ -127,6 +127,23 @@ class SoakSim:
         except OSError:
             return ""
 
+    def log_size(self) -> int:
+        """Where the sim's log ends now (for `log_since`)."""
+        try:
+            return (self.dir / "sim.log").stat().st_size
+        except OSError:
+            return 0
+
+    def log_since(self, offset: int, lines: int = 6) -> list[str]:
+        """The last few lines the sim logged after `offset`."""
+        try:
+            with open(self.dir / "sim.log", "rb") as log:
+                log.seek(offset)
+                text = log.read().decode(errors="replace")
+        except OSError:
+            return []
+        return [line.strip()[:300] for line in text.splitlines()[-lines:]]
+
     def log_summary(self) -> dict:
         """Tracebacks and ERROR lines the sim logged (the first few shown), counted over the whole run."""
         tracebacks = errors = 0

@@ -43,6 +43,9 @@ EDGE_WAIT_S = 3.0               # a press (or Stop) the motor has not answered w
 POLL_S = 0.02                   # edges carry their own times: polling slowly only spares the daemon
 HOLD_S = 0.12
 RUN_BEFORE_STOP_S = 0.25
+MISSED_KEPT = 3                 # misses reported with the daemon's state and log (all are counted)
+MISSED_STATUS = ("state", "height_mm", "target_mm", "motor", "locked", "owner", "moved_by", "fault",
+                 "reading_lag_p99_ms")
 LIMITS = {"phones": (0, 200), "rps": (0, 500), "presses": (1, 5000), "moves": (0, 200)}
 
 
@@ -148,18 +151,29 @@ class Rig:
         return "up" if h < (self.lo + self.hi) / 2 else "down"
 
 
+def _missed(rig: Rig, out: dict, what: str, log_from: int, **seen) -> None:
+    """Count a press, release or Stop the motor did not answer, and keep the first few with what the
+    daemon said then (its state, and what it logged meanwhile): a miss must say why."""
+    out[f"missed_{what}"] += 1
+    if len(out["missed"]) < MISSED_KEPT:
+        st = rig.state()
+        out["missed"].append({"what": what, **seen, "status": {k: st.get(k) for k in MISSED_STATUS},
+                              "log": rig.sim.log_since(log_from)})
+
+
 def _press(rig: Rig, out: dict) -> None:
     """Hold ▲ or ▼ briefly: button edge -> motor on, release edge -> motor off."""
     key = rig.direction()
     rig.settle()
     rig.forget()
+    log_from = rig.sim.log_size()
     button, motor_on = None, None
     rig.ctl.request("sim-key", key=key, pressed=True)
     button = rig.wait_edge(lambda e: e[2] == rig.buttons[key], EDGE_WAIT_S)
     if button is not None:
         motor_on = rig.wait_edge(lambda e: e[2] in rig.motor and e[3] > 0, EDGE_WAIT_S)
     if motor_on is None:
-        out["missed_presses"] += 1
+        _missed(rig, out, "presses", log_from, key=key, button_edge=button is not None)
     else:
         out["press_on"].append(1000 * (motor_on[1] - button[1]))
         time.sleep(HOLD_S)
@@ -170,7 +184,7 @@ def _press(rig: Rig, out: dict) -> None:
         release = rig.wait_edge(lambda e: e[2] == rig.buttons[key], EDGE_WAIT_S)
         off = rig.wait_edge(lambda e: e[2] in rig.motor and e[3] == 0, EDGE_WAIT_S)
         if release is None or off is None:
-            out["missed_releases"] += 1
+            _missed(rig, out, "releases", log_from, key=key, button_edge=release is not None)
         else:
             out["release_off"].append(1000 * (off[1] - release[1]))
 
@@ -210,11 +224,12 @@ def _api_stop(rig: Rig, out: dict) -> None:
     if _cut_meanwhile(rig):
         out["cut_before_stop"] += 1
         return
+    log_from = rig.sim.log_size()
     t0 = time.monotonic()
-    rig.web.request("POST", "/stop")
+    status, _ = rig.web.request("POST", "/stop")
     off = rig.wait_edge(lambda e: e[2] in rig.motor and e[3] == 0, EDGE_WAIT_S)
     if off is None:
-        out["missed_stops"] += 1
+        _missed(rig, out, "stops", log_from, http_status=status)
     else:
         out["api_stop_off"].append(1000 * (off[1] - t0))
 
@@ -238,7 +253,7 @@ def measure(rig: Rig, presses: int, moves: int, seed: int) -> dict:
     out: dict = {"press_on": [], "release_off": [], "api_stop_off": [], "stop_error_mm": [], "missed_presses": 0,
                  "missed_releases": 0, "missed_stops": 0, "cut_before_release": 0, "cut_before_stop": 0,
                  "moves_refused": 0, "moves_not_started": 0,
-                 "refusals": []}
+                 "refusals": [], "missed": []}
     faults_before = len(rig.faults)
     rng = random.Random(seed)
     rig.settle()

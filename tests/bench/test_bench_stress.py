@@ -57,6 +57,11 @@ def test_each_phase_reports_the_same_latencies(stress, phase):
     assert p["press_to_motor_on_ms"]["n"] + p["missed_presses"] == presses
     assert {"moves", "p95", "max"} <= p["stop_accuracy_mm"].keys()
     assert isinstance(p["fault_kinds"], list) and len(p["fault_kinds"]) == p["faults_cleared"]
+    # every miss is counted; the first few say what the daemon was doing then
+    misses = p["missed_presses"] + p["missed_releases"] + p["missed_stops"]
+    assert isinstance(p["missed"], list) and len(p["missed"]) == min(misses, 3)
+    for m in p["missed"]:
+        assert m["what"] in ("presses", "releases", "stops") and {"status", "log"} <= m.keys(), m
 
 
 def test_the_load_says_what_it_achieved(stress):
@@ -99,3 +104,27 @@ def test_the_cpu_it_names_are_this_machines():
     check(cpu=usable[0], phones=50, rps=50, presses=200, moves=10)
     with pytest.raises(StressConfigError, match=", ".join(map(str, usable))):
         check(cpu=max(usable) + 1, phones=50, rps=50, presses=200, moves=10)
+
+
+def test_a_miss_is_kept_with_what_the_daemon_said_then(tmp_path):
+    from types import SimpleNamespace
+
+    from deskpi.bench import stress as bench
+
+    log = tmp_path / "sim.log"
+    log.write_text("before the press\n")
+    sim = SimpleNamespace(dir=tmp_path)
+    sim.log_size = lambda: bench.SoakSim.log_size(sim)
+    sim.log_since = lambda offset: bench.SoakSim.log_since(sim, offset)
+    rig = SimpleNamespace(sim=sim, state=lambda: {"state": "settling", "height_mm": 901.5, "pid": 7})
+    out = {"missed_presses": 0, "missed": []}
+    for _ in range(5):
+        mark = sim.log_size()
+        with log.open("a") as f:
+            f.write("INFO deskpi.hw.buttons: button: Hold(UP) refused: the desk is settling\n")
+        bench._missed(rig, out, "presses", mark, key="up", button_edge=True)
+    assert out["missed_presses"] == 5 and len(out["missed"]) == bench.MISSED_KEPT
+    first = out["missed"][0]
+    assert first["what"] == "presses" and first["key"] == "up" and first["button_edge"] is True
+    assert first["status"]["state"] == "settling" and "pid" not in first["status"]
+    assert first["log"] == ["INFO deskpi.hw.buttons: button: Hold(UP) refused: the desk is settling"]
