@@ -23,6 +23,8 @@ $(STAMP): pyproject.toml
 	@echo "installing deskpi and its tools into $(VENV) (a minute or two the first time)..."
 	@$(BIN)/pip install -qq --disable-pip-version-check --upgrade pip
 	@$(BIN)/pip install -qq --disable-pip-version-check -e '.[dev]'
+	@# As pip does for an installed desk: the CLI then starts without compiling (PYTHONDONTWRITEBYTECODE or not).
+	@$(BIN)/python -m compileall -q deskpi >/dev/null
 	@touch $(STAMP)
 
 # Installs missing tools when it can (root with apt-get); the tests themselves

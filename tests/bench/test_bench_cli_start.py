@@ -17,8 +17,8 @@ def positive(v) -> bool:
 
 def test_bench_cli_quick_reports_each_command_beside_a_bare_python(cli):
     doc = cli.json("bench", "cli", "--json", "--quick", timeout=300)
-    assert doc.keys() >= {"python", "runs", "quick", "limit_ratio", "options", "bare_python", "commands", "met",
-                          "problems"}
+    assert doc.keys() >= {"python", "runs", "quick", "limit_ratio", "options", "bytecode", "bare_python", "commands",
+                          "met", "problems"}
     assert doc["quick"] is True and doc["runs"] == 5 and doc["limit_ratio"] == 5.5
     bare = doc["bare_python"]
     assert positive(bare["median_ms"]) and bare["median_ms"] <= bare["p90_ms"]
@@ -50,3 +50,17 @@ def test_bench_cli_says_when_the_commands_cannot_use_the_desk_it_was_pointed_at(
         assert c["met"] is False and c["exit_codes"] != [0], (name, c)
         assert any(f"`deskpi {name}` exited" in p for p in doc["problems"]), doc["problems"]
     assert doc["commands"]["status --json"]["exit_codes"] == [3]       # still "no daemon": that is its job
+
+
+def test_the_commands_run_compiled_as_installed_even_where_the_shell_says_not_to(monkeypatch, tmp_path):
+    """pip compiles an installed deskpi; a shell's PYTHONDONTWRITEBYTECODE must not make every timed run
+    compile deskpi's sources again (the compiled files go to the bench's own directory)."""
+    from deskpi.bench import cli_start
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    env = cli_start._env(tmp_path / "pycache")
+    assert "PYTHONDONTWRITEBYTECODE" not in env and env["PYTHONPYCACHEPREFIX"] == str(tmp_path / "pycache")
+    argv = cli_start._argv(["--help"], [])
+    cli_start._time(argv, env)
+    compiled = list((tmp_path / "pycache").rglob("deskpi/cli/main*.pyc"))
+    assert compiled, "the warm-up run left no compiled deskpi.cli.main"
