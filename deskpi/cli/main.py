@@ -254,8 +254,9 @@ def _daemon_settings(args: argparse.Namespace, *, etc: str, log_format: str):
     import logging
 
     from deskpi.cli.common import CliError, load_settings, report
+    from deskpi.daemon import log_queue
 
-    logging.basicConfig(level=logging.INFO, format=log_format)
+    log_queue.install(log_format)
     if not getattr(args, "verbose", False):
         # APScheduler says at INFO every time the reminder job is rescheduled or runs (once a minute
         # or more): noise that buries what the desk itself says. --verbose brings it back.
