@@ -181,6 +181,12 @@ def test_statistics_show_charts(ada, desk):
     expect(chart).to_be_visible()
     expect(chart.locator("rect").first).to_be_attached()
     expect(page.locator('[data-testid="stats-weeks"] svg')).to_be_visible()
+    # Each axis' ticks read differently and in a unit that fits: a desk used for a few minutes
+    # showed "0h, 0h, 0h" (the hours rounded) and posture changes "0, 1, 1".
+    for svg in page.locator("svg.chart").all():
+        ticks = svg.locator('text[text-anchor="end"]').all_text_contents()
+        assert len(ticks) == 3 and len(set(ticks)) == 3 and ticks[0] == "0", ticks
+        assert all(re.fullmatch(r"\d+(\.\d)?( min| h)?", t) for t in ticks), ticks
 
 
 def test_losing_the_connection_mid_hold_stops_the_desk(ada, desk):

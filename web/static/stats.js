@@ -5,7 +5,7 @@ import { $, fillList, showMessage } from "./dom.js";
 const NS = "http://www.w3.org/2000/svg";
 const W = 340;
 const H = 170;
-const M = { top: 8, right: 6, bottom: 22, left: 30 };
+const M = { top: 8, right: 6, bottom: 22, left: 46 };    // room for "40 min"
 
 function svg(tag, attrs, text) {
   const node = document.createElementNS(NS, tag);
@@ -14,17 +14,31 @@ function svg(tag, attrs, text) {
   return node;
 }
 
-function niceMax(v) {
-  if (!(v > 0)) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+/** The axis' top for values up to v: 1, 2, 4, 5, 6, 8 or 10 times a power of ten. With `whole` (counts,
+ * minutes) the middle tick is a whole number too, so no two ticks read the same ("0, 1, 1"). */
+function niceMax(v, whole) {
+  const p = 10 ** Math.floor(Math.log10(v > 0 ? v : 1));
+  for (const m of [1, 2, 4, 5, 6, 8, 10]) {
+    const top = m * p;
+    if (top >= v && (!whole || Number.isInteger(top / 2))) return top;
+  }
   return 10 * p;
 }
 
-/** Stacked bars: items [{label, title, parts: [[cls, value], ...], goal}] -> an accessible <svg>. */
-function barChart(items, { unit, label, decimals = 1 }) {
+/** Durations in minutes on an axis: in minutes while the axis ends within the hour (a few minutes
+ * would read "0h, 0h, 0h" in hours), in hours from there on. */
+function durationAxis(topMin) {
+  const max = niceMax(topMin, true);
+  if (max <= 60) return { max, scale: 1, unit: " min" };
+  return { max: niceMax(topMin / 60, false) * 60, scale: 60, unit: " h" };
+}
+
+/** Stacked bars: items [{label, title, parts: [[cls, value], ...], goal}] -> an accessible <svg>.
+ * `durations`: the values are minutes of time (labelled in minutes or hours); else counts. */
+function barChart(items, { label, durations = false }) {
   const top = Math.max(...items.map((it) => Math.max(it.parts.reduce((s, [, v]) => s + v, 0), it.goal || 0)), 0);
-  const max = niceMax(top);
+  const axis = durations ? durationAxis(top) : { max: niceMax(top, true), scale: 1, unit: "" };
+  const max = axis.max;
   const ih = H - M.top - M.bottom;
   const iw = W - M.left - M.right;
   const y = (v) => M.top + ih - (v / max) * ih;
@@ -32,7 +46,8 @@ function barChart(items, { unit, label, decimals = 1 }) {
   root.append(svg("title", {}, label));
   for (const t of [0, max / 2, max]) {
     root.append(svg("line", { x1: M.left, x2: W - M.right, y1: y(t), y2: y(t), class: "axis" }));
-    root.append(svg("text", { x: M.left - 4, y: y(t) + 4, "text-anchor": "end" }, `${+t.toFixed(decimals)}${unit}`));
+    const tick = t === 0 ? "0" : `${+(t / axis.scale).toFixed(1)}${axis.unit}`;
+    root.append(svg("text", { x: M.left - 4, y: y(t) + 4, "text-anchor": "end" }, tick));
   }
   const slot = iw / Math.max(items.length, 1);
   const bw = Math.min(34, slot * 0.64);
@@ -56,7 +71,7 @@ function barChart(items, { unit, label, decimals = 1 }) {
   return root;
 }
 
-const hours = (min) => (typeof min === "number" ? min / 60 : 0);
+const minutes = (min) => (typeof min === "number" ? min : 0);
 const weekday = (iso) => new Date(`${iso}T12:00:00`).toLocaleDateString([], { weekday: "short" });
 const shortDate = (iso) => new Date(`${iso}T12:00:00`).toLocaleDateString([], { day: "numeric", month: "short" });
 const mins = (m) => `${Math.round(m || 0)} min`;
@@ -106,14 +121,15 @@ function renderWeek(report) {
   put("days", barChart(days.map((x) => ({
     label: weekday(x.date),
     title: `${shortDate(x.date)}: standing ${mins(x.standing_min)}, in between ${mins(x.between_min)}, sitting ${mins(x.sitting_min)}`,
-    parts: [["b-stand", hours(x.standing_min)], ["b-between", hours(x.between_min)], ["b-sit", hours(x.sitting_min)]],
-    goal: hours(x.standing_goal_min),
-  })), { unit: "h", label: "Hours sitting and standing per day, last 7 days" }));
+    parts: [["b-stand", minutes(x.standing_min)], ["b-between", minutes(x.between_min)],
+      ["b-sit", minutes(x.sitting_min)]],
+    goal: minutes(x.standing_goal_min),
+  })), { durations: true, label: "Time sitting and standing per day, last 7 days" }));
   put("changes", barChart(days.map((x) => ({
     label: weekday(x.date),
     title: `${shortDate(x.date)}: ${x.posture_changes} posture changes`,
     parts: [["b-changes", x.posture_changes || 0]],
-  })), { unit: "", label: "Posture changes per day, last 7 days", decimals: 0 }));
+  })), { label: "Posture changes per day, last 7 days" }));
 
   const today = days[days.length - 1] || {};
   $('[data-k="today"]').textContent = String(Math.round(today.standing_min || 0));
@@ -152,9 +168,10 @@ function renderMonth(report) {
     label: shortDate(w.first_day),
     title: `${span(w)}: standing ${mins(w.standing_min)}, sitting ${mins(w.sitting_min)}`
       + (typeof w.standing_goal_min === "number" ? `, goal of these days ${mins(w.standing_goal_min)}` : ""),
-    parts: [["b-stand", hours(w.standing_min)], ["b-between", hours(w.between_min)], ["b-sit", hours(w.sitting_min)]],
-    goal: hours(w.standing_goal_min),
-  })), { unit: "h", label: "Hours sitting and standing per week, last 4 weeks", decimals: 0 }));
+    parts: [["b-stand", minutes(w.standing_min)], ["b-between", minutes(w.between_min)],
+      ["b-sit", minutes(w.sitting_min)]],
+    goal: minutes(w.standing_goal_min),
+  })), { durations: true, label: "Time sitting and standing per week, last 4 weeks" }));
 }
 
 function load(days, render) {
