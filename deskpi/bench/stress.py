@@ -33,7 +33,7 @@ from deskpi.bench.soak_http import Client, Tally
 from deskpi.bench.soak_sim import SoakSim, die_with_parent
 from deskpi.bench.web import summary
 from deskpi.config import defaults
-from deskpi.daemon.client import ControlClient
+from deskpi.daemon.client import ControlClient, ControlError
 
 TARGET_MS = 20.0
 UNIT_NICE = -5                  # systemd/deskpi.service: Nice=-5
@@ -156,9 +156,12 @@ def _missed(rig: Rig, out: dict, what: str, log_from: int, **seen) -> None:
     daemon said then (its state, and what it logged meanwhile): a miss must say why."""
     out[f"missed_{what}"] += 1
     if len(out["missed"]) < MISSED_KEPT:
-        st = rig.state()
-        out["missed"].append({"what": what, **seen, "status": {k: st.get(k) for k in MISSED_STATUS},
-                              "log": rig.sim.log_since(log_from)})
+        try:
+            st = rig.state()
+            status = {k: st.get(k) for k in MISSED_STATUS}
+        except ControlError as exc:         # a daemon that does not answer is the answer
+            status = {"error": str(exc)}
+        out["missed"].append({"what": what, **seen, "status": status, "log": rig.sim.log_since(log_from)})
 
 
 def _press(rig: Rig, out: dict) -> None:

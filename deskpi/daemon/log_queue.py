@@ -26,29 +26,28 @@ QUEUE_RECORDS = 10_000
 
 
 class DroppingQueueHandler(logging.handlers.QueueHandler):
-    """A QueueHandler that never blocks and never raises: a full queue drops the record and counts it."""
+    """A QueueHandler that never blocks and never raises: a full queue drops the record and counts it.
+    (`Handler.handle` holds the handler's lock around `emit`, so the count needs no lock of its own.)"""
 
     def __init__(self, q: queue.Queue) -> None:
         super().__init__(q)
         self.dropped = 0
-        self._lock_dropped = threading.Lock()
 
     def enqueue(self, record: logging.LogRecord) -> None:
-        with self._lock_dropped:
-            try:
-                if self.dropped:
-                    note = logging.makeLogRecord({
-                        "name": __name__, "levelno": logging.WARNING, "levelname": "WARNING",
-                        "msg": f"{self.dropped} log records were dropped: the log's output was blocked"})
-                    self.queue.put_nowait(note)
-                    self.dropped = 0
-                self.queue.put_nowait(record)
-            except queue.Full:
-                self.dropped += 1
+        try:
+            if self.dropped:
+                note = logging.makeLogRecord({
+                    "name": __name__, "levelno": logging.WARNING, "levelname": "WARNING",
+                    "msg": f"{self.dropped} log records were dropped: the log's output was blocked"})
+                self.queue.put_nowait(note)
+                self.dropped = 0
+            self.queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
 
 
 class QueuedLog:
-    """The root logger's only handler is the queue, written out by the `log-writer` thread; `stop()`
+    """The root logger hands its records to the queue, written out by the `log-writer` thread; `stop()`
     writes out what is left (also at exit), waiting a moment at most for a blocked output."""
 
     def __init__(self, fmt: str, *, level: int = logging.INFO, stream: TextIO | None = None,
