@@ -366,14 +366,14 @@ def test_after_sigterm_every_motion_request_is_refused_and_the_motor_stays_off(t
 # == 5. a second signal during shutdown =======================================================
 
 DOUBLE_SIGNAL_SCRIPT = textwrap.dedent("""
-    import faulthandler, logging, os, signal, sys, tempfile, time
+    import faulthandler, logging, os, signal, sys, time
     from pathlib import Path
     logging.basicConfig(level=logging.CRITICAL)
     from deskpi.config import defaults
     from deskpi.daemon.root import Daemon
     from deskpi.daemon.sdnotify import Notifier
     faulthandler.dump_traceback_later(20, exit=True)      # a deadlock ends here, with a traceback
-    d = Daemon(defaults(), sim=True, data_dir=Path(tempfile.mkdtemp()), seed=1, notifier=Notifier(env={}))
+    d = Daemon(defaults(), sim=True, data_dir=Path.cwd(), seed=1, notifier=Notifier(env={}))
     d.build()
     d.install_signal_handlers()
     os.kill(os.getpid(), signal.SIGINT)                   # the first Ctrl-C

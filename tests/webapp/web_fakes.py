@@ -112,9 +112,14 @@ class FakeService:
         return [c[0] for c in self.calls]
 
 
+#: Where the databases of tests that do not give one go: one directory per test run, removed when the
+#: run ends (a directory per database, left behind, added a few hundred to /tmp on every run).
+_DATABASES = tempfile.TemporaryDirectory(prefix="deskpi-web-")
+
+
 def with_store(service: FakeService, db: Path | None = None) -> FakeService:
     """`service` keeping its people in the database `db` (a new one in a temporary directory by default)."""
-    service.store = Store.open(db or Path(tempfile.mkdtemp(prefix="deskpi-web-")) / "deskpi.db")
+    service.store = Store.open(db or Path(tempfile.mkdtemp(dir=_DATABASES.name)) / "deskpi.db")
     return service
 
 
