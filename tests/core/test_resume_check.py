@@ -10,7 +10,7 @@ import random
 import pytest
 
 from deskpi.core.faults import FaultKind
-from deskpi.core.motion.resume import SLOWER, ResumeCheck
+from deskpi.core.motion.resume import SLOWER, ResumeCheck, ran_free
 from deskpi.core.motion.trajectory import TrajectoryFit
 from deskpi.core.types import Direction
 
@@ -77,3 +77,34 @@ def test_a_speed_known_only_roughly_asks_for_more() -> None:
     rough = [resume_run(seed=s, speed=SPEED * 0.75, decay_s=3.0, v0=(SPEED, 2.0)) for s in range(20)]
     assert all(sure) and all(rough)
     assert sum(r[0] for r in rough if r) > sum(s[0] for s in sure if s)
+
+
+def carried_on(speed: float, seconds: float, *, seed: int = 1) -> TrajectoryFit:
+    """The fit of a leg that carried on downwards from 1000 mm at `speed` for `seconds`."""
+    rng = random.Random(seed)
+    fit = TrajectoryFit(direction=Direction.DOWN, t_on=0.0, start_mm=1000.0, start_sd_mm=0.5, speed_prior=SPEED,
+                        speed_sd=4.0, ramp_s=0.4, noise_mm=NOISE)
+    for k in range(1, int(seconds / PING)):
+        t = k * PING
+        fit.add(t, 1000.0 - speed * fit.g(t) + rng.gauss(0.0, NOISE))
+    return fit
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_leg_at_the_moves_own_speed_well_past_the_last_false_alarm_ran_free(seed):
+    # 17 mm/s: a heavily loaded slow desk, as fast as it went before its first stop in this move.
+    fit = carried_on(17.0, 1.4, seed=seed)
+    at = fit.position(1.4)
+    assert ran_free(fit, (17.0, 0.5), 1000.0, at, 10.0)
+    assert not ran_free(fit, (17.0, 0.5), at + 5.0, at, 10.0), "not past where the last stop left it"
+    assert not ran_free(fit, None, 1000.0, at, 10.0), "no speed of this move's to go by"
+    assert not ran_free(fit, (17.0, 0.5), None, at, 10.0), "no false alarm before"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_leg_pressing_into_something_did_not_run_free(seed):
+    # Carrying on at 60 % of the move's speed: a squeezed chair arm holds the desk back.
+    fit = carried_on(0.6 * 17.0, 2.5, seed=seed)
+    assert fit.d * (fit.position(2.5) - 1000.0) > 10.0
+    assert not ran_free(fit, (17.0, 0.5), 1000.0, fit.position(2.5), 10.0)
+    assert SLOWER * 17.0 > 0.6 * 17.0

@@ -94,7 +94,10 @@ def begin(cfg: MotionConfig, m: DirectionModel, *, d: Direction, here: float, st
     collapse = collapse_check(cfg, m, noise_mm, ping_s)
     return Approach(
         direction=d, target=target, aim=aim, retreat=retreat, pulse=pulse, t_on=now, fit=fit,
-        startup=StartupCheck(fit=fit, speed=m.speed_mm_s, noise_mm=noise_mm, trusted=trusted,
+        # Carrying on after a false alarm, the move's own speed is known: a heavily loaded desk's slow
+        # start is not a stall, nor its first millimetres, read against the learned pace, the wrong way.
+        startup=StartupCheck(fit=fit, speed=m.speed_mm_s if free_speed is None else free_speed[0],
+                             noise_mm=noise_mm, trusted=trusted,
                              threshold=cfg.evidence_threshold, startup_s=m.startup_s, still=still),
         collapse=collapse,
         early=EarlyStopCheck(fit=fit, speed=m.speed_mm_s, noise_mm=noise_mm, trusted=trusted,

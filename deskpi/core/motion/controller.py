@@ -16,7 +16,7 @@ import math
 
 from ..faults import Fault, FaultKind, MotionRefused
 from ..types import CurrentSample, Direction, EchoStatus, Reading
-from . import approach, pressed
+from . import approach, pressed, resume
 from .approach import Approach, Settle
 from .config import Command, MotionConfig, MoveReport
 from .duty import DutyCycle
@@ -343,6 +343,9 @@ class MotionController:
         onset = a.collapse.onset or a.early.onset
         blocked = onset[1] if kind is FaultKind.OBSTRUCTION and onset else None
         g = self._goal
+        at = a.fit.position(t) if blocked is None else blocked
+        ran_free = g is not None and not a.retreat and resume.ran_free(
+            a.fit, g.free_speed.get(d), g.dismissed_at, at, self._near_mm)
         if g is not None and kind is FaultKind.OBSTRUCTION and not a.retreat and a.fit.steady_samples() >= 8:
             g.free_speed.setdefault(d, (a.fit.fit.v, math.sqrt(a.fit.fit.var_v)))   # a speed the readings measured
         self._pause(t)
@@ -350,7 +353,7 @@ class MotionController:
         s = self._settle
         assert s is not None   # a was the approach under way, so the pause's cut has just begun a settle
         s.suspect = Suspicion(kind, detail, d, a.fit.x0, expected, spread, blocked, direct, a.fit.start_sd,
-                              current_a, coast_unknown)
+                              current_a, coast_unknown, ran_free)
 
     def _pause(self, now: float) -> None:
         """Motor off as a precaution; the goal stands and resumes once the readings do."""
@@ -477,10 +480,13 @@ class MotionController:
             # now. Learn that, or every move would stop on it.
             self.model[sus.direction].learn_current(sus.current_a / 1.1)
         if found is None and g is not None:
-            g.dismissed += 1
-            near = max(10.0, 4.0 * self.noise_mm)
+            # Counted unless the desk has since gone on at its own speed well past the last one's rest:
+            # on the slow desk a heavily loaded move met two false collapse alarms 21 mm apart, each leg at
+            # full speed, then a slow start, and three counted latched a desk with nothing in its way.
+            g.dismissed += 0 if sus.ran_free else 1
+            g.dismissed_at = final
             if sus.kind is FaultKind.OBSTRUCTION and g.obstruction_at is not None \
-                    and abs(final - g.obstruction_at) <= near:
+                    and abs(final - g.obstruction_at) <= self._near_mm:
                 # Slowed to a stop twice in the same place: echoes do not mislead twice at one
                 # height, something is there; never drive into it a third time.
                 found = (sus.kind, f"{sus.detail} (a second time at {final:.0f} mm)")
@@ -558,6 +564,11 @@ class MotionController:
                           f"{led.stops} stop{'s' if led.stops > 1 else ''} (pressing into something)",
                           now, backoff_from=None if s.stopped else s.direction)
         return True
+
+    @property
+    def _near_mm(self) -> float:
+        """Two stops nearer than this are at one height: the readings cannot tell them apart."""
+        return max(10.0, 4.0 * self.noise_mm)
 
     def _rest_height(self, now: float) -> tuple[float, float] | None:
         """Height and its sd: the last settle if it is recent and nothing moved since."""

@@ -21,6 +21,7 @@ class Goal:
     dismissed: int = 0
     dismissed_obstruction: bool = False
     obstruction_at: float | None = None      # where a dismissed obstruction suspicion left the desk
+    dismissed_at: float | None = None        # where the last suspicion judged a false alarm left it
     backoff_from: Direction | None = None
     retreat_to: float | None = None          # let go of what an undecided suspicion may be pressing first
     stepped_back: bool = False               # it has stepped back from an undecided stop (once per goto)
@@ -47,3 +48,4 @@ class Goal:
         self.start_mm, self.free_speed = old.start_mm, old.free_speed
         self.dismissed, self.dismissed_obstruction = old.dismissed, old.dismissed_obstruction
         self.obstruction_at, self.stepped_back = old.obstruction_at, old.stepped_back
+        self.dismissed_at = old.dismissed_at

@@ -27,6 +27,7 @@ class Suspicion:
     start_sd_mm: float = 0.0  # how sure the height the move started from is
     current_a: float | None = None   # what the motor drew, when the current raised the alarm
     coast_unknown_mm: float = 0.0    # a free desk rests anywhere up to this much short of expected_mm
+    ran_free: bool = False    # its leg went on at the move's own speed well past the last false alarm's rest
 
 
 def _log_free(final: float, sus: Suspicion, sd: float) -> float:

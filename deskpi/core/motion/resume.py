@@ -31,6 +31,19 @@ MIN_READINGS = 8
 AFTER_RAMP_S = 0.05
 
 
+def ran_free(fit: TrajectoryFit, free_speed: tuple[float, float] | None, past_mm: float | None,
+             at_mm: float, near_mm: float) -> bool:
+    """Did this leg run at the move's own free speed (`free_speed`, before its first stop) from where the
+    last stop judged a false alarm left the desk (`past_mm`) to `at_mm`, more than `near_mm` on?
+
+    Then that stop was a false alarm beyond doubt: nothing was there, or the desk would not have gone on
+    at full speed. A soft obstacle that gives lets a pressed desk on only at a share of that speed.
+    """
+    if free_speed is None or past_mm is None or fit.steady_samples() < MIN_READINGS:
+        return False
+    return fit.d * (at_mm - past_mm) > near_mm and fit.fit.v >= SLOWER * free_speed[0]
+
+
 class ResumeCheck:
     def __init__(self, *, fit: TrajectoryFit, free_speed: tuple[float, float], noise_mm: float,
                  anchor_sd_mm: float) -> None:
