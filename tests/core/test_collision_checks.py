@@ -95,9 +95,9 @@ def test_a_move_heavier_than_ever_learned_is_not_direct_evidence():
     assert found is not None and not check.settled     # the controller judges it once settled
 
 
-def collapse_run(t0: float, stop_after: float | None, *, speed=30.0, noise=2.0, seed=1):
+def collapse_run(t0: float, stop_after: float | None, *, speed=30.0, noise=2.0, seed=1, threshold=10.0):
     rng = random.Random(seed)
-    check = CollapseCheck(noise_mm=noise, threshold=10.0, steady_after_s=0.3, speed=speed, ping_s=0.025)
+    check = CollapseCheck(noise_mm=noise, threshold=threshold, steady_after_s=0.3, speed=speed, ping_s=0.025)
     y0 = 800.0
     for k in range(400):
         t = t0 + k * 0.025
@@ -115,6 +115,17 @@ def test_the_collapse_test_works_at_any_uptime(t0):
     hit = collapse_run(t0, 3.0)
     assert hit is not None and hit[1][0] is FaultKind.OBSTRUCTION
     assert 3.0 < hit[0] < 3.5
+
+
+@pytest.mark.parametrize("stop_after", [0.9, 3.0])
+def test_a_desk_standing_still_with_the_motor_on_is_a_stop_even_if_the_test_missed_it(stop_after):
+    # A stop the likelihood test missed (here: it asks for the impossible) leaves a reference line that
+    # has itself stopped, and a line slower than 5 mm/s has nothing to fall behind: a variant of the test
+    # that missed a wall met early in a move left the motor pushing for 12.7 s, until the timed cut.
+    hit = collapse_run(0.0, stop_after, speed=22.0, noise=2.5, threshold=1e9)
+    assert hit is not None and hit[1][0] is FaultKind.OBSTRUCTION, hit
+    assert "has not moved" in hit[1][1]
+    assert hit[0] - stop_after < CollapseCheck.REF_SPAN_S + 1.0, hit
 
 
 def early_run(stop_at: float | None, *, seed: int = 1, speed: float = 55.0, load: float = 1.0,

@@ -95,6 +95,11 @@ class StartupCheck:
         return None
 
 
+#: Standard deviations of its slope by which a reference line must be under half the learned speed to
+#: be a desk standing still with the motor on.
+FLAT_Z = 6.0
+
+
 class CollapseCheck:
     """Mid-move: did the speed collapse (an obstruction, or the motor gave up)?
 
@@ -128,6 +133,7 @@ class CollapseCheck:
         self.reference: tuple[float, float, float] | None = None    # (c, slope, t_ref) of the last test
         self.onset: tuple[float, float] | None = None                # (t, height) the last alarm put the stop at
         self._span = 0.0
+        self._moved = False      # a reference line has shown the desk moving
 
     @property
     def settled_in(self) -> bool:
@@ -190,7 +196,15 @@ class CollapseCheck:
         self.reference = (c, slope, t_ref)
         v = d * slope
         if v < 5.0:
+            # Nothing to fall behind: the line itself has stopped. A long line that flat, surely under
+            # half the learned speed, after one that moved, is a desk standing still with the motor on;
+            # a stop the test below missed would otherwise push until the cut timed for the target.
+            # (One that never moved is the start-up check's: a stall, not something in the way.)
+            if self._moved and span >= self.MIN_REF_SPAN_S and 0.5 * self.speed - v > FLAT_Z * var_s ** 0.5:
+                self.onset = (ref[0][0], c + slope * (ref[0][0] - t_ref))
+                return FaultKind.OBSTRUCTION, f"the desk has not moved for {span:.1f} s while the motor was on"
             return None
+        self._moved = True
         dt_last = recent[-1][0] - t_ref
         sigma2 = self.sigma ** 2 + max(var_c + 2 * dt_last * cov + dt_last ** 2 * var_s, 0.0)
         clip = 4.0 * sigma2 ** 0.5
