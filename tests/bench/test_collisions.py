@@ -48,7 +48,7 @@ def test_the_slow_desks_own_bench_run_raises_no_fault():
     result = run_virtual(replace(FAMILIES["slow-heavy"].params, moves=1000), deskpi_controller)
     assert result["faults"] == 0, result
     assert result["moves"] == 1000
-    # What the false alarms cost: 35 pauses in these 1000 moves (3 on the default desk). A detector
+    # What the false alarms cost: 34 pauses in these 1000 moves (3 on the default desk). A detector
     # change that pauses many more healthy moves is a change for the worse however fast it calls faults.
     # (None at all would be a broken count, or a collapse test made far better: re-measure, and move
     # both bounds.)
