@@ -10,7 +10,11 @@ import random
 import pytest
 
 from deskpi.core.faults import FaultKind
+from deskpi.core.motion import approach
+from deskpi.core.motion.approach import MIN_LOADED
+from deskpi.core.motion.config import MotionConfig
 from deskpi.core.motion.resume import SLOWER, ResumeCheck, ran_free
+from deskpi.core.motion.stopmodel import DirectionModel
 from deskpi.core.motion.trajectory import TrajectoryFit
 from deskpi.core.types import Direction
 
@@ -108,3 +112,16 @@ def test_a_leg_pressing_into_something_did_not_run_free(seed):
     assert fit.d * (fit.position(2.5) - 1000.0) > 10.0
     assert not ran_free(fit, (17.0, 0.5), 1000.0, fit.position(2.5), 10.0)
     assert SLOWER * 17.0 > 0.6 * 17.0
+
+
+@pytest.mark.parametrize(("measured", "held_to"), [(17.0, 17.0), (4.0, MIN_LOADED * SPEED), (30.0, 30.0)])
+def test_carrying_on_the_start_up_check_goes_by_the_moves_own_speed_within_what_a_load_allows(measured, held_to):
+    # A heavily loaded move (17 of 22 mm/s) is held to its own pace; a speed measured on a short leg
+    # already slowing against something (4 mm/s) would let a desk held fast push on unnoticed.
+    m = DirectionModel(speed_mm_s=SPEED, startup_s=0.3, speed_n=5, startup_n=5)
+    a = approach.begin(MotionConfig(min_mm=620.0, max_mm=1270.0), m, d=Direction.UP, here=700.0, start_sd=0.5,
+                       target=1000.0, now=0.0, noise_mm=NOISE, ping_s=PING, still=None, free_speed=(measured, 0.5))
+    assert a.startup.v == pytest.approx(held_to)
+    fresh = approach.begin(MotionConfig(min_mm=620.0, max_mm=1270.0), m, d=Direction.UP, here=700.0, start_sd=0.5,
+                           target=1000.0, now=0.0, noise_mm=NOISE, ping_s=PING, still=None)
+    assert fresh.startup.v == SPEED, "a move's first leg goes by the learned speed"

@@ -65,6 +65,8 @@ class Settle:
     retreat: bool = False    # the approach was a goto's step back (Approach.retreat)
 
 
+#: The least share of its learned speed a healthy desk runs at under the heaviest load (+-25 %).
+MIN_LOADED = 0.7
 #: How far one start-up falls from the learned one (s, the scatter measured on the simulator's desks).
 START_SCATTER_S = 0.05
 
@@ -96,7 +98,10 @@ def begin(cfg: MotionConfig, m: DirectionModel, *, d: Direction, here: float, st
         direction=d, target=target, aim=aim, retreat=retreat, pulse=pulse, t_on=now, fit=fit,
         # Carrying on after a false alarm, the move's own speed is known: a heavily loaded desk's slow
         # start is not a stall, nor its first millimetres, read against the learned pace, the wrong way.
-        startup=StartupCheck(fit=fit, speed=m.speed_mm_s if free_speed is None else free_speed[0],
+        # Never below what the heaviest load leaves of the learned speed: a speed measured on a short leg
+        # that was already slowing would leave a desk held by something free to push on.
+        startup=StartupCheck(fit=fit, speed=m.speed_mm_s if free_speed is None else max(
+                                 free_speed[0], MIN_LOADED * m.speed_mm_s),
                              noise_mm=noise_mm, trusted=trusted,
                              threshold=cfg.evidence_threshold, startup_s=m.startup_s, still=still),
         collapse=collapse,
