@@ -75,7 +75,7 @@ def run_virtual(params: BenchParams, controller_factory, log=None, *, current: b
         ctrl.attach(rig.physics)       # the oracle reads the true desk
     rig.settle(2.0)
     errors, ratios, faults, refused = [], [], 0, 0
-    pauses = [0]       # suspicions, each a pause of the motor whatever the judge then made of it
+    pauses = 0         # suspicions, each a pause of the motor whatever the judge then made of it
     rng = random.Random(params.seed + 17)
     for i, target in enumerate(targets(params, lo, hi, near_end=near_end)):
         if times is not None:
@@ -98,10 +98,11 @@ def run_virtual(params: BenchParams, controller_factory, log=None, *, current: b
         done: list = []
 
         def finished(r, done: list = done) -> bool:
+            nonlocal pauses
             for kind, ev in ctrl.drain_events():
                 if kind in ("move_done", "fault"):
                     done.append((kind, ev))
-                pauses[0] += kind == "suspicion"
+                pauses += kind == "suspicion"
             return bool(done)
 
         rig.run_until(finished, rig.t + 120.0)
@@ -126,7 +127,7 @@ def run_virtual(params: BenchParams, controller_factory, log=None, *, current: b
                 corr = done[0][1].corrections if hasattr(done[0][1], "corrections") else 0
                 log.append((round(distance), round(ratios[-1], 3), round(errors[-1], 2), corr))
     return summarise(errors, ratios, len(rig.physics.violations), faults) | {
-        "refused_no_fresh_height": refused, "pauses": pauses[0]}
+        "refused_no_fresh_height": refused, "pauses": pauses}
 
 
 def ask(ctrl, rig: VirtualRig, target: float) -> bool:
