@@ -514,8 +514,9 @@ class MotionController:
 
         Resuming from where it stopped would press a soft obstacle (a hand, a chair arm) harder
         from the start; stepping back lets go of it, and far enough back the desk meets it again
-        at full speed with its monitors settled in, so they see it as they did the first time and
-        the judge latches a second stop at the same height. (Stepping back only the back-off's
+        at full speed with its collapse test's line at full length (a shorter one is likelier to
+        raise a false alarm there, latched as a second stop), and the judge latches a second stop
+        at the same height. (Stepping back only the back-off's
         30 mm, the slow desk met a chair arm again before its collapse check had a line to go by,
         and pressed it to 640 N where the first stop had 400.) A free desk loses a few seconds,
         a few times in a thousand moves. Once per goto, never from a step back (that would be
@@ -531,8 +532,8 @@ class MotionController:
             return False          # a new target the other way came while it settled
         m = self.model[d]
         met = s.suspect.blocked_mm if s.suspect is not None and s.suspect.blocked_mm is not None else final
-        warm_s = approach.collapse_check(self.cfg, m, self.noise_mm, self._ping_s).warm_s
-        back = max(self.cfg.backoff_mm, d * (final - met) + m.speed_mm_s * warm_s)
+        full_s = approach.collapse_check(self.cfg, m, self.noise_mm, self._ping_s).full_s
+        back = max(self.cfg.backoff_mm, d * (final - met) + m.speed_mm_s * full_s)
         to = min(max(final - d * back, self.cfg.min_mm), self.cfg.max_mm)
         # Motor time: the rest of the move as it is, and the step back and the way back on top.
         rest_s = abs(g.target - final) / m.speed_mm_s + m.startup_s
