@@ -8,15 +8,18 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from functools import partial
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from deskpi.bench import faults
 from deskpi.bench.control import deskpi_controller, run_virtual
 from deskpi.bench.desks import FAMILIES, BenchParams, DeskFamily
 from deskpi.bench.faults import TARGET_MS, Trial, _summary, _warm_rig, run_trial
 from deskpi.sim.physics import DeskPhysics, DeskSpec, Obstruction
+from deskpi.sim.virtual import CurrentSpec
 
 # Thousands of simulated moves per test: seconds each on a quiet machine, minutes on a busy CI box.
 pytestmark = pytest.mark.timeout(900)
@@ -148,6 +151,30 @@ def test_with_current_sensing_the_bench_weighs_the_current_for_its_bound(fault):
     trial = run_trial(fault, 4, FAMILIES["default"], current=True)
     assert trial.detected, trial
     assert 0.0 <= trial.bound_ms < float("inf"), trial
+
+
+def test_the_ideal_detector_that_must_find_the_onset_is_between_the_bound_and_the_motor():
+    # Knowing the onset, the ideal needs 4.5 sd of the rise's evidence; looking for a ramp at every
+    # sample it needs deskpi's own 6.55 sd of the best-fitting one, which the known shape can only beat.
+    trial = run_trial("soft_obstruction_down", 1001, FAMILIES["default"], current=True)
+    assert trial.detected, trial
+    assert trial.bound_ms < trial.unknown_onset_ms <= trial.motor_off_ms, trial
+    entry = _summary("soft_obstruction_down", [trial], 1, TARGET_MS["current"], 23.5, "current")
+    assert entry["unknown_onset_bound_ms"] == round(trial.unknown_onset_ms, 1)
+    assert entry["unknown_onset_meets_target"] is (trial.unknown_onset_ms <= TARGET_MS["current"])
+
+
+def test_the_ideal_detector_that_must_find_the_onset_calls_a_clean_ramp_where_its_fit_passes_the_threshold():
+    # A rise of 0.5 sd more each sample from sample 20 on: the fit from the true onset after k samples is
+    # 0.5 * sqrt(sum of j^2 for j up to k), past 6.55 at k = 8 (7.14; 5.92 at k = 7), and on a clean ramp
+    # no fit from another sample beats it (from one sample later, 5.87 at k = 7).
+    spec = CurrentSpec()
+    sd = spec.sd_a(2.0)
+    log = [(i * 0.005, 0.0, 2.0 + 0.5 * sd * max(i - 19, 0), 2.0, i * 0.005 - 0.001) for i in range(60)]
+    rig = SimpleNamespace(current=spec, current_log=log)
+    called = faults._current_unknown_onset(rig, 19 * 0.005, off=1.0)
+    assert called == pytest.approx(27 * 0.005)
+    assert faults._current_unknown_onset(rig, 19 * 0.005, off=0.1) == 0.1     # the motor went off first
 
 
 def test_a_miss_the_ideal_detector_could_not_call_either_is_counted_apart():
