@@ -11,12 +11,12 @@ from dataclasses import replace
 import pytest
 
 from deskpi.core.faults import FaultKind
-from deskpi.core.motion import current
+from deskpi.core.motion import approach, current
 from deskpi.core.motion.current import Climb, CurrentCheck
 from deskpi.core.motion.judge import Suspicion, hasty, undecided, verdict
 from deskpi.core.motion.monitors import CollapseCheck, EarlyStopCheck, StartupCheck
 from deskpi.core.motion.pressed import BENT_EVIDENCE, PRESSED_MM, Shortfall, beyond_doubt, track
-from deskpi.core.motion.stopmodel import StopModel
+from deskpi.core.motion.stopmodel import DirectionModel, StopModel
 from deskpi.core.motion.trajectory import TrajectoryFit
 from deskpi.core.types import Direction
 
@@ -65,6 +65,32 @@ def test_a_motor_that_draws_stall_current_from_the_start_is_a_stall():
     check = CurrentCheck(t_on=0.0, surge_s=0.15, rise_a=0.5, learned_a=3.0)
     t, (kind, _) = feed_current(check, [(k * 0.005, 9.0) for k in range(60)], moved_mm=0.0)
     assert kind is FaultKind.STALL and t < 0.2
+
+
+@pytest.mark.parametrize(("amps", "beyond"), [(9.0, True), (5.5, False)])
+def test_only_a_current_no_healthy_move_draws_either_way_is_direct_evidence_from_the_start(amps, beyond):
+    # Learned: 3.0 A up, 1.6 A down, so no healthy move draws more than 1.4 x 3.0 = 4.2 A, and half as
+    # much again (6.3 A) is a motor held still. A stall's 9 A is latched at once: paused to ask the desk,
+    # which 0.16 s in has not had time to show anything, it was driven on into the stall twice more.
+    # 5.5 A is over what this move may draw, but a heavier load or a motor wired the wrong way round
+    # (drawing the other way's current) could too: the settled desk decides.
+    up, down = DirectionModel(), DirectionModel()
+    for _ in range(3):
+        up.learn_current(3.0)
+        down.learn_current(1.6)
+    bar = approach.beyond_healthy_a(down, up)
+    assert bar == pytest.approx(1.5 * 1.4 * 3.0)
+    check = CurrentCheck(t_on=0.0, surge_s=0.15, rise_a=0.5, learned_a=1.6, beyond_a=bar)
+    t, (kind, _) = feed_current(check, [(k * 0.005, amps) for k in range(60)], moved_mm=0.0)
+    assert kind is FaultKind.STALL and t < 0.2
+    assert check.beyond is beyond and not check.settled
+
+
+def test_a_current_bar_needs_both_directions_learned():
+    up, down = DirectionModel(), DirectionModel()
+    for _ in range(3):
+        up.learn_current(3.0)
+    assert approach.beyond_healthy_a(up, down) is None
 
 
 def test_without_anything_learned_or_an_absolute_limit_the_start_is_not_judged():

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from ..types import Direction
 from .bend import BendCheck
 from .config import MotionConfig
-from .current import CurrentCheck
+from .current import BEYOND_SHARE, LOAD_ALLOWANCE, CurrentCheck
 from .judge import Suspicion
 from .monitors import CollapseCheck, EarlyStopCheck, StartupCheck, StuckCheck
 from .resume import ResumeCheck
@@ -71,6 +71,13 @@ MIN_LOADED = 0.7
 START_SCATTER_S = 0.05
 
 
+def beyond_healthy_a(m: DirectionModel, other: DirectionModel) -> float | None:
+    """A current no healthy move draws, either way, under any load (None until both ways are learned)."""
+    if m.current_n < 3 or other.current_n < 3:
+        return None
+    return BEYOND_SHARE * LOAD_ALLOWANCE * max(m.current_a, other.current_a)
+
+
 def collapse_check(cfg: MotionConfig, m: DirectionModel, noise_mm: float, ping_s: float) -> CollapseCheck:
     return CollapseCheck(noise_mm=noise_mm, threshold=cfg.collapse_threshold,
                          steady_after_s=max(m.ramp_s, 0.25) + 0.1, speed=m.speed_mm_s, ping_s=ping_s)
@@ -78,9 +85,11 @@ def collapse_check(cfg: MotionConfig, m: DirectionModel, noise_mm: float, ping_s
 
 def begin(cfg: MotionConfig, m: DirectionModel, *, d: Direction, here: float, start_sd: float, target: float,
           now: float, noise_mm: float, ping_s: float, still: tuple[float, float] | None,
-          retreat: bool = False, free_speed: tuple[float, float] | None = None) -> Approach:
+          retreat: bool = False, free_speed: tuple[float, float] | None = None,
+          beyond_a: float | None = None) -> Approach:
     """The approach for a motor going on now in direction d, from `here` (known to start_sd) to target;
-    `free_speed`, how fast (and how surely) this move went before a stop judged a false alarm."""
+    `free_speed`, how fast (and how surely) this move went before a stop judged a false alarm; `beyond_a`,
+    a current no healthy move draws (`beyond_healthy_a`)."""
     fit = TrajectoryFit(direction=d, t_on=now, start_mm=here, start_sd_mm=start_sd,
                         speed_prior=m.speed_mm_s, speed_sd=0.15 * m.speed_mm_s + 10.0 / (m.speed_n + 1),
                         ramp_s=m.ramp_s, noise_mm=noise_mm)
@@ -116,4 +125,4 @@ def begin(cfg: MotionConfig, m: DirectionModel, *, d: Direction, here: float, st
         deadline=deadline(now, distance / m.speed_mm_s + m.startup_s),
         current=CurrentCheck(t_on=now, surge_s=cfg.current_surge_s, rise_a=cfg.current_rise_a,
                              learned_a=m.current_a if m.current_n >= 3 else None,
-                             stall_a=cfg.current_stall_a) if cfg.current_sensing else None)
+                             stall_a=cfg.current_stall_a, beyond_a=beyond_a) if cfg.current_sensing else None)

@@ -273,8 +273,10 @@ class MotionController:
             return
         kind, detail = finding
         in_backoff = self._goal is not None and self._goal.kind == "backoff"
-        if a.current.settled or in_backoff:
-            # A rise from this move's own running current is direct evidence: latch now.
+        if a.current.settled or in_backoff or a.current.beyond:
+            # A rise from this move's own running current, or a current no healthy motor draws either way,
+            # is direct evidence: latch now (pausing to ask the desk, which in 0.2 s has not had time to
+            # show anything, drove a stalled motor on twice more).
             backoff = kind is FaultKind.OBSTRUCTION and not in_backoff
             self._raise_fault(kind, detail, c.t, backoff_from=a.direction if backoff else None)
         else:
@@ -354,6 +356,8 @@ class MotionController:
         assert s is not None   # a was the approach under way, so the pause's cut has just begun a settle
         s.suspect = Suspicion(kind, detail, d, a.fit.x0, expected, spread, blocked, direct, a.fit.start_sd,
                               current_a, coast_unknown, ran_free)
+        if g is not None:
+            s.suspect = g.together(s.suspect, self._near_mm)
 
     def _pause(self, now: float) -> None:
         """Motor off as a precaution; the goal stands and resumes once the readings do."""
@@ -444,6 +448,8 @@ class MotionController:
             if undecided(s.suspect, final, se, self.noise_mm) and self._retreat(g, s, final, now):
                 assert g is not None      # _retreat steps a goto back
                 g.dismissed -= 1          # not one more false alarm: the desk looks again
+        elif g is not None:
+            g.tried = None                # a run with nothing suspected: the starts before it are not in a row
         if self._pressed(s, g, measured, self.noise_mm / math.sqrt(n_used), now):
             return      # not learned from: a squeezed coast is not this desk's
         self.noise_mm = self._scatter.add(s.readings, self.noise_mm)
@@ -484,7 +490,7 @@ class MotionController:
             # on the slow desk a heavily loaded move met two false collapse alarms 21 mm apart, each leg at
             # full speed, then a slow start, and three counted latched a desk with nothing in its way.
             g.dismissed += 0 if sus.ran_free else 1
-            g.dismissed_at = final
+            g.dismissed_at, g.tried = final, None if sus.kind is FaultKind.OBSTRUCTION else sus
             if sus.kind is FaultKind.OBSTRUCTION and g.obstruction_at is not None \
                     and abs(final - g.obstruction_at) <= self._near_mm:
                 # Slowed to a stop twice in the same place: echoes do not mislead twice at one
@@ -612,7 +618,8 @@ class MotionController:
         free = g.free_speed.get(d) if g.dismissed_obstruction and not retreat else None   # as fast as before?
         self._approach = approach.begin(self.cfg, self.model[d], d=d, here=here, start_sd=start_sd, target=target,
                                         now=now, noise_mm=self.noise_mm, ping_s=self._ping_s, still=still,
-                                        retreat=retreat, free_speed=free)
+                                        retreat=retreat, free_speed=free,
+                                        beyond_a=approach.beyond_healthy_a(self.model[d], self.model[d.opposite]))
         self._energise(d, now)
 
     def _learn_noise_at_rest(self, now: float) -> None:

@@ -57,6 +57,10 @@ CLIMB_NOISE_SHARE = 0.01
 MIN_RUNNING_A = 0.2
 #: A healthy move draws at most this much more than the learned running current (load).
 LOAD_ALLOWANCE = 1.4
+#: Half as much again as the most a healthy move draws either way under the heaviest load is no load:
+#: a motor held still (a stall draws two to three times its running current). A motor wired the wrong way
+#: round draws the other direction's current, which is under this too.
+BEYOND_SHARE = 1.5
 #: The CUSUM of the climb: the rise (in standard deviations) a sample must exceed to add to
 #: the sum, the sum that cuts the motor, and the most one sample may add.
 CUSUM_K = 1.0
@@ -76,13 +80,19 @@ RAMP_Z = 6.55
 
 class CurrentCheck:
     def __init__(self, *, t_on: float, surge_s: float, rise_a: float, samples: int = 3,
-                 learned_a: float | None = None, stall_a: float | None = None) -> None:
+                 learned_a: float | None = None, stall_a: float | None = None,
+                 beyond_a: float | None = None) -> None:
         self.t_on = t_on
         self.surge_s = surge_s
         self.rise_a = rise_a
         self.samples = samples
         self.learned_a = learned_a
         self.stall_a = stall_a
+        self.beyond_a = beyond_a
+        #: The finding was a current beyond anything a healthy motor draws (beyond_a) sample after sample:
+        #: direct evidence even before this move's own running current is known.
+        self.beyond = False
+        self._beyond = 0
         self._first: list[float] = []
         self.reference: float | None = None
         self.capped = False        # this move draws more than any healthy one did: heavier, or blocked early
@@ -104,10 +114,12 @@ class CurrentCheck:
         limit = self._limit()
         if limit is not None and amps > limit:
             self._over += 1
+            self._beyond = self._beyond + 1 if self.beyond_a is not None and amps > self.beyond_a else 0
             if self._over >= self.samples:
+                self.beyond = self._beyond >= self.samples
                 return self._finding(amps, moved_mm)
             return None
-        self._over = 0
+        self._over = self._beyond = 0
         if self.reference is not None and len(self._recent) == self._recent.maxlen:
             # A steady climb (pressing into something soft) shows in the mean of a few
             # samples before any one sample stands out from the noise.
