@@ -317,7 +317,8 @@ def run_trial(name: str, seed: int, family: DeskFamily = FAMILIES["default"], *,
                   bound_ms=max(bound - observable, 0.0) * 1000.0 if bound is not None else float("inf"),
                   travel_after_mm=peak, backed_off_mm=backed, from_onset_ms=max(off - onset, 0.0) * 1000.0,
                   restarts=restarts, oracle_ms=max(oracle - observable, 0.0) * 1000.0 if oracle == oracle else oracle,
-                  false_faults=rig.cleared_faults, seed=seed, unknown_onset_ms=max(scan, 0.0) * 1000.0)
+                  false_faults=rig.cleared_faults, seed=seed,
+                  unknown_onset_ms=max(scan, 0.0) * 1000.0 if math.isfinite(scan) else scan)
     if "obstruction" in name:
         trial.peak_force_n = rig.physics.peak_force_n
         trial.peak_compression_mm = rig.physics.peak_compression_mm
@@ -379,11 +380,12 @@ def _current_unknown_onset(rig: VirtualRig, onset: float, off: float) -> float:
         zs.append((true_a - healthy_a) / spec.sd_a(healthy_a) if end > onset else 0.0)
         if end <= onset:
             continue
-        weighted = norm = 0.0
+        weighted = tail = norm = 0.0
         for m in range(1, min(len(zs), UNKNOWN_ONSET_SAMPLES) + 1):
             # The newest sample has weight m in a ramp that began m samples ago: the sum over the last m
             # samples, weighted 1..m oldest to newest, grows by the sum of those m samples each step back.
-            weighted += sum(zs[-m:])
+            tail += zs[-m]
+            weighted += tail
             norm += m * m
             if weighted / norm ** 0.5 > RAMP_Z:
                 return t
