@@ -86,10 +86,10 @@ def collapse_check(cfg: MotionConfig, m: DirectionModel, noise_mm: float, ping_s
 def begin(cfg: MotionConfig, m: DirectionModel, *, d: Direction, here: float, start_sd: float, target: float,
           now: float, noise_mm: float, ping_s: float, still: tuple[float, float] | None,
           retreat: bool = False, free_speed: tuple[float, float] | None = None,
-          beyond_a: float | None = None) -> Approach:
+          other: DirectionModel | None = None) -> Approach:
     """The approach for a motor going on now in direction d, from `here` (known to start_sd) to target;
-    `free_speed`, how fast (and how surely) this move went before a stop judged a false alarm; `beyond_a`,
-    a current no healthy move draws (`beyond_healthy_a`)."""
+    `free_speed`, how fast (and how surely) this move went before a stop judged a false alarm; `other`,
+    what the other direction has learned (its current tells a motor turning the wrong way)."""
     fit = TrajectoryFit(direction=d, t_on=now, start_mm=here, start_sd_mm=start_sd,
                         speed_prior=m.speed_mm_s, speed_sd=0.15 * m.speed_mm_s + 10.0 / (m.speed_n + 1),
                         ramp_s=m.ramp_s, noise_mm=noise_mm)
@@ -125,4 +125,7 @@ def begin(cfg: MotionConfig, m: DirectionModel, *, d: Direction, here: float, st
         deadline=deadline(now, distance / m.speed_mm_s + m.startup_s),
         current=CurrentCheck(t_on=now, surge_s=cfg.current_surge_s, rise_a=cfg.current_rise_a,
                              learned_a=m.current_a if m.current_n >= 3 else None,
-                             stall_a=cfg.current_stall_a, beyond_a=beyond_a) if cfg.current_sensing else None)
+                             stall_a=cfg.current_stall_a,
+                             beyond_a=None if other is None else beyond_healthy_a(m, other),
+                             other_a=other.current_a if other is not None and other.current_n >= 3 else None)
+        if cfg.current_sensing else None)

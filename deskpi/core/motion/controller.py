@@ -283,7 +283,7 @@ class MotionController:
             # More current than healthy moves drew, from the start: a stall, a motor running
             # the wrong way (it draws what the other direction does), or a desk loaded more
             # heavily than ever before. Motor off now; the settled desk says which.
-            self._suspect(a, c.t, kind, detail, current_a=a.current.seen_a())
+            self._suspect(a, c.t, kind, detail, current_a=a.current.seen_a(), other_way=a.current.other_way)
 
     def _track(self, a: Approach, t: float, y: float) -> None:
         fit = a.fit
@@ -319,7 +319,7 @@ class MotionController:
             a.cut_at = fit.cut_time(a.aim, self.model[a.direction].stop_lag_s)
 
     def _suspect(self, a: Approach, t: float, kind: FaultKind, detail: str, *, direct: bool = False,
-                 current_a: float | None = None) -> None:
+                 current_a: float | None = None, other_way: bool = False) -> None:
         """Motor off at once; once the desk has settled, decide fault or false alarm (judge.py).
 
         So the monitors can be quick, and a rare statistical false alarm costs a pause,
@@ -355,7 +355,7 @@ class MotionController:
         s = self._settle
         assert s is not None   # a was the approach under way, so the pause's cut has just begun a settle
         s.suspect = Suspicion(kind, detail, d, a.fit.x0, expected, spread, blocked, direct, a.fit.start_sd,
-                              current_a, coast_unknown, ran_free)
+                              current_a, coast_unknown, ran_free, other_way)
         if g is not None:
             s.suspect = g.together(s.suspect, self._near_mm)
 
@@ -619,7 +619,7 @@ class MotionController:
         self._approach = approach.begin(self.cfg, self.model[d], d=d, here=here, start_sd=start_sd, target=target,
                                         now=now, noise_mm=self.noise_mm, ping_s=self._ping_s, still=still,
                                         retreat=retreat, free_speed=free,
-                                        beyond_a=approach.beyond_healthy_a(self.model[d], self.model[d.opposite]))
+                                        other=self.model[d.opposite])
         self._energise(d, now)
 
     def _learn_noise_at_rest(self, now: float) -> None:

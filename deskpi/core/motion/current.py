@@ -81,7 +81,7 @@ RAMP_Z = 6.55
 class CurrentCheck:
     def __init__(self, *, t_on: float, surge_s: float, rise_a: float, samples: int = 3,
                  learned_a: float | None = None, stall_a: float | None = None,
-                 beyond_a: float | None = None) -> None:
+                 beyond_a: float | None = None, other_a: float | None = None) -> None:
         self.t_on = t_on
         self.surge_s = surge_s
         self.rise_a = rise_a
@@ -93,6 +93,10 @@ class CurrentCheck:
         #: direct evidence even before this move's own running current is known.
         self.beyond = False
         self._beyond = 0
+        #: The other direction's learned running current. A motor wired the wrong way round draws it: the
+        #: finding was that, more than this direction ever draws (`other_way`), evidence for the judge.
+        self.other_a = other_a
+        self.other_way = False
         self._first: list[float] = []
         self.reference: float | None = None
         self.capped = False        # this move draws more than any healthy one did: heavier, or blocked early
@@ -178,8 +182,16 @@ class CurrentCheck:
         ref = self.reference if self.reference is not None else self.learned_a
         was = f" from {ref:.1f} A" if ref is not None else ""
         if moved_mm < 5.0:
-            return FaultKind.STALL, f"the motor drew {amps:.1f} A{was} and the desk did not move"
+            self.other_way = self._draws_other_way(amps)
+            going = ", what it draws going the other way," if self.other_way else ""
+            return FaultKind.STALL, f"the motor drew {amps:.1f} A{was}{going} and the desk did not move"
         return FaultKind.OBSTRUCTION, f"the motor current rose{was} to {amps:.1f} A: it is pushing on something"
+
+    def _draws_other_way(self, amps: float) -> bool:
+        if self.other_a is None or self.learned_a is None:
+            return False
+        return self.learned_a * LOAD_ALLOWANCE < amps and \
+            self.other_a / LOAD_ALLOWANCE <= amps <= self.other_a * LOAD_ALLOWANCE
 
     def healthy_running_a(self) -> float | None:
         """This move's running current, if it saw enough of it to learn from."""

@@ -28,6 +28,7 @@ class Suspicion:
     current_a: float | None = None   # what the motor drew, when the current raised the alarm
     coast_unknown_mm: float = 0.0    # a free desk rests anywhere up to this much short of expected_mm
     ran_free: bool = False    # its leg went on at the move's own speed well past the last false alarm's rest
+    other_way: bool = False   # the motor drew the other direction's running current, more than this one's
 
 
 def _log_free(final: float, sus: Suspicion, sd: float) -> float:
@@ -139,5 +140,15 @@ def verdict(sus: Suspicion, readings: list[float], final: float, se: float,
             return (FaultKind.OBSTRUCTION,
                     f"the desk stopped {moved:.0f} mm into the move, {expected - moved:.0f} mm short of where a "
                     f"free desk would have stopped")
+        if moved < (0.0 if sus.other_way else -0.5 * expected):
+            # A fault at the start either way: a held motor rests where it started, a reversed one about
+            # as far the wrong way as a healthy one would have gone, and the rest is nearer the second.
+            # Stopped 0.15-0.3 s in, a slow desk has gone only 2-6 mm, under the margin above: half its
+            # reversed starts were told as stalls ("check the supply") where the wiring was at fault.
+            # A motor that drew the other way's current says which before the desk does: then a rest on
+            # the wrong side of the start will do (a held motor draws more than either way, latched at once).
+            return (FaultKind.WRONG_DIRECTION,
+                    f"moved {-moved:.0f} mm the wrong way after the motor started, about as far as it should "
+                    f"have gone the right way ({expected:.0f} mm)")
         return FaultKind.STALL, f"moved {max(moved, 0):.0f} mm of the {expected:.0f} mm expected"
     return None
