@@ -504,8 +504,8 @@ class MotionController:
         if found is None:
             self.events.append(("suspicion_dismissed", {"kind": sus.kind.value, "t": now}))
             return False
-        if found[0] in (FaultKind.STALL, FaultKind.OBSTRUCTION) and g is not None and g.kind == "goto" \
-                and pressed.on_end_stop(self.cfg, target, sus.direction, final):
+        if found[0] in (FaultKind.STALL, FaultKind.OBSTRUCTION, FaultKind.WRONG_DIRECTION) and g is not None \
+                and g.kind == "goto" and pressed.on_end_stop(self.cfg, target, sus.direction, final):
             self._finish(g, final, now)     # the re-zero that follows corrects the drift
             return True
         if found[0] is FaultKind.STALL and g is not None and g.dismissed_obstruction:
