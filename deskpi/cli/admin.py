@@ -407,6 +407,20 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 # -------------------------------------------------------------------------------------- argparse
 
+def _tape_mm(text: str) -> float:
+    """--measured-mm: a tape-measured height in range, refused as a usage error before anything moves."""
+    from deskpi.fleet.calibrate import TAPE_MM, is_tape_mm
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of millimetres; give the desktop's height "
+                                         f"above the floor in mm, {TAPE_MM[0]:g}-{TAPE_MM[1]:g}, like 742") from None
+    if not is_tape_mm(value):
+        raise argparse.ArgumentTypeError(f"{text!r}: give the desktop's height above the floor in mm, "
+                                         f"{TAPE_MM[0]:g}-{TAPE_MM[1]:g}, like 742 (mm, not cm)")
+    return value
+
+
 def _seconds(text: str) -> float:
     """A positive, finite number of seconds (argparse turns the ValueError into exit 2)."""
     import math
@@ -463,7 +477,7 @@ def register(sub: Any) -> None:
                     "  deskpi calibrate --measured-mm 742 --dry-run\n"
                     "  deskpi calibrate --at 700 --at 1150 --moves 0   (two-point: type each tape measurement)\n"
                     "  sudo deskpi --config /etc/deskpi/deskpi.toml calibrate --measured-mm 742 --limits --json")
-    ca.add_argument("--measured-mm", type=float, metavar="N",
+    ca.add_argument("--measured-mm", type=_tape_mm, metavar="N",
                     help="the desktop's height above the floor, tape-measured now (sets the sensor offset)")
     ca.add_argument("--limits", action="store_true", help="also drive to each end in short steps to find end stops")
     ca.add_argument("--moves", type=int, default=2, metavar="N", help="speed moves per direction (0-5; 2)")

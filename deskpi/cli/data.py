@@ -111,6 +111,13 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     dest = Path(args.dest)
     if dest.is_dir():
         dest = dest / time.strftime("deskpi-%Y%m%dT%H%M%SZ.db", time.gmtime())
+    elif args.dest.endswith("/"):
+        raise CliError(f"DEST = {args.dest!r}: that folder does not exist (is the drive mounted?); nothing was "
+                       f"written. Give an existing folder or a file in one")
+    # Never made here: a backup to /media/usb/... with the stick not mounted would land on the SD card.
+    if not dest.parent.is_dir():
+        raise CliError(f"DEST = {args.dest!r}: the folder {str(dest.parent)!r} does not exist (is the drive "
+                       f"mounted?); nothing was written. Give a file in an existing folder, or create it first")
     if dest.exists() and not args.force:
         raise CliError(f"DEST = {str(dest)!r}: the file exists; choose another name or a directory, or pass "
                        f"--force to overwrite it")

@@ -6,6 +6,7 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 
 def _finite(value):
@@ -291,7 +292,8 @@ def _sim(args: argparse.Namespace) -> int:
         return 1
     except OSError as exc:
         daemon.shutdown()
-        print(f"deskpi: cannot serve on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        # A failed name lookup (getaddrinfo) has no strerror: its text is the only reason there is.
+        print(f"deskpi: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     except WebServerError as exc:
         daemon.shutdown()
@@ -333,6 +335,17 @@ def _port(text: str) -> int:
     return port
 
 
+def _listen_port(text: str) -> int:
+    """`sim --port`: 0 is meaningful here (the system picks a free port), unlike a broker's port."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a port number 0-65535 (0 picks a free one)")
+    return port
+
+
 def _run(args: argparse.Namespace) -> int:
     from deskpi.daemon.root import Daemon
 
@@ -370,8 +383,24 @@ def _safe_off(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="deskpi", description="Raspberry Pi controller for motorised sit-stand desks.")
+class _JsonUsageParser(argparse.ArgumentParser):
+    """A usage error as the JSON error object every --json command prints (exit 2): a script that asked
+    for JSON reads stdout and must not get nothing. Subparsers are made of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        from deskpi import exit_codes
+        from deskpi.cli.common import print_json
+
+        usage = " ".join(self.format_usage().split()).removeprefix("usage: ")
+        print_json({"error": f"{self.prog}: {message} (usage: {usage}; see {self.prog} --help)",
+                    "exit_code": exit_codes.USAGE, "problems": []})
+        self.exit(exit_codes.USAGE)
+
+
+def build_parser(*, json_errors: bool = False) -> argparse.ArgumentParser:
+    """`json_errors`: --json was given, so a usage error is the JSON error object on stdout."""
+    cls = _JsonUsageParser if json_errors else argparse.ArgumentParser
+    p = cls(prog="deskpi", description="Raspberry Pi controller for motorised sit-stand desks.")
     from deskpi import __version__
     p.add_argument("--version", action="version", version=f"deskpi {__version__}")
     p.add_argument("--config", metavar="PATH", help="config file (default /etc/deskpi/deskpi.toml)")
@@ -401,7 +430,7 @@ def _add_commands(sub) -> None:
     sm = sub.add_parser("sim", help="run the daemon on a simulated desk with its live page",
                         description="Example: deskpi sim --port 8080 --data-dir ./demo-data")
     sm.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
-    sm.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    sm.add_argument("--port", type=_listen_port, default=8080, help="port (default 8080; 0 picks a free one)")
     sm.add_argument("--data-dir", metavar="D", default=argparse.SUPPRESS)
     sm.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS)
     sm.add_argument("--seed", type=int, default=None, help="simulator random seed")
@@ -558,7 +587,8 @@ def _add_commands(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(json_errors="--json" in argv).parse_args(argv)
     return args.func(args)
 
 

@@ -15,6 +15,7 @@ import sys
 import time
 from typing import Any
 
+from deskpi import exit_codes
 from deskpi.cli.common import RAW, CliError, add_command, desk_data_dir, guarded, open_store, print_json, require_user
 
 ROLES = ("user", "metrics")
@@ -76,7 +77,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         return _list_metrics(args)
     if args.name is None:
         raise CliError("NAME is missing: whose tokens? (`deskpi token list NAME`, or `deskpi token list "
-                       "--role metrics` for the metrics tokens)")
+                       "--role metrics` for the metrics tokens)", exit_codes.USAGE)
     with open_store(desk_data_dir(args), create=False) as store:
         user = require_user(store, args.name)
         tokens = store.list_tokens(user.name)

@@ -74,15 +74,23 @@ def rest_height(readings: list[float]) -> tuple[float, float]:
     return med, 1.4826 * statistics.median(abs(x - med) for x in readings)
 
 
+#: A desktop's height above the floor that a tape can give (mm): anything else is a typo or a unit mix-up.
+TAPE_MM = (300.0, 2000.0)
+
+
+def is_tape_mm(value: object) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and TAPE_MM[0] <= value <= TAPE_MM[1]
+
+
 def offset_correction(offset_mm: float, reported_mm: float, measured_mm: float) -> float:
     """The sensor offset that makes the reported height the tape-measured one.
 
     height = offset + sign * distance for every mounting, so the offset moves by
     exactly how far the reported height is off.
     """
-    if not (isinstance(measured_mm, (int, float)) and math.isfinite(measured_mm) and 300 <= measured_mm <= 2000):
+    if not is_tape_mm(measured_mm):
         raise CalibrationError(f"--measured-mm {measured_mm!r}: must be the desktop's height above the floor in mm, "
-                               f"300-2000")
+                               f"{TAPE_MM[0]:g}-{TAPE_MM[1]:g}")
     error = measured_mm - reported_mm
     if abs(error) > MAX_OFFSET_CHANGE_MM:
         raise CalibrationError(
@@ -93,9 +101,9 @@ def offset_correction(offset_mm: float, reported_mm: float, measured_mm: float) 
 
 
 def _tape(measured_mm: float, flag: str) -> float:
-    if not (isinstance(measured_mm, (int, float)) and math.isfinite(measured_mm) and 300 <= measured_mm <= 2000):
+    if not is_tape_mm(measured_mm):
         raise CalibrationError(f"{flag} {measured_mm!r}: must be the desktop's height above the floor in mm, "
-                               f"300-2000")
+                               f"{TAPE_MM[0]:g}-{TAPE_MM[1]:g}")
     return float(measured_mm)
 
 

@@ -228,11 +228,20 @@ def validate_text(text: str) -> tuple[list[Problem], list[str]]:
 
 # ------------------------------------------------------------------------------ locking, writing
 
+def require_folder(path: Path) -> None:
+    """EditError unless the config file's folder exists: a mistyped --config must not leave new folders
+    and a lock file behind (the installer makes /etc/deskpi; a change never does)."""
+    if not path.parent.is_dir():
+        raise EditError([f"its folder {path.parent} does not exist; check --config, or create the folder first "
+                         f"(the installer makes /etc/deskpi)"], str(path), "nothing was written")
+
+
 @contextlib.contextmanager
 def config_lock(path: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
     """Hold the exclusive lock on `<path>.lock` that every writer of the config file takes; EditError if it
     cannot be made, LockTimeout if someone else holds it for more than timeout_s."""
     lock = lock_path(path)
+    require_folder(path)
 
     def busy() -> LockTimeout:
         return LockTimeout([f"another admin (or `deskpi apply`) is changing it and held {lock} for more than "
@@ -289,22 +298,32 @@ def set_values(path: Path, pairs: list[tuple[str, str]], *, timeout_s: float = L
         section, key = split_key(dotted)
         parsed.append((dotted, section, key))
         values[(section, key)] = parse_value(section, key, text)
+    # Checked once before the lock, so a refused change leaves nothing behind (not even the lock file), and
+    # again under it: another admin may have changed the file in between.
+    _planned(path, values, parsed)
     with config_lock(path, timeout_s):
-        old_text = read_text(path)
-        old = effective(path) if old_text is not None else from_mapping({}, "defaults")
-        new_text = edited_text(old_text, values)
-        problems, warnings = validate_text(new_text)
-        if problems:
-            raise EditError([p.message for p in problems], str(path), "nothing was written")
-        new = from_mapping(tomllib.loads(new_text), str(path))
-        old_table = tomllib.loads(old_text) if old_text is not None else {}
-        results = []
-        for dotted, section, key in parsed:
-            before, after = getattr(getattr(old, section), key), getattr(getattr(new, section), key)
-            # Setting a key to the value it already has changes nothing; pinning a default explicitly does.
-            explicit = old_text is not None and key in old_table.get(section, {})
-            results.append(SetResult(path, dotted, plain(before), plain(after), before != after or not explicit,
-                                     tuple(warnings)))
+        new_text, results = _planned(path, values, parsed)
         if any(r.changed for r in results):
             atomic_write(path, new_text)
     return results
+
+
+def _planned(path: Path, values: dict[tuple[str, str], Any],
+             parsed: list[tuple[str, str, str]]) -> tuple[str, list[SetResult]]:
+    """The new text with `values` set and what each key becomes; EditError if the result is not valid."""
+    old_text = read_text(path)
+    old = effective(path) if old_text is not None else from_mapping({}, "defaults")
+    new_text = edited_text(old_text, values)
+    problems, warnings = validate_text(new_text)
+    if problems:
+        raise EditError([p.message for p in problems], str(path), "nothing was written")
+    new = from_mapping(tomllib.loads(new_text), str(path))
+    old_table = tomllib.loads(old_text) if old_text is not None else {}
+    results = []
+    for dotted, section, key in parsed:
+        before, after = getattr(getattr(old, section), key), getattr(getattr(new, section), key)
+        # Setting a key to the value it already has changes nothing; pinning a default explicitly does.
+        explicit = old_text is not None and key in old_table.get(section, {})
+        results.append(SetResult(path, dotted, plain(before), plain(after), before != after or not explicit,
+                                 tuple(warnings)))
+    return new_text, results

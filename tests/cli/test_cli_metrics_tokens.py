@@ -81,7 +81,7 @@ def test_metrics_tokens_are_listed_without_secrets_and_revoked_by_id(cli, data: 
     assert "prometheus" in text and "rack 2" in text and "never used" in text
     assert _json(cli.main("--data-dir", str(data), "token", "list", "Ana", "--json"))["tokens"] == []
     missing = cli.main("--data-dir", str(data), "token", "list")
-    assert missing.returncode == 1 and "NAME is missing" in missing.stderr
+    assert missing.returncode == 2 and "NAME is missing" in missing.stderr          # a usage error
     assert cli.main("--data-dir", str(data), "token", "revoke", str(listed["tokens"][0]["id"])).returncode == 0
     assert _role(data, token) is None
 

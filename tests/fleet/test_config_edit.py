@@ -102,12 +102,31 @@ def test_optional_pin_cleared_with_none_and_lists_accept_commas(cfg, cli):
 
 
 def test_set_creates_a_missing_file_and_keeps_mode(tmp_path, cli, cfg):
-    new = tmp_path / "new" / "deskpi.toml"
+    new = tmp_path / "new.toml"            # in a folder that exists (test_set_never_creates_the_folder_...)
     assert run(cli, "--config", str(new), "config", "set", "web.port", "8081")[0] == 0
     assert tomllib.loads(new.read_text()) == {"web": {"port": 8081}}
     cfg.chmod(0o640)
     run(cli, "--config", str(cfg), "config", "set", "web.port", "8082")
     assert cfg.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_refused_set_leaves_no_lock_file_behind(cfg, cli):
+    """"Nothing was written" holds for the lock file too: the value is checked before the lock is taken."""
+    code, out, _ = run(cli, "--config", str(cfg), "config", "set", "--json", "mqtt.port", "-1")
+    assert code == 1 and "nothing was written" in json.loads(out)["error"]
+    assert sorted(p.name for p in cfg.parent.iterdir()) == ["deskpi.toml"]
+
+
+def test_set_never_creates_the_folder_of_a_mistyped_config_path(tmp_path, cli):
+    path = tmp_path / "x" / "sub" / "deskpi.toml"
+    for value, says in (("1884", f"its folder {path.parent} does not exist"), ("-1", "must be in 1..65535")):
+        code, out, _ = run(cli, "--config", str(path), "config", "set", "--json", "mqtt.port", value)
+        error = json.loads(out)["error"]
+        assert code == 1 and says in error and "nothing was written" in error, error
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(EditError, match="does not exist"), config_lock(path):
+        pass                                    # `apply` and `calibrate` write under the same lock
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_get_and_show_report_effective_values_with_defaults(cfg, tmp_path, cli):

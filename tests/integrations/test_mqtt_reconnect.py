@@ -85,3 +85,34 @@ def test_a_broker_that_stops_and_stalls_never_holds_up_a_press_and_is_reconnecte
     finally:
         broker.stop()
     print(f"press -> motor on, ms: {measured}")
+
+
+def test_a_retained_command_on_the_broker_does_not_move_the_desk_when_it_starts(tmp_path):
+    """Someone published `height/set` with retain=true: the broker hands it to the desk at every connect.
+    Carried out, it would move the desk at every start and reconnect, long after anyone asked."""
+    import json
+
+    require_mqtt()
+    base = "deskpi/retained"
+    with Mosquitto(tmp_path / "broker") as broker:
+        ha = Subscriber(broker.port, topics=(f"{base}/event",))
+        try:
+            ha.client.publish(f"{base}/height/set", "110", qos=1, retain=True).wait_for_publish(10)
+            settings = from_mapping({"mqtt": {"enabled": True, "host": "127.0.0.1", "port": broker.port,
+                                              "username": "deskpi",
+                                              "password_file": str(broker.password_file("deskpi")),
+                                              "base_topic": base, "client_id": "deskpi-retained",
+                                              "allow_commands": True}}, "test")
+            with running_sim_daemon(tmp_path / "data", settings=settings) as d:
+                event = json.loads(ha.wait_for(f"{base}/event", timeout=30)[2])
+                assert event["event"] == "refused" and event["command"] == "height/set", event
+                assert "retained" in event["reason"], event
+                assert d.parts.arbiter.owner is None and not d.parts.controller.busy
+                assert not [e for e in d.parts.store.list_audit(source="mqtt") if e.action == "move"]
+                # A command published now (not a replay) is carried out: only the replay is refused.
+                mark = ha.mark()
+                ha.publish(f"{base}/height/set", "100")
+                assert json.loads(ha.wait_for(f"{base}/event", after=mark, timeout=30)[2])["event"] == "accepted"
+                d.parts.service.stop()
+        finally:
+            ha.close()

@@ -15,7 +15,7 @@ from deskpi.config import ConfigError, defaults, from_mapping
 from deskpi.core.faults import MotionRefused
 from deskpi.core.types import Source
 from deskpi.integrations.mqtt import discovery
-from deskpi.integrations.mqtt.commands import Commands
+from deskpi.integrations.mqtt.commands import Commands, LogBudget
 from deskpi.integrations.mqtt.options import MqttOptions, MqttSetupError, desk_id, read_password
 from deskpi.integrations.mqtt.outbox import Outbox
 from deskpi.integrations.mqtt.states import StateTracker, posture
@@ -272,6 +272,72 @@ def test_malformed_payloads_are_ignored(payload, caplog):
     ev = run(desk, "height/set", payload, allow_commands=True)
     assert ev["event"] == "ignored" and desk.calls == []
     assert "ignored" in caplog.text
+
+
+@pytest.mark.parametrize("payload", [b"\xff", b"x" * 300, b"", b"PRESS"])
+@pytest.mark.parametrize("allow", [False, True])
+def test_stop_works_with_any_payload(payload, allow):
+    """The contract: `stop/set` takes any payload; too long or not UTF-8 must not keep the desk moving."""
+    desk = FakeDesk()
+    assert run(desk, "stop/set", payload, allow_commands=allow) == {"event": "accepted", "command": "stop/set"}
+    assert desk.calls == [("stop", Source.MQTT)]
+
+
+@pytest.mark.parametrize(("topic", "payload"), [("height/set", "110"), ("preset/1/set", "PRESS"),
+                                                ("height/set", "tall")])
+def test_a_retained_command_never_moves_the_desk(topic, payload, caplog):
+    """The broker replays a retained message at every connect: carried out, it would move the desk at every
+    start and reconnect of the daemon."""
+    desk = FakeDesk()
+    events = []
+    c = Commands(options(allow_commands=True), desk, event=events.append, presence=lambda: True)
+    for _ in range(3):                                         # three reconnects
+        c.handle(f"deskpi/desk-12/{topic}", payload.encode(), retain=True)
+    assert desk.calls == []
+    assert [e["event"] for e in events] == ["refused"] * 3
+    assert "retained" in events[0]["reason"] and "without retain" in events[0]["reason"]
+    assert events[0]["value"] == payload
+    assert len([r for r in caplog.records if "retained" in r.getMessage()]) == 1   # logged once, answered each time
+
+
+def test_a_retained_stop_still_stops():
+    desk = FakeDesk()
+    events = []
+    Commands(options(), desk, event=events.append).handle("deskpi/desk-12/stop/set", b"\xff" * 300, retain=True)
+    assert desk.calls == [("stop", Source.MQTT)] and events == [{"event": "accepted", "command": "stop/set"}]
+
+
+@pytest.mark.parametrize(("sent", "stored"), [("ZOË", "Zoë"), ("bob ", "Bob"), ("Ｂｏｂ", "Bob")])
+def test_the_active_user_is_answered_in_the_stored_spelling(tmp_path, sent, stored):
+    """The select's state must be one of its options (the stored names), whatever spelling matched."""
+    from deskpi.store import Store, db_path
+
+    desk = FakeDesk()
+    with Store.open(db_path(tmp_path)) as store:
+        for name in ("Zoë", "Bob"):
+            store.add_user(name)
+        desk.store = store
+        ev = run(desk, "user/set", sent, allow_commands=True, publish_personal=True)
+        assert ev == {"event": "accepted", "command": "user/set", "user": stored}
+        assert store.get_active_user().name == stored
+
+
+def test_a_flood_of_bad_commands_is_logged_a_few_times_then_counted(caplog):
+    now = [1000.0]
+    events = []
+    budget = LogBudget(burst=5, window_s=60, clock=lambda: now[0])
+    c = Commands(options(), FakeDesk(), event=events.append, budget=budget)
+    caplog.set_level("INFO", logger="deskpi.integrations.mqtt.commands")
+    for i in range(10_000):
+        c.handle("deskpi/desk-12/height/set", b"\xff" if i % 2 else b"100")    # malformed, refused
+    assert len(events) == 10_000                                # every one is still answered
+    assert len(caplog.records) == 5
+    now[0] += 61
+    c.budget.summary()
+    assert len(caplog.records) == 6 and "9995 more" in caplog.records[-1].getMessage()
+    c.budget.summary()                                          # nothing held back since: nothing said
+    c.handle("deskpi/desk-12/height/set", b"\xff")
+    assert len(caplog.records) == 7 and "ignored" in caplog.records[-1].getMessage()
 
 
 def test_a_failing_desk_is_answered_not_raised():

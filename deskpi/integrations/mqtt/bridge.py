@@ -94,6 +94,7 @@ class MqttBridge:
     # -- on the publisher thread ------------------------------------------------------------------
     def refresh(self) -> None:
         """What comes from the store: posture edges, the people (for discovery), the personal states."""
+        self.commands.budget.summary()          # a flood of bad commands that has ended still gets its count
         store = self.parts.store
         users: tuple[str, ...] = ()
         if store is not None:

@@ -30,7 +30,7 @@ CLOSE_TIMEOUT_S = 2.0
 
 
 class MqttLink:
-    def __init__(self, opts: MqttOptions, outbox: Outbox, *, on_message: Callable[[str, bytes], None],
+    def __init__(self, opts: MqttOptions, outbox: Outbox, *, on_message: Callable[[str, bytes, bool], None],
                  subscriptions: Callable[[], list[str]], periodic: Callable[[], None] | None = None,
                  period_s: float = 5.0) -> None:
         # The `mqtt` extra, imported only when [mqtt] is enabled.
@@ -139,7 +139,8 @@ class MqttLink:
                 if message.payload == b"online":        # Home Assistant restarted: tell it everything again
                     self.outbox.requeue_retained()
                 return
-            self.on_message(message.topic, message.payload)
+            # A retained command is the broker replaying an old one: the handler must know.
+            self.on_message(message.topic, message.payload, bool(message.retain))
         except Exception:
             log.exception("MQTT: a message on %s could not be handled", message.topic)
 
