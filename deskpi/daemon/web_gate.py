@@ -27,14 +27,28 @@ from deskpi.daemon.priority import favour
 
 log = logging.getLogger(__name__)
 
-#: The most the gate reads ahead for one request: a head plus a small body. A bigger request goes
-#: to a worker with what has come so far (cheroot's own limits apply from there).
+#: The most the gate reads ahead for one request: a head plus a small body. A request whose head alone
+#: is longer is refused (431); a longer body goes to a worker with what has come so far.
 READ_AHEAD_BYTES = 16384
+#: The longest request head (request line, headers, blank line) the server takes, here and in cheroot
+#: (deskpi.daemon.web_server): a phone's head with its cookies is under 2 KiB.
+HEAD_MAX_BYTES = READ_AHEAD_BYTES
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _LENGTH = re.compile(rb"\ncontent-length:[ \t]*(\d{1,9})[ \t]*\r?\n", re.I)
 _NO_WAIT_FOR_BODY = re.compile(rb"\n(?:expect|transfer-encoding):", re.I)
-_PLAIN_HTTP_ON_TLS = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
-                      b"Content-Length: 68\r\n\r\nThis desk speaks HTTPS on this port: open https:// instead of http://\n")
+
+
+def refusal(status: str, text: str, *, content_type: str = "text/plain; charset=utf-8") -> bytes:
+    """A whole HTTP answer that ends the connection, for a request the app never sees."""
+    body = text.encode("utf-8")
+    return (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nConnection: close\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1") + body
+
+
+_PLAIN_HTTP_ON_TLS = refusal("400 Bad Request", "This desk speaks HTTPS on this port: open https:// instead of http://\n")
+HEAD_TOO_LARGE = refusal("431 Request Header Fields Too Large",
+                         f"The request's head (its request line and headers) is over {HEAD_MAX_BYTES} bytes; at "
+                         f"most {HEAD_MAX_BYTES} bytes are allowed: send fewer or shorter headers or cookies.\n")
 
 
 class Replay:
@@ -76,7 +90,7 @@ def request_complete(data: bytes) -> bool:
 
 
 class _Held:
-    __slots__ = ("conn", "deadline", "events", "handshake", "replay")
+    __slots__ = ("conn", "deadline", "events", "handshake", "refused", "replay")
 
     def __init__(self, conn, replay: Replay, deadline: float, handshake: bool) -> None:
         self.conn = conn
@@ -84,6 +98,7 @@ class _Held:
         self.deadline = deadline
         self.handshake = handshake
         self.events = select.EPOLLIN
+        self.refused = False             # answered 431: what the client still sends is read and dropped
 
 
 class HeaderGate(EpollThread):
@@ -162,6 +177,9 @@ class HeaderGate(EpollThread):
             held.conn.handshake_done = True
             if self.on_handshake is not None:
                 self.on_handshake(held.conn)
+        if held.refused:
+            self._drain(fd, held)
+            return
         replay = held.replay
         while not (len(replay.ahead) >= READ_AHEAD_BYTES or request_complete(replay.ahead)):
             try:
@@ -179,7 +197,42 @@ class HeaderGate(EpollThread):
                 self._drop(fd)                           # the client went away
                 return
             replay.ahead += data
+        if _HEAD_END.search(replay.ahead) is None:
+            self._refuse(fd, held)
+            return
         self._release(fd, held)
+
+    def _refuse(self, fd: int, held: _Held) -> None:
+        """A head longer than the read-ahead: handed over, a client sending a byte every few seconds held a
+        worker for as long as it liked (cheroot's timeout is per read). 431, then close."""
+        sock = held.conn.socket
+        held.replay.ahead = b""
+        try:
+            sock.send(HEAD_TOO_LARGE)          # a few hundred bytes into an empty send buffer
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:                        # ssl.SSLWantWriteError included: nobody reads the answer
+            self._drop(fd)
+            return
+        # Closed at once with the rest of the head unread, the kernel would send a reset that can wipe
+        # the 431 from the client's buffer: read and drop until it hangs up, or the gate's deadline.
+        held.refused = True
+        self._drain(fd, held)
+
+    def _drain(self, fd: int, held: _Held) -> None:
+        sock = held.conn.socket
+        for _ in range(4):                         # a fast sender must not keep this thread from the others
+            try:
+                if not sock.recv(65536):
+                    break                          # the client hung up
+            except (BlockingIOError, ssl.SSLWantReadError):
+                self._want(fd, held, select.EPOLLIN)
+                return
+            except OSError:
+                break
+        else:
+            self._want(fd, held, select.EPOLLIN)
+            return
+        self._drop(fd)
 
     def _release(self, fd: int, held: _Held) -> None:
         del self._entries[fd]

@@ -23,6 +23,7 @@ and never timed out a slow client. Here:
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import re
 import socket
@@ -31,13 +32,23 @@ import threading
 import time
 from dataclasses import dataclass
 
+from cheroot import errors as cheroot_errors
 from cheroot import wsgi
 from cheroot.makefile import MakeFile, StreamReader
-from cheroot.server import HTTPConnection
+from cheroot.server import HTTPConnection, HTTPRequest
 from cheroot.ssl.builtin import BuiltinSSLAdapter
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from deskpi.daemon.priority import favour
-from deskpi.daemon.web_gate import READ_AHEAD_BYTES, HeaderGate, Replay, request_complete
+from deskpi.daemon.web_gate import (
+    HEAD_MAX_BYTES,
+    HEAD_TOO_LARGE,
+    READ_AHEAD_BYTES,
+    HeaderGate,
+    Replay,
+    refusal,
+    request_complete,
+)
 from deskpi.daemon.web_stop_lane import StopLane, is_stop_request
 from deskpi.daemon.web_streams import Source, StreamWriter
 from deskpi.webapp.live import DETACH_KEY
@@ -65,10 +76,14 @@ class ServerOptions:
     timeout_s: float = 10.0
     tls_cert: str = ""
     tls_key: str = ""
+    #: The app's own body limit (`[web] max_body_bytes`, create_app's MAX_CONTENT_LENGTH): cheroot refuses a
+    #: longer one before the app, and never reads a chunk of a chunked body that would pass it.
+    max_body_bytes: int = 4096
 
     @classmethod
     def from_settings(cls, web) -> ServerOptions:
-        return cls(workers=web.workers, timeout_s=web.timeout_s, tls_cert=web.tls_cert, tls_key=web.tls_key)
+        return cls(workers=web.workers, timeout_s=web.timeout_s, tls_cert=web.tls_cert, tls_key=web.tls_key,
+                   max_body_bytes=web.max_body_bytes)
 
 
 def check_tls(cert: str, key: str) -> ssl.SSLContext:
@@ -122,8 +137,71 @@ class _Reader(StreamReader):
         return super().has_data() or self.replay.pending() > 0
 
 
+class _Request(HTTPRequest):
+    """cheroot's request, with its refusals of a request over the server's limits as this desk words them."""
+
+    def simple_response(self, status, msg="") -> None:
+        code = str(status)[:3]
+        if code == "413" and "headers" in str(msg):
+            # A pipelined or kept-alive head the gate did not see: the same limit and words as there.
+            answer = HEAD_TOO_LARGE
+        elif code == "413":
+            limit = self.server.max_request_body_size
+            given = self.inheaders.get(b"Content-Length", b"?").decode("latin-1")
+            text = f"request body too large: {given} bytes given, at most {limit} bytes allowed"
+            answer = refusal("413 Content Too Large", json.dumps({"error": text}), content_type="application/json")
+        else:
+            super().simple_response(status, msg)
+            return
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.conn.wfile.write(answer)
+
+
+class _ChunkedBody:
+    """A chunked body as the app reads it. cheroot refuses one over the body limit with MaxSizeExceeded (or
+    an IOError for a chunk that would pass it), which the app does not know: a 500, and a 500 stops the
+    desk. Raised here as the 413 the app answers for any body too large."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def read(self, size=None) -> bytes:
+        return self._call(self._stream.read, size)
+
+    def readline(self, size=None) -> bytes:
+        return self._call(self._stream.readline, size)
+
+    def readlines(self, sizehint=0) -> list:
+        return self._call(self._stream.readlines, sizehint)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def close(self) -> None:
+        self._stream.close()
+
+    @staticmethod
+    def _call(read, arg):
+        try:
+            return read(arg)
+        except cheroot_errors.MaxSizeExceeded:
+            raise RequestEntityTooLarge() from None
+        except OSError as exc:
+            if "Request Entity Too Large" in str(exc):
+                raise RequestEntityTooLarge() from None
+            raise
+
+
 class _Connection(HTTPConnection):
     rbufsize = READ_AHEAD_BYTES
+    RequestHandlerClass = _Request
 
     def __init__(self, server, sock, makefile=MakeFile) -> None:
         super().__init__(server, sock, makefile)
@@ -151,6 +229,8 @@ class _Gateway(wsgi.Gateway_10):
     def get_environ(self) -> dict:
         env = super().get_environ()
         env[DETACH_KEY] = self.req.conn.detach
+        if self.req.chunked_read:
+            env["wsgi.input"] = _ChunkedBody(env["wsgi.input"])
         return env
 
     def respond(self) -> None:
@@ -246,6 +326,10 @@ class WebServer:
                                shutdown_timeout=1, request_queue_size=128, accepted_queue_size=QUEUE_LIMIT,
                                accepted_queue_timeout=0, server_name="deskpi")
         self._server.gateway = _Gateway
+        # Unlimited by default: a 60 MiB head (or one chunk of a chunked body) was read whole into memory,
+        # past the unit's MemoryMax=, before anyone signed in.
+        self._server.max_request_header_size = HEAD_MAX_BYTES
+        self._server.max_request_body_size = o.max_body_bytes
         self.tls = bool(o.tls_cert or o.tls_key)
         if self.tls:
             self._server.ssl_adapter = _LazyTLS(o.tls_cert, o.tls_key, check_tls(o.tls_cert, o.tls_key))
@@ -263,7 +347,7 @@ class WebServer:
             self._prepare()                     # binds now, so a port in use is an error here
         except OSError as exc:
             # cheroot folds the reason into its message: give it back as errno and strerror.
-            found = re.findall(r"\[Errno (\d+)\] ([^)]+)", str(exc))
+            found = re.findall(r"\[Errno (-?\d+)\] ([^)]+)", str(exc))
             if exc.strerror is None and found:
                 raise OSError(int(found[-1][0]), found[-1][1].strip()) from None
             raise

@@ -1,7 +1,9 @@
 """The desk's own API: live state and its event stream, motion, presets, the claim, the simulator.
 
 Stop and release never read the request body and are never refused to a
-signed-in user: they must work even when the client is confused. A hold is a
+signed-in user: they must work even when the client is confused. The one
+exception is release's `force` that is neither 1/true nor 0/false: guessing
+what it meant could take the desk from the person at it. A hold is a
 lease the client renews about every 150 ms; a client that goes silent (a
 closed tab, a dropped Wi-Fi link) lets the desk stop by itself.
 """
@@ -17,6 +19,7 @@ from flask import Response, g, jsonify, request, session
 from deskpi.core.faults import MotionRefused
 from deskpi.core.types import Caller, Direction, Source
 from deskpi.people.presets import SLOTS, PresetError
+from deskpi.store.records import NAME_MAX
 from deskpi.webapp.api_spec import Api, ApiError, show
 from deskpi.webapp.claims import ClaimError, ClaimView, concerns
 from deskpi.webapp.context import WebContext, context
@@ -252,7 +255,7 @@ def save(slot: str, body):
 
 
 # -- the claim --------------------------------------------------------------------------------
-NAME = {"type": "string", "minLength": 1, "maxLength": 64, "description": "a person's name", "example": "Bob"}
+NAME = {"type": "string", "minLength": 1, "maxLength": NAME_MAX, "description": "a person's name", "example": "Bob"}
 
 
 @api.op("GET", "/claim", summary="Who holds the desk's claim, whether a request is waiting, and for the holder "
@@ -280,12 +283,23 @@ def claim_post():
     return jsonify(ctx.claim_view(user)), 202
 
 
+FORCE = {"1": True, "true": True, "0": False, "false": False}
+
+
 @api.op("DELETE", "/claim", summary="Give the desk back (or cancel a waiting request)",
-        responses={200: "Released"})
+        query={"force": {"type": "string", "enum": list(FORCE),
+                         "description": "admins: 1 or true also ends someone else's hold on the desk; "
+                                        "0 or false (the default) gives back only your own"}},
+        responses={200: "Released", 400: "force is not 1, true, 0 or false"})
 def claim_delete():
     ctx = context()
     user = ctx.user()
-    released = ctx.claims.release(user.name, force=bool(ctx.is_admin(user) and request.args.get("force")))
+    raw = request.args.get("force")
+    if raw is not None and raw.lower() not in FORCE:
+        # Any text once counted as true, force=0 too: a guess here could take the desk from the person at it.
+        raise ApiError(400, f"force must be 1, true, 0 or false, got {show(raw)}")
+    force = raw is not None and FORCE[raw.lower()]
+    released = ctx.claims.release(user.name, force=ctx.is_admin(user) and force)
     return jsonify({**ctx.claim_view(user), "released": released}), 200
 
 

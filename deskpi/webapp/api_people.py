@@ -12,7 +12,18 @@ from deskpi.core.ergonomics import ErgonomicsError, recommend
 from deskpi.core.faults import MotionRefused
 from deskpi.core.habits.habit_state import PolicyError
 from deskpi.core.habits.plan_names import plan_label
-from deskpi.core.habits.plans import DEFAULT_PLAN, KINDS, MODES, NO_RAMP, RAMPS, RANGES, Plan
+from deskpi.core.habits.plans import (
+    DEFAULT_PLAN,
+    KINDS,
+    MODES,
+    NO_RAMP,
+    PLAN_NAME_MAX,
+    PLAN_NAME_PATTERN,
+    PLAN_NAME_RULE,
+    RAMPS,
+    RANGES,
+    Plan,
+)
 from deskpi.people.accounts import (
     add_user,
     desk_notes,
@@ -27,6 +38,7 @@ from deskpi.people.accounts import (
     user_dict,
 )
 from deskpi.people.passwords import hash_secret, validate_secret
+from deskpi.store.records import NAME_MAX, SHOE_MM, STATURE_CM
 from deskpi.webapp.api_desk import SLOT, caller, height_schema, slot_number
 from deskpi.webapp.api_spec import Api, ApiError, show
 from deskpi.webapp.auth import LockedOut
@@ -35,11 +47,14 @@ from deskpi.webapp.security import claim_first
 from deskpi.webapp.sessions import sign_in
 from deskpi.webapp.stats_json import report_json
 
-NAME = {"type": "string", "minLength": 1, "maxLength": 64, "description": "a person's name", "example": "Ada"}
+NAME = {"type": "string", "minLength": 1, "maxLength": NAME_MAX, "description": "a person's name", "example": "Ada"}
 PIN = {"type": "string", "minLength": 4, "maxLength": 128,
        "description": "a PIN of 4-12 digits or a password of 8-128 characters"}
-STATURE = {"type": ["number", "null"], "minimum": 100, "maximum": 250, "x-unit": "cm", "example": 170}
-SHOE = {"type": ["number", "null"], "minimum": 0, "maximum": 80, "x-unit": "mm"}
+# The store's ranges (which the ergonomics core shares, tests/webapp/test_webapp.py holds them together),
+# so the document, a profile and a recommendation all allow the same.
+STATURE = {"type": ["number", "null"], "minimum": STATURE_CM[0], "maximum": STATURE_CM[1], "x-unit": "cm",
+           "example": 170}
+SHOE = {"type": ["number", "null"], "minimum": SHOE_MM[0], "maximum": SHOE_MM[1], "x-unit": "mm"}
 UNITS = {"type": "string", "enum": ["cm", "in"]}
 BODY_HEIGHT = {"type": ["number", "null"], "minimum": 300, "maximum": 2000, "x-unit": "mm"}
 REMINDER_ACTIONS = ("confirm", "acknowledge", "snooze", "skip")
@@ -56,7 +71,8 @@ def plan_schema() -> dict:
            "description": "mon..sun (or 0-6, 0 = Monday)"}
     props: dict = {
         "kind": {"type": "string", "enum": list(KINDS)},
-        "name": {"type": "string", "maxLength": 80},
+        "name": {"type": "string", "maxLength": PLAN_NAME_MAX, "pattern": PLAN_NAME_PATTERN,
+                 "description": PLAN_NAME_RULE},
         "mode": {"type": "string", "enum": list(MODES)},
         "days": {"type": "array", "items": day, "minItems": 1, "maxItems": 7,
                  "description": "working days, each once", "example": ["mon", "tue", "wed", "thu", "fri"]},
@@ -348,8 +364,9 @@ def put_plan(name: str, body):
 
 
 @api.op("GET", "/ergonomics", summary="Recommended sit and stand heights from stature, with why",
-        query={"stature_cm": {"type": "number", "minimum": 100, "maximum": 250, "x-required": True},
-               "shoe_mm": {"type": "number", "minimum": 0, "maximum": 80}}, tag="people",
+        query={"stature_cm": {"type": "number", "minimum": STATURE_CM[0], "maximum": STATURE_CM[1],
+                              "x-required": True},
+               "shoe_mm": {"type": "number", "minimum": SHOE_MM[0], "maximum": SHOE_MM[1]}}, tag="people",
         responses={200: "The recommendation", 400: "Missing or not a number", 422: "Out of range"})
 def ergonomics():
     args = request.args
@@ -386,7 +403,7 @@ def _report(user: str | None, days: int):
 
 @api.op("GET", "/stats", summary="Sitting and standing per day, posture changes, goal progress",
         query={"days": {"type": "integer", "minimum": 1, "maximum": 400},
-               "user": {"type": "string", "maxLength": 64}},
+               "user": {"type": "string", "maxLength": NAME_MAX}},
         tag="people",
         responses={200: "Statistics", 400: "days is not a whole number", 403: "Someone else's statistics",
                    404: "No such user", 422: "Out of range"})
@@ -413,6 +430,9 @@ def stats_desk():
     days = _days(request.args)
     if not ctx.is_admin(ctx.user()):
         raise ApiError(403, f"only an admin may see everyone's statistics ({ctx.user().name!r} is not one)")
+    if days < 1:
+        # Said here: the per-person check below would name the per-person range (1-400), not this one.
+        raise ApiError(422, f"days = {days}: everyone's statistics cover 1-{DESK_STATS_DAYS} days at once")
     if days > DESK_STATS_DAYS:
         # Everyone's days at once grow with the people and the days: a year of fifty people is seconds of the
         # desk's time and a hundred MB of its memory, so longer reports come from `deskpi stats` on the desk.
@@ -441,8 +461,8 @@ def reminder():
               "properties": {
                   "id": {"type": ["string", "null"], "maxLength": 64},
                   "move": {"type": "boolean", "description":
-                           "confirm only: true moves the desk to the reminder's posture now (needs the claim), "
-                           "false never moves it; left out, a confirmed prompt moves the desk as it always did"},
+                           "confirm only: true moves the desk to the reminder's posture now (needs the claim); "
+                           "false or left out records the answer and never moves it"},
                   "when_back": {"type": "boolean", "description":
                                 "a break that ends in sitting or standing: ask again (or, in auto mode, warn "
                                 "before moving) when the break's minutes are over"}},
@@ -456,7 +476,9 @@ def reminder_outcome(outcome: str, body):
     ctx = context()
     habits = ctx.habits
     _answering_allowed(ctx)
-    move = body.get("move")
+    # Only a move asked for in so many words: an answer without `move` used to let the plan's own move
+    # through, for a caller without the claim too, and said target_mm null while the desk went.
+    move = body.get("move") is True
     if move and not ctx.may_move(ctx.user()):
         raise ApiError(409, claim_first(ctx))           # the same rule as every move from a phone
     try:

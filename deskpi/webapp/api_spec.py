@@ -65,7 +65,33 @@ def parse_json_body(*, example: str, required: bool = False) -> dict:
         raise ApiError(400, f"malformed JSON: nested too deeply; send a JSON object like {example}") from None
     if not isinstance(body, dict):
         raise ApiError(400, f"the body must be a JSON object like {example}, got {type_name(body)} {show(body)}")
+    _refuse_surrogates(body)
     return body
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_surrogates(body: dict) -> None:
+    """JSON's \\ud800 escapes let a string hold half a UTF-16 pair, which no UTF-8 text can: stored, it broke
+    every answer that showed it (500s for good) and made sign-in crash. Refused once here, keys and nested
+    values too, so no view and no store ever sees one. A loop, not recursion: the body may be deeply nested."""
+    todo: list[tuple[str, object]] = [("body", body)]
+    while todo:
+        where, value = todo.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                path = key if where == "body" else f"{where}.{key}"
+                if _SURROGATE.search(key):
+                    inside = "" if where == "body" else f" in {where!r}"
+                    raise ApiError(400, f"the field name {show(key)}{inside} holds a lone surrogate (half of a UTF-16 "
+                                        f"pair, not a character); names and text must be whole Unicode characters")
+                todo.append((path, item))
+        elif isinstance(value, list):
+            todo.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            raise ApiError(400, f"{where!r} {show(value)} holds a lone surrogate (half of a UTF-16 pair, not a "
+                                f"character); text must be whole Unicode characters")
 
 
 def _reject_constant(name: str) -> None:

@@ -90,7 +90,7 @@ class StaticFiles:
                              f"content-named URLs need imports without cycles")
         try:
             st = (self.folder / name).stat()
-        except OSError:
+        except (OSError, ValueError):          # ValueError: a NUL in the name (%00), which no file has
             return None
         key = (st.st_mtime_ns, st.st_size)
         hit = self._cache.get(name)

@@ -170,3 +170,13 @@ def test_the_standing_goal_fits_what_the_rhythm_allows() -> None:
     assert DEFAULT_PLAN.longest_planned_block_min() == 22
     assert DEFAULT_PLAN.shortest_sit_block_min() == 20
     assert DEFAULT_PLAN.max_daily_standing_min() >= DEFAULT_PLAN.daily_goal_min(52)
+
+
+@pytest.mark.parametrize("name", ["two\nlines", "tab\there", "esc\x1b[2J", "half \ud800", "line\u2028break", "x" * 81])
+def test_a_plan_name_with_control_characters_or_half_a_character_is_refused(name):
+    """Stored, a lone surrogate made every later look at the plan fail (no UTF-8 can carry it); a newline
+    or an escape broke the CLI's lines. Whatever stores a plan (the API, `apply`) goes through here."""
+    with pytest.raises(PlanError) as err:
+        Plan.from_dict({"name": name})
+    assert err.value.fields == ["name"] and "without control characters or line breaks" in str(err.value)
+    assert Plan.from_dict({"name": "Été – mornings standing"}).name == "Été – mornings standing"

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
+import re
 import socket
 import ssl
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from helpers import self_signed_cert, wait_until
 
-from deskpi.daemon.web_gate import request_complete
+from deskpi.daemon.web_gate import HEAD_MAX_BYTES, READ_AHEAD_BYTES, request_complete
 from deskpi.daemon.web_server import ServerOptions, WebServer, WebServerError, check_tls
 
 
@@ -186,6 +189,114 @@ def test_stop_ends_a_request_under_way_and_closes_waiting_sockets(serve):
         connect(server)
 
 
+def read_answer(sock: socket.socket) -> tuple[bytes, bytes]:
+    """(head, body) of one answer that ends the connection, read until the server closes it."""
+    data = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head, body
+
+
+def content_length(head: bytes) -> int:
+    found = re.search(rb"\r\ncontent-length: *(\d+)", head, re.I)
+    assert found is not None, head
+    return int(found.group(1))
+
+
+def test_a_head_longer_than_the_limit_is_431_and_never_read_whole(serve):
+    """cheroot's header limit was 0 (none): a 60 MiB head went into the daemon's memory, unsigned in."""
+    server = serve(timeout_s=60)
+    with connect(server) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+        with contextlib.suppress(OSError):                  # refused part-way: the rest may not go out
+            for _ in range(64):                              # 4 MiB of headers, and never the blank line
+                s.sendall(b"X-Pad: " + b"p" * 65000 + b"\r\n")
+        head, body = read_answer(s)
+    assert head.startswith(b"HTTP/1.1 431 Request Header Fields Too Large"), head
+    assert f"at most {HEAD_MAX_BYTES} bytes".encode() in body and content_length(head) == len(body)
+    assert get(server) == (200, b"hello http 0")
+
+
+def test_a_kept_alive_head_over_the_limit_is_431_too(serve):
+    """The second of two pipelined requests goes to a worker without the gate: cheroot's own limit."""
+    server = serve()
+    with connect(server) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                  b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Pad: " + b"p" * (HEAD_MAX_BYTES + 100) + b"\r\n\r\n")
+        head, body = read_answer(s)
+    assert head.startswith(b"HTTP/1.1 200 OK") and b"hello http 0" in body
+    second = body[body.index(b"HTTP/1.1 "):]
+    assert second.startswith(b"HTTP/1.1 431 Request Header Fields Too Large"), second
+    second_head, _, second_body = second.partition(b"\r\n\r\n")
+    assert content_length(second_head) == len(second_body)
+
+
+def test_slow_heads_longer_than_the_read_ahead_hold_no_worker(serve):
+    """Handed to a worker at the read-ahead limit, a head trickled a byte every few seconds held it for
+    good (cheroot times out each read, not the head): 20 of them starved every other request."""
+    server = serve(workers=2, timeout_s=60)
+    slow = [connect(server) for _ in range(4)]
+    try:
+        for s in slow:
+            s.settimeout(10)
+            head = b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Pad: "
+            s.sendall(head + b"p" * (READ_AHEAD_BYTES - len(head)))     # the next byte comes in a while
+        for s in slow:
+            head, _ = read_answer(s)
+            assert head.startswith(b"HTTP/1.1 431"), head
+        conn = http.client.HTTPConnection(*server.address, timeout=5)
+        try:
+            conn.request("GET", "/")
+            assert conn.getresponse().read() == b"hello http 0"
+        finally:
+            conn.close()
+    finally:
+        for s in slow:
+            s.close()
+
+
+def test_a_head_trickled_within_the_limit_is_closed_at_one_overall_deadline(serve):
+    server = serve(timeout_s=2)
+    with connect(server) as s:
+        s.sendall(b"GET / HTTP/1.1\r\n")
+        start = time.monotonic()
+        closed = False
+        while time.monotonic() - start < 30 and not closed:
+            try:
+                s.sendall(b"X: y\r\n")                     # a header line every 0.2 s, never the blank line
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.2)
+            s.setblocking(False)
+            try:
+                closed = s.recv(4096) == b""
+            except BlockingIOError:
+                pass
+            except OSError:
+                closed = True
+            finally:
+                s.setblocking(True)
+    assert closed and time.monotonic() - start < 15
+
+
+def test_a_body_over_the_limit_is_refused_before_the_app_with_the_limit(serve):
+    seen: list[str] = []
+
+    def app(environ, start_response):
+        seen.append(environ["PATH_INFO"])
+        return hello(environ, start_response)
+
+    server = serve(app=app, max_body_bytes=1000)
+    assert get(server, body=b"x" * 1000) == (200, b"hello http 1000")
+    status, body = get(server, body=b"x" * 5000)
+    assert status == 413
+    assert json.loads(body) == {"error": "request body too large: 5000 bytes given, at most 1000 bytes allowed"}
+    assert seen == ["/"]
+
+
 def test_a_port_in_use_is_an_os_error_with_its_reason(serve):
     server = serve()
     other = WebServer(hello, "127.0.0.1", server.address[1], ServerOptions(workers=8))
@@ -254,8 +365,9 @@ def test_plain_http_on_the_https_port_is_told_to_use_https(serve, cert):
     server = serve(tls_cert=cert[0], tls_key=cert[1])
     with connect(server) as s:
         s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        reply = s.recv(4096)
-    assert reply.startswith(b"HTTP/1.1 400") and b"https://" in reply
+        head, body = read_answer(s)
+    assert head.startswith(b"HTTP/1.1 400") and b"https://" in body
+    assert content_length(head) == len(body)            # it said 68 for a body of 70 bytes
 
 
 def test_tls_files_that_cannot_be_used_are_named_with_the_reason(tmp_path, cert):

@@ -148,3 +148,10 @@ def _text_files() -> list[Path]:
 def test_nothing_cites_design_notes_kept_outside_the_repository(note: str) -> None:
     citing = [rel(p) for p in _text_files() if note in p.read_text(encoding="utf-8", errors="replace")]
     assert not citing, f"{note} is not in the repository; cite docs/ instead: {citing}"
+
+
+def test_the_example_config_says_only_the_named_preset_grants_the_claim() -> None:
+    """Since issue 11 the phone names one preset, drawn at random; an unrelated press grants nothing."""
+    text = " ".join((ROOT / "deskpi.example.toml").read_text().split())
+    assert "any preset button" not in text
+    assert "the one preset button the phone names" in text

@@ -2,14 +2,17 @@
 phone at the desk can stop it, and the state says who is moving it (to the people signed in)."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
-from web_fakes import FakeService, with_store
+from helpers import signed_in
+from web_fakes import FakeService, app_for, with_store
 
 from deskpi.core.faults import MotionRefused
 from deskpi.core.habits.habit_state import PolicyError
 from deskpi.core.types import Caller, Source
+from deskpi.daemon.habits import HabitService
 
 API = "/api/v1"
 
@@ -50,10 +53,10 @@ def test_done_and_the_labelled_move_reach_the_reminders_as_asked(sign_in, servic
     resp = ada.post(f"{API}/reminder/confirm", json={"id": "r1", "move": True})
     assert resp.status_code == 200 and resp.get_json()["target_mm"] == 700.0
     assert ada.post(f"{API}/reminder/confirm", json={"id": "r1", "move": False, "when_back": True}).status_code == 200
-    assert ada.post(f"{API}/reminder/confirm", json={"id": "r1"}).status_code == 200     # as it always was
+    assert ada.post(f"{API}/reminder/confirm", json={"id": "r1"}).status_code == 200     # no move: as Done
     answers = [(o, rid, move, back) for o, rid, move, back, _ in service.habits.answers]
     assert answers == [("confirm", "r1", False, False), ("confirm", "r1", True, False),
-                       ("confirm", "r1", False, True), ("confirm", "r1", None, False)]
+                       ("confirm", "r1", False, True), ("confirm", "r1", False, False)]
     assert service.habits.answers[1][4] == Caller("web", user="ada", remote="127.0.0.1", via="session")
 
 
@@ -75,6 +78,63 @@ def test_a_refused_move_says_the_answer_is_kept_and_why_the_desk_did_not_move(si
     service.habits.raises = PolicyError("moving the desk goes with 'confirm', not 'skip'")
     assert ada.post(f"{API}/reminder/skip", json={"move": True}).status_code == 409
     assert ada.post(f"{API}/reminder/confirm", json={"move": "yes"}).status_code == 400
+
+
+class _Presets:
+    def all(self) -> dict:
+        return {1: 700.0, 2: 1120.0, 3: None, 4: None}
+
+
+class _RecordingDesk:
+    """The desk as the reminders drive it: its sit and stand presets, and every move asked of it."""
+
+    def __init__(self) -> None:
+        self.moves: list[tuple] = []
+        self.presets = _Presets()
+
+    def move_to(self, target, source, detail="", *, by=None):
+        self.moves.append((target, source, detail))
+
+
+class _Scheduler:
+    def start(self) -> None:
+        pass
+
+    def shutdown(self, wait: bool = False) -> None:
+        pass
+
+    def add_job(self, fn, trigger=None, **kw):
+        if trigger is None:
+            fn(*kw.get("args", ()))
+
+
+@pytest.mark.parametrize("body", [{}, {"id": None}])
+def test_confirm_without_move_records_the_answer_and_never_moves_the_desk(tmp_path, body):
+    """The real reminders behind the API: a confirm that does not say move=true is Done, for a caller
+    without the claim too (it used to let the plan's own move through, answering target_mm null)."""
+    service = with_store(FakeService(), tmp_path / "deskpi.db")
+    desk = _RecordingDesk()
+    wall = dt.datetime(2026, 11, 23, 9, 0)                  # a Monday, in working hours
+    service.habits = HabitService(service.store, desk, scheduler=_Scheduler(), wall=lambda: wall,
+                                  mono=lambda: 1000.0, clock_synced=lambda: True,
+                                  start_date=dt.date(2026, 10, 19))
+    app = app_for(service)
+    try:
+        ada = signed_in(app, claim=False)
+        service.store.set_active_user("ada")
+        service.habits.start()
+        service.habits.on_height(700.0)                     # sitting: the next reminder asks to stand
+        prompt = service.habits.skip_to_next()["reminder"]
+        assert prompt is not None and prompt["target"] == "stand"
+        resp = ada.post(f"{API}/reminder/confirm", json=body)
+        assert resp.status_code == 200, resp.get_json()
+        assert resp.get_json()["target_mm"] is None and desk.moves == []
+        assert service.habits.current is None
+        assert service.store.list_reminders(user="ada")[0].outcome == "confirmed"
+    finally:
+        service.habits.close()
+        app.extensions["deskpi.web"].close()
+        service.store.close()
 
 
 @pytest.mark.parametrize("about, shown", [("ada", True), ("ADA", True), ("bob", False), (None, False)])

@@ -113,6 +113,16 @@ def test_files_outside_the_static_folder_stay_out_of_reach(tmp_path):
     assert client.get("/static/%2e%2e/secret.js").status_code == 404
 
 
+@pytest.mark.parametrize("path", ["/static/app.js%00", "/static/%00", "/static/a%00.js?v=1"])
+def test_a_nul_in_a_static_name_is_a_404_not_a_500(tmp_path, path):
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "app.js").write_text("export const a = 1;\n")
+    _, client = _served(static)
+    assert client.get(path).status_code == 404
+    assert client.get("/static/app.js").status_code == 200
+
+
 @pytest.fixture
 def client(tmp_path):
     service = FakeService(sim=True)

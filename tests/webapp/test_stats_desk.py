@@ -35,6 +35,17 @@ def test_a_window_longer_than_a_quarter_is_refused(sign_in):
     assert resp.status_code == 400 and "lots" in resp.get_json()["error"]
 
 
+def test_a_window_under_a_day_names_this_reports_own_range(sign_in):
+    """It used to say "within 1-400", the per-person range, though this report allows at most 92."""
+    admin = sign_in(name="ada", admin=True)
+    for days in (0, -3):
+        resp = admin.get(f"{API}/stats/desk?days={days}")
+        assert resp.status_code == 422
+        error = resp.get_json()["error"]
+        assert f"days = {days}" in error and "1-92 days" in error and "400" not in error
+    assert admin.get(f"{API}/stats/desk?days=1").status_code == 200
+
+
 def test_the_statistics_bytes_are_what_the_apps_own_json_would_send(sign_in):
     # deskpi.webapp.stats_json encodes shared records once instead of calling jsonify: the bytes must
     # stay those of this app's JSON settings (key order kept, compact, ASCII), names beyond ASCII too.

@@ -1130,6 +1130,34 @@ def test_an_admin_may_force_release_someone_elses_claim(desk, admin):
     assert desk.ctx.claims.holder() is None
 
 
+@pytest.mark.parametrize("value", ["0", "false", "FALSE"])
+def test_force_0_or_false_releases_only_your_own_claim(desk, value):
+    """Any text once counted as force, `force=0` too: an admin's "do not force" took the desk from Bob."""
+    desk.grant("Bob")
+    resp = desk.client("Ada").delete(f"{API}/claim?force={value}")
+    assert resp.status_code == 200 and resp.get_json()["released"] is False
+    assert desk.ctx.claims.holds("Bob")
+    assert desk.client("Ada").delete(f"{API}/claim?force=true").get_json()["released"] is True
+
+
+@pytest.mark.parametrize("value", ["", "yes", "2", "on"])
+def test_a_force_that_is_not_a_yes_or_no_is_a_400_and_releases_nothing(desk, value):
+    desk.grant("Bob")
+    resp = desk.client("Ada").delete(f"{API}/claim?force={value}")
+    assert resp.status_code == 400
+    message = error_of(resp)
+    assert message == f'force must be 1, true, 0 or false, got "{value}"'
+    assert desk.ctx.claims.holds("Bob")
+
+
+def test_the_document_declares_force_on_release(desk):
+    doc = desk.client("Ada").get("/openapi.json").get_json()
+    params = doc["paths"][f"{API}/claim"]["delete"]["parameters"]
+    assert [(p["name"], p["in"], p["schema"]["enum"]) for p in params] == [
+        ("force", "query", ["1", "true", "0", "false"])]
+    assert "400" in doc["paths"][f"{API}/claim"]["delete"]["responses"]
+
+
 def test_the_last_admin_cannot_be_removed_or_demoted(tmp_path, people):
     with Store.open(tmp_path / "deskpi.db") as st:
         add_user(st, "Solo", limits=LIMITS, admin=True, pin_hash=people.pin_hash)   # admin and owner

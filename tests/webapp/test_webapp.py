@@ -136,6 +136,73 @@ def test_a_json_content_type_with_charset_is_fine(client, service):
     assert service.names() == ["move_to"]
 
 
+SURROGATES = [
+    # (id, method, path, raw body with a JSON \\u escape for half a UTF-16 pair, the place the error names)
+    ("sign-in-name", "POST", "/api/v1/session", r'{"name":"c\ud800","pin":"1234"}', "'name'"),
+    ("plan-name", "PUT", "/api/v1/users/ada/plan", r'{"name":"\ud800"}', "'name'"),
+    ("token-label", "POST", "/api/v1/tokens", r'{"label":"x\udfff"}', "'label'"),
+    ("nested", "PUT", "/api/v1/users/ada/plan", r'{"quiet":[["12:00","1\udc00"]]}', "'quiet[0][1]'"),
+    ("key", "PATCH", "/api/v1/users/ada", r'{"stature_cm\ud83d":170}', 'field name "stature_cm\\ud83d"'),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "raw", "named"), [c[1:] for c in SURROGATES],
+                         ids=[c[0] for c in SURROGATES])
+def test_a_lone_surrogate_anywhere_in_a_body_is_a_400_naming_where(client, service, method, path, raw, named):
+    """A lone surrogate used to be a 500 that stopped the desk (sign-in), or a stored plan name that made
+    every later look at the plan a 500."""
+    resp = send(client, method, path, raw=raw)
+    assert resp.status_code == 400, resp.get_data(as_text=True)
+    message = error_of(resp)
+    assert named in message and "lone surrogate" in message and "whole Unicode characters" in message, message
+    assert service.calls == []
+    plan = client.get("/api/v1/users/ada/plan")
+    assert plan.status_code == 200 and plan.get_json()["source"] == "default"
+    assert client.get("/api/v1/tokens").get_json()["tokens"] == []
+
+
+@pytest.mark.parametrize("name", ["Two\nlines", "bell\u0007", "line\u2028break", "trailing\n"])
+def test_a_plan_name_with_control_characters_is_refused_and_a_plain_one_kept(client, name):
+    resp = send(client, "PUT", "/api/v1/users/ada/plan", {"name": name})
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert "without control characters or line breaks" in error_of(resp)
+    assert client.get("/api/v1/users/ada/plan").get_json()["source"] == "default"
+    resp = send(client, "PUT", "/api/v1/users/ada/plan", {"name": "Ma semaine – été"})
+    assert resp.status_code == 200 and resp.get_json()["plan"]["name"] == "Ma semaine – été"
+
+
+def test_shoe_stature_and_name_limits_are_the_stores_in_the_document_and_in_every_answer(client):
+    """The document said shoe_mm 0-80 and names of up to 64 characters; the store (and a recommendation)
+    allowed 0-100 mm and refused names over 40."""
+    from deskpi.core.ergonomics import SHOE_RANGE_MM, STATURE_RANGE_CM
+    from deskpi.store.records import NAME_MAX, SHOE_MM, STATURE_CM
+
+    assert SHOE_RANGE_MM == SHOE_MM and STATURE_RANGE_CM == STATURE_CM      # layers that may not share one
+    paths = client.get("/openapi.json").get_json()["paths"]
+
+    def body(path: str, method: str) -> dict:
+        return paths[f"/api/v1{path}"][method]["requestBody"]["content"]["application/json"]["schema"]
+
+    query = {p["name"]: p["schema"] for p in paths["/api/v1/ergonomics"]["get"]["parameters"]}
+    for shoe in (query["shoe_mm"], body("/users", "post")["properties"]["shoe_mm"],
+                 body("/users/{name}", "patch")["properties"]["shoe_mm"]):
+        assert (shoe["minimum"], shoe["maximum"]) == SHOE_MM
+    assert (query["stature_cm"]["minimum"], query["stature_cm"]["maximum"]) == STATURE_CM
+    for path in ("/users", "/users/{name}/rename", "/register", "/claim/refuse"):
+        assert body(path, "post")["properties"]["name"]["maxLength"] == NAME_MAX, path
+
+    top = SHOE_MM[1]
+    assert client.get(f"/api/v1/ergonomics?stature_cm=175&shoe_mm={top}").status_code == 200
+    resp = client.get(f"/api/v1/ergonomics?stature_cm=175&shoe_mm={top + 1}")
+    assert resp.status_code == 422 and f"{top:g}" in error_of(resp)
+    assert client.patch("/api/v1/users/ada", json={"shoe_mm": top}).status_code == 200
+    resp = client.patch("/api/v1/users/ada", json={"shoe_mm": top + 1})
+    assert resp.status_code == 422 and f"0-{top:g} mm" in error_of(resp)
+    resp = client.post("/api/v1/users", json={"name": "x" * (NAME_MAX + 1)})
+    assert resp.status_code == 422 and f"allowed 1-{NAME_MAX}" in error_of(resp)
+    assert client.post("/api/v1/users", json={"name": "x" * NAME_MAX}).status_code == 201
+
+
 @pytest.mark.parametrize("reason", [
     "the desk has a fault and will not move until it is cleared: stall: the desk did not move",
     "the desk is child-locked; only stop works until it is unlocked",

@@ -9,7 +9,9 @@ deadlines, never on bare sleeps.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -203,6 +205,32 @@ def test_an_oversized_body_is_413_and_nothing_moves(stack, base_url, chunked):
     finally:
         conn.close()
     assert status == 413 and "at most 4096 bytes" in answer["error"], answer
+    assert stack.drive.direction is None
+    with stack.loop.lock:
+        assert stack.controller.target_mm is None
+
+
+@pytest.mark.parametrize("chunks", [
+    [b"4000000\r\n" + b"x" * 1000],                                  # one 64 MiB chunk, announced
+    [b"1\r\nx\r\n" * 3000],                                          # 1-byte chunks, past the limit
+], ids=["one-huge-chunk", "tiny-chunks"])
+def test_a_chunked_body_over_the_limit_is_413_without_reading_it_and_nothing_moves(stack, base_url, chunks):
+    """cheroot had no body limit: one announced chunk was read whole into memory, however large."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(b"POST /api/v1/move HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                  + "".join(f"{k}: {v}\r\n" for k, v in _AUTH.items()).encode()
+                  + b"Transfer-Encoding: chunked\r\n\r\n" + b"".join(chunks))
+        data = b""
+        with contextlib.suppress(ConnectionResetError):
+            while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), data[:300]
+    assert "at most 4096 bytes" in json.loads(body)["error"]
     assert stack.drive.direction is None
     with stack.loop.lock:
         assert stack.controller.target_mm is None

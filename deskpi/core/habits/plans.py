@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -36,6 +37,15 @@ RAMPS: dict[str, tuple[tuple[int, int], ...]] = {
     "slow": ((1, 30), (4, 60), (8, 120), (20, 240)),
 }
 NO_RAMP = "none"
+#: A plan's own name: shown on pages, in the CLI and in JSON, so no control characters or line breaks (a
+#: newline or an escape would break a line of `deskpi` output) and no lone surrogates (half a character,
+#: which no UTF-8 answer can carry). The API declares the same rule (deskpi/webapp/api_people.py).
+PLAN_NAME_MAX = 80
+PLAN_NAME_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$"
+# Surrogates too, which a JSON schema's pattern cannot name (the API refuses them in any body); matched
+# whole, as Python's $ also matches before a last newline.
+_PLAN_NAME = re.compile(r"[^\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]*")
+PLAN_NAME_RULE = f"text of up to {PLAN_NAME_MAX} characters, without control characters or line breaks"
 
 # (lo, hi, unit) for every numeric field.
 RANGES: dict[str, tuple[float, float, str]] = {
@@ -256,11 +266,12 @@ class Plan:
             else:
                 problems.append(("mode", data["mode"], " | ".join(MODES)))
         if "name" in data:
-            if isinstance(data["name"], str) and len(data["name"]) <= 80:
+            if isinstance(data["name"], str) and len(data["name"]) <= PLAN_NAME_MAX and _PLAN_NAME.fullmatch(
+                    data["name"]):
                 # The presets' old fixed names went stale once a number changed; a person's own name stays.
                 values["name"] = "" if data["name"] in OLD_PRESET_NAMES else data["name"]
             else:
-                problems.append(("name", data["name"], "text of up to 80 characters"))
+                problems.append(("name", data["name"], PLAN_NAME_RULE))
         if "days" in data:
             days = _parse_days(data["days"], problems)
             if days is not None:
