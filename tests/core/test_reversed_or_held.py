@@ -45,12 +45,26 @@ def test_a_fault_at_the_start_is_told_by_which_rest_it_is_nearer(moved, kind):
     assert _kind(_start_fault(6.0), moved) is kind
 
 
-@pytest.mark.parametrize(("moved", "kind"), [(-0.8, FaultKind.WRONG_DIRECTION), (0.6, FaultKind.STALL)])
-def test_the_other_ways_current_says_reversed_once_the_desk_is_on_the_wrong_side(moved, kind):
+@pytest.mark.parametrize(("moved", "kind"), [(-2.5, FaultKind.WRONG_DIRECTION), (-0.8, FaultKind.STALL),
+                                             (0.6, FaultKind.STALL)])
+def test_the_other_ways_current_says_reversed_once_the_desk_is_clearly_on_the_wrong_side(moved, kind):
     # Paused 0.16 s in by its current, a slow desk has gone 2 mm: too little for the rest to tell alone.
-    # The motor drew the other direction's running current, more than this one ever draws.
+    # The motor drew the other direction's running current, more than this one ever draws: then 1.5 sd of
+    # the rest's uncertainty (here 2.3 mm) on the wrong side of the start will do, where half the travel
+    # would otherwise be asked.
     assert _kind(_start_fault(6.0, other_way=True), -4.6) is FaultKind.WRONG_DIRECTION
     assert _kind(_start_fault(6.0, other_way=True), moved) is kind
+
+
+@pytest.mark.parametrize(("moved", "kind"), [(-3.5, FaultKind.STALL), (-8.0, FaultKind.WRONG_DIRECTION)])
+def test_on_the_end_stop_only_a_clear_reversal_is_one(moved, kind):
+    # A desk asked down onto its bottom end stop is held there by the stop; a sensor drifted a few mm
+    # reads that rest a few mm off. A reversal by the margin is still a reversal, and is latched (finished
+    # as arrived instead, the re-zero would have taken the wrong way's travel for the sensor's drift).
+    sus = _start_fault(6.0)
+    final = START + sus.direction * moved
+    found = verdict(sus, [final + e for e in READINGS], final, 0.6, 2.5, on_stop=True)
+    assert found is not None and found[0] is kind
 
 
 def _found(check: CurrentCheck, amps: float) -> str:

@@ -479,8 +479,9 @@ class MotionController:
     def _judge(self, sus: Suspicion, readings: list[float], final: float, se: float, now: float,
                target: float, stopped: bool = False) -> bool:
         """Latch the suspected fault if the settled desk confirms it; True if it did."""
-        found = verdict(sus, readings, final, se, self.noise_mm)
         g = self._goal
+        end = g is not None and g.kind == "goto" and pressed.on_end_stop(self.cfg, target, sus.direction, final)
+        found = verdict(sus, readings, final, se, self.noise_mm, on_stop=end)
         if found is None and sus.current_a is not None:
             # The desk moved as it should while drawing more than ever before: it is heavier
             # now. Learn that, or every move would stop on it.
@@ -504,8 +505,7 @@ class MotionController:
         if found is None:
             self.events.append(("suspicion_dismissed", {"kind": sus.kind.value, "t": now}))
             return False
-        if found[0] in (FaultKind.STALL, FaultKind.OBSTRUCTION, FaultKind.WRONG_DIRECTION) and g is not None \
-                and g.kind == "goto" and pressed.on_end_stop(self.cfg, target, sus.direction, final):
+        if found[0] in (FaultKind.STALL, FaultKind.OBSTRUCTION) and end and g is not None:
             self._finish(g, final, now)     # the re-zero that follows corrects the drift
             return True
         if found[0] is FaultKind.STALL and g is not None and g.dismissed_obstruction:

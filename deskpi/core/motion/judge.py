@@ -97,8 +97,9 @@ def hasty(sus: Suspicion, readings: list[float], final: float, se: float, noise_
 
 
 def verdict(sus: Suspicion, readings: list[float], final: float, se: float,
-            noise_mm: float, *, evidence: float = 1.0) -> tuple[FaultKind, str] | None:
-    """The fault the settled desk confirms, or None for a false alarm (`evidence`: a multiple of what it takes)."""
+            noise_mm: float, *, evidence: float = 1.0, on_stop: bool = False) -> tuple[FaultKind, str] | None:
+    """The fault the settled desk confirms, or None for a false alarm (`evidence`: a multiple of what it takes;
+    `on_stop`: the desk may rest on its end stop, which holds a motor still, so only a clear reversal is one)."""
     d = sus.direction
     moved = d * (final - sus.start_mm)
     expected = d * (sus.expected_mm - sus.start_mm)
@@ -140,13 +141,14 @@ def verdict(sus: Suspicion, readings: list[float], final: float, se: float,
             return (FaultKind.OBSTRUCTION,
                     f"the desk stopped {moved:.0f} mm into the move, {expected - moved:.0f} mm short of where a "
                     f"free desk would have stopped")
-        if moved < (0.0 if sus.other_way else -0.5 * expected):
+        sd = math.sqrt(se * se + sus.start_sd_mm ** 2 + 1.0)
+        if not on_stop and moved < -min(0.5 * expected, 1.5 * sd if sus.other_way else math.inf):
             # A fault at the start either way: a held motor rests where it started, a reversed one about
             # as far the wrong way as a healthy one would have gone, and the rest is nearer the second.
             # Stopped 0.15-0.3 s in, a slow desk has gone only 2-6 mm, under the margin above: half its
             # reversed starts were told as stalls ("check the supply") where the wiring was at fault.
-            # A motor that drew the other way's current says which before the desk does: then a rest on
-            # the wrong side of the start will do (a held motor draws more than either way, latched at once).
+            # A motor that drew the other way's current says which before the desk does: then a rest 1.5 sd
+            # on the wrong side of the start will do (a held motor draws more than either way, latched at once).
             return (FaultKind.WRONG_DIRECTION,
                     f"moved {-moved:.0f} mm the wrong way after the motor started, about as far as it should "
                     f"have gone the right way ({expected:.0f} mm)")
