@@ -23,7 +23,6 @@ and never timed out a slow client. Here:
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 import socket
@@ -46,7 +45,6 @@ from deskpi.daemon.web_gate import (
     READ_AHEAD_BYTES,
     HeaderGate,
     Replay,
-    refusal,
     request_complete,
 )
 from deskpi.daemon.web_stop_lane import StopLane, is_stop_request
@@ -76,8 +74,8 @@ class ServerOptions:
     timeout_s: float = 10.0
     tls_cert: str = ""
     tls_key: str = ""
-    #: The app's own body limit (`[web] max_body_bytes`, create_app's MAX_CONTENT_LENGTH): cheroot refuses a
-    #: longer one before the app, and never reads a chunk of a chunked body that would pass it.
+    #: The app's own body limit (`[web] max_body_bytes`, create_app's MAX_CONTENT_LENGTH): a chunked body is
+    #: never read far past it (CHUNK_FRAMING).
     max_body_bytes: int = 4096
 
     @classmethod
@@ -137,66 +135,58 @@ class _Reader(StreamReader):
         return super().has_data() or self.replay.pending() > 0
 
 
+#: A chunked body's bytes on the wire per byte of body, at most: a chunk of one byte takes six ("1\r\nx\r\n").
+CHUNK_FRAMING = 8
+
+
 class _Request(HTTPRequest):
     """cheroot's request, with its refusals of a request over the server's limits as this desk words them."""
 
     def simple_response(self, status, msg="") -> None:
-        code = str(status)[:3]
-        if code == "413" and "headers" in str(msg):
-            # A pipelined or kept-alive head the gate did not see: the same limit and words as there.
-            answer = HEAD_TOO_LARGE
-        elif code == "413":
-            limit = self.server.max_request_body_size
-            given = self.inheaders.get(b"Content-Length", b"?").decode("latin-1")
-            text = f"request body too large: {given} bytes given, at most {limit} bytes allowed"
-            answer = refusal("413 Content Too Large", json.dumps({"error": text}), content_type="application/json")
-        else:
+        if not (str(status).startswith("413") and "headers" in str(msg)):
             super().simple_response(status, msg)
             return
+        # A pipelined or kept-alive head the gate did not see: the same limit and words as there.
         self.close_connection = True
         with contextlib.suppress(OSError):
-            self.conn.wfile.write(answer)
+            self.conn.wfile.write(HEAD_TOO_LARGE)
 
 
 class _ChunkedBody:
-    """A chunked body as the app reads it. cheroot refuses one over the body limit with MaxSizeExceeded (or
-    an IOError for a chunk that would pass it), which the app does not know: a 500, and a 500 stops the
-    desk. Raised here as the 413 the app answers for any body too large."""
+    """A chunked body as the app reads it, its bytes on the wire bounded (`_Server.chunked_limit`): unbounded,
+    cheroot read one announced chunk whole into memory, however large. Past the bound cheroot raises
+    MaxSizeExceeded (or an IOError for a chunk that would pass it), which the app does not know: a 500, and a
+    500 stops the desk. Raised here as the 413 the app answers for any body too large. The app's own limit
+    counts the body itself (werkzeug's max_content_length), as for a body with a Content-Length."""
 
     def __init__(self, stream) -> None:
         self._stream = stream
 
     def read(self, size=None) -> bytes:
-        return self._call(self._stream.read, size)
-
-    def readline(self, size=None) -> bytes:
-        return self._call(self._stream.readline, size)
-
-    def readlines(self, sizehint=0) -> list:
-        return self._call(self._stream.readlines, sizehint)
-
-    def __iter__(self):
-        return self
-
-    def __next__(self) -> bytes:
-        line = self.readline()
-        if not line:
-            raise StopIteration
-        return line
-
-    def close(self) -> None:
-        self._stream.close()
-
-    @staticmethod
-    def _call(read, arg):
         try:
-            return read(arg)
+            return self._stream.read(size)
         except cheroot_errors.MaxSizeExceeded:
             raise RequestEntityTooLarge() from None
         except OSError as exc:
             if "Request Entity Too Large" in str(exc):
                 raise RequestEntityTooLarge() from None
             raise
+
+    def readline(self, size=None) -> bytes:
+        # On read, not cheroot's readline: that one spins for ever on a chunk that begins with a line break.
+        line = bytearray()
+        while size is None or size < 0 or len(line) < size:
+            byte = self.read(1)
+            line += byte
+            if not byte or byte == b"\n":
+                break
+        return bytes(line)
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+    def close(self) -> None:
+        self._stream.close()
 
 
 class _Connection(HTTPConnection):
@@ -230,6 +220,7 @@ class _Gateway(wsgi.Gateway_10):
         env = super().get_environ()
         env[DETACH_KEY] = self.req.conn.detach
         if self.req.chunked_read:
+            env["wsgi.input"].maxlen = self.req.server.chunked_limit
             env["wsgi.input"] = _ChunkedBody(env["wsgi.input"])
         return env
 
@@ -264,6 +255,7 @@ class _Server(wsgi.Server):
     gate: HeaderGate
     stop_lane: StopLane
     streams: StreamWriter
+    chunked_limit = 0           # bytes on the wire a chunked body may take, its framing counted (0: no bound)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -327,9 +319,10 @@ class WebServer:
                                accepted_queue_timeout=0, server_name="deskpi")
         self._server.gateway = _Gateway
         # Unlimited by default: a 60 MiB head (or one chunk of a chunked body) was read whole into memory,
-        # past the unit's MemoryMax=, before anyone signed in.
+        # past the unit's MemoryMax=, before anyone signed in. A body with a Content-Length is left to the app,
+        # which refuses one too large only when a view reads it: Stop never does, and is never refused.
         self._server.max_request_header_size = HEAD_MAX_BYTES
-        self._server.max_request_body_size = o.max_body_bytes
+        self._server.chunked_limit = CHUNK_FRAMING * o.max_body_bytes
         self.tls = bool(o.tls_cert or o.tls_key)
         if self.tls:
             self._server.ssl_adapter = _LazyTLS(o.tls_cert, o.tls_key, check_tls(o.tls_cert, o.tls_key))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import json
 import re
 import socket
 import ssl
@@ -282,19 +281,11 @@ def test_a_head_trickled_within_the_limit_is_closed_at_one_overall_deadline(serv
     assert closed and time.monotonic() - start < 15
 
 
-def test_a_body_over_the_limit_is_refused_before_the_app_with_the_limit(serve):
-    seen: list[str] = []
-
-    def app(environ, start_response):
-        seen.append(environ["PATH_INFO"])
-        return hello(environ, start_response)
-
-    server = serve(app=app, max_body_bytes=1000)
-    assert get(server, body=b"x" * 1000) == (200, b"hello http 1000")
-    status, body = get(server, body=b"x" * 5000)
-    assert status == 413
-    assert json.loads(body) == {"error": "request body too large: 5000 bytes given, at most 1000 bytes allowed"}
-    assert seen == ["/"]
+def test_a_body_with_a_length_over_the_limit_is_the_apps_to_refuse(serve):
+    # Refused by the server before the app, a Stop with a body (a confused client, a proxy that adds one)
+    # was a 413 and the desk went on: the app refuses a body too large when a view reads it, Stop never does.
+    server = serve(app=hello, max_body_bytes=1000)
+    assert get(server, body=b"x" * 5000) == (200, b"hello http 5000")
 
 
 def test_a_port_in_use_is_an_os_error_with_its_reason(serve):
