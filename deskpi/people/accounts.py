@@ -250,12 +250,17 @@ def plan_for(store, name: str):
 
 def plan_of(stored: Any):
     """A stored plan (or None) as `plan_for` gives it: validated, else the default plan and why."""
-    from deskpi.core.habits.plans import DEFAULT_PLAN, Plan, PlanError
+    from deskpi.core.habits.plans import DEFAULT_PLAN, Plan, PlanError, printable_name
 
     if stored is None:
         return DEFAULT_PLAN, "default"
+    doc = stored.doc
+    if isinstance(doc, dict) and isinstance(doc.get("name"), str):
+        # Names stored before control characters were refused: the person's plan is still theirs, its name shown
+        # without them (refused, the whole plan would fall back to the default after an upgrade).
+        doc = {**doc, "name": printable_name(doc["name"])}
     try:
-        return Plan.from_dict(stored.doc), "stored"
+        return Plan.from_dict(doc), "stored"
     except PlanError:
         return DEFAULT_PLAN, "default (the stored plan is invalid)"
 

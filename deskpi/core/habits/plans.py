@@ -42,10 +42,15 @@ NO_RAMP = "none"
 #: which no UTF-8 answer can carry). The API declares the same rule (deskpi/webapp/api_people.py).
 PLAN_NAME_MAX = 80
 PLAN_NAME_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$"
-# Surrogates too, which a JSON schema's pattern cannot name (the API refuses them in any body); matched
-# whole, as Python's $ also matches before a last newline.
-_PLAN_NAME = re.compile(r"[^\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]*")
 PLAN_NAME_RULE = f"text of up to {PLAN_NAME_MAX} characters, without control characters or line breaks"
+# Surrogates too, which a JSON schema's pattern cannot name (the API refuses them in any body).
+_UNPRINTABLE = re.compile(r"[\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]")
+
+
+def printable_name(name: str) -> str:
+    """A name as the rule above allows it: each control character, line break or half a character a space."""
+    return _UNPRINTABLE.sub(" ", name)
+
 
 # (lo, hi, unit) for every numeric field.
 RANGES: dict[str, tuple[float, float, str]] = {
@@ -266,8 +271,8 @@ class Plan:
             else:
                 problems.append(("mode", data["mode"], " | ".join(MODES)))
         if "name" in data:
-            if isinstance(data["name"], str) and len(data["name"]) <= PLAN_NAME_MAX and _PLAN_NAME.fullmatch(
-                    data["name"]):
+            if isinstance(data["name"], str) and len(data["name"]) <= PLAN_NAME_MAX \
+                    and not _UNPRINTABLE.search(data["name"]):
                 # The presets' old fixed names went stale once a number changed; a person's own name stays.
                 values["name"] = "" if data["name"] in OLD_PRESET_NAMES else data["name"]
             else:
