@@ -327,6 +327,10 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     if not path.exists() and not args.dry_run and getattr(args, "config", None) is None:
         raise CliError(f"no config file at {path} to write the results to; pass --config PATH (it is created if "
                        f"missing) or --dry-run")
+    if not args.dry_run and not path.parent.is_dir():
+        # Before the desk moves: found only when saving, the results of minutes of moves would be lost.
+        raise CliError(f"--config {str(path)!r}: its folder {str(path.parent)!r} does not exist; nothing was moved "
+                       f"or written. Check the path, or create the folder first", exit_codes.USAGE)
     settings = load_settings(args, missing_ok=True)      # a --config file that is not there yet is written below
     say = (lambda s: None) if args.json else (lambda s: print(s, flush=True))
     with _client(args, timeout_s=30.0, settings=settings) as c:

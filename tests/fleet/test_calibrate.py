@@ -366,3 +366,17 @@ def test_calibrate_finds_reversed_wiring_on_the_simulated_desk_and_dry_run_write
 def test_calibrate_without_a_daemon_exits_3(cli, tmp_path):
     assert "not running" in cli.error("--data-dir", str(tmp_path), "calibrate", "--dry-run", "--json", timeout=30,
                                       exit_code=3)["error"]
+
+
+def test_calibrate_to_a_config_in_a_folder_that_does_not_exist_is_refused_before_the_desk_moves(cli, tmp_path):
+    # Found only when saving (the config lock refuses to make folders), the minutes of moves were lost.
+    data = tmp_path / "data"
+    config = tmp_path / "no" / "such" / "deskpi.toml"
+    with running_sim_daemon(data, seed=4) as d:
+        before = d.parts.sim_desk.true_height()
+        out = cli.error("--data-dir", str(data), "--config", str(config), "calibrate", "--json", timeout=30,
+                        exit_code=2)
+        assert "does not exist" in out["error"] and str(config.parent) in out["error"]
+        assert d.parts.controller.target_mm is None and not d.parts.controller.busy
+        assert d.parts.sim_desk.true_height() == before
+    assert not (tmp_path / "no").exists()
