@@ -250,8 +250,9 @@ class HabitService:
                 when_back: bool = False, by: Caller | None = None) -> dict:
         """The person answered the live reminder (confirm | acknowledge | snooze | skip).
 
-        `move`: None, a confirmed prompt moves the desk to its posture (the API's confirm as it always
-        was); False, the answer is recorded and nothing moves (the page's Done); True, confirm and move
+        `move`: None, a confirmed prompt moves the desk to its posture as the plan says (not used by the
+        API, where an answer without `move` never moves the desk); False, the answer is recorded and
+        nothing moves (the page's Done); True, confirm and move
         the desk to the reminder's posture now (the page's "Lower to 66 cm now"): MotionRefused says why
         the desk did not move (the answer stays recorded). `when_back`: on a break now, ask again (or,
         in auto mode, warn before moving) when the break is over. PolicyError for an answer not allowed."""
