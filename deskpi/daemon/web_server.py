@@ -263,8 +263,21 @@ class _Server(wsgi.Server):
         self._active_lock = threading.Lock()
 
     def process_conn(self, conn) -> None:
-        if conn.rfile.has_data():
-            self.to_worker(conn)                # a pipelined request is already there
+        if not conn.rfile.has_data():
+            self.gate.admit(conn)
+            return
+        # A pipelined request is already there, or part of one: only a whole head goes to a worker. Half a
+        # head trickled a byte at a time held a worker for as long as the client liked (its timeout is per
+        # read): what was read goes back ahead of the socket, and the gate waits for the rest.
+        ahead = b""
+        while conn.rfile.has_data() and len(ahead) < READ_AHEAD_BYTES:
+            data = conn.rfile.read1(READ_AHEAD_BYTES - len(ahead))     # buffered or decrypted: never waits
+            if not data:
+                break
+            ahead += data
+        conn.replay.ahead = ahead + conn.replay.ahead
+        if len(ahead) >= READ_AHEAD_BYTES or request_complete(ahead):
+            self.to_worker(conn)
         else:
             self.gate.admit(conn)
 

@@ -256,6 +256,39 @@ def test_slow_heads_longer_than_the_read_ahead_hold_no_worker(serve):
             s.close()
 
 
+def _one_answer(sock: socket.socket) -> bytes:
+    """One whole answer of `hello` on a kept-alive connection (chunked: it ends with the last chunk)."""
+    data = b""
+    while not data.endswith(b"\r\n0\r\n\r\n"):
+        chunk = sock.recv(65536)
+        assert chunk, data
+        data += chunk
+    return data
+
+
+def test_half_a_pipelined_head_waits_at_the_gate_not_in_a_worker(serve):
+    """A whole request with the start of the next behind it went to a worker as soon as the first was answered,
+    and a client trickling the rest a byte at a time held that worker (cheroot's timeout is per read)."""
+    server = serve(workers=2, timeout_s=60)
+    pipelined = [connect(server) for _ in range(2)]
+    try:
+        for s in pipelined:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\nGET / HTTP/1.1\r\nHost: localhost\r\nX-A: ")
+            assert b"\r\nhello http 0\r\n" in _one_answer(s)
+        conn = http.client.HTTPConnection(*server.address, timeout=5)
+        try:
+            conn.request("GET", "/")                  # both workers would be waiting on the trickles
+            assert conn.getresponse().read() == b"hello http 0"
+        finally:
+            conn.close()
+        for s in pipelined:
+            s.sendall(b"b\r\n\r\n")                 # the rest of the head: answered as any other
+            assert b"\r\nhello http 0\r\n" in _one_answer(s)
+    finally:
+        for s in pipelined:
+            s.close()
+
+
 def test_a_head_trickled_within_the_limit_is_closed_at_one_overall_deadline(serve):
     server = serve(timeout_s=2)
     with connect(server) as s:
