@@ -17,7 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from deskpi import exit_codes
-from deskpi.cli.common import RAW, add_command, data_dir, guarded, load_settings, print_json, read_secret_hash, warn
+from deskpi.cli.common import (
+    RAW,
+    CliError,
+    add_command,
+    data_dir,
+    guarded,
+    load_settings,
+    print_json,
+    read_secret_hash,
+    warn,
+)
 
 _guarded = guarded(permission_hint="run with sudo, or as the user the deskpi service runs as")
 
@@ -90,7 +100,6 @@ def _cmd_config_set(args: argparse.Namespace) -> int:
 
 def _config_set_several(args: argparse.Namespace) -> int:
     """`config set K1 V1 K2 V2 ...`: one validated write, for keys that only make sense together."""
-    from deskpi.cli.common import CliError
     from deskpi.fleet.config_edit import RESTART_HINT, format_value, set_values
 
     if len(args.more) % 2:
@@ -169,6 +178,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from deskpi.util.files import atomic_write
 
     config = _config_path(args)
+    if args.output and args.output != "-" and not Path(args.output).parent.is_dir():
+        # Never made here, as for `deskpi backup`: an export to a drive that is not mounted would land on the SD card.
+        raise CliError(f"--output {args.output!r}: the folder {str(Path(args.output).parent)!r} does not exist (is "
+                       f"the drive mounted?); nothing was written. Give a file in an existing folder")
     text = export(config, data_dir(args, load_settings(args, missing_ok=True)))
     if args.output and args.output != "-":
         atomic_write(Path(args.output), text, mode=0o600)       # it can hold PIN hashes

@@ -269,3 +269,11 @@ def test_a_pin_changed_by_apply_revokes_that_persons_api_tokens(desk):
     with desk.store() as s:
         assert s.user_for_token(ana, touch=False) is None and s.list_tokens("Ana") == []
         assert s.user_for_token(ben, touch=False).name == "Ben", "other people's tokens are kept"
+
+
+def test_export_never_makes_the_folder_it_was_given(desk, tmp_path):
+    # An export to a drive that is not mounted would land on the SD card, PIN hashes and all.
+    target = tmp_path / "usb" / "desk.toml"
+    rc, out, err = desk.run("export", "--output", str(target))
+    assert rc == 1 and "does not exist" in err and "nothing was written" in err, (out, err)
+    assert not (tmp_path / "usb").exists()
