@@ -135,13 +135,13 @@ def verdict(sus: Suspicion, readings: list[float], final: float, se: float,
         # rest heights a few millimetres apart are not a reversed motor.
         return FaultKind.WRONG_DIRECTION, f"moved {-moved:.0f} mm the wrong way after the motor started"
     if expected - moved > margin and moved < 0.5 * expected:
-        if moved > max(8.0, 3.0 * math.sqrt(se * se + sus.start_sd_mm ** 2 + 1.0)):
+        sd = math.sqrt(se * se + sus.start_sd_mm ** 2 + 1.0)      # of the travel, the rest's and the start's
+        if moved > max(8.0, 3.0 * sd):
             # A stalled motor never gets going; a desk that clearly left its start and then
             # stopped far short of a free one met something (a hand already under the desktop).
             return (FaultKind.OBSTRUCTION,
                     f"the desk stopped {moved:.0f} mm into the move, {expected - moved:.0f} mm short of where a "
                     f"free desk would have stopped")
-        sd = math.sqrt(se * se + sus.start_sd_mm ** 2 + 1.0)
         if not on_stop and moved < -min(0.5 * expected, 1.5 * sd if sus.other_way else math.inf):
             # A fault at the start either way: a held motor rests where it started, a reversed one about
             # as far the wrong way as a healthy one would have gone, and the rest is nearer the second.
@@ -150,7 +150,7 @@ def verdict(sus: Suspicion, readings: list[float], final: float, se: float,
             # A motor that drew the other way's current says which before the desk does: then a rest 1.5 sd
             # on the wrong side of the start will do (a held motor draws more than either way, latched at once).
             return (FaultKind.WRONG_DIRECTION,
-                    f"moved {-moved:.0f} mm the wrong way after the motor started, about as far as it should "
-                    f"have gone the right way ({expected:.0f} mm)")
+                    f"moved {-moved:.0f} mm the wrong way after the motor started (a healthy desk would have "
+                    f"gone {expected:.0f} mm the right way)")
         return FaultKind.STALL, f"moved {max(moved, 0):.0f} mm of the {expected:.0f} mm expected"
     return None
